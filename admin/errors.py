@@ -1,0 +1,39 @@
+"""Typed errors of the console's services.
+
+Views and CLI commands map these to a message a person can act on. Messages
+never carry report content, passphrases or tokens.
+"""
+
+from __future__ import annotations
+
+
+class ConsoleError(Exception):
+    """Base class of the console's own errors."""
+
+
+class KeyLockedError(ConsoleError):
+    """The organization key is locked: unlock it with the passphrase first."""
+
+
+class NoPrivateKeyError(ConsoleError):
+    """No private key file in ``DATA_DIR/private-keys``."""
+
+
+class DataKeyError(ConsoleError):
+    """The console's data key cannot be opened with the unlocked keys."""
+
+
+class IntakeError(ConsoleError):
+    """The intake cannot be reached or answered something unusable."""
+
+
+class IntakeAuthError(IntakeError):
+    """The intake refused the reviewer API token (HTTP 401 or 403)."""
+
+
+class SyncNotConfiguredError(ConsoleError):
+    """``INTAKE_URL`` or ``INTAKE_TOKEN`` is not set."""
+
+
+class CaseNotFoundError(ConsoleError):
+    """No case with that seq number or envelope id."""

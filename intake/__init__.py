@@ -1,0 +1,113 @@
+"""TNR Intake, the public side: the report form, sealing, the envelope store
+and the reviewer API. ``create_app`` is the factory for Flask and gunicorn."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from .db import ROOT, Database
+from .envelope import KeyFileError
+from .i18n import init_i18n
+from .keyring import Keyring
+from .models import Base
+from .settings import load_settings, secret_file
+from .store import BlobStore, today_utc
+from .uploads import InMemoryRequest
+from .web import init_web
+
+__all__ = ["ConfigError", "create_app"]
+
+csrf = CSRFProtect()
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": os.path.abspath("data/intake"),
+    "KEYS_DIR": str(ROOT / "keys"),
+    "DATABASE_URL": None,
+    "AUTO_MIGRATE": True,
+    # Bounded because uploads are held in memory (see intake/uploads.py).
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    "MAX_FORM_PARTS": 200,
+    "CHUNK_SIZE": 64 * 1024,
+    # A reporter may take a long time to write; the token lives as long as
+    # the browser session.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "s",
+}
+
+
+class ConfigError(RuntimeError):
+    """The intake cannot start: the message says what to fix."""
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the intake app.
+
+    Settings, later ones winning: :data:`DEFAULTS`, ``instance/intake.cfg``,
+    ``INTAKE_*`` environment variables (``INTAKE_DATA_DIR``,
+    ``INTAKE_KEYS_DIR``, ``INTAKE_DATABASE_URL`` …), then ``config``.
+
+    Raises:
+        ConfigError: no usable public key in the keys directory (a malformed
+            or expired file is named), or the data folder cannot be created.
+    """
+    app = Flask(
+        "intake",
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.request_class = InMemoryRequest
+    load_settings(app, "INTAKE", DEFAULTS, config)
+
+    data_dir = Path(app.config["DATA_DIR"])
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the data folder {data_dir}: {exc.strerror}") from exc
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_file(data_dir / "session.key")
+    if not app.config.get("RECEIPT_SECRET"):
+        app.config["RECEIPT_SECRET"] = secret_file(data_dir / "receipt.key")
+
+    try:
+        keyring = Keyring.load(Path(app.config["KEYS_DIR"]), today_utc())
+    except KeyFileError as exc:
+        raise ConfigError(f"intake: {exc}") from exc
+    if not keyring.active:
+        raise ConfigError("intake: every key in the keys directory is retired; add an active key")
+    app.extensions["intake.keyring"] = keyring
+    app.extensions["intake.blobs"] = BlobStore(data_dir / "blobs")
+
+    url = app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'intake.db'}"
+    db = Database(url, ROOT / "migrations" / "intake", Base)
+    db.init_app(app, "intake.db")
+    if app.config["AUTO_MIGRATE"]:
+        db.upgrade()
+
+    csrf.init_app(app)
+    init_i18n(app, str(Path(__file__).parent / "translations"))
+    init_web(app)
+
+    from . import api, report
+    from .cli import register_cli
+
+    app.register_blueprint(report.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer-token API: no cookies, so no CSRF
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[str, int, dict[str, str]]:
+        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    return app

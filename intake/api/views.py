@@ -1,0 +1,120 @@
+"""``/api/v1``: envelopes for one organization's console, by bearer token.
+
+A token reaches only envelopes that name one of its organization's keys, and
+nothing else of the intake.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, stream_with_context, url_for
+from sqlalchemy import select
+
+from ..db import request_session
+from ..models import Envelope, EnvelopeRecipient
+from ..store import BlobStore
+from .tokens import recipient_for_token
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    recipient_id = None
+    if scheme.lower() == "bearer" and token:
+        recipient_id = recipient_for_token(request_session("intake.db"), token.strip())
+    if recipient_id is None:
+        response = jsonify(error="a valid bearer token is required")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tnr-intake"'
+        return response
+    g.api_recipient = recipient_id
+    return None
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400)
+    if not low <= value <= high:
+        abort(400)
+    return value
+
+
+@bp.get("/envelopes")
+def list_envelopes() -> Response:
+    """Envelopes with ``seq > after`` sealed to the caller's organization, in
+    ``seq`` order, at most ``limit`` (1–100, default 50).
+
+    Response: ``{"envelopes": [{"seq", "id", "day", "header", "body",
+    "attachments": [{"index", "size", "url"}]}], "more": bool}``; header
+    and body are base64.
+    """
+    after = _int_arg("after", 0, 0, 2**62)
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    session = request_session("intake.db")
+    mine = select(EnvelopeRecipient.envelope_seq).where(EnvelopeRecipient.recipient_id == g.api_recipient)
+    rows = list(
+        session.scalars(
+            select(Envelope)
+            .where(Envelope.seq > after, Envelope.seq.in_(mine))
+            .order_by(Envelope.seq)
+            .limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    items = []
+    for row in rows[:limit]:
+        items.append(
+            {
+                "seq": row.seq,
+                "id": row.envelope_id,
+                "day": row.day.isoformat(),
+                "header": base64.b64encode(row.header).decode("ascii"),
+                "body": base64.b64encode(row.body).decode("ascii"),
+                "attachments": [
+                    {
+                        "index": index,
+                        "size": size,
+                        "url": url_for("api.attachment", envelope_id=row.envelope_id, index=index),
+                    }
+                    for index, size in enumerate(row.sizes)
+                ],
+            }
+        )
+    return jsonify(envelopes=items, more=more)
+
+
+@bp.get("/envelopes/<envelope_id>/attachments/<int:index>")
+def attachment(envelope_id: str, index: int) -> Response:
+    """One attachment's ciphertext, streamed as ``application/octet-stream``."""
+    session = request_session("intake.db")
+    row = session.scalar(
+        select(Envelope).where(
+            Envelope.envelope_id == envelope_id,
+            Envelope.seq.in_(
+                select(EnvelopeRecipient.envelope_seq).where(
+                    EnvelopeRecipient.recipient_id == g.api_recipient
+                )
+            ),
+        )
+    )
+    if row is None or not 0 <= index < len(row.sizes):
+        abort(404)
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
+    response = Response(
+        stream_with_context(blobs.read_chunks(row.envelope_id, index)),
+        mimetype="application/octet-stream",
+    )
+    response.headers["Content-Length"] = str(row.sizes[index])
+    return response

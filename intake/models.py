@@ -1,0 +1,84 @@
+"""The intake's tables. They hold sealed envelopes and what is needed to
+serve them to reviewers; never plaintext, never an address, never a finer time
+than the day (DESIGN.md invariants 1 and 3). Ordering uses ``seq``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .db import new_metadata
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the intake database."""
+
+    metadata = new_metadata()
+
+
+class Envelope(Base):
+    """A committed sealed envelope. The attachment ciphertexts live in the
+    blob store under ``envelope_id``; the row is written only after they are
+    durable, so a row always points at complete blobs (invariant 5)."""
+
+    __tablename__ = "envelope"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    envelope_id: Mapped[str] = mapped_column(String(32), unique=True)
+    day: Mapped[date]
+    sealed_by: Mapped[str] = mapped_column(String(16))
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    attachment_sizes: Mapped[str] = mapped_column(Text, default="")
+
+    recipients: Mapped[list[EnvelopeRecipient]] = relationship(
+        back_populates="envelope", cascade="all, delete-orphan"
+    )
+    receipts: Mapped[list[ReceiptRecord]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def sizes(self) -> list[int]:
+        """Ciphertext size of each attachment, in bytes."""
+        return [int(s) for s in self.attachment_sizes.split(",") if s]
+
+
+class EnvelopeRecipient(Base):
+    """Which recipient (organization) and key an envelope is sealed to: the
+    index the reviewer API filters on."""
+
+    __tablename__ = "envelope_recipient"
+
+    envelope_seq: Mapped[int] = mapped_column(
+        ForeignKey("envelope.seq", ondelete="CASCADE"), primary_key=True
+    )
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64), index=True)
+
+    envelope: Mapped[Envelope] = relationship(back_populates="recipients")
+
+
+class ReceiptRecord(Base):
+    """A keyed hash (HMAC-SHA256 under the intake's receipt secret) of a
+    receipt, for the reporter's later follow-up. The receipt itself is never
+    stored."""
+
+    __tablename__ = "receipt"
+
+    receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    envelope_seq: Mapped[int] = mapped_column(ForeignKey("envelope.seq", ondelete="CASCADE"), index=True)
+
+
+class ApiToken(Base):
+    """A reviewer API bearer token of one organization, stored as SHA-256 of
+    the token (the token has 256 bits of entropy, so a fast hash is enough)."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    recipient_id: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_day: Mapped[date]
+    revoked: Mapped[bool] = mapped_column(default=False)

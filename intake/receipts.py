@@ -1,0 +1,69 @@
+"""Receipts: what a reporter keeps to come back.
+
+A receipt is 27 random decimal digits (log2(10^27) ≈ 89.7 bits, above the
+80-bit floor of DESIGN.md) and one Damm check digit (H. M. Damm, 2004; detects
+every single-digit error and every adjacent transposition), shown in groups of
+four. The intake stores only ``HMAC-SHA256(receipt secret, digits)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import unicodedata
+
+from stdnum import damm
+
+RANDOM_DIGITS = 27
+RECEIPT_DIGITS = RANDOM_DIGITS + 1
+
+
+class ReceiptFormatError(ValueError):
+    """The text is not a receipt: wrong length, a non-digit, or a failed check
+    digit (``typo`` is True for the last)."""
+
+    def __init__(self, message: str, *, typo: bool = False) -> None:
+        super().__init__(message)
+        self.typo = typo
+
+
+def new_receipt() -> str:
+    """A new receipt as 28 digits (no separators)."""
+    digits = "".join(str(secrets.randbelow(10)) for _ in range(RANDOM_DIGITS))
+    return digits + str(damm.calc_check_digit(digits))
+
+
+def format_receipt(digits: str) -> str:
+    """``"1234 5678 …"``: groups of four for reading and copying."""
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def normalize_receipt(text: str) -> str:
+    """Digits of a typed receipt: NFKC folds full-width digits, and spaces,
+    dashes and punctuation are dropped.
+
+    Raises:
+        ReceiptFormatError: wrong number of digits, a letter, or a check digit
+            that does not match (a typo).
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    digits = []
+    for ch in folded:
+        if ch.isdigit() and ch.isascii():
+            digits.append(ch)
+        elif ch.isspace() or unicodedata.category(ch).startswith(("P", "Z")):
+            continue
+        else:
+            raise ReceiptFormatError("a receipt has only digits")
+    result = "".join(digits)
+    if len(result) != RECEIPT_DIGITS:
+        raise ReceiptFormatError(f"a receipt has {RECEIPT_DIGITS} digits")
+    if not damm.is_valid(result):
+        raise ReceiptFormatError("the check digit does not match", typo=True)
+    return result
+
+
+def receipt_hash(secret: bytes, digits: str) -> str:
+    """Keyed hash stored for lookup: HMAC-SHA256 (RFC 2104), hex."""
+    return hmac.new(secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
