@@ -104,6 +104,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(report.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer-token API: no cookies, so no CSRF
+    # The report form checks its CSRF token itself (FlaskForm), so that an
+    # expired token re-shows the form with everything the reporter typed
+    # instead of a bare error page.
+    csrf.exempt(report.bp)
     register_cli(app)
 
     @app.get("/healthz")

@@ -28,7 +28,9 @@ def register_cli(app: Flask) -> None:
         db: Database = current_app.extensions["intake.db"]
         with db.sessions() as session:
             token = create_token(session, recipient_id)
-        click.echo(f"API token for {recipient_id} (shown once, store it in the console's ADMIN_INTAKE_TOKEN):")
+        click.echo(
+            f"API token for {recipient_id} (shown once, store it in the console's ADMIN_INTAKE_TOKEN):"
+        )
         click.echo(token)
 
     @app.cli.command("db-upgrade")

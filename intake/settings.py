@@ -12,7 +12,9 @@ from typing import Any
 from flask import Flask
 
 
-def load_settings(app: Flask, prefix: str, defaults: Mapping[str, Any], config: Mapping[str, Any] | None) -> None:
+def load_settings(
+    app: Flask, prefix: str, defaults: Mapping[str, Any], config: Mapping[str, Any] | None
+) -> None:
     """Fill ``app.config``: ``defaults``, then ``<instance>/<app>.cfg`` if
     present, then ``<PREFIX>_*`` environment variables (values parsed as JSON
     where they parse, per :meth:`flask.Config.from_prefixed_env`), then

@@ -136,9 +136,7 @@ def store_envelope(
         body=sealed.body,
         attachment_sizes=",".join(str(len(a)) for a in sealed.attachments),
     )
-    row.recipients = [
-        EnvelopeRecipient(key_id=k, recipient_id=recipient_of_key[k]) for k in header.key_ids
-    ]
+    row.recipients = [EnvelopeRecipient(key_id=k, recipient_id=recipient_of_key[k]) for k in header.key_ids]
     if receipt_hash is not None:
         row.receipts = [ReceiptRecord(receipt_hash=receipt_hash)]
     try:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..models import ApiToken
 from ..store import today_utc
 
-TOKEN_PREFIX = "tnr_"
+TOKEN_PREFIX = "tnr_"  # noqa: S105 - a public prefix, not a secret
 
 
 def token_hash(token: str) -> str:

@@ -600,9 +600,7 @@ def split_ciphertext(slot: AttachmentSlot, data: bytes) -> Iterator[bytes]:
         yield data[start : start + step]
 
 
-def open_envelope(
-    sealed: SealedEnvelope, private_keys: Iterable[RecipientPrivateKey]
-) -> OpenedEnvelope:
+def open_envelope(sealed: SealedEnvelope, private_keys: Iterable[RecipientPrivateKey]) -> OpenedEnvelope:
     """Verify and open a whole envelope in memory.
 
     Returns:
@@ -624,9 +622,7 @@ def open_envelope(
     for index, (meta, slot, data) in enumerate(
         zip(inner["attachments"], header.attachments, sealed.attachments, strict=True)
     ):
-        plain = b"".join(
-            open_attachment_chunks(content_key, header, index, split_ciphertext(slot, data))
-        )
+        plain = b"".join(open_attachment_chunks(content_key, header, index, split_ciphertext(slot, data)))
         opened.append(finish_attachment(meta, plain))
     return OpenedEnvelope(
         header=header, report=inner["report"], attachments=tuple(opened), content_key=content_key

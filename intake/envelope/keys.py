@@ -276,9 +276,8 @@ def parse_public_key_file(text: str, source: str, today: date) -> PublicKeyFile:
         raise KeyFileError(f"{source}: {exc}") from exc
     if expires < today:
         raise KeyFileError(f"{source}: key expired on {expires.isoformat()}")
-    assert isinstance(recipient_id, str)
     return PublicKeyFile(
-        recipient_id=recipient_id,
+        recipient_id=str(recipient_id),
         name_en=names["en"],
         name_zh=names["zh"],
         public_key=public_key,
@@ -313,8 +312,7 @@ def load_key_directory(directory: str | os.PathLike[str], today: date) -> list[P
         keys.append(key)
     if not keys:
         raise KeyFileError(
-            f"{path}: no public key file (*.json); generate one with "
-            "'flask --app admin keys generate'"
+            f"{path}: no public key file (*.json); generate one with 'flask --app admin keys generate'"
         )
     return keys
 

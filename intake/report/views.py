@@ -23,7 +23,9 @@ FORM_VERSION = 1
 
 @bp.url_value_preprocessor
 def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
-    code = (values or {}).pop("lang_code", None)
+    if values is None or "lang_code" not in values:
+        return
+    code = values.pop("lang_code")
     if code not in LANGUAGES:
         abort(404)
     g.lang_code = code

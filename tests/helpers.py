@@ -1,0 +1,72 @@
+"""Helpers shared by the test modules (keys are always generated here, never
+the demo key)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from intake.envelope import PublicKeyFile, RecipientPrivateKey
+
+
+def write_key_file(
+    directory: Path,
+    recipient_id: str = "test-org",
+    *,
+    key: RecipientPrivateKey | None = None,
+    expires: date | None = None,
+    retired: bool = False,
+    filename: str | None = None,
+) -> RecipientPrivateKey:
+    """Generate (or use) a key and write its public key file; return the
+    private key."""
+    key = key or RecipientPrivateKey.generate()
+    today = date.today()
+    record = PublicKeyFile(
+        recipient_id=recipient_id,
+        name_en=f"{recipient_id} (test)",
+        name_zh=f"{recipient_id}（測試）",
+        public_key=key.public_key,
+        created=today,
+        expires=expires or today + timedelta(days=365),
+        retired=retired,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / (filename or f"{recipient_id}-{key.key_id[:8]}.json")).write_text(
+        record.to_json(), encoding="utf-8"
+    )
+    return key
+
+
+def scan_for(root: Path, needles: list[bytes]) -> list[str]:
+    """Every file under ``root`` whose bytes contain one of ``needles``
+    (returns paths and which needle index, never the content)."""
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for i, needle in enumerate(needles):
+                if needle in data:
+                    hits.append(f"{path} (needle {i})")
+    return hits
+
+
+def multipart(fields: dict[str, object]) -> tuple[bytes, str]:
+    """Encode a multipart/form-data body in memory (the test client would
+    otherwise spool large bodies to a temporary file of its own). Values are
+    strings or ``(bytes, filename, content_type)`` tuples, or lists of them."""
+    import io
+
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import encode_multipart
+
+    data: MultiDict[str, object] = MultiDict()
+    for name, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, tuple):
+                content, filename, content_type = item
+                data.add(name, FileStorage(io.BytesIO(content), filename=filename, content_type=content_type))
+            else:
+                data.add(name, item)
+    boundary, body = encode_multipart(data)
+    return body, f"multipart/form-data; boundary={boundary}"

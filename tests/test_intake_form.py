@@ -1,0 +1,234 @@
+"""The reporter's form on the no-JavaScript path: languages, server sealing,
+receipts, errors that keep what was typed."""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+import werkzeug.formparser
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+import intake
+from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from intake.models import Envelope, ReceiptRecord
+from intake.receipts import normalize_receipt, receipt_hash
+
+from .helpers import multipart, write_key_file
+
+CANARY = "CANARY-form-7f3e9c 漢字 😀"
+
+
+def _stored(app: Flask) -> list[SealedEnvelope]:
+    db = app.extensions["intake.db"]
+    blobs = app.extensions["intake.blobs"]
+    with db.sessions() as session:
+        rows = list(session.scalars(select(Envelope).order_by(Envelope.seq)))
+        return [
+            SealedEnvelope(
+                header=row.header,
+                body=row.body,
+                attachments=tuple(
+                    b"".join(blobs.read_chunks(row.envelope_id, i)) for i in range(len(row.sizes))
+                ),
+            )
+            for row in rows
+        ]
+
+
+@pytest.mark.parametrize(
+    ("path", "lang", "phrase"),
+    [("/en/", "en", "Tell us what happened"), ("/zh-hant/", "zh-Hant", "告訴我們發生了什麼事")],
+)
+def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{lang}" dir="ltr">' in html
+    assert phrase in html
+    assert 'enctype="multipart/form-data"' in html
+    assert "<script" not in html  # the form is plain HTML
+
+
+def test_form_shows_recipient_fingerprint(client: FlaskClient, org_key: RecipientPrivateKey) -> None:
+    html = client.get("/en/").get_data(as_text=True)
+    assert org_key.public_key.fingerprint in html
+
+
+@pytest.mark.parametrize(
+    ("accept", "target"),
+    [("zh-TW,zh;q=0.9", "/zh-hant/"), ("zh-Hant-HK", "/zh-hant/"), ("en-CA,en", "/en/"), ("de", "/en/")],
+)
+def test_root_redirects_by_accept_language(client: FlaskClient, accept: str, target: str) -> None:
+    response = client.get("/", headers={"Accept-Language": accept})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(target)
+
+
+def test_unknown_language_is_404(client: FlaskClient) -> None:
+    assert client.get("/xx/").status_code == 404
+
+
+def test_submission_is_sealed_and_opens_for_the_recipient(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    attachment = b"\x89PNG fake " + CANARY.encode() + bytes(2 * 1024 * 1024)
+    body, content_type = multipart(
+        {"narrative": CANARY, "attachments": (attachment, "威脅截圖.png", "image/png")}
+    )
+    response = client.post("/zh-hant/", data=body, content_type=content_type)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "我們已收到您的報告" in html
+    shown = re.search(r"<output>([\d ]+)</output>", html)
+    assert shown is not None
+    digits = normalize_receipt(shown.group(1))
+
+    [sealed] = _stored(app)
+    opened = open_envelope(sealed, [org_key])
+    assert opened.header.sealed_by == "server"
+    assert opened.report["narrative"] == CANARY
+    assert opened.report["language"] == "zh-Hant"
+    [file] = opened.attachments
+    assert (file.name, file.media_type, file.data) == ("威脅截圖.png", "image/png", attachment)
+
+    with app.extensions["intake.db"].sessions() as session:
+        stored_hash = session.scalar(select(ReceiptRecord.receipt_hash))
+    assert stored_hash == receipt_hash(app.config["RECEIPT_SECRET"], digits)
+    assert digits not in str(stored_hash)
+
+
+def test_envelope_is_sealed_to_every_active_key_only(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    first = write_key_file(keys, "org-one")
+    second = write_key_file(keys, "org-two")
+    retired = write_key_file(keys, "org-two", retired=True)
+    app = intake.create_app(
+        {"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys), "WTF_CSRF_ENABLED": False}
+    )
+    assert app.test_client().post("/en/", data={"narrative": "x"}).status_code == 200
+    [sealed] = _stored(app)
+    for key in (first, second):
+        assert open_envelope(sealed, [key]).report["narrative"] == "x"
+    with pytest.raises(Exception, match="none of the unlocked keys"):
+        open_envelope(sealed, [retired])
+    app.extensions["intake.db"].engine.dispose()
+
+
+def test_empty_report_keeps_nothing_and_says_why(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/en/", data={"narrative": "   "})
+    assert response.status_code == 400
+    assert "Please tell us what happened." in response.get_data(as_text=True)
+    assert _stored(app) == []
+
+
+def test_missing_csrf_gets_translated_400_and_keeps_the_text(
+    tmp_path: Path, keys_dir: Path, org_key: object
+) -> None:
+    app = intake.create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys_dir)})
+    client = app.test_client()
+    client.get("/zh-hant/")
+    response = client.post("/zh-hant/", data={"narrative": "我寫了很長的故事"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "頁面已過期" in html
+    assert "我寫了很長的故事" in html  # nothing typed is lost
+    assert _stored(app) == []
+    app.extensions["intake.db"].engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b'--xx\r\nContent-Disposition: form-data; name="narrative"\r\n\r\nabc',
+            "multipart/form-data; boundary=xx",
+        ),
+        (b"\xff\xfe\x00garbage", "multipart/form-data"),
+        (b"{}", "application/json"),
+    ],
+)
+def test_malformed_post_is_400_in_the_users_language(
+    client: FlaskClient, body: bytes, content_type: str
+) -> None:
+    response = client.post("/zh-hant/", data=body, content_type=content_type)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'lang="zh-Hant"' in html
+    assert "Traceback" not in html
+
+
+def test_too_large_upload_is_413_translated(tmp_path: Path, keys_dir: Path, org_key: object) -> None:
+    app = intake.create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "d"),
+            "KEYS_DIR": str(keys_dir),
+            "WTF_CSRF_ENABLED": False,
+            "MAX_CONTENT_LENGTH": 100_000,
+        }
+    )
+    body, content_type = multipart({"narrative": "x", "attachments": (bytes(200_000), "big.bin", "x/y")})
+    response = app.test_client().post("/zh-hant/", data=body, content_type=content_type)
+    assert response.status_code == 413
+    assert "檔案太大" in response.get_data(as_text=True)
+    app.extensions["intake.db"].engine.dispose()
+
+
+def test_uploads_never_touch_a_temporary_file(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask
+) -> None:
+    spooled: list[str] = []
+
+    def record(*_args: object, **_kwargs: object) -> io.BytesIO:
+        spooled.append("temporary file")
+        return io.BytesIO()
+
+    # Werkzeug imports these names into its form parser; patch them there.
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", record)
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, record)
+
+    # The patch sees Werkzeug's default factory (so this test can fail) ...
+    werkzeug.formparser.default_stream_factory(3 * 1024 * 1024, "application/octet-stream", "f")
+    assert spooled == ["temporary file"]
+    spooled.clear()
+    # ... and the intake's request class never calls it.
+    body, content_type = multipart(
+        {"narrative": "x", "attachments": (bytes(3 * 1024 * 1024), "big.bin", "x/y")}
+    )
+    response = client.post("/en/", data=body, content_type=content_type)
+    assert response.status_code == 200
+    assert spooled == []
+    assert len(_stored(app)) == 1
+
+
+def test_healthz(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).strip() == "ok"
+
+
+def test_reporter_pages_set_privacy_headers(client: FlaskClient) -> None:
+    for path in ("/en/", "/zh-hant/", "/nope/", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+        assert headers["Cache-Control"] == "no-store"
+
+
+def test_session_cookie_is_session_only(tmp_path: Path, keys_dir: Path, org_key: object) -> None:
+    app = intake.create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys_dir)})
+    response = app.test_client().get("/en/")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies, "the CSRF token needs a session cookie"
+    for cookie in cookies:
+        assert "Expires" not in cookie and "Max-Age" not in cookie
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    app.extensions["intake.db"].engine.dispose()
