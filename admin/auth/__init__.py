@@ -1,0 +1,5 @@
+"""Log in and out."""
+
+from .views import bp
+
+__all__ = ["bp"]

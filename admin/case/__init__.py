@@ -1,0 +1,5 @@
+"""One case: the decrypted report and its attachments."""
+
+from .views import bp
+
+__all__ = ["bp"]

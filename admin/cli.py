@@ -1,0 +1,178 @@
+"""Command line of the console (``flask --app admin …``).
+
+Secrets (passwords, passphrases) are read from standard input when it is not
+a terminal (the first line, without its line ending), else prompted with
+the echo off. Never from the command line: it ends up in shell history and
+in the process list.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from intake.envelope import KeyFileError, WrongPassphraseError
+
+from . import accounts, custody
+from .cases import find_case, list_cases, open_case
+from .errors import ConsoleError
+from .extensions import data_dir, db, keyring
+from .models import ROLES
+from .sync import client_from_config, sync
+
+
+def read_secret(prompt: str, *, confirm: bool = False) -> str:
+    """A secret from stdin (not a terminal: first line) or a hidden prompt.
+
+    Raises:
+        click.ClickException: empty.
+    """
+    stdin = sys.stdin
+    if stdin is not None and stdin.isatty():
+        value = str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+    else:
+        value = stdin.readline() if stdin is not None else ""
+        value = value.removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise click.ClickException(f"{prompt}: nothing was given")
+    return value
+
+
+def _unlock_from_stdin() -> None:
+    passphrase = read_secret("Key passphrase")
+    try:
+        with db().session() as session:
+            custody.unlock(keyring(), session, data_dir(), passphrase)
+    except WrongPassphraseError as exc:
+        raise click.ClickException("wrong passphrase") from exc
+    except (ConsoleError, KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# --------------------------------------------------------------------------
+
+keys_cli = AppGroup("keys", help="The organization's key pair.")
+
+
+@keys_cli.command("generate")
+@click.option("--recipient-id", required=True, help="The organization's id, e.g. 'nccc' (a-z, 0-9, -).")
+@click.option("--name-en", required=True, help="The organization's name in English.")
+@click.option("--name-zh", required=True, help="The organization's name in Chinese.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the public key file <ID>.json (the intake's keys/).",
+)
+@click.option("--expires-days", default=730, show_default=True, type=click.IntRange(min=1))
+def generate_command(recipient_id: str, name_en: str, name_zh: str, out_dir: Path, expires_days: int) -> None:
+    """Make a key pair: the public key file goes to --out, the private key,
+    sealed under a passphrase (stdin or prompt), into DATA_DIR/private-keys."""
+    passphrase = read_secret("Key passphrase", confirm=True)
+    try:
+        made = custody.generate_key(
+            recipient_id=recipient_id,
+            name_en=name_en,
+            name_zh=name_zh,
+            passphrase=passphrase,
+            out_dir=out_dir,
+            data_dir=data_dir(),
+            expires_days=expires_days,
+            argon2id=current_app.config["ARGON2ID"],
+        )
+    except (ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"public key:  {made.public_path}")
+    click.echo(f"private key: {made.private_path}")
+    click.echo(f"expires:     {made.public_file.expires.isoformat()}")
+    click.echo(f"fingerprint: {made.public_file.fingerprint}")
+
+
+users_cli = AppGroup("users", help="Console accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+def create_user_command(email: str, role: str) -> None:
+    """Create an account; the password comes from stdin or a prompt."""
+    password = read_secret("Password", confirm=True)
+    try:
+        with db().session() as session:
+            user = accounts.create_user(session, email, password, role, current_app.config["ARGON2ID"])
+            click.echo(f"created {user.email} ({user.role})")
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("sync")
+@with_appcontext
+def sync_command() -> None:
+    """Pull new envelopes from the intake (key passphrase from stdin or a
+    prompt)."""
+    try:
+        client = client_from_config(current_app.config)
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _unlock_from_stdin()
+    try:
+        with client:
+            result = sync(db(), keyring(), data_dir(), client, int(current_app.config["SYNC_PAGE_SIZE"]))
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        keyring().lock()
+    click.echo(f"added {result.added}, quarantined {result.quarantined}, skipped {result.skipped}")
+
+
+cases_cli = AppGroup("cases", help="Stored cases.")
+
+
+@cases_cli.command("list")
+@click.option("--page", default=1, type=click.IntRange(min=1))
+def list_command(page: int) -> None:
+    """List cases, newest first: seq, envelope id, day, sealed by,
+    attachments, status. Either the seq or the envelope id names a case."""
+    with db().session() as session:
+        rows = list_cases(session, keyring(), page=page, per_page=int(current_app.config["CASES_PER_PAGE"]))
+        click.echo("seq\tenvelope id\tday\tsealed by\tattachments\tstatus")
+        for row in rows:
+            click.echo(
+                f"{row.seq}\t{row.envelope_id}\t{row.day.isoformat()}\t{row.sealed_by}\t"
+                f"{row.attachment_count}\t{row.status}"
+            )
+
+
+@cases_cli.command("show")
+@click.argument("case_ref", metavar="CASE_ID")
+def show_command(case_ref: str) -> None:
+    """Print a decrypted case (CASE_ID: seq number or envelope id); the key
+    passphrase comes from stdin or a prompt."""
+    _unlock_from_stdin()
+    try:
+        with db().session() as session:
+            opened = open_case(find_case(session, case_ref), keyring())
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        keyring().lock()
+    s = opened.summary
+    click.echo(f"case {s.seq}  envelope {s.envelope_id}")
+    click.echo(f"day: {s.day.isoformat()}  sealed by: {s.sealed_by}  status: {s.status}")
+    click.echo("report:")
+    for name, value in opened.fields():
+        click.echo(f"  {name}: " + value.replace("\n", "\n    "))
+    click.echo("attachments:" if opened.attachments else "attachments: none")
+    for a in opened.attachments:
+        click.echo(f"  [{a.position}] {a.name}  ({a.media_type}, {a.size} bytes, sha256 {a.sha256})")
+
+
+def register_commands(app: Flask) -> None:
+    """Add the console's command groups to ``app.cli``."""
+    for command in (keys_cli, users_cli, cases_cli, sync_command):
+        app.cli.add_command(command)

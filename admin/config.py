@@ -1,0 +1,92 @@
+"""Settings of the console.
+
+Order (later wins): :data:`DEFAULTS`, ``instance/admin.cfg`` (optional),
+``ADMIN_*`` environment variables (``ADMIN_DATA_DIR`` → ``DATA_DIR``; values
+are parsed as JSON when they can be, so ``ADMIN_SESSION_COOKIE_SECURE=false``
+is the boolean), then the mapping given to :func:`admin.create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # Everything the console keeps: database, private keys, blobs, secret key.
+    "DATA_DIR": "data/admin",
+    # Default: sqlite:///<DATA_DIR>/console.db
+    "DATABASE_URL": None,
+    # Default: generated into DATA_DIR/secret_key (mode 0600) on first start.
+    "SECRET_KEY": None,
+    "AUTO_MIGRATE": True,
+    # Reviewer API of the intake.
+    "INTAKE_URL": None,
+    "INTAKE_TOKEN": None,
+    "INTAKE_TIMEOUT": 30,
+    "SYNC_PAGE_SIZE": 100,
+    # Argon2id cost of new private key files and password hashes
+    # ({"memory_kib", "iterations", "lanes"}); None: RFC 9106 64 MiB, t=3, p=4.
+    "ARGON2ID": None,
+    # Seconds without use after which the unlocked key locks itself (0: never).
+    "KEY_IDLE_TIMEOUT": 900,
+    "CASES_PER_PAGE": 50,
+    # None: Secure unless TESTING. Set False only for plain http on 127.0.0.1.
+    "SESSION_COOKIE_SECURE": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "SESSION_COOKIE_NAME": "tnr_console_session",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+    "BABEL_DEFAULT_LOCALE": "en",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+}
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+def load(app: Flask, config: Any = None) -> None:
+    """Fill ``app.config`` in the documented order, then derive what was
+    left unset (data dir, database URL, secret key, cookie security)."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("admin.cfg", silent=True)
+    app.config.from_prefixed_env("ADMIN")
+    if config:
+        app.config.from_mapping(config)
+    finish(app)
+
+
+def finish(app: Flask) -> None:
+    """Derive the settings left unset; creates ``DATA_DIR`` (mode 0700)."""
+    cfg = app.config
+    data_dir = Path(str(cfg["DATA_DIR"])).expanduser().resolve()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cfg["DATA_DIR"] = str(data_dir)
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = f"sqlite:///{data_dir / 'console.db'}"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _secret_key(data_dir / SECRET_KEY_FILE)
+    if cfg.get("SESSION_COOKIE_SECURE") is None:
+        cfg["SESSION_COOKIE_SECURE"] = not cfg.get("TESTING", False)
+    # from_prefixed_env parses JSON: a numeric token would become an int.
+    for key in ("INTAKE_URL", "INTAKE_TOKEN"):
+        if cfg.get(key) is not None:
+            cfg[key] = str(cfg[key])
+
+
+def _secret_key(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    return key

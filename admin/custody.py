@@ -1,0 +1,368 @@
+"""Key custody: the organization's private key files, the in-memory keyring,
+and the console's data key.
+
+- Private keys live in ``DATA_DIR/private-keys/<recipient_id>-<key_id[:16]>.json``,
+  each sealed under a passphrase (Argon2id + AES-256-GCM, see
+  :func:`intake.envelope.encrypt_private_key`).
+- Unlocking decrypts them into a :class:`Keyring` held by the process only:
+  never in the session cookie, the database or a file.
+- Opened content is stored under a random 32-byte *data key* (AES-256-GCM,
+  NIST SP 800-38D) whose copies are HPKE-sealed (RFC 9180, X-Wing,
+  HKDF-SHA256, AES-256-GCM) to each organization public key in
+  ``data_key_wraps``. Unlocking a private key unwraps the data key into the
+  keyring. So a stolen console database or blob folder is as closed as the
+  envelopes themselves, post-quantum included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.envelope import (
+    KeyFileError,
+    PublicKeyFile,
+    RecipientPrivateKey,
+    WrongPassphraseError,
+    decrypt_private_key,
+    encrypt_private_key,
+)
+
+from .errors import DataKeyError, KeyLockedError, NoPrivateKeyError
+from .models import DataKeyWrap
+
+DATA_KEY_SIZE = 32
+NONCE_SIZE = 12
+_SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+_LABEL = b"tnr-intake/console/v1/"
+_RECIPIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
+
+
+def private_key_dir(data_dir: Path) -> Path:
+    """``DATA_DIR/private-keys``."""
+    return data_dir / "private-keys"
+
+
+# --------------------------------------------------------------------------
+# Key files
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """What :func:`generate_key` wrote: the public key file's path and
+    content, and the private key file's path."""
+
+    public_file: PublicKeyFile
+    public_path: Path
+    private_path: Path
+
+
+def generate_key(
+    *,
+    recipient_id: str,
+    name_en: str,
+    name_zh: str,
+    passphrase: str,
+    out_dir: Path,
+    data_dir: Path,
+    expires_days: int = 730,
+    argon2id: Mapping[str, int] | None = None,
+    today: date | None = None,
+) -> GeneratedKey:
+    """Make a new organization key pair.
+
+    Writes the public key file to ``out_dir/<recipient_id>.json`` (for the
+    intake's ``keys/``) and the passphrase-sealed private key to
+    ``data_dir/private-keys/<recipient_id>-<key_id[:16]>.json`` (mode 0600).
+
+    Raises:
+        ValueError: bad recipient id, empty name or passphrase, or
+            ``expires_days`` < 1.
+        FileExistsError: ``out_dir/<recipient_id>.json`` exists already (move
+            the old public key file away first; nothing is overwritten).
+    """
+    if not _RECIPIENT_ID.fullmatch(recipient_id):
+        raise ValueError("the recipient id must be 2-64 characters of a-z, 0-9 and -")
+    if not name_en.strip() or not name_zh.strip():
+        raise ValueError("both names (English and Chinese) are required")
+    if not passphrase:
+        raise ValueError("the passphrase must not be empty")
+    if expires_days < 1:
+        raise ValueError("the key must be valid for at least one day")
+    public_path = out_dir / f"{recipient_id}.json"
+    if public_path.exists():
+        raise FileExistsError(f"{public_path} exists already; move it away first")
+    created = today or datetime.now(UTC).date()
+    key = RecipientPrivateKey.generate()
+    public_file = PublicKeyFile(
+        recipient_id=recipient_id,
+        name_en=name_en.strip(),
+        name_zh=name_zh.strip(),
+        public_key=key.public_key,
+        created=created,
+        expires=created + timedelta(days=expires_days),
+    )
+    private_path = store_private_key(
+        key, passphrase, recipient_id=recipient_id, data_dir=data_dir, argon2id=argon2id
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_new_file(public_path, public_file.to_json().encode("utf-8"), mode=0o644)
+    return GeneratedKey(public_file=public_file, public_path=public_path, private_path=private_path)
+
+
+def store_private_key(
+    key: RecipientPrivateKey,
+    passphrase: str,
+    *,
+    recipient_id: str,
+    data_dir: Path,
+    argon2id: Mapping[str, int] | None = None,
+) -> Path:
+    """Seal ``key`` under ``passphrase`` and write it to
+    ``data_dir/private-keys/`` (mode 0600, never overwriting). Returns the path.
+
+    Raises:
+        ValueError: empty passphrase.
+        FileExistsError: a file for this key exists already.
+    """
+    doc = encrypt_private_key(key, passphrase, recipient_id=recipient_id, argon2id=argon2id)
+    directory = private_key_dir(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{recipient_id}-{key.key_id[:16]}.json"
+    _write_new_file(path, (json.dumps(doc, indent=2) + "\n").encode("ascii"), mode=0o600)
+    return path
+
+
+def _write_new_file(path: Path, data: bytes, *, mode: int) -> None:
+    # O_EXCL: never overwrite a key file; the mode is set at creation, so the
+    # file is never readable by others, not even for an instant.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass(frozen=True)
+class PrivateKeyFileInfo:
+    """Cleartext facts of a private key file (for the keys page)."""
+
+    path: Path
+    recipient_id: str
+    key_id: str
+
+    @property
+    def fingerprint(self) -> str:
+        """The key id grouped in fours."""
+        return " ".join(self.key_id[i : i + 4] for i in range(0, len(self.key_id), 4))
+
+
+def list_private_keys(data_dir: Path) -> list[tuple[PrivateKeyFileInfo, dict[str, Any]]]:
+    """Every ``*.json`` file in ``DATA_DIR/private-keys``, sorted by name,
+    with its parsed document.
+
+    Raises:
+        KeyFileError: a file is not readable JSON (the message names it).
+    """
+    directory = private_key_dir(data_dir)
+    found: list[tuple[PrivateKeyFileInfo, dict[str, Any]]] = []
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise KeyFileError(f"{path.name}: cannot be read ({exc.__class__.__name__})") from exc
+        if not isinstance(doc, dict):
+            raise KeyFileError(f"{path.name}: not a JSON object")
+        info = PrivateKeyFileInfo(path, str(doc.get("recipient_id", "")), str(doc.get("key_id", "")))
+        found.append((info, doc))
+    return found
+
+
+# --------------------------------------------------------------------------
+# Keyring
+
+
+class Keyring:
+    """The unlocked private keys and data key of this process.
+
+    Locks itself after ``idle_timeout`` seconds without use (0: never).
+    Each gunicorn worker has its own keyring: run the console with one worker,
+    or unlock each. Locking drops the references; Python cannot promise that
+    the bytes are overwritten in memory.
+    """
+
+    def __init__(self, idle_timeout: float = 900, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.RLock()
+        self._keys: dict[str, RecipientPrivateKey] = {}
+        self._data_key: bytes | None = None
+        self._idle_timeout = idle_timeout
+        self._clock = clock
+        self._last_used = clock()
+
+    def _expired(self) -> bool:
+        return bool(self._idle_timeout) and self._clock() - self._last_used > self._idle_timeout
+
+    @property
+    def unlocked(self) -> bool:
+        """Whether keys are loaded (and not idle-locked). Does not count as use."""
+        with self._lock:
+            if self._data_key is not None and self._expired():
+                self.lock()
+            return self._data_key is not None
+
+    def key_ids(self) -> list[str]:
+        """Key ids of the unlocked private keys (empty when locked)."""
+        with self._lock:
+            return sorted(self._keys) if self.unlocked else []
+
+    def load(self, keys: Iterable[RecipientPrivateKey], data_key: bytes) -> None:
+        """Hold ``keys`` and ``data_key`` (replacing what was held)."""
+        with self._lock:
+            self._keys = {k.key_id: k for k in keys}
+            self._data_key = data_key
+            self._last_used = self._clock()
+
+    def lock(self) -> None:
+        """Forget every key."""
+        with self._lock:
+            self._keys = {}
+            self._data_key = None
+
+    def private_keys(self) -> list[RecipientPrivateKey]:
+        """The unlocked private keys.
+
+        Raises:
+            KeyLockedError: locked.
+        """
+        with self._lock:
+            if not self.unlocked:
+                raise KeyLockedError("the organization key is locked")
+            self._last_used = self._clock()
+            return list(self._keys.values())
+
+    def data_key(self) -> bytes:
+        """The data key.
+
+        Raises:
+            KeyLockedError: locked.
+        """
+        with self._lock:
+            if not self.unlocked or self._data_key is None:
+                raise KeyLockedError("the organization key is locked")
+            self._last_used = self._clock()
+            return self._data_key
+
+
+def unlock(keyring: Keyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
+    """Open every private key file that ``passphrase`` opens, then open (or,
+    on first use, create) the data key, and load both into ``keyring``.
+
+    The caller commits ``session``: a new data key, or a copy wrapped to a
+    newly unlocked key, is added to it.
+
+    Returns:
+        The key ids now unlocked.
+
+    Raises:
+        NoPrivateKeyError: no private key file.
+        WrongPassphraseError: the passphrase opens no key file.
+        KeyFileError: a key file is malformed.
+        DataKeyError: the data key exists but is wrapped to none of the
+            unlocked keys, or does not open.
+    """
+    files = list_private_keys(data_dir)
+    if not files:
+        raise NoPrivateKeyError(
+            "no private key in DATA_DIR/private-keys; create one with 'flask --app admin keys generate'"
+        )
+    opened: list[RecipientPrivateKey] = []
+    for info, doc in files:
+        try:
+            opened.append(decrypt_private_key(doc, passphrase, info.path.name))
+        except WrongPassphraseError:
+            continue
+    if not opened:
+        raise WrongPassphraseError("the passphrase does not open the organization key")
+    data_key = _open_data_key(session, opened)
+    keyring.load(opened, data_key)
+    return sorted(k.key_id for k in opened)
+
+
+def _wrap_info(key_id: str) -> bytes:
+    return _LABEL + b"data-key\x00" + key_id.encode("ascii")
+
+
+def _open_data_key(session: Session, keys: list[RecipientPrivateKey]) -> bytes:
+    wraps = {w.key_id: w for w in session.scalars(select(DataKeyWrap))}
+    if not wraps:
+        # First unlock of this console: the data key is born here.
+        data_key = secrets.token_bytes(DATA_KEY_SIZE)
+    else:
+        data_key_or_none: bytes | None = None
+        for key in keys:
+            wrap = wraps.get(key.key_id)
+            if wrap is None:
+                continue
+            try:
+                data_key_or_none = _SUITE.decrypt(wrap.wrapped, key.hpke_key, info=_wrap_info(key.key_id))
+            except (InvalidTag, ValueError) as exc:
+                raise DataKeyError("the data key does not open with this key; its copy is damaged") from exc
+            break
+        if data_key_or_none is None or len(data_key_or_none) != DATA_KEY_SIZE:
+            raise DataKeyError(
+                "the console's data key is sealed to other keys; unlock with a passphrase of one of them"
+            )
+        data_key = data_key_or_none
+    for key in keys:
+        if key.key_id not in wraps:
+            wrapped = _SUITE.encrypt(data_key, key.public_key.hpke_key, info=_wrap_info(key.key_id))
+            session.add(DataKeyWrap(key_id=key.key_id, wrapped=wrapped))
+    return data_key
+
+
+# --------------------------------------------------------------------------
+# Fields under the data key
+
+
+def _field_aad(envelope_id: str, field: str) -> bytes:
+    return _LABEL + b"field\x00" + envelope_id.encode("ascii") + b"\x00" + field.encode("ascii")
+
+
+def seal_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
+    """AES-256-GCM under the data key with a random 96-bit nonce; the
+    associated data binds the envelope id and field name, so a value cannot
+    be moved to another case or column. Returns nonce || ciphertext."""
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, _field_aad(envelope_id, field))
+
+
+def open_field(data_key: bytes, envelope_id: str, field: str, sealed: bytes) -> bytes:
+    """Reverse of :func:`seal_field`.
+
+    Raises:
+        DataKeyError: the value does not authenticate (changed, moved, or
+            sealed under another data key).
+    """
+    try:
+        return AESGCM(data_key).decrypt(
+            sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], _field_aad(envelope_id, field)
+        )
+    except InvalidTag as exc:
+        raise DataKeyError(f"stored field {field!r} of case {envelope_id} does not authenticate") from exc

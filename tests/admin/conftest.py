@@ -1,0 +1,91 @@
+"""Fixtures of the console tests: an app per test in its own data dir, cheap
+Argon2id, a client, a CLI runner, a login helper, an organization key and a
+fake intake (helpers in admin_testlib.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from admin import create_app, custody
+from admin.extensions import DB_EXTENSION
+from intake.envelope import RecipientPrivateKey
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
+    """Factory of console apps in ``tmp_path/data``; engines disposed at the end."""
+    for name in list(os.environ):
+        if name.startswith("ADMIN_"):
+            monkeypatch.delenv(name)
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        config = {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "data"),
+            "SECRET_KEY": "test-only-secret",
+            "ARGON2ID": CHEAP_ARGON2ID,
+            "WTF_CSRF_ENABLED": False,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions[DB_EXTENSION].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def data_dir(app: Flask) -> Path:
+    return Path(app.config["DATA_DIR"])
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient) -> AuthActions:
+    return AuthActions(app, client)
+
+
+@pytest.fixture
+def org_key(data_dir: Path) -> RecipientPrivateKey:
+    """The organization's key, sealed under PASSPHRASE in DATA_DIR/private-keys."""
+    key = RecipientPrivateKey.generate()
+    custody.store_private_key(
+        key, PASSPHRASE, recipient_id=RECIPIENT_ID, data_dir=data_dir, argon2id=CHEAP_ARGON2ID
+    )
+    return key
+
+
+@pytest.fixture
+def intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
+    """A running fake intake; the app is configured to sync from it."""
+    fake = FakeIntake(org_key)
+    fake.start()
+    app.config["INTAKE_URL"] = fake.url
+    app.config["INTAKE_TOKEN"] = fake.token
+    yield fake
+    fake.stop()

@@ -1,0 +1,153 @@
+"""Accounts, login, logout, roles, cookies, headers, CSRF."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from admin_testlib import PASSWORD, AuthActions
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from admin import accounts
+from admin.extensions import DB_EXTENSION
+from admin.models import User
+
+
+def test_login_good_password(client: FlaskClient, auth: AuthActions) -> None:
+    email = auth.create("reviewer")
+    response = auth.login(email)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert email.encode() in page.data
+
+
+@pytest.mark.parametrize("which", ["password", "email"])
+def test_login_bad_credentials(client: FlaskClient, auth: AuthActions, which: str) -> None:
+    email = auth.create("admin")
+    if which == "password":
+        response = auth.login(email, "wrong password, long enough")
+    else:
+        response = auth.login("nobody@example.org", PASSWORD)
+    assert response.status_code == 200
+    assert b"Wrong e-mail or password." in response.data
+    assert client.get("/").status_code == 302  # still logged out
+
+
+def test_email_is_case_insensitive(auth: AuthActions) -> None:
+    email = auth.create("reviewer", email="Mixed.Case@Example.org")
+    assert auth.login(email.upper()).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/", "/keys/", "/cases/" + "0" * 32, "/no-such-page"])
+def test_pages_require_login(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("path", ["/sync", "/keys/unlock", "/keys/lock"])
+def test_posts_require_login(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data={"passphrase": "x"})
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_logout(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as("reviewer")
+    assert client.get("/").status_code == 200
+    assert auth.logout().status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_logout_is_post_only(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as("reviewer")
+    assert client.get("/logout").status_code == 405
+    assert client.get("/").status_code == 200
+
+
+def test_password_stored_as_argon2id(app: Flask, auth: AuthActions) -> None:
+    email = auth.create("reviewer")
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        assert user.password_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+        assert PASSWORD not in user.password_hash
+
+
+def test_create_user_refuses_bad_input(app: Flask) -> None:
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        with pytest.raises(accounts.AccountError, match="at least"):
+            accounts.create_user(session, "a@example.org", "short", "reviewer")
+        with pytest.raises(accounts.AccountError, match="role"):
+            accounts.create_user(session, "a@example.org", PASSWORD, "root")
+        with pytest.raises(accounts.AccountError, match="e-mail"):
+            accounts.create_user(session, "not-an-address", PASSWORD, "reviewer")
+
+
+def test_duplicate_email_refused(auth: AuthActions) -> None:
+    email = auth.create("reviewer")
+    with pytest.raises(accounts.AccountError, match="exists"):
+        auth.create("admin", email=email)
+
+
+def test_inactive_user_cannot_log_in(app: Flask, auth: AuthActions) -> None:
+    email = auth.create("reviewer")
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        session.scalars(select(User).where(User.email == email)).one().active = False
+    assert auth.login(email).status_code == 200
+
+
+def test_session_cookie_flags(client: FlaskClient, auth: AuthActions) -> None:
+    email = auth.create("reviewer")
+    response = auth.login(email)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+
+
+def test_cookie_secure_by_default_outside_tests(make_app: Callable[..., Flask]) -> None:
+    assert make_app(TESTING=False).config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_cookie_secure_can_be_turned_off_for_the_demo(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert make_app(TESTING=False, SESSION_COOKIE_SECURE=False).config["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.setenv("ADMIN_SESSION_COOKIE_SECURE", "false")
+    app = make_app(TESTING=False)
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_security_headers(client: FlaskClient) -> None:
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert b'<html lang="en" dir="ltr">' in response.data
+
+
+def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    email = AuthActions(app, client).create("reviewer")
+    refused = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert refused.status_code == 400
+    assert client.get("/").status_code == 302  # not logged in
+
+    page = client.get("/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, "login form carries a CSRF token"
+    accepted = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": match.group(1)}
+    )
+    assert accepted.status_code == 302
+    assert client.get("/").status_code == 200
+    # A POST without the token is refused for a logged-in user too.
+    assert client.post("/keys/lock").status_code == 400

@@ -1,0 +1,191 @@
+"""Inbox, case page, attachment downloads and the cases CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, unlock
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.sync import IntakeClient, sync
+from intake.envelope import AttachmentInput
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def synced(app: Flask, fake: FakeIntake) -> None:
+    unlock(app)
+    with IntakeClient(fake.url, fake.token) as client:
+        sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+
+
+def add_report(fake: FakeIntake, text: str) -> Served:
+    return fake.add(
+        {"narrative": f"A man followed me home. {text}", "language": "zh", "province": "ON"},
+        (
+            AttachmentInput("photo.svg", "image/svg+xml", SVG),
+            AttachmentInput("long.bin", "application/octet-stream", bytes(range(256)) * 700),
+        ),
+        sealed_by="browser",
+    )
+
+
+def test_inbox_snippets_only_when_unlocked(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    text = canary()
+    add_report(intake, text)
+    synced(app, intake)
+    auth.login_as("reviewer")
+    page = client.get("/").get_data(as_text=True)
+    assert "A man followed me home." in page
+    assert "browser" in page
+    assert "1 cases." in page
+
+    app.extensions[KEYRING_EXTENSION].lock()
+    locked = client.get("/").get_data(as_text=True)
+    assert "A man followed me home." not in locked
+    assert "<em>locked</em>" in locked
+    assert "Key locked" in locked
+
+
+def test_inbox_pages(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
+    app.config["CASES_PER_PAGE"] = 2
+    for n in range(5):
+        intake.add({"narrative": f"number-{n}-end"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    first = client.get("/").get_data(as_text=True)
+    assert "number-4-end" in first and "number-3-end" in first and "number-2-end" not in first
+    assert "Page 1 of 3" in first
+    last = client.get("/?page=3").get_data(as_text=True)
+    assert "number-0-end" in last and "number-1-end" not in last
+
+
+def test_case_page_shows_every_field_escaped(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    text = canary()
+    served = intake.add(
+        {
+            "narrative": f"{text} <script>alert(1)</script>",
+            "language": "zh",
+            "tactics": ["threats", "family"],
+        },
+        (AttachmentInput("<b>evil</b>.html", "text/html", b"<html>hi</html>"),),
+    )
+    synced(app, intake)
+    auth.login_as("reviewer")
+    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    assert text in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "tactics" in page and "threats" in page
+    assert "&lt;b&gt;evil&lt;/b&gt;.html" in page
+    assert hashlib.sha256(b"<html>hi</html>").hexdigest() in page
+    assert served.envelope_id in page
+
+    # By seq number too, and not at all when locked.
+    assert text in client.get("/cases/1").get_data(as_text=True)
+    app.extensions[KEYRING_EXTENSION].lock()
+    locked = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    assert text not in locked
+    assert "the report cannot be read" in locked
+    assert client.get("/cases/" + "f" * 32).status_code == 404
+
+
+def test_attachment_download_is_never_inline(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = add_report(intake, canary())
+    synced(app, intake)
+    auth.login_as("reviewer")
+    response = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    assert response.status_code == 200
+    assert response.data == SVG
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert 'filename="photo.svg"' in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert response.headers["Content-Length"] == str(len(SVG))
+
+    big = client.get(f"/cases/{served.envelope_id}/attachments/1")
+    assert big.data == bytes(range(256)) * 700
+    assert client.get(f"/cases/{served.envelope_id}/attachments/2").status_code == 404
+
+    app.extensions[KEYRING_EXTENSION].lock()
+    locked = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    assert locked.status_code == 302
+
+
+def test_damaged_blob_is_refused(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = add_report(intake, canary())
+    synced(app, intake)
+    blob = Path(app.config["DATA_DIR"]) / "blobs" / f"{served.envelope_id}-0.sealed"
+    data = bytearray(blob.read_bytes())
+    data[5] ^= 1
+    blob.write_bytes(bytes(data))
+    auth.login_as("reviewer")
+    response = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    assert response.status_code == 500
+    assert SVG not in response.data
+
+
+def test_cases_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> None:
+    text = canary()
+    served = add_report(intake, text)
+    synced(app, intake)
+    app.extensions[KEYRING_EXTENSION].lock()
+
+    listing = runner.invoke(args=["cases", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert served.envelope_id in listing.output
+    assert text not in listing.output
+
+    for ref in ("1", served.envelope_id):
+        shown = runner.invoke(args=["cases", "show", ref], input=PASSPHRASE + "\n")
+        assert shown.exit_code == 0, shown.output
+        assert text in shown.output
+        assert "photo.svg" in shown.output and "long.bin" in shown.output
+        assert "province: ON" in shown.output
+    assert not app.extensions[KEYRING_EXTENSION].unlocked
+
+    wrong = runner.invoke(args=["cases", "show", "1"], input="not it\n")
+    assert wrong.exit_code == 1
+    assert text not in wrong.output
+    missing = runner.invoke(args=["cases", "show", "99"], input=PASSPHRASE + "\n")
+    assert missing.exit_code == 1
+    assert "no case" in missing.output
+
+
+def test_users_cli(app: Flask, runner: FlaskCliRunner, auth: AuthActions) -> None:
+    password = "a password from stdin"
+    result = runner.invoke(
+        args=["users", "create", "cli@example.org", "--role", "coordinator"], input=password + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert password not in result.output
+    assert auth.login("cli@example.org", password).status_code == 302
+    short = runner.invoke(args=["users", "create", "b@example.org", "--role", "reviewer"], input="short\n")
+    assert short.exit_code == 1
+    bad_role = runner.invoke(
+        args=["users", "create", "c@example.org", "--role", "root"], input=password + "\n"
+    )
+    assert bad_role.exit_code == 2
+
+
+def test_migrations_down_and_up(app: Flask) -> None:
+    db = app.extensions[DB_EXTENSION]
+    db.downgrade("base")
+    db.upgrade()

@@ -1,0 +1,168 @@
+"""Key custody: generate, unlock, lock, roles, the data key."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import date
+from pathlib import Path
+
+import pytest
+from admin_testlib import PASSPHRASE, AuthActions, files_containing, is_unlocked, unlock
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from admin.custody import Keyring, open_field, seal_field
+from admin.errors import DataKeyError, KeyLockedError
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import DataKeyWrap
+from intake.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
+
+GENERATE = [
+    "keys",
+    "generate",
+    "--recipient-id",
+    "test-org",
+    "--name-en",
+    "Test Org",
+    "--name-zh",
+    "测试组织",
+]
+
+
+def test_keys_generate(runner: FlaskCliRunner, tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "keys"
+    result = runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
+    assert result.exit_code == 0, result.output
+    public = parse_public_key_file((out / "test-org.json").read_text("utf-8"), "test-org.json", date.today())
+    assert public.name_zh == "测试组织"
+    assert (public.expires - public.created).days == 730
+    assert f"fingerprint: {public.fingerprint}" in result.output
+
+    private_files = list((data_dir / "private-keys").glob("*.json"))
+    assert [p.name for p in private_files] == [f"test-org-{public.key_id[:16]}.json"]
+    assert stat.S_IMODE(private_files[0].stat().st_mode) == 0o600
+    doc = json.loads(private_files[0].read_text("ascii"))
+    assert doc["kdf"]["memory_kib"] == 1024  # the test's cheap ARGON2ID was used
+    key = decrypt_private_key(doc, PASSPHRASE, "test")
+    assert key.key_id == public.key_id
+
+    assert PASSPHRASE not in result.output
+    assert not files_containing(tmp_path, PASSPHRASE.encode())
+    assert not files_containing(tmp_path, key.seed)
+
+
+def test_keys_generate_options(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "keys"
+    result = runner.invoke(
+        args=[*GENERATE, "--out", str(out), "--expires-days", "30"], input=PASSPHRASE + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    public = parse_public_key_file((out / "test-org.json").read_text("utf-8"), "x", date.today())
+    assert (public.expires - public.created).days == 30
+
+
+def test_keys_generate_refuses_empty_passphrase_and_overwrite(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "keys"
+    empty = runner.invoke(args=[*GENERATE, "--out", str(out)], input="\n")
+    assert empty.exit_code != 0
+    assert not (out / "test-org.json").exists()
+    assert runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n").exit_code == 0
+    before = (out / "test-org.json").read_bytes()
+    again = runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
+    assert again.exit_code != 0
+    assert "exists" in again.output
+    assert (out / "test-org.json").read_bytes() == before
+
+
+def test_keys_generate_bad_recipient_id(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    args = ["keys", "generate", "--recipient-id", "Bad Id", "--name-en", "A", "--name-zh", "B"]
+    result = runner.invoke(args=[*args, "--out", str(tmp_path)], input=PASSPHRASE + "\n")
+    assert result.exit_code != 0
+    assert "recipient id" in result.output
+
+
+def test_unlock_wrong_then_right(
+    app: Flask, client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
+) -> None:
+    auth.login_as("coordinator")
+    page = client.get("/keys/")
+    assert b"Locked." in page.data
+    assert org_key.public_key.fingerprint.encode() in page.data
+
+    wrong = client.post("/keys/unlock", data={"passphrase": "not the passphrase"}, follow_redirects=True)
+    assert b"Wrong passphrase." in wrong.data
+    assert not is_unlocked(app)
+
+    right = client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
+    assert b"The organization key is unlocked." in right.data
+    assert is_unlocked(app)
+    assert app.extensions[KEYRING_EXTENSION].key_ids() == [org_key.key_id]
+
+    # Held in memory only: nothing in the session cookie.
+    cookie = client.get_cookie("tnr_console_session")
+    assert cookie is not None
+    assert org_key.seed.hex() not in cookie.value
+
+    locked = client.post("/keys/lock", follow_redirects=True)
+    assert b"The organization key is locked." in locked.data
+    assert not is_unlocked(app)
+
+
+def test_unlock_without_key_file(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as("admin")
+    response = client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
+    assert b"There is no private key yet" in response.data
+    assert not is_unlocked(app)
+
+
+def test_reviewer_cannot_unlock_but_can_lock(
+    app: Flask, client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
+) -> None:
+    auth.login_as("reviewer")
+    assert b"A coordinator or an admin unlocks the key." in client.get("/keys/").data
+    assert client.post("/keys/unlock", data={"passphrase": PASSPHRASE}).status_code == 403
+    assert not is_unlocked(app)
+    unlock(app)
+    assert client.post("/keys/lock").status_code == 302
+    assert not is_unlocked(app)
+
+
+def test_data_key_created_once_and_reopened(app: Flask, org_key: RecipientPrivateKey) -> None:
+    unlock(app)
+    keyring: Keyring = app.extensions[KEYRING_EXTENSION]
+    first = keyring.data_key()
+    sealed = seal_field(first, "ab" * 16, "report", b"some bytes")
+    keyring.lock()
+    unlock(app)
+    assert keyring.data_key() == first
+    assert open_field(keyring.data_key(), "ab" * 16, "report", sealed) == b"some bytes"
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        wraps = session.scalars(select(DataKeyWrap)).all()
+        assert [w.key_id for w in wraps] == [org_key.key_id]
+        assert first not in wraps[0].wrapped
+
+
+def test_field_bound_to_envelope_and_field(app: Flask, org_key: RecipientPrivateKey) -> None:
+    unlock(app)
+    data_key = app.extensions[KEYRING_EXTENSION].data_key()
+    sealed = seal_field(data_key, "ab" * 16, "report", b"x")
+    for envelope_id, field in (("cd" * 16, "report"), ("ab" * 16, "attachment/0")):
+        with pytest.raises(DataKeyError):
+            open_field(data_key, envelope_id, field, sealed)
+
+
+def test_keyring_idle_lock() -> None:
+    now = [1000.0]
+    keyring = Keyring(idle_timeout=60, clock=lambda: now[0])
+    key = RecipientPrivateKey.generate()
+    keyring.load([key], b"k" * 32)
+    now[0] += 59
+    assert keyring.data_key() == b"k" * 32  # use resets the idle timer
+    now[0] += 59
+    assert keyring.unlocked
+    now[0] += 2
+    assert not keyring.unlocked
+    with pytest.raises(KeyLockedError):
+        keyring.private_keys()

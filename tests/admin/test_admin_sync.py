@@ -1,0 +1,205 @@
+"""Sync against a fake intake on 127.0.0.1: adds, idempotence, resuming,
+quarantine, refusals, and no plaintext at rest."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, files_containing, unlock
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import Case, Quarantine, SyncState
+from admin.sync import IntakeClient, SyncResult, get_cursor, sync
+from intake.envelope import AttachmentInput, RecipientPrivateKey, seal
+
+
+def run_sync(app: Flask, fake: FakeIntake, page_size: int = 100) -> SyncResult:
+    with IntakeClient(fake.url, fake.token) as client:
+        return sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+            page_size,
+        )
+
+
+def stored(app: Flask) -> tuple[list[Case], list[Quarantine]]:
+    with app.extensions[DB_EXTENSION].session() as session:
+        return list(session.scalars(select(Case).order_by(Case.seq))), list(
+            session.scalars(select(Quarantine))
+        )
+
+
+def test_sync_adds_then_nothing(app: Flask, intake: FakeIntake) -> None:
+    for n in range(5):
+        intake.add({"narrative": f"report {n}", "language": "en"})
+    unlock(app)
+    assert run_sync(app, intake, page_size=2) == SyncResult(added=5, quarantined=0, skipped=0)
+    cases, quarantined = stored(app)
+    assert [c.seq for c in cases] == [1, 2, 3, 4, 5]
+    assert [c.envelope_id for c in cases] == [e.envelope_id for e in intake.envelopes]
+    assert quarantined == []
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 5
+
+    assert run_sync(app, intake) == SyncResult(added=0, quarantined=0, skipped=0)
+    intake.add({"narrative": "later"})
+    assert run_sync(app, intake) == SyncResult(added=1, quarantined=0, skipped=0)
+
+
+def test_sync_is_idempotent_after_a_cursor_reset(app: Flask, intake: FakeIntake) -> None:
+    intake.add({"narrative": "one"})
+    intake.add({"narrative": "two"}, (AttachmentInput("a.txt", "text/plain", b"x" * 70_000),))
+    unlock(app)
+    assert run_sync(app, intake).added == 2
+    with app.extensions[DB_EXTENSION].session() as session:
+        state = session.get(SyncState, "intake")
+        assert state is not None
+        state.cursor = 0
+    assert run_sync(app, intake) == SyncResult(added=0, quarantined=0, skipped=2)
+    assert len(stored(app)[0]) == 2
+
+
+def test_tampered_envelopes_are_quarantined_and_the_rest_sync(app: Flask, intake: FakeIntake) -> None:
+    intake.add({"narrative": "fine 1"})
+    bad_body = intake.add({"narrative": "bad body"})
+    bad_body.body = bad_body.body[:100] + bytes([bad_body.body[100] ^ 1]) + bad_body.body[101:]
+    bad_file = intake.add(
+        {"narrative": "bad file"}, (AttachmentInput("f.bin", "application/pdf", b"%PDF" * 40_000),)
+    )
+    data = bad_file.attachments[0]
+    bad_file.attachments[0] = data[:70_000] + bytes([data[70_000] ^ 1]) + data[70_001:]
+    swapped = intake.add({"narrative": "swapped header"})
+    swapped.header = intake.envelopes[0].header
+    intake.add({"narrative": "fine 2"})
+    unlock(app)
+
+    assert run_sync(app, intake) == SyncResult(added=2, quarantined=3, skipped=0)
+    cases, quarantined = stored(app)
+    assert [c.seq for c in cases] == [1, 5]
+    by_seq = {q.seq: q for q in quarantined}
+    assert by_seq[2].error_class == "TamperedEnvelopeError"
+    assert by_seq[2].envelope_id == bad_body.envelope_id
+    assert by_seq[3].error_class == "TamperedEnvelopeError"
+    assert "chunk" in by_seq[3].message
+    assert by_seq[4].error_class == "MalformedEnvelopeError"
+    assert by_seq[4].header == intake.envelopes[0].header
+    # No partial blob of the quarantined attachment remains.
+    assert list((Path(app.config["DATA_DIR"]) / "blobs").iterdir()) == []
+    # A second sync neither re-adds nor re-quarantines.
+    assert run_sync(app, intake) == SyncResult()
+
+
+def test_envelope_for_another_key_is_quarantined(app: Flask, intake: FakeIntake) -> None:
+    stranger = RecipientPrivateKey.generate().public_key
+    sealed = seal({"narrative": "not for us"}, [stranger], day=date(2026, 11, 2))
+    intake.envelopes.append(Served(seq=1, sealed=sealed, header=sealed.header, body=sealed.body))
+    unlock(app)
+    assert run_sync(app, intake).quarantined == 1
+    assert stored(app)[1][0].error_class == "NotARecipientError"
+
+
+def test_sync_resumes_after_an_interruption(app: Flask, intake: FakeIntake) -> None:
+    intake.add({"narrative": "one"})
+    broken = intake.add({"narrative": "two"}, (AttachmentInput("a.txt", "text/plain", b"data"),))
+    intake.add({"narrative": "three"})
+    broken.fail_download = True
+    unlock(app)
+    with pytest.raises(IntakeError, match="503"):
+        run_sync(app, intake)
+    assert [c.seq for c in stored(app)[0]] == [1]
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 1
+    broken.fail_download = False
+    assert run_sync(app, intake) == SyncResult(added=2)
+    assert [c.seq for c in stored(app)[0]] == [1, 2, 3]
+
+
+def test_sync_refuses_when_locked(app: Flask, intake: FakeIntake) -> None:
+    intake.add({"narrative": "x"})
+    with pytest.raises(KeyLockedError):
+        run_sync(app, intake)
+    assert stored(app) == ([], [])
+
+
+def test_sync_refuses_a_bad_token(app: Flask, intake: FakeIntake) -> None:
+    intake.add({"narrative": "x"})
+    unlock(app)
+    with IntakeClient(intake.url, "wrong-token") as client, pytest.raises(IntakeAuthError):
+        sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+
+
+def test_sync_refuses_an_unreachable_intake(app: Flask, org_key: RecipientPrivateKey) -> None:
+    unlock(app)
+    with IntakeClient("http://127.0.0.1:9", "token", timeout=2) as client, pytest.raises(IntakeError):
+        sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+
+
+def test_no_plaintext_at_rest(app: Flask, intake: FakeIntake) -> None:
+    text, name, content = canary(), canary(), canary()
+    intake.add(
+        {"narrative": f"They called my mother. {text}", "language": "zh"},
+        (AttachmentInput(f"{name}.jpg", "image/jpeg", (content * 5000).encode()),),
+    )
+    intake.add({"narrative": f"again {text}"})
+    unlock(app)
+    assert run_sync(app, intake).added == 2
+    data_dir = Path(app.config["DATA_DIR"])
+    assert list((data_dir / "blobs").iterdir())
+    for needle in (text, name, content, "They called my mother"):
+        assert files_containing(data_dir, needle.encode()) == []
+    # The content is there, just closed: the canary is readable when unlocked.
+    with app.test_request_context():
+        from admin.cases import find_case, open_case
+
+        with app.extensions[DB_EXTENSION].session() as session:
+            opened = open_case(find_case(session, "1"), app.extensions[KEYRING_EXTENSION])
+            assert text in opened.report["narrative"]
+
+
+def test_sync_button(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
+    intake.add({"narrative": "x"})
+    auth.login_as("reviewer")
+    locked = client.post("/sync", follow_redirects=True)
+    assert b"Unlock the organization key to sync." in locked.data
+    unlock(app)
+    done = client.post("/sync", follow_redirects=True)
+    assert b"Sync done: 1 added, 0 quarantined, 0 skipped." in done.data
+    app.config["INTAKE_TOKEN"] = "wrong"
+    refused = client.post("/sync", follow_redirects=True)
+    assert b"Sync failed: the intake refused the API token" in refused.data
+
+
+def test_sync_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> None:
+    intake.add({"narrative": "a"})
+    intake.add({"narrative": "b"})
+    result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    assert result.exit_code == 0, result.output
+    assert "added 2, quarantined 0" in result.output
+    assert not app.extensions[KEYRING_EXTENSION].unlocked  # locked again after the command
+    again = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    assert "added 0, quarantined 0" in again.output
+    wrong = runner.invoke(args=["sync"], input="wrong passphrase\n")
+    assert wrong.exit_code == 1
+    assert "wrong passphrase" in wrong.output
+
+
+def test_sync_cli_not_configured(runner: FlaskCliRunner, org_key: RecipientPrivateKey) -> None:
+    result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    assert result.exit_code == 1
+    assert "ADMIN_INTAKE_URL" in result.output
