@@ -1,0 +1,60 @@
+"""Every shipped locale is complete: no missing, empty or fuzzy entry, the
+template matches the sources, and the compiled catalog matches the .po."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGS = [ROOT / "intake" / "translations"]
+LOCALES = sorted(
+    (catalog, po.parent.parent.name)
+    for catalog in CATALOGS
+    for po in catalog.glob("*/LC_MESSAGES/messages.po")
+)
+
+
+def _ids(path: Path) -> set[str]:
+    with path.open("rb") as fh:
+        return {str(m.id) for m in read_po(fh) if m.id}
+
+
+def test_shipped_locales() -> None:
+    assert {locale for _catalog, locale in LOCALES} >= {"zh_Hant"}
+
+
+def test_template_matches_sources(tmp_path: Path) -> None:
+    fresh = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
+         "-k", "lazy_gettext", "--no-location", "-o", str(fresh), "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    committed = _ids(CATALOGS[0] / "messages.pot")
+    assert _ids(fresh) == committed, "run scripts/translations.sh update and translate the new strings"
+
+
+@pytest.mark.parametrize(("catalog", "locale"), LOCALES)
+def test_locale_is_complete(catalog: Path, locale: str) -> None:
+    wanted = _ids(catalog / "messages.pot")
+    with (catalog / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        po = read_po(fh)
+    translated = {str(m.id) for m in po if m.id and m.string and not m.fuzzy}
+    assert wanted - translated == set(), f"{locale}: missing or fuzzy entries"
+    assert not [m.id for m in po if m.id and m.fuzzy], f"{locale}: fuzzy entries"
+
+
+@pytest.mark.parametrize(("catalog", "locale"), LOCALES)
+def test_compiled_catalog_is_current(catalog: Path, locale: str) -> None:
+    directory = catalog / locale / "LC_MESSAGES"
+    with (directory / "messages.po").open("rb") as fh:
+        po = {m.id: m.string for m in read_po(fh) if m.id}
+    with (directory / "messages.mo").open("rb") as fh:
+        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert mo == po, f"{locale}: run scripts/translations.sh compile"
