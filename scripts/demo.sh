@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One command to try TNR Intake on this machine: a fresh demo/ data folder,
+# a demo organization key, a demo coordinator account, an API token, then the
+# intake on 127.0.0.1:5000 and the console on 127.0.0.1:5001 (gunicorn).
+# Ctrl-C stops both. Demo credentials are random and printed: demo only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-venv.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+INTAKE_PORT="${INTAKE_PORT:-5000}"
+CONSOLE_PORT="${CONSOLE_PORT:-5001}"
+DEMO="$PWD/demo"
+rm -rf "$DEMO"
+mkdir -p "$DEMO/keys"
+unset FLASK_APP
+
+passphrase="demo-key-$(python -c 'import secrets; print(secrets.token_hex(6))')"
+password="demo-pass-$(python -c 'import secrets; print(secrets.token_hex(6))')"
+email="coordinator@demo.invalid"
+
+export ADMIN_DATA_DIR="$DEMO/admin"
+export INTAKE_DATA_DIR="$DEMO/intake"
+export INTAKE_KEYS_DIR="$DEMO/keys"
+
+echo "Creating the demo organization key (Argon2id takes a moment)..."
+printf '%s\n' "$passphrase" | flask --app admin keys generate --recipient-id demo-org \
+  --name-en "Demo coalition member" --name-zh "示範聯盟成員" --out "$DEMO/keys" >/dev/null
+printf '%s\n' "$password" | flask --app admin users create "$email" --role coordinator >/dev/null
+token="$(flask --app intake api-token create demo-org | tail -n 1)"
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+GUNICORN_BIND="127.0.0.1:$INTAKE_PORT" gunicorn -c gunicorn.conf.py wsgi:intake &
+pids+=($!)
+# The console keeps the unlocked key in its process: one worker, threads.
+ADMIN_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT" ADMIN_INTAKE_TOKEN="$token" \
+ADMIN_SESSION_COOKIE_SECURE=false GUNICORN_BIND="127.0.0.1:$CONSOLE_PORT" GUNICORN_WORKERS=1 \
+  gunicorn -c gunicorn.conf.py --threads 4 wsgi:admin &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  if python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$INTAKE_PORT/healthz'); u.urlopen('http://127.0.0.1:$CONSOLE_PORT/login')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+
+cat <<MSG
+
+  TNR Intake demo is running (Ctrl-C to stop).
+
+  Intake (reporters):   http://127.0.0.1:$INTAKE_PORT/
+  Console (reviewers):  http://127.0.0.1:$CONSOLE_PORT/
+    email:              $email
+    password:           $password
+    key passphrase:     $passphrase   (Keys > Unlock, then Sync in the inbox)
+
+  Data: $DEMO   (demo only; never use these credentials for real reports)
+
+MSG
+wait
