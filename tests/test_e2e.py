@@ -177,7 +177,8 @@ def test_report_goes_in_sealed_and_a_reviewer_reads_it(stack: Stack) -> None:
     envelope_ids = re.findall(r"\b[0-9a-f]{32}\b", listing)
     assert len(envelope_ids) == 2
     shown = "".join(
-        _flask("admin", ["cases", "show", eid], stack.admin_env, stdin=PASSPHRASE + "\n") for eid in envelope_ids
+        _flask("admin", ["cases", "show", eid], stack.admin_env, stdin=PASSPHRASE + "\n")
+        for eid in envelope_ids
     )
     for narrative, filename in reports.values():
         assert narrative in shown

@@ -241,7 +241,9 @@ def parse_header(raw: bytes) -> Header:
     expected = {"v", "id", "suite", "sealed_by", "day", "recipients", "body", "attachments", "reply_key"}
     if set(doc) != expected:
         raise MalformedEnvelopeError("header fields are not those of version 1")
-    if doc["v"] != VERSION or isinstance(doc["v"], bool):
+    # type() rather than isinstance: bool is an int, and 1.0 == 1 would let
+    # '"v":1.0' pass (json.dumps keeps it as "1.0", so it also looks canonical).
+    if type(doc["v"]) is not int or doc["v"] != VERSION:
         raise MalformedEnvelopeError("unsupported envelope version")
     if doc["suite"] != SUITE:
         raise MalformedEnvelopeError("unsupported suite")
