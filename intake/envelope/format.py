@@ -412,7 +412,10 @@ def seal(
             for a in attachments
         ],
     }
-    body_plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        body_plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise EnvelopeError("the report is not plain JSON (RFC 8259)") from exc
     body_size = max(MIN_BODY_SIZE, padme(len(body_plain) + 1))
 
     header_doc = {

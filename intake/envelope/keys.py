@@ -383,7 +383,7 @@ def decrypt_private_key(doc: Mapping[str, Any], passphrase: str, source: str) ->
     try:
         seed = AESGCM(wrapping_key).decrypt(nonce, ciphertext, _private_key_aad(recipient_id, key_id))
     except InvalidTag as exc:
-        raise WrongPassphraseError(f"{source}: wrong passphrase") from exc
+        raise WrongPassphraseError(f"{source}: wrong passphrase, or the file was edited") from exc
     key = RecipientPrivateKey(seed)
     if key.key_id != key_id:
         raise KeyFileError(f"{source}: key id does not match the key")
