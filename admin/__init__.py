@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from intake.db import ROOT, Database
+from intake.logs import install_app_scrubbing
+from intake.timing import pad_endpoints
+from intake.web import apply_security_headers
 
 from . import config as settings
 from .custody import Keyring
@@ -27,23 +29,15 @@ from .models import Base, User
 TEMPLATES = ROOT / "templates" / "admin"
 MIGRATIONS = ROOT / "migrations" / "admin"
 
-#: Endpoints reachable without logging in.
-PUBLIC_ENDPOINTS = frozenset({"auth.login"})
-
-#: Headers on every console response. No script, no third-party resource;
-#: no caching, since pages carry decrypted reports.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
+#: The console's CSP: no script at all, nothing from another origin. The
+#: other headers (no-store, no-referrer, COOP/CORP, …) come from the one
+#: header policy in :func:`intake.web.apply_security_headers`.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; "
+    # Console issue: the one same-origin script, for WebAuthn (no inline script).
+    "script-src 'self'; connect-src 'self'"
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -57,6 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES), static_folder=None)
     settings.load(app, config)
+    # Login answers in no less than this many seconds, whatever happened
+    # (unknown e-mail, wrong password, locked account), so its timing does
+    # not tell which accounts exist. Above the Argon2id time of a login.
+    app.config.setdefault("LOGIN_TIME_FLOOR", 1.0)
 
     database = Database(app.config["DATABASE_URL"], MIGRATIONS, Base)
     database.init_app(app, DB_EXTENSION)
@@ -82,11 +80,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(bp)
     register_commands(app)
 
-    app.before_request(_require_login)
+    # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
+    from .briefing import bp as briefing_bp
+    from .briefing.cli import register_briefing_commands
+
+    app.register_blueprint(briefing_bp)
+    register_briefing_commands(app)
+
+    # Console issue: audit log head file, the audit page, and the one
+    # before-request check of login, session and role (admin/permissions.py).
+    from . import audit
+    from .auditlog import bp as audit_bp
+    from .auth.guard import can, guard
+
+    audit.init_app(app, database)
+    app.register_blueprint(audit_bp)
+    app.jinja_env.globals["can"] = can
+    app.before_request(guard)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    install_app_scrubbing(app.logger)
+    pad_endpoints(app, {"auth.login": "LOGIN_TIME_FLOOR"})
     return app
 
 
@@ -102,18 +119,18 @@ def _select_locale() -> str:
     return "en"
 
 
-def _require_login() -> Any:
-    # Every page but the login form needs an account: default deny, so a new
-    # view cannot be left open by forgetting a decorator.
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
-        return None
-    return login_manager.unauthorized()
-
-
 def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+    # Pages carry decrypted reports: never cached, on any response.
+    return apply_security_headers(
+        response, csp=CSP, no_store=True, hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0)
+    )
+
+
+def _unexpected_error(error: Exception) -> tuple[str, int]:
+    # The class only: an exception's text or traceback can hold decrypted
+    # report content, an e-mail address or a token.
+    current_app.logger.error("unhandled %s on %s", error.__class__.__name__, request.endpoint)
+    return render_template("error.html", code=500, message=_l("Something went wrong.")), 500
 
 
 def _template_globals() -> dict[str, Any]:

@@ -2,23 +2,33 @@
 
 Password hashes are PHC strings from ``cryptography``'s Argon2id (RFC 9106);
 the parameters live in the string, so raising them later keeps old hashes
-valid. A second factor is not checked yet: see ``admin/auth/views.py``.
+valid.
+
+A second factor is mandatory (``admin/auth/views.py``): WebAuthn security keys
+or passkeys (:mod:`admin.webauthn`), TOTP as the fallback (here). Failed
+logins count towards a pause with exponential backoff (:func:`record_failure`).
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
+import time
 from collections.abc import Mapping
 
-from cryptography.exceptions import InvalidKey
+import pyotp
+from cryptography.exceptions import InvalidKey, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-from sqlalchemy import select
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.envelope.keys import DEFAULT_ARGON2ID
 
-from .models import ROLES, User
+from .models import ROLES, LoginSession, User, WebAuthnCredential
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -110,3 +120,137 @@ def authenticate(
     if not verify_password(password, user.password_hash) or not user.active:
         return None
     return user
+
+
+# --------------------------------------------------------------------------
+# Lockout with backoff
+
+
+def locked_for(user: User, now: float | None = None) -> int:
+    """Seconds until ``user`` may try to log in again (0: now)."""
+    now = time.time() if now is None else now
+    return max(0, int((user.locked_until or 0) - now))
+
+
+def record_failure(user: User, *, max_failures: int, base: int, cap: int, now: float | None = None) -> None:
+    """Count a failed password or second factor. From the ``max_failures``-th
+    failure on, the account pauses for ``base`` seconds, doubling with each
+    further failure up to ``cap``. The caller commits."""
+    now = time.time() if now is None else now
+    user.failed_logins = (user.failed_logins or 0) + 1
+    over = user.failed_logins - max_failures
+    if over >= 0:
+        user.locked_until = int(now) + min(cap, base * 2 ** min(over, 20))
+
+
+def record_success(user: User) -> None:
+    """Reset the failure count after a complete login."""
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+# --------------------------------------------------------------------------
+# TOTP (RFC 6238: SHA-1, 6 digits, 30 s), the fallback second factor
+
+TOTP_STEP = 30
+_TOTP_LABEL = b"tnr-intake/console/v1/totp-secret"
+
+
+def _totp_key(secret_key: str) -> bytes:
+    # The TOTP secret must be readable at login, while the organization key
+    # may be locked, so it cannot sit under the data key. It is sealed under
+    # a key derived from the app's SECRET_KEY (a file apart from the
+    # database), so a leaked database alone does not give the codes away.
+    return HKDF(hashes.SHA256(), 32, salt=None, info=_TOTP_LABEL).derive(secret_key.encode("utf-8"))
+
+
+def new_totp_secret() -> str:
+    """A random 160-bit base32 TOTP secret."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, email: str, issuer: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
+
+
+def seal_totp_secret(secret_key: str, user_id: int, secret: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    aad = _TOTP_LABEL + b"\x00" + str(user_id).encode("ascii")
+    return nonce + AESGCM(_totp_key(secret_key)).encrypt(nonce, secret.encode("ascii"), aad)
+
+
+def _open_totp(secret_key: str, user: User) -> str | None:
+    if user.totp_secret_ct is None:
+        return None
+    sealed = user.totp_secret_ct
+    aad = _TOTP_LABEL + b"\x00" + str(user.id).encode("ascii")
+    try:
+        return AESGCM(_totp_key(secret_key)).decrypt(sealed[:12], sealed[12:], aad).decode("ascii")
+    except (InvalidTag, UnicodeDecodeError):
+        return None
+
+
+def _matching_step(secret: str, code: str, after: int, now: float) -> int | None:
+    """The time step (now ±1) whose code is ``code`` and that is later than
+    ``after``, or None."""
+    code = "".join(code.split())
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now) // TOTP_STEP
+    found: int | None = None
+    for step in (current - 1, current, current + 1):
+        # Compare every candidate (constant time, no early exit).
+        if hmac.compare_digest(totp.at(step * TOTP_STEP), code) and step > after and found is None:
+            found = step
+    return found
+
+
+def enrol_totp(user: User, secret: str, code: str, secret_key: str, now: float | None = None) -> bool:
+    """Store ``secret`` as the account's TOTP secret if ``code`` proves the
+    authenticator app has it. The caller commits. Returns whether it did."""
+    step = _matching_step(secret, code, 0, time.time() if now is None else now)
+    if step is None:
+        return False
+    user.totp_secret_ct = seal_totp_secret(secret_key, user.id, secret)
+    user.totp_last_step = step
+    return True
+
+
+def verify_totp(user: User, code: str, secret_key: str, now: float | None = None) -> bool:
+    """Check a TOTP code: the current 30-second step or one either side, and
+    only a step later than the last one accepted, so each code (and any code
+    before it) works once. The caller commits (the step is remembered)."""
+    secret = _open_totp(secret_key, user)
+    if secret is None:
+        return False
+    step = _matching_step(secret, code, user.totp_last_step or 0, time.time() if now is None else now)
+    if step is None:
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def has_second_factor(session: Session, user: User) -> bool:
+    """Whether ``user`` has TOTP or at least one security key."""
+    if user.totp_secret_ct is not None:
+        return True
+    found = session.scalar(select(WebAuthnCredential.id).where(WebAuthnCredential.user_id == user.id))
+    return found is not None
+
+
+def reset_second_factor(session: Session, user: User) -> None:
+    """Recovery (an admin's CLI command): forget the account's TOTP secret
+    and security keys, end its sessions and clear its lockout. At the next
+    password login the account enrols a second factor again."""
+    user.totp_secret_ct = None
+    user.totp_last_step = 0
+    session.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id))
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    record_success(user)
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The account with this e-mail (any state), or None."""
+    return session.scalar(select(User).where(User.email == normalize_email(email)))

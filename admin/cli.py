@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.orm import Session
 
 from intake.envelope import KeyFileError, WrongPassphraseError
 
@@ -42,11 +43,19 @@ def read_secret(prompt: str, *, confirm: bool = False) -> str:
     return value
 
 
+def _audit(session: Session, action: str, object_id: str | None = None, detail: str = "") -> None:
+    # Console issue: commands are audited too, with the actor "cli".
+    from . import audit
+
+    audit.record(session, "cli", getattr(audit.Action, action), object_id, detail)
+
+
 def _unlock_from_stdin() -> None:
     passphrase = read_secret("Key passphrase")
     try:
         with db().session() as session:
             custody.unlock(keyring(), session, data_dir(), passphrase)
+            _audit(session, "UNLOCK", None, "for one command")
     except WrongPassphraseError as exc:
         raise click.ClickException("wrong passphrase") from exc
     except (ConsoleError, KeyFileError) as exc:
@@ -105,6 +114,7 @@ def create_user_command(email: str, role: str) -> None:
     try:
         with db().session() as session:
             user = accounts.create_user(session, email, password, role, current_app.config["ARGON2ID"])
+            _audit(session, "ACCOUNT_CREATE", str(user.id), f"role={user.role}")
             click.echo(f"created {user.email} ({user.role})")
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -127,6 +137,9 @@ def sync_command() -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         keyring().lock()
+    with db().session() as session:
+        counts = f"added={result.added} quarantined={result.quarantined} skipped={result.skipped}"
+        _audit(session, "SYNC", None, counts)
     click.echo(f"added {result.added}, quarantined {result.quarantined}, skipped {result.skipped}")
 
 
@@ -157,6 +170,7 @@ def show_command(case_ref: str) -> None:
     try:
         with db().session() as session:
             opened = open_case(find_case(session, case_ref), keyring())
+            _audit(session, "CASE_VIEW", opened.summary.envelope_id)
     except ConsoleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -172,7 +186,50 @@ def show_command(case_ref: str) -> None:
         click.echo(f"  [{a.position}] {a.name}  ({a.media_type}, {a.size} bytes, sha256 {a.sha256})")
 
 
+# --------------------------------------------------------------------------
+# Console issue: second-factor recovery and the audit log.
+
+
+@users_cli.command("reset-2fa")
+@click.argument("email")
+def reset_second_factor_command(email: str) -> None:
+    """Recovery: forget EMAIL's authenticator app and security keys, end its
+    sessions and clear its lockout. It enrols a new second factor at its
+    next password login."""
+    from . import audit
+
+    with db().session() as session:
+        user = accounts.find_user(session, email)
+        if user is None:
+            raise click.ClickException("no account with this e-mail")
+        accounts.reset_second_factor(session, user)
+        audit.record(session, "cli", audit.Action.SECOND_FACTOR_RESET, str(user.id))
+        click.echo(f"second factor reset for {user.email}; it enrols a new one at its next login")
+
+
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check every entry's hash, the chain and the sequence, and that the log
+    reaches the recorded head (DATA_DIR/audit-head.json). Exits 1 naming the
+    first bad entry."""
+    from . import audit
+
+    try:
+        head = audit.read_head(data_dir())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with db().session() as session:
+        result = audit.verify(session, head)
+    if not result.ok:
+        raise click.ClickException(f"audit log damaged: {result.reason}")
+    last = f"head {result.head[0]} {result.head[1]}" if result.head else "empty"
+    click.echo(f"audit log intact: {result.count} entries, {last}")
+
+
 def register_commands(app: Flask) -> None:
     """Add the console's command groups to ``app.cli``."""
-    for command in (keys_cli, users_cli, cases_cli, sync_command):
+    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli):
         app.cli.add_command(command)

@@ -42,6 +42,24 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "tnr_console_session",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
     "BABEL_DEFAULT_LOCALE": "en",
+    # --- console issue: login, second factor, audit ---
+    # Seconds a logged-in session may stay unused, and may last at most.
+    "SESSION_IDLE_TIMEOUT": 30 * 60,
+    "SESSION_ABSOLUTE_LIFETIME": 8 * 3600,
+    # Seconds between the password and the second factor.
+    "SECOND_FACTOR_TIMEOUT": 5 * 60,
+    # Failed logins before an account pauses; the pause doubles from BASE
+    # seconds with each further failure, up to MAX.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_BASE": 60,
+    "LOGIN_LOCKOUT_MAX": 3600,
+    # WebAuthn relying party. Set both in production (e.g. "console.example"
+    # and "https://console.example"); None: taken from the request's host,
+    # which is fine for http://localhost only.
+    "WEBAUTHN_RP_ID": None,
+    "WEBAUTHN_ORIGIN": None,
+    "WEBAUTHN_RP_NAME": "TNR Intake console",
+    "TOTP_ISSUER": "TNR Intake console",
     "MAX_CONTENT_LENGTH": 64 * 1024,
 }
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 
 
@@ -30,3 +39,50 @@ class UnlockForm(FlaskForm):  # type: ignore[misc]
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """A button that changes something: only the CSRF token (log out, lock,
     sync)."""
+
+
+# --------------------------------------------------------------------------
+# Console issue: second factor and triage forms.
+
+
+class TotpForm(FlaskForm):  # type: ignore[misc]
+    """A 6-digit code from an authenticator app."""
+
+    code = StringField(_l("Code from the authenticator app"), validators=[DataRequired(), Length(max=16)])
+    submit = SubmitField(_l("Verify"))
+
+
+class TriageForm(FlaskForm):  # type: ignore[misc]
+    """Disposition, urgency and tags of a case."""
+
+    status = SelectField(_l("Disposition"), choices=[])
+    urgent = BooleanField(_l("Imminent danger"))
+    tags = StringField(_l("Tags (a-z, 0-9, -; separated by spaces)"), validators=[Length(max=400)])
+    submit = SubmitField(_l("Save"))
+
+
+class CodingForm(FlaskForm):  # type: ignore[misc]
+    """The reviewer's TNR coding of a case (shared/TAXONOMY.md)."""
+
+    tactics = SelectMultipleField(_l("Tactics"), choices=[])
+    communities = SelectMultipleField(_l("Communities"), choices=[])
+    province = SelectField(_l("Where"), choices=[], default="")
+    state = SelectField(_l("State believed responsible"), choices=[], default="")
+    attribution = SelectField(_l("Attribution"), choices=[], default="")
+    confidence = SelectField(_l("Confidence"), choices=[], default="")
+    incident_month = StringField(_l("Month of the incident (YYYY-MM)"), validators=[Length(max=7)])
+    submit = SubmitField(_l("Save coding"))
+
+
+class NoteForm(FlaskForm):  # type: ignore[misc]
+    """An internal note (stored encrypted under the data key)."""
+
+    body = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=20_000)])
+    submit = SubmitField(_l("Add note"))
+
+
+class AssignForm(FlaskForm):  # type: ignore[misc]
+    """Assign a case to an account (coordinators, admins)."""
+
+    assignee = SelectField(_l("Assign to"), choices=[])
+    submit = SubmitField(_l("Assign"))

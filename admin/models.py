@@ -11,7 +11,18 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from intake.db import new_metadata
@@ -49,6 +60,15 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # --- console issue: second factor and lockout (admin/accounts.py) ---
+    #: Consecutive failed logins (password or second factor); 0 after a login.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Unix time until which logins are refused (backoff), or None.
+    locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: TOTP secret, AES-256-GCM under a key derived from SECRET_KEY, or None.
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    #: The last TOTP time step accepted: a code is used once, never an older one.
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     @property
     def is_authenticated(self) -> bool:
@@ -68,7 +88,9 @@ class User(Base):
     @property
     def can_unlock(self) -> bool:
         """Whether this account may unlock the organization key."""
-        return self.role in UNLOCK_ROLES
+        from .permissions import Permission, allows  # the one table of who may do what
+
+        return allows(self.role, Permission.UNLOCK_KEY)
 
 
 class DataKeyWrap(Base):
@@ -87,6 +109,13 @@ class Case(Base):
     ciphertext under the data key, bound to the envelope id and field."""
 
     __tablename__ = "cases"
+    # Console issue: the inbox sorts urgent first, then newest; each filter
+    # has an index that also serves that order (100,000 cases, paged).
+    __table_args__ = (
+        Index("ix_cases_urgent_seq", "urgent", "seq"),
+        Index("ix_cases_status_urgent_seq", "status", "urgent", "seq"),
+        Index("ix_cases_assignee_id_urgent_seq", "assignee_id", "urgent", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     envelope_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -95,6 +124,10 @@ class Case(Base):
     day: Mapped[date] = mapped_column(Date)
     sealed_by: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="new")
+    # --- console issue: triage (admin/triage.py) ---
+    #: Imminent danger: listed first.
+    urgent: Mapped[bool] = mapped_column(default=False, server_default="0")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     #: The envelope's cleartext header bytes, needed to open attachments.
     header: Mapped[bytes] = mapped_column(LargeBinary)
     content_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
@@ -145,3 +178,210 @@ class SyncState(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     cursor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ==========================================================================
+# Console issue (issue 5): sessions, second factors, audit, triage.
+# Owner: console engineer. Migration: 0003_console_triage.
+
+
+class Disposition(enum.StrEnum):
+    """A case's status in triage."""
+
+    NEW = "new"
+    IN_REVIEW = "in_review"
+    NEEDS_INFORMATION = "needs_information"
+    VERIFIED = "verified"
+    REFERRED = "referred"
+    CLOSED = "closed"
+    SPAM = "spam"
+    DUPLICATE = "duplicate"
+
+
+DISPOSITIONS = tuple(d.value for d in Disposition)
+
+
+class LoginSession(Base):
+    """A logged-in browser session, server side. The cookie carries a random
+    token; only its SHA-256 is stored. Logout deletes the row, so a copied
+    cookie is worth nothing afterwards; idle timeout and absolute lifetime
+    are checked against these times (Unix seconds)."""
+
+    __tablename__ = "login_sessions"
+
+    #: SHA-256 hex of the session token.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebAuthnCredential(Base):
+    """A registered security key or passkey of an account."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    #: COSE public key as the authenticator gave it.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: A name the reviewer chose ("blue key").
+    name: Mapped[str] = mapped_column(String(64))
+    created_day: Mapped[date] = mapped_column(Date)
+
+
+class AuditEntry(Base):
+    """One entry of the hash-chained audit log (see :mod:`admin.audit`).
+    Never carries report content: actor, action, object id and a short
+    detail written by the console itself."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: UTC, ISO 8601 to the second ("2026-11-29T09:16:06Z").
+    at: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseTag(Base):
+    """A reviewer's label on a case ([a-z0-9-], in clear so the inbox can
+    filter by it: never a name)."""
+
+    __tablename__ = "case_tags"
+    __table_args__ = (UniqueConstraint("case_id", "tag"), Index("ix_case_tags_tag_case_id", "tag", "case_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(32))
+
+
+class CaseNote(Base):
+    """An internal note: text AES-256-GCM under the data key, bound to the
+    envelope id and ``note/<uid>``."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    day: Mapped[date] = mapped_column(Date)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseCoding(Base):
+    """The reviewer's TNR coding of a case (shared/TAXONOMY.md), one row per
+    case, apart from what the reporter ticked (which stays inside the
+    sealed report). Codes only, no free text: this is what briefings count.
+    Tactics and communities are child rows so the inbox can filter on an
+    index."""
+
+    __tablename__ = "case_codings"
+    __table_args__ = (
+        CheckConstraint("attribution IN ('A', 'B', 'C', 'D', 'E')", name="attribution"),
+        CheckConstraint("confidence IN ('low', 'medium', 'high')", name="confidence"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    attribution: Mapped[str | None] = mapped_column(String(1))
+    confidence: Mapped[str | None] = mapped_column(String(8))
+    #: prc, hksar, other, unknown.
+    state: Mapped[str | None] = mapped_column(String(16))
+    #: ISO 3166-2:CA code (CA-ON), "online" or "abroad".
+    province: Mapped[str | None] = mapped_column(String(8), index=True)
+    #: Month of the incident, YYYY-MM (not the report's day), or None.
+    incident_month: Mapped[str | None] = mapped_column(String(7))
+    coded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    coded_day: Mapped[date] = mapped_column(Date)
+    #: Bumped on every change, so an export can tell a newer coding.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    tactics: Mapped[list[CaseCodingTactic]] = relationship(
+        cascade="all, delete-orphan", order_by="CaseCodingTactic.code"
+    )
+    communities: Mapped[list[CaseCodingCommunity]] = relationship(
+        cascade="all, delete-orphan", order_by="CaseCodingCommunity.code"
+    )
+
+
+class CaseCodingTactic(Base):
+    """A tactic code (T01-T15, T99) of a case's coding."""
+
+    __tablename__ = "case_coding_tactics"
+    __table_args__ = (Index("ix_case_coding_tactics_code_case_id", "code", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_codings.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+
+
+class CaseCodingCommunity(Base):
+    """A community code of a case's coding."""
+
+    __tablename__ = "case_coding_communities"
+    __table_args__ = (Index("ix_case_coding_communities_code_case_id", "code", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_codings.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+# --------------------------------------------------------------------------
+# Briefings (issue 6): coded records. Only reviewers' coding, never report
+# text; a later coding UI writes the same rows. See docs/briefings.md.
+
+
+class CodedCase(Base):
+    """A case as coded by reviewers (TAXONOMY.md): the unit briefings count.
+
+    Multi-select fields are ``;``-joined codes. ``vignette_*`` hold only text
+    a reviewer wrote and confirmed for release, shown only with
+    ``consent_quote``.
+    """
+
+    __tablename__ = "coded_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_month: Mapped[str] = mapped_column(String(7))
+    report_month: Mapped[str] = mapped_column(String(7))
+    province: Mapped[str] = mapped_column(String(16))
+    tactics: Mapped[str] = mapped_column(String(128))
+    communities: Mapped[str] = mapped_column(String(512), default="")
+    attribution: Mapped[str] = mapped_column(String(1))
+    confidence: Mapped[str] = mapped_column(String(8))
+    disposition: Mapped[str] = mapped_column(String(32))
+    consent_statistics: Mapped[bool] = mapped_column(default=False)
+    consent_quote: Mapped[bool] = mapped_column(default=False)
+    #: Opaque id tying follow-ups to one reporter, for counting people.
+    person_ref: Mapped[str | None] = mapped_column(String(64))
+    vignette_en: Mapped[str | None] = mapped_column(Text)
+    vignette_fr: Mapped[str | None] = mapped_column(Text)
+    #: Where the coding came from: "local" or the label given to an import.
+    source: Mapped[str] = mapped_column(String(64), default="local")
+
+    envelopes: Mapped[list[CodedEnvelope]] = relationship(
+        back_populates="coded_case", order_by="CodedEnvelope.envelope_id", cascade="all, delete-orphan"
+    )
+
+
+class CodedEnvelope(Base):
+    """An envelope linked to a coded case. Unique: one report counts in one
+    case only, however many organizations it was addressed to."""
+
+    __tablename__ = "coded_envelopes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    envelope_id: Mapped[str] = mapped_column(String(32), unique=True)
+    coded_case_id: Mapped[int] = mapped_column(ForeignKey("coded_cases.id", ondelete="CASCADE"), index=True)
+
+    coded_case: Mapped[CodedCase] = relationship(back_populates="envelopes")

@@ -15,9 +15,10 @@ from .db import ROOT, Database
 from .envelope import KeyFileError
 from .i18n import init_i18n
 from .keyring import Keyring
+from .logs import install_app_scrubbing
 from .models import Base
 from .settings import load_settings, secret_file
-from .store import BlobStore, today_utc
+from .store import BlobStore, DatabaseBlobStore, today_utc
 from .uploads import InMemoryRequest
 from .web import init_web
 
@@ -42,6 +43,15 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "s",
+    # Where attachment ciphertexts live: "files" (DATA_DIR/blobs) or
+    # "database" (rows next to the envelope). None: "database" on
+    # PostgreSQL, so several intake hosts can share one database, else
+    # "files". See intake/store.py.
+    "BLOB_STORE": None,
+    # Seconds of Strict-Transport-Security (0: none; never on .onion).
+    "HSTS_MAX_AGE": 0,
+    # The onion service's host name, for the Onion-Location header.
+    "ONION_ADDRESS": None,
 }
 
 
@@ -78,6 +88,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secret_file(data_dir / "session.key")
     if not app.config.get("RECEIPT_SECRET"):
         app.config["RECEIPT_SECRET"] = secret_file(data_dir / "receipt.key")
+    elif not isinstance(app.config["RECEIPT_SECRET"], bytes):
+        # Given in the environment (several hosts share one): text → bytes.
+        app.config["RECEIPT_SECRET"] = str(app.config["RECEIPT_SECRET"]).encode("utf-8")
 
     try:
         keyring = Keyring.load(Path(app.config["KEYS_DIR"]), today_utc())
@@ -86,17 +99,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not keyring.active:
         raise ConfigError("intake: every key in the keys directory is retired; add an active key")
     app.extensions["intake.keyring"] = keyring
-    app.extensions["intake.blobs"] = BlobStore(data_dir / "blobs")
 
     url = app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'intake.db'}"
     db = Database(url, ROOT / "migrations" / "intake", Base)
     db.init_app(app, "intake.db")
     if app.config["AUTO_MIGRATE"]:
         db.upgrade()
+    blob_store = app.config["BLOB_STORE"] or ("files" if db.engine.dialect.name == "sqlite" else "database")
+    if blob_store == "files":
+        app.extensions["intake.blobs"] = BlobStore(data_dir / "blobs")
+    elif blob_store == "database":
+        app.extensions["intake.blobs"] = DatabaseBlobStore(db)
+    else:
+        raise ConfigError(f"intake: BLOB_STORE must be 'files' or 'database', not {blob_store!r}")
 
     csrf.init_app(app)
     init_i18n(app, str(Path(__file__).parent / "translations"))
     init_web(app)
+    install_app_scrubbing(app.logger)
 
     from . import api, report
     from .cli import register_cli

@@ -8,6 +8,8 @@ both need, not their models.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,12 +38,32 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def normalize_url(url: str) -> str:
+    """``url`` with PostgreSQL pointed at psycopg 3 (the driver the
+    ``postgres`` extra installs): ``postgresql://`` and ``postgres://`` become
+    ``postgresql+psycopg://``; other URLs are returned unchanged."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and a busy
-    timeout, so several gunicorn workers can share one file."""
+    """An engine for ``url``.
+
+    SQLite gets WAL, foreign keys, full sync and a busy timeout, so several
+    gunicorn workers can share one file. PostgreSQL (psycopg 3) gets a
+    pre-ping, so a restarted server costs one reconnect rather than one
+    failed request per pooled connection, and a connect timeout, so a
+    server that is down answers 503 quickly instead of hanging a worker.
+    """
+    url = normalize_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
+    elif url.startswith("postgresql"):
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 5, "application_name": "tnr"}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -66,8 +88,15 @@ class Database:
     """
 
     def __init__(self, url: str, migrations: Path, base: type[DeclarativeBase]) -> None:
-        self.url = url
-        self.engine = make_engine(url)
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url)
+        # gunicorn builds the app (and runs migrations) in the master, then
+        # forks workers: a pooled connection must never be shared across
+        # processes (PostgreSQL's protocol state and SQLite's locks break).
+        # Each child drops the inherited pool without closing the parent's
+        # sockets, and opens its own connections.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(ref))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.migrations = migrations
         self.base = base
@@ -105,6 +134,12 @@ class Database:
             session: Session | None = g.pop(f"_{extension_name}_session", None)
             if session is not None:
                 session.close()
+
+
+def _dispose_in_child(ref: weakref.ReferenceType[Database]) -> None:
+    database = ref()
+    if database is not None:
+        database.engine.dispose(close=False)
 
 
 def request_session(extension_name: str) -> Session:

@@ -33,11 +33,18 @@ class Envelope(Base):
     header: Mapped[bytes] = mapped_column(LargeBinary)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     attachment_sizes: Mapped[str] = mapped_column(Text, default="")
+    #: Keyed hash of the form's one-time submission token (see
+    #: :func:`intake.store.store_envelope`): a second POST of the same form
+    #: finds it and stores nothing. Unique; NULL when the client sent none.
+    submission_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
 
     recipients: Mapped[list[EnvelopeRecipient]] = relationship(
         back_populates="envelope", cascade="all, delete-orphan"
     )
     receipts: Mapped[list[ReceiptRecord]] = relationship(cascade="all, delete-orphan")
+    blobs: Mapped[list[EnvelopeBlob]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="EnvelopeBlob.position"
+    )
 
     @property
     def sizes(self) -> list[int]:
@@ -58,6 +65,21 @@ class EnvelopeRecipient(Base):
     recipient_id: Mapped[str] = mapped_column(String(64), index=True)
 
     envelope: Mapped[Envelope] = relationship(back_populates="recipients")
+
+
+class EnvelopeBlob(Base):
+    """An attachment ciphertext kept in the database (``BLOB_STORE =
+    "database"``, the default on PostgreSQL), so that every intake host
+    sharing the database serves it, and so that it commits in the same
+    transaction as its envelope."""
+
+    __tablename__ = "envelope_blob"
+
+    envelope_seq: Mapped[int] = mapped_column(
+        ForeignKey("envelope.seq", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReceiptRecord(Base):

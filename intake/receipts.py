@@ -67,3 +67,32 @@ def normalize_receipt(text: str) -> str:
 def receipt_hash(secret: bytes, digits: str) -> str:
     """Keyed hash stored for lookup: HMAC-SHA256 (RFC 2104), hex."""
     return hmac.new(secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+#: A submission token: 16 random bytes, URL-safe base64 without padding (22
+#: characters). One per rendered form; it only deduplicates, it grants
+#: nothing, so it may travel in a hidden field.
+SUBMISSION_TOKEN_LENGTH = 22
+_SUBMISSION_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def new_submission_token() -> str:
+    """A fresh one-time submission token for a form."""
+    return secrets.token_urlsafe(16)
+
+
+def is_submission_token(text: str | None) -> bool:
+    """Whether ``text`` has the shape of a submission token."""
+    return (
+        text is not None
+        and len(text) == SUBMISSION_TOKEN_LENGTH
+        and all(ch in _SUBMISSION_ALPHABET for ch in text)
+    )
+
+
+def submission_hash(secret: bytes, token: str) -> str:
+    """Keyed hash of a submission token (HMAC-SHA256 under the receipt
+    secret, with its own label so it can never equal a receipt hash), hex.
+    Keyed so that a copy of the database alone cannot link a form page that
+    was saved on a reporter's device to its envelope."""
+    return hmac.new(secret, b"submission\x00" + token.encode("ascii"), hashlib.sha256).hexdigest()

@@ -1,11 +1,24 @@
-"""The envelope store: attachment ciphertexts as files in the data folder,
-the rest in the database.
+"""The envelope store: the envelope row in the database, attachment
+ciphertexts behind one storage interface (:class:`BlobStorage`) with two
+implementations:
 
-Write order (invariant 5, "acknowledged means durable"): every blob is written
-to a temporary name, fsynced and renamed into place, then the envelope row is
-committed; only after that commit does the reporter see a receipt. A crash in
-between leaves at most orphan blobs with no row, which no console ever
-ingests, and which :func:`remove_orphans` can clear.
+- :class:`BlobStore` (``BLOB_STORE = "files"``, the default on SQLite):
+  files in the data folder. Write order (invariant 5, "acknowledged means
+  durable"): every blob is written to a temporary name, fsynced and renamed
+  into place, then the envelope row is committed; only after that commit
+  does the reporter see a receipt. A crash in between leaves at most orphan
+  blobs with no row, which no console ever ingests, and which
+  :func:`remove_orphans` can clear.
+- :class:`DatabaseBlobStore` (``BLOB_STORE = "database"``, the default on
+  PostgreSQL): rows of ``envelope_blob``, committed in the same transaction
+  as the envelope, so every intake host sharing the database serves them and
+  a crash leaves nothing at all. An S3-compatible store would be a third
+  implementation of the same interface.
+
+Duplicate POSTs (a double click, Back and resubmit, a reload of the receipt
+page) carry the same one-time submission token; :func:`store_envelope` keeps
+its keyed hash in a unique column and refuses a second envelope with it
+(:class:`DuplicateSubmissionError`).
 """
 
 from __future__ import annotations
@@ -16,12 +29,17 @@ import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .envelope import Header, SealedEnvelope, parse_header
-from .models import Envelope, EnvelopeRecipient, ReceiptRecord
+from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
+
+if TYPE_CHECKING:
+    from .db import Database
 
 BLOB_READ_SIZE = 1024 * 1024
 
@@ -31,8 +49,38 @@ class StoreError(Exception):
     acknowledged."""
 
 
+class DuplicateSubmissionError(Exception):
+    """An envelope with this submission token is stored already: the same
+    form was posted twice. Nothing new was stored; show "already received",
+    never a second receipt."""
+
+
+class BlobStorage(Protocol):
+    """Where attachment ciphertexts live. :func:`store_envelope` calls
+    :meth:`stage` before the envelope's commit and :meth:`discard` if the
+    commit fails; the reviewer API calls :meth:`read_chunks`."""
+
+    def stage(self, row: Envelope, attachments: tuple[bytes, ...]) -> None:
+        """Make ``attachments`` durable, or attach them to ``row`` so they
+        commit with it. Raises OSError if the storage refused."""
+
+    def discard(self, envelope_id: str) -> None:
+        """Undo :meth:`stage` after a failed commit."""
+
+    def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
+        """Yield one attachment in pieces. Raises FileNotFoundError."""
+        ...  # pragma: no cover
+
+    def envelope_ids(self) -> list[str]:
+        """Envelope ids that have stored blobs outside the database rows."""
+        ...  # pragma: no cover
+
+    def delete(self, envelope_id: str) -> None:
+        """Remove an envelope's blobs kept outside the database, if any."""
+
+
 class BlobStore:
-    """Attachment ciphertexts under ``root/<envelope id>/<index>``.
+    """Attachment ciphertexts as files under ``root/<envelope id>/<index>``.
 
     Args:
         root: the directory; created if missing.
@@ -69,6 +117,14 @@ class BlobStore:
             self.delete(envelope_id)
             raise
 
+    def stage(self, row: Envelope, attachments: tuple[bytes, ...]) -> None:
+        """Write the files durably before the row commits (see module doc)."""
+        self.write(row.envelope_id, attachments)
+
+    def discard(self, envelope_id: str) -> None:
+        """Remove the files of an envelope whose row did not commit."""
+        self.delete(envelope_id)
+
     def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
         """Yield attachment ``index`` of an envelope in 1 MiB reads.
 
@@ -89,6 +145,51 @@ class BlobStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
 
+class DatabaseBlobStore:
+    """Attachment ciphertexts as ``envelope_blob`` rows of the intake
+    database, read back in 1 MiB slices (``substr``, on SQLite and
+    PostgreSQL alike) so a large attachment is never whole in memory.
+
+    Args:
+        database: the intake's :class:`~intake.db.Database`; reads use a
+            short session of their own (the reviewer API streams them after
+            the view has returned).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def stage(self, row: Envelope, attachments: tuple[bytes, ...]) -> None:
+        row.blobs = [EnvelopeBlob(position=i, data=data) for i, data in enumerate(attachments)]
+
+    def discard(self, envelope_id: str) -> None:
+        return None  # rolled back with the envelope
+
+    def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
+        where = (
+            EnvelopeBlob.envelope_seq
+            == select(Envelope.seq).where(Envelope.envelope_id == envelope_id).scalar_subquery(),
+            EnvelopeBlob.position == int(index),
+        )
+        with self.database.sessions() as session:
+            size = session.scalar(select(func.length(EnvelopeBlob.data)).where(*where))
+        if size is None:
+            raise FileNotFoundError(f"no attachment {index} of envelope {envelope_id}")
+        for offset in range(0, int(size), BLOB_READ_SIZE):
+            piece = func.substr(EnvelopeBlob.data, offset + 1, BLOB_READ_SIZE, type_=LargeBinary)
+            with self.database.sessions() as session:
+                data = session.scalar(select(piece).where(*where))
+            if data is None:
+                raise FileNotFoundError(f"attachment {index} of envelope {envelope_id} vanished")
+            yield bytes(data)
+
+    def envelope_ids(self) -> list[str]:
+        return []  # blobs commit with their envelope: never orphaned
+
+    def delete(self, envelope_id: str) -> None:
+        return None  # deleted with the envelope row (ON DELETE CASCADE)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -97,12 +198,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def submission_exists(session: Session, submission_hash: str) -> bool:
+    """Whether an envelope with this submission token hash is stored."""
+    found = session.scalar(select(Envelope.seq).where(Envelope.submission_hash == submission_hash))
+    return found is not None
+
+
 def store_envelope(
     session: Session,
-    blobs: BlobStore,
+    blobs: BlobStorage,
     sealed: SealedEnvelope,
     recipient_of_key: Mapping[str, str],
     receipt_hash: str | None = None,
+    submission_hash: str | None = None,
 ) -> Envelope:
     """Durably store a sealed envelope and return its committed row.
 
@@ -114,8 +222,16 @@ def store_envelope(
             knows; a recipient key id not in it is refused.
         receipt_hash: the keyed hash of the reporter's receipt, committed in
             the same transaction as the envelope.
+        submission_hash: the keyed hash
+            (:func:`intake.receipts.submission_hash`) of the one-time token
+            the form carried. The same token twice stores one envelope: the
+            second call raises :class:`DuplicateSubmissionError`, also when
+            both race (the column is unique). Every submission path (the
+            no-JS form, the browser-sealed upload) should send one.
 
     Raises:
+        DuplicateSubmissionError: this token was stored already; nothing new
+            is stored and the caller must not show a receipt.
         StoreError: the disk or the database failed; nothing is left that a
             console would ingest.
         MalformedEnvelopeError: the header is not valid v1.
@@ -124,10 +240,14 @@ def store_envelope(
     unknown = [k for k in header.key_ids if k not in recipient_of_key]
     if unknown:
         raise StoreError("the envelope names a key this intake does not know")
-    try:
-        blobs.write(header.envelope_id, sealed.attachments)
-    except OSError as exc:
-        raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
+    if submission_hash is not None:
+        try:
+            seen = submission_exists(session, submission_hash)
+        except Exception as exc:
+            session.rollback()
+            raise StoreError(f"could not read the database ({exc.__class__.__name__})") from exc
+        if seen:
+            raise DuplicateSubmissionError("this form was submitted already")
     row = Envelope(
         envelope_id=header.envelope_id,
         day=header.day,
@@ -135,7 +255,12 @@ def store_envelope(
         header=sealed.header,
         body=sealed.body,
         attachment_sizes=",".join(str(len(a)) for a in sealed.attachments),
+        submission_hash=submission_hash,
     )
+    try:
+        blobs.stage(row, sealed.attachments)
+    except OSError as exc:
+        raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     row.recipients = [EnvelopeRecipient(key_id=k, recipient_id=recipient_of_key[k]) for k in header.key_ids]
     if receipt_hash is not None:
         row.receipts = [ReceiptRecord(receipt_hash=receipt_hash)]
@@ -144,12 +269,22 @@ def store_envelope(
         session.commit()
     except Exception as exc:
         session.rollback()
-        blobs.delete(header.envelope_id)
+        blobs.discard(header.envelope_id)
+        if isinstance(exc, IntegrityError) and submission_hash is not None:
+            # Lost a race with the same form posted twice at once?
+            try:
+                duplicate = submission_exists(session, submission_hash)
+            except Exception:
+                duplicate = False
+            finally:
+                session.rollback()
+            if duplicate:
+                raise DuplicateSubmissionError("this form was submitted already") from exc
         raise StoreError(f"could not commit the envelope ({exc.__class__.__name__})") from exc
     return row
 
 
-def remove_orphans(session: Session, blobs: BlobStore) -> int:
+def remove_orphans(session: Session, blobs: BlobStorage) -> int:
     """Delete blob directories that have no committed envelope row (left by a
     crash between blob write and commit). Returns how many were removed."""
     known = set(session.scalars(select(Envelope.envelope_id)))

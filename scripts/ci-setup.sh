@@ -20,6 +20,44 @@ apt_install() {
 
 # --- browser tests: Debian's Chromium, driven by Playwright (executable_path)
 # (section owned by the browser-sealing work)
+# tests/browser/ launch this Chromium through Python Playwright (a pip
+# package, in the test extra); `playwright install` is never used.
+apt_install chromium
+# tests/test_bundle.py rebuilds static/js/intake.js from package-lock.json
+# with npm and compares. Node usually comes with the machine; else Debian's.
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+# Fetch the locked packages once (integrity-checked; no install scripts):
+# node_modules/ for scripts/build-js.sh, and npm's cache for the test's
+# clean `npm ci --prefer-offline` in a scratch folder.
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # --- PostgreSQL: the suite also runs against a real server on loopback
 # (section owned by the hardening work)
+# Debian's server package; the suite's second run uses the cluster started
+# here, on 127.0.0.1 only, with a test role and database (password auth over
+# TCP). The URL is written to $TNR_TEST_POSTGRES_URL_FILE for scripts/test.sh.
+apt_install postgresql
+TNR_TEST_POSTGRES_URL_FILE="${TNR_TEST_POSTGRES_URL_FILE:-/var/tmp/tnr-intake-test-postgres.url}"
+pg_version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$pg_version main"; then
+  pg_createcluster "$pg_version" main >/dev/null
+fi
+pg_conf="/etc/postgresql/$pg_version/main"
+if ! grep -q "^listen_addresses = '127.0.0.1'" "$pg_conf/postgresql.conf"; then
+  echo "listen_addresses = '127.0.0.1'" >>"$pg_conf/postgresql.conf"
+fi
+pg_port="$(pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" {print $3}')"
+if ! pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+  pg_ctlcluster "$pg_version" main start
+fi
+for _ in $(seq 1 30); do
+  runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p "$pg_port" && break
+  sleep 1
+done
+runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p "$pg_port" -d postgres <<'SQL'
+SELECT 'CREATE ROLE tnr_test LOGIN PASSWORD ''tnr_test'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tnr_test') \gexec
+SELECT 'CREATE DATABASE tnr_test OWNER tnr_test'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tnr_test') \gexec
+SQL
+echo "postgresql+psycopg://tnr_test:tnr_test@127.0.0.1:$pg_port/tnr_test" >"$TNR_TEST_POSTGRES_URL_FILE"

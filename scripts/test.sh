@@ -1,13 +1,85 @@
 #!/usr/bin/env bash
-# The whole suite, as CI runs it: lint, types, tests.
+# The whole suite, as CI runs it: lint, types, then pytest twice, on SQLite
+# and on PostgreSQL.
 #   scripts/test.sh [pytest arguments]
+#
+# PostgreSQL, first found wins:
+#   1. $TNR_TEST_POSTGRES_URL (e.g. postgresql+psycopg://user:pw@127.0.0.1/db);
+#   2. the URL scripts/ci-setup.sh wrote to $TNR_TEST_POSTGRES_URL_FILE
+#      (default /var/tmp/tnr-intake-test-postgres.url), if it answers;
+#   3. a throwaway cluster in a temporary folder, when PostgreSQL's server
+#      programs (initdb, pg_ctl) are installed; stopped and removed at exit;
+#   4. none: the PostgreSQL run is skipped, and the script says so.
+# TNR_TEST_DATABASES=sqlite (or postgres) runs one of the two only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh test
 export PATH="$PWD/.venv/bin:$PATH"
+
+pg_answers() {
+  python - "$1" <<'PY' >/dev/null 2>&1
+import sys
+import psycopg
+url = sys.argv[1].replace("postgresql+psycopg://", "postgresql://", 1)
+psycopg.connect(url, connect_timeout=3).close()
+PY
+}
+
+pg_bindir() {
+  local initdb
+  initdb="$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
+  [ -n "$initdb" ] && [ -x "$initdb" ] && dirname "$(readlink -f "$initdb")"
+}
+
+throwaway_dir=""
+stop_throwaway() {
+  [ -n "$throwaway_dir" ] || return 0
+  as_pg "$pg_bin/pg_ctl" -D "$throwaway_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$throwaway_dir"
+}
+
+as_pg() {
+  # initdb refuses to run as root: use the postgres account then.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_throwaway() {
+  pg_bin="$(pg_bindir)" || return 1
+  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then return 1; fi
+  throwaway_dir="$(mktemp -d "${TMPDIR:-/tmp}/tnr-pg.XXXXXX")"
+  trap stop_throwaway EXIT
+  [ "$(id -u)" = 0 ] && chown postgres "$throwaway_dir"
+  local port
+  port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  as_pg "$pg_bin/initdb" -D "$throwaway_dir/data" -A trust -U tnr_test -E UTF8 --no-sync >/dev/null
+  # fsync off: a test cluster, thrown away at exit.
+  as_pg "$pg_bin/pg_ctl" -D "$throwaway_dir/data" -l "$throwaway_dir/log" -w -o \
+    "-c listen_addresses=127.0.0.1 -p $port -k $throwaway_dir -c fsync=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+  TNR_TEST_POSTGRES_URL="postgresql+psycopg://tnr_test@127.0.0.1:$port/postgres"
+}
+
 echo "== ruff"
 ruff check .
 echo "== mypy (strict on intake/ and admin/)"
 mypy
-echo "== pytest"
-pytest "$@"
+
+databases="${TNR_TEST_DATABASES:-sqlite postgres}"
+status=0
+for database in $databases; do
+  if [ "$database" = postgres ]; then
+    url_file="${TNR_TEST_POSTGRES_URL_FILE:-/var/tmp/tnr-intake-test-postgres.url}"
+    if [ -z "${TNR_TEST_POSTGRES_URL:-}" ] && [ -r "$url_file" ] && pg_answers "$(cat "$url_file")"; then
+      TNR_TEST_POSTGRES_URL="$(cat "$url_file")"
+    fi
+    if [ -z "${TNR_TEST_POSTGRES_URL:-}" ] && ! start_throwaway; then
+      echo "== pytest on PostgreSQL: SKIPPED (no TNR_TEST_POSTGRES_URL, no server from scripts/ci-setup.sh," \
+        "no initdb to start one; install postgresql to run it)"
+      continue
+    fi
+    export TNR_TEST_POSTGRES_URL
+  fi
+  echo "== pytest on $database"
+  TNR_TEST_DATABASE="$database" pytest "$@" || status=$?
+done
+exit "$status"

@@ -1,9 +1,13 @@
 """Fixtures of the intake tests: an app per test in its own data folder, with
-generated keys."""
+generated keys; and, for the suite's PostgreSQL run
+(``TNR_TEST_DATABASE=postgres``, see scripts/test.sh), a fresh schema per test
+for each app, handed over as ``INTAKE_DATABASE_URL`` / ``ADMIN_DATABASE_URL``
+so every app a test builds uses it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,61 @@ from flask.testing import FlaskClient, FlaskCliRunner
 import intake
 from intake.envelope import RecipientPrivateKey
 
+from . import pgtest
 from .helpers import write_key_file
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if pgtest.ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (TNR_TEST_DATABASE=postgres)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tnr database: {'postgresql' if pgtest.ON_POSTGRES else 'sqlite'}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    pgtest.dispose()
+
+
+@dataclass(frozen=True)
+class Databases:
+    """The database URLs of this test's apps: None means each app's default
+    SQLite file in its data folder (the SQLite run)."""
+
+    intake: str | None
+    admin: str | None
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (gunicorn, ``flask``) of this test."""
+        env = {}
+        if self.intake:
+            env["INTAKE_DATABASE_URL"] = self.intake
+        if self.admin:
+            env["ADMIN_DATABASE_URL"] = self.admin
+        return env
+
+
+@pytest.fixture(autouse=True)
+def databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[Databases]:
+    """On the PostgreSQL run, two fresh schemas (intake, console) dropped
+    after the test; on the SQLite run, nothing."""
+    if not pgtest.ON_POSTGRES:
+        yield Databases(None, None)
+        return
+    intake_schema, intake_url = pgtest.new_schema("i")
+    admin_schema, admin_url = pgtest.new_schema("a")
+    monkeypatch.setenv("INTAKE_DATABASE_URL", intake_url)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", admin_url)
+    try:
+        yield Databases(intake_url, admin_url)
+    finally:
+        pgtest.drop_schema(intake_schema)
+        pgtest.drop_schema(admin_schema)
 
 
 @pytest.fixture

@@ -70,3 +70,47 @@ def multipart(fields: dict[str, object]) -> tuple[bytes, str]:
                 data.add(name, item)
     boundary, body = encode_multipart(data)
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def database_bytes(app: object) -> bytes:
+    """Every byte an intake or console app's database holds, for canary
+    searches on either database: the SQLite file (and its WAL) as it lies on
+    disk, or on PostgreSQL every value of every table, raw for binary
+    columns and UTF-8 text (and UTF-16) for the others."""
+    extensions = app.extensions  # type: ignore[attr-defined]
+    db = extensions.get("intake.db") or extensions["admin_db"]
+    return engine_bytes(db.engine)
+
+
+def url_bytes(url: str) -> bytes:
+    """:func:`database_bytes` of the database at ``url``."""
+    from intake.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return engine_bytes(engine)
+    finally:
+        engine.dispose()
+
+
+def engine_bytes(engine: object) -> bytes:
+    """See :func:`database_bytes`."""
+    from sqlalchemy import Engine, MetaData, select
+
+    assert isinstance(engine, Engine)
+    if engine.dialect.name == "sqlite":
+        engine.dispose()
+        path = Path(str(engine.url.database))
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+    metadata = MetaData()
+    metadata.reflect(engine)
+    out = bytearray()
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    if isinstance(value, bytes | bytearray | memoryview):
+                        out += bytes(value)
+                    elif value is not None:
+                        out += str(value).encode("utf-8") + str(value).encode("utf-16-le")
+    return bytes(out)

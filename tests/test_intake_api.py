@@ -21,7 +21,7 @@ from intake.envelope import (
 )
 from intake.store import store_envelope, today_utc
 
-from .helpers import write_key_file
+from .helpers import database_bytes, write_key_file
 
 
 @pytest.fixture
@@ -63,9 +63,7 @@ def test_token_is_printed_once_and_stored_hashed(
     app, _one, _two = two_orgs
     token = _token(app, "org-one")
     assert token.startswith("tnr_") and len(token) > 40
-    db_file = Path(app.config["DATA_DIR"]) / "intake.db"
-    app.extensions["intake.db"].engine.dispose()
-    assert token.encode() not in db_file.read_bytes()
+    assert token.encode() not in database_bytes(app)
 
 
 def test_token_for_unknown_recipient_is_refused(

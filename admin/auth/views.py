@@ -1,53 +1,357 @@
-"""Login and logout views."""
+"""Login (password, then a mandatory second factor), enrolment, logout, and
+the account page.
+
+Flow: the password step stores only a *pending* account id and time in the
+session; nothing but the second-factor endpoints accepts it. The second
+factor (a security key or passkey through WebAuthn, or a TOTP code) calls
+:func:`admin.auth.guard.start`, the one place an account is logged in. An
+account without any second factor enrols one right after its password
+(trust on first use: an admin creates the account and the reviewer logs in
+soon after), and cannot reach anything else before.
+
+Login always lands on the inbox (no ``next`` URL): no open redirect.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+import base64
+import time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from .. import accounts
-from ..extensions import db_session
-from ..forms import LoginForm
-from ..models import User
+from intake.db import ROOT
 
-bp = Blueprint("auth", __name__)
+from .. import accounts, audit, triage
+from ..extensions import db_session
+from ..forms import ActionForm, LoginForm, TotpForm
+from ..models import User
+from . import guard, passkeys
+
+bp = Blueprint("auth", __name__, static_folder=str(ROOT / "static" / "admin"), static_url_path="/static")
+
+_PENDING = "pending_user"
+_PENDING_AT = "pending_at"
+_ENROL_SECRET = "totp_enrol_secret"  # noqa: S105 (a session key name)
+_CHALLENGE_LOGIN = "webauthn_login_challenge"
+_CHALLENGE_REGISTER = "webauthn_register_challenge"
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def _pending_user() -> User | None:
+    """The account that passed its password in this session and has not
+    finished the second factor, if that was recently enough."""
+    user_id, at = session.get(_PENDING), session.get(_PENDING_AT)
+    if not isinstance(user_id, int) or not isinstance(at, int | float):
+        return None
+    if time.time() - at > float(current_app.config["SECOND_FACTOR_TIMEOUT"]):
+        _drop_pending()
+        return None
+    user = db_session().get(User, user_id)
+    if user is None or not user.active or accounts.locked_for(user):
+        _drop_pending()
+        return None
+    return user
+
+
+def _drop_pending() -> None:
+    for key in (_PENDING, _PENDING_AT, _ENROL_SECRET, _CHALLENGE_LOGIN, _CHALLENGE_REGISTER):
+        session.pop(key, None)
+
+
+def _fail(user: User, how: str) -> None:
+    """Count a failure (lockout with backoff) and audit it; commits."""
+    cfg = current_app.config
+    accounts.record_failure(
+        user,
+        max_failures=int(cfg["LOGIN_MAX_FAILURES"]),
+        base=int(cfg["LOGIN_LOCKOUT_BASE"]),
+        cap=int(cfg["LOGIN_LOCKOUT_MAX"]),
+    )
+    audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), how)
+    db_session().commit()
+
+
+def _finish(user: User, how: str) -> None:
+    """The one place an account is logged in: new session, reset failures,
+    audit; commits."""
+    db = db_session()
+    guard.start(db, user)
+    accounts.record_success(user)
+    audit.record(db, user.email, audit.Action.LOGIN, str(user.id), how)
+    db.commit()
+
+
+def _registering_user() -> tuple[User, bool] | None:
+    """Who may register a security key now: a logged-in account (adding a
+    key; the guard's checks apply), or a pending account that has no second
+    factor yet (enrolment). Never a pending account that has one: a
+    password alone must not be able to add a key."""
+    if current_user.is_authenticated:
+        return (current_user, False) if guard.live() else None
+    user = _pending_user()
+    if user is None or accounts.has_second_factor(db_session(), user):
+        return None
+    return user, True
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        return None
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    return body
+
+
+# --------------------------------------------------------------------------
+# Password step
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str:
-    """The login form; on success, to the inbox (never to a ``next`` URL
-    from the query string: no open redirect)."""
+    """E-mail and password; then the second factor (or its enrolment)."""
     if current_user.is_authenticated:
         return redirect(url_for("inbox.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(
-            db_session(), form.email.data, form.password.data, current_app.config["ARGON2ID"]
-        )
-        if user is not None:
-            return _complete_login(user)
-        # One message for unknown e-mail and wrong password.
+        db = db_session()
+        known = accounts.find_user(db, form.email.data)
+        user = accounts.authenticate(db, form.email.data, form.password.data, current_app.config["ARGON2ID"])
+        if user is not None and not accounts.locked_for(user):
+            session.clear()  # nothing carried over from before
+            session[_PENDING] = user.id
+            session[_PENDING_AT] = time.time()
+            if accounts.has_second_factor(db, user):
+                return redirect(url_for("auth.second_factor"))
+            return redirect(url_for("auth.enrol"))
+        if known is not None:
+            _fail(known, "locked" if accounts.locked_for(known) else "password")
+        else:
+            # Never the typed e-mail: it may be a password typed in the wrong box.
+            audit.record(db, "anonymous", audit.Action.LOGIN_FAILED, None, "password")
+            db.commit()
+        # One message for unknown e-mail, wrong password and a paused
+        # account: the page must not tell which accounts exist.
         flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)
 
 
-def _complete_login(user: User) -> Response:
-    # Second-factor seam: when WebAuthn/TOTP lands, store the user id as
-    # "pending" here, redirect to the second-factor view, and call
-    # login_user() only there. Nothing else logs a user in.
-    session.clear()  # no state carried over from before login
-    login_user(user)
-    return redirect(url_for("inbox.index"))
+@bp.post("/login/cancel")
+def cancel() -> Response:
+    """Abandon a half-finished login."""
+    _drop_pending()
+    return redirect(url_for("auth.login"))
+
+
+# --------------------------------------------------------------------------
+# Second factor
+
+
+@bp.get("/login/second-factor")
+def second_factor() -> Response | str:
+    """Security key button (WebAuthn) and, if enrolled, the TOTP form."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    db = db_session()
+    if not accounts.has_second_factor(db, user):
+        return redirect(url_for("auth.enrol"))
+    return render_template(
+        "auth/second_factor.html",
+        has_keys=bool(passkeys.credentials_of(db, user)),
+        has_totp=user.totp_secret_ct is not None,
+        form=TotpForm(),
+        cancel_form=ActionForm(),
+    )
+
+
+@bp.post("/login/totp")
+def totp_verify() -> Response:
+    """Check a TOTP code (one use, ±1 step)."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    form = TotpForm()
+    if form.validate_on_submit() and accounts.verify_totp(
+        user, form.code.data, current_app.config["SECRET_KEY"]
+    ):
+        _finish(user, "totp")
+        return redirect(url_for("inbox.index"))
+    _fail(user, "totp")
+    flash(_("That code is not right, or was used already. Wait for the next one."), "error")
+    return redirect(url_for("auth.second_factor"))
+
+
+@bp.post("/login/webauthn/options")
+def webauthn_login_options() -> Response:
+    """``navigator.credentials.get`` options for the pending account."""
+    user = _pending_user()
+    if user is None:
+        abort(403)
+    options, challenge = passkeys.authentication_options(db_session(), user, passkeys.relying_party())
+    session[_CHALLENGE_LOGIN] = _b64(challenge)
+    return Response(options, mimetype="application/json")
+
+
+@bp.post("/login/webauthn/verify")
+def webauthn_login_verify() -> Response | tuple[Response, int]:
+    """Check the security key's answer; JSON ``{"redirect": url}``."""
+    user = _pending_user()
+    challenge = _unb64(session.pop(_CHALLENGE_LOGIN, None))
+    if user is None or challenge is None:
+        abort(403)
+    try:
+        passkeys.authenticate(db_session(), user, _json_body(), challenge, passkeys.relying_party())
+    except passkeys.PasskeyError:
+        db_session().rollback()
+        _fail(user, "webauthn")
+        return jsonify(error=_("The security key was not accepted.")), 400
+    _finish(user, "webauthn")
+    return jsonify(redirect=url_for("inbox.index"))
+
+
+# --------------------------------------------------------------------------
+# Enrolment (first login) and adding keys
+
+
+@bp.get("/login/enrol")
+def enrol() -> Response | str:
+    """Choose a second factor: a security key (recommended) or an app."""
+    user = _pending_user()
+    if user is None or accounts.has_second_factor(db_session(), user):
+        return redirect(url_for("auth.login"))
+    return render_template("auth/enrol.html", cancel_form=ActionForm())
+
+
+@bp.route("/login/enrol/totp", methods=["GET", "POST"])
+def enrol_totp() -> Response | str:
+    """Show a new TOTP secret; store it once a code from the app matches."""
+    user = _pending_user()
+    if user is None or accounts.has_second_factor(db_session(), user):
+        return redirect(url_for("auth.login"))
+    secret = session.get(_ENROL_SECRET)
+    if not isinstance(secret, str):
+        secret = session[_ENROL_SECRET] = accounts.new_totp_secret()
+    form = TotpForm()
+    if form.validate_on_submit():
+        if accounts.enrol_totp(user, secret, form.code.data, current_app.config["SECRET_KEY"]):
+            audit.record(db_session(), user.email, audit.Action.SECOND_FACTOR_ENROLLED, str(user.id), "totp")
+            _finish(user, "totp-enrolment")
+            return redirect(url_for("inbox.index"))
+        flash(_("That code is not right. Check the app's clock and try the next code."), "error")
+    return render_template(
+        "auth/enrol_totp.html",
+        form=form,
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        uri=accounts.totp_uri(secret, user.email, str(current_app.config["TOTP_ISSUER"])),
+    )
+
+
+@bp.post("/webauthn/register/options")
+def webauthn_register_options() -> Response:
+    """``navigator.credentials.create`` options."""
+    who = _registering_user()
+    if who is None:
+        abort(403)
+    options, challenge = passkeys.registration_options(db_session(), who[0], passkeys.relying_party())
+    session[_CHALLENGE_REGISTER] = _b64(challenge)
+    return Response(options, mimetype="application/json")
+
+
+@bp.post("/webauthn/register/verify")
+def webauthn_register_verify() -> Response | tuple[Response, int]:
+    """Store the new key; at enrolment this also completes the login."""
+    who = _registering_user()
+    challenge = _unb64(session.pop(_CHALLENGE_REGISTER, None))
+    if who is None or challenge is None:
+        abort(403)
+    user, enrolling = who
+    body = _json_body()
+    db = db_session()
+    try:
+        key = passkeys.register(
+            db,
+            user,
+            body.get("credential") or {},
+            challenge,
+            passkeys.relying_party(),
+            str(body.get("name") or ""),
+        )
+    except passkeys.PasskeyError:
+        db.rollback()
+        return jsonify(error=_("The security key could not be registered.")), 400
+    db.flush()
+    audit.record(db, user.email, audit.Action.SECOND_FACTOR_ENROLLED, str(user.id), f"webauthn key {key.id}")
+    if enrolling:
+        _finish(user, "webauthn-enrolment")
+        return jsonify(redirect=url_for("inbox.index"))
+    db.commit()
+    flash(_("The security key is registered."), "info")
+    return jsonify(redirect=url_for("auth.account"))
+
+
+# --------------------------------------------------------------------------
+# Logged in
+
+
+@bp.get("/account")
+def account() -> str:
+    """One's own account: role, second factors, add a security key."""
+    return render_template(
+        "auth/account.html",
+        keys=passkeys.credentials_of(db_session(), current_user),
+        has_totp=current_user.totp_secret_ct is not None,
+    )
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session. A POST, so CSRFProtect checks its token and no other
-    page can log you out. The organization key stays as it is: it belongs to
-    the console process, not to this account; lock it on the keys page."""
-    logout_user()
-    session.clear()
+    """End the session (server side too). A POST, so CSRFProtect checks its
+    token and no other page can log you out. The organization key stays as
+    it is: it belongs to the console process, not to this account."""
+    db = db_session()
+    audit.record(db, current_user.email, audit.Action.LOGOUT, str(current_user.id))
+    guard.end(db)
+    db.commit()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/users")
+def users() -> str:
+    """Accounts and their second factors (admins). Recovery of a lost second
+    factor is a command: ``flask --app admin users reset-2fa EMAIL``."""
+    db = db_session()
+    rows = [
+        (u, accounts.has_second_factor(db, u), accounts.locked_for(u)) for u in triage.assignable_users(db)
+    ]
+    return render_template("auth/users.html", rows=rows)

@@ -1,4 +1,6 @@
-"""Case views: the decrypted report, attachment downloads."""
+"""Case views: the decrypted report, attachment downloads, triage (disposition,
+urgency, tags, coding, notes, assignment). Who may do which is in
+:mod:`admin.permissions`."""
 
 from __future__ import annotations
 
@@ -7,15 +9,18 @@ from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from ..cases import find_case, open_attachment, open_case
-from ..errors import CaseNotFoundError, DataKeyError
+from .. import attachments, audit, taxonomy, triage
+from ..cases import AttachmentInfo, find_case, open_attachment, open_case
+from ..errors import CaseNotFoundError, DataKeyError, KeyLockedError
 from ..extensions import data_dir, db_session, keyring
-from ..models import Case
+from ..forms import ActionForm, AssignForm, CodingForm, NoteForm, TriageForm
+from ..models import DISPOSITIONS, Case
 
 bp = Blueprint("case", __name__, url_prefix="/cases")
 
@@ -29,10 +34,179 @@ def _case_or_404(envelope_id: str) -> Case:
 
 @bp.get("/<envelope_id>")
 def show(envelope_id: str) -> str:
-    """The case page; with the key locked, only the cleartext facts."""
+    """The case page: report, attachments and notes when unlocked; triage,
+    coding and assignment always (they hold codes, not content)."""
     case = _case_or_404(envelope_id)
+    db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
-    return render_template("case/show.html", case=case, opened=opened)
+    notes = triage.notes_of(db, case, keyring()) if opened is not None else None
+    audit.record(db, current_user.email, audit.Action.CASE_VIEW, case.envelope_id)
+    db.commit()
+    coding = triage.coding_of(db, case) or triage.Coding()
+    tags = triage.tags_of(db, case)
+    users = triage.assignable_users(db)
+    assignee = next((u for u in users if u.id == case.assignee_id), None)
+    triage_form = TriageForm(status=case.status, urgent=case.urgent, tags=" ".join(tags))
+    triage_form.status.choices = [(d, d) for d in DISPOSITIONS]
+    coding_form = CodingForm(
+        tactics=list(coding.tactics),
+        communities=list(coding.communities),
+        province=coding.province or "",
+        state=coding.state or "",
+        attribution=coding.attribution or "",
+        confidence=coding.confidence or "",
+        incident_month=coding.incident_month or "",
+    )
+    _coding_choices(coding_form)
+    assign_form = AssignForm(assignee=str(case.assignee_id or ""))
+    assign_form.assignee.choices = [("", _("nobody"))] + [(str(u.id), u.email) for u in users]
+    return render_template(
+        "case/show.html",
+        case=case,
+        opened=opened,
+        notes=notes,
+        tags=tags,
+        assignee=assignee,
+        triage_form=triage_form,
+        coding_form=coding_form,
+        note_form=NoteForm(),
+        assign_form=assign_form,
+        take_form=ActionForm(),
+    )
+
+
+def _coding_choices(form: CodingForm) -> None:
+    none = [("", "—")]
+    form.tactics.choices = [(c, f"{c} {label}") for c, (_family, label) in taxonomy.TACTICS.items()]
+    form.communities.choices = list(taxonomy.COMMUNITIES.items())
+    form.province.choices = none + list(taxonomy.PROVINCES.items())
+    form.state.choices = none + list(taxonomy.STATES.items())
+    form.attribution.choices = none + list(taxonomy.ATTRIBUTIONS.items())
+    form.confidence.choices = none + list(taxonomy.CONFIDENCES.items())
+
+
+def _back(case: Case) -> Response:
+    return redirect(url_for("case.show", envelope_id=case.envelope_id))
+
+
+@bp.post("/<envelope_id>/triage")
+def update(envelope_id: str) -> Response:
+    """Disposition, urgency flag and tags."""
+    case = _case_or_404(envelope_id)
+    form = TriageForm()
+    form.status.choices = [(d, d) for d in DISPOSITIONS]
+    db = db_session()
+    if not form.validate_on_submit():
+        flash(_("Choose a disposition."), "error")
+        return _back(case)
+    try:
+        changed = triage.update_case(
+            db,
+            case,
+            status=form.status.data,
+            urgent=bool(form.urgent.data),
+            tags=triage.parse_tags(form.tags.data or ""),
+        )
+    except triage.TriageError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _back(case)
+    if changed:
+        audit.record(db, current_user.email, audit.Action.CASE_UPDATE, case.envelope_id, changed)
+    db.commit()
+    flash(_("Saved."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/coding")
+def code(envelope_id: str) -> Response:
+    """The reviewer's TNR coding."""
+    case = _case_or_404(envelope_id)
+    form = CodingForm()
+    _coding_choices(form)
+    db = db_session()
+    coding = triage.Coding(
+        tactics=tuple(form.tactics.data or ()),
+        communities=tuple(form.communities.data or ()),
+        province=form.province.data or None,
+        state=form.state.data or None,
+        attribution=form.attribution.data or None,
+        confidence=form.confidence.data or None,
+        incident_month=(form.incident_month.data or "").strip() or None,
+    )
+    if not form.validate_on_submit():
+        flash(_("The coding has an unknown value."), "error")
+        return _back(case)
+    try:
+        stored = triage.set_coding(db, case, coding, current_user)
+    except triage.TriageError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _back(case)
+    audit.record(db, current_user.email, audit.Action.CASE_CODE, case.envelope_id, stored.describe())
+    db.commit()
+    flash(_("Coding saved."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/notes")
+def add_note(envelope_id: str) -> Response:
+    """Add an internal note, sealed under the data key."""
+    case = _case_or_404(envelope_id)
+    form = NoteForm()
+    db = db_session()
+    if not form.validate_on_submit():
+        flash(_("Write the note first."), "error")
+        return _back(case)
+    try:
+        note = triage.add_note(db, case, keyring(), current_user, form.body.data)
+    except KeyLockedError:
+        flash(_("Unlock the organization key to write notes."), "error")
+        return _back(case)
+    except triage.TriageError as exc:
+        flash(str(exc), "error")
+        return _back(case)
+    audit.record(db, current_user.email, audit.Action.CASE_NOTE, case.envelope_id, f"note {note.uid}")
+    db.commit()
+    flash(_("Note added."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/take")
+def take(envelope_id: str) -> Response:
+    """Assign the case to oneself (any reviewer)."""
+    case = _case_or_404(envelope_id)
+    db = db_session()
+    triage.assign(db, case, current_user)
+    audit.record(db, current_user.email, audit.Action.CASE_ASSIGN, case.envelope_id, f"to={current_user.id}")
+    db.commit()
+    flash(_("The case is assigned to you."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/assign")
+def assign(envelope_id: str) -> Response:
+    """Assign the case to anyone, or nobody (coordinators and admins)."""
+    case = _case_or_404(envelope_id)
+    db = db_session()
+    users = triage.assignable_users(db)
+    form = AssignForm()
+    form.assignee.choices = [("", "")] + [(str(u.id), u.email) for u in users]
+    if not form.validate_on_submit():
+        flash(_("Choose an account."), "error")
+        return _back(case)
+    target = next((u for u in users if str(u.id) == form.assignee.data), None)
+    triage.assign(db, case, target)
+    audit.record(
+        db,
+        current_user.email,
+        audit.Action.CASE_ASSIGN,
+        case.envelope_id,
+        f"to={target.id if target else '-'}",
+    )
+    db.commit()
+    flash(_("Assignment saved."), "info")
+    return _back(case)
 
 
 @bp.get("/<envelope_id>/attachments/<int:position>")
@@ -63,12 +237,84 @@ def attachment(envelope_id: str, position: int) -> Response:
             exc.__class__.__name__,
         )
         abort(500, _("This attachment cannot be opened: its stored copy is missing or damaged."))
+    audit.record(
+        db_session(),
+        current_user.email,
+        audit.Action.ATTACHMENT_DOWNLOAD,
+        case.envelope_id,
+        f"attachment {position}",
+    )
+    db_session().commit()
     fallback = secure_filename(info.name) or f"attachment-{position}"
     response = Response(itertools.chain([first], data), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(info.size)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(info.name, safe='')}"
     )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+# --------------------------------------------------------------------------
+# Safe looks at images (admin/attachments.py)
+
+
+def _attachment_bytes(case: Case, position: int) -> tuple[AttachmentInfo, bytes]:
+    try:
+        info, data = open_attachment(case, position, keyring(), data_dir())
+        if info.size > attachments.MAX_IMAGE_BYTES:
+            abort(413, _("This file is too large to preview; download it instead."))
+        return info, b"".join(data)
+    except CaseNotFoundError:
+        abort(404)
+    except (EnvelopeError, DataKeyError, OSError) as exc:
+        current_app.logger.error(
+            "attachment of case %s cannot be opened: %s", case.envelope_id, exc.__class__.__name__
+        )
+        abort(500, _("This attachment cannot be opened: its stored copy is missing or damaged."))
+
+
+@bp.get("/<envelope_id>/attachments/<int:position>/inspect")
+def inspect(envelope_id: str, position: int) -> Response | str:
+    """An image's metadata (GPS, device, time) and a re-encoded preview; for
+    any attachment its SHA-256 (chain of custody)."""
+    case = _case_or_404(envelope_id)
+    if not keyring().unlocked:
+        flash(_("Unlock the organization key to open attachments."), "error")
+        return _back(case)
+    info, data = _attachment_bytes(case, position)
+    facts: attachments.ImageFacts | None = None
+    reason: str | None = None
+    try:
+        facts = attachments.inspect_image(data)
+    except attachments.UnsafeImageError as exc:
+        reason = str(exc)
+    audit.record(
+        db_session(),
+        current_user.email,
+        audit.Action.ATTACHMENT_PREVIEW,
+        case.envelope_id,
+        f"attachment {position}",
+    )
+    db_session().commit()
+    return render_template("case/inspect.html", case=case, info=info, facts=facts, reason=reason)
+
+
+@bp.get("/<envelope_id>/attachments/<int:position>/preview.png")
+def preview(envelope_id: str, position: int) -> Response:
+    """The image re-encoded to a metadata-free PNG, for ``<img>`` on the
+    inspect page. The original bytes are never sent inline."""
+    case = _case_or_404(envelope_id)
+    if not keyring().unlocked:
+        abort(403)
+    _info, data = _attachment_bytes(case, position)
+    try:
+        png = attachments.reencode_image(data)
+    except attachments.UnsafeImageError:
+        abort(415)
+    response = Response(png, mimetype="image/png")
+    response.headers["Content-Disposition"] = "inline; filename=preview.png"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

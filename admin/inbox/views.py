@@ -2,36 +2,88 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from ..cases import count_cases, list_cases
+from .. import audit, taxonomy
 from ..errors import ConsoleError, KeyLockedError
 from ..extensions import data_dir, db, db_session, keyring
 from ..forms import ActionForm
-from ..models import Quarantine
+from ..models import DISPOSITIONS, Quarantine
 from ..sync import client_from_config, sync
+from ..triage import TAG_RE, InboxFilter, assignable_users, inbox_page
 
 bp = Blueprint("inbox", __name__)
 
 
+def _filter_from_args() -> InboxFilter:
+    """The inbox filter from the query string; unknown values are ignored."""
+    args = request.args
+    status = args.get("status") if args.get("status") in DISPOSITIONS else None
+    urgent = {"yes": True, "no": False}.get(args.get("urgent", ""))
+    who = args.get("assignee", "")
+    assignee: int | str | None = None
+    if who == "me":
+        assignee = int(current_user.id)
+    elif who == "none":
+        assignee = "none"
+    elif who.isascii() and who.isdigit():
+        assignee = int(who)
+    tactic = args.get("tactic") if args.get("tactic") in taxonomy.TACTICS else None
+    community = args.get("community") if args.get("community") in taxonomy.COMMUNITIES else None
+    province = args.get("province") if args.get("province") in taxonomy.PROVINCES else None
+    tag = args.get("tag", "").strip().lower() or None
+    return InboxFilter(
+        status=status,
+        urgent=urgent,
+        assignee=assignee,
+        tactic=tactic,
+        community=community,
+        province=province,
+        tag=tag if tag and TAG_RE.fullmatch(tag) else None,
+        day_from=_day(args.get("from")),
+        day_to=_day(args.get("to")),
+    )
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @bp.get("/")
 def index() -> str:
-    """Cases, newest first, ``?page=N``; snippets only when unlocked."""
+    """Cases matching the filters, urgent first then newest, ``?page=N``;
+    snippets only when unlocked."""
     page = request.args.get("page", 1, type=int) or 1
     per_page = int(current_app.config["CASES_PER_PAGE"])
     session = db_session()
-    total = count_cases(session)
+    flt = _filter_from_args()
+    rows, total = inbox_page(session, keyring(), flt, page=page, per_page=per_page)
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    if page > pages:
+        page = pages
+        rows, total = inbox_page(session, keyring(), flt, page=page, per_page=per_page)
+    # Filter values to carry into the paging links.
+    kept = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "inbox/index.html",
-        cases=list_cases(session, keyring(), page=page, per_page=per_page),
+        cases=rows,
         page=page,
         pages=pages,
         total=total,
+        kept=kept,
+        args=request.args,
+        dispositions=DISPOSITIONS,
+        tactics=taxonomy.TACTICS,
+        users=assignable_users(session),
         quarantined=session.scalar(select(func.count(Quarantine.id))) or 0,
         form=ActionForm(),
     )
@@ -52,8 +104,18 @@ def run_sync() -> Response:
         flash(_("Unlock the organization key to sync."), "error")
     except ConsoleError as exc:
         # These messages name the fault (no content, no token).
+        audit.record(db_session(), current_user.email, audit.Action.SYNC_FAILED, None, exc.__class__.__name__)
+        db_session().commit()
         flash(_("Sync failed: %(reason)s", reason=str(exc)), "error")
     else:
+        audit.record(
+            db_session(),
+            current_user.email,
+            audit.Action.SYNC,
+            None,
+            f"added={result.added} quarantined={result.quarantined} skipped={result.skipped}",
+        )
+        db_session().commit()
         flash(
             _(
                 "Sync done: %(added)d added, %(quarantined)d quarantined, %(skipped)d skipped.",
@@ -64,3 +126,10 @@ def run_sync() -> Response:
             "info",
         )
     return redirect(url_for("inbox.index"))
+
+
+@bp.get("/quarantine")
+def quarantine() -> str:
+    """Envelopes that did not open, with the reason (never dropped)."""
+    rows = db_session().scalars(select(Quarantine).order_by(Quarantine.seq.desc()).limit(500)).all()
+    return render_template("inbox/quarantine.html", rows=rows)

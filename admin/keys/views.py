@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.envelope import KeyFileError, WrongPassphraseError
 
+from .. import audit
 from ..custody import PrivateKeyFileInfo, list_private_keys, unlock
 from ..errors import DataKeyError, NoPrivateKeyError
 from ..extensions import data_dir, db_session, keyring
@@ -38,20 +39,27 @@ def index() -> str:
 
 @bp.post("/unlock")
 def unlock_key() -> Response:
-    """Unlock with the passphrase (coordinator or admin). The keys go into
-    this process's memory only."""
-    if not current_user.can_unlock:
-        abort(403)
+    """Unlock with the passphrase (coordinator or admin: see
+    admin/permissions.py). The keys go into this process's memory only."""
     form = UnlockForm()
     if not form.validate_on_submit():
         flash(_("Enter the passphrase."), "error")
         return redirect(url_for("keys.index"))
     session = db_session()
     try:
-        unlock(keyring(), session, data_dir(), form.passphrase.data)
+        key_ids = unlock(keyring(), session, data_dir(), form.passphrase.data)
+        audit.record(
+            session,
+            current_user.email,
+            audit.Action.UNLOCK,
+            None,
+            "keys=" + ",".join(k[:16] for k in key_ids),
+        )
         session.commit()
     except WrongPassphraseError:
         session.rollback()
+        audit.record(session, current_user.email, audit.Action.UNLOCK_FAILED)
+        session.commit()
         flash(_("Wrong passphrase."), "error")
     except NoPrivateKeyError:
         session.rollback()
@@ -73,5 +81,7 @@ def unlock_key() -> Response:
 def lock_key() -> Response:
     """Lock now. Any logged-in account may lock: it is always safe."""
     keyring().lock()
+    audit.record(db_session(), current_user.email, audit.Action.LOCK)
+    db_session().commit()
     flash(_("The organization key is locked."), "info")
     return redirect(url_for("keys.index"))

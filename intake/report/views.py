@@ -10,11 +10,27 @@ from werkzeug.wrappers import Response
 
 from ..db import request_session
 from ..envelope import AttachmentInput, seal
+from ..envelope.keys import b64encode
 from ..i18n import LANGUAGES, best_language, current_language
-from ..keyring import current_keyring
-from ..receipts import format_receipt, new_receipt, receipt_hash
-from ..store import BlobStore, StoreError, store_envelope, today_utc
-from .forms import ReportForm
+from ..keyring import Keyring, current_keyring
+from ..receipts import (
+    format_receipt,
+    is_submission_token,
+    new_receipt,
+    new_submission_token,
+    receipt_hash,
+    submission_hash,
+)
+from ..store import (
+    BlobStorage,
+    DuplicateSubmissionError,
+    StoreError,
+    store_envelope,
+    submission_exists,
+    today_utc,
+)
+from .forms import ReportForm, chosen_files
+from .limits import current_limits, megabytes
 
 bp = Blueprint("report", __name__)
 
@@ -43,18 +59,33 @@ def root() -> Response:
 
 
 def _attachments(files: list[FileStorage]) -> list[AttachmentInput]:
-    result = []
-    for file in files:
-        if not file or not file.filename:
-            continue  # the empty part a browser sends when no file is chosen
-        result.append(
-            AttachmentInput(
-                name=file.filename,
-                media_type=file.mimetype or "application/octet-stream",
-                data=file.stream.read(),
-            )
+    return [
+        AttachmentInput(
+            name=file.filename or "",
+            media_type=file.mimetype or "application/octet-stream",
+            data=file.stream.read(),
         )
-    return result
+        for file in chosen_files(files)
+    ]
+
+
+def _seal_settings(keyring: Keyring) -> dict[str, object]:
+    """What the page's script needs to seal in the browser: the upload URL,
+    the day to write in the header, the chunk size, the limits, the public
+    keys (as data attributes: no inline script, CSP stays strict)."""
+    limits = current_limits()
+    return {
+        "url": url_for("report.sealed"),
+        "day": today_utc().isoformat(),
+        "chunk": current_app.config["CHUNK_SIZE"],
+        "max_file": limits.max_file,
+        "max_total": limits.max_total,
+        "max_files": limits.max_files,
+        "max_file_mb": megabytes(limits.max_file),
+        "max_total_mb": megabytes(limits.max_total),
+        "form_version": FORM_VERSION,
+        "public_keys": {k.key_id: b64encode(k.public_key.raw) for k in keyring.active},
+    }
 
 
 @bp.route("/<lang_code>/", methods=["GET", "POST"])
@@ -63,15 +94,32 @@ def form() -> str | tuple[str, int]:
     receipt."""
     keyring = current_keyring()
     report_form = ReportForm()
+    if not is_submission_token(report_form.submission.data):
+        # A first view, or a client that sent none or a malformed one: a
+        # fresh token (a POST without one is stored, just not deduplicated).
+        report_form.submission.data = new_submission_token()
     if not report_form.validate_on_submit():
         status = 400 if report_form.is_submitted() else 200
-        return render_template("intake/form.html", form=report_form, keys=keyring.active), status
+        return (
+            render_template(
+                "intake/form.html", form=report_form, keys=keyring.active, seal=_seal_settings(keyring)
+            ),
+            status,
+        )
+
+    session = request_session("intake.db")
+    submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
+    if submission_exists(session, submitted):
+        return _already_received()
 
     attachments = _attachments(report_form.attachments.data or [])
     report = {
         "form_version": FORM_VERSION,
         "language": current_language().tag,
-        "narrative": report_form.narrative.data,
+        # A plain form post sends line breaks as CRLF (HTML spec); the
+        # browser path reads the textarea's value, with LF. One form in the
+        # console for both paths: LF.
+        "narrative": report_form.narrative.data.replace("\r\n", "\n").replace("\r", "\n"),
     }
     sealed = seal(
         report,
@@ -83,8 +131,7 @@ def form() -> str | tuple[str, int]:
     )
     del report, attachments  # plaintext leaves scope before any I/O
 
-    session = request_session("intake.db")
-    blobs: BlobStore = current_app.extensions["intake.blobs"]
+    blobs: BlobStorage = current_app.extensions["intake.blobs"]
     receipt = new_receipt()
     try:
         store_envelope(
@@ -93,7 +140,10 @@ def form() -> str | tuple[str, int]:
             sealed,
             keyring.recipient_of_key(),
             receipt_hash=receipt_hash(current_app.config["RECEIPT_SECRET"], receipt),
+            submission_hash=submitted,
         )
+    except DuplicateSubmissionError:
+        return _already_received()
     except StoreError:
         current_app.logger.error("could not store an envelope")
         abort(503)
@@ -101,4 +151,18 @@ def form() -> str | tuple[str, int]:
         "intake/receipt.html",
         receipt=format_receipt(receipt),
         title=_("Your report was received"),
+    )
+
+
+def _already_received() -> str:
+    # The same form again (double click, Back and resend, reload): one
+    # envelope, and no receipt here, since a receipt is shown only once.
+    return render_template(
+        "intake/error.html",
+        title=_("This report was received already"),
+        detail=_(
+            "We stored it the first time you sent it. For your safety the receipt is shown only "
+            "once. If you did not keep it, you can send the report again from a new form."
+        ),
+        code=200,
     )

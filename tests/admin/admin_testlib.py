@@ -4,14 +4,22 @@ that serves envelopes sealed to a test organization key over real HTTP on
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import cbor2
+import pyotp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -48,30 +56,143 @@ def is_unlocked(app: Flask) -> bool:
     return bool(app.extensions[KEYRING_EXTENSION].unlocked)
 
 
+def totp_code(secret: str, step: int) -> str:
+    """The TOTP code of ``secret`` for a 30-second ``step``."""
+    return str(pyotp.TOTP(secret).at(step * accounts.TOTP_STEP))
+
+
 class AuthActions:
-    """Create accounts and log in through the login form."""
+    """Create accounts and log in through the login form and a second factor.
+
+    ``create`` enrols an authenticator app for the account (TOTP secret kept
+    here, in :attr:`secrets`), unless ``totp=False``."""
 
     def __init__(self, app: Flask, client: FlaskClient) -> None:
         self._app = app
         self._client = client
+        self.secrets: dict[str, str] = {}
 
-    def create(self, role: str = "coordinator", email: str | None = None, password: str = PASSWORD) -> str:
+    def create(
+        self,
+        role: str = "coordinator",
+        email: str | None = None,
+        password: str = PASSWORD,
+        *,
+        totp: bool = True,
+    ) -> str:
         email = email or f"{role}-{secrets.token_hex(3)}@example.org"
         with self._app.app_context(), self._app.extensions[DB_EXTENSION].session() as session:
-            accounts.create_user(session, email, password, role, CHEAP_ARGON2ID)
+            user = accounts.create_user(session, email, password, role, CHEAP_ARGON2ID)
+            if totp:
+                secret = accounts.new_totp_secret()
+                user.totp_secret_ct = accounts.seal_totp_secret(
+                    self._app.config["SECRET_KEY"], user.id, secret
+                )
+                self.secrets[user.email] = secret
         return email
 
+    def next_code(self, email: str) -> str:
+        """A code the console accepts now: the earliest step in the ±1 window
+        that is later than the last one used."""
+        with self._app.app_context(), self._app.extensions[DB_EXTENSION].session() as session:
+            user = accounts.find_user(session, email)
+            assert user is not None
+            last = user.totp_last_step
+        current = int(time.time()) // accounts.TOTP_STEP
+        step = max(current - 1, last + 1)
+        assert step <= current + 1, "more than three TOTP logins in 30 seconds"
+        return totp_code(self.secrets[accounts.normalize_email(email)], step)
+
     def login(self, email: str, password: str = PASSWORD) -> Any:
+        """The password step only (a 302 to the second factor on success)."""
         return self._client.post("/login", data={"email": email, "password": password})
+
+    def second_factor(self, email: str) -> Any:
+        return self._client.post("/login/totp", data={"code": self.next_code(email)})
+
+    def full_login(self, email: str, password: str = PASSWORD) -> Any:
+        first = self.login(email, password)
+        assert first.status_code == 302, first.status_code
+        assert first.headers["Location"].endswith("/login/second-factor"), first.headers["Location"]
+        return self.second_factor(email)
 
     def login_as(self, role: str) -> str:
         email = self.create(role)
-        response = self.login(email)
+        response = self.full_login(email)
         assert response.status_code == 302, response.status_code
+        assert response.headers["Location"].endswith("/"), response.headers["Location"]
         return email
 
     def logout(self) -> Any:
         return self._client.post("/logout")
+
+
+class SoftAuthenticator:
+    """A software WebAuthn authenticator (packed-less "none" attestation,
+    ES256), enough to drive the console's WebAuthn endpoints in tests."""
+
+    def __init__(self, rp_id: str = "localhost", origin: str = "http://localhost") -> None:
+        self.rp_id = rp_id
+        self.origin = origin
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = secrets.token_bytes(16)
+        self.counter = 0
+
+    def _client_data(self, kind: str, challenge_b64url: str, origin: str | None = None) -> bytes:
+        return json.dumps(
+            {
+                "type": kind,
+                "challenge": challenge_b64url,
+                "origin": origin or self.origin,
+                "crossOrigin": False,
+            }
+        ).encode()
+
+    def _cose_key(self) -> bytes:
+        numbers = self.key.public_key().public_numbers()
+        return cbor2.dumps(
+            {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
+        )
+
+    def create(self, options: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        rp_hash = hashlib.sha256(self.rp_id.encode()).digest()
+        self.counter += 1
+        attested = (
+            bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id + self._cose_key()
+        )
+        auth_data = rp_hash + bytes([0x41]) + self.counter.to_bytes(4, "big") + attested
+        client_data = self._client_data("webauthn.create", options["challenge"], origin)
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return {
+            "id": _b64url(self.credential_id),
+            "rawId": _b64url(self.credential_id),
+            "type": "public-key",
+            "response": {"clientDataJSON": _b64url(client_data), "attestationObject": _b64url(attestation)},
+            "clientExtensionResults": {},
+        }
+
+    def get(self, options: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        rp_hash = hashlib.sha256(self.rp_id.encode()).digest()
+        self.counter += 1
+        auth_data = rp_hash + bytes([0x01]) + self.counter.to_bytes(4, "big")
+        client_data = self._client_data("webauthn.get", options["challenge"], origin)
+        signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "id": _b64url(self.credential_id),
+            "rawId": _b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": _b64url(client_data),
+                "authenticatorData": _b64url(auth_data),
+                "signature": _b64url(signature),
+                "userHandle": None,
+            },
+            "clientExtensionResults": {},
+        }
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 @dataclass

@@ -23,7 +23,9 @@ from intake.envelope import RecipientPrivateKey
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
     """Factory of console apps in ``tmp_path/data``; engines disposed at the end."""
     for name in list(os.environ):
-        if name.startswith("ADMIN_"):
+        # ADMIN_DATABASE_URL stays: on the PostgreSQL run it is this test's
+        # schema (tests/conftest.py).
+        if name.startswith("ADMIN_") and name != "ADMIN_DATABASE_URL":
             monkeypatch.delenv(name)
     apps: list[Flask] = []
 
@@ -34,6 +36,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
             "SECRET_KEY": "test-only-secret",
             "ARGON2ID": CHEAP_ARGON2ID,
             "WTF_CSRF_ENABLED": False,
+            # No login floor in tests (tests/hardening/test_timing.py sets one).
+            "LOGIN_TIME_FLOOR": 0,
             **overrides,
         }
         app = create_app(config)
@@ -89,3 +93,34 @@ def intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
     app.config["INTAKE_TOKEN"] = fake.token
     yield fake
     fake.stop()
+
+
+# --- console issue: fixtures added by the console work ---
+
+
+@pytest.fixture
+def intake_factory() -> Iterator[Callable[[Flask], FakeIntake]]:
+    """Factory of running fake intakes for an app made with ``make_app``:
+    stores an organization key in that app's DATA_DIR and configures the app
+    to sync from the fake. Stopped at the end."""
+    fakes: list[FakeIntake] = []
+
+    def make(app: Flask) -> FakeIntake:
+        key = RecipientPrivateKey.generate()
+        custody.store_private_key(
+            key,
+            PASSPHRASE,
+            recipient_id=RECIPIENT_ID,
+            data_dir=Path(app.config["DATA_DIR"]),
+            argon2id=CHEAP_ARGON2ID,
+        )
+        fake = FakeIntake(key)
+        fake.start()
+        fakes.append(fake)
+        app.config["INTAKE_URL"] = fake.url
+        app.config["INTAKE_TOKEN"] = fake.token
+        return fake
+
+    yield make
+    for fake in fakes:
+        fake.stop()

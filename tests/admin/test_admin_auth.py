@@ -16,11 +16,15 @@ from admin.extensions import DB_EXTENSION
 from admin.models import User
 
 
-def test_login_good_password(client: FlaskClient, auth: AuthActions) -> None:
+def test_login_good_password_then_second_factor(client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer")
     response = auth.login(email)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/")
+    assert response.headers["Location"].endswith("/login/second-factor")
+    assert client.get("/").status_code == 302  # the password alone opens nothing
+    done = auth.second_factor(email)
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith("/")
     page = client.get("/")
     assert page.status_code == 200
     assert email.encode() in page.data
@@ -136,7 +140,8 @@ def test_security_headers(client: FlaskClient) -> None:
 def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
     app = make_app(WTF_CSRF_ENABLED=True)
     client = app.test_client()
-    email = AuthActions(app, client).create("reviewer")
+    actions = AuthActions(app, client)
+    email = actions.create("reviewer")
     refused = client.post("/login", data={"email": email, "password": PASSWORD})
     assert refused.status_code == 400
     assert client.get("/").status_code == 302  # not logged in
@@ -148,6 +153,13 @@ def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
         "/login", data={"email": email, "password": PASSWORD, "csrf_token": match.group(1)}
     )
     assert accepted.status_code == 302
+    assert client.get("/").status_code == 302  # second factor still to come
+    page = client.get("/login/second-factor").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match
+    assert client.post("/login/totp", data={"code": actions.next_code(email)}).status_code == 400
+    done = client.post("/login/totp", data={"code": actions.next_code(email), "csrf_token": match.group(1)})
+    assert done.headers["Location"].endswith("/")
     assert client.get("/").status_code == 200
     # A POST without the token is refused for a logged-in user too.
     assert client.post("/keys/lock").status_code == 400

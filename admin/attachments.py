@@ -1,0 +1,140 @@
+"""Safe looks at untrusted images: metadata read out, pixels re-encoded.
+
+An attachment came from anyone; it may be built to attack the reviewer's
+browser or to carry the reporter's location without their knowing. So the
+console never shows an original: an image is decoded by Pillow, its
+metadata (GPS position, device, time) listed for the reviewer to see what
+it gives away, and only a fresh PNG of its pixels, with no metadata at all,
+is shown. Other types are downloaded only, never rendered (see
+``admin/case/views.py``).
+
+Pillow's decoders still parse the hostile bytes in this process; the size
+and pixel limits below bound the work, not the decoders' bugs.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+#: Formats Pillow may decode here (no SVG, no PDF, no EPS: never parsed).
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+MAX_IMAGE_BYTES = 40 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+#: Longest side of the preview shown on the page.
+PREVIEW_SIDE = 1600
+
+
+class UnsafeImageError(ValueError):
+    """Not an image this console will decode (type, size or pixel count)."""
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the image carries besides its pixels, as text for display."""
+
+    format: str
+    width: int
+    height: int
+    gps: str | None = None
+    device: str | None = None
+    taken: str | None = None
+    software: str | None = None
+    other: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reveals(self) -> list[str]:
+        """Which identifying facts are present (for a warning)."""
+        return [
+            name
+            for name, value in (("GPS", self.gps), ("device", self.device), ("time", self.taken))
+            if value
+        ]
+
+
+def _open(data: bytes) -> Image.Image:
+    if len(data) > MAX_IMAGE_BYTES:
+        raise UnsafeImageError("the image is too large to preview")
+    try:
+        image = Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise UnsafeImageError("not an image this console previews") from exc
+    if image.width * image.height > MAX_PIXELS:
+        raise UnsafeImageError("the image has too many pixels to preview")
+    return image
+
+
+def _ratio(value: Any) -> float:
+    return float(value[0]) / float(value[1]) if isinstance(value, tuple) else float(value)
+
+
+def _gps(exif: Image.Exif) -> str | None:
+    info = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    if not info:
+        return None
+    try:
+        lat = sum(_ratio(v) / 60**i for i, v in enumerate(info[ExifTags.GPS.GPSLatitude]))
+        lon = sum(_ratio(v) / 60**i for i, v in enumerate(info[ExifTags.GPS.GPSLongitude]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return "present (unreadable)"
+    if info.get(ExifTags.GPS.GPSLatitudeRef) == "S":
+        lat = -lat
+    if info.get(ExifTags.GPS.GPSLongitudeRef) == "W":
+        lon = -lon
+    return f"{lat:.5f}, {lon:.5f}"
+
+
+def inspect_image(data: bytes) -> ImageFacts:
+    """Read an image's size and metadata without showing it.
+
+    Raises:
+        UnsafeImageError: not a previewable image.
+    """
+    with _open(data) as image:
+        exif = image.getexif()
+        base = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.items()}
+        sub = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.get_ifd(ExifTags.IFD.Exif).items()}
+        device = " ".join(str(base[k]).strip("\x00 ") for k in ("Make", "Model") if k in base) or None
+        taken = sub.get("DateTimeOriginal") or base.get("DateTime")
+        other = {
+            str(k): str(v)[:200]
+            for k, v in (image.info or {}).items()
+            if k in ("comment", "Comment", "Author", "Description", "Software", "Title") and v
+        }
+        return ImageFacts(
+            format=str(image.format),
+            width=image.width,
+            height=image.height,
+            gps=_gps(exif),
+            device=device,
+            taken=str(taken).strip("\x00 ") if taken else None,
+            software=str(base["Software"]).strip("\x00 ") if "Software" in base else None,
+            other=other,
+        )
+
+
+def reencode_image(data: bytes, *, max_side: int | None = PREVIEW_SIDE) -> bytes:
+    """A new PNG of the image's pixels only (EXIF orientation applied, then
+    every piece of metadata dropped), shrunk to ``max_side`` if given.
+
+    Raises:
+        UnsafeImageError: not a previewable image.
+    """
+    with _open(data) as image:
+        try:
+            image.seek(0)  # first frame of an animation
+            upright = ImageOps.exif_transpose(image)
+            mode = "RGBA" if "A" in upright.getbands() or "transparency" in upright.info else "RGB"
+            pixels = upright.convert(mode)
+        except (OSError, ValueError) as exc:
+            raise UnsafeImageError("the image cannot be decoded") from exc
+    if max_side:
+        pixels.thumbnail((max_side, max_side))
+    # A fresh image from the raw pixels: no info, no EXIF, no ICC, no text chunks.
+    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="PNG", optimize=False)
+    return out.getvalue()

@@ -1,0 +1,235 @@
+"""The hash-chained audit log: who did what to which object, and when.
+
+Each entry is ``seq, at, actor, action, object_id, detail, prev_hash, hash``
+with ``hash = SHA-256(canonical JSON of the other fields)`` and ``prev_hash``
+the previous entry's hash (:data:`GENESIS` for the first). Editing an entry
+changes its hash; deleting or reordering entries breaks the sequence or the
+chain; :func:`verify` names the first entry where that happens.
+
+A chain alone cannot show that its *last* entries were cut off, so after
+every commit that adds entries the newest ``seq`` and ``hash`` are written
+to ``DATA_DIR/audit-head.json`` (a file apart from the database, which an
+operator may also copy elsewhere); :func:`verify` checks the log still
+reaches that head. Someone who can rewrite both the database and the data
+folder can rebuild a consistent chain: the log is tamper-evident against
+edits through the database, not a signature.
+
+What goes in: actor (the account's e-mail, ``cli`` or ``anonymous``), an
+action name, an object id (envelope id, account id, key id) and a short
+detail the console writes itself (``status=verified``). Never report
+content, passphrases, tokens or what someone typed into a login form.
+Time is kept to the second in UTC: this is the console, run by the
+organization, and reviewers' actions need a time; no reporter's time is
+recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from intake.db import Database
+
+from .models import AuditEntry
+
+GENESIS = "0" * 64
+HEAD_FILE = "audit-head.json"
+_INFO_KEY = "audit_head"
+_head_lock = threading.Lock()
+
+
+class Action:
+    """Action names (stable: tests and operators grep for them)."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    SECOND_FACTOR_ENROLLED = "second_factor.enrolled"
+    SECOND_FACTOR_RESET = "second_factor.reset"
+    UNLOCK = "key.unlock"
+    UNLOCK_FAILED = "key.unlock_failed"
+    LOCK = "key.lock"
+    SYNC = "sync"
+    SYNC_FAILED = "sync.failed"
+    CASE_VIEW = "case.view"
+    ATTACHMENT_DOWNLOAD = "attachment.download"
+    ATTACHMENT_PREVIEW = "attachment.preview"
+    CASE_UPDATE = "case.update"
+    CASE_CODE = "case.code"
+    CASE_NOTE = "case.note"
+    CASE_ASSIGN = "case.assign"
+    ACCOUNT_CREATE = "account.create"
+    AUDIT_VIEW = "audit.view"
+
+
+def canonical(
+    seq: int, at: str, actor: str, action: str, object_id: str | None, detail: str, prev_hash: str
+) -> bytes:
+    """The bytes an entry's hash covers: a JSON array, UTF-8, no spaces."""
+    return json.dumps(
+        [seq, at, actor, action, object_id, detail, prev_hash], ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 hex of :func:`canonical` of ``entry``'s fields."""
+    return hashlib.sha256(
+        canonical(
+            entry.seq, entry.at, entry.actor, entry.action, entry.object_id, entry.detail, entry.prev_hash
+        )
+    ).hexdigest()
+
+
+def now_utc() -> str:
+    """Now, UTC, to the second, as stored in ``at``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    object_id: str | None = None,
+    detail: str = "",
+    *,
+    at: str | None = None,
+) -> AuditEntry:
+    """Append an entry in ``session``'s transaction (the caller commits, so
+    a change and its entry are stored together or not at all).
+
+    Two transactions appending at once compute the same ``seq``; the primary
+    key refuses the second, which then fails rather than fork the chain.
+    """
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last is not None else (1, GENESIS)
+    entry = AuditEntry(
+        seq=seq,
+        at=at or now_utc(),
+        actor=actor[:254],
+        action=action[:64],
+        object_id=object_id[:64] if object_id else None,
+        detail=detail[:500],
+        prev_hash=prev,
+    )
+    entry.hash = entry_hash(entry)
+    session.add(entry)
+    session.flush()
+    session.info[_INFO_KEY] = (seq, entry.hash)
+    return entry
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of :func:`verify`: entries checked, and the first bad entry
+    (its seq) with the reason, or None when the log is intact."""
+
+    count: int
+    head: tuple[int, str] | None
+    bad_seq: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.bad_seq is None
+
+
+def verify(session: Session, head: Mapping[str, Any] | None = None) -> Verification:
+    """Walk the log in ``seq`` order and check sequence, chain and hashes,
+    then that it reaches ``head`` (``{"seq", "hash"}`` from the head file).
+    Stops at the first bad entry."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    last: tuple[int, str] | None = None
+    for entry in session.scalars(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
+    ):
+        if entry.seq != expected_seq:
+            what = "missing (deleted)" if entry.seq > expected_seq else "out of order"
+            return Verification(count, last, expected_seq, f"entry {expected_seq} is {what}")
+        if entry.prev_hash != prev:
+            return Verification(
+                count, last, entry.seq, f"entry {entry.seq} does not follow entry {entry.seq - 1}"
+            )
+        if entry_hash(entry) != entry.hash:
+            return Verification(count, last, entry.seq, f"entry {entry.seq} was edited (hash does not match)")
+        prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
+        last = (entry.seq, entry.hash)
+        if head is not None and entry.seq == head.get("seq") and entry.hash != head.get("hash"):
+            return Verification(count, last, entry.seq, f"entry {entry.seq} differs from the recorded head")
+    if head is not None and isinstance(head.get("seq"), int) and head["seq"] > (last[0] if last else 0):
+        first_gone = (last[0] if last else 0) + 1
+        return Verification(
+            count, last, first_gone, f"entries from {first_gone} to {head['seq']} were deleted"
+        )
+    return Verification(count, last)
+
+
+def head_path(data_dir: Path) -> Path:
+    """``DATA_DIR/audit-head.json``."""
+    return data_dir / HEAD_FILE
+
+
+def read_head(data_dir: Path) -> dict[str, Any] | None:
+    """The recorded head, or None if there is none yet.
+
+    Raises:
+        ValueError: the file is not the expected JSON (itself a finding).
+    """
+    try:
+        doc = json.loads(head_path(data_dir).read_text(encoding="ascii"))
+    except FileNotFoundError:
+        return None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("seq"), int)
+        or not isinstance(doc.get("hash"), str)
+    ):
+        raise ValueError(f"{HEAD_FILE} is not a valid audit head")
+    return doc
+
+
+def _write_head(data_dir: Path, seq: int, digest: str) -> None:
+    path = head_path(data_dir)
+    with _head_lock:
+        try:
+            current = read_head(data_dir)
+        except ValueError:
+            current = None
+        if current is not None and current["seq"] >= seq:
+            return  # a later commit got here first
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            json.dump({"seq": seq, "hash": digest}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def init_app(app: Flask, database: Database) -> None:
+    """After each commit of the app's sessions that appended entries, move
+    the head file forward."""
+    data_dir = Path(app.config["DATA_DIR"])
+
+    def after_commit(session: Session) -> None:
+        head = session.info.pop(_INFO_KEY, None)
+        if head is not None:
+            _write_head(data_dir, head[0], head[1])
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(_INFO_KEY, None)
+
+    event.listen(database.sessions, "after_commit", after_commit)
+    event.listen(database.sessions, "after_soft_rollback", lambda session, _tx: after_rollback(session))

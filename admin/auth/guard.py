@@ -1,0 +1,110 @@
+"""Login sessions and the check before every request.
+
+A full login (password, then second factor) clears the Flask session and
+starts a new one holding a fresh random token (rotation: nothing from
+before the login survives, and an old cookie names no live session). The
+database keeps only the token's SHA-256 with the login time and the last
+use, so the server enforces the idle timeout and the absolute lifetime, and
+logout or an admin's reset ends the session for good, whatever a copied
+cookie says.
+
+:func:`guard` runs before every request: public endpoints pass; everything
+else needs a live login session, then the permission the endpoint has in
+:mod:`admin.permissions` (default deny).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from flask import abort, current_app, flash, request, session
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from ..extensions import db_session, login_manager
+from ..models import LoginSession, User
+from ..permissions import Permission, allows, required
+
+_TOKEN = "sid"  # noqa: S105 (a session key name, not a secret)
+#: Seconds between writes of ``last_seen`` (not one write per request).
+_TOUCH_EVERY = 30
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def start(db: Session, user: User, now: float | None = None) -> None:
+    """Log ``user`` in: a new Flask session with a new token, and its row.
+    The caller commits."""
+    now = time.time() if now is None else now
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    db.add(LoginSession(id=_digest(token), user_id=user.id, created_at=int(now), last_seen=int(now)))
+    login_user(user)
+    session[_TOKEN] = token
+
+
+def end(db: Session) -> None:
+    """Log out: delete the row, clear the Flask session. The caller commits."""
+    token = session.get(_TOKEN)
+    if isinstance(token, str):
+        db.execute(delete(LoginSession).where(LoginSession.id == _digest(token)))
+    logout_user()
+    session.clear()
+
+
+def _live(db: Session, now: float) -> bool:
+    token = session.get(_TOKEN)
+    if not isinstance(token, str):
+        return False
+    row = db.get(LoginSession, _digest(token))
+    if row is None or row.user_id != current_user.id:
+        return False
+    idle = int(current_app.config["SESSION_IDLE_TIMEOUT"])
+    lifetime = int(current_app.config["SESSION_ABSOLUTE_LIFETIME"])
+    if now - row.last_seen > idle or now - row.created_at > lifetime:
+        db.delete(row)
+        db.commit()
+        return False
+    if now - row.last_seen >= _TOUCH_EVERY:
+        row.last_seen = int(now)
+        db.commit()
+    return True
+
+
+def live() -> bool:
+    """Whether a logged-in account's session is live (for views reachable
+    both before and after login)."""
+    return bool(current_user.is_authenticated) and _live(db_session(), time.time())
+
+
+def guard() -> Any:
+    """Before every request: login, live session, permission."""
+    permission = required(request.endpoint)
+    if permission is Permission.PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    db = db_session()
+    if not _live(db, time.time()):
+        logout_user()
+        session.clear()
+        flash(_("Your session ended. Please log in again."), "info")
+        return login_manager.unauthorized()
+    if permission is None and request.routing_exception is not None:
+        return None  # 404 or 405 follows, for logged-in accounts only
+    if permission is None or not allows(current_user.role, permission):
+        # Not in the permission table, or not for this role.
+        abort(403)
+    return None
+
+
+def can(permission: str) -> bool:
+    """For templates: whether the logged-in account has ``permission``."""
+    return bool(current_user.is_authenticated) and allows(current_user.role, Permission(permission))

@@ -1,0 +1,309 @@
+"""From coded records to the protected tables of one briefing.
+
+Steps (docs/briefings.md): select (consent to statistics, not spam or
+duplicate, incident month in the period) -> generalize (month -> quarter,
+small provinces pooled within their region, small communities pooled,
+tactics -> families in cross-tables) -> count cases -> protect
+(:mod:`admin.briefing.sdc`) -> audit. The unit is the case everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from . import codes
+from .records import CodedRecord
+from .sdc import GRAND_TOTAL, Key, Protection, Relation, Status, check, key, suppress_complementary
+
+UNIT = "cases"
+
+
+class PeriodError(ValueError):
+    """A period that is not ``YYYY-MM`` to ``YYYY-MM`` in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Months ``start`` to ``end`` inclusive (``YYYY-MM``)."""
+
+    start: str
+    end: str
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Period:
+        if not (codes.MONTH_RE.match(start) and codes.MONTH_RE.match(end)) or start > end:
+            raise PeriodError("the period must be YYYY-MM to YYYY-MM, the first not after the second")
+        return cls(start, end)
+
+    def quarters(self) -> list[str]:
+        """Quarter codes (``2026Q1``) the period touches, in order."""
+        y, m = int(self.start[:4]), int(self.start[5:])
+        ey, em = int(self.end[:4]), int(self.end[5:])
+        out: list[str] = []
+        q, eq = (m - 1) // 3, (em - 1) // 3
+        while (y, q) <= (ey, eq):
+            out.append(f"{y}Q{q + 1}")
+            q += 1
+            if q == 4:
+                y, q = y + 1, 0
+        return out
+
+
+def quarter(month: str) -> str:
+    """``2026-05`` -> ``2026Q2``."""
+    return f"{month[:4]}Q{(int(month[5:]) - 1) // 3 + 1}"
+
+
+def _months_between(a: str, b: str) -> int:
+    return (int(b[:4]) - int(a[:4])) * 12 + int(b[5:]) - int(a[5:])
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A table: rows along one dimension, columns along another (or none)."""
+
+    id: str
+    row_dim: str
+    col_dim: str | None
+    title_key: str
+
+
+#: The tables of a briefing, in the order of a briefing note.
+TABLES = (
+    TableSpec("tactic-family-by-quarter", "family", "quarter", "t_family_quarter"),
+    TableSpec("tactic", "tactic", None, "t_tactic"),
+    TableSpec("community-by-tactic-family", "community", "family", "t_community_family"),
+    TableSpec("province-by-quarter", "province", "quarter", "t_province_quarter"),
+    TableSpec("attribution-by-quarter", "attribution", "quarter", "t_attribution_quarter"),
+    TableSpec("reporting-delay-by-quarter", "delay", "quarter", "t_delay_quarter"),
+)
+
+
+@dataclass
+class Table:
+    """A protected table. ``cell(r, c)`` keys; ``c=None`` is the row total,
+    ``r=None`` the column total."""
+
+    spec: TableSpec
+    rows: list[str]
+    cols: list[str]
+    #: Whether a case can fall in several rows (then rows do not add up).
+    multi_rows: bool
+    multi_cols: bool
+
+    def key(self, row: str | None, col: str | None) -> Key:
+        pairs = []
+        if row is not None:
+            pairs.append((self.spec.row_dim, row))
+        if col is not None and self.spec.col_dim is not None:
+            pairs.append((self.spec.col_dim, col))
+        return key(*pairs)
+
+    def cell_keys(self) -> list[Key]:
+        out = [self.key(r, c) for r in self.rows for c in self.cols]
+        out += [self.key(r, None) for r in self.rows]
+        out += [self.key(None, c) for c in self.cols]
+        out.append(GRAND_TOTAL)
+        return out
+
+
+@dataclass
+class Vignette:
+    """Text a reviewer wrote and confirmed for release, with quote consent."""
+
+    en: str | None
+    fr: str | None
+
+
+@dataclass
+class Briefing:
+    """Everything the outputs print: protected tables and their numbers."""
+
+    period: Period
+    k: int
+    tables: list[Table]
+    values: dict[Key, int]
+    protection: Protection
+    relations: list[Relation]
+    vignettes: list[Vignette] = field(default_factory=list)
+    #: Distinct reporters tied by follow-ups (None: none tied, or below k).
+    people: int | None = None
+    pooled_provinces: list[str] = field(default_factory=list)
+    pooled_communities: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.values[GRAND_TOTAL]
+
+    def published(self, k: Key) -> int | None:
+        """The value of ``k``, or None when suppressed."""
+        return self.values[k] if self.protection.status[k] is Status.PUBLISHED else None
+
+
+def select_records(records: Iterable[CodedRecord], period: Period) -> list[CodedRecord]:
+    """Records a briefing may count: consent to statistics (never counted
+    otherwise), not spam or duplicate, incident month in the period."""
+    return [
+        r
+        for r in records
+        if r.consent_statistics
+        and r.disposition not in codes.EXCLUDED_DISPOSITIONS
+        and period.start <= r.incident_month <= period.end
+    ]
+
+
+def _pool_provinces(counts: Counter[str], k: int) -> dict[str, str]:
+    """Province -> published code: within each region, provinces under k
+    are pooled (with the next-smallest ones until the pool reaches k)."""
+    mapping = {p: p for p in counts}
+    regions: dict[str, list[str]] = {}
+    for p in counts:
+        regions.setdefault(codes.REGION[p], []).append(p)
+    for members in regions.values():
+        members.sort(key=lambda p: (counts[p], p))
+        pool = [p for p in members if counts[p] < k]
+        if not pool:
+            continue
+        rest = [p for p in members if p not in pool]
+        while sum(counts[p] for p in pool) < k and rest:
+            pool.append(rest.pop(0))
+        if len(pool) < 2:
+            continue  # nothing to pool with: left to suppression
+        code = "+".join(sorted(pool))
+        for p in pool:
+            mapping[p] = code
+    return mapping
+
+
+def build(records: Iterable[CodedRecord], period: Period, k: int = 5, p: int | None = None) -> Briefing:
+    """Select, generalize, count and protect.
+
+    Raises:
+        DisclosureError: fewer than k cases, or the audit refuses.
+    """
+    chosen = select_records(records, period)
+    quarters = period.quarters()
+
+    province_counts = Counter(r.province for r in chosen)
+    province_of = _pool_provinces(province_counts, k)
+    community_counts: Counter[str] = Counter()
+    for r in chosen:
+        community_counts.update(r.communities or (codes.NOT_STATED,))
+    small = {c for c, n in community_counts.items() if n < k}
+    # Pooling a single small community still hides which one it is.
+    community_of = {c: (codes.POOLED_COMMUNITIES if c in small else c) for c in community_counts}
+
+    values: Counter[Key] = Counter()
+    multi: dict[str, bool] = {d: False for d in ("family", "tactic", "community", "quarter", "province")}
+    for r in chosen:
+        q = ("quarter", quarter(r.incident_month))
+        families = sorted({codes.TACTIC_FAMILY[t] for t in r.tactics})
+        communities = sorted({community_of[c] for c in (r.communities or (codes.NOT_STATED,))})
+        multi["family"] |= len(families) > 1
+        multi["tactic"] |= len(r.tactics) > 1
+        multi["community"] |= len(communities) > 1
+        prov = ("province", province_of[r.province])
+        att = ("attribution", r.attribution)
+        delay = ("delay", codes.delay_bucket(_months_between(r.incident_month, r.report_month)))
+        singles = [q, prov, att, delay]
+        values[GRAND_TOTAL] += 1
+        for s in singles:
+            values[(s,)] += 1
+        for dim_value in (prov, att, delay):
+            values[key(dim_value, q)] += 1
+        for f in families:
+            fam = ("family", f)
+            values[(fam,)] += 1
+            values[key(fam, q)] += 1
+            for c in communities:
+                values[key(("community", c), fam)] += 1
+        for c in communities:
+            values[(("community", c),)] += 1
+        for t in r.tactics:
+            values[(("tactic", t),)] += 1
+
+    def present(dim: str, order: Sequence[str]) -> list[str]:
+        return [v for v in order if values[((dim, v),)] > 0]
+
+    rows_of = {
+        "family": list(codes.FAMILIES[:4]) + present("family", ["other"]),
+        "tactic": list(codes.TACTICS[:-1]) + present("tactic", ["T99"]),
+        "community": present("community", [*codes.COMMUNITIES, codes.NOT_STATED, codes.POOLED_COMMUNITIES]),
+        "province": sorted({province_of[p] for p in province_counts}, key=_province_order),
+        "attribution": list(codes.ATTRIBUTIONS),
+        "delay": list(codes.DELAYS),
+        "quarter": quarters,
+    }
+    tables: list[Table] = []
+    for spec in TABLES:
+        cols = rows_of[spec.col_dim] if spec.col_dim else []
+        tables.append(
+            Table(
+                spec,
+                rows_of[spec.row_dim],
+                cols,
+                multi_rows=multi.get(spec.row_dim, False),
+                multi_cols=multi.get(spec.col_dim or "", False),
+            )
+        )
+    relations = _relations(tables, multi, rows_of)
+    all_keys = {kk for t in tables for kk in t.cell_keys()}
+    cell_values = {kk: values[kk] for kk in sorted(all_keys)}
+    protection = suppress_complementary(cell_values, relations, k, p)
+    check(protection, cell_values, relations)  # refuse to release on any failure
+
+    people_refs = {r.person_ref for r in chosen if r.person_ref}
+    vignettes = [
+        Vignette(r.vignette_en, r.vignette_fr)
+        for r in sorted(chosen, key=lambda r: r.case_id)
+        if r.consent_quote and (r.vignette_en or r.vignette_fr)
+    ]
+    return Briefing(
+        period=period,
+        k=k,
+        tables=tables,
+        values=cell_values,
+        protection=protection,
+        relations=relations,
+        vignettes=vignettes,
+        people=len(people_refs) if len(people_refs) >= k else None,
+        pooled_provinces=sorted({c for c in province_of.values() if "+" in c}),
+        pooled_communities=sorted(small),
+    )
+
+
+def _province_order(code: str) -> tuple[int, str]:
+    first = code.split("+")[0]
+    return (codes.PROVINCES.index(first), code)
+
+
+def _relations(
+    tables: Sequence[Table], multi: dict[str, bool], rows_of: dict[str, list[str]]
+) -> list[Relation]:
+    """The relations an intruder knows, once each (shared margins share
+    their relations)."""
+    out: dict[tuple[Key, str], Relation] = {}
+
+    def add(parent: Key, along: str, children: list[Key]) -> None:
+        kind = "cover" if multi.get(along, False) else "eq"
+        out.setdefault((parent, along), Relation(parent, tuple(children), kind))
+
+    for t in tables:
+        rd, cd = t.spec.row_dim, t.spec.col_dim
+        add(GRAND_TOTAL, rd, [t.key(r, None) for r in t.rows])
+        if cd is None:
+            continue
+        add(GRAND_TOTAL, cd, [t.key(None, c) for c in t.cols])
+        for r in t.rows:
+            add(t.key(r, None), cd, [t.key(r, c) for c in t.cols])
+        for c in t.cols:
+            add(t.key(None, c), rd, [t.key(r, c) for r in t.rows])
+    # Tactics within a family: a family's cases are those with one of its tactics.
+    for fam in rows_of["family"]:
+        children = [key(("tactic", tc)) for tc in rows_of["tactic"] if codes.TACTIC_FAMILY[tc] == fam]
+        out.setdefault(
+            (key(("family", fam)), "tactic"), Relation(key(("family", fam)), tuple(children), "cover")
+        )
+    return [out[kk] for kk in sorted(out)]

@@ -1,0 +1,119 @@
+"""Who may do what: the one place the console's roles are enforced.
+
+Every endpoint of the app is listed in :data:`ENDPOINTS` (or its blueprint in
+:data:`BLUEPRINTS`) with the permission it needs; :func:`check_request`
+runs before every request and refuses (403) what the logged-in account's
+role lacks. An endpoint listed nowhere is refused to everyone: a new view
+is closed until someone writes down who may use it here, and a test walks
+the URL map to prove the table is complete.
+
+The table is written out for people in ``docs/console.md`` (Roles).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from .models import Role
+
+
+class Permission(enum.StrEnum):
+    """An action on the console."""
+
+    #: Pages reachable before login (login form, second factor, static JS).
+    PUBLIC = "public"
+    #: Log out, see one's own account, add a security key.
+    ACCOUNT = "account"
+    READ_CASES = "read_cases"
+    DOWNLOAD_ATTACHMENT = "download_attachment"
+    SYNC = "sync"
+    TRIAGE = "triage"
+    ASSIGN_OTHERS = "assign_others"
+    LOCK_KEY = "lock_key"
+    UNLOCK_KEY = "unlock_key"
+    VIEW_AUDIT = "view_audit"
+    BRIEFING = "briefing"
+    MANAGE_ACCOUNTS = "manage_accounts"
+
+
+_REVIEWER = frozenset(
+    {
+        Permission.ACCOUNT,
+        Permission.READ_CASES,
+        Permission.DOWNLOAD_ATTACHMENT,
+        Permission.SYNC,
+        Permission.TRIAGE,
+        Permission.LOCK_KEY,
+    }
+)
+_COORDINATOR = _REVIEWER | {
+    Permission.ASSIGN_OTHERS,
+    Permission.UNLOCK_KEY,
+    Permission.VIEW_AUDIT,
+    Permission.BRIEFING,
+}
+_ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
+
+#: Role -> what it may do.
+ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
+    Role.REVIEWER.value: _REVIEWER,
+    Role.COORDINATOR.value: _COORDINATOR,
+    Role.ADMIN.value: _ADMIN,
+}
+
+#: Endpoint -> the permission it needs.
+ENDPOINTS: Mapping[str, Permission] = {
+    "auth.login": Permission.PUBLIC,
+    "auth.static": Permission.PUBLIC,
+    "auth.second_factor": Permission.PUBLIC,
+    "auth.totp_verify": Permission.PUBLIC,
+    "auth.enrol": Permission.PUBLIC,
+    "auth.enrol_totp": Permission.PUBLIC,
+    "auth.webauthn_login_options": Permission.PUBLIC,
+    "auth.webauthn_login_verify": Permission.PUBLIC,
+    "auth.webauthn_register_options": Permission.PUBLIC,
+    "auth.webauthn_register_verify": Permission.PUBLIC,
+    "auth.cancel": Permission.PUBLIC,
+    "auth.logout": Permission.ACCOUNT,
+    "auth.account": Permission.ACCOUNT,
+    "auth.users": Permission.MANAGE_ACCOUNTS,
+    "inbox.index": Permission.READ_CASES,
+    "inbox.run_sync": Permission.SYNC,
+    "inbox.quarantine": Permission.READ_CASES,
+    "case.show": Permission.READ_CASES,
+    "case.attachment": Permission.DOWNLOAD_ATTACHMENT,
+    "case.preview": Permission.DOWNLOAD_ATTACHMENT,
+    "case.inspect": Permission.DOWNLOAD_ATTACHMENT,
+    "case.update": Permission.TRIAGE,
+    "case.code": Permission.TRIAGE,
+    "case.add_note": Permission.TRIAGE,
+    "case.take": Permission.TRIAGE,
+    "case.assign": Permission.ASSIGN_OTHERS,
+    "keys.index": Permission.LOCK_KEY,
+    "keys.lock_key": Permission.LOCK_KEY,
+    "keys.unlock_key": Permission.UNLOCK_KEY,
+    "audit.index": Permission.VIEW_AUDIT,
+}
+
+#: Blueprint -> the permission all its endpoints need, for blueprints whose
+#: endpoints share one rule (an entry in ENDPOINTS wins).
+BLUEPRINTS: Mapping[str, Permission] = {
+    "briefing": Permission.BRIEFING,
+}
+
+
+def required(endpoint: str | None) -> Permission | None:
+    """The permission ``endpoint`` needs, or None when it is in no table
+    (then nobody may use it)."""
+    if endpoint is None:
+        return None
+    if endpoint in ENDPOINTS:
+        return ENDPOINTS[endpoint]
+    blueprint, dot, _name = endpoint.rpartition(".")
+    return BLUEPRINTS.get(blueprint) if dot else None
+
+
+def allows(role: str, permission: Permission) -> bool:
+    """Whether ``role`` has ``permission`` (PUBLIC: everyone)."""
+    return permission is Permission.PUBLIC or permission in ROLE_PERMISSIONS.get(role, frozenset())

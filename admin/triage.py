@@ -1,0 +1,445 @@
+"""Triage: disposition, urgency, tags, assignment, internal notes, the
+reviewer's TNR coding, and the inbox query with its filters.
+
+Storage decisions:
+
+- Disposition, urgency, assignee, tags and the coding are stored in clear
+  in the console database, because the inbox filters and sorts on them
+  with indexes (100,000 cases) and briefings count the codes. They are
+  codes and reviewer labels, never text a reporter wrote. Accepted: a
+  stolen console database shows each case's codes (not its story).
+- Internal notes are free text about a person, so they are sealed under the
+  data key like the report (:func:`admin.custody.seal_field`, bound to the
+  envelope id and ``note/<uid>``) and readable only while the key is
+  unlocked.
+- The reviewer's coding (:class:`Coding`) is separate from what the
+  reporter ticked, which stays inside the sealed report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from . import taxonomy
+from .custody import Keyring, open_field, seal_field
+from .models import (
+    DISPOSITIONS,
+    Case,
+    CaseCoding,
+    CaseCodingCommunity,
+    CaseCodingTactic,
+    CaseNote,
+    CaseTag,
+    User,
+)
+
+TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MAX_TAGS = 12
+SNIPPET_LENGTH = 80
+
+
+class TriageError(ValueError):
+    """A triage value is not allowed (unknown code, bad tag or month)."""
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --------------------------------------------------------------------------
+# Disposition, urgency, tags, assignment
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags from space- or comma-separated text: lower case, ``[a-z0-9-]``,
+    at most 32 characters each and :data:`MAX_TAGS` in all, sorted, unique.
+
+    Raises:
+        TriageError: a tag has other characters, or too many.
+    """
+    tags = sorted({t.strip().lower() for t in re.split(r"[\s,]+", text) if t.strip()})
+    for tag in tags:
+        if not TAG_RE.fullmatch(tag):
+            raise TriageError("tags may use a-z, 0-9 and - only, up to 32 characters")
+    if len(tags) > MAX_TAGS:
+        raise TriageError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+def tags_of(session: Session, case: Case) -> list[str]:
+    """The case's tags, sorted."""
+    return list(session.scalars(select(CaseTag.tag).where(CaseTag.case_id == case.id).order_by(CaseTag.tag)))
+
+
+def update_case(session: Session, case: Case, *, status: str, urgent: bool, tags: Sequence[str]) -> str:
+    """Set disposition, urgency and tags. The caller audits and commits.
+
+    Returns:
+        A short description of what changed (codes and tags only), empty
+        when nothing did.
+
+    Raises:
+        TriageError: unknown status.
+    """
+    if status not in DISPOSITIONS:
+        raise TriageError("unknown disposition")
+    changes: list[str] = []
+    if case.status != status:
+        changes.append(f"status={status}")
+        case.status = status
+    if bool(case.urgent) != urgent:
+        changes.append(f"urgent={int(urgent)}")
+        case.urgent = urgent
+    old = set(tags_of(session, case))
+    new = set(tags)
+    for tag in sorted(new - old):
+        session.add(CaseTag(case_id=case.id, tag=tag))
+    if old - new:
+        session.execute(delete(CaseTag).where(CaseTag.case_id == case.id, CaseTag.tag.in_(old - new)))
+    if new != old:
+        changes.append(
+            "tags=" + ",".join([f"+{t}" for t in sorted(new - old)] + [f"-{t}" for t in sorted(old - new)])
+        )
+    return " ".join(changes)
+
+
+def assign(session: Session, case: Case, assignee: User | None) -> None:
+    """Assign the case to ``assignee`` (None: nobody). The caller audits and
+    commits."""
+    case.assignee_id = assignee.id if assignee is not None else None
+
+
+def assignable_users(session: Session) -> list[User]:
+    """Active accounts a case can be assigned to, by e-mail."""
+    return list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.email)))
+
+
+# --------------------------------------------------------------------------
+# Notes
+
+
+@dataclass(frozen=True)
+class Note:
+    """A decrypted internal note."""
+
+    uid: str
+    day: date
+    author: str
+    body: str
+
+
+def add_note(session: Session, case: Case, keyring: Keyring, author: User, body: str) -> CaseNote:
+    """Seal ``body`` under the data key and store it. The caller audits and
+    commits.
+
+    Raises:
+        KeyLockedError: locked. TriageError: empty.
+    """
+    body = body.strip()
+    if not body:
+        raise TriageError("the note is empty")
+    uid = secrets.token_hex(16)
+    note = CaseNote(
+        uid=uid,
+        case_id=case.id,
+        author_id=author.id,
+        day=_today(),
+        body_ct=seal_field(keyring.data_key(), case.envelope_id, f"note/{uid}", body.encode("utf-8")),
+    )
+    session.add(note)
+    return note
+
+
+def notes_of(session: Session, case: Case, keyring: Keyring) -> list[Note]:
+    """The case's notes, oldest first, decrypted (in memory only).
+
+    Raises:
+        KeyLockedError: locked. DataKeyError: a note does not authenticate.
+    """
+    data_key = keyring.data_key()
+    rows = session.execute(
+        select(CaseNote, User.email)
+        .outerjoin(User, User.id == CaseNote.author_id)
+        .where(CaseNote.case_id == case.id)
+        .order_by(CaseNote.id)
+    ).all()
+    return [
+        Note(
+            uid=note.uid,
+            day=note.day,
+            author=email or "",
+            body=open_field(data_key, case.envelope_id, f"note/{note.uid}", note.body_ct).decode("utf-8"),
+        )
+        for note, email in rows
+    ]
+
+
+# --------------------------------------------------------------------------
+# TNR coding
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A reviewer's TNR coding: codes of :mod:`admin.taxonomy` only."""
+
+    tactics: tuple[str, ...] = ()
+    communities: tuple[str, ...] = ()
+    province: str | None = None
+    state: str | None = None
+    attribution: str | None = None
+    confidence: str | None = None
+    incident_month: str | None = None
+
+    def validate(self) -> Coding:
+        """This coding, checked and normalized (sorted, unique codes).
+
+        Raises:
+            TriageError: an unknown code or a malformed month.
+        """
+        tactics = tuple(sorted(set(self.tactics)))
+        communities = tuple(sorted(set(self.communities)))
+        if not set(tactics) <= set(taxonomy.TACTICS):
+            raise TriageError("unknown tactic code")
+        if not set(communities) <= set(taxonomy.COMMUNITIES):
+            raise TriageError("unknown community code")
+        checks: Iterable[tuple[str | None, dict[str, Any], str]] = (
+            (self.province, taxonomy.PROVINCES, "province"),
+            (self.state, taxonomy.STATES, "state"),
+            (self.attribution, taxonomy.ATTRIBUTIONS, "attribution"),
+            (self.confidence, taxonomy.CONFIDENCES, "confidence"),
+        )
+        for value, allowed, name in checks:
+            if value is not None and value not in allowed:
+                raise TriageError(f"unknown {name} code")
+        if (self.attribution is None) != (self.confidence is None):
+            raise TriageError("attribution and confidence go together")
+        month = self.incident_month or None
+        if month is not None and not MONTH_RE.fullmatch(month):
+            raise TriageError("the month is YYYY-MM")
+        return Coding(
+            tactics, communities, self.province, self.state, self.attribution, self.confidence, month
+        )
+
+    def describe(self) -> str:
+        """Codes only, for the audit log."""
+        return (
+            f"tactics={','.join(self.tactics)} communities={','.join(self.communities)} "
+            f"province={self.province or '-'} state={self.state or '-'} "
+            f"attribution={self.attribution or '-'}/{self.confidence or '-'} "
+            f"month={self.incident_month or '-'}"
+        )
+
+
+def coding_of(session: Session, case: Case) -> Coding | None:
+    """The reviewer's coding of ``case``, or None if not coded yet."""
+    row = session.get(
+        CaseCoding, case.id, options=[selectinload(CaseCoding.tactics), selectinload(CaseCoding.communities)]
+    )
+    if row is None:
+        return None
+    return Coding(
+        tactics=tuple(t.code for t in row.tactics),
+        communities=tuple(c.code for c in row.communities),
+        province=row.province,
+        state=row.state,
+        attribution=row.attribution,
+        confidence=row.confidence,
+        incident_month=row.incident_month,
+    )
+
+
+def set_coding(session: Session, case: Case, coding: Coding, coder: User) -> Coding:
+    """Store the reviewer's coding (replacing the previous one, version + 1).
+    The caller audits and commits.
+
+    Raises:
+        TriageError: see :meth:`Coding.validate`.
+    """
+    coding = coding.validate()
+    row = session.get(CaseCoding, case.id)
+    if row is None:
+        row = CaseCoding(case_id=case.id, version=0)
+        session.add(row)
+    row.attribution = coding.attribution
+    row.confidence = coding.confidence
+    row.state = coding.state
+    row.province = coding.province
+    row.incident_month = coding.incident_month
+    row.coded_by = coder.id
+    row.coded_day = _today()
+    row.version = (row.version or 0) + 1
+    row.tactics = [CaseCodingTactic(code=c) for c in coding.tactics]
+    row.communities = [CaseCodingCommunity(code=c) for c in coding.communities]
+    return coding
+
+
+@dataclass(frozen=True)
+class CodedRecord:
+    """What a briefing needs of one coded case, no free text: the shape the
+    briefing's ``coded_cases`` table is fed from. ``report_month`` is the
+    case's day generalized to the month."""
+
+    case_ref: str
+    incident_month: str | None
+    report_month: str
+    province: str | None
+    tactics: tuple[str, ...]
+    communities: tuple[str, ...]
+    attribution: str | None
+    confidence: str | None
+    disposition: str
+    coding_version: int
+
+
+def coded_records(session: Session) -> list[CodedRecord]:
+    """Every coded case as a :class:`CodedRecord`, by case id."""
+    rows = session.execute(
+        select(CaseCoding, Case.envelope_id, Case.day, Case.status)
+        .join(Case, Case.id == CaseCoding.case_id)
+        .options(selectinload(CaseCoding.tactics), selectinload(CaseCoding.communities))
+        .order_by(Case.id)
+    ).all()
+    return [
+        CodedRecord(
+            case_ref=envelope_id,
+            incident_month=coding.incident_month,
+            report_month=day.strftime("%Y-%m"),
+            province=coding.province,
+            tactics=tuple(t.code for t in coding.tactics),
+            communities=tuple(c.code for c in coding.communities),
+            attribution=coding.attribution,
+            confidence=coding.confidence,
+            disposition=status,
+            coding_version=coding.version,
+        )
+        for coding, envelope_id, day, status in rows
+    ]
+
+
+# --------------------------------------------------------------------------
+# The inbox
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """Inbox filters; None or empty: not filtered. ``assignee``: an account
+    id, or ``"none"`` for unassigned cases."""
+
+    status: str | None = None
+    urgent: bool | None = None
+    assignee: int | str | None = None
+    tactic: str | None = None
+    community: str | None = None
+    province: str | None = None
+    tag: str | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """Add this filter's conditions to a query over :class:`Case`."""
+        if self.status:
+            query = query.where(Case.status == self.status)
+        if self.urgent is not None:
+            query = query.where(Case.urgent.is_(self.urgent))
+        if self.assignee == "none":
+            query = query.where(Case.assignee_id.is_(None))
+        elif isinstance(self.assignee, int):
+            query = query.where(Case.assignee_id == self.assignee)
+        if self.tactic:
+            query = query.where(
+                Case.id.in_(select(CaseCodingTactic.case_id).where(CaseCodingTactic.code == self.tactic))
+            )
+        if self.community:
+            query = query.where(
+                Case.id.in_(
+                    select(CaseCodingCommunity.case_id).where(CaseCodingCommunity.code == self.community)
+                )
+            )
+        if self.province:
+            query = query.where(
+                Case.id.in_(select(CaseCoding.case_id).where(CaseCoding.province == self.province))
+            )
+        if self.tag:
+            query = query.where(Case.id.in_(select(CaseTag.case_id).where(CaseTag.tag == self.tag)))
+        if self.day_from:
+            query = query.where(Case.day >= self.day_from)
+        if self.day_to:
+            query = query.where(Case.day <= self.day_to)
+        return query
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One inbox line. ``snippet`` is None when the key is locked."""
+
+    seq: int
+    envelope_id: str
+    day: date
+    sealed_by: str
+    status: str
+    urgent: bool
+    assignee: str | None
+    attachment_count: int
+    snippet: str | None
+    tags: list[str] = field(default_factory=list)
+
+
+def inbox_page(
+    session: Session, keyring: Keyring, flt: InboxFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[InboxRow], int]:
+    """One page (1-based) of cases matching ``flt``, urgent first, then
+    newest ``seq``; and the number of matching cases. Each filter and the
+    order use an index, and only the page's rows are decrypted."""
+    total = session.scalar(flt.apply(select(func.count(Case.id)))) or 0
+    cases = session.scalars(
+        flt.apply(select(Case))
+        .options(selectinload(Case.attachments))
+        .order_by(Case.urgent.desc(), Case.seq.desc(), Case.id.desc())
+        .limit(per_page)
+        .offset((max(1, page) - 1) * per_page)
+    ).all()
+    ids = [c.id for c in cases]
+    tags: dict[int, list[str]] = {}
+    for case_id, tag in session.execute(
+        select(CaseTag.case_id, CaseTag.tag).where(CaseTag.case_id.in_(ids)).order_by(CaseTag.tag)
+    ):
+        tags.setdefault(case_id, []).append(tag)
+    assignee_ids = {c.assignee_id for c in cases if c.assignee_id is not None}
+    emails: dict[int, str] = {
+        user_id: email
+        for user_id, email in session.execute(select(User.id, User.email).where(User.id.in_(assignee_ids)))
+    }
+    data_key = keyring.data_key() if keyring.unlocked else None
+    rows = []
+    for case in cases:
+        snippet: str | None = None
+        if data_key is not None:
+            report = json.loads(open_field(data_key, case.envelope_id, "report", case.report_ct))
+            narrative = report.get("narrative") if isinstance(report, dict) else None
+            text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
+            snippet = text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"
+        rows.append(
+            InboxRow(
+                seq=case.seq,
+                envelope_id=case.envelope_id,
+                day=case.day,
+                sealed_by=case.sealed_by,
+                status=case.status,
+                urgent=bool(case.urgent),
+                assignee=emails.get(case.assignee_id) if case.assignee_id is not None else None,
+                attachment_count=len(case.attachments),
+                snippet=snippet,
+                tags=tags.get(case.id, []),
+            )
+        )
+    return rows, total

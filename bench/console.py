@@ -1,0 +1,193 @@
+"""Console benchmarks (issue 5 targets).
+
+1. Sync-and-open rate: N envelopes (default 10,000) served by the fake
+   intake of the tests over loopback HTTP and pulled by ``admin.sync.sync``
+   (open, seal under the data key, store, one transaction each), against a
+   raw loop that only opens the same envelopes in memory. Target: sync rate
+   at least 0.5 x the raw rate.
+2. Inbox page time at M cases (default 100,000): the full GET of the inbox
+   (login session, filters, count, one page decrypted, template), median of
+   several runs, unfiltered and with filters. Target: at most 150 ms.
+
+Usage: ``python bench/console.py [--envelopes N] [--cases M]``. Prints
+numbers only, never content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "admin"))
+
+from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, FakeIntake  # noqa: E402
+
+from admin import accounts, create_app, custody  # noqa: E402
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION  # noqa: E402
+from admin.models import Case, CaseCoding, CaseCodingTactic, CaseTag  # noqa: E402
+from admin.sync import IntakeClient, sync  # noqa: E402
+from intake.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
+
+
+def _app(data_dir: Path) -> Any:
+    app = create_app(
+        {
+            "DATA_DIR": str(data_dir),
+            "SECRET_KEY": secrets.token_hex(16),
+            "ARGON2ID": CHEAP_ARGON2ID,
+            "TESTING": True,
+            "LOGIN_TIME_FLOOR": 0,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    return app
+
+
+def _unlock(app: Any, key: RecipientPrivateKey) -> None:
+    data_dir = Path(app.config["DATA_DIR"])
+    custody.store_private_key(
+        key, PASSPHRASE, recipient_id="bench", data_dir=data_dir, argon2id=CHEAP_ARGON2ID
+    )
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        custody.unlock(app.extensions[KEYRING_EXTENSION], session, data_dir, PASSPHRASE)
+
+
+def bench_sync(n: int) -> None:
+    key = RecipientPrivateKey.generate()
+    fake = FakeIntake(key)
+    t0 = time.perf_counter()
+    for i in range(n):
+        fake.add({"narrative": f"bench report {i} " + "x" * 600, "language": "en"})
+    print(f"sealed {n} envelopes in {time.perf_counter() - t0:.1f} s (setup)")
+
+    t0 = time.perf_counter()
+    for served in fake.envelopes:
+        open_envelope(served.sealed, [key])
+    raw = n / (time.perf_counter() - t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _app(Path(tmp))
+        _unlock(app, key)
+        fake.start()
+        try:
+            t0 = time.perf_counter()
+            with IntakeClient(fake.url, fake.token) as client:
+                result = sync(
+                    app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(tmp), client, 100
+                )
+            rate = n / (time.perf_counter() - t0)
+        finally:
+            fake.stop()
+            app.extensions[DB_EXTENSION].engine.dispose()
+    assert result.added == n
+    ratio = rate / raw
+    print(f"raw open loop:  {raw:8.0f} envelopes/s")
+    print(
+        f"sync and open:  {rate:8.0f} envelopes/s  ratio {ratio:.2f} x (target >= 0.5) {'OK' if ratio >= 0.5 else 'MISS'}"
+    )
+
+
+def bench_inbox(m: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _app(Path(tmp))
+        key = RecipientPrivateKey.generate()
+        _unlock(app, key)
+        data_key = app.extensions[KEYRING_EXTENSION].data_key()
+        db = app.extensions[DB_EXTENSION]
+        t0 = time.perf_counter()
+        statuses = ["new", "in_review", "verified", "closed", "spam"]
+        with db.session() as session:
+            rows: list[dict[str, Any]] = []
+            for i in range(1, m + 1):
+                eid = secrets.token_hex(16)
+                report = json.dumps({"narrative": f"bench case {i} " + "y" * 300}).encode()
+                rows.append(
+                    {
+                        "id": i,
+                        "envelope_id": eid,
+                        "seq": i,
+                        "day": date(2026, 1, 1) + timedelta(days=i % 300),
+                        "sealed_by": "browser",
+                        "status": statuses[i % len(statuses)],
+                        "urgent": i % 97 == 0,
+                        "header": b"",
+                        "content_key_ct": b"",
+                        "report_ct": custody.seal_field(data_key, eid, "report", report),
+                    }
+                )
+                if len(rows) == 5000:
+                    session.execute(insert(Case), rows)
+                    rows = []
+            if rows:
+                session.execute(insert(Case), rows)
+            session.execute(
+                insert(CaseCoding),
+                [{"case_id": i, "coded_day": date(2026, 6, 1), "version": 1} for i in range(1, m + 1, 3)],
+            )
+            session.execute(
+                insert(CaseCodingTactic),
+                [{"case_id": i, "code": f"T{(i % 15) + 1:02d}"} for i in range(1, m + 1, 3)],
+            )
+            session.execute(
+                insert(CaseTag), [{"case_id": i, "tag": "follow-up"} for i in range(1, m + 1, 50)]
+            )
+        print(f"stored {m} cases in {time.perf_counter() - t0:.1f} s (setup)")
+
+        secret = accounts.new_totp_secret()
+        with app.app_context(), db.session() as session:
+            user = accounts.create_user(
+                session, "bench@example.org", "bench password 123", "coordinator", CHEAP_ARGON2ID
+            )
+            user.totp_secret_ct = accounts.seal_totp_secret(app.config["SECRET_KEY"], user.id, secret)
+        client = app.test_client()
+        client.post("/login", data={"email": "bench@example.org", "password": "bench password 123"})
+        assert client.post("/login/totp", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+
+        for query in (
+            "/",
+            "/?page=1000",
+            "/?status=verified",
+            "/?tactic=T05",
+            "/?urgent=yes",
+            "/?tag=follow-up&page=3",
+        ):
+            times = []
+            for _ in range(7):
+                t0 = time.perf_counter()
+                response = client.get(query)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200
+            median = statistics.median(times)
+            print(
+                f"inbox {query:28s} {median:7.1f} ms median of 7 (target <= 150) {'OK' if median <= 150 else 'MISS'}"
+            )
+        db.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envelopes", type=int, default=10_000)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--skip-sync", action="store_true")
+    parser.add_argument("--skip-inbox", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_sync:
+        bench_sync(args.envelopes)
+    if not args.skip_inbox:
+        bench_inbox(args.cases)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+// Progressive enhancement of the report form (templates/intake/form.html).
+//
+// Without this script, or in a browser without what it needs (a secure
+// context, WebCrypto, XMLHttpRequest, FormData), the form posts as plain HTML
+// and the server seals. With it, the report is sealed here, to the public keys
+// listed on the page, and only ciphertext is uploaded (intake/report/upload.py
+// documents the endpoint). What the reporter typed stays in the form until the
+// server confirms the commit; only then is the receipt shown, from the
+// upload's answer (never a URL or a cookie).
+//
+// Nothing here logs, stores (no localStorage, no cookies) or sends anything
+// but the sealed envelope, the CSRF token and the one-time submission token.
+
+import { b64decode, keyIdOf, sealEnvelope, wellFormed } from "./envelope.js";
+
+/** Abort an upload when nothing has moved for this long (ms). */
+const DEFAULT_STALL_MS = 60000;
+const MAX_NARRATIVE = 100000;
+
+/** Whether this browser can seal: otherwise the plain form post is used. */
+export function canSeal() {
+  return Boolean(
+    globalThis.isSecureContext
+      && globalThis.crypto
+      && globalThis.crypto.subtle
+      && typeof globalThis.crypto.getRandomValues === "function"
+      && typeof XMLHttpRequest === "function"
+      && typeof FormData === "function"
+      && typeof Blob === "function"
+      && typeof TextEncoder === "function"
+      && typeof Promise === "function"
+      && "content" in document.createElement("template"),
+  );
+}
+
+function fill(text, values) {
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+function readMessages() {
+  const messages = {};
+  const template = document.getElementById("seal-messages");
+  if (!template) return messages;
+  for (const p of template.content.querySelectorAll("[data-message]")) {
+    messages[p.dataset.message] = p.textContent.trim();
+  }
+  return messages;
+}
+
+function codePoints(text) {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** POST ``data`` with upload progress; resolves with {status, payload}. */
+function upload(url, data, { onProgress, stallMs }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    let last = Date.now();
+    let finished = false;
+    const watchdog = setInterval(() => {
+      if (!finished && Date.now() - last > stallMs) {
+        finish();
+        xhr.abort();
+        reject(new Error("timeout"));
+      }
+    }, Math.min(1000, stallMs));
+    function finish() {
+      finished = true;
+      clearInterval(watchdog);
+    }
+    xhr.open("POST", url);
+    xhr.responseType = "text";
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      last = Date.now();
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    });
+    xhr.upload.addEventListener("load", () => {
+      last = Date.now();
+      onProgress(1, 1);
+    });
+    xhr.addEventListener("load", () => {
+      if (finished) return;
+      finish();
+      let payload = null;
+      try {
+        payload = JSON.parse(xhr.responseText);
+      } catch {
+        payload = null;
+      }
+      resolve({ status: xhr.status, payload });
+    });
+    for (const type of ["error", "abort"]) {
+      xhr.addEventListener(type, () => {
+        if (finished) return;
+        finish();
+        reject(new Error("network"));
+      });
+    }
+    xhr.send(data);
+  });
+}
+
+/** Enhance one report form. */
+export function enhance(form) {
+  const messages = readMessages();
+  const settings = form.dataset;
+  const status = document.getElementById("seal-status");
+  const label = document.getElementById("seal-progress-label");
+  const bar = document.getElementById("seal-progress");
+  const fillBar = bar ? bar.querySelector(".progress-bar") : null;
+  const errorBox = document.getElementById("seal-error");
+  const errorText = document.getElementById("seal-error-text");
+  const retry = document.getElementById("seal-retry");
+  const submit = form.querySelector("button[type=submit]");
+  const narrative = form.elements.namedItem("narrative");
+  const fileInput = form.elements.namedItem("attachments");
+  let busy = false;
+
+  function message(name, values = {}) {
+    return fill(messages[name] || name, values);
+  }
+
+  function showProgress(name, fraction) {
+    const percent = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
+    const text = message(name, { percent });
+    status.hidden = false;
+    label.textContent = text;
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.setAttribute("aria-valuetext", text);
+    // CSSOM, not a style attribute: the CSP allows no inline style.
+    if (fillBar) fillBar.style.width = `${percent}%`;
+  }
+
+  function showError(text, { canRetry, focus } = {}) {
+    errorText.textContent = text;
+    errorBox.hidden = false;
+    retry.hidden = !canRetry;
+    if (focus) focus.focus();
+  }
+
+  function clearError() {
+    errorBox.hidden = true;
+    errorText.textContent = "";
+    retry.hidden = true;
+  }
+
+  function check(files) {
+    const text = narrative ? narrative.value : "";
+    if (!text.trim()) return { text: message("narrative-required"), focus: narrative };
+    if (codePoints(text) > MAX_NARRATIVE) return { text: message("narrative-too-long"), focus: narrative };
+    const maxFiles = Number(settings.maxFiles);
+    const maxFile = Number(settings.maxFile);
+    const maxTotal = Number(settings.maxTotal);
+    if (files.length > maxFiles) return { text: message("too-many-files"), focus: fileInput };
+    for (const f of files) {
+      if (f.size > maxFile) return { text: message("file-too-large", { name: f.name }), focus: fileInput };
+    }
+    if (files.reduce((sum, f) => sum + f.size, 0) > maxTotal) {
+      return { text: message("total-too-large"), focus: fileInput };
+    }
+    return null;
+  }
+
+  async function recipients() {
+    const keys = [];
+    for (const li of document.querySelectorAll("li[data-public-key]")) {
+      const publicKey = b64decode(li.dataset.publicKey, "public key");
+      // The key sealed to must be the one whose fingerprint the page shows.
+      if ((await keyIdOf(publicKey)) !== li.dataset.kid) throw new Error("key id mismatch");
+      keys.push({ publicKey, kid: li.dataset.kid });
+    }
+    if (keys.length === 0) throw new Error("no recipient");
+    return keys;
+  }
+
+  function showReceipt(receipt) {
+    const template = document.getElementById("seal-receipt");
+    const main = form.closest("main") || document.body;
+    const content = template.content.cloneNode(true);
+    content.querySelector("output").textContent = receipt;
+    main.replaceChildren(content);
+    const heading = main.querySelector("h1");
+    const brand = document.querySelector(".brand");
+    if (heading) {
+      document.title = brand ? `${heading.textContent} · ${brand.textContent}` : heading.textContent;
+      heading.focus();
+    }
+  }
+
+  async function send() {
+    if (busy) return;
+    clearError();
+    const files = fileInput && fileInput.files ? Array.from(fileInput.files) : [];
+    const problem = check(files);
+    if (problem) {
+      showError(problem.text, { canRetry: false, focus: problem.focus });
+      return;
+    }
+    busy = true;
+    submit.disabled = true;
+    try {
+      showProgress("sealing", 0);
+      let sealed;
+      try {
+        sealed = await sealEnvelope({
+          report: {
+            form_version: Number(settings.formVersion),
+            language: document.documentElement.lang,
+            narrative: wellFormed(narrative.value),
+          },
+          files: files.map((f) => ({ name: f.name, type: f.type || "application/octet-stream", data: f })),
+          recipients: await recipients(),
+          day: settings.day,
+          chunkSize: Number(settings.chunk),
+          onProgress: (done, total) => showProgress("sealing", total ? done / total : 1),
+        });
+      } catch {
+        status.hidden = true;
+        showError(message("seal-failed"), { canRetry: true });
+        return;
+      }
+      const data = new FormData();
+      for (const name of ["csrf_token", "submission"]) {
+        const input = form.elements.namedItem(name);
+        if (input) data.append(name, input.value);
+      }
+      data.append("header", new Blob([sealed.header], { type: "application/json" }), "header");
+      data.append("body", new Blob([sealed.body], { type: "application/octet-stream" }), "body");
+      sealed.attachments.forEach((chunks, i) => {
+        data.append("attachment", new Blob(chunks, { type: "application/octet-stream" }), `attachment-${i}`);
+      });
+      sealed = null;
+      showProgress("uploading", 0);
+      let answer;
+      try {
+        answer = await upload(settings.sealUrl, data, {
+          stallMs: Number(settings.stallMs) || DEFAULT_STALL_MS,
+          onProgress: (loaded, total) => {
+            if (loaded >= total) showProgress("confirming", 1);
+            else showProgress("uploading", loaded / total);
+          },
+        });
+      } catch (error) {
+        status.hidden = true;
+        showError(message(error.message === "timeout" ? "timeout" : "network"), { canRetry: true });
+        return;
+      }
+      status.hidden = true;
+      const payload = answer.payload || {};
+      if (answer.status === 200 && typeof payload.receipt === "string") {
+        showReceipt(payload.receipt);
+        return;
+      }
+      if (typeof payload.csrf_token === "string") {
+        const token = form.elements.namedItem("csrf_token");
+        if (token) token.value = payload.csrf_token;
+      }
+      const text = typeof payload.message === "string" ? payload.message : message("server");
+      showError(text, { canRetry: payload.error !== "duplicate" });
+    } finally {
+      busy = false;
+      submit.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  retry.addEventListener("click", () => send());
+  form.dataset.sealing = "browser"; // for tests and styles: the script took over
+}
+
+/** Enhance every report form on the page, if this browser can seal. */
+export function enhanceForms() {
+  if (!canSeal()) return;
+  for (const form of document.querySelectorAll("form[data-seal-url]")) {
+    if (document.getElementById("seal-status") && document.getElementById("seal-error")) enhance(form);
+  }
+}

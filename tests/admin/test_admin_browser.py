@@ -1,0 +1,152 @@
+"""The console in headless Chromium with its virtual WebAuthn authenticator
+(CDP ``WebAuthn.enable`` / ``WebAuthn.addVirtualAuthenticator``): register a
+security key, log in with it, unlock, sync, code a case, verify the audit
+chain. Real CSRF tokens, the real CSP (a same-origin script only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from admin_testlib import PASSPHRASE, PASSWORD, AuthActions, FakeIntake
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from admin.extensions import DB_EXTENSION
+from admin.models import AuditEntry
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # "localhost" is this machine's loopback address, never a lookup.
+    "--host-resolver-rules=MAP localhost 127.0.0.1",
+]
+# WebAuthn refuses an IP address as relying party id, so the page is served
+# from 127.0.0.1 under the name "localhost" (a secure context, loopback only).
+HOST = "localhost"
+
+
+@pytest.fixture
+def live_console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
+    app = make_app(WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://{HOST}:{server.port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_security_key_login_unlock_sync_code_and_audit(
+    live_console: tuple[Flask, str], browser: Any, intake_factory: Callable[[Flask], FakeIntake]
+) -> None:
+    app, base = live_console
+    fake = intake_factory(app)
+    first = fake.add({"narrative": "Someone photographed me at the vigil.", "language": "en"})
+    fake.add({"narrative": "They called my mother.", "language": "zh"})
+    email = AuthActions(app, app.test_client()).create("coordinator", email="coord@example.org", totp=False)
+
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+
+    def log_in() -> None:
+        page.goto(f"{base}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("input[type=submit]")
+
+    # First login: password, then register a security key (enrolment).
+    log_in()
+    page.wait_for_url(f"{base}/login/enrol")
+    page.fill("#webauthn-name", "virtual key")
+    page.click("#webauthn-register")
+    page.wait_for_url(f"{base}/")
+    assert page.locator("h1").inner_text() == "Inbox"
+    creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]})
+    assert len(creds["credentials"]) == 1
+
+    # Log out, then in with the key.
+    page.click("text=Log out")
+    page.wait_for_url(f"{base}/login")
+    log_in()
+    page.wait_for_url(f"{base}/login/second-factor")
+    page.click("#webauthn-login")
+    page.wait_for_url(f"{base}/")
+
+    # Unlock, sync.
+    page.goto(f"{base}/keys/")
+    page.fill("input[name=passphrase]", PASSPHRASE)
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=The organization key is unlocked.")
+    page.goto(f"{base}/")
+    page.click("button:has-text('Sync')")
+    page.wait_for_selector("text=Sync done: 2 added, 0 quarantined, 0 skipped.")
+    assert "Someone photographed me" in page.content()
+
+    # Code and triage the first case.
+    page.goto(f"{base}/cases/{first.envelope_id}")
+    page.select_option("#coding-form select[name=tactics]", ["T06", "T05"])
+    page.select_option("#coding-form select[name=province]", "CA-ON")
+    page.select_option("#coding-form select[name=attribution]", "C")
+    page.select_option("#coding-form select[name=confidence]", "low")
+    page.click("#coding-form input[type=submit]")
+    page.wait_for_selector("text=Coding saved.")
+    page.select_option("#triage-form select[name=status]", "in_review")
+    page.click("#triage-form input[type=submit]")
+    page.wait_for_selector("text=Saved.")
+    assert page.locator("#case-status").inner_text() == "in_review"
+    assert not [e for e in errors if "Content Security Policy" in e]
+
+    # The audit chain holds and tells the story.
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    with app.extensions[DB_EXTENSION].session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+    for expected in (
+        "second_factor.enrolled",
+        "login",
+        "logout",
+        "key.unlock",
+        "sync",
+        "case.view",
+        "case.code",
+    ):
+        assert expected in actions
+    assert actions.count("login") == 2
+    context.close()

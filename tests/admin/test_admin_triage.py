@@ -1,0 +1,238 @@
+"""Triage on the case page: disposition, urgency, tags, assignment, notes
+(sealed), the reviewer's TNR coding (apart from the reporter's), inbox
+filters and paging, the quarantine page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from admin import taxonomy, triage
+from admin.briefing import codes as briefing_codes
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import Case, CaseNote
+from admin.sync import IntakeClient, sync
+
+
+def synced(app: Flask, fake: FakeIntake) -> None:
+    unlock(app)
+    with IntakeClient(fake.url, fake.token) as client:
+        sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+
+
+def case_row(app: Flask, envelope_id: str) -> Case:
+    with app.extensions[DB_EXTENSION].session() as session:
+        case = session.scalar(select(Case).where(Case.envelope_id == envelope_id))
+        assert case is not None
+        return case
+
+
+def test_codes_match_the_briefing_vocabulary() -> None:
+    assert tuple(taxonomy.TACTICS) == briefing_codes.TACTICS
+    assert set(taxonomy.COMMUNITIES) == set(briefing_codes.COMMUNITIES)
+    assert set(taxonomy.PROVINCES) == set(briefing_codes.PROVINCES)
+    assert tuple(taxonomy.ATTRIBUTIONS) == briefing_codes.ATTRIBUTIONS
+    assert tuple(taxonomy.CONFIDENCES) == briefing_codes.CONFIDENCES
+
+
+def test_disposition_urgency_and_tags(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = intake.add({"narrative": "x"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    url = f"/cases/{served.envelope_id}"
+    done = client.post(
+        f"{url}/triage",
+        data={"status": "needs_information", "urgent": "y", "tags": "Follow-up, translation"},
+        follow_redirects=True,
+    )
+    assert b"Saved." in done.data
+    case = case_row(app, served.envelope_id)
+    assert case.status == "needs_information" and case.urgent
+    page = client.get(url).get_data(as_text=True)
+    assert "Imminent danger" in page and "follow-up translation" in page
+
+    bad = client.post(f"{url}/triage", data={"status": "deleted", "tags": ""}, follow_redirects=True)
+    assert b"Choose a disposition." in bad.data
+    bad_tag = client.post(f"{url}/triage", data={"status": "new", "tags": "<b>"}, follow_redirects=True)
+    assert b"tags may use" in bad_tag.data
+    assert case_row(app, served.envelope_id).status == "needs_information"
+
+
+def test_coding_is_stored_apart_from_the_reporters_ticks(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = intake.add({"narrative": "x", "tactics": ["T01"], "province": "CA-BC"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    url = f"/cases/{served.envelope_id}/coding"
+    response = client.post(
+        url,
+        data={
+            "tactics": ["T04", "T05"],
+            "communities": ["uyghur"],
+            "province": "CA-ON",
+            "state": "prc",
+            "attribution": "B",
+            "confidence": "medium",
+            "incident_month": "2026-10",
+        },
+        follow_redirects=True,
+    )
+    assert b"Coding saved." in response.data
+    with app.extensions[DB_EXTENSION].session() as session:
+        case = session.scalar(select(Case).where(Case.envelope_id == served.envelope_id))
+        assert case is not None
+        coding = triage.coding_of(session, case)
+        assert coding == triage.Coding(("T04", "T05"), ("uyghur",), "CA-ON", "prc", "B", "medium", "2026-10")
+        records = triage.coded_records(session)
+    assert records == [
+        triage.CodedRecord(
+            case_ref=served.envelope_id,
+            incident_month="2026-10",
+            report_month="2026-11",
+            province="CA-ON",
+            tactics=("T04", "T05"),
+            communities=("uyghur",),
+            attribution="B",
+            confidence="medium",
+            disposition="new",
+            coding_version=1,
+        )
+    ]
+    # The reporter's own ticks are untouched, inside the sealed report.
+    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    assert "CA-BC" in page and "T01" in page
+
+    for bad in (
+        {"tactics": ["T16"]},
+        {"province": "CA-XX"},
+        {"attribution": "B"},  # without a confidence
+        {"incident_month": "2026-13"},
+    ):
+        client.post(url, data=bad)
+    with app.extensions[DB_EXTENSION].session() as session:
+        case = session.scalar(select(Case).where(Case.envelope_id == served.envelope_id))
+        assert case is not None
+        assert triage.coding_of(session, case) == coding  # unchanged
+
+
+def test_coding_validation() -> None:
+    with pytest.raises(triage.TriageError, match="attribution and confidence"):
+        triage.Coding(confidence="low").validate()
+    assert triage.Coding(tactics=("T05", "T01", "T05")).validate().tactics == ("T01", "T05")
+
+
+def test_notes_are_sealed(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
+    served = intake.add({"narrative": "x"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    secret = canary()
+    url = f"/cases/{served.envelope_id}"
+    assert b"Note added." in client.post(f"{url}/notes", data={"body": secret}, follow_redirects=True).data
+    assert secret in client.get(url).get_data(as_text=True)
+    assert files_containing(Path(app.config["DATA_DIR"]), secret.encode()) == []
+    with app.extensions[DB_EXTENSION].session() as session:
+        assert len(session.scalars(select(CaseNote)).all()) == 1
+
+    app.extensions[KEYRING_EXTENSION].lock()
+    locked = client.get(url).get_data(as_text=True)
+    assert secret not in locked and "Notes are encrypted" in locked
+    refused = client.post(f"{url}/notes", data={"body": "another"}, follow_redirects=True)
+    assert b"Unlock the organization key to write notes." in refused.data
+
+
+def test_take_and_assign(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
+    served = intake.add({"narrative": "x"})
+    synced(app, intake)
+    reviewer = auth.create("reviewer", email="rev@example.org")
+    auth.login_as("coordinator")
+    with app.extensions[DB_EXTENSION].session() as session:
+        from admin.accounts import find_user
+
+        rev = find_user(session, reviewer)
+        assert rev is not None
+        rev_id = rev.id
+    url = f"/cases/{served.envelope_id}"
+    client.post(f"{url}/assign", data={"assignee": str(rev_id)})
+    assert case_row(app, served.envelope_id).assignee_id == rev_id
+    assert "rev@example.org" in client.get(url).get_data(as_text=True)
+    client.post(f"{url}/take")
+    assert case_row(app, served.envelope_id).assignee_id != rev_id
+    client.post(f"{url}/assign", data={"assignee": ""})
+    assert case_row(app, served.envelope_id).assignee_id is None
+
+
+def test_inbox_filters_and_order(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = [intake.add({"narrative": f"number-{n}-end"}) for n in range(6)]
+    synced(app, intake)
+    auth.login_as("coordinator")
+    client.post(
+        f"/cases/{served[1].envelope_id}/triage", data={"status": "verified", "urgent": "y", "tags": "a"}
+    )
+    client.post(f"/cases/{served[2].envelope_id}/triage", data={"status": "verified", "tags": "b"})
+    client.post(f"/cases/{served[3].envelope_id}/coding", data={"tactics": ["T09"]})
+    client.post(f"/cases/{served[4].envelope_id}/take")
+
+    def listed(query: str) -> list[int]:
+        page = client.get("/" + query).get_data(as_text=True)
+        return [n for n in range(6) if f"number-{n}-end" in page]
+
+    first = client.get("/").get_data(as_text=True)
+    assert first.index("number-1-end") < first.index("number-5-end")  # urgent first
+    assert listed("?status=verified") == [1, 2]
+    assert listed("?urgent=yes") == [1]
+    assert listed("?tactic=T09") == [3]
+    assert listed("?assignee=me") == [4]
+    assert listed("?assignee=none") == [0, 1, 2, 3, 5]
+    assert listed("?tag=b") == [2]
+    assert listed("?status=bogus") == [0, 1, 2, 3, 4, 5]  # unknown values are ignored
+    assert listed("?from=2030-01-01") == []
+
+    app.config["CASES_PER_PAGE"] = 1
+    page = client.get("/?status=verified").get_data(as_text=True)
+    assert "Page 1 of 2" in page and "status=verified" in page  # paging keeps the filter
+
+
+def test_inbox_page_uses_indexes(app: Flask) -> None:
+    if app.extensions[DB_EXTENSION].engine.dialect.name != "sqlite":
+        pytest.skip("query plan text is SQLite's")
+    with app.extensions[DB_EXTENSION].engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM cases WHERE status = 'new' "
+                "ORDER BY urgent DESC, seq DESC LIMIT 50"
+            )
+        )
+        assert "ix_cases_status_urgent_seq" in plan and "TEMP B-TREE" not in plan
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT case_id FROM case_coding_tactics WHERE code = 'T05'"
+            )
+        )
+        assert "ix_case_coding_tactics_code_case_id" in plan or "pk_case_coding_tactics" in plan.lower()
+
+
+def test_quarantine_page(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
+    bad = intake.add({"narrative": "x"})
+    bad.body = bad.body[:100] + bytes([bad.body[100] ^ 1]) + bad.body[101:]
+    synced(app, intake)
+    auth.login_as("reviewer")
+    assert b"1 envelopes in quarantine." in client.get("/").data
+    page = client.get("/quarantine").get_data(as_text=True)
+    assert bad.envelope_id in page and "TamperedEnvelopeError" in page

@@ -1,0 +1,282 @@
+"""The browser path's upload endpoint (``POST /<lang>/sealed``), without a
+browser: envelopes sealed here with ``sealed_by="browser"`` are the same
+bytes the bundle makes (tests/browser/ checks that in Chromium). Every
+refusal is JSON with a translated message, never a page or a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+import intake
+from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from intake.models import Envelope, ReceiptRecord
+from intake.receipts import normalize_receipt, receipt_hash
+from intake.store import today_utc
+
+from .helpers import multipart, write_key_file
+
+RECEIPT = re.compile(r"^\d{4}( \d{4}){6}$")
+
+
+def _seal(keys: list[RecipientPrivateKey], **kwargs: Any) -> SealedEnvelope:
+    options: dict[str, Any] = {"day": today_utc(), "sealed_by": "browser"}
+    options.update(kwargs)
+    return seal(
+        {"form_version": 1, "language": "en", "narrative": "sealed in a browser"},
+        [k.public_key for k in keys],
+        **options,
+    )
+
+
+def _post(
+    client: FlaskClient,
+    envelope: SealedEnvelope,
+    *,
+    lang: str = "en",
+    extra: dict[str, object] | None = None,
+    body: bytes | None = None,
+    attachments: tuple[bytes, ...] | None = None,
+) -> Any:
+    fields: dict[str, object] = {
+        "header": (envelope.header, "header", "application/json"),
+        "body": (envelope.body if body is None else body, "body", "application/octet-stream"),
+        "attachment": [
+            (a, f"attachment-{i}", "application/octet-stream")
+            for i, a in enumerate(envelope.attachments if attachments is None else attachments)
+        ],
+    }
+    fields.update(extra or {})
+    data, content_type = multipart(fields)
+    return client.post(f"/{lang}/sealed", data=data, content_type=content_type)
+
+
+def _rows(app: Flask) -> list[Envelope]:
+    with app.extensions["intake.db"].sessions() as session:
+        rows = list(session.scalars(select(Envelope)))
+        session.expunge_all()
+        return rows
+
+
+def test_a_browser_sealed_envelope_is_stored_and_answered_with_a_receipt(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    files = [AttachmentInput("a.txt", "text/plain", b"x" * 70000), AttachmentInput("e", "text/plain", b"")]
+    envelope = _seal([org_key], attachments=files)
+    response = _post(client, envelope)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    receipt = response.get_json()["receipt"]
+    assert RECEIPT.match(receipt)
+    assert receipt.replace(" ", "") not in response.headers.get("Set-Cookie", "")
+    (row,) = _rows(app)
+    assert row.sealed_by == "browser"
+    assert row.header == envelope.header and row.body == envelope.body
+    blobs = app.extensions["intake.blobs"]
+    stored = tuple(b"".join(blobs.read_chunks(row.envelope_id, i)) for i in range(len(files)))
+    assert stored == envelope.attachments
+    opened = open_envelope(SealedEnvelope(row.header, row.body, stored), [org_key])
+    assert [a.data for a in opened.attachments] == [b"x" * 70000, b""]
+    with app.extensions["intake.db"].sessions() as session:
+        hashes = set(session.scalars(select(ReceiptRecord.receipt_hash)))
+    assert receipt_hash(app.config["RECEIPT_SECRET"], normalize_receipt(receipt)) in hashes
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hant"])
+def test_refusals_are_json_in_the_reporters_language(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey, lang: str
+) -> None:
+    response = _post(client, _seal([org_key], sealed_by="server"), lang=lang)
+    assert response.status_code == 400
+    payload = response.get_json()
+    assert payload["error"] == "stale"
+    assert ("out of date" in payload["message"]) == (lang == "en")
+    assert ("過期" in payload["message"]) == (lang == "zh-hant")
+    assert _rows(app) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("sealed-by-server", "stale"),
+        ("unknown-recipient", "stale"),
+        ("missing-recipient", "stale"),
+        ("day-too-old", "stale"),
+        ("day-in-future", "stale"),
+        ("reply-key", "stale"),
+        ("body-short", "incomplete"),
+        ("attachment-missing", "incomplete"),
+        ("attachment-extra", "incomplete"),
+        ("attachment-short", "incomplete"),
+        ("header-not-canonical", "incomplete"),
+    ],
+)
+def test_what_the_intake_does_not_expect_is_refused(
+    app: Flask, client: FlaskClient, keys_dir: Path, org_key: RecipientPrivateKey, case: str, error: str
+) -> None:
+    other = RecipientPrivateKey.generate()
+    one_file = [AttachmentInput("a", "text/plain", b"abc")]
+    envelope = _seal([org_key], attachments=one_file)
+    kwargs: dict[str, Any] = {}
+    if case == "sealed-by-server":
+        envelope = _seal([org_key], sealed_by="server")
+    elif case == "unknown-recipient":
+        envelope = _seal([org_key, other])
+    elif case == "missing-recipient":
+        # A second active key appears after the app started? Use a fresh app.
+        second = write_key_file(keys_dir, "second-org")
+        app = intake.create_app({**app.config, "TESTING": True})
+        client = app.test_client()
+        envelope = _seal([second])
+    elif case == "day-too-old":
+        envelope = _seal([org_key], day=today_utc() - timedelta(days=2))
+    elif case == "day-in-future":
+        envelope = _seal([org_key], day=today_utc() + timedelta(days=2))
+    elif case == "reply-key":
+        envelope = _seal([org_key], reply_key=other.public_key.raw)
+    elif case == "body-short":
+        kwargs["body"] = envelope.body[:-1]
+    elif case == "attachment-missing":
+        kwargs["attachments"] = ()
+    elif case == "attachment-extra":
+        kwargs["attachments"] = (*envelope.attachments, envelope.attachments[0])
+    elif case == "attachment-short":
+        kwargs["attachments"] = (envelope.attachments[0][:-1],)
+    elif case == "header-not-canonical":
+        envelope = SealedEnvelope(envelope.header + b" ", envelope.body, envelope.attachments)
+    response = _post(client, envelope, **kwargs)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == error
+    assert response.get_json()["message"]
+    assert _rows(app) == []
+    if case == "missing-recipient":
+        app.extensions["intake.db"].engine.dispose()
+
+
+@pytest.mark.parametrize("offset", [-1, 1])
+def test_a_day_either_side_is_accepted(
+    client: FlaskClient, org_key: RecipientPrivateKey, offset: int
+) -> None:
+    envelope = _seal([org_key], day=today_utc() + timedelta(days=offset))
+    assert _post(client, envelope).status_code == 200
+
+
+def test_missing_parts_are_refused(client: FlaskClient, org_key: RecipientPrivateKey) -> None:
+    data, content_type = multipart({"csrf_token": "x"})
+    response = client.post("/en/sealed", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "incomplete"
+
+
+def test_size_limits_are_held_on_padded_sizes(
+    tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey
+) -> None:
+    app = intake.create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "small"),
+            "KEYS_DIR": str(keys_dir),
+            "WTF_CSRF_ENABLED": False,
+            "MAX_FILE_SIZE": 1000,
+            "MAX_TOTAL_FILE_SIZE": 1500,
+        }
+    )
+    try:
+        client = app.test_client()
+        ok = _seal([org_key], attachments=[AttachmentInput("a", "x/y", bytes(1000))])
+        assert _post(client, ok).status_code == 200
+        big = _seal([org_key], attachments=[AttachmentInput("a", "x/y", bytes(1100))])
+        response = _post(client, big)
+        assert response.status_code == 413
+        assert response.get_json()["error"] == "too_large"
+        total = _seal([org_key], attachments=[AttachmentInput(str(i), "x/y", bytes(900)) for i in range(2)])
+        assert _post(client, total).status_code == 413
+        # The same limits on the no-JavaScript path, in the reporter's words.
+        data, content_type = multipart(
+            {"narrative": "text", "attachments": [(bytes(1100), "big.bin", "application/octet-stream")]}
+        )
+        response = client.post("/en/", data=data, content_type=content_type)
+        assert response.status_code == 400
+        assert "big.bin" in response.get_data(as_text=True)
+        html = client.get("/zh-hant/").get_data(as_text=True)
+        assert 'data-max-file="1000"' in html and 'data-max-total="1500"' in html
+        assert "每個檔案最大 1 MB" in html
+    finally:
+        app.extensions["intake.db"].engine.dispose()
+
+
+def test_a_request_over_the_request_limit_is_json_413(
+    tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey
+) -> None:
+    app = intake.create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "tiny"),
+            "KEYS_DIR": str(keys_dir),
+            "WTF_CSRF_ENABLED": False,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+        }
+    )
+    try:
+        envelope = _seal([org_key], attachments=[AttachmentInput("a", "x/y", bytes(100_000))])
+        response = _post(app.test_client(), envelope)
+        assert response.status_code == 413
+        assert response.get_json()["error"] == "too_large"
+    finally:
+        app.extensions["intake.db"].engine.dispose()
+
+
+def test_csrf_is_checked_and_a_fresh_token_is_handed_back(
+    tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey
+) -> None:
+    app = intake.create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "csrf"), "KEYS_DIR": str(keys_dir)})
+    try:
+        client = app.test_client()
+        envelope = _seal([org_key])
+        response = _post(client, envelope, extra={"csrf_token": "forged"})
+        assert response.status_code == 400
+        payload = response.get_json()
+        assert payload["error"] == "csrf"
+        response = _post(client, envelope, extra={"csrf_token": payload["csrf_token"]})
+        assert response.status_code == 200
+    finally:
+        app.extensions["intake.db"].engine.dispose()
+
+
+def test_the_same_form_or_envelope_twice_stores_one(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    token = {"submission": "A" * 22}
+    assert _post(client, _seal([org_key]), extra=token).status_code == 200
+    again = _post(client, _seal([org_key]), extra=token)  # a retry re-seals: new envelope, same form
+    assert again.status_code == 409
+    assert again.get_json()["error"] == "duplicate"
+    assert "receipt" not in again.get_json()
+    replay = _seal([org_key])
+    assert _post(client, replay).status_code == 200
+    assert _post(client, replay).status_code == 409
+    assert len(_rows(app)) == 2
+
+
+def test_the_form_gives_the_script_what_it_needs_without_inline_script(
+    client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    html = client.get("/en/").get_data(as_text=True)
+    assert f'data-kid="{org_key.key_id}"' in html
+    assert 'data-seal-url="/en/sealed"' in html
+    assert f'data-day="{today_utc().isoformat()}"' in html
+    assert 'data-chunk="65536"' in html
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/static/js/intake.js" defer>']
+    assert "</script>" in html and "<script>" not in html
+    assert 'role="progressbar"' in html
+    assert "Each file can be up to 50 MB, and all files together up to 56 MB." in html
