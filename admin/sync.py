@@ -209,13 +209,7 @@ def sync(
         cursor = get_cursor(db)
         while True:
             items, more = client.envelopes(after=cursor, limit=limit)
-            for item in items:
-                seq = item.get("seq")
-                if not isinstance(seq, int) or isinstance(seq, bool) or seq <= cursor:
-                    raise IntakeError("the intake sent envelopes out of order")
-                outcome = _ingest(db, item, seq, keys, data_key, client, blobs)
-                setattr(result, outcome, getattr(result, outcome) + 1)
-                cursor = seq
+            cursor = _ingest_page(db, items, cursor, keys, data_key, client, blobs, result)
             if not more or not items:
                 return result
 
@@ -228,50 +222,114 @@ def _set_cursor(session: Session, seq: int) -> None:
         state.cursor = seq
 
 
-def _ingest(
+def _api_id(item: Mapping[str, Any]) -> str | None:
+    api_id = item.get("id")
+    return api_id if isinstance(api_id, str) and len(api_id) <= 64 else None
+
+
+def _ingest_page(
     db: Database,
-    item: Mapping[str, Any],
-    seq: int,
+    items: Sequence[Mapping[str, Any]],
+    cursor: int,
     keys: Sequence[RecipientPrivateKey],
     data_key: bytes,
     client: IntakeClient,
     blobs: Path,
-) -> Literal["added", "quarantined", "skipped"]:
-    api_id = item.get("id")
-    envelope_id = api_id if isinstance(api_id, str) and len(api_id) <= 64 else None
-    with db.session() as session:
-        if envelope_id is not None and (
-            session.scalar(select(Case.id).where(Case.envelope_id == envelope_id)) is not None
-            or session.scalar(select(Quarantine.id).where(Quarantine.envelope_id == envelope_id)) is not None
-        ):
-            _set_cursor(session, seq)
-            return "skipped"
-    try:
-        case = _open_item(item, seq, keys, data_key, client, blobs)
-    except EnvelopeError as exc:
+    result: SyncResult,
+) -> int:
+    """Open one page of envelopes and store them, with the cursor, in one
+    transaction (one commit per page, not per envelope: that is what makes
+    a sync about as fast as opening). If the intake fails part-way, what was
+    opened before is still stored and the cursor stands after it, so the
+    next sync resumes there. Returns the new cursor."""
+    ids = [i for i in (_api_id(item) for item in items) if i is not None]
+    known: set[str] = set()
+    if ids:
         with db.session() as session:
-            session.add(
-                Quarantine(
-                    seq=seq,
-                    envelope_id=envelope_id,
-                    error_class=exc.__class__.__name__,
-                    message=str(exc)[:1000],
-                    header=_header_bytes(item),
-                    day=datetime.now(UTC).date(),
+            known.update(session.scalars(select(Case.envelope_id).where(Case.envelope_id.in_(ids))))
+            known.update(
+                e
+                for e in session.scalars(
+                    select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(ids))
                 )
+                if e
             )
-            _set_cursor(session, seq)
-        return "quarantined"
+    batch: list[tuple[Case | Quarantine, Literal["added", "quarantined"]]] = []
+    done = cursor
+    try:
+        for item in items:
+            seq = item.get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq <= done:
+                raise IntakeError("the intake sent envelopes out of order")
+            envelope_id = _api_id(item)
+            if envelope_id is not None and envelope_id in known:
+                result.skipped += 1
+                done = seq
+                continue
+            try:
+                batch.append((_open_item(item, seq, keys, data_key, client, blobs), "added"))
+            except EnvelopeError as exc:
+                batch.append((_quarantined(item, seq, envelope_id, exc), "quarantined"))
+            if envelope_id is not None:
+                known.add(envelope_id)
+            done = seq
+    finally:
+        # Also on the way out of an IntakeError: keep what was opened.
+        _store(db, batch, done, result)
+    return done
+
+
+def _quarantined(
+    item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: EnvelopeError
+) -> Quarantine:
+    return Quarantine(
+        seq=seq,
+        envelope_id=envelope_id,
+        error_class=exc.__class__.__name__,
+        message=str(exc)[:1000],
+        header=_header_bytes(item),
+        day=datetime.now(UTC).date(),
+    )
+
+
+def _store(
+    db: Database,
+    batch: Sequence[tuple[Case | Quarantine, Literal["added", "quarantined"]]],
+    cursor: int,
+    result: SyncResult,
+) -> None:
     try:
         with db.session() as session:
-            session.add(case)
-            _set_cursor(session, seq)
+            session.add_all([row for row, _ in batch])
+            _set_cursor(session, cursor)
     except IntegrityError:
-        # Stored meanwhile by a sync in another process.
+        # Another process stored some of these meanwhile: one by one.
+        for row, outcome in batch:
+            try:
+                with db.session() as session:
+                    session.add(_fresh(row))
+            except IntegrityError:
+                result.skipped += 1
+            else:
+                setattr(result, outcome, getattr(result, outcome) + 1)
         with db.session() as session:
-            _set_cursor(session, seq)
-        return "skipped"
-    return "added"
+            _set_cursor(session, cursor)
+        return
+    for _row, outcome in batch:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+def _fresh(row: Case | Quarantine) -> Case | Quarantine:
+    # The failed flush left ``row`` attached to a dead session's state.
+    from sqlalchemy.orm import make_transient
+
+    make_transient(row)
+    row.id = None  # type: ignore[assignment]  # a new primary key on the retry
+    if isinstance(row, Case):
+        for attachment in row.attachments:
+            make_transient(attachment)
+            attachment.id = None  # type: ignore[assignment]
+    return row
 
 
 def _header_bytes(item: Mapping[str, Any]) -> bytes | None:

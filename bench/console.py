@@ -94,9 +94,8 @@ def bench_sync(n: int) -> None:
     assert result.added == n
     ratio = rate / raw
     print(f"raw open loop:  {raw:8.0f} envelopes/s")
-    print(
-        f"sync and open:  {rate:8.0f} envelopes/s  ratio {ratio:.2f} x (target >= 0.5) {'OK' if ratio >= 0.5 else 'MISS'}"
-    )
+    verdict = "OK" if ratio >= 0.5 else "MISS"
+    print(f"sync and open:  {rate:8.0f} envelopes/s  ratio {ratio:.2f} x (target >= 0.5) {verdict}")
 
 
 def bench_inbox(m: int) -> None:
@@ -170,9 +169,8 @@ def bench_inbox(m: int) -> None:
                 times.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200
             median = statistics.median(times)
-            print(
-                f"inbox {query:28s} {median:7.1f} ms median of 7 (target <= 150) {'OK' if median <= 150 else 'MISS'}"
-            )
+            verdict = "OK" if median <= 150 else "MISS"
+            print(f"inbox {query:28s} {median:7.1f} ms median of 7 (target <= 150) {verdict}")
         db.engine.dispose()
 
 

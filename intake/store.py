@@ -102,6 +102,8 @@ class BlobStore:
             OSError: the disk refused; partial files are removed.
         """
         directory = self._dir(envelope_id)
+        if not attachments:
+            return  # nothing to make durable: no folder, no fsync
         directory.mkdir(exist_ok=False)
         try:
             for index, data in enumerate(attachments):

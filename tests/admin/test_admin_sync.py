@@ -203,3 +203,41 @@ def test_sync_cli_not_configured(runner: FlaskCliRunner, org_key: RecipientPriva
     result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert result.exit_code == 1
     assert "ADMIN_INTAKE_URL" in result.output
+
+
+def test_sync_batch_survives_a_concurrent_sync(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores an envelope of this page meanwhile: the page
+    falls back to one transaction per envelope, skipping that one."""
+    import admin.sync as sync_module
+
+    intake.add({"narrative": "one"}, (AttachmentInput("a.txt", "text/plain", b"data"),))
+    second = intake.add({"narrative": "two"})
+    intake.add({"narrative": "three"}, (AttachmentInput("b.txt", "text/plain", b"more"),))
+    real_open = sync_module._open_item
+
+    def racing_open(item: dict[str, object], seq: int, *args: object) -> Case:
+        case = real_open(item, seq, *args)  # type: ignore[arg-type]
+        if seq == 2:
+            with app.extensions[DB_EXTENSION].session() as session:
+                session.add(
+                    Case(
+                        envelope_id=second.envelope_id,
+                        seq=2,
+                        day=case.day,
+                        sealed_by=case.sealed_by,
+                        status="new",
+                        header=case.header,
+                        content_key_ct=case.content_key_ct,
+                        report_ct=case.report_ct,
+                    )
+                )
+        return case
+
+    monkeypatch.setattr(sync_module, "_open_item", racing_open)
+    unlock(app)
+    assert run_sync(app, intake) == SyncResult(added=2, quarantined=0, skipped=1)
+    cases, _ = stored(app)
+    assert [c.seq for c in cases] == [1, 2, 3]
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 3
