@@ -43,6 +43,11 @@ class ScrubbedLogger(Logger):
     access log unconditionally off (even if ``--access-logfile`` is given on
     the command line)."""
 
+    # No timestamp: a line caused by a request (a malformed one, say) would
+    # otherwise pin the moment someone used the form. Where the process
+    # manager stamps lines itself (journald), see docs/deployment.md.
+    error_fmt = "[%(process)d] [%(levelname)s] %(message)s"
+
     def setup(self, cfg):
         super().setup(cfg)
         install_scrubbing(self.error_log)

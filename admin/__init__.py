@@ -23,6 +23,7 @@ from intake.web import apply_security_headers
 
 from . import config as settings
 from .custody import Keyring
+from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
 from .models import Base, User
 
@@ -96,6 +97,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     audit.init_app(app, database)
     app.register_blueprint(audit_bp)
     app.jinja_env.globals["can"] = can
+    # Untrusted report text: make bidi overrides and invisible characters visible.
+    app.jinja_env.filters["untrusted"] = visible_controls
     app.before_request(guard)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)

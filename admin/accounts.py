@@ -180,6 +180,16 @@ def seal_totp_secret(secret_key: str, user_id: int, secret: str) -> bytes:
     return nonce + AESGCM(_totp_key(secret_key)).encrypt(nonce, secret.encode("ascii"), aad)
 
 
+def open_sealed_totp_secret(secret_key: str, user_id: int, sealed: bytes) -> str | None:
+    """Open what :func:`seal_totp_secret` made for ``user_id``; None if it
+    does not authenticate (edited, or for another account)."""
+    aad = _TOTP_LABEL + b"\x00" + str(user_id).encode("ascii")
+    try:
+        return AESGCM(_totp_key(secret_key)).decrypt(sealed[:12], sealed[12:], aad).decode("ascii")
+    except (InvalidTag, UnicodeDecodeError, ValueError):
+        return None
+
+
 def _open_totp(secret_key: str, user: User) -> str | None:
     if user.totp_secret_ct is None:
         return None

@@ -152,22 +152,29 @@ def verify(session: Session, head: Mapping[str, Any] | None = None) -> Verificat
     Stops at the first bad entry."""
     expected_seq, prev, count = 1, GENESIS, 0
     last: tuple[int, str] | None = None
-    for entry in session.scalars(
+    # yield_per is a server-side cursor on PostgreSQL: close it also when
+    # returning early (found by the suite's PostgreSQL run).
+    with session.scalars(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000)
-    ):
-        if entry.seq != expected_seq:
-            what = "missing (deleted)" if entry.seq > expected_seq else "out of order"
-            return Verification(count, last, expected_seq, f"entry {expected_seq} is {what}")
-        if entry.prev_hash != prev:
-            return Verification(
-                count, last, entry.seq, f"entry {entry.seq} does not follow entry {entry.seq - 1}"
-            )
-        if entry_hash(entry) != entry.hash:
-            return Verification(count, last, entry.seq, f"entry {entry.seq} was edited (hash does not match)")
-        prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
-        last = (entry.seq, entry.hash)
-        if head is not None and entry.seq == head.get("seq") and entry.hash != head.get("hash"):
-            return Verification(count, last, entry.seq, f"entry {entry.seq} differs from the recorded head")
+    ) as entries:
+        for entry in entries:
+            if entry.seq != expected_seq:
+                what = "missing (deleted)" if entry.seq > expected_seq else "out of order"
+                return Verification(count, last, expected_seq, f"entry {expected_seq} is {what}")
+            if entry.prev_hash != prev:
+                return Verification(
+                    count, last, entry.seq, f"entry {entry.seq} does not follow entry {entry.seq - 1}"
+                )
+            if entry_hash(entry) != entry.hash:
+                return Verification(
+                    count, last, entry.seq, f"entry {entry.seq} was edited (hash does not match)"
+                )
+            prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
+            last = (entry.seq, entry.hash)
+            if head is not None and entry.seq == head.get("seq") and entry.hash != head.get("hash"):
+                return Verification(
+                    count, last, entry.seq, f"entry {entry.seq} differs from the recorded head"
+                )
     if head is not None and isinstance(head.get("seq"), int) and head["seq"] > (last[0] if last else 0):
         first_gone = (last[0] if last else 0) + 1
         return Verification(

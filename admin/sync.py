@@ -43,7 +43,7 @@ from intake.envelope.keys import b64decode
 
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import Keyring, seal_field
-from .errors import IntakeAuthError, IntakeError, SyncNotConfiguredError
+from .errors import ConsoleError, IntakeAuthError, IntakeError, SyncNotConfiguredError
 from .models import Case, CaseAttachment, Quarantine, SyncState
 
 SOURCE = "intake"
@@ -270,6 +270,12 @@ def _ingest_page(
                 batch.append((_open_item(item, seq, keys, data_key, client, blobs), "added"))
             except EnvelopeError as exc:
                 batch.append((_quarantined(item, seq, envelope_id, exc), "quarantined"))
+            except ConsoleError:
+                raise  # the intake or the keyring failed, not this envelope
+            except Exception as exc:  # noqa: BLE001
+                # Anyone can seal to the public key: one hostile envelope must
+                # never stop every later report from being synced.
+                batch.append((_quarantined(item, seq, envelope_id, exc), "quarantined"))
             if envelope_id is not None:
                 known.add(envelope_id)
             done = seq
@@ -279,14 +285,16 @@ def _ingest_page(
     return done
 
 
-def _quarantined(
-    item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: EnvelopeError
-) -> Quarantine:
+def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: Exception) -> Quarantine:
+    # Envelope errors carry messages written for people and free of content;
+    # anything else is named by its class only, since its text could quote
+    # the envelope.
+    message = str(exc)[:1000] if isinstance(exc, EnvelopeError) else "unexpected error while opening"
     return Quarantine(
         seq=seq,
         envelope_id=envelope_id,
         error_class=exc.__class__.__name__,
-        message=str(exc)[:1000],
+        message=message,
         header=_header_bytes(item),
         day=datetime.now(UTC).date(),
     )

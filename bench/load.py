@@ -199,7 +199,7 @@ def drive(server: Server, n: int, concurrency: int, baseline: bool) -> Result:
                     return
             fields = {"narrative": narrative}
             if not baseline:
-                fields.update(csrf_token=csrf, submission=new_submission_token())
+                fields.update(csrf_token=csrf, submission=new_submission_token(), recipients="bench-org")
             body, content_type = multipart(fields)
             headers = {"Content-Type": content_type, "Cookie": cookie}
             start = time.monotonic()

@@ -16,6 +16,10 @@ import unicodedata
 from stdnum import damm
 
 RANDOM_DIGITS = 27
+#: Symbols typed as separators that are not punctuation to Unicode: minus
+#: sign, tilde and wave dash, the katakana long-vowel mark a Chinese or
+#: Japanese keyboard gives for "-".
+_DASH_LIKE = frozenset("\u2212~\u301c\u30fc\uff70")
 RECEIPT_DIGITS = RANDOM_DIGITS + 1
 
 
@@ -52,7 +56,10 @@ def normalize_receipt(text: str) -> str:
     for ch in folded:
         if ch.isdigit() and ch.isascii():
             digits.append(ch)
-        elif ch.isspace() or unicodedata.category(ch).startswith(("P", "Z")):
+        elif ch.isspace() or unicodedata.category(ch).startswith(("P", "Z")) or ch in _DASH_LIKE:
+            # Spaces, dashes, and Chinese punctuation (，。、：－—) a
+            # reporter may type between groups; NFKC has already folded the
+            # full-width forms.
             continue
         else:
             raise ReceiptFormatError("a receipt has only digits")

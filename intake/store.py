@@ -213,6 +213,7 @@ def store_envelope(
     recipient_of_key: Mapping[str, str],
     receipt_hash: str | None = None,
     submission_hash: str | None = None,
+    followup_of: int | None = None,
 ) -> Envelope:
     """Durably store a sealed envelope and return its committed row.
 
@@ -230,6 +231,8 @@ def store_envelope(
             second call raises :class:`DuplicateSubmissionError`, also when
             both race (the column is unique). Every submission path (the
             no-JS form, the browser-sealed upload) should send one.
+        followup_of: the ``seq`` of the report this envelope follows up
+            (found through the reporter's receipt); None for a report.
 
     Raises:
         DuplicateSubmissionError: this token was stored already; nothing new
@@ -258,6 +261,7 @@ def store_envelope(
         body=sealed.body,
         attachment_sizes=",".join(str(len(a)) for a in sealed.attachments),
         submission_hash=submission_hash,
+        followup_of=followup_of,
     )
     try:
         blobs.stage(row, sealed.attachments)

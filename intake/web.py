@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+
+from .i18n import available_languages
 
 #: The intake's CSP: no inline script or style, nothing from another origin,
 #: no framing, forms post only to this origin.
@@ -188,8 +191,16 @@ def _error_text(code: int) -> tuple[str, str]:
 
 
 def render_error(code: int) -> tuple[str, int]:
-    """A translated error page with status ``code``; never a stack trace."""
-    title, detail = _error_text(code)
+    """A translated error page with status ``code``; never a stack trace.
+
+    When no route matched (404, 405), the language still comes from the
+    path's first segment, so ``/zh-hant/nope`` answers in Chinese."""
+    if g.get("lang_code") is None:
+        first = request.path.lstrip("/").split("/", 1)[0]
+        if first in available_languages():
+            g.lang_code = first
+            refresh()  # Flask-Babel may have cached the default already
+    title, detail = _error_text(404 if code == 405 else code)
     return render_template("intake/error.html", title=title, detail=detail, code=code), code
 
 
@@ -209,7 +220,8 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int] | Response:
-        if request.path.startswith("/api/"):
+        # The API and the browser upload endpoint always answer JSON.
+        if request.path.startswith("/api/") or request.path.endswith("/sealed"):
             return _api_error(exc.name, exc.code or 500)
         return render_error(exc.code or 500)
 

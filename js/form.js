@@ -12,10 +12,16 @@
 // but the sealed envelope, the CSRF token and the one-time submission token.
 
 import { b64decode, keyIdOf, sealEnvelope, wellFormed } from "./envelope.js";
+import { followupFromForm, ReportFieldError, reportFromForm } from "./report.js";
 
 /** Abort an upload when nothing has moved for this long (ms). */
 const DEFAULT_STALL_MS = 60000;
-const MAX_NARRATIVE = 100000;
+/** ReportFieldError code → message name in the page's <template>. */
+const FIELD_MESSAGES = {
+  narrative_or_tactic: "narrative-or-tactic",
+  when: "when",
+  too_long: "too-long",
+};
 
 /** Whether this browser can seal: otherwise the plain form post is used. */
 export function canSeal() {
@@ -45,12 +51,6 @@ function readMessages() {
     messages[p.dataset.message] = p.textContent.trim();
   }
   return messages;
-}
-
-function codePoints(text) {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
 
 /** POST ``data`` with upload progress; resolves with {status, payload}. */
@@ -147,26 +147,57 @@ export function enhance(form) {
     retry.hidden = true;
   }
 
-  function check(files) {
-    const text = narrative ? narrative.value : "";
-    if (!text.trim()) return { text: message("narrative-required"), focus: narrative };
-    if (codePoints(text) > MAX_NARRATIVE) return { text: message("narrative-too-long"), focus: narrative };
+  /** The report (or follow-up) JSON, or a problem to show. */
+  function build(files) {
+    const isFollowup = settings.kind === "followup";
+    let report;
+    try {
+      report = isFollowup
+        ? followupFromForm(form, { language: document.documentElement.lang, follows: settings.follows, wellFormed })
+        : reportFromForm(form, { language: document.documentElement.lang, today: settings.day, wellFormed });
+    } catch (error) {
+      if (!(error instanceof ReportFieldError)) throw error;
+      const name = error.field === "narrative" && error.code === "too_long"
+        ? "narrative-too-long"
+        : FIELD_MESSAGES[error.code] || "server";
+      const focus = form.elements.namedItem(error.field) || narrative;
+      return { problem: { text: message(name), focus: focus.focus ? focus : narrative } };
+    }
+    if (isFollowup && !report.narrative.trim() && files.length === 0) {
+      return { problem: { text: message("followup-empty"), focus: narrative } };
+    }
     const maxFiles = Number(settings.maxFiles);
     const maxFile = Number(settings.maxFile);
     const maxTotal = Number(settings.maxTotal);
-    if (files.length > maxFiles) return { text: message("too-many-files"), focus: fileInput };
+    if (files.length > maxFiles) return { problem: { text: message("too-many-files"), focus: fileInput } };
     for (const f of files) {
-      if (f.size > maxFile) return { text: message("file-too-large", { name: f.name }), focus: fileInput };
+      if (f.size > maxFile) {
+        return { problem: { text: message("file-too-large", { name: f.name }), focus: fileInput } };
+      }
     }
     if (files.reduce((sum, f) => sum + f.size, 0) > maxTotal) {
-      return { text: message("total-too-large"), focus: fileInput };
+      return { problem: { text: message("total-too-large"), focus: fileInput } };
     }
-    return null;
+    if (!isFollowup && chosenKeys().length === 0) {
+      const first = form.querySelector("input[name=recipients]");
+      return { problem: { text: message("recipients"), focus: first || submit } };
+    }
+    return { report };
+  }
+
+  /** The recipient <li>s to seal to: on the report form, those of the
+   *  organizations ticked; on a follow-up, all listed. */
+  function chosenKeys() {
+    return Array.from(form.querySelectorAll("li[data-public-key]")).filter((li) => {
+      const org = li.parentElement ? li.parentElement.closest("li") : null;
+      const box = org ? org.querySelector("input[name=recipients]") : null;
+      return box ? box.checked : true;
+    });
   }
 
   async function recipients() {
     const keys = [];
-    for (const li of document.querySelectorAll("li[data-public-key]")) {
+    for (const li of chosenKeys()) {
       const publicKey = b64decode(li.dataset.publicKey, "public key");
       // The key sealed to must be the one whose fingerprint the page shows.
       if ((await keyIdOf(publicKey)) !== li.dataset.kid) throw new Error("key id mismatch");
@@ -176,12 +207,22 @@ export function enhance(form) {
     return keys;
   }
 
+  function showDone() {
+    const template = document.getElementById("seal-done");
+    const main = form.closest("main") || document.body;
+    main.replaceChildren(template.content.cloneNode(true));
+    const heading = main.querySelector("h1");
+    if (heading) heading.focus();
+  }
+
   function showReceipt(receipt) {
     const template = document.getElementById("seal-receipt");
     const main = form.closest("main") || document.body;
     const content = template.content.cloneNode(true);
     content.querySelector("output").textContent = receipt;
     main.replaceChildren(content);
+    // static/js/page.js shows the copy and print buttons.
+    document.dispatchEvent(new Event("tnr:receipt"));
     const heading = main.querySelector("h1");
     const brand = document.querySelector(".brand");
     if (heading) {
@@ -194,7 +235,7 @@ export function enhance(form) {
     if (busy) return;
     clearError();
     const files = fileInput && fileInput.files ? Array.from(fileInput.files) : [];
-    const problem = check(files);
+    const { report, problem } = build(files);
     if (problem) {
       showError(problem.text, { canRetry: false, focus: problem.focus });
       return;
@@ -206,11 +247,7 @@ export function enhance(form) {
       let sealed;
       try {
         sealed = await sealEnvelope({
-          report: {
-            form_version: Number(settings.formVersion),
-            language: document.documentElement.lang,
-            narrative: wellFormed(narrative.value),
-          },
+          report,
           files: files.map((f) => ({ name: f.name, type: f.type || "application/octet-stream", data: f })),
           recipients: await recipients(),
           day: settings.day,
@@ -223,7 +260,7 @@ export function enhance(form) {
         return;
       }
       const data = new FormData();
-      for (const name of ["csrf_token", "submission"]) {
+      for (const name of ["csrf_token", "submission", "access"]) {
         const input = form.elements.namedItem(name);
         if (input) data.append(name, input.value);
       }
@@ -252,6 +289,10 @@ export function enhance(form) {
       const payload = answer.payload || {};
       if (answer.status === 200 && typeof payload.receipt === "string") {
         showReceipt(payload.receipt);
+        return;
+      }
+      if (answer.status === 200 && payload.followup === "received") {
+        showDone();
         return;
       }
       if (typeof payload.csrf_token === "string") {

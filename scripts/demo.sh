@@ -56,6 +56,7 @@ cat <<MSG
   Console (reviewers):  http://127.0.0.1:$CONSOLE_PORT/
     email:              $email
     password:           $password
+    second factor:      asked at first login (security key, or an authenticator app)
     key passphrase:     $passphrase   (Keys > Unlock, then Sync in the inbox)
 
   Data: $DEMO   (demo only; never use these credentials for real reports)

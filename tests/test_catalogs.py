@@ -25,8 +25,31 @@ def _ids(path: Path) -> set[str]:
         return {str(m.id) for m in read_po(fh) if m.id}
 
 
+def _complete(string: object) -> bool:
+    """A translation, or every plural form of one (a plural entry's empty
+    string is a tuple of empty strings, which is truthy)."""
+    if isinstance(string, tuple | list):
+        return bool(string) and all(string)
+    return bool(string)
+
+
+def _key(value: object) -> object:
+    """Plural ids and strings come as lists or tuples: one form to compare."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def test_an_untranslated_plural_is_incomplete() -> None:
+    assert not _complete(("",)) and not _complete(("x", "")) and _complete(("x", "y")) and not _complete("")
+
+
 def test_shipped_locales() -> None:
-    assert {locale for _catalog, locale in LOCALES} >= {"zh_Hant"}
+    """Every language the intake offers (but English, the source) has a
+    catalog, and every catalog is a language the intake offers."""
+    from intake.i18n import LANGUAGES
+
+    shipped = {lang.locale for lang in LANGUAGES.values() if lang.shipped and lang.locale != "en"}
+    assert shipped == {"zh_Hant", "zh_Hans", "fr"}
+    assert {locale for _catalog, locale in LOCALES} == shipped
 
 
 def test_template_matches_sources(tmp_path: Path) -> None:
@@ -45,7 +68,7 @@ def test_locale_is_complete(catalog: Path, locale: str) -> None:
     wanted = _ids(catalog / "messages.pot")
     with (catalog / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         po = read_po(fh)
-    translated = {str(m.id) for m in po if m.id and m.string and not m.fuzzy}
+    translated = {str(m.id) for m in po if m.id and _complete(m.string) and not m.fuzzy}
     assert wanted - translated == set(), f"{locale}: missing or fuzzy entries"
     assert not [m.id for m in po if m.id and m.fuzzy], f"{locale}: fuzzy entries"
 
@@ -54,7 +77,7 @@ def test_locale_is_complete(catalog: Path, locale: str) -> None:
 def test_compiled_catalog_is_current(catalog: Path, locale: str) -> None:
     directory = catalog / locale / "LC_MESSAGES"
     with (directory / "messages.po").open("rb") as fh:
-        po = {m.id: m.string for m in read_po(fh) if m.id}
+        po = {_key(m.id): _key(m.string) for m in read_po(fh) if m.id}
     with (directory / "messages.mo").open("rb") as fh:
-        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+        mo = {_key(m.id): _key(m.string) for m in read_mo(fh) if m.id}
     assert mo == po, f"{locale}: run scripts/translations.sh compile"

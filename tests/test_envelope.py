@@ -1039,6 +1039,29 @@ def test_authentic_but_malformed_body(plaintext: bytes, keys: list[RecipientPriv
 
 
 @pytest.mark.parametrize(
+    "report_json",
+    [
+        pytest.param(b"[" * 200_000 + b"]" * 200_000, id="nested-200000-deep"),
+        pytest.param(b'{"a":' * 17 + b"1" + b"}" * 17, id="nested-17-deep"),
+        pytest.param(b'{"narrative":"\\ud800"}', id="lone-surrogate"),
+        pytest.param(b'{"narrative":NaN}', id="nan"),
+        pytest.param(b'{"n":[1e999]}', id="infinity"),
+    ],
+)
+def test_hostile_but_authentic_body_is_malformed_not_a_crash(
+    report_json: bytes, keys: list[RecipientPrivateKey]
+) -> None:
+    """Anyone can seal to the public key: a body that would crash or wedge a
+    console's storage must be refused as malformed, like any other."""
+    sealed = seal({"narrative": "x" * 500_000}, [keys[0].public_key], day=date(2026, 1, 1))
+    content_key = open_envelope(sealed, keys[:1]).content_key
+    text = b'{"attachments":[],"report":' + report_json + b"}"
+    size = parse_header(sealed.header).body_size
+    with pytest.raises(MalformedEnvelopeError):
+        open_envelope(_reseal_body(sealed, content_key, _padded(text, size)), keys[:1])
+
+
+@pytest.mark.parametrize(
     "meta",
     [
         pytest.param([], id="count-differs"),

@@ -43,7 +43,12 @@ def _stored(app: Flask) -> list[SealedEnvelope]:
 
 @pytest.mark.parametrize(
     ("path", "lang", "phrase"),
-    [("/en/", "en", "Tell us what happened"), ("/zh-hant/", "zh-Hant", "告訴我們發生了什麼事")],
+    [
+        ("/en/", "en", "Tell us what happened"),
+        ("/zh-hant/", "zh-Hant", "告訴我們發生了什麼事"),
+        ("/zh-hans/", "zh-Hans", "告诉我们发生了什么事"),
+        ("/fr/", "fr", "Dites-nous ce qui s'est passé"),
+    ],
 )
 def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase: str) -> None:
     response = client.get(path)
@@ -52,8 +57,12 @@ def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase
     assert f'<html lang="{lang}" dir="ltr">' in html
     assert phrase in html
     assert 'enctype="multipart/form-data"' in html
-    # The form is plain HTML; the one script is the same-origin sealing bundle.
-    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/js/intake.js" defer>']
+    # The form is plain HTML; the scripts are same-origin files: leave
+    # quickly (every page) and the sealing bundle.
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="/static/js/page.js" defer>',
+        '<script src="/static/js/intake.js" defer>',
+    ]
 
 
 def test_form_shows_recipient_fingerprint(client: FlaskClient, org_key: RecipientPrivateKey) -> None:
@@ -112,7 +121,8 @@ def test_envelope_is_sealed_to_every_active_key_only(tmp_path: Path) -> None:
     app = intake.create_app(
         {"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys), "WTF_CSRF_ENABLED": False}
     )
-    assert app.test_client().post("/en/", data={"narrative": "x"}).status_code == 200
+    posted = {"narrative": "x", "recipients": ["org-one", "org-two"]}
+    assert app.test_client().post("/en/", data=posted).status_code == 200
     [sealed] = _stored(app)
     for key in (first, second):
         assert open_envelope(sealed, [key]).report["narrative"] == "x"
@@ -122,9 +132,9 @@ def test_envelope_is_sealed_to_every_active_key_only(tmp_path: Path) -> None:
 
 
 def test_empty_report_keeps_nothing_and_says_why(app: Flask, client: FlaskClient) -> None:
-    response = client.post("/en/", data={"narrative": "   "})
+    response = client.post("/en/", data={"narrative": "   ", "recipients": "test-org"})
     assert response.status_code == 400
-    assert "Please tell us what happened." in response.get_data(as_text=True)
+    assert "Please tell us what happened, or choose at least one thing" in response.get_data(as_text=True)
     assert _stored(app) == []
 
 
@@ -233,3 +243,23 @@ def test_session_cookie_is_session_only(tmp_path: Path, keys_dir: Path, org_key:
         assert "Expires" not in cookie and "Max-Age" not in cookie
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     app.extensions["intake.db"].engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/zh-hant/nope", 404), ("PUT", "/zh-hant/", 405), ("DELETE", "/zh-hant/", 405)],
+)
+def test_errors_without_a_route_answer_in_the_paths_language(
+    client: FlaskClient, method: str, path: str, status: int
+) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    assert 'lang="zh-Hant"' in html
+    assert "此頁面不存在" in html
+
+
+def test_the_upload_endpoint_answers_json_even_to_a_wrong_method(client: FlaskClient) -> None:
+    response = client.get("/zh-hant/sealed")
+    assert response.status_code == 405
+    assert response.is_json

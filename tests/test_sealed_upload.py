@@ -109,7 +109,8 @@ def test_refusals_are_json_in_the_reporters_language(
     [
         ("sealed-by-server", "stale"),
         ("unknown-recipient", "stale"),
-        ("missing-recipient", "stale"),
+        ("half-an-organization", "stale"),
+        ("unknown-key-only", "stale"),
         ("day-too-old", "stale"),
         ("day-in-future", "stale"),
         ("reply-key", "stale"),
@@ -131,12 +132,17 @@ def test_what_the_intake_does_not_expect_is_refused(
         envelope = _seal([org_key], sealed_by="server")
     elif case == "unknown-recipient":
         envelope = _seal([org_key, other])
-    elif case == "missing-recipient":
-        # A second active key appears after the app started? Use a fresh app.
-        second = write_key_file(keys_dir, "second-org")
+    elif case == "half-an-organization":
+        # The organization has two active keys (a rotation): a report to it
+        # must be sealed to both. Keys are read at start: a fresh app.
+        write_key_file(keys_dir, "test-org", filename="test-org-second.json")
         app = intake.create_app({**app.config, "TESTING": True})
         client = app.test_client()
-        envelope = _seal([second])
+        envelope = _seal([org_key])
+    elif case == "unknown-key-only":
+        envelope = _seal([org_key])
+        raw = envelope.header.replace(org_key.key_id.encode(), b"0" * 64)
+        envelope = SealedEnvelope(raw, envelope.body, envelope.attachments)
     elif case == "day-too-old":
         envelope = _seal([org_key], day=today_utc() - timedelta(days=2))
     elif case == "day-in-future":
@@ -158,8 +164,36 @@ def test_what_the_intake_does_not_expect_is_refused(
     assert response.get_json()["error"] == error
     assert response.get_json()["message"]
     assert _rows(app) == []
-    if case == "missing-recipient":
+    if case == "half-an-organization":
         app.extensions["intake.db"].engine.dispose()
+
+
+def test_a_non_empty_subset_of_organizations_is_accepted(tmp_path: Path) -> None:
+    """The reporter chooses organizations: a browser upload sealed to one of
+    two is stored, and the header shows the choice (an accepted leak)."""
+    keys = tmp_path / "keys"
+    first = write_key_file(keys, "org-one")
+    second = write_key_file(keys, "org-two")
+    app = intake.create_app(
+        {"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys), "WTF_CSRF_ENABLED": False}
+    )
+    client = app.test_client()
+    assert _post(client, _seal([second])).status_code == 200
+    assert _post(client, _seal([first, second])).status_code == 200
+    rows = _rows(app)
+    with app.extensions["intake.db"].sessions() as session:
+        from intake.models import EnvelopeRecipient
+
+        named = [
+            sorted(
+                session.scalars(
+                    select(EnvelopeRecipient.recipient_id).where(EnvelopeRecipient.envelope_seq == r.seq)
+                )
+            )
+            for r in rows
+        ]
+    assert named == [["org-two"], ["org-one", "org-two"]]
+    app.extensions["intake.db"].engine.dispose()
 
 
 @pytest.mark.parametrize("offset", [-1, 1])
@@ -276,7 +310,7 @@ def test_the_form_gives_the_script_what_it_needs_without_inline_script(
     assert f'data-day="{today_utc().isoformat()}"' in html
     assert 'data-chunk="65536"' in html
     scripts = re.findall(r"<script[^>]*>", html)
-    assert scripts == ['<script src="/static/js/intake.js" defer>']
+    assert scripts == ['<script src="/static/js/page.js" defer>', '<script src="/static/js/intake.js" defer>']
     assert "</script>" in html and "<script>" not in html
     assert 'role="progressbar"' in html
     assert "Each file can be up to 50 MB, and all files together up to 56 MB." in html

@@ -15,6 +15,7 @@ Login always lands on the inbox (no ``next`` URL): no open redirect.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from typing import Any
 
@@ -258,9 +259,20 @@ def enrol_totp() -> Response | str:
     user = _pending_user()
     if user is None or accounts.has_second_factor(db_session(), user):
         return redirect(url_for("auth.login"))
-    secret = session.get(_ENROL_SECRET)
-    if not isinstance(secret, str):
-        secret = session[_ENROL_SECRET] = accounts.new_totp_secret()
+    # The session cookie is signed, not encrypted: the secret being enrolled
+    # travels in it sealed (AES-256-GCM under a key from SECRET_KEY, bound to
+    # the account), so a copied cookie does not give the codes away.
+    secret_key = current_app.config["SECRET_KEY"]
+    stored = session.get(_ENROL_SECRET)
+    secret = None
+    if isinstance(stored, str):
+        with contextlib.suppress(ValueError):
+            secret = accounts.open_sealed_totp_secret(secret_key, user.id, base64.b64decode(stored))
+    if secret is None:
+        secret = accounts.new_totp_secret()
+        session[_ENROL_SECRET] = base64.b64encode(
+            accounts.seal_totp_secret(secret_key, user.id, secret)
+        ).decode()
     form = TotpForm()
     if form.validate_on_submit():
         if accounts.enrol_totp(user, secret, form.code.data, current_app.config["SECRET_KEY"]):

@@ -17,6 +17,7 @@ from intake.envelope import EnvelopeError
 
 from .. import attachments, audit, taxonomy, triage
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
+from ..display import safe_download_name
 from ..errors import CaseNotFoundError, DataKeyError, KeyLockedError
 from ..extensions import data_dir, db_session, keyring
 from ..forms import ActionForm, AssignForm, CodingForm, NoteForm, TriageForm
@@ -245,11 +246,12 @@ def attachment(envelope_id: str, position: int) -> Response:
         f"attachment {position}",
     )
     db_session().commit()
-    fallback = secure_filename(info.name) or f"attachment-{position}"
+    fallback = secure_filename(info.name)[:150] or f"attachment-{position}"
+    name = safe_download_name(info.name, fallback)
     response = Response(itertools.chain([first], data), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(info.size)
     response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(info.name, safe='')}"
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"

@@ -57,8 +57,10 @@ def list_envelopes() -> Response:
     ``seq`` order, at most ``limit`` (1–100, default 50).
 
     Response: ``{"envelopes": [{"seq", "id", "day", "header", "body",
-    "attachments": [{"index", "size", "url"}]}], "more": bool}``; header
-    and body are base64.
+    "attachments": [{"index", "size", "url"}], "follows"}], "more": bool}``;
+    header and body are base64; ``follows`` is the envelope id of the report
+    a follow-up adds to (sent with that report's receipt), else null
+    (docs/report-fields.md, "Follow-ups").
     """
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
@@ -73,6 +75,11 @@ def list_envelopes() -> Response:
         )
     )
     more = len(rows) > limit
+    followed = {r.followup_of for r in rows[:limit] if r.followup_of is not None}
+    report_ids: dict[int, str] = {}
+    if followed:
+        found = session.execute(select(Envelope.seq, Envelope.envelope_id).where(Envelope.seq.in_(followed)))
+        report_ids = {seq: envelope_id for seq, envelope_id in found}
     items = []
     for row in rows[:limit]:
         items.append(
@@ -90,6 +97,7 @@ def list_envelopes() -> Response:
                     }
                     for index, size in enumerate(row.sizes)
                 ],
+                "follows": report_ids.get(row.followup_of) if row.followup_of is not None else None,
             }
         )
     return jsonify(envelopes=items, more=more)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -536,8 +537,9 @@ def open_body(header: Header, body: bytes, content_key: bytes) -> dict[str, Any]
         raise MalformedEnvelopeError("body padding is invalid")
     try:
         inner = json.loads(end[:-1].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedEnvelopeError("body is not UTF-8 JSON") from exc
+    check_plain_json(inner)
     if not isinstance(inner, dict) or set(inner) != {"report", "attachments"}:
         raise MalformedEnvelopeError("body must hold 'report' and 'attachments'")
     if not isinstance(inner["report"], dict) or not isinstance(inner["attachments"], list):
@@ -556,6 +558,40 @@ def open_body(header: Header, body: bytes, content_key: bytes) -> dict[str, Any]
         ):
             raise MalformedEnvelopeError("attachment metadata does not match the header")
     return inner
+
+
+#: Deepest nesting a body may have. A report is a flat mapping of fields with
+#: short lists; the limit keeps a hostile body from exhausting the console's
+#: stack or its JSON encoder.
+MAX_JSON_DEPTH = 16
+
+
+def check_plain_json(value: object) -> None:
+    """Check a parsed body is plain data a console can store and show again:
+    nesting at most :data:`MAX_JSON_DEPTH`, text that is valid Unicode (no
+    lone surrogates, which JSON's ``\\uD800`` escapes can carry), no
+    non-finite numbers.
+
+    Raises:
+        MalformedEnvelopeError: otherwise.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise MalformedEnvelopeError("body is nested too deeply")
+        if isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise MalformedEnvelopeError("body text is not valid Unicode") from exc
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise MalformedEnvelopeError("body holds a non-finite number")
 
 
 def open_attachment_chunks(

@@ -1,5 +1,7 @@
-"""The report form (walking-skeleton fields; the full TNR field set of
-shared/TAXONOMY.md comes with the reporter-side issue)."""
+"""The report and follow-up forms. WTForms holds the CSRF token, the
+narrative, the files and the one-time submission token; the coded fields are
+rendered from :mod:`.fields` and read by :func:`.fields.report_from_form`,
+the one definition both paths share."""
 
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms import HiddenField, MultipleFileField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import Length, ValidationError
 
+from .fields import MAX_NARRATIVE
 from .limits import current_limits, megabytes
-
-MAX_NARRATIVE = 100_000
 
 
 def file_size(file: FileStorage) -> int:
@@ -60,12 +61,12 @@ def within_limits(_form: Any, field: Any) -> None:
 
 
 class ReportForm(FlaskForm):  # type: ignore[misc]
-    """What happened, and evidence files."""
+    """What happened, and evidence files. "A narrative or one tactic" is
+    checked by :func:`.fields.report_from_form`, which sees both."""
 
     narrative = TextAreaField(
         _l("What happened?"),
         validators=[
-            DataRequired(message=_l("Please tell us what happened.")),
             Length(max=MAX_NARRATIVE, message=_l("Please keep the text under 100,000 characters.")),
         ],
         render_kw={"rows": 10, "autocomplete": "off", "spellcheck": "false"},
@@ -74,3 +75,20 @@ class ReportForm(FlaskForm):  # type: ignore[misc]
     #: One-time token of this rendered form (intake.receipts): the same form
     #: posted twice stores one envelope. Rendered by ``form.hidden_tag()``.
     submission = HiddenField()
+
+
+class FollowupForm(FlaskForm):  # type: ignore[misc]
+    """More information on a stored report: text, files, or both."""
+
+    narrative = TextAreaField(
+        _l("What would you like to add?"),
+        validators=[
+            Length(max=MAX_NARRATIVE, message=_l("Please keep the text under 100,000 characters.")),
+        ],
+        render_kw={"rows": 8, "autocomplete": "off", "spellcheck": "false"},
+    )
+    attachments = MultipleFileField(_l("More evidence files (optional)"), validators=[within_limits])
+    submission = HiddenField()
+    #: Signed, short-lived proof that this page followed a receipt check
+    #: (intake.followup.access); never the receipt itself.
+    access = HiddenField()

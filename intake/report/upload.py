@@ -36,9 +36,11 @@ What the intake checks (it cannot read the envelope, only its header):
 
 * ``sealed_by`` is ``"browser"``: the header says which path sealed it and
   the server path never uses this endpoint;
-* the recipient key ids are exactly the active keys the form showed (as a
-  set). The form offers no choice of recipients yet; when it does, this
-  becomes "a non-empty subset of the active keys";
+* the recipient key ids are a non-empty subset of the active keys that
+  holds every active key of each organization it names: the reporter
+  chooses organizations, and an organization with two active keys (during a
+  rotation) gets both. A follow-up (``followup.py``) must name exactly the
+  active keys of the organizations its report went to;
 * the day is today (UTC) or one day either side, for a page left open over
   midnight or a clock at the edge of a day;
 * ``reply_key`` is null: reply keys come with follow-ups;
@@ -48,6 +50,8 @@ What the intake checks (it cannot read the envelope, only its header):
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
@@ -134,16 +138,18 @@ def check_browser_envelope(
     body_length: int,
     attachment_lengths: list[int],
     *,
-    active_key_ids: frozenset[str],
+    active_keys: Mapping[str, str],
     limits: UploadLimits,
+    expected_key_ids: frozenset[str] | None = None,
 ) -> None:
     """Check a browser-sealed envelope against what this intake expects.
 
     Args:
         header: the parsed header.
         body_length, attachment_lengths: byte lengths of the received parts.
-        active_key_ids: key ids of the active recipient keys.
+        active_keys: key id → recipient id of every active key.
         limits: the size limits.
+        expected_key_ids: for a follow-up, exactly the key ids it must name.
 
     Raises:
         UploadRefused: ``stale`` (sealed_by, recipients, day, reply key),
@@ -151,7 +157,13 @@ def check_browser_envelope(
     """
     if header.sealed_by != "browser" or header.reply_key is not None:
         raise _stale()
-    if frozenset(header.key_ids) != active_key_ids:
+    named = frozenset(header.key_ids)
+    if not named or not named <= active_keys.keys():
+        raise _stale()
+    chosen = {active_keys[k] for k in named}
+    if named != {k for k, recipient in active_keys.items() if recipient in chosen}:
+        raise _stale()
+    if expected_key_ids is not None and named != expected_key_ids:
         raise _stale()
     if abs((header.day - today_utc()).days) > DAY_TOLERANCE:
         raise _stale()
@@ -182,7 +194,16 @@ def _duplicate() -> UploadRefused:
     )
 
 
-def _receive() -> tuple[SealedEnvelope, Header, str | None]:
+def receive_browser_envelope(
+    expected_key_ids: frozenset[str] | None = None,
+) -> tuple[SealedEnvelope, Header, str | None]:
+    """Read and check the parts of a browser upload (see the module
+    docstring); returns the envelope, its parsed header, and the keyed hash
+    of the form's submission token (or None).
+
+    Raises:
+        UploadRefused: anything the checks refuse.
+    """
     try:
         form, files = request.form, request.files
     except RequestEntityTooLarge as exc:
@@ -208,8 +229,9 @@ def _receive() -> tuple[SealedEnvelope, Header, str | None]:
         header,
         len(body),
         [len(a) for a in attachments],
-        active_key_ids=frozenset(k.key_id for k in keyring.active),
+        active_keys={k.key_id: k.recipient_id for k in keyring.active},
         limits=current_limits(),
+        expected_key_ids=expected_key_ids,
     )
     return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, submitted
 
@@ -223,36 +245,65 @@ def _refused(refusal: UploadRefused) -> Response:
     return response
 
 
+def store_browser_envelope(
+    envelope: SealedEnvelope,
+    header: Header,
+    submitted: str | None,
+    *,
+    receipt: str | None,
+    followup_of: int | None = None,
+) -> None:
+    """Store a checked browser upload and commit it.
+
+    Args:
+        receipt: the new receipt whose keyed hash is stored with it (None
+            for a follow-up, which lives under its report's receipt).
+        followup_of: the ``seq`` of the report a follow-up adds to.
+
+    Raises:
+        UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
+    """
+    session = request_session("intake.db")
+    try:
+        known = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == header.envelope_id))
+    except SQLAlchemyError as exc:
+        current_app.logger.error("database error %s before storing", exc.__class__.__name__)
+        raise _unavailable() from exc
+    if known is not None:
+        raise _duplicate()
+    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    try:
+        store_envelope(
+            session,
+            blobs,
+            envelope,
+            current_keyring().recipient_of_key(),
+            receipt_hash=(
+                receipt_hash(current_app.config["RECEIPT_SECRET"], receipt) if receipt is not None else None
+            ),
+            submission_hash=submitted,
+            followup_of=followup_of,
+        )
+    except DuplicateSubmissionError as exc:
+        raise _duplicate() from exc
+    except StoreError as exc:
+        current_app.logger.error("could not store a browser-sealed envelope")
+        raise _unavailable() from exc
+
+
+def refused(refusal: UploadRefused) -> Response:
+    """The JSON answer of a refused upload."""
+    return _refused(refusal)
+
+
 @bp.route("/<lang_code>/sealed", methods=["POST"])
 def sealed() -> Response:
     """Store an envelope sealed in the reporter's browser (see the module
     docstring for the contract)."""
     try:
-        envelope, header, submitted = _receive()
-        session = request_session("intake.db")
-        try:
-            known = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == header.envelope_id))
-        except SQLAlchemyError as exc:
-            current_app.logger.error("database error %s before storing", exc.__class__.__name__)
-            raise _unavailable() from exc
-        if known is not None:
-            raise _duplicate()
-        blobs: BlobStorage = current_app.extensions["intake.blobs"]
+        envelope, header, submitted = receive_browser_envelope()
         receipt = new_receipt()
-        try:
-            store_envelope(
-                session,
-                blobs,
-                envelope,
-                current_keyring().recipient_of_key(),
-                receipt_hash=receipt_hash(current_app.config["RECEIPT_SECRET"], receipt),
-                submission_hash=submitted,
-            )
-        except DuplicateSubmissionError as exc:
-            raise _duplicate() from exc
-        except StoreError as exc:
-            current_app.logger.error("could not store a browser-sealed envelope")
-            raise _unavailable() from exc
+        store_browser_envelope(envelope, header, submitted, receipt=receipt)
     except UploadRefused as refusal:
         return _refused(refusal)
     return jsonify(receipt=format_receipt(receipt))

@@ -3,15 +3,18 @@ services, and render; nothing else."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 
 from ..db import request_session
-from ..envelope import AttachmentInput, seal
+from ..envelope import AttachmentInput, PublicKeyFile, seal
 from ..envelope.keys import b64encode
-from ..i18n import LANGUAGES, best_language, current_language
+from ..i18n import available_languages, best_language, current_language
 from ..keyring import Keyring, current_keyring
 from ..receipts import (
     format_receipt,
@@ -29,12 +32,12 @@ from ..store import (
     submission_exists,
     today_utc,
 )
+from . import fields
+from .fields import FORM_VERSION, ReportFieldError, report_from_form
 from .forms import ReportForm, chosen_files
 from .limits import current_limits, megabytes
 
 bp = Blueprint("report", __name__)
-
-FORM_VERSION = 1
 
 
 @bp.url_value_preprocessor
@@ -42,7 +45,7 @@ def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
     if values is None or "lang_code" not in values:
         return
     code = values.pop("lang_code")
-    if code not in LANGUAGES:
+    if code not in available_languages():
         abort(404)
     g.lang_code = code
 
@@ -50,6 +53,23 @@ def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
 @bp.url_defaults
 def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
     values.setdefault("lang_code", g.get("lang_code") or best_language())
+
+
+#: Where "Leave quickly" goes (``LEAVE_URL`` overrides): a neutral,
+#: common site that gives no hint of what was open before.
+DEFAULT_LEAVE_URL = "https://www.wikipedia.org/"
+#: Pages whose address is the same in every language (the language chooser
+#: links to the same page; anything else links to the form).
+SAME_PAGE = frozenset({"report.form", "report.safety", "report.check"})
+
+
+@bp.app_context_processor
+def _page_context() -> dict[str, object]:
+    endpoint = request.endpoint if request.endpoint in SAME_PAGE else "report.form"
+    return {
+        "leave_url": current_app.config.get("LEAVE_URL") or DEFAULT_LEAVE_URL,
+        "same_page": endpoint,
+    }
 
 
 @bp.route("/")
@@ -67,6 +87,74 @@ def _attachments(files: list[FileStorage]) -> list[AttachmentInput]:
         )
         for file in chosen_files(files)
     ]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A recipient the reporter may choose, with its active keys (each
+    shown with its fingerprint; the report is sealed to all of them)."""
+
+    recipient_id: str
+    keys: tuple[PublicKeyFile, ...]
+
+    def name(self, language_code: str) -> str:
+        """The organization's name in the page's language (the key files
+        carry English and Chinese names)."""
+        first = self.keys[0]
+        return first.name_zh if language_code.startswith("zh") else first.name_en
+
+
+def organizations(keyring: Keyring) -> list[Organization]:
+    """Active recipients in key-file order."""
+    by_recipient: dict[str, list[PublicKeyFile]] = {}
+    for key in keyring.active:
+        by_recipient.setdefault(key.recipient_id, []).append(key)
+    return [Organization(rid, tuple(keys)) for rid, keys in by_recipient.items()]
+
+
+def chosen_organizations(keyring: Keyring, posted: MultiDict[str, str]) -> list[Organization]:
+    """The organizations ticked on a posted form (codes that are not active
+    recipients are dropped). A post without the form's ``recipients_shown``
+    marker (a client that never showed the choice) gets the default: all."""
+    if "recipients_shown" not in posted:
+        return organizations(keyring)
+    chosen = set(posted.getlist("recipients"))
+    return [org for org in organizations(keyring) if org.recipient_id in chosen]
+
+
+def _narrative_or_tactic() -> str:
+    return str(_("Please tell us what happened, or choose at least one thing that happened."))
+
+
+def _when() -> str:
+    return str(_("Please write a date such as 2026-07-14 or a month such as 2026-07, or leave it empty."))
+
+
+FIELD_MESSAGES: dict[str, Callable[[], str]] = {
+    "narrative_or_tactic": _narrative_or_tactic,
+    "when": _when,
+    "too_long": lambda: str(_("Please keep this under 200 characters.")),
+    "recipients": lambda: str(_("Please choose at least one organization.")),
+}
+
+
+def field_message(code: str, field: str = "") -> str:
+    """The reporter's message for a :class:`ReportFieldError` code."""
+    if field == "narrative" and code == "too_long":
+        return str(_("Please keep the text under 100,000 characters."))
+    return FIELD_MESSAGES[code]()
+
+
+def form_context(keyring: Keyring, values: MultiDict[str, str] | None) -> dict[str, object]:
+    """What the form template needs besides the WTForms form: the choices,
+    the organizations, and what was posted (to keep it on an error)."""
+    return {
+        "fields": fields,
+        "values": values if values is not None else MultiDict(),
+        "posted": values is not None,
+        "organizations": organizations(keyring),
+        "seal": _seal_settings(keyring),
+    }
 
 
 def _seal_settings(keyring: Keyring) -> dict[str, object]:
@@ -98,14 +186,31 @@ def form() -> str | tuple[str, int]:
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
-    if not report_form.validate_on_submit():
+    errors: dict[str, str] = {}
+    report = None
+    chosen: list[Organization] = []
+    if report_form.is_submitted():
+        try:
+            report = report_from_form(request.form, current_language().tag, today_utc())
+        except ReportFieldError as exc:
+            errors[exc.field] = field_message(exc.code, exc.field)
+        chosen = chosen_organizations(keyring, request.form)
+        if not chosen:
+            errors["recipients"] = field_message("recipients")
+    if not report_form.validate_on_submit() or errors:
         status = 400 if report_form.is_submitted() else 200
+        values = request.form if report_form.is_submitted() else None
         return (
             render_template(
-                "intake/form.html", form=report_form, keys=keyring.active, seal=_seal_settings(keyring)
+                "intake/form.html",
+                form=report_form,
+                errors=errors,
+                **form_context(keyring, values),
             ),
             status,
         )
+    if report is None:  # not reachable: set whenever the form was submitted
+        abort(400)
 
     session = request_session("intake.db")
     submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
@@ -113,17 +218,9 @@ def form() -> str | tuple[str, int]:
         return _already_received()
 
     attachments = _attachments(report_form.attachments.data or [])
-    report = {
-        "form_version": FORM_VERSION,
-        "language": current_language().tag,
-        # A plain form post sends line breaks as CRLF (HTML spec); the
-        # browser path reads the textarea's value, with LF. One form in the
-        # console for both paths: LF.
-        "narrative": report_form.narrative.data.replace("\r\n", "\n").replace("\r", "\n"),
-    }
     sealed = seal(
         report,
-        keyring.seal_targets(),
+        [key.public_key for org in chosen for key in org.keys],
         day=today_utc(),
         sealed_by="server",
         attachments=attachments,
@@ -152,6 +249,12 @@ def form() -> str | tuple[str, int]:
         receipt=format_receipt(receipt),
         title=_("Your report was received"),
     )
+
+
+@bp.route("/<lang_code>/safety")
+def safety() -> str:
+    """How to report safely."""
+    return render_template("intake/safety.html", title=_("Staying safe when you report"))
 
 
 def _already_received() -> str:

@@ -189,3 +189,38 @@ def test_migrations_down_and_up(app: Flask) -> None:
     db = app.extensions[DB_EXTENSION]
     db.downgrade("base")
     db.upgrade()
+
+
+def test_case_page_title_is_only_the_title(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """Browsers keep titles in their history: nothing but the case number."""
+    served = add_report(intake, canary())
+    synced(app, intake)
+    auth.login_as("reviewer")
+    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("Case 1")
+    assert len(title) < 80
+    assert "<" not in title and "csrf" not in title.lower()
+
+
+def test_spoofing_characters_in_names_and_text_are_made_visible(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    spoof = "invoice\u202egnp.exe"
+    served = intake.add(
+        {"narrative": "look\u200bhere \u2067hidden\u2069"},
+        (AttachmentInput(spoof + "x" * 5000, "application/octet-stream", b"MZ"),),
+    )
+    synced(app, intake)
+    auth.login_as("reviewer")
+    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    assert "\u202e" not in page and "\u200b" not in page and "\u2067" not in page
+    assert "invoice⟨U+202E⟩gnp.exe" in page
+    assert "look⟨U+200B⟩here" in page
+    assert "x" * 300 not in page  # long names are cut
+    download = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    disposition = download.headers["Content-Disposition"]
+    assert "%E2%80%AE" not in disposition  # no RLO in the saved file's name
+    assert len(disposition) < 1000

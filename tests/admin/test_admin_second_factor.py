@@ -3,6 +3,7 @@ rotation, idle and absolute timeouts, lockout with backoff."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -81,7 +82,12 @@ def test_first_login_enrols_totp(app: Flask, client: FlaskClient, auth: AuthActi
     assert client.get("/login/second-factor").headers["Location"].endswith("/login/enrol")
     page = client.get("/login/enrol/totp").get_data(as_text=True)
     with client.session_transaction() as sess:
-        secret = sess["totp_enrol_secret"]
+        sealed = base64.b64decode(sess["totp_enrol_secret"])
+    # The secret being enrolled travels sealed in the signed (readable) cookie.
+    opened = accounts.open_sealed_totp_secret(app.config["SECRET_KEY"], _user(app, email).id, sealed)
+    assert opened is not None
+    secret = opened
+    assert secret.encode() not in sealed
     assert "otpauth://totp/" in page
     wrong = client.post("/login/enrol/totp", data={"code": "000000"})
     assert wrong.status_code == 200 and client.get("/").status_code == 302

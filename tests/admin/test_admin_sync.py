@@ -241,3 +241,47 @@ def test_sync_batch_survives_a_concurrent_sync(
     cases, _ = stored(app)
     assert [c.seq for c in cases] == [1, 2, 3]
     assert get_cursor(app.extensions[DB_EXTENSION]) == 3
+
+
+def test_an_unexpected_failure_quarantines_one_envelope_not_the_sync(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone can seal to the public key: whatever one envelope makes the
+    opener raise, later reports still arrive."""
+    import admin.sync as sync_module
+
+    intake.add({"narrative": "hostile"})
+    intake.add({"narrative": "fine"})
+    real_open = sync_module._open_item
+
+    def open_or_explode(item: dict[str, object], seq: int, *args: object) -> object:
+        if seq == 1:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real_open(item, seq, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync_module, "_open_item", open_or_explode)
+    unlock(app)
+    assert run_sync(app, intake) == SyncResult(added=1, quarantined=1, skipped=0)
+    cases, quarantined = stored(app)
+    assert [c.seq for c in cases] == [2]
+    assert quarantined[0].error_class == "UnicodeEncodeError"
+    assert quarantined[0].message == "unexpected error while opening"
+    assert run_sync(app, intake) == SyncResult()
+
+
+def test_a_network_failure_mid_envelope_is_not_quarantined(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import admin.sync as sync_module
+
+    intake.add({"narrative": "one"})
+
+    def unreachable(*_args: object) -> object:
+        raise IntakeError("the intake did not answer")
+
+    monkeypatch.setattr(sync_module, "_open_item", unreachable)
+    unlock(app)
+    with pytest.raises(IntakeError):
+        run_sync(app, intake)
+    assert stored(app) == ([], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 0

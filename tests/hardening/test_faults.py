@@ -34,6 +34,8 @@ from . import servers
 from .servers import RECEIPT, csrf_token, hidden
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The recipient the form is sent to (the form asks which organizations).
+ORG = "test-org"
 
 
 @pytest.fixture
@@ -60,8 +62,8 @@ def _count(app: Flask) -> int:
 
 
 def _api_ids(app: Flask) -> list[str]:
-    with app.app_context():
-        token = create_token(app.extensions["intake.db"].sessions(), "test-org")
+    with app.app_context(), app.extensions["intake.db"].sessions() as session:
+        token = create_token(session, "test-org")
     doc = app.test_client().get("/api/v1/envelopes", headers={"Authorization": f"Bearer {token}"}).get_json()
     return [e["id"] for e in doc["envelopes"]]
 
@@ -95,6 +97,7 @@ def test_worker_killed_mid_upload_leaves_nothing(
             {
                 "csrf_token": csrf_token(form),
                 "submission": hidden(form, "submission"),
+                "recipients": ORG,
                 "narrative": "half an upload",
                 "attachments": (os.urandom(8 * 1024 * 1024), "big.bin", "application/octet-stream"),
             }
@@ -122,7 +125,8 @@ def test_worker_killed_mid_upload_leaves_nothing(
     try:
         assert _count(app) == 0
         assert _api_ids(app) == []
-        assert remove_orphans(app.extensions["intake.db"].sessions(), app.extensions["intake.blobs"]) == 0
+        with app.extensions["intake.db"].sessions() as session:
+            assert remove_orphans(session, app.extensions["intake.blobs"]) == 0
     finally:
         app.extensions["intake.db"].engine.dispose()
 
@@ -136,7 +140,8 @@ def die(self, *a, **k):
     os.kill(os.getpid(), signal.SIGKILL)
 Session.commit = die
 attachment = (io.BytesIO(b"x" * 70000), "a.bin")
-app.test_client().post("/en/", data={"narrative": "never acknowledged", "attachments": [attachment]})
+form = {"recipients": "test-org", "narrative": "never acknowledged", "attachments": [attachment]}
+app.test_client().post("/en/", data=form)
 sys.exit(3)
 """
 
@@ -147,7 +152,7 @@ def test_kill_between_blob_write_and_commit(
     keys_dir, key = keys
     app = _app(tmp_path, keys_dir)
     client = app.test_client()
-    body, content_type = multipart({"narrative": "acknowledged before the crash"})
+    body, content_type = multipart({"recipients": ORG, "narrative": "acknowledged before the crash"})
     assert RECEIPT.search(client.post("/en/", data=body, content_type=content_type).get_data(as_text=True))
     app.extensions["intake.db"].engine.dispose()
 
@@ -168,8 +173,9 @@ def test_kill_between_blob_write_and_commit(
         # Files: the crashed envelope's folder is an orphan, which no console
         # sees and which remove-orphans clears. Database: nothing at all.
         expected = 1 if isinstance(blobs, BlobStore) else 0
-        assert remove_orphans(app.extensions["intake.db"].sessions(), blobs) == expected
-        assert remove_orphans(app.extensions["intake.db"].sessions(), blobs) == 0
+        with app.extensions["intake.db"].sessions() as session:
+            assert remove_orphans(session, blobs) == expected
+            assert remove_orphans(session, blobs) == 0
         assert _open_all(app, key) == ["acknowledged before the crash"]
     finally:
         app.extensions["intake.db"].engine.dispose()
@@ -195,7 +201,7 @@ def test_database_down_gives_translated_503_and_no_receipt(
     db.sessions.configure(bind=dead)
     try:
         client = app.test_client()
-        body, content_type = multipart({"narrative": "while the database is down"})
+        body, content_type = multipart({"recipients": ORG, "narrative": "while the database is down"})
         response = client.post(f"/{lang}/", data=body, content_type=content_type)
         html = response.get_data(as_text=True)
         assert response.status_code == 503
@@ -250,13 +256,23 @@ def test_full_disk_clear_error_and_nothing_acknowledged_lost(
     try:
         for i in range(3):
             body, ct = multipart(
-                {"narrative": f"report {i}", "attachments": (os.urandom(200_000), "a.bin", "x/y")}
+                {
+                    "recipients": ORG,
+                    "narrative": f"report {i}",
+                    "attachments": (os.urandom(200_000), "a.bin", "x/y"),
+                }
             )
             response = client.post("/en/", data=body, content_type=ct)
             assert response.status_code == 200 and RECEIPT.search(response.get_data(as_text=True))
             acknowledged.append(f"report {i}")
         # An attachment larger than the space left.
-        body, ct = multipart({"narrative": "too big", "attachments": (os.urandom(3_500_000), "b.bin", "x/y")})
+        body, ct = multipart(
+            {
+                "recipients": ORG,
+                "narrative": "too big",
+                "attachments": (os.urandom(3_500_000), "b.bin", "x/y"),
+            }
+        )
         response = client.post("/en/", data=body, content_type=ct)
         html = response.get_data(as_text=True)
         assert response.status_code == 503
@@ -270,14 +286,20 @@ def test_full_disk_clear_error_and_nothing_acknowledged_lost(
                     fh.flush()
             except OSError:
                 pass
-        body, ct = multipart({"narrative": "no space at all", "attachments": (b"z" * 70_000, "c.bin", "x/y")})
+        body, ct = multipart(
+            {
+                "recipients": ORG,
+                "narrative": "no space at all",
+                "attachments": (b"z" * 70_000, "c.bin", "x/y"),
+            }
+        )
         response = client.post("/en/", data=body, content_type=ct)
         assert response.status_code == 503 and not RECEIPT.search(response.get_data(as_text=True))
         filler.unlink()
         assert _open_all(app, key) == acknowledged
         assert len(app.extensions["intake.blobs"].envelope_ids()) == 3, "no partial blob left behind"
         # Space back: the intake works again.
-        body, ct = multipart({"narrative": "after"})
+        body, ct = multipart({"recipients": ORG, "narrative": "after"})
         assert client.post("/en/", data=body, content_type=ct).status_code == 200
         assert _open_all(app, key) == [*acknowledged, "after"]
     finally:
@@ -322,7 +344,7 @@ def test_double_post_of_one_form_stores_one_envelope(
     client = app.test_client()
     try:
         token = hidden(client.get("/en/").get_data(as_text=True), "submission")
-        body, ct = multipart({"narrative": "once", "submission": token})
+        body, ct = multipart({"recipients": ORG, "narrative": "once", "submission": token})
         first = client.post("/en/", data=body, content_type=ct).get_data(as_text=True)
         again = client.post("/en/", data=body, content_type=ct)
         assert RECEIPT.search(first)
@@ -333,17 +355,17 @@ def test_double_post_of_one_form_stores_one_envelope(
         # A new form (a new token) is a new report.
         token2 = hidden(client.get("/en/").get_data(as_text=True), "submission")
         assert token2 != token
-        body, ct = multipart({"narrative": "twice", "submission": token2})
+        body, ct = multipart({"recipients": ORG, "narrative": "twice", "submission": token2})
         assert RECEIPT.search(client.post("/en/", data=body, content_type=ct).get_data(as_text=True))
         # A form re-shown after an error keeps its token.
         token3 = hidden(client.get("/en/").get_data(as_text=True), "submission")
-        body, ct = multipart({"narrative": "", "submission": token3})
+        body, ct = multipart({"recipients": ORG, "narrative": "", "submission": token3})
         assert (
             hidden(client.post("/en/", data=body, content_type=ct).get_data(as_text=True), "submission")
             == token3
         )
         # A malformed token is replaced, never stored as given.
-        body, ct = multipart({"narrative": "odd token", "submission": "x" * 500})
+        body, ct = multipart({"recipients": ORG, "narrative": "odd token", "submission": "x" * 500})
         assert RECEIPT.search(client.post("/en/", data=body, content_type=ct).get_data(as_text=True))
         assert _open_all(app, key) == ["once", "twice", "odd token"]
     finally:
@@ -365,6 +387,7 @@ def test_racing_double_click_through_gunicorn(
                 "csrf_token": csrf_token(form),
                 "submission": hidden(form, "submission"),
                 "narrative": f"double click {round_}",
+                "recipients": ORG,
             }
             results: list[str] = []
             barrier = threading.Barrier(4)

@@ -127,8 +127,8 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, 
             "MAX_CONTENT_LENGTH": 256 * 1024,
         }
     )
-    with app.app_context():
-        token = create_token(app.extensions["intake.db"].sessions(), "test-org")
+    with app.app_context(), app.extensions["intake.db"].sessions() as session:
+        token = create_token(session, "test-org")
     yield app, token
     app.extensions["intake.db"].engine.dispose()
 

@@ -106,8 +106,8 @@ def _walk_intake(app: Flask, client: FlaskClient, headers: dict[str, str]) -> in
 
 
 def test_every_intake_route_with_and_without_a_token(intake_app: Flask) -> None:
-    with intake_app.app_context():
-        token = create_token(intake_app.extensions["intake.db"].sessions(), "test-org")
+    with intake_app.app_context(), intake_app.extensions["intake.db"].sessions() as session:
+        token = create_token(session, "test-org")
     client = intake_app.test_client()
     walked = _walk_intake(intake_app, client, {})
     walked += _walk_intake(intake_app, client, {"Authorization": f"Bearer {token}"})

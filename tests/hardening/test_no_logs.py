@@ -123,7 +123,7 @@ def test_intake_logs_name_no_one(intake_server: Server) -> None:
         assert not re.search(r"\d", form.headers.get("Server", "")), "Server header names a version"
     sent = session.post(
         f"{intake_server.url}/en/",
-        data={"csrf_token": csrf_token(form.text), "narrative": canary},
+        data={"csrf_token": csrf_token(form.text), "narrative": canary, "recipients": "test-org"},
         files={"attachments": (f"{canary}.txt", canary.encode(), "text/plain")},
         timeout=30,
     )

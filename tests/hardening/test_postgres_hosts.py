@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def test_two_intake_hosts_share_one_database(tmp_path: Path, databases: Database
                 files={"attachments": (f"{name}.bin", data, "application/octet-stream")},
                 timeout=30,
             )
-            assert sent.status_code == 200 and RECEIPT.search(sent.text), sent.status_code
+            errors = re.findall(r"class=\"errors\"[^>]*>\s*(?:<li>)?[^<]*", sent.text)
+            assert sent.status_code == 200 and RECEIPT.search(sent.text), errors
 
         db = Database(databases.intake, Path("migrations/intake"), Base)
         try:

@@ -1,0 +1,318 @@
+"""Coming back with a receipt: check it, see that the report is stored, and
+add information or files as a new envelope linked to the same case.
+
+Pages (``/<lang>/…``):
+
+``receipt`` (GET, POST)
+    the receipt check. The typed receipt is normalized
+    (:func:`intake.receipts.normalize_receipt`: full-width digits, spaces,
+    dashes, Chinese punctuation); a failed check digit gets its own message
+    and costs nothing; a well-formed receipt is looked up by its keyed hash,
+    and each lookup takes a token from :data:`GUESSES` (a global bucket and
+    one per keyed address, in memory only, see :mod:`.throttle`).
+``followup`` (POST)
+    the no-JavaScript follow-up: the server seals it.
+``followup/sealed`` (POST)
+    the follow-up sealed in the browser (the contract of ``upload.py``).
+
+The receipt never travels in a URL or a cookie. After a successful check
+the status page carries a signed, short-lived access token
+(:func:`access_token`) instead, so adding information does not need the
+receipt again. The follow-up is stored with ``followup_of`` = the report's
+``seq``, and its sealed body names the report's envelope id
+(``"follows"``); docs/report-fields.md, "Follow-ups".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+from wtforms import StringField
+
+from ..db import request_session
+from ..envelope import seal
+from ..i18n import current_language
+from ..keyring import current_keyring
+from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
+from ..receipts import (
+    ReceiptFormatError,
+    is_submission_token,
+    new_submission_token,
+    normalize_receipt,
+    receipt_hash,
+    submission_hash,
+)
+from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from .fields import ReportFieldError, followup_from_form
+from .forms import FollowupForm, chosen_files
+from .throttle import TokenBuckets
+from .upload import UploadRefused, receive_browser_envelope, refused, store_browser_envelope
+from .views import Organization, _attachments, _seal_settings, bp, field_message, organizations
+
+#: How long a status page may be used to add information (seconds).
+ACCESS_MAX_AGE = 3600
+_ACCESS_SALT = "tnr-intake/followup-access"
+
+#: Receipt lookups: 10 in a row from one address, then one every 30
+#: seconds; 300 in a row from everyone together, then 5 a second. Settings
+#: ``RECEIPT_GUESS_BURST``, ``RECEIPT_GUESS_INTERVAL``,
+#: ``RECEIPT_GLOBAL_BURST``, ``RECEIPT_GLOBAL_INTERVAL`` override them.
+DEFAULT_GUESSES = {"burst": 10, "interval": 30.0, "global_burst": 300, "global_interval": 0.2}
+
+
+class ReceiptForm(FlaskForm):  # type: ignore[misc]
+    """The receipt a reporter types."""
+
+    receipt = StringField(
+        render_kw={
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "autocapitalize": "off",
+            "inputmode": "numeric",
+        }
+    )
+
+
+def guesses() -> TokenBuckets:
+    """The app's receipt-lookup buckets (made on first use)."""
+    buckets: TokenBuckets | None = current_app.extensions.get("intake.receipt_guesses")
+    if buckets is None:
+        config = current_app.config
+        buckets = TokenBuckets(
+            burst=int(config.get("RECEIPT_GUESS_BURST") or DEFAULT_GUESSES["burst"]),
+            interval=float(config.get("RECEIPT_GUESS_INTERVAL") or DEFAULT_GUESSES["interval"]),
+            global_burst=int(config.get("RECEIPT_GLOBAL_BURST") or DEFAULT_GUESSES["global_burst"]),
+            global_interval=float(
+                config.get("RECEIPT_GLOBAL_INTERVAL") or DEFAULT_GUESSES["global_interval"]
+            ),
+        )
+        current_app.extensions["intake.receipt_guesses"] = buckets
+    return buckets
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or b"", salt=_ACCESS_SALT)
+
+
+def access_token(stored_hash: str) -> str:
+    """A signed token that lets one status page add information for
+    :data:`ACCESS_MAX_AGE` seconds. It holds the receipt's keyed hash, never
+    the receipt."""
+    return str(_serializer().dumps(stored_hash))
+
+
+def report_of_access(session: Session, token: str | None) -> Envelope | None:
+    """The report an access token was issued for, or None (bad, expired)."""
+    if not token:
+        return None
+    try:
+        stored_hash = _serializer().loads(token, max_age=ACCESS_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(stored_hash, str):
+        return None
+    return _report_of_hash(session, stored_hash)
+
+
+def _report_of_hash(session: Session, stored_hash: str) -> Envelope | None:
+    return session.scalar(
+        select(Envelope)
+        .join(ReceiptRecord, ReceiptRecord.envelope_seq == Envelope.seq)
+        .where(ReceiptRecord.receipt_hash == stored_hash)
+    )
+
+
+def followup_organizations(session: Session, report: Envelope) -> list[Organization]:
+    """The active organizations the report was sealed to: a follow-up goes
+    to them, no one else (their current active keys, after a rotation)."""
+    recipient_ids = set(
+        session.scalars(
+            select(EnvelopeRecipient.recipient_id).where(EnvelopeRecipient.envelope_seq == report.seq)
+        )
+    )
+    return [org for org in organizations(current_keyring()) if org.recipient_id in recipient_ids]
+
+
+def _check_page(form: ReceiptForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return (
+        render_template("intake/check.html", form=form, error=error, title=_("Come back with your receipt")),
+        status,
+    )
+
+
+def _status_page(
+    session: Session,
+    report: Envelope,
+    stored_hash: str,
+    form: FollowupForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    followups = session.scalar(select(func.count()).where(Envelope.followup_of == report.seq)) or 0
+    followup_form = form or FollowupForm()
+    if not is_submission_token(followup_form.submission.data):
+        followup_form.submission.data = new_submission_token()
+    followup_form.access.data = access_token(stored_hash)
+    orgs = followup_organizations(session, report)
+    seal_settings = _seal_settings(current_keyring())
+    seal_settings["url"] = url_for("report.followup_sealed")
+    return (
+        render_template(
+            "intake/status.html",
+            title=_("Your report"),
+            report=report,
+            followups=followups,
+            form=followup_form,
+            organizations=orgs,
+            seal=seal_settings,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/<lang_code>/receipt", methods=["GET", "POST"])
+def check() -> tuple[str, int]:
+    """The receipt check, then the report's status page."""
+    form = ReceiptForm()
+    if not form.is_submitted():
+        return _check_page(form)
+    if not form.validate():
+        return _check_page(form, _("The page expired. Please press Send again."), 400)
+    try:
+        digits = normalize_receipt(form.receipt.data or "")
+    except ReceiptFormatError as exc:
+        if exc.typo:
+            message = _(
+                "There is a typing mistake in this receipt: its last digit does not match the others. "
+                "Please check each digit."
+            )
+        else:
+            message = _("A receipt has 28 digits, in seven groups of four. Please check what you typed.")
+        return _check_page(form, message, 400)
+    # Only well-formed receipts reach the database, and each lookup costs a
+    # token: 10 wrong receipts in a row from one address, then one every
+    # 30 seconds. The address is used here, in memory, and nowhere else.
+    if not guesses().allow(request.remote_addr):
+        return _check_page(
+            form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
+        )
+    stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], digits)
+    del digits
+    session = request_session("intake.db")
+    report = _report_of_hash(session, stored_hash)
+    if report is None:
+        return _check_page(
+            form, _("We found no report with this receipt. Please check each digit and try again."), 404
+        )
+    return _status_page(session, report, stored_hash)
+
+
+def _followup_refused(message: str, status: int = 400) -> tuple[str, int]:
+    return (
+        render_template(
+            "intake/error.html",
+            title=_("Your information was not sent"),
+            detail=message,
+            link=url_for("report.check"),
+            link_text=_("Enter your receipt again"),
+        ),
+        status,
+    )
+
+
+def _expired() -> str:
+    return str(_("This page has expired. Nothing was sent. Please enter your receipt again."))
+
+
+@bp.route("/<lang_code>/followup", methods=["POST"])
+def followup() -> tuple[str, int]:
+    """Add information to a report without JavaScript: the server seals."""
+    form = FollowupForm()
+    session = request_session("intake.db")
+    report = report_of_access(session, form.access.data)
+    if report is None:
+        return _followup_refused(_expired())
+    stored_hash = _hash_of_access(form.access.data)
+    if not form.validate_on_submit():
+        return _status_page(session, report, stored_hash, form, status=400)
+    try:
+        body = followup_from_form(request.form, current_language().tag, report.envelope_id)
+    except ReportFieldError as exc:
+        return _status_page(session, report, stored_hash, form, field_message(exc.code, exc.field), 400)
+    files = chosen_files(form.attachments.data)
+    if not body["narrative"].strip() and not files:
+        message = _("Please write something or choose a file to add.")
+        return _status_page(session, report, stored_hash, form, message, 400)
+    orgs = followup_organizations(session, report)
+    if not orgs:
+        return _followup_refused(_("The organizations your report went to no longer receive reports here."))
+    submitted = None
+    if is_submission_token(form.submission.data):
+        submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
+    attachments = _attachments(files)
+    sealed = seal(
+        body,
+        [key.public_key for org in orgs for key in org.keys],
+        day=today_utc(),
+        sealed_by="server",
+        attachments=attachments,
+        chunk_size=current_app.config["CHUNK_SIZE"],
+    )
+    del body, attachments  # plaintext leaves scope before any I/O
+    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    try:
+        store_envelope(
+            session,
+            blobs,
+            sealed,
+            current_keyring().recipient_of_key(),
+            submission_hash=submitted,
+            followup_of=report.seq,
+        )
+    except DuplicateSubmissionError:
+        pass  # the same page sent twice: stored once, and that is what we say
+    except StoreError:
+        current_app.logger.error("could not store a follow-up")
+        abort(503)
+    return render_template("intake/followup_received.html", title=_("Your information was received")), 200
+
+
+def _hash_of_access(token: str | None) -> str:
+    stored: Any = _serializer().loads(token or "", max_age=ACCESS_MAX_AGE)
+    return str(stored)
+
+
+@bp.route("/<lang_code>/followup/sealed", methods=["POST"])
+def followup_sealed() -> Response:
+    """A follow-up sealed in the browser (contract of ``upload.py``, plus
+    the ``access`` field of the status page). Answer: ``200
+    {"followup": "received"}``."""
+    try:
+        try:
+            token = request.form.get("access")
+        except RequestEntityTooLarge as exc:
+            raise UploadRefused("too_large", _("The files are too large."), 413) from exc
+        session = request_session("intake.db")
+        report = report_of_access(session, token)
+        if report is None:
+            raise UploadRefused("expired", _expired())
+        orgs = followup_organizations(session, report)
+        expected = frozenset(key.key_id for org in orgs for key in org.keys)
+        if not expected:
+            raise UploadRefused(
+                "stale", _("The organizations your report went to no longer receive reports here.")
+            )
+        envelope, header, submitted = receive_browser_envelope(expected_key_ids=expected)
+        store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq)
+    except UploadRefused as refusal:
+        return refused(refusal)
+    return jsonify(followup="received")

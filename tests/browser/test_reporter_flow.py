@@ -1,0 +1,214 @@
+"""The reporter's side in a real browser, in every language: the full form
+sealed in the page, the receipt, coming back with it typed in full-width
+digits, a follow-up file linked to the same report; both paths give the
+same report JSON; nothing in the browser's storage; leave quickly; no
+horizontal scroll at 360 px, right-to-left included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import LiveIntake
+
+LANGS = ["en", "zh-hant", "zh-hans", "fr"]
+TAGS = {"en": "en", "zh-hant": "zh-Hant", "zh-hans": "zh-Hans", "fr": "fr"}
+FULL_WIDTH = str.maketrans("0123456789 ", "０１２３４５６７８９\u3000")
+LEAVE = "https://www.wikipedia.org/"
+
+
+def _fill_everything(page: Any, narrative: str) -> None:
+    page.fill("textarea[name=narrative]", narrative)
+    for code in ("T04", "T06", "T10"):
+        page.check(f"#tactics-{code}")
+    page.fill("#when", "２０２６年7月")
+    page.check("#ongoing")
+    page.select_option("#province", "CA-ON")
+    page.fill("#city", " Toronto ")
+    page.check("#channel-in_person")
+    page.check("#channel-family_abroad")
+    page.check("#targeted-me")
+    page.check("#community-hong_konger")
+    page.check("#state-hksar")
+    page.check("#police_told-no")
+    page.check("#impact-fear")
+    page.check("#contact_method-signal")
+    page.fill("#contact_value", "+1 416 555 0147")
+    page.fill("#contact_safe_times", "evenings")
+    page.select_option("#contact_language", "yue")
+    page.check("#consent-statistics")
+    page.check("#consent-quote")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\nfake"}],
+    )
+
+
+def _storage(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """async () => ({
+                local: localStorage.length,
+                session: sessionStorage.length,
+                idb: indexedDB.databases ? (await indexedDB.databases()).length : 0,
+                cookies: document.cookie,
+            })"""
+        )
+    )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: LiveIntake, lang: str) -> None:
+    live_intake.new_envelopes()
+    page.goto(f"/{lang}/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _fill_everything(page, f"report in {lang}")
+    page.click("button[type=submit]")
+    receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    assert page.is_visible("[data-receipt-action=copy]") and page.is_visible("[data-receipt-action=print]")
+    assert _storage(page) == {"local": 0, "session": 0, "idb": 0, "cookies": ""}
+    [report_row] = live_intake.new_envelopes()
+    assert report_row.sealed_by == "browser"
+    report = live_intake.open(report_row).report
+    assert report["language"] == TAGS[lang] and report["when"] == "2026-07" and report["city"] == "Toronto"
+    assert report["tactics"] == ["T04", "T06", "T10"]
+
+    # Come back with the receipt in full-width digits and add a file.
+    page.goto(f"/{lang}/receipt")
+    page.fill("#receipt", receipt.translate(FULL_WIDTH))
+    page.click("button[type=submit]")
+    page.wait_for_selector("form[data-kind=followup][data-sealing=browser]", state="attached")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "more.txt", "mimeType": "text/plain", "buffer": b"one more thing"}],
+    )
+    page.click("form[data-kind=followup] button[type=submit]")
+    page.wait_for_selector("main h1:focus", timeout=60_000)
+    [followup_row] = live_intake.new_envelopes()
+    assert followup_row.sealed_by == "browser"
+    assert followup_row.followup_of == report_row.seq
+    opened = live_intake.open(followup_row)
+    assert opened.report["kind"] == "followup" and opened.report["follows"] == report_row.envelope_id
+    assert [a.data for a in opened.attachments] == [b"one more thing"]
+    assert _storage(page) == {"local": 0, "session": 0, "idb": 0, "cookies": ""}
+    assert page.errors == []
+
+
+def test_a_mistyped_receipt_gets_the_check_digit_message(page: Any, live_intake: LiveIntake) -> None:
+    page.goto("/zh-hans/receipt")
+    page.fill("#receipt", "1234 5678 9012 3456 7890 1234 5670")
+    page.click("button[type=submit]")
+    text = str(page.text_content("[role=alert]"))
+    assert "输入错误" in text or "收据号码共 28 位" in text
+
+
+def test_both_paths_give_the_same_report_json(
+    page: Any, page_without_js: Any, live_intake: LiveIntake
+) -> None:
+    live_intake.new_envelopes()
+    page.goto("/fr/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _fill_everything(page, "même rapport\ndeux lignes")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    [browser_row] = live_intake.new_envelopes()
+
+    page_without_js.goto("/fr/")
+    _fill_everything(page_without_js, "même rapport\ndeux lignes")
+    page_without_js.click("button[type=submit]")
+    page_without_js.wait_for_selector(".receipt-number output")
+    [server_row] = live_intake.new_envelopes()
+    assert (browser_row.sealed_by, server_row.sealed_by) == ("browser", "server")
+    assert live_intake.open(browser_row).report == live_intake.open(server_row).report
+
+
+def test_unticking_an_organization_seals_to_the_other_only(page: Any, live_intake: LiveIntake) -> None:
+    live_intake.new_envelopes()
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.check("#tactics-T07")
+    page.uncheck("#recipients-org-a")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    [row] = live_intake.new_envelopes()
+    assert live_intake.open(row, key=1).report["tactics"] == ["T07"]
+    with pytest.raises(Exception, match="none of the unlocked keys"):
+        live_intake.open(row, key=0)
+
+
+def _stub_leave(page: Any) -> None:
+    page.route(
+        LEAVE + "**", lambda route: route.fulfill(status=200, body="neutral", content_type="text/plain")
+    )
+
+
+@pytest.mark.parametrize("how", ["escape-twice", "button"])
+def test_leave_quickly_replaces_the_page_without_adding_history(
+    page: Any, live_intake: LiveIntake, how: str
+) -> None:
+    _stub_leave(page)
+    page.goto("/en/safety")
+    page.goto("/en/")
+    page.fill("textarea[name=narrative]", "something private")
+    before = page.evaluate("history.length")
+    if how == "button":
+        page.click("#leave-quickly")
+    else:
+        page.keyboard.press("Escape")
+        page.keyboard.press("Escape")
+    page.wait_for_url(LEAVE)
+    assert page.evaluate("history.length") == before
+
+
+def test_a_single_escape_does_not_leave(page: Any, live_intake: LiveIntake) -> None:
+    _stub_leave(page)
+    page.goto("/en/")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(1700)
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert page.url == live_intake.url + "/en/"
+
+
+@pytest.mark.parametrize("lang", [*LANGS, "qps-rtl"])
+def test_no_horizontal_scroll_at_360_px(browser: Any, live_intake: LiveIntake, lang: str) -> None:
+    live_intake.app.config["PSEUDO_LOCALES"] = True
+    context = browser.new_context(base_url=live_intake.url, viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        for path in (f"/{lang}/", f"/{lang}/safety", f"/{lang}/receipt"):
+            page.goto(path)
+            if lang == "qps-rtl":
+                assert page.evaluate("document.documentElement.dir") == "rtl"
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+    finally:
+        context.close()
+        live_intake.app.config["PSEUDO_LOCALES"] = False
+
+
+def _tab_to(page: Any, selector: str, limit: int = 250) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_submission(page: Any, live_intake: LiveIntake) -> None:
+    live_intake.new_envelopes()
+    page.goto("/zh-hant/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _tab_to(page, "textarea[name=narrative]")
+    page.keyboard.type("只用鍵盤")
+    _tab_to(page, "#tactics-T05")
+    page.keyboard.press("Space")
+    _tab_to(page, "form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    [row] = live_intake.new_envelopes()
+    report = live_intake.open(row).report
+    assert (report["narrative"], report["tactics"]) == ("只用鍵盤", ["T05"])

@@ -1,0 +1,216 @@
+"""Coming back with a receipt: normalization, the check-digit message,
+guess limiting without keeping addresses, the status page, and follow-ups
+linked to the same report on both paths."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from intake.models import Envelope
+from intake.report.throttle import TokenBuckets
+from intake.store import today_utc
+
+from .helpers import database_bytes, multipart
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _report(client: FlaskClient) -> str:
+    html = client.post("/en/", data={"narrative": "the first report"}).get_data(as_text=True)
+    found = re.search(r"<output>([\d ]+)</output>", html)
+    assert found is not None
+    return found.group(1)
+
+
+def _check(client: FlaskClient, typed: str, lang: str = "en", address: str = "192.0.2.1") -> Any:
+    return client.post(f"/{lang}/receipt", data={"receipt": typed}, environ_base={"REMOTE_ADDR": address})
+
+
+def _access(html: str) -> str:
+    found = re.search(r'name="access" type="hidden" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _rows(app: Flask) -> list[Envelope]:
+    with app.extensions["intake.db"].sessions() as session:
+        rows = list(session.scalars(select(Envelope).order_by(Envelope.seq)))
+        session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda r: r,
+        lambda r: r.replace(" ", ""),
+        lambda r: r.replace(" ", "-"),
+        lambda r: r.translate(FULL_WIDTH).replace(" ", "\u3000"),
+        lambda r: r.translate(FULL_WIDTH).replace(" ", "－"),
+        lambda r: r.replace(" ", "，") + "。",
+        lambda r: " " + r.replace(" ", "、") + " ",
+    ],
+)
+def test_a_receipt_typed_any_usual_way_opens_the_status_page(client: FlaskClient, variant: Any) -> None:
+    receipt = _report(client)
+    response = _check(client, variant(receipt))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Add information or files" in html
+    assert f"Received on {today_utc().isoformat()}." in html
+    assert receipt not in html and receipt.replace(" ", "") not in html  # never echoed back
+
+
+@pytest.mark.parametrize(
+    ("lang", "phrase"),
+    [("en", "typing mistake"), ("zh-hant", "輸入錯誤"), ("zh-hans", "输入错误"), ("fr", "faute de frappe")],
+)
+def test_a_typo_gets_the_check_digit_message(client: FlaskClient, lang: str, phrase: str) -> None:
+    digits = _report(client).replace(" ", "")
+    wrong = digits[:5] + str((int(digits[5]) + 1) % 10) + digits[6:]
+    response = _check(client, wrong, lang)
+    assert response.status_code == 400
+    assert phrase in response.get_data(as_text=True)
+
+
+def test_a_short_receipt_says_how_long_one_is(client: FlaskClient) -> None:
+    response = _check(client, "1234 5678")
+    assert response.status_code == 400
+    assert "28 digits" in response.get_data(as_text=True)
+
+
+def _valid_but_unknown(n: int) -> list[str]:
+    from stdnum import damm
+
+    out = []
+    for i in range(n):
+        body = f"{i:027d}"
+        out.append(body + str(damm.calc_check_digit(body)))
+    return out
+
+
+def test_twenty_wrong_receipts_in_a_row_are_slowed_down_and_no_address_is_kept(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    receipt = _report(client)
+    address = "198.51.100.77"
+    caplog.set_level(logging.DEBUG)
+    statuses = [_check(client, wrong, address=address).status_code for wrong in _valid_but_unknown(20)]
+    assert statuses[:10] == [404] * 10
+    assert statuses[10:] == [429] * 10
+    slowed = _check(client, receipt, address=address)
+    assert slowed.status_code == 429
+    assert "wait a few minutes" in slowed.get_data(as_text=True)
+    # Someone else is not slowed down by it.
+    assert _check(client, receipt, address="203.0.113.9").status_code == 200
+    # The address is in no log line and no byte of the database.
+    assert address not in caplog.text
+    assert address.encode() not in database_bytes(app)
+
+
+def test_token_buckets_refill_and_forget_full_clients() -> None:
+    buckets = TokenBuckets(burst=2, interval=10, global_burst=100, global_interval=0.1, max_clients=1)
+    assert buckets.allow("a", now=0) and buckets.allow("a", now=0)
+    assert not buckets.allow("a", now=1)
+    assert buckets.allow("a", now=11)  # one token back after 10 s
+    assert buckets.allow("b", now=100)  # "a" was full again: forgotten
+    assert buckets.clients() == 1
+    everyone = TokenBuckets(burst=100, interval=1, global_burst=3, global_interval=100)
+    assert [everyone.allow(f"10.0.0.{i}", now=0) for i in range(4)] == [True, True, True, False]
+
+
+def test_a_follow_up_without_javascript_joins_the_same_report(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    receipt = _report(client)
+    html = _check(client, receipt.translate(FULL_WIDTH)).get_data(as_text=True)
+    body, content_type = multipart(
+        {
+            "access": _access(html),
+            "narrative": "they called again",
+            "attachments": (b"%PDF-1.4 more", "letter.pdf", "application/pdf"),
+        }
+    )
+    response = client.post("/zh-hant/followup", data=body, content_type=content_type)
+    assert response.status_code == 200
+    assert "我們已收到您補充的資料" in response.get_data(as_text=True)
+    report, followup = _rows(app)
+    assert followup.followup_of == report.seq and report.followup_of is None
+    blobs = app.extensions["intake.blobs"]
+    sealed = SealedEnvelope(
+        followup.header, followup.body, (b"".join(blobs.read_chunks(followup.envelope_id, 0)),)
+    )
+    opened = open_envelope(sealed, [org_key])
+    assert opened.report == {
+        "form_version": 2,
+        "kind": "followup",
+        "language": "zh-Hant",
+        "follows": report.envelope_id,
+        "narrative": "they called again",
+    }
+    assert [a.name for a in opened.attachments] == ["letter.pdf"]
+    # The same receipt still works, and the status page counts the follow-up.
+    again = _check(client, receipt).get_data(as_text=True)
+    assert "You have added information 1 time." in again
+
+
+def test_a_follow_up_needs_a_valid_access_token_and_something_to_add(client: FlaskClient, app: Flask) -> None:
+    receipt = _report(client)
+    assert client.post("/en/followup", data={"access": "forged", "narrative": "x"}).status_code == 400
+    access = _access(_check(client, receipt).get_data(as_text=True))
+    empty = client.post("/en/followup", data={"access": access, "narrative": "  "})
+    assert empty.status_code == 400
+    assert "Please write something or choose a file" in empty.get_data(as_text=True)
+    assert len(_rows(app)) == 1
+
+
+def test_a_browser_sealed_follow_up_is_linked_and_must_go_to_the_same_organizations(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    receipt = _report(client)
+    access = _access(_check(client, receipt).get_data(as_text=True))
+    [report] = _rows(app)
+
+    def post(recipients: list[Any], token: str = access) -> Any:
+        sealed = seal(
+            {"form_version": 2, "kind": "followup", "language": "en", "follows": report.envelope_id,
+             "narrative": "more"},
+            recipients, day=today_utc(), sealed_by="browser",
+        )  # fmt: skip
+        data, content_type = multipart(
+            {
+                "access": token,
+                "header": (sealed.header, "header", "application/json"),
+                "body": (sealed.body, "body", "application/octet-stream"),
+            }
+        )
+        return client.post("/en/followup/sealed", data=data, content_type=content_type)
+
+    other = RecipientPrivateKey.generate()
+    assert post([other.public_key]).get_json()["error"] == "stale"
+    assert post([org_key.public_key], token="forged").get_json()["error"] == "expired"
+    answer = post([org_key.public_key])
+    assert answer.status_code == 200 and answer.get_json() == {"followup": "received"}
+    assert [r.followup_of for r in _rows(app)] == [None, report.seq]
+
+
+def test_the_reviewer_api_names_the_report_a_follow_up_adds_to(app: Flask, client: FlaskClient) -> None:
+    from intake.api.tokens import create_token
+
+    receipt = _report(client)
+    access = _access(_check(client, receipt).get_data(as_text=True))
+    client.post("/en/followup", data={"access": access, "narrative": "more"})
+    with app.extensions["intake.db"].sessions() as session:
+        token = create_token(session, "test-org")
+    listed = client.get("/api/v1/envelopes", headers={"Authorization": f"Bearer {token}"}).get_json()
+    report, followup = listed["envelopes"]
+    assert report["follows"] is None
+    assert followup["follows"] == report["id"]
