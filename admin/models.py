@@ -132,6 +132,10 @@ class Case(Base):
     header: Mapped[bytes] = mapped_column(LargeBinary)
     content_key_ct: Mapped[bytes] = mapped_column(LargeBinary)
     report_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # --- reporter follow-ups: the envelope id of the report this one adds
+    # to (the intake API's ``follows``, checked against the sealed body).
+    # A follow-up is shown on its report's case page, not in the inbox.
+    follows: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
 
     attachments: Mapped[list[CaseAttachment]] = relationship(
         back_populates="case", order_by="CaseAttachment.position", cascade="all, delete-orphan"

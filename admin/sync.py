@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,7 @@ DOWNLOAD_PIECE = 64 * 1024
 
 # One sync at a time in this process; across processes the unique envelope
 # id keeps a case from being stored twice.
+_ENVELOPE_ID = re.compile(r"[0-9a-f]{32}")
 _SYNC_LOCK = threading.Lock()
 
 
@@ -416,11 +418,31 @@ def _open_item(
         day=header.day,
         sealed_by=header.sealed_by,
         status="new",
+        follows=_follows(item, inner["report"], envelope_id),
         header=header_raw,
         content_key_ct=seal_field(data_key, envelope_id, "content-key", content_key),
         report_ct=seal_field(data_key, envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
     )
+
+
+def _follows(item: Mapping[str, Any], report: Mapping[str, Any], envelope_id: str) -> str | None:
+    """The report a follow-up adds to, from the API's ``follows``; the sealed
+    body must say the same (docs/report-fields.md, "Follow-ups"), so an
+    intake cannot attach a reporter's words to another case unnoticed.
+
+    Raises:
+        MalformedEnvelopeError: the two disagree, or the id is not an id.
+    """
+    listed = item.get("follows")
+    sealed = report.get("follows") if report.get("kind") == "followup" else None
+    if listed != sealed:
+        raise MalformedEnvelopeError("the API's follow-up link does not match the sealed report")
+    if listed is None:
+        return None
+    if not isinstance(listed, str) or not _ENVELOPE_ID.fullmatch(listed) or listed == envelope_id:
+        raise MalformedEnvelopeError("the follow-up link is not an envelope id")
+    return listed
 
 
 def _json(obj: object) -> bytes:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from . import taxonomy
 from .custody import Keyring, open_field, seal_field
@@ -346,7 +346,15 @@ class InboxFilter:
     day_to: date | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
-        """Add this filter's conditions to a query over :class:`Case`."""
+        """Add this filter's conditions to a query over :class:`Case`.
+
+        Follow-ups are listed on their report's case page, not in the inbox,
+        unless that report is not in this console (quarantined, or sent to
+        another organization only)."""
+        parent = aliased(Case)
+        query = query.where(
+            or_(Case.follows.is_(None), ~select(parent.id).where(parent.envelope_id == Case.follows).exists())
+        )
         if self.status:
             query = query.where(Case.status == self.status)
         if self.urgent is not None:

@@ -24,10 +24,12 @@ from pathlib import Path
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from sqlalchemy import select
 
 import admin
 from admin import cases, custody
 from admin.extensions import DB_EXTENSION
+from admin.models import Case
 
 from .conftest import Databases
 from .helpers import scan_for, url_bytes
@@ -228,3 +230,46 @@ def test_report_goes_in_sealed_and_a_reviewer_reads_it(stack: Stack) -> None:
 def scan_for_file(path: Path, needles: list[bytes]) -> list[str]:
     data = path.read_bytes()
     return [f"{path} (needle {i})" for i, n in enumerate(needles) if n in data]
+
+
+def _csrf(html: str) -> str:
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert token is not None
+    return token.group(1)
+
+
+def test_a_followup_added_with_the_receipt_reaches_the_same_case(stack: Stack) -> None:
+    canary = f"CANARY{secrets.token_hex(8)}"
+    receipt = _submit(stack.url, "fr", f"{canary} premier", b"first", "a.png", "E2E")
+    session = requests.Session()
+    check = session.get(f"{stack.url}/zh-hant/receipt", timeout=10)
+    assert check.status_code == 200
+    full_width = receipt.translate(str.maketrans("0123456789 ", "０１２３４５６７８９－"))
+    status = session.post(
+        f"{stack.url}/zh-hant/receipt",
+        data={"csrf_token": _csrf(check.text), "receipt": full_width},
+        timeout=10,
+    )
+    assert status.status_code == 200
+    access = re.search(r'name="access" type="hidden" value="([^"]+)"', status.text)
+    assert access is not None
+    added = session.post(
+        f"{stack.url}/zh-hant/followup",
+        data={"csrf_token": _csrf(status.text), "access": access.group(1), "narrative": f"{canary} 補充"},
+        files={"attachments": ("更多.png", b"\x89PNG more evidence", "image/png")},
+        timeout=30,
+    )
+    assert added.status_code == 200
+
+    assert re.search(r"added 2\b", _flask("admin", ["sync"], stack.admin_env, stdin=PASSPHRASE + "\n"))
+    console = admin.create_app({"DATA_DIR": str(stack.admin_data), "ARGON2ID": {}, "TESTING": True})
+    try:
+        with console.extensions[DB_EXTENSION].session() as db:
+            rows = db.execute(select(Case.envelope_id, Case.follows).order_by(Case.seq)).all()
+    finally:
+        console.extensions[DB_EXTENSION].engine.dispose()
+    (report_id, report_follows), (_followup_id, followup_follows) = rows
+    assert report_follows is None
+    assert followup_follows == report_id
+    shown = _flask("admin", ["cases", "show", _followup_id], stack.admin_env, stdin=PASSPHRASE + "\n")
+    assert f"{canary} 補充" in shown and "更多.png" in shown

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
@@ -59,12 +60,19 @@ def show(envelope_id: str) -> str:
         incident_month=coding.incident_month or "",
     )
     _coding_choices(coding_form)
+    followups = [
+        (f, open_case(f, keyring()) if opened is not None else None)
+        for f in db.scalars(select(Case).where(Case.follows == case.envelope_id).order_by(Case.seq))
+    ]
+    parent = db.scalar(select(Case).where(Case.envelope_id == case.follows)) if case.follows else None
     assign_form = AssignForm(assignee=str(case.assignee_id or ""))
     assign_form.assignee.choices = [("", _("nobody"))] + [(str(u.id), u.email) for u in users]
     return render_template(
         "case/show.html",
         case=case,
         opened=opened,
+        followups=followups,
+        parent=parent,
         notes=notes,
         tags=tags,
         assignee=assignee,

@@ -206,6 +206,8 @@ class Served:
     body: bytes
     attachments: list[bytes] = field(default_factory=list)
     fail_download: bool = False
+    #: The intake API's ``follows``: the report a follow-up adds to.
+    follows: str | None = None
 
     @property
     def envelope_id(self) -> str:
@@ -281,6 +283,7 @@ class FakeIntake:
                 {"index": i, "size": len(a), "url": f"/api/v1/envelopes/{e.envelope_id}/attachments/{i}"}
                 for i, a in enumerate(e.attachments)
             ],
+            "follows": e.follows,
         }
 
     def _attachment(self, envelope_id: str, index: int) -> Any:
