@@ -17,6 +17,11 @@ from gunicorn.glogging import Logger
 
 from intake.logs import install_scrubbing
 
+# Files the apps create (databases, blobs, logs) are for the service account
+# only: ciphertext, but days, sizes and order are still worth hiding from
+# other local users. Workers inherit this from the master.
+os.umask(0o077)
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

@@ -82,6 +82,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data_dir = Path(app.config["DATA_DIR"])
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        # The service account only: ciphertext, but its days, sizes and
+        # order are not for other local users (whatever the umask was).
+        data_dir.chmod(0o700)
     except OSError as exc:
         raise ConfigError(f"cannot create the data folder {data_dir}: {exc.strerror}") from exc
     if not app.config.get("SECRET_KEY"):
