@@ -138,3 +138,99 @@ def reencode_image(data: bytes, *, max_side: int | None = PREVIEW_SIDE) -> bytes
     out = io.BytesIO()
     clean.save(out, format="PNG", optimize=False)
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Redacted copies (issue 5): what a reviewer may pass on (to a lawyer, the
+# police) without the reporter's location, device or name in the metadata.
+# Only metadata goes: what the pixels or the pages show is left as it is.
+
+
+@dataclass(frozen=True)
+class RedactedCopy:
+    """A redacted file: its bytes, the file name extension and media type."""
+
+    data: bytes
+    extension: str
+    media_type: str
+
+
+def is_pdf(data: bytes) -> bool:
+    """Whether ``data`` is a PDF by its bytes (``%PDF-`` within the first
+    1024 bytes, where readers look for it), whatever type the reporter's
+    device claimed."""
+    return b"%PDF-" in data[:1024]
+
+
+def redactable(data: bytes) -> str | None:
+    """``"image"``, ``"pdf"`` or None: which redacted copy is offered."""
+    if is_pdf(data):
+        return "pdf"
+    try:
+        with _open(data):
+            return "image"
+    except UnsafeImageError:
+        return None
+
+
+def redact_image(data: bytes) -> RedactedCopy:
+    """The image's pixels at full size in a new file: a JPEG stays a JPEG
+    (quality 92), anything else becomes a PNG. EXIF (GPS, device, owner),
+    XMP, IPTC, ICC profile, comments and text chunks are all dropped, because
+    the new image is built from raw pixels (see :func:`reencode_image`);
+    orientation is applied first so the picture still stands upright.
+
+    Raises:
+        UnsafeImageError: not an image this console decodes.
+    """
+    with _open(data) as image:
+        source_format = image.format
+    if source_format != "JPEG":
+        return RedactedCopy(reencode_image(data, max_side=None), "png", "image/png")
+    with _open(data) as image:
+        try:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+        except (OSError, ValueError) as exc:
+            raise UnsafeImageError("the image cannot be decoded") from exc
+    clean = Image.frombytes("RGB", upright.size, upright.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="JPEG", quality=92)
+    return RedactedCopy(out.getvalue(), "jpg", "image/jpeg")
+
+
+class UnsafePdfError(ValueError):
+    """Not a PDF this console will rewrite (damaged, encrypted, too large)."""
+
+
+def redact_pdf(data: bytes) -> RedactedCopy:
+    """The PDF with its document information (author, title, creator,
+    producer, dates) and every XMP metadata stream removed, pages kept,
+    written as a new file (earlier revisions, which keep old metadata in an
+    incrementally updated PDF, are not carried over) with a file identifier
+    derived from the new content, not the original's.
+
+    qpdf (through pikepdf) parses the hostile bytes in this process, like
+    Pillow for images; the size limit bounds the work.
+
+    Raises:
+        UnsafePdfError: too large, encrypted, or not readable as a PDF.
+    """
+    import pikepdf
+
+    if len(data) > MAX_IMAGE_BYTES:
+        raise UnsafePdfError("the PDF is too large to rewrite")
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            for obj in pdf.objects:
+                # XMP can hang off the catalog, any page, image or font.
+                if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                    for key in ("/Metadata", "/PieceInfo"):
+                        if key in obj:
+                            del obj[key]
+            out = io.BytesIO()
+            pdf.save(out, deterministic_id=True, fix_metadata_version=False)
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
+        raise UnsafePdfError("the PDF cannot be read") from exc
+    return RedactedCopy(out.getvalue(), "pdf", "application/pdf")

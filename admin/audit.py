@@ -71,6 +71,15 @@ class Action:
     CASE_ASSIGN = "case.assign"
     ACCOUNT_CREATE = "account.create"
     AUDIT_VIEW = "audit.view"
+    # Issue 5: rotation, retention, redacted copies, search.
+    KEY_GENERATE = "key.generate"
+    KEY_RETIRE = "key.retire"
+    KEY_PUBLIC_FILE = "key.public_file"
+    PURGE = "case.purge"
+    PURGE_FAILED = "case.purge_failed"
+    PURGE_RUN = "purge"
+    ATTACHMENT_REDACTED = "attachment.redacted"
+    SEARCH = "search"
 
 
 def canonical(

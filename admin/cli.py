@@ -79,9 +79,18 @@ keys_cli = AppGroup("keys", help="The organization's key pair.")
     help="Where to write the public key file <ID>.json (the intake's keys/).",
 )
 @click.option("--expires-days", default=730, show_default=True, type=click.IntRange(min=1))
-def generate_command(recipient_id: str, name_en: str, name_zh: str, out_dir: Path, expires_days: int) -> None:
+@click.option(
+    "--rotate",
+    is_flag=True,
+    help="A further key of this organization: name the public key file <ID>-<key id>.json.",
+)
+def generate_command(
+    recipient_id: str, name_en: str, name_zh: str, out_dir: Path, expires_days: int, rotate: bool
+) -> None:
     """Make a key pair: the public key file goes to --out, the private key,
-    sealed under a passphrase (stdin or prompt), into DATA_DIR/private-keys."""
+    sealed under a passphrase (stdin or prompt), into DATA_DIR/private-keys.
+    For a rotation, give the passphrase of the current key: one unlock then
+    opens both (docs/console.md, "Key rotation")."""
     passphrase = read_secret("Key passphrase", confirm=True)
     try:
         made = custody.generate_key(
@@ -93,13 +102,45 @@ def generate_command(recipient_id: str, name_en: str, name_zh: str, out_dir: Pat
             data_dir=data_dir(),
             expires_days=expires_days,
             argon2id=current_app.config["ARGON2ID"],
+            rotate=rotate,
         )
     except (ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from exc
+    with db().session() as session:
+        _audit(session, "KEY_GENERATE", made.public_file.key_id[:16], f"recipient={recipient_id}")
     click.echo(f"public key:  {made.public_path}")
     click.echo(f"private key: {made.private_path}")
     click.echo(f"expires:     {made.public_file.expires.isoformat()}")
     click.echo(f"fingerprint: {made.public_file.fingerprint}")
+
+
+@keys_cli.command("retire")
+@click.argument("key_ref", metavar="KEY_ID")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the retired public key file (the intake's keys/, or a folder to copy from).",
+)
+@click.option("--force", is_flag=True, help="Retire even the organization's last active key.")
+def retire_command(key_ref: str, out_dir: Path | None, force: bool) -> None:
+    """Mark a key retired (KEY_ID: its fingerprint, at least 8 hex digits).
+    Its public key file gets "retired": true; copy it over the old one in
+    the intake's keys/ and restart the intake: reporters are no longer
+    offered the key. The private key stays, so old envelopes still open."""
+    try:
+        retired = custody.retire_key(data_dir(), key_ref, out_dir=out_dir, force=force)
+    except (ValueError, KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    with db().session() as session:
+        public = retired.public_file
+        _audit(session, "KEY_RETIRE", public.key_id[:16], f"recipient={public.recipient_id}")
+    click.echo(f"retired:     {retired.public_file.fingerprint}")
+    click.echo(f"console copy: {retired.copy_path}")
+    if retired.out_path is not None:
+        click.echo(f"public key:  {retired.out_path}  (in the intake's keys/, it replaces the old file)")
+    else:
+        click.echo("copy the console copy to the intake's keys/, replacing the key's old file")
 
 
 users_cli = AppGroup("users", help="Console accounts.")
@@ -229,7 +270,52 @@ def audit_verify_command() -> None:
     click.echo(f"audit log intact: {result.count} entries, {last}")
 
 
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list the envelope ids that would be purged.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Remove closed cases older than RETENTION_DAYS_CLOSED (0: keep
+    forever) from the console, after the intake confirmed it deleted each
+    envelope for this organization (docs/console.md, "Retention and purge").
+    No passphrase needed: nothing is decrypted."""
+    from . import retention
+
+    days = int(current_app.config["RETENTION_DAYS_CLOSED"])
+    if days <= 0 and not dry_run:
+        click.echo("RETENTION_DAYS_CLOSED is 0: cases are kept forever; nothing to purge")
+        return
+    client = None
+    if not dry_run:
+        try:
+            client = client_from_config(current_app.config)
+        except ConsoleError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    def report(outcome: retention.PurgeOutcome) -> None:
+        extra = "" if outcome.remaining_recipients is None else f" (remaining {outcome.remaining_recipients})"
+        click.echo(f"{outcome.envelope_id}\tintake: {outcome.intake}{extra}")
+
+    try:
+        if client is not None:
+            with client:
+                result = retention.purge(db(), data_dir(), client, days, progress=report)
+        else:
+            result = retention.purge(db(), data_dir(), None, days, dry_run=True)
+    except ConsoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        for envelope_id in result.due:
+            click.echo(envelope_id)
+        click.echo(
+            f"{len(result.due)} cases would be purged (closed {days} days or more ago, with follow-ups)"
+        )
+        return
+    click.echo(f"purged {result.purged}, failed {result.failed} (retried by the next purge)")
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the console's command groups to ``app.cli``."""
-    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli):
+    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli, purge_command):
         app.cli.add_command(command)

@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_RP_NAME": "TNR Intake console",
     "TOTP_ISSUER": "TNR Intake console",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # --- issue 5: retention ---
+    # Days a case stays after it was closed; then `flask --app admin purge`
+    # removes it here and asks the intake to delete its envelope. 0: forever.
+    "RETENTION_DAYS_CLOSED": 365,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)

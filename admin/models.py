@@ -136,6 +136,9 @@ class Case(Base):
     # to (the intake API's ``follows``, checked against the sealed body).
     # A follow-up is shown on its report's case page, not in the inbox.
     follows: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    # --- retention (issue 5): the day the case was last set to "closed"
+    # (None while it is not closed); purge counts RETENTION_DAYS_CLOSED from it.
+    closed_day: Mapped[date | None] = mapped_column(Date, default=None)
 
     attachments: Mapped[list[CaseAttachment]] = relationship(
         back_populates="case", order_by="CaseAttachment.position", cascade="all, delete-orphan"
@@ -337,6 +340,17 @@ class CaseCodingCommunity(Base):
         ForeignKey("case_codings.case_id", ondelete="CASCADE"), primary_key=True
     )
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PurgedEnvelope(Base):
+    """A tombstone: an envelope whose case was purged (retention), by id and
+    day. Sync skips these ids, so an envelope the intake still serves (another
+    organization holds it, or its deletion failed) is never added again."""
+
+    __tablename__ = "purged_envelopes"
+
+    envelope_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Permission(enum.StrEnum):
     ASSIGN_OTHERS = "assign_others"
     LOCK_KEY = "lock_key"
     UNLOCK_KEY = "unlock_key"
+    #: Retire a key, fetch its public key file (rotation).
+    MANAGE_KEYS = "manage_keys"
     VIEW_AUDIT = "view_audit"
     BRIEFING = "briefing"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -50,6 +52,7 @@ _REVIEWER = frozenset(
 _COORDINATOR = _REVIEWER | {
     Permission.ASSIGN_OTHERS,
     Permission.UNLOCK_KEY,
+    Permission.MANAGE_KEYS,
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
 }
@@ -85,6 +88,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "case.attachment": Permission.DOWNLOAD_ATTACHMENT,
     "case.preview": Permission.DOWNLOAD_ATTACHMENT,
     "case.inspect": Permission.DOWNLOAD_ATTACHMENT,
+    "case.redacted": Permission.DOWNLOAD_ATTACHMENT,
     "case.update": Permission.TRIAGE,
     "case.code": Permission.TRIAGE,
     "case.add_note": Permission.TRIAGE,
@@ -93,6 +97,8 @@ ENDPOINTS: Mapping[str, Permission] = {
     "keys.index": Permission.LOCK_KEY,
     "keys.lock_key": Permission.LOCK_KEY,
     "keys.unlock_key": Permission.UNLOCK_KEY,
+    "keys.retire": Permission.MANAGE_KEYS,
+    "keys.public_file": Permission.MANAGE_KEYS,
     "audit.index": Permission.VIEW_AUDIT,
 }
 

@@ -45,7 +45,7 @@ from intake.envelope.keys import b64decode
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import Keyring, seal_field
 from .errors import ConsoleError, IntakeAuthError, IntakeError, SyncNotConfiguredError
-from .models import Case, CaseAttachment, Quarantine, SyncState
+from .models import Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
 MAX_PAGE_SIZE = 100
@@ -94,12 +94,19 @@ class IntakeClient:
         self.close()
 
     def _get(
-        self, path: str, *, params: Mapping[str, int] | None = None, stream: bool = False
+        self,
+        path: str,
+        *,
+        params: Mapping[str, int] | None = None,
+        stream: bool = False,
+        method: str = "GET",
+        ok: tuple[int, ...] = (200,),
     ) -> requests.Response:
         url = self.base_url + path
         try:
             # No redirects: the bearer token goes to the configured intake only.
-            response = self._http.get(
+            response = self._http.request(
+                method,
                 url,
                 params=params,
                 headers={"Authorization": f"Bearer {self._token}"},
@@ -114,10 +121,41 @@ class IntakeClient:
         if response.status_code in (401, 403):
             response.close()
             raise IntakeAuthError("the intake refused the API token (check INTAKE_TOKEN)")
-        if response.status_code != 200:
+        if response.status_code not in ok:
             response.close()
             raise IntakeError(f"the intake answered HTTP {response.status_code} for {path}")
         return response
+
+    def delete_envelope(self, envelope_id: str) -> tuple[bool, int] | None:
+        """Ask the intake to delete an envelope for this organization
+        (``DELETE /api/v1/envelopes/<id>``).
+
+        Returns:
+            ``(deleted, remaining_recipients)`` as the intake confirmed it
+            (``deleted`` False: other organizations still hold it, only our
+            recipient entry went), or None when the intake does not have it
+            for us (404: deleted before, or never ours).
+
+        Raises:
+            ValueError: not an envelope id. IntakeAuthError, IntakeError: as
+                :meth:`envelopes`, or an answer that is not the documented JSON.
+        """
+        if not _ENVELOPE_ID.fullmatch(envelope_id):
+            raise ValueError("not an envelope id")
+        response = self._get(f"/api/v1/envelopes/{envelope_id}", method="DELETE", ok=(200, 404))
+        with response:
+            if response.status_code == 404:
+                return None
+            try:
+                doc = response.json()
+            except ValueError as exc:
+                raise IntakeError("the intake's reply is not JSON") from exc
+        deleted, remaining = (
+            (doc.get("deleted"), doc.get("remaining_recipients")) if isinstance(doc, dict) else (None, None)
+        )
+        if not isinstance(deleted, bool) or not isinstance(remaining, int) or isinstance(remaining, bool):
+            raise IntakeError("the intake's reply does not have 'deleted' and 'remaining_recipients'")
+        return deleted, remaining
 
     def envelopes(self, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
         """One page of envelopes with ``seq`` > ``after``.
@@ -255,6 +293,10 @@ def _ingest_page(
                     select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(ids))
                 )
                 if e
+            )
+            # Purged by retention: never added again (admin/retention.py).
+            known.update(
+                session.scalars(select(PurgedEnvelope.envelope_id).where(PurgedEnvelope.envelope_id.in_(ids)))
             )
     batch: list[tuple[Case | Quarantine, Literal["added", "quarantined"]]] = []
     done = cursor

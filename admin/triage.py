@@ -97,6 +97,8 @@ def update_case(session: Session, case: Case, *, status: str, urgent: bool, tags
     if case.status != status:
         changes.append(f"status={status}")
         case.status = status
+        # Retention counts from the day a case was closed (admin/retention.py).
+        case.closed_day = _today() if status == "closed" else None
     if bool(case.urgent) != urgent:
         changes.append(f"urgent={int(urgent)}")
         case.urgent = urgent
@@ -416,6 +418,12 @@ def inbox_page(
         .limit(per_page)
         .offset((max(1, page) - 1) * per_page)
     ).all()
+    return inbox_rows(session, keyring, cases), total
+
+
+def inbox_rows(session: Session, keyring: Keyring, cases: Sequence[Case]) -> list[InboxRow]:
+    """Inbox lines of ``cases`` (attachments loaded), in the given order;
+    snippets decrypted only when the key is unlocked."""
     ids = [c.id for c in cases]
     tags: dict[int, list[str]] = {}
     for case_id, tag in session.execute(
@@ -450,4 +458,4 @@ def inbox_page(
                 tags=tags.get(case.id, []),
             )
         )
-    return rows, total
+    return rows

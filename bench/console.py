@@ -8,6 +8,8 @@
 2. Inbox page time at M cases (default 100,000): the full GET of the inbox
    (login session, filters, count, one page decrypted, template), median of
    several runs, unfiltered and with filters. Target: at most 150 ms.
+3. Search time at M cases: the inbox GET with ``q`` (every report the
+   filters leave decrypted in memory), median of 3. No target: reported.
 
 Usage: ``python bench/console.py [--envelopes N] [--cases M]``. Prints
 numbers only, never content.
@@ -171,6 +173,17 @@ def bench_inbox(m: int) -> None:
             median = statistics.median(times)
             verdict = "OK" if median <= 150 else "MISS"
             print(f"inbox {query:28s} {median:7.1f} ms median of 7 (target <= 150) {verdict}")
+        # Search (issue 5): every report the filters leave is decrypted in
+        # memory and compared (no index); the time grows with the cases.
+        for query in ("/?q=needle", "/?q=bench+case+7", "/?q=needle&status=verified"):
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                response = client.get(query)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert response.status_code == 200
+            median = statistics.median(times)
+            print(f"search {query:27s} {median:7.0f} ms median of 3 ({m} cases, no target)")
         db.engine.dispose()
 
 

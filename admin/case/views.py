@@ -308,7 +308,57 @@ def inspect(envelope_id: str, position: int) -> Response | str:
         f"attachment {position}",
     )
     db_session().commit()
-    return render_template("case/inspect.html", case=case, info=info, facts=facts, reason=reason)
+    return render_template(
+        "case/inspect.html",
+        case=case,
+        info=info,
+        facts=facts,
+        reason=reason,
+        redactable=attachments.redactable(data),
+    )
+
+
+@bp.get("/<envelope_id>/attachments/<int:position>/redacted")
+def redacted(envelope_id: str, position: int) -> Response:
+    """A copy without metadata, for passing on: images re-encoded from their
+    pixels (no EXIF, XMP, ICC, text), PDFs without document information and
+    XMP (pages kept). Other types: 404 (never offered). A download, never
+    rendered, with the sandbox CSP like the original."""
+    case = _case_or_404(envelope_id)
+    if not keyring().unlocked:
+        flash(_("Unlock the organization key to open attachments."), "error")
+        return _back(case)
+    info, data = _attachment_bytes(case, position)
+    kind = attachments.redactable(data)
+    try:
+        if kind == "image":
+            copy = attachments.redact_image(data)
+        elif kind == "pdf":
+            copy = attachments.redact_pdf(data)
+        else:
+            abort(404)
+    except (attachments.UnsafeImageError, attachments.UnsafePdfError):
+        abort(415, _("This file cannot be rewritten without its metadata; it is not offered."))
+    audit.record(
+        db_session(),
+        current_user.email,
+        audit.Action.ATTACHMENT_REDACTED,
+        case.envelope_id,
+        f"attachment {position} {kind}",
+    )
+    db_session().commit()
+    stem = (
+        safe_download_name(info.name, f"attachment-{position}").rsplit(".", 1)[0] or f"attachment-{position}"
+    )
+    name = f"{stem}-redacted.{copy.extension}"
+    fallback = secure_filename(name)[:150] or f"attachment-{position}-redacted.{copy.extension}"
+    response = Response(copy.data, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 @bp.get("/<envelope_id>/attachments/<int:position>/preview.png")

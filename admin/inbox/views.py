@@ -10,13 +10,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import audit, taxonomy
+from .. import audit, search, taxonomy
 from ..errors import ConsoleError, KeyLockedError
 from ..extensions import data_dir, db, db_session, keyring
 from ..forms import ActionForm
 from ..models import DISPOSITIONS, Quarantine
 from ..sync import client_from_config, sync
-from ..triage import TAG_RE, InboxFilter, assignable_users, inbox_page
+from ..triage import TAG_RE, InboxFilter, InboxRow, assignable_users, inbox_page
 
 bp = Blueprint("inbox", __name__)
 
@@ -66,16 +66,38 @@ def index() -> str:
     per_page = int(current_app.config["CASES_PER_PAGE"])
     session = db_session()
     flt = _filter_from_args()
-    rows, total = inbox_page(session, keyring(), flt, page=page, per_page=per_page)
+    query = request.args.get("q", "").strip()[: search.MAX_QUERY]
+    searching = bool(search.terms_of(query))
+    if searching and not keyring().unlocked:
+        flash(_("Unlock the organization key to search the reports."), "error")
+        searching = False
+
+    def fetch(page: int) -> tuple[list[InboxRow], int]:
+        if not searching:
+            return inbox_page(session, keyring(), flt, page=page, per_page=per_page)
+        found = search.search(session, keyring(), flt, query, page=page, per_page=per_page)
+        # The query itself is never logged: it may be a person's name.
+        audit.record(
+            session,
+            current_user.email,
+            audit.Action.SEARCH,
+            None,
+            f"terms={len(search.terms_of(query))} matches={found.total} scanned={found.scanned}",
+        )
+        session.commit()
+        return found.rows, found.total
+
+    rows, total = fetch(page)
     pages = max(1, -(-total // per_page))
     if page > pages:
         page = pages
-        rows, total = inbox_page(session, keyring(), flt, page=page, per_page=per_page)
+        rows, total = fetch(page)
     # Filter values to carry into the paging links.
     kept = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "inbox/index.html",
         cases=rows,
+        searching=searching,
         page=page,
         pages=pages,
         total=total,

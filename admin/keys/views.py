@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -10,7 +12,7 @@ from werkzeug.wrappers import Response
 from intake.envelope import KeyFileError, WrongPassphraseError
 
 from .. import audit
-from ..custody import PrivateKeyFileInfo, list_private_keys, unlock
+from ..custody import KeyState, key_states, public_key_file_text, retire_key, unlock
 from ..errors import DataKeyError, NoPrivateKeyError
 from ..extensions import data_dir, db_session, keyring
 from ..forms import ActionForm, UnlockForm
@@ -21,9 +23,9 @@ bp = Blueprint("keys", __name__, url_prefix="/keys")
 @bp.get("/")
 def index() -> str:
     """Key files, locked/unlocked state, unlock and lock forms."""
-    files: list[PrivateKeyFileInfo] = []
+    files: list[KeyState] = []
     try:
-        files = [info for info, _doc in list_private_keys(data_dir())]
+        files = key_states(data_dir())
     except KeyFileError as exc:
         current_app.logger.error("private key file: %s", exc)
         flash(_("A private key file cannot be read; see the server log."), "error")
@@ -33,6 +35,7 @@ def index() -> str:
         unlocked_ids=keyring().key_ids(),
         unlock_form=UnlockForm(),
         lock_form=ActionForm(),
+        retire_form=ActionForm(),
         idle_minutes=int(current_app.config["KEY_IDLE_TIMEOUT"]) // 60,
     )
 
@@ -85,3 +88,62 @@ def lock_key() -> Response:
     db_session().commit()
     flash(_("The organization key is locked."), "info")
     return redirect(url_for("keys.index"))
+
+
+# --------------------------------------------------------------------------
+# Rotation (docs/console.md, "Key rotation")
+
+
+def _valid_key_id(key_id: str) -> bool:
+    return len(key_id) == 64 and all(c in "0123456789abcdef" for c in key_id)
+
+
+@bp.post("/<key_id>/retire")
+def retire(key_id: str) -> Response:
+    """Mark a key retired in the console's copy of its public key file; the
+    page then offers the retired file for the intake's keys/. Refused when it
+    is the organization's last active key (generate the new one first)."""
+    form = ActionForm()
+    if not form.validate_on_submit() or not _valid_key_id(key_id):
+        abort(400)
+    try:
+        retired = retire_key(data_dir(), key_id)
+    except (ValueError, KeyFileError) as exc:
+        flash(_("The key was not retired: %(reason)s", reason=str(exc)), "error")
+        return redirect(url_for("keys.index"))
+    audit.record(
+        db_session(),
+        current_user.email,
+        audit.Action.KEY_RETIRE,
+        key_id[:16],
+        f"recipient={retired.public_file.recipient_id}",
+    )
+    db_session().commit()
+    flash(
+        _(
+            "The key is retired. Download its public key file below and put it in the "
+            "intake's keys/ in place of the old one, then restart the intake."
+        ),
+        "info",
+    )
+    return redirect(url_for("keys.index"))
+
+
+@bp.get("/<key_id>/public.json")
+def public_file(key_id: str) -> Response:
+    """The console's copy of a key's public key file, as a download (to copy
+    to the intake's keys/)."""
+    if not _valid_key_id(key_id):
+        abort(404)
+    text = public_key_file_text(data_dir(), key_id)
+    if text is None:
+        abort(404)
+    audit.record(db_session(), current_user.email, audit.Action.KEY_PUBLIC_FILE, key_id[:16])
+    db_session().commit()
+    recipient_id = str(json.loads(text).get("recipient_id", "key"))
+    response = Response(text.encode("utf-8"), mimetype="application/json")
+    # The recipient id is [a-z0-9-] (checked when the file was parsed).
+    response.headers["Content-Disposition"] = f'attachment; filename="{recipient_id}-{key_id[:16]}.json"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response

@@ -126,3 +126,50 @@ def attachment(envelope_id: str, index: int) -> Response:
     )
     response.headers["Content-Length"] = str(row.sizes[index])
     return response
+
+
+@bp.delete("/envelopes/<envelope_id>")
+def delete_envelope(envelope_id: str) -> Response:
+    """The caller's organization is done with an envelope (its console
+    purged the case, retention): remove this organization's recipient
+    entries. When no organization is left, delete the envelope itself: its
+    row, recipients, receipt hash, attachment blobs, and the follow-ups
+    that add to it (they were addressed to the same organizations, all of
+    which are done with the report).
+
+    Answers 200 ``{"deleted": bool, "remaining_recipients": n}`` (``n``
+    organizations still hold it; ``deleted`` only when ``n`` is 0), or 404
+    when the envelope is not (or no longer) sealed to the caller's
+    organization: another organization's envelope is as absent as a missing
+    one.
+    """
+    session = request_session("intake.db")
+    row = session.scalar(
+        select(Envelope).where(
+            Envelope.envelope_id == envelope_id,
+            Envelope.seq.in_(
+                select(EnvelopeRecipient.envelope_seq).where(
+                    EnvelopeRecipient.recipient_id == g.api_recipient
+                )
+            ),
+        )
+    )
+    if row is None:
+        response = jsonify(error="no such envelope for this organization")
+        response.status_code = 404
+        return response
+    row.recipients = [r for r in row.recipients if r.recipient_id != g.api_recipient]
+    remaining = len({r.recipient_id for r in row.recipients})
+    gone: list[str] = []
+    if remaining == 0:
+        followups = list(session.scalars(select(Envelope).where(Envelope.followup_of == row.seq)))
+        for envelope in [*followups, row]:
+            gone.append(envelope.envelope_id)
+            session.delete(envelope)  # recipients, receipt hashes, database blobs: cascade
+    session.commit()
+    # Blob files after the commit: a crash between leaves orphans, which
+    # `flask --app intake remove-orphans` clears; never a row without blobs.
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
+    for gone_id in gone:
+        blobs.delete(gone_id)
+    return jsonify(deleted=remaining == 0, remaining_recipients=remaining)

@@ -1,0 +1,150 @@
+"""Redacted copies of attachments: images re-encoded without metadata, PDFs
+without document information and XMP; other types not offered."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pikepdf
+import pytest
+from admin_testlib import AuthActions, FakeIntake, unlock
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import ExifTags, Image
+from sqlalchemy import select
+
+from admin import attachments
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import AuditEntry
+from admin.sync import IntakeClient, sync
+from intake.envelope import AttachmentInput
+
+# Copies of /work/shared/cases/files (the photo carries GPS, device and owner;
+# the letter's document information names a person).
+FILES = Path(__file__).parent / "files"
+PHOTO = (FILES / "photo_gps.jpg").read_bytes()
+LETTER = (FILES / "letter.pdf").read_bytes()
+
+
+def test_the_sample_files_carry_what_we_remove() -> None:
+    # If the samples lost their metadata, the tests below would prove nothing.
+    facts = attachments.inspect_image(PHOTO)
+    assert facts.gps and facts.device and "Apple" in facts.device
+    with pikepdf.open(io.BytesIO(LETTER)) as pdf:
+        assert str(pdf.docinfo["/Author"]) == "Chen Wei-ming"
+
+
+def test_redacted_image_has_no_gps_artist_or_make() -> None:
+    copy = attachments.redact_image(PHOTO)
+    assert (copy.extension, copy.media_type) == ("jpg", "image/jpeg")
+    for needle in (b"Apple", b"iPhone", b"Lin Mei-hua", b"Exif", b"http://ns.adobe.com/xap"):
+        assert needle not in copy.data, needle
+    with Image.open(io.BytesIO(copy.data)) as image, Image.open(io.BytesIO(PHOTO)) as original:
+        exif = image.getexif()
+        assert ExifTags.Base.Make not in exif and ExifTags.Base.Artist not in exif
+        assert not exif.get_ifd(ExifTags.IFD.GPSInfo)
+        assert "exif" not in image.info and "icc_profile" not in image.info
+        assert image.size == original.size  # full size, not a thumbnail
+    facts = attachments.inspect_image(copy.data)
+    assert facts.reveals == []
+
+
+def test_redacted_png_stays_lossless_and_clean() -> None:
+    image = Image.new("RGB", (8, 8), (1, 2, 3))
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=_png_text("Author", "Someone Named"))
+    copy = attachments.redact_image(out.getvalue())
+    assert copy.extension == "png" and b"Someone Named" not in copy.data
+
+
+def _png_text(key: str, value: str) -> object:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(key, value)
+    return info
+
+
+def test_redacted_pdf_has_no_author_and_keeps_its_pages() -> None:
+    copy = attachments.redact_pdf(LETTER)
+    assert copy.extension == "pdf"
+    assert b"Chen Wei-ming" not in copy.data
+    with pikepdf.open(io.BytesIO(copy.data)) as pdf, pikepdf.open(io.BytesIO(LETTER)) as original:
+        assert "/Info" not in pdf.trailer and len(pdf.docinfo) == 0
+        assert "/Metadata" not in pdf.Root
+        assert len(pdf.pages) == len(original.pages)
+        assert pdf.pages[0].Contents.read_bytes() == original.pages[0].Contents.read_bytes()
+
+
+def test_redacted_pdf_drops_xmp() -> None:
+    with pikepdf.open(io.BytesIO(LETTER)) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            meta["dc:creator"] = ["Xmp Person"]
+        out = io.BytesIO()
+        pdf.save(out)
+    with_xmp = out.getvalue()
+    assert b"Xmp Person" in with_xmp
+    assert b"Xmp Person" not in attachments.redact_pdf(with_xmp).data
+
+
+def test_damaged_pdf_is_refused() -> None:
+    with pytest.raises(attachments.UnsafePdfError):
+        attachments.redact_pdf(b"%PDF-1.7\n garbage")
+
+
+@pytest.fixture
+def synced(app: Flask, intake: FakeIntake) -> str:
+    served = intake.add(
+        {"narrative": "x"},
+        (
+            AttachmentInput("IMG_0001.jpg", "image/jpeg", PHOTO),
+            AttachmentInput("letter.pdf", "application/pdf", LETTER),
+            AttachmentInput("evil.svg", "image/svg+xml", (FILES / "evil.svg").read_bytes()),
+            AttachmentInput("notes.txt", "application/pdf", b"not a pdf at all"),
+        ),
+    )
+    unlock(app)
+    with IntakeClient(intake.url, intake.token) as c:
+        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    return served.envelope_id
+
+
+def test_download_redacted_copies(app: Flask, client: FlaskClient, auth: AuthActions, synced: str) -> None:
+    auth.login_as("reviewer")
+    base = f"/cases/{synced}/attachments"
+    page = client.get(f"{base}/0/inspect")
+    assert b"Download a redacted copy" in page.data
+
+    photo = client.get(f"{base}/0/redacted")
+    assert photo.status_code == 200
+    assert photo.mimetype == "application/octet-stream"
+    assert photo.headers["Content-Disposition"].startswith('attachment; filename="IMG_0001-redacted.jpg"')
+    assert photo.headers["Content-Security-Policy"].startswith("sandbox")
+    assert photo.headers["X-Content-Type-Options"] == "nosniff"
+    assert b"Apple" not in photo.data and b"Lin Mei-hua" not in photo.data
+    assert attachments.inspect_image(photo.data).gps is None
+
+    assert b"Download a redacted copy" in client.get(f"{base}/1/inspect").data
+    letter = client.get(f"{base}/1/redacted")
+    assert letter.status_code == 200
+    assert 'filename="letter-redacted.pdf"' in letter.headers["Content-Disposition"]
+    assert b"Chen Wei-ming" not in letter.data and letter.data.startswith(b"%PDF-")
+
+    # SVG and a file that only claims to be a PDF: not offered, and refused.
+    for position in (2, 3):
+        assert b"Download a redacted copy" not in client.get(f"{base}/{position}/inspect").data
+        assert client.get(f"{base}/{position}/redacted").status_code == 404
+
+    with app.extensions[DB_EXTENSION].session() as session:
+        details = list(
+            session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "attachment.redacted"))
+        )
+    assert details == ["attachment 0 image", "attachment 1 pdf"]
+
+
+def test_redacted_copy_needs_the_key(app: Flask, client: FlaskClient, auth: AuthActions, synced: str) -> None:
+    app.extensions[KEYRING_EXTENSION].lock()
+    auth.login_as("reviewer")
+    response = client.get(f"/cases/{synced}/attachments/0/redacted")
+    assert response.status_code == 302
