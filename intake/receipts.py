@@ -3,7 +3,10 @@
 A receipt is 27 random decimal digits (log2(10^27) ≈ 89.7 bits, above the
 80-bit floor of DESIGN.md) and one Damm check digit (H. M. Damm, 2004; detects
 every single-digit error and every adjacent transposition), shown in groups of
-four. The intake stores only ``HMAC-SHA256(receipt secret, digits)``.
+four. The intake stores only ``HMAC-SHA256(receipt secret, digits)``. The
+server makes it on the no-JavaScript path (:func:`new_receipt`); with
+JavaScript the browser makes it in the same format (``js/receipt.js``) and
+the intake checks it (:func:`is_receipt`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,20 @@ def new_receipt() -> str:
     """A new receipt as 28 digits (no separators)."""
     digits = "".join(str(secrets.randbelow(10)) for _ in range(RANDOM_DIGITS))
     return digits + str(damm.calc_check_digit(digits))
+
+
+def is_receipt(text: str | None) -> bool:
+    """Whether ``text`` is a receipt exactly as a browser sends it: 28 ASCII
+    digits, no separators, with a matching Damm check digit (the browser
+    makes its own receipt, js/receipt.js; :func:`normalize_receipt` is for
+    what people type)."""
+    return (
+        text is not None
+        and len(text) == RECEIPT_DIGITS
+        and text.isascii()
+        and text.isdigit()
+        and bool(damm.is_valid(text))
+    )
 
 
 def format_receipt(digits: str) -> str:

@@ -9,9 +9,14 @@
 // upload's answer (never a URL or a cookie).
 //
 // Nothing here logs, stores (no localStorage, no cookies) or sends anything
-// but the sealed envelope, the CSRF token and the one-time submission token.
+// but the sealed envelope, the CSRF token, the one-time submission token and
+// (for a report) the receipt this page made (js/receipt.js). The receipt
+// lives only in this closure: every retry of the form sends the same one,
+// so a retry after a lost answer is shown it (intake/report/upload.py).
 
 import { b64decode, keyIdOf, sealEnvelope, wellFormed } from "./envelope.js";
+import { switchLanguage } from "./language.js";
+import { newReceipt } from "./receipt.js";
 import { followupFromForm, ReportFieldError, reportFromForm } from "./report.js";
 
 /** Abort an upload when nothing has moved for this long (ms). */
@@ -103,8 +108,9 @@ function upload(url, data, { onProgress, stallMs }) {
   });
 }
 
-/** Enhance one report form. */
-export function enhance(form) {
+/** Enhance one report form. ``state.receipt``: the receipt a previous
+ *  page of this same form made (a language switch keeps it). */
+export function enhance(form, state = {}) {
   const messages = readMessages();
   const settings = form.dataset;
   const status = document.getElementById("seal-status");
@@ -118,6 +124,8 @@ export function enhance(form) {
   const narrative = form.elements.namedItem("narrative");
   const fileInput = form.elements.namedItem("attachments");
   let busy = false;
+  /** This form's receipt, made at the first send and kept for retries. */
+  let receipt = state.receipt || null;
 
   function message(name, values = {}) {
     return fill(messages[name] || name, values);
@@ -215,11 +223,15 @@ export function enhance(form) {
     if (heading) heading.focus();
   }
 
-  function showReceipt(receipt) {
+  function showReceipt(text, earlier) {
     const template = document.getElementById("seal-receipt");
     const main = form.closest("main") || document.body;
     const content = template.content.cloneNode(true);
-    content.querySelector("output").textContent = receipt;
+    content.querySelector("output").textContent = text;
+    // The first send was stored and its answer lost: what this one carried
+    // (edits since) was not added, and the page says so.
+    const note = content.querySelector("[data-earlier]");
+    if (note) note.hidden = !earlier;
     main.replaceChildren(content);
     // static/js/page.js shows the copy and print buttons.
     document.dispatchEvent(new Event("tnr:receipt"));
@@ -264,6 +276,10 @@ export function enhance(form) {
         const input = form.elements.namedItem(name);
         if (input) data.append(name, input.value);
       }
+      if (settings.kind !== "followup") {
+        if (!receipt) receipt = newReceipt();
+        data.append("receipt", receipt);
+      }
       data.append("header", new Blob([sealed.header], { type: "application/json" }), "header");
       data.append("body", new Blob([sealed.body], { type: "application/octet-stream" }), "body");
       sealed.attachments.forEach((chunks, i) => {
@@ -288,7 +304,7 @@ export function enhance(form) {
       status.hidden = true;
       const payload = answer.payload || {};
       if (answer.status === 200 && typeof payload.receipt === "string") {
-        showReceipt(payload.receipt);
+        showReceipt(payload.receipt, payload.earlier === true);
         return;
       }
       if (answer.status === 200 && payload.followup === "received") {
@@ -309,8 +325,33 @@ export function enhance(form) {
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // A language button is a submit button of this form (for the plain
+    // post); its click is handled below and never reaches here, but should
+    // a browser still submit with it, it must not send the report.
+    if (event.submitter && event.submitter.name === "switch_language") return;
     send();
   });
+  for (const button of document.querySelectorAll("button[name=switch_language]")) {
+    if (button.form !== form) continue;
+    button.addEventListener("click", async (event) => {
+      // Switch in the page: the typed report never leaves it (language.js).
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      clearError();
+      let next;
+      try {
+        next = await switchLanguage(form, button);
+      } catch {
+        busy = false;
+        showError(message("switch-failed"), { canRetry: false });
+        return;
+      }
+      enhance(next, { receipt });
+      const main = document.getElementById("main");
+      if (main) main.focus();
+    });
+  }
   retry.addEventListener("click", () => send());
   form.dataset.sealing = "browser"; // for tests and styles: the script took over
 }

@@ -6,6 +6,7 @@ import { enhanceForms } from "./form.js";
 
 export * from "./envelope.js";
 export { canSeal } from "./form.js";
+export { dammCheckDigit, newReceipt, randomDigits } from "./receipt.js";
 
 if (typeof document !== "undefined") {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhanceForms);

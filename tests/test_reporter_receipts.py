@@ -214,3 +214,25 @@ def test_the_reviewer_api_names_the_report_a_follow_up_adds_to(app: Flask, clien
     report, followup = listed["envelopes"]
     assert report["follows"] is None
     assert followup["follows"] == report["id"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hant"])
+def test_without_javascript_a_form_sent_again_shows_no_receipt(
+    app: Flask, client: FlaskClient, lang: str
+) -> None:
+    """Back and send again (or reload the receipt page): one envelope, and
+    the receipt is not shown a second time, since nothing in a resent plain
+    form proves it comes from the reporter rather than from whoever holds the
+    device; the receipt page warns of this."""
+    data = {"narrative": "sent twice", "submission": "D" * 22}
+    first = client.post(f"/{lang}/", data=data).get_data(as_text=True)
+    receipt = re.search(r"<output>([\d ]+)</output>", first)
+    assert receipt is not None
+    assert ("cannot be shown again" in first) == (lang == "en")
+    assert ("無法再次顯示" in first) == (lang == "zh-hant")
+    again = client.post(f"/{lang}/", data=data)
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    assert receipt.group(1) not in text and receipt.group(1).replace(" ", "") not in text
+    assert "<output>" not in text
+    assert len(_rows(app)) == 1

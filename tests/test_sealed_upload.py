@@ -19,7 +19,7 @@ from sqlalchemy import select
 import intake
 from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import normalize_receipt, receipt_hash
+from intake.receipts import format_receipt, new_receipt, normalize_receipt, receipt_hash
 from intake.store import today_utc
 
 from .helpers import multipart, write_key_file
@@ -47,6 +47,7 @@ def _post(
     attachments: tuple[bytes, ...] | None = None,
 ) -> Any:
     fields: dict[str, object] = {
+        "receipt": new_receipt(),
         "header": (envelope.header, "header", "application/json"),
         "body": (envelope.body if body is None else body, "body", "application/octet-stream"),
         "attachment": [
@@ -291,7 +292,9 @@ def test_the_same_form_or_envelope_twice_stores_one(
 ) -> None:
     token = {"submission": "A" * 22}
     assert _post(client, _seal([org_key]), extra=token).status_code == 200
-    again = _post(client, _seal([org_key]), extra=token)  # a retry re-seals: new envelope, same form
+    # A retry re-seals (new envelope), same form, but a receipt of its own:
+    # not the page that sent the first, so no receipt.
+    again = _post(client, _seal([org_key]), extra=token)
     assert again.status_code == 409
     assert again.get_json()["error"] == "duplicate"
     assert "receipt" not in again.get_json()
@@ -299,6 +302,100 @@ def test_the_same_form_or_envelope_twice_stores_one(
     assert _post(client, replay).status_code == 200
     assert _post(client, replay).status_code == 409
     assert len(_rows(app)) == 2
+
+
+def _receipt_hashes(app: Flask) -> dict[str, int]:
+    with app.extensions["intake.db"].sessions() as session:
+        return {r.receipt_hash: r.envelope_seq for r in session.scalars(select(ReceiptRecord))}
+
+
+def test_a_retry_after_a_lost_answer_gets_the_same_receipt(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    """The first upload is committed but its answer never reaches the page;
+    the page retries (re-sealed, same form, same receipt) and is shown the
+    receipt that holds, and nothing is stored twice."""
+    receipt = new_receipt()
+    fields = {"submission": "B" * 22, "receipt": receipt}
+    first = _post(client, _seal([org_key]), extra=fields)
+    assert first.status_code == 200
+    assert first.get_json() == {"receipt": format_receipt(receipt), "earlier": False}
+    retry = _post(client, _seal([org_key]), extra=fields)
+    assert retry.status_code == 200
+    assert retry.get_json() == {"receipt": format_receipt(receipt), "earlier": True}
+    (row,) = _rows(app)
+    assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): row.seq}
+    # The same form with any other receipt, even a valid one: refused.
+    other = _post(client, _seal([org_key]), extra={**fields, "receipt": new_receipt()})
+    assert other.status_code == 409
+    assert "receipt" not in other.get_json()
+    assert len(_rows(app)) == 1
+
+
+@pytest.mark.parametrize(
+    "receipt",
+    [None, "", "1234", "１" * 28, "1234 5678 9012 3456 7890 1234 5678", "wrong-check-digit"],
+)
+def test_a_missing_or_malformed_receipt_is_refused(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey, receipt: str | None
+) -> None:
+    if receipt == "wrong-check-digit":
+        good = new_receipt()
+        receipt = good[:-1] + str((int(good[-1]) + 1) % 10)
+    envelope = _seal([org_key])
+    fields: dict[str, object] = {
+        "header": (envelope.header, "header", "application/json"),
+        "body": (envelope.body, "body", "application/octet-stream"),
+    }
+    if receipt is not None:
+        fields["receipt"] = receipt
+    data, content_type = multipart(fields)
+    response = client.post("/en/sealed", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "stale"
+    assert _rows(app) == []
+
+
+def test_a_receipt_in_use_is_not_an_oracle(
+    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+) -> None:
+    """A client that names another report's receipt gets the usual answer
+    (no "this receipt exists"), and that receipt still opens only the first
+    report."""
+    receipt = new_receipt()
+    assert _post(client, _seal([org_key]), extra={"receipt": receipt}).status_code == 200
+    second = _post(client, _seal([org_key]), extra={"receipt": receipt})
+    assert second.status_code == 200
+    assert second.get_json() == {"receipt": format_receipt(receipt), "earlier": False}
+    first_row, second_row = _rows(app)
+    assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): first_row.seq}
+
+
+def test_retries_naming_a_receipt_cost_receipt_guesses(
+    tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey
+) -> None:
+    app = intake.create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "guess"),
+            "KEYS_DIR": str(keys_dir),
+            "WTF_CSRF_ENABLED": False,
+            "RECEIPT_GUESS_BURST": 2,
+        }
+    )
+    try:
+        client = app.test_client()
+        fields = {"submission": "C" * 22, "receipt": new_receipt()}
+        assert _post(client, _seal([org_key]), extra=fields).status_code == 200
+        wrong = {**fields, "receipt": new_receipt()}
+        assert _post(client, _seal([org_key]), extra=wrong).status_code == 409
+        assert _post(client, _seal([org_key]), extra=fields).status_code == 200
+        refused = _post(client, _seal([org_key]), extra=fields)
+        assert refused.status_code == 429
+        assert refused.get_json()["error"] == "busy"
+        assert len(_rows(app)) == 1
+    finally:
+        app.extensions["intake.db"].engine.dispose()
 
 
 def test_the_form_gives_the_script_what_it_needs_without_inline_script(

@@ -8,7 +8,7 @@ Pages (``/<lang>/…``):
     (:func:`intake.receipts.normalize_receipt`: full-width digits, spaces,
     dashes, Chinese punctuation); a failed check digit gets its own message
     and costs nothing; a well-formed receipt is looked up by its keyed hash,
-    and each lookup takes a token from :data:`GUESSES` (a global bucket and
+    and each lookup takes a token from :func:`.throttle.guesses` (a global bucket and
     one per keyed address, in memory only, see :mod:`.throttle`).
 ``followup`` (POST)
     the no-JavaScript follow-up: the server seals it.
@@ -53,19 +53,13 @@ from ..receipts import (
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
 from .fields import ReportFieldError, followup_from_form
 from .forms import FollowupForm, chosen_files
-from .throttle import TokenBuckets
+from .throttle import guesses
 from .upload import UploadRefused, receive_browser_envelope, refused, store_browser_envelope
 from .views import Organization, _attachments, _seal_settings, bp, field_message, organizations
 
 #: How long a status page may be used to add information (seconds).
 ACCESS_MAX_AGE = 3600
 _ACCESS_SALT = "tnr-intake/followup-access"
-
-#: Receipt lookups: 10 in a row from one address, then one every 30
-#: seconds; 300 in a row from everyone together, then 5 a second. Settings
-#: ``RECEIPT_GUESS_BURST``, ``RECEIPT_GUESS_INTERVAL``,
-#: ``RECEIPT_GLOBAL_BURST``, ``RECEIPT_GLOBAL_INTERVAL`` override them.
-DEFAULT_GUESSES = {"burst": 10, "interval": 30.0, "global_burst": 300, "global_interval": 0.2}
 
 
 class ReceiptForm(FlaskForm):  # type: ignore[misc]
@@ -79,23 +73,6 @@ class ReceiptForm(FlaskForm):  # type: ignore[misc]
             "inputmode": "numeric",
         }
     )
-
-
-def guesses() -> TokenBuckets:
-    """The app's receipt-lookup buckets (made on first use)."""
-    buckets: TokenBuckets | None = current_app.extensions.get("intake.receipt_guesses")
-    if buckets is None:
-        config = current_app.config
-        buckets = TokenBuckets(
-            burst=int(config.get("RECEIPT_GUESS_BURST") or DEFAULT_GUESSES["burst"]),
-            interval=float(config.get("RECEIPT_GUESS_INTERVAL") or DEFAULT_GUESSES["interval"]),
-            global_burst=int(config.get("RECEIPT_GLOBAL_BURST") or DEFAULT_GUESSES["global_burst"]),
-            global_interval=float(
-                config.get("RECEIPT_GLOBAL_INTERVAL") or DEFAULT_GUESSES["global_interval"]
-            ),
-        )
-        current_app.extensions["intake.receipt_guesses"] = buckets
-    return buckets
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -1,4 +1,6 @@
-"""Guess limiting without tracking: in-memory token buckets.
+"""Guess and flood limiting without tracking: in-memory token buckets, for
+receipt lookups (:func:`guesses`) and report submissions
+(:func:`allow_submission`).
 
 A bucket holds up to ``burst`` tokens and gains one every ``interval``
 seconds; each attempt takes one, and an empty bucket refuses. There is one
@@ -25,6 +27,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+
+from flask import current_app
 
 
 @dataclass
@@ -71,10 +75,19 @@ class TokenBuckets:
         bucket.tokens = min(float(burst), bucket.tokens + elapsed / interval)
         bucket.updated = now
 
-    def allow(self, address: str | None, now: float | None = None) -> bool:
+    def allow(self, address: str | None, now: float | None = None, *, per_client: bool = True) -> bool:
         """Take a token for one attempt from ``address`` (and from the
-        global bucket); False if either is empty (nothing is taken then)."""
+        global bucket); False if either is empty (nothing is taken then).
+        With ``per_client=False`` only the global bucket counts (an address
+        that stands for many clients, see :func:`allow_submission`)."""
         now = time.monotonic() if now is None else now
+        if not per_client:
+            with self._lock:
+                self._refill(self._global, self.global_burst, self.global_interval, now)
+                if self._global.tokens < 1:
+                    return False
+                self._global.tokens -= 1
+                return True
         key = self._client_key(address or "")
         with self._lock:
             self._refill(self._global, self.global_burst, self.global_interval, now)
@@ -105,3 +118,83 @@ class TokenBuckets:
         """How many client buckets are held (for tests)."""
         with self._lock:
             return len(self._clients)
+
+
+#: Receipt lookups: 10 in a row from one address, then one every 30
+#: seconds; 300 in a row from everyone together, then 5 a second. Settings
+#: ``RECEIPT_GUESS_BURST``, ``RECEIPT_GUESS_INTERVAL``,
+#: ``RECEIPT_GLOBAL_BURST``, ``RECEIPT_GLOBAL_INTERVAL`` override them.
+DEFAULT_GUESSES = {"burst": 10, "interval": 30.0, "global_burst": 300, "global_interval": 0.2}
+
+#: Report submissions (the plain form post and the browser upload): 10 in a
+#: row from one address, then one a minute; 200 in a row from everyone
+#: together, then 2 a second (7,200 an hour, far above what the coalition
+#: expects and within what one intake stores, docs/deployment.md).
+#: Settings ``SUBMISSION_BURST``, ``SUBMISSION_INTERVAL``,
+#: ``SUBMISSION_GLOBAL_BURST``, ``SUBMISSION_GLOBAL_INTERVAL`` override them;
+#: ``SUBMISSION_THROTTLE = False`` turns it off (bench/load.py measures
+#: raw capacity that way).
+DEFAULT_SUBMISSIONS = {"burst": 10, "interval": 60.0, "global_burst": 200, "global_interval": 0.5}
+
+
+def _app_buckets(name: str, settings: tuple[str, str, str, str], defaults: dict[str, float]) -> TokenBuckets:
+    """The app's buckets called ``name``, made on first use from the four
+    settings (burst, interval, global burst, global interval)."""
+    buckets: TokenBuckets | None = current_app.extensions.get(name)
+    if buckets is None:
+        config = current_app.config
+        burst, interval, global_burst, global_interval = settings
+        buckets = TokenBuckets(
+            burst=int(config.get(burst) or defaults["burst"]),
+            interval=float(config.get(interval) or defaults["interval"]),
+            global_burst=int(config.get(global_burst) or defaults["global_burst"]),
+            global_interval=float(config.get(global_interval) or defaults["global_interval"]),
+        )
+        current_app.extensions[name] = buckets
+    return buckets
+
+
+def guesses() -> TokenBuckets:
+    """The app's receipt-lookup buckets (made on first use). Every place
+    that tells whether a receipt is right takes a token from them: the
+    receipt check, and a browser upload's retry that names its receipt
+    (upload.py)."""
+    settings = (
+        "RECEIPT_GUESS_BURST",
+        "RECEIPT_GUESS_INTERVAL",
+        "RECEIPT_GLOBAL_BURST",
+        "RECEIPT_GLOBAL_INTERVAL",
+    )
+    return _app_buckets("intake.receipt_guesses", settings, DEFAULT_GUESSES)
+
+
+def submissions() -> TokenBuckets:
+    """The app's report-submission buckets (made on first use)."""
+    settings = (
+        "SUBMISSION_BURST",
+        "SUBMISSION_INTERVAL",
+        "SUBMISSION_GLOBAL_BURST",
+        "SUBMISSION_GLOBAL_INTERVAL",
+    )
+    return _app_buckets("intake.submissions", settings, DEFAULT_SUBMISSIONS)
+
+
+#: Addresses that stand for many clients: a reverse proxy or a Tor daemon
+#: on the same host (the documented deployment, docs/deployment.md, passes
+#: no client address to the app). A per-client bucket on them would make
+#: every reporter share one client's allowance, so a handful of scripted
+#: posts would stop everyone; they meet only the global bucket, and the
+#: proxy limits each address at the edge (nginx ``limit_req``). Setting
+#: ``SHARED_CLIENT_ADDRESSES``.
+DEFAULT_SHARED_ADDRESSES = ("127.0.0.1", "::1")
+
+
+def allow_submission(address: str | None) -> bool:
+    """Take a token for one report submission from ``address`` (its keyed
+    hash, in memory only) and from everyone's bucket; False when either is
+    empty. Always True when ``SUBMISSION_THROTTLE`` is False."""
+    config = current_app.config
+    if config.get("SUBMISSION_THROTTLE", True) is False:
+        return True
+    shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    return submissions().allow(address, per_client=address not in shared)

@@ -10,6 +10,12 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     the form's one-time submission token (a text field, see
     :func:`intake.receipts.submission_hash`): a retry of the same form after
     a lost answer stores nothing twice;
+``receipt``
+    the receipt, made by the browser (a text field: 28 ASCII digits, the
+    last a Damm check digit, no separators; ``js/receipt.js``). The intake
+    keeps only its keyed hash, committed with the envelope. The browser
+    sends the same receipt on every retry of one form, which is how a
+    retry after a lost answer gets the receipt shown (below);
 ``header``, ``body``
     file parts: the canonical header bytes and the body ciphertext;
 ``attachment``
@@ -19,16 +25,26 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
 Every part is ciphertext except the header, which is the cleartext the store
 keeps anyway. Answers are JSON, never a page and never a 500:
 
-* ``200 {"receipt": "1234 5678 …"}`` after the envelope is committed
-  (invariant 5). The receipt travels only in this response body: never in a
-  URL, a cookie or a log.
+* ``200 {"receipt": "1234 5678 …", "earlier": false}`` after the envelope
+  is committed (invariant 5). The receipt travels only in the request's and
+  this response's bodies: never in a URL, a cookie or a log.
+* ``200 {"receipt": "1234 5678 …", "earlier": true}``: this form
+  (submission token) was stored already under this very receipt (its keyed
+  hash is the one stored with that envelope): the first answer was lost.
+  Nothing new is stored (what the retry carries is dropped, which the page
+  says); the reporter sees the receipt that holds. Each such comparison
+  costs a receipt guess (``throttle.guesses``).
 * ``400 {"error": "csrf", "message", "csrf_token"}``: the token expired; the
   new one lets the page send again without a reload.
 * ``400 {"error": "stale" | "incomplete", "message"}``: the header does not
-  match what this intake expects (day, recipients, ``sealed_by``) or a part is
-  missing or of the wrong length.
+  match what this intake expects (day, recipients, ``sealed_by``), the
+  receipt is missing or malformed, or a part is missing or of the wrong
+  length.
 * ``409 {"error": "duplicate", "message"}``: this form (submission token)
-  or this envelope id is stored already; no second receipt.
+  is stored already under another receipt, or this envelope id is stored
+  already; no receipt is shown.
+* ``429 {"error": "busy", "message"}``: too many attempts (receipt guesses
+  on a retry, or the submission throttle).
 * ``413 {"error": "too_large", "message"}``: over the size limits.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
 
@@ -44,6 +60,9 @@ What the intake checks (it cannot read the envelope, only its header):
 * the day is today (UTC) or one day either side, for a page left open over
   midnight or a clock at the edge of a day;
 * ``reply_key`` is null: reply keys come with follow-ups;
+* the receipt is well formed; one that another report holds already is not
+  refused (that answer would tell a client that the receipt exists): the
+  envelope is stored without a receipt and answered as usual;
 * the body is ``body.size + 16`` bytes and each attachment exactly its slot's
   ciphertext size, with one part per slot;
 * the padded sizes are within the limits of :mod:`.limits`.
@@ -67,10 +86,12 @@ from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
 from ..envelope.format import TAG_SIZE
 from ..keyring import current_keyring
-from ..models import Envelope
-from ..receipts import format_receipt, is_submission_token, new_receipt, receipt_hash, submission_hash
+from ..models import Envelope, ReceiptRecord
+from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from ..timing import equal
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from .throttle import allow_submission, guesses
 from .views import bp
 
 MAX_HEADER_SIZE = 128 * 1024
@@ -107,9 +128,9 @@ def _incomplete() -> UploadRefused:
 def _too_large() -> UploadRefused:
     return UploadRefused(
         "too_large",
-        _("The files are too large.")
-        + " "
-        + _("Nothing was sent. Please choose smaller or fewer files and try again."),
+        # One string per message, never sentences joined here: Chinese puts
+        # no space between sentences, and each language punctuates its own.
+        _("The files are too large. Nothing was sent. Please choose smaller or fewer files and try again."),
         413,
     )
 
@@ -117,10 +138,14 @@ def _too_large() -> UploadRefused:
 def _unavailable() -> UploadRefused:
     return UploadRefused(
         "unavailable",
-        _("The service is busy or under maintenance.")
-        + " "
-        + _("Nothing was sent. Please try again in a few minutes."),
+        _("The service is busy or under maintenance. Nothing was sent. Please try again in a few minutes."),
         503,
+    )
+
+
+def _busy() -> UploadRefused:
+    return UploadRefused(
+        "busy", _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
     )
 
 
@@ -184,11 +209,10 @@ def check_browser_envelope(
 def _duplicate() -> UploadRefused:
     return UploadRefused(
         "duplicate",
-        _("This report was received already")
-        + ". "
-        + _(
-            "We stored it the first time you sent it. For your safety the receipt is shown only "
-            "once. If you did not keep it, you can send the report again from a new form."
+        _(
+            "This report was received already. We stored it the first time you sent it. For your "
+            "safety the receipt is shown only once. If you did not keep it, you can send the report "
+            "again from a new form."
         ),
         409,
     )
@@ -256,21 +280,35 @@ def store_browser_envelope(
     """Store a checked browser upload and commit it.
 
     Args:
-        receipt: the new receipt whose keyed hash is stored with it (None
-            for a follow-up, which lives under its report's receipt).
+        receipt: the receipt (28 digits, made by the browser) whose keyed
+            hash is stored with it, in the envelope's transaction (None for a
+            follow-up, which lives under its report's receipt).
         followup_of: the ``seq`` of the report a follow-up adds to.
 
     Raises:
         UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
     """
     session = request_session("intake.db")
+    secret = current_app.config["RECEIPT_SECRET"]
+    stored_hash = receipt_hash(secret, receipt) if receipt is not None else None
     try:
         known = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == header.envelope_id))
+        holder = select(ReceiptRecord.envelope_seq).where(ReceiptRecord.receipt_hash == stored_hash)
+        taken = stored_hash is not None and session.scalar(holder) is not None
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
         raise _unavailable() from exc
     if known is not None:
         raise _duplicate()
+    if taken:
+        # The browser chose a receipt that another report holds already. An
+        # honest browser does that with probability 10^-27; a client that
+        # does it knew that receipt. Answering anything but the usual 200
+        # would make this endpoint an unthrottled "does this receipt
+        # exist?" oracle, so the envelope is stored without a receipt of its
+        # own and the answer is the same as for any other report.
+        current_app.logger.warning("a browser upload named a receipt that is in use; stored without it")
+        stored_hash = None
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
@@ -278,9 +316,7 @@ def store_browser_envelope(
             blobs,
             envelope,
             current_keyring().recipient_of_key(),
-            receipt_hash=(
-                receipt_hash(current_app.config["RECEIPT_SECRET"], receipt) if receipt is not None else None
-            ),
+            receipt_hash=stored_hash,
             submission_hash=submitted,
             followup_of=followup_of,
         )
@@ -289,6 +325,43 @@ def store_browser_envelope(
     except StoreError as exc:
         current_app.logger.error("could not store a browser-sealed envelope")
         raise _unavailable() from exc
+
+
+def stored_earlier(submitted: str, receipt: str) -> bool:
+    """Whether this form was stored already under this very receipt: the
+    same page's retry after its first answer was lost.
+
+    Returns False when no envelope carries the submission token (store it
+    now). The receipt is compared with the keyed hash stored with *that*
+    envelope only, in constant time, and each comparison costs a token of
+    the receipt-guess buckets (:func:`.throttle.guesses`), so this is no
+    better a guessing oracle than the receipt check.
+
+    Raises:
+        UploadRefused: ``duplicate`` (stored under another receipt, or
+            without one: no receipt is shown a second time), ``busy`` (out
+            of guesses), ``unavailable`` (database).
+    """
+    session = request_session("intake.db")
+    try:
+        row = session.execute(
+            select(Envelope.seq, ReceiptRecord.receipt_hash)
+            .outerjoin(ReceiptRecord, ReceiptRecord.envelope_seq == Envelope.seq)
+            .where(Envelope.submission_hash == submitted)
+        ).first()
+        session.rollback()  # read only; store_envelope wants a clean session
+    except SQLAlchemyError as exc:
+        current_app.logger.error("database error %s before storing", exc.__class__.__name__)
+        raise _unavailable() from exc
+    if row is None:
+        return False
+    if row.receipt_hash is None:
+        raise _duplicate()
+    if not guesses().allow(request.remote_addr):
+        raise _busy()
+    if not equal(row.receipt_hash, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
+        raise _duplicate()
+    return True
 
 
 def refused(refusal: UploadRefused) -> Response:
@@ -301,9 +374,28 @@ def sealed() -> Response:
     """Store an envelope sealed in the reporter's browser (see the module
     docstring for the contract)."""
     try:
+        if not allow_submission(request.remote_addr):
+            raise _busy()  # a flood: refused before the body is read
         envelope, header, submitted = receive_browser_envelope()
-        receipt = new_receipt()
-        store_browser_envelope(envelope, header, submitted, receipt=receipt)
+        receipt = request.form.get("receipt")
+        if receipt is None or not is_receipt(receipt):
+            # Every page this intake serves makes one (js/receipt.js): a
+            # missing or malformed one is an old or foreign page.
+            raise _stale()
+        if submitted is not None and stored_earlier(submitted, receipt):
+            return _receipt_answer(receipt, earlier=True)
+        try:
+            store_browser_envelope(envelope, header, submitted, receipt=receipt)
+        except UploadRefused as refusal:
+            # The same form racing itself: the other request stored it.
+            if refusal.error == "duplicate" and submitted is not None and stored_earlier(submitted, receipt):
+                return _receipt_answer(receipt, earlier=True)
+            raise
     except UploadRefused as refusal:
         return _refused(refusal)
-    return jsonify(receipt=format_receipt(receipt))
+    return _receipt_answer(receipt, earlier=False)
+
+
+def _receipt_answer(receipt: str, *, earlier: bool) -> Response:
+    # The receipt travels in this body only: never a URL, a cookie or a log.
+    return jsonify(receipt=format_receipt(receipt), earlier=earlier)

@@ -36,6 +36,7 @@ from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
 from .forms import ReportForm, chosen_files
 from .limits import current_limits, megabytes
+from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
 
@@ -154,7 +155,45 @@ def form_context(keyring: Keyring, values: MultiDict[str, str] | None) -> dict[s
         "posted": values is not None,
         "organizations": organizations(keyring),
         "seal": _seal_settings(keyring),
+        # The header's language chooser posts this form (base.html).
+        "switch_form": REPORT_FORM_ID,
     }
+
+
+#: The report form's HTML id: the language buttons name it (``form=``).
+REPORT_FORM_ID = "report-form"
+#: The language buttons' name: a post that carries it only changes language.
+SWITCH_LANGUAGE = "switch_language"
+
+
+#: The honeypot: a text field hidden from sight and from the tab order,
+#: labelled "Leave this field empty" for screen readers. Its name matches no
+#: autofill category, so browsers leave it alone.
+TRAP_FIELD = "extra_note"
+
+
+def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
+    """The form again with everything posted kept (files must be chosen
+    again), a ``notice`` (``throttled`` or ``trap``) and nothing stored."""
+    return (
+        render_template(
+            "intake/form.html",
+            form=report_form,
+            errors={},
+            notice=notice,
+            files_dropped=_files_were_chosen(request.form),
+            **form_context(keyring, request.form),
+        ),
+        status,
+    )
+
+
+def _files_were_chosen(posted: MultiDict[str, str]) -> bool:
+    """Whether a language switch came from a form with files chosen. The
+    buttons post ``application/x-www-form-urlencoded``, so a file input
+    sends only its file names, never the files (a multipart post from an
+    odd browser sends the files, held in memory and dropped)."""
+    return any(posted.getlist("attachments")) or bool(chosen_files(request.files.getlist("attachments")))
 
 
 def _seal_settings(keyring: Keyring) -> dict[str, object]:
@@ -179,13 +218,44 @@ def _seal_settings(keyring: Keyring) -> dict[str, object]:
 @bp.route("/<lang_code>/", methods=["GET", "POST"])
 def form() -> str | tuple[str, int]:
     """Show the form; on a valid POST, seal in memory, store, show the
-    receipt."""
+    receipt. A POST from the language chooser (``switch_language``) only
+    shows the form again in this language; a POST past the submission
+    throttle, or with the honeypot filled, stores nothing and shows the
+    form again with everything kept."""
     keyring = current_keyring()
     report_form = ReportForm()
     if not is_submission_token(report_form.submission.data):
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
+    if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
+        # The language chooser on this form posted what was typed to the
+        # form of another language: show it there, keep every value, store
+        # nothing, check nothing (not even CSRF: nothing is done). Files
+        # cannot be kept by a server that must not hold them (and a file
+        # input cannot be filled in), so the page asks for them again.
+        return render_template(
+            "intake/form.html",
+            form=report_form,
+            errors={},
+            switched=True,
+            files_dropped=_files_were_chosen(request.form),
+            **form_context(keyring, request.form),
+        )
+    if report_form.is_submitted() and not allow_submission(request.remote_addr):
+        # A flood (docs/report-fields.md, "Floods"): refuse before any work,
+        # but keep what a real reporter typed so they can send it later.
+        return _form_again(keyring, report_form, notice="throttled", status=429)
+    if report_form.is_submitted() and request.form.get(TRAP_FIELD, "").strip():
+        # The hidden "leave this field empty" field has text: a script that
+        # fills every field, or (rarely) a browser's autofill or a person.
+        # Nothing is stored. The answer is a plain 200, which is all a
+        # generic script looks at, but its words are honest: a fake receipt
+        # would tell a real reporter that a report reached the coalition
+        # when it was dropped, the worst failure here. The form comes back
+        # with everything kept and the field emptied, so one more press of
+        # Send goes through (docs/report-fields.md, "Floods").
+        return _form_again(keyring, report_form, notice="trap", status=200)
     errors: dict[str, str] = {}
     report = None
     chosen: list[Organization] = []
@@ -260,6 +330,12 @@ def safety() -> str:
 def _already_received() -> str:
     # The same form again (double click, Back and resend, reload): one
     # envelope, and no receipt here, since a receipt is shown only once.
+    # Unlike the browser path (upload.py, where the page's script made the
+    # receipt and a retry proves it knows it), a resent plain form carries
+    # nothing but its one-time token, which sits in the page and in the
+    # browser's history: showing the receipt again on it would hand the
+    # receipt to whoever can press Back on that device. The receipt page
+    # says this before it happens (templates/intake/receipt.html).
     return render_template(
         "intake/error.html",
         title=_("This report was received already"),

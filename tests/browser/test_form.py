@@ -14,7 +14,12 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from stdnum import damm
+
 from intake.envelope import OpenedEnvelope, parse_header
+from intake.models import ReceiptRecord
+from intake.receipts import is_receipt, normalize_receipt, receipt_hash
 
 from .conftest import LiveIntake
 
@@ -62,7 +67,7 @@ def _submit_with_js(page: Any, lang: str, narrative: str, files: list[dict[str, 
     page.goto(f"/{lang}/")
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     _fill(page, narrative, files)
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     output = page.wait_for_selector(".receipt-number output", timeout=60_000)
     return str(output.text_content())
 
@@ -130,7 +135,7 @@ def test_without_javascript_the_server_seals_and_stores_no_plaintext(
     live_intake.new_envelopes()
     page.goto("/en/")
     _fill(page, _narrative(canary), _files(canary))
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     receipt = str(page.wait_for_selector(".receipt-number output").text_content())
     assert RECEIPT.match(receipt)
     assert any(r.method == "POST" and r.target == "/en/" for r in live_intake.capture.requests)
@@ -151,7 +156,7 @@ def test_both_paths_look_the_same_in_the_console(
 
     page_without_js.goto("/zh-hant/")
     _fill(page_without_js, narrative, files)
-    page_without_js.click("button[type=submit]")
+    page_without_js.click("form button[type=submit]")
     page_without_js.wait_for_selector(".receipt-number output")
     server_row = live_intake.new_envelopes()[0]
 
@@ -181,7 +186,7 @@ def test_a_dropped_connection_keeps_everything_typed_and_retry_sends_once(
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     _fill(page, narrative, _files(canary))
     page.route("**/en/sealed", lambda route: route.abort("internetdisconnected"))
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     error = page.wait_for_selector("#seal-error:not([hidden])")
     assert "connection was lost" in str(error.text_content())
     assert page.is_visible("#seal-retry")
@@ -205,7 +210,7 @@ def test_a_stalled_upload_times_out_and_retry_succeeds(page: Any, live_intake: L
     _fill(page, "A report " + _canary(), [])
     held: list[Any] = []
     page.route("**/en/sealed", lambda route: held.append(route))  # never answered: it stalls
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     error = page.wait_for_selector("#seal-error:not([hidden])", timeout=15_000)
     assert "took too long" in str(error.text_content())
     assert held
@@ -226,7 +231,7 @@ def test_size_limits_are_checked_before_anything_is_sent(page: Any, live_intake:
         "input[name=attachments]",
         files=[{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": bytes(101)}],
     )
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     text = str(page.wait_for_selector("#seal-error:not([hidden])").text_content())
     assert "big.bin" in text and "MB" in text
     assert "請" in text  # in the reporter's language
@@ -237,14 +242,14 @@ def test_size_limits_are_checked_before_anything_is_sent(page: Any, live_intake:
             for i in range(2)
         ],
     )
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_function("!document.querySelector('#seal-error').hidden")
     assert "big.bin" not in str(page.text_content("#seal-error"))
     assert len(live_intake.capture.requests) == before  # nothing left the page
     # An empty report is refused in the page too, with the form's own words.
     page.set_input_files("input[name=attachments]", files=[])
     page.fill("textarea[name=narrative]", "   ")
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_function("document.querySelector('#seal-error-text').textContent.length > 0")
     assert len(live_intake.capture.requests) == before
 
@@ -277,7 +282,7 @@ def test_progress_is_accessible_in_both_languages(page: Any, live_intake: LiveIn
                 }
             ],
         )
-        page.click("button[type=submit]")
+        page.click("form button[type=submit]")
         page.wait_for_selector(".receipt-number output")
         steps = page.evaluate("window.__progress")
         texts = [t for _n, t in steps]
@@ -297,7 +302,7 @@ def test_the_page_loads_nothing_from_another_origin(page: Any, live_intake: Live
     assert "unsafe" not in csp  # no 'unsafe-inline', 'unsafe-eval' nor 'wasm-unsafe-eval'
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     _fill(page, "report " + _canary(), [])
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_selector(".receipt-number output")
     assert urls and all(u.startswith(live_intake.url + "/") for u in urls)
     assert any(u.endswith("/static/js/intake.js") for u in urls)
@@ -317,7 +322,7 @@ def test_a_50_mb_attachment_round_trips(page: Any, live_intake: LiveIntake, tmp_
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     page.fill("textarea[name=narrative]", "a long video")
     page.set_input_files("input[name=attachments]", files=[str(path)])
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_selector(".receipt-number output", timeout=120_000)
     sealed_by, opened = _one_new_envelope(live_intake)
     assert sealed_by == "browser"
@@ -326,3 +331,76 @@ def test_a_50_mb_attachment_round_trips(page: Any, live_intake: LiveIntake, tmp_
     assert attachment.sha256 == digest
     live_intake.capture.requests.clear()
     assert page.errors == []
+
+
+def test_a_lost_answer_is_retried_and_shows_the_receipt_that_holds(
+    page: Any, live_intake: LiveIntake
+) -> None:
+    """The upload is stored but its answer never reaches the page: the
+    retry (re-sealed, same form, same receipt) is shown the receipt of the
+    stored report, and nothing is stored twice."""
+    live_intake.new_envelopes()
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _fill(page, "A report " + _canary(), [])
+    delivered: list[int] = []
+
+    def store_then_drop(route: Any) -> None:
+        response = route.fetch()  # the server stores and answers ...
+        delivered.append(response.status)
+        route.abort("connectionreset")  # ... and the answer is lost
+
+    page.route("**/en/sealed", store_then_drop)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#seal-error:not([hidden])")
+    assert delivered == [200]
+    assert page.is_visible("#seal-retry")
+    [row] = live_intake.new_envelopes()
+
+    page.unroute("**/en/sealed")
+    page.click("#seal-retry")
+    receipt = str(page.wait_for_selector(".receipt-number output").text_content())
+    assert RECEIPT.match(receipt)
+    assert page.is_visible("[data-earlier]")  # edits after the first send were not added
+    assert live_intake.new_envelopes() == []
+    secret = live_intake.app.config["RECEIPT_SECRET"]
+    with live_intake.app.extensions["intake.db"].sessions() as session:
+        stored = session.scalar(select(ReceiptRecord).where(ReceiptRecord.envelope_seq == row.seq))
+        assert stored is not None
+        assert stored.receipt_hash == receipt_hash(secret, normalize_receipt(receipt))
+
+
+def test_an_answer_that_arrives_shows_no_earlier_note(page: Any, live_intake: LiveIntake) -> None:
+    page.goto("/fr/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _fill(page, "Un rapport " + _canary(), [])
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".receipt-number output")
+    assert page.is_hidden("[data-earlier]")
+    live_intake.new_envelopes()
+
+
+def test_receipts_made_in_the_browser_are_uniform_and_checked(page: Any, live_intake: LiveIntake) -> None:
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    receipts = page.evaluate("Array.from({length: 2000}, () => TNRIntake.newReceipt())")
+    assert all(is_receipt(r) for r in receipts)
+    assert len(set(receipts)) == len(receipts)
+    counts = [0] * 10
+    for r in receipts:
+        for ch in r[:-1]:
+            counts[int(ch)] += 1
+    expected = 2000 * 27 / 10
+    assert all(abs(c - expected) < 0.06 * expected for c in counts), counts  # no modulo bias to speak of
+    for digits in ("", "0", "572", "1234567890" * 3, "9" * 27):
+        check = page.evaluate("(d) => TNRIntake.dammCheckDigit(d)", digits)
+        assert check == str(damm.calc_check_digit(digits))
+    # Rejection sampling: bytes of 250 and above are dropped, never folded.
+    drawn = page.evaluate(
+        """() => {
+          let calls = 0;
+          const fake = (bytes) => { bytes.fill(calls++ === 0 ? 255 : 253); bytes[0] = 7; return bytes; };
+          return TNRIntake.randomDigits(3, fake);
+        }"""
+    )
+    assert drawn == "777"

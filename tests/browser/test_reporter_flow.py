@@ -64,7 +64,7 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     page.goto(f"/{lang}/")
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     _fill_everything(page, f"report in {lang}")
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
     assert page.is_visible("[data-receipt-action=copy]") and page.is_visible("[data-receipt-action=print]")
     assert _storage(page) == {"local": 0, "session": 0, "idb": 0, "cookies": ""}
@@ -77,7 +77,7 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     # Come back with the receipt in full-width digits and add a file.
     page.goto(f"/{lang}/receipt")
     page.fill("#receipt", receipt.translate(FULL_WIDTH))
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_selector("form[data-kind=followup][data-sealing=browser]", state="attached")
     page.set_input_files(
         "input[name=attachments]",
@@ -98,7 +98,7 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
 def test_a_mistyped_receipt_gets_the_check_digit_message(page: Any, live_intake: LiveIntake) -> None:
     page.goto("/zh-hans/receipt")
     page.fill("#receipt", "1234 5678 9012 3456 7890 1234 5670")
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     text = str(page.text_content("[role=alert]"))
     assert "输入错误" in text or "收据号码共 28 位" in text
 
@@ -110,13 +110,13 @@ def test_both_paths_give_the_same_report_json(
     page.goto("/fr/")
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     _fill_everything(page, "même rapport\ndeux lignes")
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_selector(".receipt-number output", timeout=60_000)
     [browser_row] = live_intake.new_envelopes()
 
     page_without_js.goto("/fr/")
     _fill_everything(page_without_js, "même rapport\ndeux lignes")
-    page_without_js.click("button[type=submit]")
+    page_without_js.click("form button[type=submit]")
     page_without_js.wait_for_selector(".receipt-number output")
     [server_row] = live_intake.new_envelopes()
     assert (browser_row.sealed_by, server_row.sealed_by) == ("browser", "server")
@@ -129,7 +129,7 @@ def test_unticking_an_organization_seals_to_the_other_only(page: Any, live_intak
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     page.check("#tactics-T07")
     page.uncheck("#recipients-org-a")
-    page.click("button[type=submit]")
+    page.click("form button[type=submit]")
     page.wait_for_selector(".receipt-number output", timeout=60_000)
     [row] = live_intake.new_envelopes()
     assert live_intake.open(row, key=1).report["tactics"] == ["T07"]
@@ -212,3 +212,128 @@ def test_keyboard_only_submission(page: Any, live_intake: LiveIntake) -> None:
     [row] = live_intake.new_envelopes()
     report = live_intake.open(row).report
     assert (report["narrative"], report["tactics"]) == ("只用鍵盤", ["T05"])
+
+
+def _typed(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => ({
+              narrative: document.querySelector('textarea[name=narrative]').value,
+              tactics: Array.from(document.querySelectorAll('input[name=tactics]:checked')).map(i => i.value),
+              when: document.querySelector('#when').value,
+              province: document.querySelector('#province').value,
+              contact: document.querySelector('#contact_value').value,
+              state: (document.querySelector('input[name=state]:checked') || {}).value,
+              consent: Array.from(document.querySelectorAll('input[name=consent]:checked')).map(i => i.value),
+              files: document.querySelector('input[name=attachments]').files.length,
+            })"""
+        )
+    )
+
+
+def _type_some(page: Any, narrative: str) -> None:
+    page.fill("textarea[name=narrative]", narrative)
+    page.check("#tactics-T04")
+    page.check("#tactics-T10")
+    page.fill("#when", "2026-07")
+    page.select_option("#province", "CA-QC")
+    page.check("#state-prc")
+    page.check("#contact_method-email")
+    page.fill("#contact_value", "me@example.org")
+    page.check("#consent-statistics")
+
+
+def test_changing_language_with_javascript_keeps_everything_and_sends_nothing(
+    page: Any, live_intake: LiveIntake
+) -> None:
+    canary = "CANARY-lang-" + live_intake.url[-5:]
+    live_intake.new_envelopes()
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    _type_some(page, f"typed before switching {canary}")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG" + canary.encode()}],
+    )
+    before = _typed(page)
+    live_intake.capture.requests.clear()
+    page.click("nav.languages button[value=zh-hant]")
+    page.wait_for_function("() => document.documentElement.lang === 'zh-Hant'")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    assert page.url == live_intake.url + "/zh-hant/"
+    assert _typed(page) == before  # the chosen file too
+    assert "送出報告" in str(page.text_content("form button[type=submit]"))
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Only a GET of the other language's form: nothing typed left the page.
+    received = live_intake.capture.requests
+    assert [(r.method, r.target) for r in received] == [("GET", "/zh-hant/")]
+    assert not any(r.contains(canary.encode()) for r in received)
+    # And back to French, then sent: one report, in French, sealed here.
+    page.click("nav.languages button[value=fr]")
+    page.wait_for_function("() => document.documentElement.lang === 'fr'")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    [row] = live_intake.new_envelopes()
+    opened = live_intake.open(row)
+    assert row.sealed_by == "browser"
+    assert opened.report["language"] == "fr"
+    assert opened.report["narrative"] == f"typed before switching {canary}"
+    assert opened.report["tactics"] == ["T04", "T10"]
+    assert [a.name for a in opened.attachments] == ["photo.png"]
+    posted = [r.target for r in live_intake.capture.requests if r.method == "POST"]
+    assert "/zh-hant/" not in posted and "/fr/" not in posted
+    assert page.errors == []
+
+
+def test_changing_language_without_javascript_keeps_the_fields_and_asks_for_the_files(
+    page_without_js: Any, live_intake: LiveIntake
+) -> None:
+    page = page_without_js
+    live_intake.new_envelopes()
+    page.goto("/zh-hans/")
+    _type_some(page, "切换语言之前写的")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG FILE-CONTENT-CANARY"}],
+    )
+    before = _typed(page)
+    live_intake.capture.requests.clear()
+    page.click("nav.languages button[value=en]")
+    page.wait_for_url("**/en/")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    after = _typed(page)
+    assert after == {**before, "files": 0}
+    assert "Please choose your files again." in str(page.text_content("[role=status]"))
+    [switch] = [r for r in live_intake.capture.requests if r.method == "POST"]
+    assert switch.target == "/en/"
+    assert not switch.contains(b"FILE-CONTENT-CANARY")  # file names only, never files
+    assert live_intake.new_envelopes() == []
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"\x89PNG again"}],
+    )
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".receipt-number output")
+    [row] = live_intake.new_envelopes()
+    opened = live_intake.open(row)
+    assert row.sealed_by == "server"
+    assert (opened.report["language"], opened.report["narrative"]) == ("en", "切换语言之前写的")
+    assert [a.name for a in opened.attachments] == ["photo.png"]
+
+
+def test_enter_in_a_text_field_neither_sends_nor_changes_language(page: Any, live_intake: LiveIntake) -> None:
+    """The language buttons are submit buttons of the form: Enter in a text
+    field must not "click" one (nor send a half-written report)."""
+    live_intake.new_envelopes()
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.check("#tactics-T04")
+    page.fill("#city", "Montréal")
+    page.focus("#city")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    assert page.url == live_intake.url + "/en/"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.is_hidden("#seal-status")
+    assert live_intake.new_envelopes() == []

@@ -1,0 +1,50 @@
+// The reporter's receipt, made in the browser (docs/browser-sealing.md).
+//
+// Same format as intake/receipts.py: 27 random decimal digits and one Damm
+// check digit, 28 digits in all (about 89.7 bits). The browser makes it so
+// that a retry after a lost answer can name the same receipt and be shown
+// it (intake/report/upload.py); the intake keeps only its keyed hash.
+
+const RANDOM_DIGITS = 27;
+
+// Damm's quasigroup of order 10 (H. M. Damm, 2004), the table python-stdnum
+// uses: row = interim digit, column = next digit.
+const DAMM = [
+  [0, 3, 1, 7, 5, 9, 8, 6, 4, 2],
+  [7, 0, 9, 2, 1, 5, 4, 8, 6, 3],
+  [4, 2, 0, 6, 8, 7, 1, 3, 5, 9],
+  [1, 7, 5, 0, 9, 8, 3, 4, 2, 6],
+  [6, 1, 2, 3, 0, 4, 5, 9, 7, 8],
+  [3, 6, 7, 4, 2, 0, 9, 5, 8, 1],
+  [5, 8, 6, 9, 7, 2, 0, 1, 3, 4],
+  [8, 9, 4, 5, 3, 6, 2, 0, 1, 7],
+  [9, 4, 3, 8, 6, 1, 7, 2, 0, 5],
+  [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
+];
+
+/** The Damm check digit of a string of decimal digits. */
+export function dammCheckDigit(digits) {
+  let interim = 0;
+  for (const ch of digits) interim = DAMM[interim][ch.charCodeAt(0) - 48];
+  return String(interim);
+}
+
+/** ``count`` uniform random decimal digits from crypto.getRandomValues.
+ *  Rejection sampling: a byte of 250 or more is dropped, so each kept byte
+ *  modulo 10 is uniform (256 is not a multiple of 10). */
+export function randomDigits(count, random = (bytes) => globalThis.crypto.getRandomValues(bytes)) {
+  let out = "";
+  while (out.length < count) {
+    const bytes = random(new Uint8Array(count * 2));
+    for (const byte of bytes) {
+      if (byte < 250 && out.length < count) out += String(byte % 10);
+    }
+  }
+  return out;
+}
+
+/** A new receipt: 28 digits, no separators. */
+export function newReceipt() {
+  const digits = randomDigits(RANDOM_DIGITS);
+  return digits + dammCheckDigit(digits);
+}

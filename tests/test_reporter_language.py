@@ -1,0 +1,111 @@
+"""Changing language on the report form keeps what was typed: without
+JavaScript the language buttons post the fields (never the files) to the
+form of the other language, which shows them again and stores nothing.
+The browser side (JavaScript on: the page switches itself and sends
+nothing) is in tests/browser/test_reporter_flow.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from intake.models import Envelope
+
+from .helpers import multipart
+
+TYPED = {
+    "narrative": "他們又打電話給我父母。\nSecond line",
+    "tactics": ["T04", "T10"],
+    "when": "2026-07",
+    "ongoing": "yes",
+    "province": "CA-BC",
+    "city": "Vancouver",
+    "state": "prc",
+    "contact_method": "signal",
+    "contact_value": "+1 604 555 0100",
+    "contact_language": "yue",
+    "consent": ["statistics"],
+    "recipients_shown": "1",
+    "recipients": "test-org",
+    "submission": "F" * 22,
+}
+
+
+def _count(app: Flask) -> int:
+    with app.extensions["intake.db"].sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Envelope)) or 0)
+
+
+def test_the_form_offers_languages_as_buttons_of_the_form(client: FlaskClient) -> None:
+    html = client.get("/en/").get_data(as_text=True)
+    assert '<form method="post"' in html and 'id="report-form"' in html
+    buttons = re.findall(r"<button[^>]*name=\"switch_language\"[^>]*>", html)
+    assert len(buttons) == 3
+    for code in ("zh-hant", "zh-hans", "fr"):
+        button = next(b for b in buttons if f'value="{code}"' in b)
+        assert 'form="report-form"' in button
+        assert f'formaction="/{code}/"' in button
+        assert 'formenctype="application/x-www-form-urlencoded"' in button  # file names, never files
+    assert '<a lang="zh-Hant"' not in html
+
+
+@pytest.mark.parametrize("page", ["safety", "receipt"])
+def test_other_pages_keep_plain_links(client: FlaskClient, page: str) -> None:
+    html = client.get(f"/en/{page}").get_data(as_text=True)
+    assert 'name="switch_language"' not in html
+    assert f'href="/zh-hant/{page}"' in html
+
+
+def test_switching_without_javascript_keeps_every_value_and_stores_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    response = client.post("/zh-hant/", data={**TYPED, "switch_language": "zh-hant", "attachments": ""})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<html lang="zh-Hant"' in html
+    assert "他們又打電話給我父母。\nSecond line</textarea>" in html
+    for code in ("T04", "T10"):
+        assert re.search(rf'id="tactics-{code}" value="{code}"\s*checked', html)
+    assert not re.search(r'id="tactics-T05" value="T05"\s*checked', html)
+    assert 'id="when" value="2026-07"' in html
+    assert 'id="ongoing" value="yes" checked' in html
+    assert '<option value="CA-BC" selected>' in html
+    assert 'value="Vancouver"' in html and 'value="+1 604 555 0100"' in html
+    assert re.search(r'id="state-prc" value="prc"\s*checked', html)
+    assert re.search(r'id="consent-statistics" value="statistics"\s*checked', html)
+    assert 'name="submission" type="hidden" value="' + "F" * 22 in html
+    assert "請重新選擇您的檔案" not in html  # no file was chosen
+    assert "您的報告尚未送出" not in html  # nothing was checked, so nothing is wrong
+    assert _count(app) == 0
+
+
+def test_a_switch_never_submits_even_a_complete_form(app: Flask, client: FlaskClient) -> None:
+    for lang in ("en", "fr", "zh-hans"):
+        response = client.post(f"/{lang}/", data={**TYPED, "switch_language": lang})
+        assert response.status_code == 200
+        assert not re.search(r"<output>\d", response.get_data(as_text=True))
+    assert _count(app) == 0
+    # The same form sent for real afterwards is stored once.
+    sent = client.post("/fr/", data=TYPED)
+    assert re.search(r"<output>\d", sent.get_data(as_text=True))
+    assert _count(app) == 1
+
+
+def test_chosen_files_are_asked_for_again(app: Flask, client: FlaskClient) -> None:
+    # What a browser posts for the urlencoded button: the file names only.
+    html = client.post(
+        "/fr/", data={**TYPED, "switch_language": "fr", "attachments": ["photo.png", "lettre.pdf"]}
+    ).get_data(as_text=True)
+    assert "Veuillez choisir vos fichiers à nouveau" in html
+    assert 'role="status"' in html
+    # A browser that posts multipart anyway: the files are dropped, never kept.
+    data, content_type = multipart(
+        {"narrative": "x", "switch_language": "en", "attachments": (b"PNG", "photo.png", "image/png")}
+    )
+    html = client.post("/en/", data=data, content_type=content_type).get_data(as_text=True)
+    assert "Please choose your files again." in html
+    assert _count(app) == 0
