@@ -224,8 +224,7 @@ def test_report_goes_in_sealed_and_a_reviewer_reads_it(stack: Stack) -> None:
         hits = [f"database (needle {i})" for i, n in enumerate(needles) if n in url_bytes(intake_url)]
         assert hits == [], f"plaintext or identifying data found: {hits}"
     else:
-        database = stack.intake_data / "intake.db"
-    assert database.exists()
+        assert (stack.intake_data / "intake.db").exists()
     # Only the service account may read what the intake wrote.
     assert stack.intake_data.stat().st_mode & 0o077 == 0
 
