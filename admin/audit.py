@@ -80,6 +80,13 @@ class Action:
     PURGE_RUN = "purge"
     ATTACHMENT_REDACTED = "attachment.redacted"
     SEARCH = "search"
+    CASE_LINK = "case.link"
+    CASE_UNLINK = "case.unlink"
+    VIGNETTE_SAVE = "vignette.save"
+    VIGNETTE_RELEASE = "vignette.release"
+    VIGNETTE_WITHDRAW = "vignette.withdraw"
+    BRIEFING_VIGNETTES = "briefing.vignettes"
+    DIGEST = "digest"
 
 
 def canonical(

@@ -23,7 +23,7 @@ from .cases import find_case, list_cases, open_case
 from .errors import ConsoleError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
-from .sync import client_from_config, sync
+from .sync import SyncProgress, client_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -50,7 +50,13 @@ def _audit(session: Session, action: str, object_id: str | None = None, detail: 
     audit.record(session, "cli", getattr(audit.Action, action), object_id, detail)
 
 
-def _unlock_from_stdin() -> None:
+def unlock_from_stdin() -> None:
+    """Unlock the organization key for one command (passphrase from stdin or
+    a prompt), audited as ``key.unlock``.
+
+    Raises:
+        click.ClickException: wrong passphrase, no key, damaged key file.
+    """
     passphrase = read_secret("Key passphrase")
     try:
         with db().session() as session:
@@ -170,10 +176,27 @@ def sync_command() -> None:
         client = client_from_config(current_app.config)
     except ConsoleError as exc:
         raise click.ClickException(str(exc)) from exc
-    _unlock_from_stdin()
+    unlock_from_stdin()
+
+    def report(step: SyncProgress) -> None:
+        # Counts only (stderr, so a timer's journal shows the run moving):
+        # never an envelope id, which would tie the journal to the intake.
+        click.echo(
+            f"page {step.page}: {step.envelopes} envelopes; so far added {step.added}, "
+            f"quarantined {step.quarantined}, skipped {step.skipped}",
+            err=True,
+        )
+
     try:
         with client:
-            result = sync(db(), keyring(), data_dir(), client, int(current_app.config["SYNC_PAGE_SIZE"]))
+            result = sync(
+                db(),
+                keyring(),
+                data_dir(),
+                client,
+                int(current_app.config["SYNC_PAGE_SIZE"]),
+                progress=report,
+            )
     except ConsoleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -207,7 +230,7 @@ def list_command(page: int) -> None:
 def show_command(case_ref: str) -> None:
     """Print a decrypted case (CASE_ID: seq number or envelope id); the key
     passphrase comes from stdin or a prompt."""
-    _unlock_from_stdin()
+    unlock_from_stdin()
     try:
         with db().session() as session:
             opened = open_case(find_case(session, case_ref), keyring())
@@ -315,7 +338,28 @@ def purge_command(dry_run: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+@click.command("digest")
+@with_appcontext
+def digest_command() -> None:
+    """E-mail every active account how many cases wait (new, needs
+    information, urgent): counts only, no case, no link; sent also when all
+    are zero. Off (exit 0) without ADMIN_SMTP_HOST."""
+    from . import digest
+
+    try:
+        settings = digest.SmtpSettings.from_config(current_app.config)
+        if settings is None:
+            click.echo("digest: not configured (set ADMIN_SMTP_HOST to send it)")
+            return
+        result = digest.send_digest(db(), settings)
+    except digest.DigestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"digest: sent {result.sent}, failed {result.failed}")
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the console's command groups to ``app.cli``."""
-    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli, purge_command):
+    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli, purge_command, digest_command):
         app.cli.add_command(command)

@@ -65,6 +65,15 @@ DEFAULTS: dict[str, Any] = {
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.
     "RETENTION_DAYS_CLOSED": 365,
+    # --- issue 5: the daily digest (`flask --app admin digest`, admin/digest.py).
+    # No host: the digest is off. STARTTLS is required unless set false.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": None,
+    "SMTP_STARTTLS": True,
+    "SMTP_TIMEOUT": 30,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
@@ -94,7 +103,7 @@ def finish(app: Flask) -> None:
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = not cfg.get("TESTING", False)
     # from_prefixed_env parses JSON: a numeric token would become an int.
-    for key in ("INTAKE_URL", "INTAKE_TOKEN"):
+    for key in ("INTAKE_URL", "INTAKE_TOKEN", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM"):
         if cfg.get(key) is not None:
             cfg[key] = str(cfg[key])
 

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -86,3 +87,36 @@ class AssignForm(FlaskForm):  # type: ignore[misc]
 
     assignee = SelectField(_l("Assign to"), choices=[])
     submit = SubmitField(_l("Assign"))
+
+
+# --------------------------------------------------------------------------
+# Issue 5: links between cases, briefing vignettes.
+
+
+class LinkForm(FlaskForm):  # type: ignore[misc]
+    """Link this case to another by case number or envelope id."""
+
+    other = StringField(_l("Other case (number or envelope id)"), validators=[DataRequired(), Length(max=64)])
+    kind = SelectField(_l("Kind"), choices=[])  # set by the view: link_kind_choices()
+    submit = SubmitField(_l("Link"))
+
+
+def link_kind_choices() -> list[tuple[str, str]]:
+    """The kinds a reviewer chooses from (value, label)."""
+    return [("related", str(_l("related"))), ("duplicate", str(_l("this case is a duplicate of it")))]
+
+
+class VignetteForm(FlaskForm):  # type: ignore[misc]
+    """A short anonymized account for briefings (stored encrypted). Two
+    languages, because briefings are bilingual; one may stay empty."""
+
+    text_en = TextAreaField(_l("Vignette (English)"), validators=[Length(max=1200)])
+    text_fr = TextAreaField(_l("Vignette (French)"), validators=[Length(max=1200)])
+    submit = SubmitField(_l("Save vignette"))
+
+
+class ReleaseForm(FlaskForm):  # type: ignore[misc]
+    """Release the vignette revision the coordinator read (coordinators, admins)."""
+
+    rev = HiddenField(validators=[DataRequired(), Length(max=12)])
+    submit = SubmitField(_l("Release for briefings"))

@@ -353,6 +353,65 @@ class PurgedEnvelope(Base):
     day: Mapped[date] = mapped_column(Date)
 
 
+class LinkKind(enum.StrEnum):
+    """How two cases are linked (issue 5). ``duplicate``: the case is a
+    duplicate of the other (same incident reported again); ``related``:
+    a connection worth seeing (same perpetrator, same event), counted apart."""
+
+    RELATED = "related"
+    DUPLICATE = "duplicate"
+
+
+LINK_KINDS = tuple(k.value for k in LinkKind)
+
+
+class CaseLink(Base):
+    """A link between two cases of this console. For ``duplicate``,
+    ``case_id`` is the duplicate and ``other_id`` the case it duplicates;
+    ``related`` is symmetric. One link per pair of cases (either direction,
+    enforced by :func:`admin.links.add_link`). Ids and a kind only."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        UniqueConstraint("case_id", "other_id"),
+        CheckConstraint("kind IN ('related', 'duplicate')", name="kind"),
+        CheckConstraint("case_id <> other_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    day: Mapped[date] = mapped_column(Date)
+
+
+class CaseVignette(Base):
+    """A short anonymized account a reviewer wrote for briefings (issue 5),
+    one per case. The text (JSON ``{"en", "fr"}``) is AES-256-GCM under the
+    data key, bound to the envelope id and ``vignette/<rev>``; every edit
+    bumps ``rev``. A coordinator's release names the revision it confirmed
+    (``released_rev``), so an edit, or an older ciphertext put back, is
+    never released without a new confirmation (invariant 8)."""
+
+    __tablename__ = "case_vignettes"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    rev: Mapped[int] = mapped_column(Integer, default=1)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    written_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    written_day: Mapped[date] = mapped_column(Date)
+    #: The revision a coordinator released, or None.
+    released_rev: Mapped[int | None] = mapped_column(Integer, default=None)
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    released_day: Mapped[date | None] = mapped_column(Date, default=None)
+
+    @property
+    def released(self) -> bool:
+        """Whether the current text is the released one."""
+        return self.released_rev is not None and self.released_rev == self.rev
+
+
 # --------------------------------------------------------------------------
 # Briefings (issue 6): coded records. Only reviewers' coding, never report
 # text; a later coding UI writes the same rows. See docs/briefings.md.

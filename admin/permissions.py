@@ -36,6 +36,8 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_AUDIT = "view_audit"
     BRIEFING = "briefing"
+    #: Confirm a vignette for release (the text that may leave the console).
+    RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
 
 
@@ -55,6 +57,7 @@ _COORDINATOR = _REVIEWER | {
     Permission.MANAGE_KEYS,
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
+    Permission.RELEASE_VIGNETTE,
 }
 _ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
 
@@ -94,6 +97,11 @@ ENDPOINTS: Mapping[str, Permission] = {
     "case.add_note": Permission.TRIAGE,
     "case.take": Permission.TRIAGE,
     "case.assign": Permission.ASSIGN_OTHERS,
+    "case.link": Permission.TRIAGE,
+    "case.unlink": Permission.TRIAGE,
+    "case.save_vignette": Permission.TRIAGE,
+    "case.release_vignette": Permission.RELEASE_VIGNETTE,
+    "case.withdraw_vignette": Permission.RELEASE_VIGNETTE,
     "keys.index": Permission.LOCK_KEY,
     "keys.lock_key": Permission.LOCK_KEY,
     "keys.unlock_key": Permission.UNLOCK_KEY,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from intake.db import Database
@@ -46,8 +46,10 @@ from .models import (
     CaseCoding,
     CaseCodingCommunity,
     CaseCodingTactic,
+    CaseLink,
     CaseNote,
     CaseTag,
+    CaseVignette,
     PurgedEnvelope,
 )
 from .sync import IntakeClient
@@ -126,6 +128,10 @@ def remove_case(session: Session, envelope_id: str, today: date | None = None) -
         session.execute(delete(CaseCodingCommunity).where(CaseCodingCommunity.case_id == case.id))
         session.execute(delete(CaseCoding).where(CaseCoding.case_id == case.id))
         session.execute(delete(CaseNote).where(CaseNote.case_id == case.id))
+        session.execute(
+            delete(CaseLink).where(or_(CaseLink.case_id == case.id, CaseLink.other_id == case.id))
+        )
+        session.execute(delete(CaseVignette).where(CaseVignette.case_id == case.id))
         session.execute(delete(CaseTag).where(CaseTag.case_id == case.id))
         session.execute(delete(CaseAttachment).where(CaseAttachment.case_id == case.id))
         session.execute(delete(Case).where(Case.id == case.id))

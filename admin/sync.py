@@ -17,7 +17,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,10 +224,29 @@ def get_cursor(db: Database) -> int:
         return state.cursor if state is not None else 0
 
 
+@dataclass(frozen=True)
+class SyncProgress:
+    """After each committed page: its number (from 1), how many envelopes
+    it held, and the run's counts so far. Counts only, never ids or content."""
+
+    page: int
+    envelopes: int
+    added: int
+    quarantined: int
+    skipped: int
+
+
 def sync(
-    db: Database, keyring: Keyring, data_dir: Path, client: IntakeClient, page_size: int = MAX_PAGE_SIZE
+    db: Database,
+    keyring: Keyring,
+    data_dir: Path,
+    client: IntakeClient,
+    page_size: int = MAX_PAGE_SIZE,
+    *,
+    progress: Callable[[SyncProgress], None] | None = None,
 ) -> SyncResult:
-    """Pull and store every envelope after the cursor, page by page.
+    """Pull and store every envelope after the cursor, page by page;
+    ``progress`` is called after each page is committed.
 
     Returns:
         The counts (added, quarantined, skipped).
@@ -247,9 +266,13 @@ def sync(
     result = SyncResult()
     with _SYNC_LOCK:
         cursor = get_cursor(db)
+        page = 0
         while True:
             items, more = client.envelopes(after=cursor, limit=limit)
             cursor = _ingest_page(db, items, cursor, keys, data_key, client, blobs, result)
+            page += 1
+            if progress is not None:
+                progress(SyncProgress(page, len(items), result.added, result.quarantined, result.skipped))
             if not more or not items:
                 return result
 

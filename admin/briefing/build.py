@@ -177,8 +177,19 @@ def _pool_provinces(counts: Counter[str], k: int) -> dict[str, str]:
     return mapping
 
 
-def build(records: Iterable[CodedRecord], period: Period, k: int = 5, p: int | None = None) -> Briefing:
+def build(
+    records: Iterable[CodedRecord],
+    period: Period,
+    k: int = 5,
+    p: int | None = None,
+    released: Sequence[tuple[str, Vignette]] = (),
+) -> Briefing:
     """Select, generalize, count and protect.
+
+    ``released`` are the console's released vignettes by envelope id
+    (:func:`admin.vignettes.released_vignettes`, which checked the
+    reporter's consent to quoting); one is printed only when its envelope
+    belongs to a case this briefing counts.
 
     Raises:
         DisclosureError: fewer than k cases, or the audit refuses.
@@ -260,6 +271,8 @@ def build(records: Iterable[CodedRecord], period: Period, k: int = 5, p: int | N
         for r in sorted(chosen, key=lambda r: r.case_id)
         if r.consent_quote and (r.vignette_en or r.vignette_fr)
     ]
+    counted = {e for r in chosen for e in r.envelope_ids}
+    vignettes += [v for envelope_id, v in released if envelope_id in counted and (v.en or v.fr)]
     return Briefing(
         period=period,
         k=k,

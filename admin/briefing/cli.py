@@ -10,8 +10,16 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
-from .build import Period, PeriodError, build
-from .records import CodedRecordError, export_csv, export_json, import_records, load_records, read_records
+from .build import Period, PeriodError, Vignette, build
+from .records import (
+    CodedRecordError,
+    briefing_records,
+    export_csv,
+    export_json,
+    import_records,
+    load_records,
+    read_records,
+)
 from .render import write_outputs
 from .sdc import DisclosureError
 
@@ -29,20 +37,54 @@ from .sdc import DisclosureError
     "--p", "protection", default=None, type=click.IntRange(1, 99), help="Protection level (default ~k/3)."
 )
 @click.option("--no-html", is_flag=True, help="Skip the HTML reports.")
+@click.option(
+    "--vignettes",
+    "with_vignettes",
+    is_flag=True,
+    help="Include released vignettes (encrypted: the key passphrase comes from stdin or a prompt).",
+)
 @with_appcontext
 def briefing_command(
-    start: str, end: str, out_dir: Path, k: int, protection: int | None, no_html: bool
+    start: str,
+    end: str,
+    out_dir: Path,
+    k: int,
+    protection: int | None,
+    no_html: bool,
+    with_vignettes: bool,
 ) -> None:
     """Build a briefing: DIR/*.csv, DIR/briefing-{en,fr}.pdf (and .html),
-    DIR/disclosure-log.csv. Refuses when the intruder audit fails."""
+    DIR/disclosure-log.csv. Refuses when the intruder audit fails. With
+    --vignettes, the reports print the released vignettes of counted cases
+    whose reporters consented to quoting."""
+    from .. import audit
+    from ..cli import unlock_from_stdin
+    from ..extensions import keyring
+    from ..vignettes import for_briefing
+
+    released: list[tuple[str, Vignette]] = []
     try:
         period = Period.parse(start, end)
+        if with_vignettes:
+            unlock_from_stdin()
+            try:
+                with db().session() as session:
+                    released = for_briefing(session, keyring())
+            finally:
+                keyring().lock()
         with db().session() as session:
-            records = load_records(session)
-        briefing = build(records, period, k, protection)
+            records = briefing_records(session)
+        briefing = build(records, period, k, protection, released=released)
     except (PeriodError, DisclosureError) as exc:
         raise click.ClickException(f"no briefing released: {exc}") from exc
     written = write_outputs(briefing, out_dir, html=not no_html)
+    if briefing.vignettes:
+        with db().session() as session:
+            audit.record(
+                session, "cli", audit.Action.BRIEFING_VIGNETTES, None, f"vignettes={len(briefing.vignettes)}"
+            )
+    if not with_vignettes:
+        click.echo("released vignettes of this console not included (--vignettes to include them)", err=True)
     suppressed = len(briefing.protection.suppressed())
     click.echo(f"{briefing.total} cases; {suppressed} cells suppressed; audit passed (k={k}).")
     for path in written:

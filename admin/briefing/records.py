@@ -22,6 +22,7 @@ addressed to several organizations, coded by each, counts once.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -368,3 +369,66 @@ def load_records(session: Session) -> list[CodedRecord]:
         select(CodedCase).options(selectinload(CodedCase.envelopes)).order_by(CodedCase.case_ref)
     ).all()
     return [_from_row(row) for row in rows]
+
+
+# -- linked groups -------------------------------------------------------------
+
+
+def merge_duplicates(records: Sequence[CodedRecord], pairs: Iterable[tuple[str, str]]) -> list[CodedRecord]:
+    """Count linked duplicates once (shared/TAXONOMY.md, "Counting units").
+
+    ``pairs`` are ``(duplicate envelope id, original envelope id)`` from the
+    console's case links (:func:`admin.links.duplicate_pairs`). Records
+    whose envelopes are joined by such a link, directly or through a chain,
+    form one group and become one record: the group's first record by
+    (counted disposition before spam/duplicate, holding an original rather
+    than only duplicates, case id) keeps its coding and consents, and takes
+    every envelope id of the group. A link whose envelopes are not both in
+    coded records changes nothing.
+    """
+    owner: dict[str, int] = {}
+    for i, r in enumerate(records):
+        for envelope_id in r.envelope_ids:
+            owner.setdefault(envelope_id, i)
+    parent = list(range(len(records)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    duplicates: set[str] = set()
+    for dup, orig in pairs:
+        duplicates.add(dup)
+        if dup in owner and orig in owner:
+            a, b = root(owner[dup]), root(owner[orig])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(records)):
+        groups.setdefault(root(i), []).append(i)
+    out: list[CodedRecord] = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(records[members[0]])
+            continue
+        keep = min(
+            (records[i] for i in members),
+            key=lambda r: (
+                r.disposition in codes.EXCLUDED_DISPOSITIONS,
+                all(e in duplicates for e in r.envelope_ids),
+                r.case_id,
+            ),
+        )
+        envelope_ids = tuple(sorted({e for i in members for e in records[i].envelope_ids}))
+        out.append(dataclasses.replace(keep, envelope_ids=envelope_ids))
+    return sorted(out, key=lambda r: r.case_id)
+
+
+def briefing_records(session: Session) -> list[CodedRecord]:
+    """What a briefing counts: the stored coded records, with cases linked
+    as duplicates in this console merged into one (:func:`merge_duplicates`)."""
+    from ..links import duplicate_pairs  # the console's links; records stays importable alone
+
+    return merge_duplicates(load_records(session), duplicate_pairs(session))

@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
 
-from ..extensions import db_session
+from .. import audit
+from ..extensions import db_session, keyring
 from ..models import Role
 from . import render
 from .build import TABLES, Briefing, Period, PeriodError, build
-from .records import load_records
+from .records import briefing_records
 from .sdc import DisclosureError
 
 bp = Blueprint("briefing", __name__, url_prefix="/briefing")
@@ -49,7 +50,15 @@ def _params() -> tuple[dict[str, Any], str | None]:
 
 
 def _build(args: dict[str, Any]) -> Briefing:
-    return build(load_records(db_session()), Period.parse(args["start"], args["end"]), args["k"])
+    """The briefing; with the console's released vignettes when the key is
+    unlocked (they are encrypted: locked, the briefing has none of them)."""
+    from ..vignettes import for_briefing  # the case side of the console
+
+    session = db_session()
+    released = for_briefing(session, keyring()) if keyring().unlocked else []
+    return build(
+        briefing_records(session), Period.parse(args["start"], args["end"]), args["k"], released=released
+    )
 
 
 @bp.get("/")
@@ -64,7 +73,14 @@ def index() -> str:
             error = str(exc)
         else:
             context = render.report_context(briefing, "en")
-    return render_template("briefing/index.html", args=args, error=error, report=context, downloads=DOWNLOADS)
+    return render_template(
+        "briefing/index.html",
+        args=args,
+        error=error,
+        report=context,
+        downloads=DOWNLOADS,
+        locked=not keyring().unlocked,
+    )
 
 
 @bp.get("/download/<name>")
@@ -88,6 +104,16 @@ def download(name: str) -> Response:
         data = render.report_pdf(briefing, name[9:11])
     else:
         data = render.report_html(briefing, name[9:11])
+    if briefing.vignettes and not name.endswith(".csv"):
+        # Free text leaves the console here (invariant 8): say who took it.
+        audit.record(
+            db_session(),
+            current_user.email,
+            audit.Action.BRIEFING_VIGNETTES,
+            None,
+            f"file={name} vignettes={len(briefing.vignettes)}",
+        )
+        db_session().commit()
     mimetype = {"csv": "text/csv", "pdf": "application/pdf", "html": "text/html"}[name.rsplit(".", 1)[1]]
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -16,12 +16,22 @@ from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from .. import attachments, audit, taxonomy, triage
+from .. import attachments, audit, links, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
 from ..display import safe_download_name
 from ..errors import CaseNotFoundError, DataKeyError, KeyLockedError
 from ..extensions import data_dir, db_session, keyring
-from ..forms import ActionForm, AssignForm, CodingForm, NoteForm, TriageForm
+from ..forms import (
+    ActionForm,
+    AssignForm,
+    CodingForm,
+    LinkForm,
+    NoteForm,
+    ReleaseForm,
+    TriageForm,
+    VignetteForm,
+    link_kind_choices,
+)
 from ..models import DISPOSITIONS, Case
 
 bp = Blueprint("case", __name__, url_prefix="/cases")
@@ -42,6 +52,9 @@ def show(envelope_id: str) -> str:
     db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
     notes = triage.notes_of(db, case, keyring()) if opened is not None else None
+    vignette = vignettes.state_of(db, case, keyring())
+    consent = opened.report.get("consent") if opened is not None else None
+    quote_consent = isinstance(consent, dict) and consent.get("quote") is True if opened is not None else None
     audit.record(db, current_user.email, audit.Action.CASE_VIEW, case.envelope_id)
     db.commit()
     coding = triage.coding_of(db, case) or triage.Coding()
@@ -81,6 +94,15 @@ def show(envelope_id: str) -> str:
         note_form=NoteForm(),
         assign_form=assign_form,
         take_form=ActionForm(),
+        links=links.links_of(db, case),
+        link_form=_link_form(),
+        vignette=vignette,
+        quote_consent=quote_consent,
+        vignette_form=VignetteForm(
+            text_en=vignette.text.en if vignette and vignette.text else "",
+            text_fr=vignette.text.fr if vignette and vignette.text else "",
+        ),
+        release_form=ReleaseForm(rev=str(vignette.rev) if vignette else ""),
     )
 
 
@@ -215,6 +237,127 @@ def assign(envelope_id: str) -> Response:
     )
     db.commit()
     flash(_("Assignment saved."), "info")
+    return _back(case)
+
+
+def _link_form() -> LinkForm:
+    form = LinkForm()
+    form.kind.choices = link_kind_choices()
+    return form
+
+
+@bp.post("/<envelope_id>/links")
+def link(envelope_id: str) -> Response:
+    """Link this case to another (case number or envelope id): related, or
+    this case is a duplicate of the other (disposition duplicate)."""
+    case = _case_or_404(envelope_id)
+    form = _link_form()
+    db = db_session()
+    if not form.validate_on_submit():
+        flash(_("Give the other case's number or envelope id."), "error")
+        return _back(case)
+    try:
+        made, other = links.add_link(db, case, form.other.data, form.kind.data, current_user)
+    except links.LinkError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _back(case)
+    detail = f"kind={made.kind} other={other.envelope_id}"
+    if made.kind == "duplicate":
+        detail += " status=duplicate"
+    audit.record(db, current_user.email, audit.Action.CASE_LINK, case.envelope_id, detail)
+    db.commit()
+    flash(_("Linked."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/links/<int:link_id>/remove")
+def unlink(envelope_id: str, link_id: int) -> Response:
+    """Remove a link of this case (either direction). The disposition stays."""
+    case = _case_or_404(envelope_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = db_session()
+    try:
+        gone, other = links.remove_link(db, case, link_id)
+    except links.LinkError:
+        abort(404)
+    audit.record(
+        db,
+        current_user.email,
+        audit.Action.CASE_UNLINK,
+        case.envelope_id,
+        f"kind={gone.kind} other={other.envelope_id}",
+    )
+    db.commit()
+    flash(_("Link removed."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/vignette")
+def save_vignette(envelope_id: str) -> Response:
+    """Write or edit the case's briefing vignette (sealed under the data
+    key). An edit is a new revision: released again only by a coordinator."""
+    case = _case_or_404(envelope_id)
+    form = VignetteForm()
+    db = db_session()
+    if not form.validate_on_submit():
+        flash(_("A vignette has at most 1200 characters per language."), "error")
+        return _back(case)
+    try:
+        row = vignettes.save(db, case, keyring(), current_user, form.text_en.data, form.text_fr.data)
+    except KeyLockedError:
+        flash(_("Unlock the organization key to write a vignette."), "error")
+        return _back(case)
+    except vignettes.VignetteError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _back(case)
+    audit.record(db, current_user.email, audit.Action.VIGNETTE_SAVE, case.envelope_id, f"rev={row.rev}")
+    db.commit()
+    flash(_("Vignette saved. It is not released until a coordinator releases it."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/vignette/release")
+def release_vignette(envelope_id: str) -> Response:
+    """Release the vignette revision shown to the coordinator, when the
+    reporter consented to quoting (coordinators and admins)."""
+    case = _case_or_404(envelope_id)
+    form = ReleaseForm()
+    db = db_session()
+    if not form.validate_on_submit() or not str(form.rev.data).isdigit():
+        abort(400)
+    try:
+        row = vignettes.release(db, case, keyring(), current_user, int(form.rev.data))
+    except KeyLockedError:
+        flash(_("Unlock the organization key to read the vignette before releasing it."), "error")
+        return _back(case)
+    except vignettes.VignetteError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _back(case)
+    audit.record(db, current_user.email, audit.Action.VIGNETTE_RELEASE, case.envelope_id, f"rev={row.rev}")
+    db.commit()
+    flash(_("Vignette released for briefings."), "info")
+    return _back(case)
+
+
+@bp.post("/<envelope_id>/vignette/withdraw")
+def withdraw_vignette(envelope_id: str) -> Response:
+    """Take a release back (coordinators and admins)."""
+    case = _case_or_404(envelope_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = db_session()
+    try:
+        row = vignettes.withdraw(db, case)
+    except vignettes.VignetteError as exc:
+        flash(str(exc), "error")
+        return _back(case)
+    audit.record(db, current_user.email, audit.Action.VIGNETTE_WITHDRAW, case.envelope_id, f"rev={row.rev}")
+    db.commit()
+    flash(_("Release withdrawn."), "info")
     return _back(case)
 
 
