@@ -136,6 +136,11 @@ class Case(Base):
     # to (the intake API's ``follows``, checked against the sealed body).
     # A follow-up is shown on its report's case page, not in the inbox.
     follows: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    # --- the reporter's consent to statistics and to quoting, copied at sync
+    # from the sealed report: briefings need them without the key unlocked.
+    # Two booleans, no content; False unless the reporter ticked the box.
+    consent_statistics: Mapped[bool] = mapped_column(default=False, server_default="0")
+    consent_quote: Mapped[bool] = mapped_column(default=False, server_default="0")
     # --- retention (issue 5): the day the case was last set to "closed"
     # (None while it is not closed); purge counts RETENTION_DAYS_CLOSED from it.
     closed_day: Mapped[date | None] = mapped_column(Date, default=None)

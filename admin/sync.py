@@ -484,6 +484,8 @@ def _open_item(
         sealed_by=header.sealed_by,
         status="new",
         follows=_follows(item, inner["report"], envelope_id),
+        consent_statistics=_consented(inner["report"], "statistics"),
+        consent_quote=_consented(inner["report"], "quote"),
         header=header_raw,
         content_key_ct=seal_field(data_key, envelope_id, "content-key", content_key),
         report_ct=seal_field(data_key, envelope_id, "report", _json(inner["report"])),
@@ -508,6 +510,13 @@ def _follows(item: Mapping[str, Any], report: Mapping[str, Any], envelope_id: st
     if not isinstance(listed, str) or not _ENVELOPE_ID.fullmatch(listed) or listed == envelope_id:
         raise MalformedEnvelopeError("the follow-up link is not an envelope id")
     return listed
+
+
+def _consented(report: Mapping[str, Any], choice: str) -> bool:
+    """Whether the sealed report ticks consent ``choice`` (docs/report-fields.md:
+    ``"consent": {"statistics": true, ...}``); anything else is no."""
+    consent = report.get("consent")
+    return isinstance(consent, dict) and consent.get(choice) is True
 
 
 def _json(obj: object) -> bytes:

@@ -17,7 +17,6 @@ from .records import (
     export_csv,
     export_json,
     import_records,
-    load_records,
     read_records,
 )
 from .render import write_outputs
@@ -121,7 +120,7 @@ def export_command(path: Path, source: str) -> None:
     """Export coded records (codes and envelope ids only: no text, no
     receipt, no envelope content). JSON unless PATH ends in .csv."""
     with db().session() as session:
-        records = load_records(session)
+        records = briefing_records(session)
     data = export_csv(records) if path.suffix.lower() == ".csv" else export_json(records, source)
     path.write_text(data, encoding="utf-8")
     click.echo(f"exported {len(records)} coded cases to {path}")

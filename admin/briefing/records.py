@@ -426,9 +426,60 @@ def merge_duplicates(records: Sequence[CodedRecord], pairs: Iterable[tuple[str, 
     return sorted(out, key=lambda r: r.case_id)
 
 
+def local_records(session: Session) -> list[CodedRecord]:
+    """This console's own coding (the case page's "TNR coding") as coded
+    records: one per case whose coding is complete (incident month,
+    province, at least one tactic, attribution, confidence), with the
+    reporter's consents copied at sync and the envelope ids of the case and
+    its follow-ups. Incomplete codings are not counted yet."""
+    from ..models import Case, CaseCoding  # records stays importable alone
+
+    followups: dict[str, list[str]] = {}
+    for envelope_id, follows in session.execute(
+        select(Case.envelope_id, Case.follows).where(Case.follows.is_not(None))
+    ):
+        followups.setdefault(str(follows), []).append(envelope_id)
+    rows = session.execute(
+        select(CaseCoding, Case)
+        .join(Case, Case.id == CaseCoding.case_id)
+        .options(selectinload(CaseCoding.tactics), selectinload(CaseCoding.communities))
+        .order_by(Case.seq)
+    ).all()
+    records = []
+    for coding, case in rows:
+        tactics = tuple(sorted(t.code for t in coding.tactics))
+        if not (
+            coding.incident_month and coding.province and tactics and coding.attribution and coding.confidence
+        ):
+            continue
+        records.append(
+            CodedRecord(
+                case_id=case.envelope_id,
+                envelope_ids=tuple(sorted([case.envelope_id, *followups.get(case.envelope_id, [])])),
+                incident_month=coding.incident_month,
+                report_month=case.day.strftime("%Y-%m"),
+                province=coding.province,
+                tactics=tactics,
+                communities=tuple(sorted(c.code for c in coding.communities)),
+                attribution=coding.attribution,
+                confidence=coding.confidence,
+                disposition=case.status,
+                consent_statistics=case.consent_statistics,
+                consent_quote=case.consent_quote,
+            )
+        )
+    return records
+
+
 def briefing_records(session: Session) -> list[CodedRecord]:
-    """What a briefing counts: the stored coded records, with cases linked
-    as duplicates in this console merged into one (:func:`merge_duplicates`)."""
+    """What a briefing counts: this console's own coding
+    (:func:`local_records`) and the stored coded records (imports from other
+    consoles), de-duplicated by envelope id — a report coded here and also
+    imported counts once, with this console's coding — and cases linked as
+    duplicates merged into one (:func:`merge_duplicates`)."""
     from ..links import duplicate_pairs  # the console's links; records stays importable alone
 
-    return merge_duplicates(load_records(session), duplicate_pairs(session))
+    local = local_records(session)
+    mine = {envelope_id for r in local for envelope_id in r.envelope_ids}
+    stored = [r for r in load_records(session) if not mine.intersection(r.envelope_ids)]
+    return merge_duplicates([*local, *stored], duplicate_pairs(session))
