@@ -116,6 +116,16 @@ def test_twenty_wrong_receipts_in_a_row_are_slowed_down_and_no_address_is_kept(
     assert address.encode() not in database_bytes(app)
 
 
+def test_behind_a_proxy_one_guesser_cannot_stop_everyones_receipt_check(client: FlaskClient) -> None:
+    """Behind nginx or the Tor daemon every reporter arrives from 127.0.0.1:
+    only the global bucket applies there, so twenty wrong receipts do not
+    lock out the next reporter's right one."""
+    receipt = _report(client)
+    statuses = [_check(client, wrong, address="127.0.0.1").status_code for wrong in _valid_but_unknown(20)]
+    assert statuses == [404] * 20
+    assert _check(client, receipt, address="127.0.0.1").status_code == 200
+
+
 def test_token_buckets_refill_and_forget_full_clients() -> None:
     buckets = TokenBuckets(burst=2, interval=10, global_burst=100, global_interval=0.1, max_clients=1)
     assert buckets.allow("a", now=0) and buckets.allow("a", now=0)

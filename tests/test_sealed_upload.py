@@ -381,6 +381,9 @@ def test_retries_naming_a_receipt_cost_receipt_guesses(
             "KEYS_DIR": str(keys_dir),
             "WTF_CSRF_ENABLED": False,
             "RECEIPT_GUESS_BURST": 2,
+            # The test client comes from 127.0.0.1, a shared (proxy) address by
+            # default: make it one client here to test the per-client bucket.
+            "SHARED_CLIENT_ADDRESSES": [],
         }
     )
     try:

@@ -53,7 +53,7 @@ from ..receipts import (
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
 from .fields import ReportFieldError, followup_from_form
 from .forms import FollowupForm, chosen_files
-from .throttle import guesses
+from .throttle import allow_guess
 from .upload import UploadRefused, receive_browser_envelope, refused, store_browser_envelope
 from .views import Organization, _attachments, _seal_settings, bp, field_message, organizations
 
@@ -178,7 +178,7 @@ def check() -> tuple[str, int]:
     # Only well-formed receipts reach the database, and each lookup costs a
     # token: 10 wrong receipts in a row from one address, then one every
     # 30 seconds. The address is used here, in memory, and nowhere else.
-    if not guesses().allow(request.remote_addr):
+    if not allow_guess(request.remote_addr):
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
         )

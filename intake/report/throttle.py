@@ -198,3 +198,15 @@ def allow_submission(address: str | None) -> bool:
         return True
     shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
     return submissions().allow(address, per_client=address not in shared)
+
+
+def allow_guess(address: str | None) -> bool:
+    """Take a token for one receipt lookup (a check, or an upload retry that
+    names its receipt) from ``address`` (its keyed hash, in memory only) and
+    from everyone's bucket. Behind a proxy or the Tor daemon every reporter
+    arrives from one shared address (``SHARED_CLIENT_ADDRESSES``): there a
+    per-client bucket would let ten wrong guesses stop every reporter's
+    check, so only the global bucket applies and the proxy limits each
+    address at the edge."""
+    shared = current_app.config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    return guesses().allow(address, per_client=address not in shared)

@@ -91,7 +91,7 @@ from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
 from ..timing import equal
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
-from .throttle import allow_submission, guesses
+from .throttle import allow_guess, allow_submission
 from .views import bp
 
 MAX_HEADER_SIZE = 128 * 1024
@@ -357,7 +357,7 @@ def stored_earlier(submitted: str, receipt: str) -> bool:
         return False
     if row.receipt_hash is None:
         raise _duplicate()
-    if not guesses().allow(request.remote_addr):
+    if not allow_guess(request.remote_addr):
         raise _busy()
     if not equal(row.receipt_hash, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
         raise _duplicate()
