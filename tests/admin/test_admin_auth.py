@@ -163,3 +163,12 @@ def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
     assert client.get("/").status_code == 200
     # A POST without the token is refused for a logged-in user too.
     assert client.post("/keys/lock").status_code == 400
+
+
+def test_console_pages_use_the_same_origin_stylesheet(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/static/console.css">' in page
+    with client.get("/static/console.css") as css:
+        assert css.status_code == 200
+        assert css.mimetype == "text/css"
+        assert css.headers["X-Content-Type-Options"] == "nosniff"
