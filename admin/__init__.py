@@ -96,6 +96,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     audit.init_app(app, database)
     app.register_blueprint(audit_bp)
+
+    # Issue 5 item 9: interview mode. Its request class holds uploads in
+    # memory and lets the interview form (only) post files.
+    from .interview import InterviewRequest
+    from .interview import bp as interview_bp
+
+    app.request_class = InterviewRequest
+    app.register_blueprint(interview_bp)
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls

@@ -87,6 +87,7 @@ class Action:
     VIGNETTE_WITHDRAW = "vignette.withdraw"
     BRIEFING_VIGNETTES = "briefing.vignettes"
     DIGEST = "digest"
+    CASE_REPLY = "case.reply"
 
 
 def canonical(

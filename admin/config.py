@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_RP_NAME": "TNR Intake console",
     "TOTP_ISSUER": "TNR Intake console",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # --- issue 5: replies ---
+    # The name a reporter sees on a reply ("From …"): the organization's
+    # public name, as its key file on the intake shows it.
+    "REPLY_FROM": "Coalition reviewers",
     # --- issue 5: retention ---
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.

@@ -82,6 +82,13 @@ class NoteForm(FlaskForm):  # type: ignore[misc]
     submit = SubmitField(_l("Add note"))
 
 
+class ReplyForm(FlaskForm):  # type: ignore[misc]
+    """A reply to the reporter (sealed to the reporter's reply key)."""
+
+    body = TextAreaField(_l("Reply to the reporter"), validators=[DataRequired(), Length(max=8000)])
+    submit = SubmitField(_l("Send reply"))
+
+
 class AssignForm(FlaskForm):  # type: ignore[misc]
     """Assign a case to an account (coordinators, admins)."""
 

@@ -288,6 +288,23 @@ class CaseNote(Base):
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CaseReply(Base):
+    """A reply a reviewer sent to the reporter. The intake holds it sealed
+    to the reporter's reply key (``reply_id`` is that envelope's id); the
+    console keeps its own copy of the text, AES-256-GCM under the data key,
+    bound to the envelope id and ``reply/<uid>``, for the case timeline."""
+
+    __tablename__ = "case_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    day: Mapped[date] = mapped_column(Date)
+    reply_id: Mapped[str] = mapped_column(String(32), unique=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class CaseCoding(Base):
     """The reviewer's TNR coding of a case (shared/TAXONOMY.md), one row per
     case, apart from what the reporter ticked (which stays inside the

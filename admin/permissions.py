@@ -39,6 +39,10 @@ class Permission(enum.StrEnum):
     #: Confirm a vignette for release (the text that may leave the console).
     RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
+    #: Send a reply to a reporter (admin/replies.py).
+    REPLY = "reply"
+    #: File a report taken by interview (admin/interview.py).
+    INTERVIEW = "interview"
 
 
 _REVIEWER = frozenset(
@@ -48,7 +52,9 @@ _REVIEWER = frozenset(
         Permission.DOWNLOAD_ATTACHMENT,
         Permission.SYNC,
         Permission.TRIAGE,
+        Permission.REPLY,
         Permission.LOCK_KEY,
+        Permission.INTERVIEW,
     }
 )
 _COORDINATOR = _REVIEWER | {
@@ -95,6 +101,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "case.update": Permission.TRIAGE,
     "case.code": Permission.TRIAGE,
     "case.add_note": Permission.TRIAGE,
+    "case.reply": Permission.REPLY,
     "case.take": Permission.TRIAGE,
     "case.assign": Permission.ASSIGN_OTHERS,
     "case.link": Permission.TRIAGE,
@@ -108,6 +115,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "keys.retire": Permission.MANAGE_KEYS,
     "keys.public_file": Permission.MANAGE_KEYS,
     "audit.index": Permission.VIEW_AUDIT,
+    "interview.form": Permission.INTERVIEW,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose

@@ -3,29 +3,39 @@ the unlocked organization key, and store them as cases.
 
 Per envelope, in order of the intake's ``seq``: parse the header, unwrap the
 content key, open the body, download every attachment and verify it fully
-(chunk by chunk, never whole in memory, never in clear on disk), then store
-the case and advance the cursor in one transaction. So a sync is idempotent
-(envelope ids are unique) and resumable (an interrupted sync starts again
-after the last stored envelope). An envelope that does not open goes to the
-quarantine with the error's class and message; it never stops the sync.
-Network and API faults do stop it, leaving the cursor where it was.
+(chunk by chunk, never whole in memory, never in clear on disk). Per page
+(up to 100 envelopes): store its cases and quarantined envelopes and advance
+the cursor in one transaction. So a sync is idempotent (envelope ids are
+unique) and resumable (an interrupted sync starts again after the last
+committed page, or after the last envelope opened when the intake failed
+mid-page). An envelope that does not open goes to the quarantine with the
+error's class and message; it never stops the sync. Network and API faults
+do stop it, leaving the cursor where it was.
+
+Speed (issue 5, ``bench/console.py``): a page is written with one multi-row
+INSERT per table (no ORM unit of work), ids already here are found with one
+query per page, and one worker thread fetches the next page and commits the
+previous one while the caller's thread opens the current one.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import BindParameter, CompoundSelect, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,7 +55,7 @@ from intake.envelope.keys import b64decode
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import Keyring, seal_field
 from .errors import ConsoleError, IntakeAuthError, IntakeError, SyncNotConfiguredError
-from .models import Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
+from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
 MAX_PAGE_SIZE = 100
@@ -203,6 +213,132 @@ class IntakeClient:
         except requests.RequestException as exc:
             raise IntakeError(f"the download from the intake broke off ({exc.__class__.__name__})") from exc
 
+    class EnvelopeRefused(IntakeError):
+        """The intake refused an envelope the console filed (a 4xx answer
+        to :meth:`post_envelope`): ``code`` is the intake's JSON error code
+        (``too_large``, ``recipients``, ``duplicate`` …, ``unknown`` when it
+        gave none usable), ``status`` the HTTP status."""
+
+        def __init__(self, code: str, status: int) -> None:
+            super().__init__(f"the intake refused the envelope ({code}, HTTP {status})")
+            self.code = code
+            self.status = status
+
+    def post_envelope(
+        self, header: bytes, body: bytes, attachments: Sequence[bytes], receipt: str, *, attempts: int = 2
+    ) -> tuple[str, bool]:
+        """File an envelope the console sealed (interview mode) with the
+        receipt made for it: ``POST /api/v1/envelopes``, multipart parts
+        ``receipt`` (text), ``header``, ``body`` and one ``attachment`` per
+        slot (intake/api/interview.py). The receipt goes in the request body
+        only, never a URL.
+
+        A network fault or a 502/503/504 is tried again, up to ``attempts``
+        times in all, with the very same envelope: if the first answer was
+        lost the intake recognises the envelope id and stores nothing twice.
+
+        Returns:
+            ``(envelope id, earlier)`` as the intake confirmed them;
+            ``earlier`` is True when the envelope was stored by an earlier try.
+
+        Raises:
+            IntakeAuthError: 401/403.
+            IntakeClient.EnvelopeRefused: 400, 409 or 413 (not tried again).
+            IntakeError: unreachable or failing after every try, another
+                status, or a reply that is not the documented JSON.
+        """
+        files = [
+            ("header", ("header", header, "application/octet-stream")),
+            ("body", ("body", body, "application/octet-stream")),
+            *[
+                ("attachment", (f"attachment-{i}", a, "application/octet-stream"))
+                for i, a in enumerate(attachments)
+            ],
+        ]
+        fault = "no attempt was made"
+        for _attempt in range(max(1, attempts)):
+            try:
+                response = self._http.post(
+                    self.base_url + "/api/v1/envelopes",
+                    data={"receipt": receipt},
+                    files=files,
+                    headers={"Authorization": f"Bearer {self._token}"},
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                fault = f"the intake at {self.base_url} cannot be reached ({exc.__class__.__name__})"
+                continue
+            with response:
+                status = response.status_code
+                try:
+                    doc = response.json()
+                except ValueError:
+                    doc = None
+            if status in (502, 503, 504):
+                fault = f"the intake answered HTTP {status}"
+                continue
+            if status in (401, 403):
+                raise IntakeAuthError("the intake refused the API token (check INTAKE_TOKEN)")
+            error = doc.get("error") if isinstance(doc, dict) else None
+            if status in (400, 409, 413):
+                code = (
+                    error
+                    if isinstance(error, str) and error.isascii() and 0 < len(error) <= 32
+                    else "unknown"
+                )
+                raise IntakeClient.EnvelopeRefused(code, status)
+            if status not in (200, 201):
+                raise IntakeError(f"the intake answered HTTP {status} for /api/v1/envelopes")
+            envelope_id = doc.get("id") if isinstance(doc, dict) else None
+            earlier = doc.get("earlier") if isinstance(doc, dict) else None
+            if not isinstance(envelope_id, str) or not _ENVELOPE_ID.fullmatch(envelope_id):
+                raise IntakeError("the intake's reply does not have the envelope's 'id'")
+            return envelope_id, earlier is True
+        raise IntakeError(fault)
+
+    def post_reply(self, envelope_id: str, header: bytes, body: bytes) -> bool:
+        """Hand the intake a reply sealed to the reporter's reply key
+        (``POST /api/v1/envelopes/<id>/replies``, JSON ``{"header", "body"}``
+        in base64; intake/api/replies.py).
+
+        Returns:
+            True when the intake stored it now (201), False when it had it
+            from an earlier try (200).
+
+        Raises:
+            ValueError: not an envelope id.
+            IntakeAuthError: 401/403.
+            IntakeError: unreachable, or any other answer (404: the report is
+                no longer at the intake for us; 409: it has no reply key or
+                too many replies; 400: the intake refused the envelope).
+        """
+        if not _ENVELOPE_ID.fullmatch(envelope_id):
+            raise ValueError("not an envelope id")
+        path = f"/api/v1/envelopes/{envelope_id}/replies"
+        try:
+            response = self._http.post(
+                self.base_url + path,
+                json={
+                    "header": base64.b64encode(header).decode("ascii"),
+                    "body": base64.b64encode(body).decode("ascii"),
+                },
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise IntakeError(
+                f"the intake at {self.base_url} cannot be reached ({exc.__class__.__name__})"
+            ) from exc
+        with response:
+            status = response.status_code
+        if status in (401, 403):
+            raise IntakeAuthError("the intake refused the API token (check INTAKE_TOKEN)")
+        if status not in (200, 201):
+            raise IntakeError(f"the intake answered HTTP {status} for {path}")
+        return status == 201
+
 
 def client_from_config(config: Mapping[str, Any]) -> IntakeClient:
     """An :class:`IntakeClient` from ``INTAKE_URL``, ``INTAKE_TOKEN`` and
@@ -248,6 +384,14 @@ def sync(
     """Pull and store every envelope after the cursor, page by page;
     ``progress`` is called after each page is committed.
 
+    The waiting is overlapped with the opening: one worker thread fetches
+    the next page (and checks which of its ids are already here) and
+    commits the previous one while this thread opens the current one. The
+    worker runs its tasks in order and a page's commit is submitted only
+    after the previous page's commit succeeded, so pages are committed one
+    after the other, each with the cursor after it, exactly as without the
+    worker.
+
     Returns:
         The counts (added, quarantined, skipped).
 
@@ -264,25 +408,118 @@ def sync(
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
     result = SyncResult()
-    with _SYNC_LOCK:
-        cursor = get_cursor(db)
-        page = 0
-        while True:
-            items, more = client.envelopes(after=cursor, limit=limit)
-            cursor = _ingest_page(db, items, cursor, keys, data_key, client, blobs, result)
-            page += 1
+    # Envelope ids of the last pages handled: their commits may still be in
+    # flight when the next page's ids are checked against the database (the
+    # worker checks page n+1 before it commits page n).
+    recent: deque[set[str]] = deque(maxlen=2)
+    committing: Future[_Batch] | None = None
+    pages = 0
+
+    def committed(*, report: bool = True) -> None:
+        # Wait for the page in flight; its counts are in ``result`` once it
+        # is committed, and only then is it reported.
+        nonlocal committing, pages
+        if committing is None:
+            return
+        future, committing = committing, None
+        batch = future.result()
+        if report:
+            pages += 1
             if progress is not None:
-                progress(SyncProgress(page, len(items), result.added, result.quarantined, result.skipped))
-            if not more or not items:
-                return result
+                progress(
+                    SyncProgress(pages, batch.envelopes, result.added, result.quarantined, result.skipped)
+                )
+
+    def commit(batch: _Batch) -> None:
+        nonlocal committing
+        committed()  # the previous page first: never a cursor past a page that failed
+        recent.append(batch.ids)
+        committing = io.submit(_store, db, batch, result, blobs)
+
+    # requests' Session is shared by this thread (attachments) and the
+    # worker (pages): urllib3's connection pool is thread-safe and the
+    # client keeps no other state between requests.
+    with _SYNC_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-io") as io:
+        cursor = get_cursor(db)
+        fetching: Future[_Page] | None = io.submit(_fetch_page, db, client, cursor, limit)
+        whole = True  # whether the page in flight was handled in full
+        try:
+            while fetching is not None:
+                page = fetching.result()
+                after = _next_after(page.items, cursor) if page.more else None
+                fetching = io.submit(_fetch_page, db, client, after, limit) if after is not None else None
+                whole = False
+                cursor = _ingest_page(
+                    page.items, cursor, page.known.union(*recent), keys, data_key, client, blobs, commit
+                )
+                whole = True
+                if not page.more or not page.items:
+                    _cancel(fetching)
+                    fetching = None
+            committed()
+        except BaseException:
+            _cancel(fetching)
+            # What was opened before the failure is stored; a page cut short
+            # is not reported as a page (as before the worker).
+            committed(report=whole)
+            raise
+    return result
+
+
+@dataclass
+class _Page:
+    """A page from the intake and which of its envelope ids are already here."""
+
+    items: list[dict[str, Any]]
+    more: bool
+    known: set[str]
+
+
+@dataclass
+class _Batch:
+    """What one page leaves to commit: its rows, the cursor after them, and
+    how many of its envelopes were skipped (already here)."""
+
+    cursor: int
+    envelopes: int
+    rows: list[CaseRow | QuarantineRow] = field(default_factory=list)
+    skipped: int = 0
+    #: The envelope ids handled (stored or quarantined) in this page.
+    ids: set[str] = field(default_factory=set)
+
+
+def _fetch_page(db: Database, client: IntakeClient, after: int, limit: int) -> _Page:
+    items, more = client.envelopes(after=after, limit=limit)
+    ids = [i for i in (_api_id(item) for item in items) if i is not None]
+    return _Page(items, more, _known_ids(db, ids) if ids else set())
+
+
+def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
+    """Where the next page starts if this one is handled in full (its last
+    seq), to fetch it meanwhile; None when the page is empty or its last seq
+    is unusable (then opening it fails: out of order)."""
+    seq = items[-1].get("seq") if items else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq <= cursor:
+        return None
+    return seq
+
+
+def _cancel(future: Future[_Page] | None) -> None:
+    # A page fetched ahead and not needed: dropped unread (the worker is
+    # waited for when the executor closes; its error, if any, is moot).
+    if future is not None and not future.cancel():
+        future.exception()
 
 
 def _set_cursor(session: Session, seq: int) -> None:
-    state = session.get(SyncState, SOURCE)
-    if state is None:
+    """Move the cursor forward to ``seq`` (never back), in the caller's
+    transaction: one UPDATE, an INSERT the first time."""
+    table = _table(SyncState)
+    moved = session.connection().execute(
+        update(table).where(table.c.name == SOURCE, table.c.cursor < seq).values(cursor=seq)
+    )
+    if moved.rowcount == 0 and session.get(SyncState, SOURCE) is None:
         session.add(SyncState(name=SOURCE, cursor=seq))
-    elif seq > state.cursor:
-        state.cursor = seq
 
 
 def _api_id(item: Mapping[str, Any]) -> str | None:
@@ -290,121 +527,239 @@ def _api_id(item: Mapping[str, Any]) -> str | None:
     return api_id if isinstance(api_id, str) and len(api_id) <= 64 else None
 
 
+@dataclass(slots=True)
+class AttachmentRow:
+    """The columns of a :class:`CaseAttachment` row (its blob is already
+    in place, fsynced)."""
+
+    position: int
+    ciphertext_size: int
+    blob: str
+    meta_ct: bytes
+
+
+@dataclass(slots=True)
+class CaseRow:
+    """An opened envelope ready to store: the columns of its :class:`Case`
+    row, content already sealed under the data key, and its attachments.
+
+    A plain record rather than an ORM object: a page is written with one
+    multi-row INSERT per table, not through the unit of work, which costs
+    more per envelope than opening it."""
+
+    envelope_id: str
+    seq: int
+    day: date
+    sealed_by: str
+    header: bytes
+    content_key_ct: bytes
+    report_ct: bytes
+    follows: str | None = None
+    consent_statistics: bool = False
+    consent_quote: bool = False
+    status: str = "new"
+    attachments: list[AttachmentRow] = field(default_factory=list)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "envelope_id": self.envelope_id,
+            "seq": self.seq,
+            "day": self.day,
+            "sealed_by": self.sealed_by,
+            "status": self.status,
+            "header": self.header,
+            "content_key_ct": self.content_key_ct,
+            "report_ct": self.report_ct,
+            "follows": self.follows,
+            "consent_statistics": self.consent_statistics,
+            "consent_quote": self.consent_quote,
+        }
+
+
+@dataclass(slots=True)
+class QuarantineRow:
+    """The columns of a :class:`Quarantine` row: an envelope that did not open."""
+
+    seq: int
+    envelope_id: str | None
+    error_class: str
+    message: str
+    header: bytes | None
+    day: date
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "envelope_id": self.envelope_id,
+            "error_class": self.error_class,
+            "message": self.message,
+            "header": self.header,
+            "day": self.day,
+        }
+
+
 def _ingest_page(
-    db: Database,
     items: Sequence[Mapping[str, Any]],
     cursor: int,
+    known: set[str],
     keys: Sequence[RecipientPrivateKey],
     data_key: bytes,
     client: IntakeClient,
     blobs: Path,
-    result: SyncResult,
+    commit: Callable[[_Batch], None],
 ) -> int:
-    """Open one page of envelopes and store them, with the cursor, in one
-    transaction (one commit per page, not per envelope: that is what makes
-    a sync about as fast as opening). If the intake fails part-way, what was
-    opened before is still stored and the cursor stands after it, so the
-    next sync resumes there. Returns the new cursor."""
-    ids = [i for i in (_api_id(item) for item in items) if i is not None]
-    known: set[str] = set()
-    if ids:
-        with db.session() as session:
-            known.update(session.scalars(select(Case.envelope_id).where(Case.envelope_id.in_(ids))))
-            known.update(
-                e
-                for e in session.scalars(
-                    select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(ids))
-                )
-                if e
-            )
-            # Purged by retention: never added again (admin/retention.py).
-            known.update(
-                session.scalars(select(PurgedEnvelope.envelope_id).where(PurgedEnvelope.envelope_id.in_(ids)))
-            )
-    batch: list[tuple[Case | Quarantine, Literal["added", "quarantined"]]] = []
-    done = cursor
+    """Open one page of envelopes and hand them to ``commit``, which stores
+    them with the cursor in one transaction (one commit per page, not per
+    envelope). If the intake fails part-way, what was opened before is
+    still committed and the cursor stands after it, so the next sync
+    resumes there. Ids in ``known`` are skipped; every id handled is added
+    to ``known`` and to the batch. Returns the new cursor."""
+    batch = _Batch(cursor=cursor, envelopes=len(items))
     try:
         for item in items:
             seq = item.get("seq")
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq <= done:
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq <= batch.cursor:
                 raise IntakeError("the intake sent envelopes out of order")
             envelope_id = _api_id(item)
             if envelope_id is not None and envelope_id in known:
-                result.skipped += 1
-                done = seq
+                batch.skipped += 1
+                batch.cursor = seq
                 continue
             try:
-                batch.append((_open_item(item, seq, keys, data_key, client, blobs), "added"))
+                batch.rows.append(_open_item(item, seq, keys, data_key, client, blobs))
             except EnvelopeError as exc:
-                batch.append((_quarantined(item, seq, envelope_id, exc), "quarantined"))
+                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             except ConsoleError:
                 raise  # the intake or the keyring failed, not this envelope
             except Exception as exc:  # noqa: BLE001
                 # Anyone can seal to the public key: one hostile envelope must
                 # never stop every later report from being synced.
-                batch.append((_quarantined(item, seq, envelope_id, exc), "quarantined"))
+                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             if envelope_id is not None:
                 known.add(envelope_id)
-            done = seq
+                batch.ids.add(envelope_id)
+            batch.cursor = seq
     finally:
         # Also on the way out of an IntakeError: keep what was opened.
-        _store(db, batch, done, result)
-    return done
+        commit(batch)
+    return batch.cursor
 
 
-def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: Exception) -> Quarantine:
+def _known_ids(db: Database, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are already here: stored, quarantined, or purged by
+    retention (never added again, admin/retention.py). One query per page."""
+    with db.session() as session:
+        return {envelope_id for envelope_id in session.scalars(_KNOWN, {"ids": ids}) if envelope_id}
+
+
+# Built once: SQLAlchemy then only expands the id list on each page.
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_KNOWN: CompoundSelect[Any] = union_all(
+    select(Case.envelope_id).where(Case.envelope_id.in_(_IDS)),
+    select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(_IDS)),
+    select(PurgedEnvelope.envelope_id).where(PurgedEnvelope.envelope_id.in_(_IDS)),
+)
+
+
+def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: Exception) -> QuarantineRow:
     # Envelope errors carry messages written for people and free of content;
     # anything else is named by its class only, since its text could quote
     # the envelope.
     message = str(exc)[:1000] if isinstance(exc, EnvelopeError) else "unexpected error while opening"
-    return Quarantine(
+    return QuarantineRow(
         seq=seq,
         envelope_id=envelope_id,
-        error_class=exc.__class__.__name__,
+        error_class=exc.__class__.__name__[:64],
         message=message,
         header=_header_bytes(item),
         day=datetime.now(UTC).date(),
     )
 
 
-def _store(
-    db: Database,
-    batch: Sequence[tuple[Case | Quarantine, Literal["added", "quarantined"]]],
-    cursor: int,
-    result: SyncResult,
-) -> None:
+def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None = None) -> _Batch:
+    """Store a page's rows and move the cursor to ``batch.cursor``, all in
+    one transaction: after a crash either the whole page is here with the
+    cursor after it, or none of it and the cursor before it. The counts in
+    ``result`` move only once the rows are committed. Returns ``batch``."""
+    rows = batch.rows
+    if not rows and not batch.skipped:
+        return batch  # an empty page: nothing to store, the cursor stays
+    if blobs is not None and any(isinstance(row, CaseRow) and row.attachments for row in rows):
+        # The blobs were fsynced one by one; their names (the renames) are
+        # made durable here, once per page, before the rows that point at them.
+        _fsync_dir(blobs)
     try:
         with db.session() as session:
-            session.add_all([row for row, _ in batch])
-            _set_cursor(session, cursor)
+            _insert(session, rows)
+            _set_cursor(session, batch.cursor)
     except IntegrityError:
         # Another process stored some of these meanwhile: one by one.
-        for row, outcome in batch:
+        for row in rows:
             try:
                 with db.session() as session:
-                    session.add(_fresh(row))
+                    _insert(session, [row])
             except IntegrityError:
                 result.skipped += 1
             else:
-                setattr(result, outcome, getattr(result, outcome) + 1)
+                _count(result, row)
         with db.session() as session:
-            _set_cursor(session, cursor)
-        return
-    for _row, outcome in batch:
-        setattr(result, outcome, getattr(result, outcome) + 1)
+            _set_cursor(session, batch.cursor)
+    else:
+        for row in rows:
+            _count(result, row)
+    result.skipped += batch.skipped
+    return batch
 
 
-def _fresh(row: Case | Quarantine) -> Case | Quarantine:
-    # The failed flush left ``row`` attached to a dead session's state.
-    from sqlalchemy.orm import make_transient
+def _count(result: SyncResult, row: CaseRow | QuarantineRow) -> None:
+    if isinstance(row, CaseRow):
+        result.added += 1
+    else:
+        result.quarantined += 1
 
-    make_transient(row)
-    row.id = None  # type: ignore[assignment]  # a new primary key on the retry
-    if isinstance(row, Case):
-        for attachment in row.attachments:
-            make_transient(attachment)
-            attachment.id = None  # type: ignore[assignment]
-    return row
+
+def _insert(session: Session, batch: Sequence[CaseRow | QuarantineRow]) -> None:
+    """INSERT the rows of ``batch``: one statement per table, not one per row.
+
+    Raises:
+        IntegrityError: an envelope id is already stored (a concurrent sync).
+    """
+    cases = [row for row in batch if isinstance(row, CaseRow)]
+    quarantined = [row.columns() for row in batch if isinstance(row, QuarantineRow)]
+    # Core statements with a list of rows run as one executemany; the ORM
+    # would instead flush objects one by one.
+    if cases:
+        session.execute(insert(_table(Case)), [row.columns() for row in cases])
+        with_files = {row.envelope_id: row for row in cases if row.attachments}
+        if with_files:
+            # The new ids, for the attachments' case_id.
+            found = session.execute(select(Case.envelope_id, Case.id).where(Case.envelope_id.in_(with_files)))
+            attachments = [
+                {
+                    "case_id": case_id,
+                    "position": a.position,
+                    "ciphertext_size": a.ciphertext_size,
+                    "blob": a.blob,
+                    "meta_ct": a.meta_ct,
+                }
+                for envelope_id, case_id in found
+                for a in with_files[envelope_id].attachments
+            ]
+            session.execute(insert(_table(CaseAttachment)), attachments)
+    if quarantined:
+        session.execute(insert(_table(Quarantine)), quarantined)
+
+
+def _table(model: type[Base]) -> Table:
+    return model.metadata.tables[model.__tablename__]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _header_bytes(item: Mapping[str, Any]) -> bytes | None:
@@ -421,7 +776,7 @@ def _open_item(
     data_key: bytes,
     client: IntakeClient,
     blobs: Path,
-) -> Case:
+) -> CaseRow:
     try:
         header_raw = b64decode(item.get("header"), "header")
         body = b64decode(item.get("body"), "body")
@@ -447,7 +802,7 @@ def _open_item(
     content_key = unwrap_content_key(header, keys)
     inner = open_body(header, body, content_key)
 
-    attachments: list[CaseAttachment] = []
+    attachments: list[AttachmentRow] = []
     for index, (meta, slot) in enumerate(zip(inner["attachments"], header.attachments, strict=True)):
         name = blob_name(envelope_id, index)
         partial = blobs / f".{name}.part"
@@ -470,19 +825,18 @@ def _open_item(
             partial.unlink(missing_ok=True)
         meta_doc = {k: meta[k] for k in ("name", "type", "size", "sha256")}
         attachments.append(
-            CaseAttachment(
+            AttachmentRow(
                 position=index,
                 ciphertext_size=slot.ciphertext_size,
                 blob=name,
                 meta_ct=seal_field(data_key, envelope_id, f"attachment/{index}", _json(meta_doc)),
             )
         )
-    return Case(
+    return CaseRow(
         envelope_id=envelope_id,
         seq=seq,
         day=header.day,
         sealed_by=header.sealed_by,
-        status="new",
         follows=_follows(item, inner["report"], envelope_id),
         consent_statistics=_consented(inner["report"], "statistics"),
         consent_quote=_consented(inner["report"], "quote"),

@@ -1,8 +1,15 @@
 """The bare endpoint bench/load.py compares the intake with: Flask and
 SQLAlchemy, no form library, no sealing, no templates. ``POST /submit``
-inserts a blob of ``BASELINE_BLOB_SIZE`` bytes (the size of a sealed intake
-envelope, measured by load.py) and answers 200. Same engine settings as the
-intake (``intake.db.make_engine``: SQLite WAL + full sync, PostgreSQL pool).
+parses the same multipart body the intake parses (Flask's own form
+handling) and inserts a blob of ``BASELINE_BLOB_SIZE`` bytes, the size of
+what the intake stores for the path measured (load.py measures it), then
+answers 200. Same engine settings as the intake (``intake.db.make_engine``:
+SQLite WAL + full sync, PostgreSQL pool).
+
+``BASELINE_PATH`` says which body arrives: ``sealed`` (the browser upload:
+the ``header`` and ``body`` file parts are stored, as the intake stores
+them) or ``form`` (the no-JavaScript post: the narrative, padded to the size
+of the envelope the server would seal from it).
 
 Run by load.py as ``gunicorn -c gunicorn.conf.py --pythonpath bench baseline:app``.
 """
@@ -11,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert
 
 from intake.db import make_engine
@@ -28,18 +35,19 @@ engine = make_engine(os.environ["BASELINE_DATABASE_URL"])
 metadata.create_all(engine)
 engine.dispose()  # the workers open their own connections after the fork
 SIZE = int(os.environ.get("BASELINE_BLOB_SIZE", "4096"))
+SEALED = os.environ.get("BASELINE_PATH", "form") == "sealed"
 
 app = Flask("baseline")
 
 
 @app.post("/submit")
 def submit() -> tuple[str, int]:
-    from flask import request
-
-    # Parse the same multipart body the intake parses (Flask's own form
-    # handling), then store a blob as large as a sealed envelope.
-    narrative = request.form.get("narrative", "")
-    data = narrative.encode("utf-8").ljust(SIZE, b"\0")[:SIZE]
+    form, files = request.form, request.files
+    if SEALED:
+        data = b"".join(files[name].stream.read() for name in ("header", "body"))
+    else:
+        data = form.get("narrative", "").encode("utf-8")
+    data = data.ljust(SIZE, b"\0")[:SIZE]
     with engine.begin() as conn:
         conn.execute(insert(blobs).values(data=data))
     return "ok", 200

@@ -53,6 +53,9 @@ class Envelope(Base):
     blobs: Mapped[list[EnvelopeBlob]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="EnvelopeBlob.position"
     )
+    replies: Mapped[list[Reply]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Reply.seq"
+    )
 
     @property
     def sizes(self) -> list[int]:
@@ -88,6 +91,25 @@ class EnvelopeBlob(Base):
     )
     position: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Reply(Base):
+    """A reviewer's reply to a report, sealed in the console to the
+    reporter's reply key (the report header's ``reply_key``, derived from
+    the receipt: docs/envelope.md, "Reply keys"). The intake holds only the
+    reply envelope's header and body ciphertext; only the receipt opens it.
+    Deleted with its report."""
+
+    __tablename__ = "reply"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: The report (never a follow-up) this reply answers.
+    envelope_seq: Mapped[int] = mapped_column(ForeignKey("envelope.seq", ondelete="CASCADE"), index=True)
+    #: The reply envelope's own id: a console retrying after a lost answer
+    #: stores it once.
+    reply_id: Mapped[str] = mapped_column(String(32), unique=True)
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReceiptRecord(Base):

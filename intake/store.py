@@ -214,6 +214,8 @@ def store_envelope(
     receipt_hash: str | None = None,
     submission_hash: str | None = None,
     followup_of: int | None = None,
+    *,
+    submission_checked: bool = False,
 ) -> Envelope:
     """Durably store a sealed envelope and return its committed row.
 
@@ -233,6 +235,11 @@ def store_envelope(
             no-JS form, the browser-sealed upload) should send one.
         followup_of: the ``seq`` of the report this envelope follows up
             (found through the reporter's receipt); None for a report.
+        submission_checked: the caller has just looked ``submission_hash``
+            up and found no envelope, so the look-up before the insert is
+            skipped (one query less per report). The unique column still
+            refuses a second envelope with it, raised as
+            :class:`DuplicateSubmissionError` as before.
 
     Raises:
         DuplicateSubmissionError: this token was stored already; nothing new
@@ -245,7 +252,7 @@ def store_envelope(
     unknown = [k for k in header.key_ids if k not in recipient_of_key]
     if unknown:
         raise StoreError("the envelope names a key this intake does not know")
-    if submission_hash is not None:
+    if submission_hash is not None and not submission_checked:
         try:
             seen = submission_exists(session, submission_hash)
         except Exception as exc:

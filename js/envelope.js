@@ -294,8 +294,8 @@ export function parseHeader(raw) {
   if (typeof doc.id !== "string" || !/^[0-9a-f]{32}$/.test(doc.id)) {
     throw new MalformedEnvelopeError("header id must be 32 lowercase hex digits");
   }
-  if (doc.sealed_by !== "server" && doc.sealed_by !== "browser") {
-    throw new MalformedEnvelopeError("header sealed_by must be 'server' or 'browser'");
+  if (doc.sealed_by !== "server" && doc.sealed_by !== "browser" && doc.sealed_by !== "console") {
+    throw new MalformedEnvelopeError("header sealed_by must be 'server', 'browser' or 'console'");
   }
   if (!validDay(doc.day)) throw new MalformedEnvelopeError("header day is not a date");
   if (!Array.isArray(doc.recipients) || doc.recipients.length < 1 || doc.recipients.length > MAX_RECIPIENTS) {

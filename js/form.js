@@ -17,6 +17,8 @@
 import { b64decode, keyIdOf, sealEnvelope, wellFormed } from "./envelope.js";
 import { switchLanguage } from "./language.js";
 import { newReceipt } from "./receipt.js";
+import { proofOfWork } from "./proofofwork.js";
+import { canDerive, replyPublicKey } from "./replykey.js";
 import { followupFromForm, ReportFieldError, reportFromForm } from "./report.js";
 
 /** Abort an upload when nothing has moved for this long (ms). */
@@ -40,6 +42,7 @@ export function canSeal() {
       && typeof Blob === "function"
       && typeof TextEncoder === "function"
       && typeof Promise === "function"
+      && canDerive()
       && "content" in document.createElement("template"),
   );
 }
@@ -126,6 +129,12 @@ export function enhance(form, state = {}) {
   let busy = false;
   /** This form's receipt, made at the first send and kept for retries. */
   let receipt = state.receipt || null;
+  /** The reply public key of ``receipt`` (js/replykey.js), made once. */
+  let replyKey = null;
+  let replyKeyOf = null;
+  /** The proof of work (js/proofofwork.js), started at the first touch. */
+  const work = state.work || proofOfWork(settings.challengeUrl);
+  form.addEventListener("focusin", () => work.get().catch(() => {}), { once: true });
 
   function message(name, values = {}) {
     return fill(messages[name] || name, values);
@@ -256,6 +265,20 @@ export function enhance(form, state = {}) {
     submit.disabled = true;
     try {
       showProgress("sealing", 0);
+      if (settings.kind !== "followup") {
+        // The receipt comes first: the reply key is derived from it
+        // (js/replykey.js) and sealed into the header. Should the
+        // derivation fail, the report still goes, without a reply key.
+        if (!receipt) receipt = newReceipt();
+        if (replyKeyOf !== receipt) {
+          try {
+            replyKey = await replyPublicKey(receipt);
+          } catch {
+            replyKey = null;
+          }
+          replyKeyOf = receipt;
+        }
+      }
       let sealed;
       try {
         sealed = await sealEnvelope({
@@ -264,6 +287,7 @@ export function enhance(form, state = {}) {
           recipients: await recipients(),
           day: settings.day,
           chunkSize: Number(settings.chunk),
+          replyKey: settings.kind !== "followup" ? replyKey : null,
           onProgress: (done, total) => showProgress("sealing", total ? done / total : 1),
         });
       } catch {
@@ -276,30 +300,42 @@ export function enhance(form, state = {}) {
         const input = form.elements.namedItem(name);
         if (input) data.append(name, input.value);
       }
-      if (settings.kind !== "followup") {
-        if (!receipt) receipt = newReceipt();
-        data.append("receipt", receipt);
-      }
+      if (settings.kind !== "followup") data.append("receipt", receipt);
       data.append("header", new Blob([sealed.header], { type: "application/json" }), "header");
       data.append("body", new Blob([sealed.body], { type: "application/octet-stream" }), "body");
       sealed.attachments.forEach((chunks, i) => {
         data.append("attachment", new Blob(chunks, { type: "application/octet-stream" }), `attachment-${i}`);
       });
       sealed = null;
-      showProgress("uploading", 0);
       let answer;
-      try {
-        answer = await upload(settings.sealUrl, data, {
-          stallMs: Number(settings.stallMs) || DEFAULT_STALL_MS,
-          onProgress: (loaded, total) => {
-            if (loaded >= total) showProgress("confirming", 1);
-            else showProgress("uploading", loaded / total);
-          },
-        });
-      } catch (error) {
-        status.hidden = true;
-        showError(message(error.message === "timeout" ? "timeout" : "network"), { canRetry: true });
-        return;
+      // A refused proof of work (expired: the page was open for hours, or
+      // spent) is renewed and the same sealed envelope sent once more.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          showProgress("checking", 0);
+          const proof = await work.get();
+          if (proof) data.set("altcha", proof);
+        } catch {
+          status.hidden = true;
+          showError(message("network"), { canRetry: true });
+          return;
+        }
+        showProgress("uploading", 0);
+        try {
+          answer = await upload(settings.sealUrl, data, {
+            stallMs: Number(settings.stallMs) || DEFAULT_STALL_MS,
+            onProgress: (loaded, total) => {
+              if (loaded >= total) showProgress("confirming", 1);
+              else showProgress("uploading", loaded / total);
+            },
+          });
+        } catch (error) {
+          status.hidden = true;
+          showError(message(error.message === "timeout" ? "timeout" : "network"), { canRetry: true });
+          return;
+        }
+        work.renew(); // a challenge is good for one upload
+        if (!(answer.payload && answer.payload.error === "altcha")) break;
       }
       status.hidden = true;
       const payload = answer.payload || {};
@@ -347,7 +383,7 @@ export function enhance(form, state = {}) {
         showError(message("switch-failed"), { canRetry: false });
         return;
       }
-      enhance(next, { receipt });
+      enhance(next, { receipt, work });
       const main = document.getElementById("main");
       if (main) main.focus();
     });
@@ -360,6 +396,7 @@ export function enhance(form, state = {}) {
 export function enhanceForms() {
   if (!canSeal()) return;
   for (const form of document.querySelectorAll("form[data-seal-url]")) {
+    if (form.dataset.sealing === "browser") continue; // enhanced already
     if (document.getElementById("seal-status") && document.getElementById("seal-error")) enhance(form);
   }
 }

@@ -1,14 +1,26 @@
 // Entry point of static/js/intake.js (built by scripts/build-js.sh).
 // The envelope functions are exported as the global TNRIntake (the browser
-// tests use them); the form is enhanced once the document is parsed.
+// tests use them); the forms are enhanced once the document is parsed.
 
 import { enhanceForms } from "./form.js";
+import { enhanceReceiptCheck } from "./replies.js";
 
 export * from "./envelope.js";
 export { canSeal } from "./form.js";
-export { dammCheckDigit, newReceipt, randomDigits } from "./receipt.js";
+export { openReplies } from "./replies.js";
+export { dammCheckDigit, newReceipt, normalizeReceipt, randomDigits } from "./receipt.js";
+export { replyPublicKey, replySeed } from "./replykey.js";
+
+/** Enhance what the page holds now: report and follow-up forms, and the
+ *  receipt check (which calls this again for the page it brings in). */
+function enhancePage() {
+  enhanceForms();
+  for (const form of document.querySelectorAll("form[data-receipt-check]")) {
+    if (form.dataset.receiptCheck !== "browser") enhanceReceiptCheck(form, enhancePage);
+  }
+}
 
 if (typeof document !== "undefined") {
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhanceForms);
-  else enhanceForms();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhancePage);
+  else enhancePage();
 }

@@ -48,3 +48,23 @@ export function newReceipt() {
   const digits = randomDigits(RANDOM_DIGITS);
   return digits + dammCheckDigit(digits);
 }
+
+/** Symbols typed as separators that Unicode does not class as punctuation
+ *  (the same set as intake/receipts.py): minus sign, tilde, wave dash,
+ *  katakana long-vowel marks. */
+const DASH_LIKE = new Set(["\u2212", "~", "\u301c", "\u30fc", "\uff70"]);
+
+/** The 28 digits of a typed receipt, as intake/receipts.py
+ *  ``normalize_receipt`` reads it (NFKC folds full-width digits; spaces,
+ *  dashes and punctuation are dropped), or null when it is not a receipt
+ *  (wrong length, a letter, a failed check digit). */
+export function normalizeReceipt(text) {
+  let digits = "";
+  for (const ch of String(text).normalize("NFKC")) {
+    if (ch >= "0" && ch <= "9") digits += ch;
+    else if (/[\s\p{P}\p{Z}]/u.test(ch) || DASH_LIKE.has(ch)) continue;
+    else return null;
+  }
+  if (digits.length !== RANDOM_DIGITS + 1) return null;
+  return dammCheckDigit(digits.slice(0, RANDOM_DIGITS)) === digits[RANDOM_DIGITS] ? digits : null;
+}

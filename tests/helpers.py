@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from intake.envelope import PublicKeyFile, RecipientPrivateKey
 
@@ -114,3 +115,17 @@ def engine_bytes(engine: object) -> bytes:
                     elif value is not None:
                         out += str(value).encode("utf-8") + str(value).encode("utf-16-le")
     return bytes(out)
+
+
+def solved_altcha(client: Any, lang: str = "en") -> str:
+    """An ALTCHA payload for the intake behind ``client``: a challenge from
+    ``GET /<lang>/challenge`` solved here with the ``altcha`` package's own
+    solver, as js/proofofwork.js does in a browser."""
+    import altcha
+
+    response = client.get(f"/{lang}/challenge")
+    assert response.status_code == 200, response.status_code
+    challenge = altcha.Challenge.from_dict(response.get_json())
+    solution = altcha.solve_challenge(challenge)
+    assert solution is not None
+    return str(altcha.Payload(challenge, solution).to_base64())

@@ -2,7 +2,9 @@
 token buckets on submissions (global, and per keyed address, never stored
 or logged: intake/report/throttle.py). 1,000 scripted submissions in a
 minute are refused or throttled, the service stays up, and a real report
-sent afterwards goes through."""
+sent afterwards goes through; on the JavaScript path, uploads without a
+solved ALTCHA challenge are refused before they spend what everyone
+shares."""
 
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 import intake
-from intake.envelope import RecipientPrivateKey
+from intake.envelope import RecipientPrivateKey, seal
 from intake.models import Envelope
+from intake.receipts import new_receipt
+from intake.store import today_utc
 
-from .helpers import database_bytes, multipart
+from .helpers import database_bytes, multipart, solved_altcha
 
 RECEIPT = re.compile(r"<output>\d{4}( \d{4}){6}</output>")
 
@@ -144,3 +148,50 @@ def test_an_address_that_stands_for_many_clients_meets_only_the_global_bucket(fl
     assert statuses == {200: 30}
     statuses = Counter(_post(client, "::1")[0] for _ in range(30))
     assert statuses[429] > 0  # the global bucket (50 in a row here) still holds
+
+
+def _sealed_fields(org_key: RecipientPrivateKey) -> dict[str, object]:
+    envelope = seal(
+        {"form_version": 1, "language": "en", "narrative": "scripted"},
+        [org_key.public_key],
+        day=today_utc(),
+        sealed_by="browser",
+    )
+    return {
+        "receipt": new_receipt(),
+        "header": (envelope.header, "header", "application/json"),
+        "body": (envelope.body, "body", "application/octet-stream"),
+    }
+
+
+def test_a_thousand_scripted_browser_uploads_without_the_work_are_refused(
+    flood_app: Flask, org_key: RecipientPrivateKey
+) -> None:
+    """Issue 4 item 6, JavaScript path: 1,000 scripted uploads in a minute
+    from the address everyone shares behind Tor (127.0.0.1), well formed
+    but without a solved ALTCHA challenge (none, forged, or one solved
+    payload replayed), are all refused and spend nothing everyone shares;
+    a real upload with the work done right after is stored at once."""
+    client = flood_app.test_client()
+    real = solved_altcha(client)
+    replayed = solved_altcha(client)
+    fields = _sealed_fields(org_key)
+    data, content_type = multipart({**fields, "altcha": replayed})
+    assert client.post("/en/sealed", data=data, content_type=content_type).status_code == 200
+    stored = _count(flood_app)
+    started = time.monotonic()
+    statuses: Counter[tuple[int, str]] = Counter()
+    forged = replayed[:-8] + "AAAAAAA="
+    for i in range(1000):
+        proof = ("", forged, replayed)[i % 3]
+        data, content_type = multipart({**_sealed_fields(org_key), "altcha": proof})
+        response = client.post("/en/sealed", data=data, content_type=content_type)
+        statuses[(response.status_code, response.get_json()["error"])] += 1
+    assert time.monotonic() - started < 60
+    assert statuses == {(400, "altcha"): 1000}
+    assert _count(flood_app) == stored
+    # The work done (as the page's script does), the real report goes in.
+    data, content_type = multipart({**_sealed_fields(org_key), "altcha": real})
+    response = client.post("/en/sealed", data=data, content_type=content_type)
+    assert response.status_code == 200 and "receipt" in response.get_json()
+    assert _count(flood_app) == stored + 1

@@ -18,7 +18,7 @@ from intake.models import Envelope
 from intake.report.throttle import TokenBuckets
 from intake.store import today_utc
 
-from .helpers import database_bytes, multipart
+from .helpers import database_bytes, multipart, solved_altcha
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -198,6 +198,7 @@ def test_a_browser_sealed_follow_up_is_linked_and_must_go_to_the_same_organizati
         data, content_type = multipart(
             {
                 "access": token,
+                "altcha": solved_altcha(client),
                 "header": (sealed.header, "header", "application/json"),
                 "body": (sealed.body, "body", "application/octet-stream"),
             }

@@ -22,7 +22,7 @@ from intake.models import Envelope, ReceiptRecord
 from intake.receipts import format_receipt, new_receipt, normalize_receipt, receipt_hash
 from intake.store import today_utc
 
-from .helpers import multipart, write_key_file
+from .helpers import multipart, solved_altcha, write_key_file
 
 RECEIPT = re.compile(r"^\d{4}( \d{4}){6}$")
 
@@ -48,6 +48,7 @@ def _post(
 ) -> Any:
     fields: dict[str, object] = {
         "receipt": new_receipt(),
+        "altcha": solved_altcha(client, lang),
         "header": (envelope.header, "header", "application/json"),
         "body": (envelope.body if body is None else body, "body", "application/octet-stream"),
         "attachment": [
@@ -114,7 +115,6 @@ def test_refusals_are_json_in_the_reporters_language(
         ("unknown-key-only", "stale"),
         ("day-too-old", "stale"),
         ("day-in-future", "stale"),
-        ("reply-key", "stale"),
         ("body-short", "incomplete"),
         ("attachment-missing", "incomplete"),
         ("attachment-extra", "incomplete"),
@@ -148,8 +148,6 @@ def test_what_the_intake_does_not_expect_is_refused(
         envelope = _seal([org_key], day=today_utc() - timedelta(days=2))
     elif case == "day-in-future":
         envelope = _seal([org_key], day=today_utc() + timedelta(days=2))
-    elif case == "reply-key":
-        envelope = _seal([org_key], reply_key=other.public_key.raw)
     elif case == "body-short":
         kwargs["body"] = envelope.body[:-1]
     elif case == "attachment-missing":
@@ -344,6 +342,7 @@ def test_a_missing_or_malformed_receipt_is_refused(
         receipt = good[:-1] + str((int(good[-1]) + 1) % 10)
     envelope = _seal([org_key])
     fields: dict[str, object] = {
+        "altcha": solved_altcha(client),
         "header": (envelope.header, "header", "application/json"),
         "body": (envelope.body, "body", "application/octet-stream"),
     }

@@ -16,10 +16,10 @@ from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from .. import attachments, audit, links, taxonomy, triage, vignettes
+from .. import attachments, audit, links, replies, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
 from ..display import safe_download_name
-from ..errors import CaseNotFoundError, DataKeyError, KeyLockedError
+from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
 from ..extensions import data_dir, db_session, keyring
 from ..forms import (
     ActionForm,
@@ -28,11 +28,13 @@ from ..forms import (
     LinkForm,
     NoteForm,
     ReleaseForm,
+    ReplyForm,
     TriageForm,
     VignetteForm,
     link_kind_choices,
 )
 from ..models import DISPOSITIONS, Case
+from ..sync import client_from_config
 
 bp = Blueprint("case", __name__, url_prefix="/cases")
 
@@ -48,7 +50,11 @@ def _case_or_404(envelope_id: str) -> Case:
 def show(envelope_id: str) -> str:
     """The case page: report, attachments and notes when unlocked; triage,
     coding and assignment always (they hold codes, not content)."""
-    case = _case_or_404(envelope_id)
+    return _show_page(_case_or_404(envelope_id))
+
+
+def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str | None = None) -> str:
+    """Render the case page (``reply_form`` keeps a reply that was not sent)."""
     db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
     notes = triage.notes_of(db, case, keyring()) if opened is not None else None
@@ -78,6 +84,13 @@ def show(envelope_id: str) -> str:
         for f in db.scalars(select(Case).where(Case.follows == case.envelope_id).order_by(Case.seq))
     ]
     parent = db.scalar(select(Case).where(Case.envelope_id == case.follows)) if case.follows else None
+    sent = replies.replies_of(db, case, keyring()) if opened is not None else []
+    # One timeline: the reporter's follow-ups and our replies, by day.
+    timeline = sorted(
+        [("followup", f.day, f.seq, (f, f_opened)) for f, f_opened in followups]
+        + [("reply", r.day, i, r) for i, r in enumerate(sent)],
+        key=lambda entry: (entry[1], entry[0] == "reply", entry[2]),
+    )
     assign_form = AssignForm(assignee=str(case.assignee_id or ""))
     assign_form.assignee.choices = [("", _("nobody"))] + [(str(u.id), u.email) for u in users]
     return render_template(
@@ -85,6 +98,10 @@ def show(envelope_id: str) -> str:
         case=case,
         opened=opened,
         followups=followups,
+        timeline=timeline,
+        can_reply=replies.can_reply(case),
+        reply_form=reply_form or ReplyForm(),
+        reply_error=reply_error,
         parent=parent,
         notes=notes,
         tags=tags,
@@ -104,6 +121,39 @@ def show(envelope_id: str) -> str:
         ),
         release_form=ReleaseForm(rev=str(vignette.rev) if vignette else ""),
     )
+
+
+@bp.post("/<envelope_id>/reply")
+def reply(envelope_id: str) -> Response | tuple[str, int]:
+    """Send a reply to the reporter, sealed to the reply key of the report.
+    When it cannot be sent, the page comes back with the text kept."""
+    case = _case_or_404(envelope_id)
+    form = ReplyForm()
+    db = db_session()
+    if not form.validate_on_submit():
+        return _show_page(case, form, _("Write the reply first (at most 8,000 characters).")), 400
+    try:
+        with client_from_config(current_app.config) as client:
+            sent = replies.send_reply(
+                db, client, case, keyring(), current_user, form.body.data, current_app.config["REPLY_FROM"]
+            )
+    except replies.ReplyError as exc:
+        message = {
+            "empty": _("Write the reply first (at most 8,000 characters)."),
+            "too_long": _("Write the reply first (at most 8,000 characters)."),
+        }.get(exc.reason, _("This reporter cannot be answered: the report came without a reply key."))
+        return _show_page(case, form, message), 400
+    except KeyLockedError:
+        return _show_page(case, form, _("Unlock the organization key to send replies.")), 409
+    except (IntakeError, SyncNotConfiguredError) as exc:
+        current_app.logger.warning("reply not sent: %s", exc.__class__.__name__)
+        return _show_page(
+            case, form, _("The intake did not take the reply; nothing was sent. Try again.")
+        ), 503
+    audit.record(db, current_user.email, audit.Action.CASE_REPLY, case.envelope_id, f"reply {sent.reply_id}")
+    db.commit()
+    flash(_("Reply sent. The reporter reads it after entering the receipt."), "info")
+    return _back(case)
 
 
 def _coding_choices(form: CodingForm) -> None:

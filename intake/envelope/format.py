@@ -6,7 +6,7 @@ An envelope has three parts, stored and sent separately:
 ``header``
     Canonical JSON (keys sorted, no white space, ASCII only), the only
     cleartext. It holds: ``v`` (1), ``id`` (16 random bytes, hex), ``suite``,
-    ``sealed_by`` (``"server"`` or ``"browser"``), ``day`` (``YYYY-MM-DD``),
+    ``sealed_by`` (``"server"``, ``"browser"`` or ``"console"``), ``day`` (``YYYY-MM-DD``),
     ``recipients`` (key id and HPKE-sealed content key for each), ``body``
     (padded size), ``attachments`` (padded size and chunk size for each) and
     ``reply_key`` (the reporter's reply public key, base64, or null).
@@ -62,7 +62,9 @@ from .keys import PUBLIC_KEY_SIZE, RecipientPrivateKey, RecipientPublicKey, b64d
 
 VERSION = 1
 SUITE = "XWING-HKDFSHA256-AES256GCM"
-SEALED_BY = ("server", "browser")
+#: ``console``: a reviewer's reply to a reporter, or a report taken by
+#: interview in the console (docs/envelope.md, "Reply keys").
+SEALED_BY = ("server", "browser", "console")
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MIN_CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 1024 * 1024
@@ -251,7 +253,7 @@ def parse_header(raw: bytes) -> Header:
     if not isinstance(doc["id"], str) or not _HEX32.fullmatch(doc["id"]):
         raise MalformedEnvelopeError("header id must be 32 lowercase hex digits")
     if doc["sealed_by"] not in SEALED_BY:
-        raise MalformedEnvelopeError("header sealed_by must be 'server' or 'browser'")
+        raise MalformedEnvelopeError("header sealed_by must be 'server', 'browser' or 'console'")
     if not isinstance(doc["day"], str) or not _DAY.fullmatch(doc["day"]):
         raise MalformedEnvelopeError("header day must be YYYY-MM-DD")
     try:
@@ -373,7 +375,7 @@ def seal(
             names, types, real sizes and SHA-256 digests.
         recipients: 1–32 distinct X-Wing public keys.
         day: the day to write in the header (never a finer time).
-        sealed_by: ``"server"`` or ``"browser"``.
+        sealed_by: ``"server"``, ``"browser"`` or ``"console"``.
         attachments: files, at most 64.
         reply_key: the reporter's 1216-byte reply public key, if any.
         chunk_size: STREAM chunk size in bytes, 64 KiB to 1 MiB.
@@ -386,7 +388,7 @@ def seal(
             attachments, bad chunk size or reply key, ``sealed_by`` unknown).
     """
     if sealed_by not in SEALED_BY:
-        raise EnvelopeError("sealed_by must be 'server' or 'browser'")
+        raise EnvelopeError("sealed_by must be 'server', 'browser' or 'console'")
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
         raise EnvelopeError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients")
     if len({r.key_id for r in recipients}) != len(recipients):

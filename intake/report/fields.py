@@ -32,6 +32,13 @@ FORM_VERSION = 2
 MAX_NARRATIVE = 100_000
 MAX_SHORT_TEXT = 200
 
+#: ``taken_by`` of a report a reviewer filed in the console on someone's
+#: behalf (interview mode, docs/console.md "Interview mode"). Only such a
+#: report has the key (its value is always this); a reporter's own report,
+#: on either path, has none (docs/report-fields.md).
+TAKEN_BY = "taken_by"
+TAKEN_BY_INTERVIEW = "interview"
+
 #: Characters stripped from both ends of short text fields, the same set in
 #: js/report.js (Python's str.strip() and JavaScript's trim() differ).
 STRIP = " \t\n\r\f\v\u00a0\u3000"

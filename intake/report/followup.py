@@ -25,6 +25,7 @@ receipt again. The follow-up is stored with ``followup_of`` = the report's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, jsonify, render_template, request, url_for
@@ -38,7 +39,9 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 
 from ..db import request_session
-from ..envelope import seal
+from ..envelope import EnvelopeError, SealedEnvelope, seal
+from ..envelope.keys import b64encode
+from ..envelope.replykey import ReplyText, open_reply, reply_private_key
 from ..i18n import current_language
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
@@ -51,10 +54,18 @@ from ..receipts import (
     submission_hash,
 )
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from ..web import csp_allow
+from . import proofofwork
 from .fields import ReportFieldError, followup_from_form
 from .forms import FollowupForm, chosen_files
 from .throttle import allow_guess
-from .upload import UploadRefused, receive_browser_envelope, refused, store_browser_envelope
+from .upload import (
+    UploadRefused,
+    receive_browser_envelope,
+    refused,
+    require_proof_of_work,
+    store_browser_envelope,
+)
 from .views import Organization, _attachments, _seal_settings, bp, field_message, organizations
 
 #: How long a status page may be used to add information (seconds).
@@ -125,6 +136,44 @@ def _check_page(form: ReceiptForm, error: str | None = None, status: int = 200) 
     )
 
 
+@dataclass(frozen=True)
+class ShownReplies:
+    """The replies a status page shows: ``opened`` by the server (no
+    JavaScript: derived key, this request only), or ``sealed`` as base64
+    ``(header, body)`` pairs for the browser to open (``js/replies.js``).
+    ``failed`` counts replies that did not open."""
+
+    opened: tuple[ReplyText, ...] = ()
+    sealed: tuple[tuple[str, str], ...] = ()
+    failed: int = 0
+
+
+def replies_for_page(report: Envelope, digits: str, *, in_browser: bool) -> ShownReplies:
+    """The report's replies for its status page.
+
+    With ``in_browser`` the page carries them sealed and the receipt's key
+    is derived on the reporter's device; otherwise the reply key is
+    derived here, in memory, for this request only (Argon2id, about 40 ms;
+    only when there is a reply to open).
+    """
+    rows = list(report.replies)
+    if not rows:
+        return ShownReplies()
+    if in_browser:
+        return ShownReplies(sealed=tuple((b64encode(r.header), b64encode(r.body)) for r in rows))
+    key = reply_private_key(digits)
+    opened: list[ReplyText] = []
+    failed = 0
+    for row in rows:
+        try:
+            opened.append(
+                open_reply(SealedEnvelope(header=row.header, body=row.body), key, report.envelope_id)
+            )
+        except EnvelopeError:
+            failed += 1
+    return ShownReplies(opened=tuple(opened), failed=failed)
+
+
 def _status_page(
     session: Session,
     report: Envelope,
@@ -132,6 +181,7 @@ def _status_page(
     form: FollowupForm | None = None,
     error: str | None = None,
     status: int = 200,
+    replies: ShownReplies | None = None,
 ) -> tuple[str, int]:
     followups = session.scalar(select(func.count()).where(Envelope.followup_of == report.seq)) or 0
     followup_form = form or FollowupForm()
@@ -151,12 +201,14 @@ def _status_page(
             organizations=orgs,
             seal=seal_settings,
             error=error,
+            replies=replies,
         ),
         status,
     )
 
 
 @bp.route("/<lang_code>/receipt", methods=["GET", "POST"])
+@csp_allow("script-src", "'wasm-unsafe-eval'")  # Argon2id (hash-wasm) derives the reply key
 def check() -> tuple[str, int]:
     """The receipt check, then the report's status page."""
     form = ReceiptForm()
@@ -178,19 +230,38 @@ def check() -> tuple[str, int]:
     # Only well-formed receipts reach the database, and each lookup costs a
     # token: 10 wrong receipts in a row from one address, then one every
     # 30 seconds. The address is used here, in memory, and nowhere else.
-    if not allow_guess(request.remote_addr):
+    # With JavaScript the check carries an ALTCHA proof of work; one that
+    # does not verify (spent, expired, forged) is refused, a missing one
+    # meets the per-address bucket like every no-JavaScript check.
+    proof = request.form.get("altcha")
+    proven = proof is not None and proofofwork.verify(proof)
+    if proof is not None and not proven:
+        return _check_page(form, _proof_failed(), 400)
+    if not allow_guess(request.remote_addr, proven=proven):
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
         )
     stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], digits)
-    del digits
     session = request_session("intake.db")
     report = _report_of_hash(session, stored_hash)
     if report is None:
+        del digits
         return _check_page(
             form, _("We found no report with this receipt. Please check each digit and try again."), 404
         )
-    return _status_page(session, report, stored_hash)
+    # js/replies.js asks for the replies sealed and opens them on the device.
+    replies = replies_for_page(report, digits, in_browser=request.form.get("replies") == "sealed")
+    del digits
+    return _status_page(session, report, stored_hash, replies=replies)
+
+
+def _proof_failed() -> str:
+    return str(
+        _(
+            "This browser's check that a person is sending did not finish in time. "
+            "Nothing was lost: please press the button again."
+        )
+    )
 
 
 def _followup_refused(message: str, status: int = 400) -> tuple[str, int]:
@@ -289,6 +360,7 @@ def followup_sealed() -> Response:
                 "stale", _("The organizations your report went to no longer receive reports here.")
             )
         envelope, header, submitted = receive_browser_envelope(expected_key_ids=expected)
+        require_proof_of_work()
         store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq)
     except UploadRefused as refusal:
         return refused(refusal)

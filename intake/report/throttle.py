@@ -75,12 +75,37 @@ class TokenBuckets:
         bucket.tokens = min(float(burst), bucket.tokens + elapsed / interval)
         bucket.updated = now
 
-    def allow(self, address: str | None, now: float | None = None, *, per_client: bool = True) -> bool:
+    def allow(
+        self,
+        address: str | None,
+        now: float | None = None,
+        *,
+        per_client: bool = True,
+        use_global: bool = True,
+    ) -> bool:
         """Take a token for one attempt from ``address`` (and from the
         global bucket); False if either is empty (nothing is taken then).
         With ``per_client=False`` only the global bucket counts (an address
-        that stands for many clients, see :func:`allow_submission`)."""
+        that stands for many clients, see :func:`allow_submission`); with
+        ``use_global=False`` only the client's (a first, cheap look before
+        a request has shown its proof of work)."""
         now = time.monotonic() if now is None else now
+        if not per_client and not use_global:
+            return True
+        if not use_global:
+            key = self._client_key(address or "")
+            with self._lock:
+                bucket = self._clients.get(key)
+                if bucket is None:
+                    bucket = _Bucket(float(self.burst), now)
+                else:
+                    self._refill(bucket, self.burst, self.interval, now)
+                self._clients[key] = bucket
+                if bucket.tokens < 1:
+                    return False
+                bucket.tokens -= 1
+                self._prune(now)
+                return True
         if not per_client:
             with self._lock:
                 self._refill(self._global, self.global_burst, self.global_interval, now)
@@ -189,24 +214,34 @@ def submissions() -> TokenBuckets:
 DEFAULT_SHARED_ADDRESSES = ("127.0.0.1", "::1")
 
 
-def allow_submission(address: str | None) -> bool:
+def allow_submission(address: str | None, *, per_client: bool = True, use_global: bool = True) -> bool:
     """Take a token for one report submission from ``address`` (its keyed
     hash, in memory only) and from everyone's bucket; False when either is
-    empty. Always True when ``SUBMISSION_THROTTLE`` is False."""
+    empty. Always True when ``SUBMISSION_THROTTLE`` is False.
+
+    The browser upload takes its tokens in two steps: the client's before
+    the body is read (``use_global=False``), everyone's only once the
+    request has shown a solved ALTCHA challenge (``per_client=False``), so
+    that a flood without the work cannot empty the bucket real reporters
+    share."""
     config = current_app.config
     if config.get("SUBMISSION_THROTTLE", True) is False:
         return True
     shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
-    return submissions().allow(address, per_client=address not in shared)
+    return submissions().allow(
+        address, per_client=per_client and address not in shared, use_global=use_global
+    )
 
 
-def allow_guess(address: str | None) -> bool:
+def allow_guess(address: str | None, *, proven: bool = False) -> bool:
     """Take a token for one receipt lookup (a check, or an upload retry that
     names its receipt) from ``address`` (its keyed hash, in memory only) and
     from everyone's bucket. Behind a proxy or the Tor daemon every reporter
     arrives from one shared address (``SHARED_CLIENT_ADDRESSES``): there a
     per-client bucket would let ten wrong guesses stop every reporter's
     check, so only the global bucket applies and the proxy limits each
-    address at the edge."""
+    address at the edge. A check that carries a solved ALTCHA challenge
+    (``proven``, :mod:`.proofofwork`) has paid for itself: it meets only
+    the global bucket too."""
     shared = current_app.config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
-    return guesses().allow(address, per_client=address not in shared)
+    return guesses().allow(address, per_client=not proven and address not in shared)

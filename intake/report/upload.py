@@ -20,7 +20,10 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     file parts: the canonical header bytes and the body ciphertext;
 ``attachment``
     one file part per header slot, in slot order (none when there are no
-    files): each attachment's STREAM ciphertext.
+    files): each attachment's STREAM ciphertext;
+``altcha``
+    the ALTCHA proof of work (a text field, :mod:`.proofofwork`): a
+    challenge from ``GET /<lang>/challenge`` and its solution.
 
 Every part is ciphertext except the header, which is the cleartext the store
 keeps anyway. Answers are JSON, never a page and never a 500:
@@ -40,6 +43,8 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   match what this intake expects (day, recipients, ``sealed_by``), the
   receipt is missing or malformed, or a part is missing or of the wrong
   length.
+* ``400 {"error": "altcha", "message"}``: the proof of work is missing,
+  forged, expired or spent; nothing was looked at or stored.
 * ``409 {"error": "duplicate", "message"}``: this form (submission token)
   is stored already under another receipt, or this envelope id is stored
   already; no receipt is shown.
@@ -59,7 +64,9 @@ What the intake checks (it cannot read the envelope, only its header):
   active keys of the organizations its report went to;
 * the day is today (UTC) or one day either side, for a page left open over
   midnight or a clock at the edge of a day;
-* ``reply_key`` is null: reply keys come with follow-ups;
+* ``reply_key`` is the reporter's reply public key (derived in the browser
+  from the receipt, docs/envelope.md "Reply keys") or null; a follow-up
+  carries none, since replies go to the report's key;
 * the receipt is well formed; one that another report holds already is not
   refused (that answer would tell a client that the receipt exists): the
   envelope is stored without a receipt and answered as usual;
@@ -71,11 +78,13 @@ What the intake checks (it cannot read the envelope, only its header):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -90,6 +99,7 @@ from ..models import Envelope, ReceiptRecord
 from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
 from ..timing import equal
+from . import proofofwork
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from .throttle import allow_guess, allow_submission
 from .views import bp
@@ -180,7 +190,9 @@ def check_browser_envelope(
         UploadRefused: ``stale`` (sealed_by, recipients, day, reply key),
             ``too_large`` (limits), ``incomplete`` (part count or lengths).
     """
-    if header.sealed_by != "browser" or header.reply_key is not None:
+    if header.sealed_by != "browser":
+        raise _stale()
+    if expected_key_ids is not None and header.reply_key is not None:
         raise _stale()
     named = frozenset(header.key_ids)
     if not named or not named <= active_keys.keys():
@@ -260,6 +272,24 @@ def receive_browser_envelope(
     return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, submitted
 
 
+def require_proof_of_work() -> None:
+    """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
+    parts were read and before any database work.
+
+    Raises:
+        UploadRefused: ``altcha`` when it is missing, forged, expired or
+            spent (the page's script renews it and sends again once).
+    """
+    if proofofwork.required() and not proofofwork.verify(request.form.get("altcha")):
+        raise UploadRefused(
+            "altcha",
+            _(
+                "This browser's check that a person is sending did not finish in time. "
+                "Nothing was stored. Please press Send again."
+            ),
+        )
+
+
 def _refused(refusal: UploadRefused) -> Response:
     payload = {"error": refusal.error, "message": refusal.message}
     if refusal.error == "csrf":
@@ -269,6 +299,73 @@ def _refused(refusal: UploadRefused) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class Prior:
+    """What the database holds already that bears on one upload, found in
+    one query (:func:`look_up_prior`) instead of one per question.
+
+    Attributes:
+        submission_seq: the envelope stored with this form's submission
+            token, or None.
+        submission_receipt_hash: that envelope's keyed receipt hash (None
+            if it has none, or there is no such envelope).
+        envelope_known: an envelope with this envelope id is stored.
+        receipt_taken: another envelope holds this receipt's keyed hash.
+    """
+
+    submission_seq: int | None
+    submission_receipt_hash: str | None
+    envelope_known: bool
+    receipt_taken: bool
+
+
+def _prior_query() -> Select[Any]:
+    by_submission = Envelope.submission_hash == bindparam("submitted")
+    return select(
+        select(Envelope.seq).where(by_submission).limit(1).scalar_subquery(),
+        select(ReceiptRecord.receipt_hash)
+        .join(Envelope, ReceiptRecord.envelope_seq == Envelope.seq)
+        .where(by_submission)
+        .limit(1)
+        .scalar_subquery(),
+        select(Envelope.seq)
+        .where(Envelope.envelope_id == bindparam("envelope_id"))
+        .limit(1)
+        .scalar_subquery(),
+        select(ReceiptRecord.envelope_seq)
+        .where(ReceiptRecord.receipt_hash == bindparam("stored_hash"))
+        .limit(1)
+        .scalar_subquery(),
+    )
+
+
+#: Built once: making a statement costs more than running it on SQLite.
+PRIOR_QUERY = _prior_query()
+
+
+def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | None) -> Prior:
+    """Answer every question :func:`sealed` asks the database before it
+    stores, in one round trip: ``SELECT`` of four scalar subqueries, each on
+    a unique or indexed column.
+
+    Raises:
+        UploadRefused: ``unavailable`` (database).
+    """
+    session = request_session("intake.db")
+    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash}
+    try:
+        seq, held_hash, known, holder = session.execute(PRIOR_QUERY, params).one()
+    except SQLAlchemyError as exc:
+        current_app.logger.error("database error %s before storing", exc.__class__.__name__)
+        raise _unavailable() from exc
+    return Prior(
+        submission_seq=seq if submitted is not None else None,
+        submission_receipt_hash=held_hash if submitted is not None else None,
+        envelope_known=known is not None,
+        receipt_taken=stored_hash is not None and holder is not None,
+    )
+
+
 def store_browser_envelope(
     envelope: SealedEnvelope,
     header: Header,
@@ -276,6 +373,7 @@ def store_browser_envelope(
     *,
     receipt: str | None,
     followup_of: int | None = None,
+    prior: Prior | None = None,
 ) -> None:
     """Store a checked browser upload and commit it.
 
@@ -284,6 +382,9 @@ def store_browser_envelope(
             hash is stored with it, in the envelope's transaction (None for a
             follow-up, which lives under its report's receipt).
         followup_of: the ``seq`` of the report a follow-up adds to.
+        prior: :func:`look_up_prior` of this upload, made by the caller
+            (which found no envelope with its submission token); None to
+            look up here.
 
     Raises:
         UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
@@ -291,16 +392,12 @@ def store_browser_envelope(
     session = request_session("intake.db")
     secret = current_app.config["RECEIPT_SECRET"]
     stored_hash = receipt_hash(secret, receipt) if receipt is not None else None
-    try:
-        known = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == header.envelope_id))
-        holder = select(ReceiptRecord.envelope_seq).where(ReceiptRecord.receipt_hash == stored_hash)
-        taken = stored_hash is not None and session.scalar(holder) is not None
-    except SQLAlchemyError as exc:
-        current_app.logger.error("database error %s before storing", exc.__class__.__name__)
-        raise _unavailable() from exc
-    if known is not None:
+    checked = prior is not None
+    if prior is None:
+        prior = look_up_prior(None, header.envelope_id, stored_hash)
+    if prior.envelope_known:
         raise _duplicate()
-    if taken:
+    if prior.receipt_taken:
         # The browser chose a receipt that another report holds already. An
         # honest browser does that with probability 10^-27; a client that
         # does it knew that receipt. Answering anything but the usual 200
@@ -319,6 +416,7 @@ def store_browser_envelope(
             receipt_hash=stored_hash,
             submission_hash=submitted,
             followup_of=followup_of,
+            submission_checked=checked and prior.submission_seq is None,
         )
     except DuplicateSubmissionError as exc:
         raise _duplicate() from exc
@@ -355,11 +453,18 @@ def stored_earlier(submitted: str, receipt: str) -> bool:
         raise _unavailable() from exc
     if row is None:
         return False
-    if row.receipt_hash is None:
+    return _same_receipt(row.receipt_hash, receipt)
+
+
+def _same_receipt(stored: str | None, receipt: str) -> bool:
+    """The decision of :func:`stored_earlier` once an envelope with the
+    form's submission token is found, its keyed receipt hash ``stored``:
+    True, or raises as :func:`stored_earlier`."""
+    if stored is None:
         raise _duplicate()
     if not allow_guess(request.remote_addr):
         raise _busy()
-    if not equal(row.receipt_hash, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
+    if not equal(stored, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
         raise _duplicate()
     return True
 
@@ -374,18 +479,28 @@ def sealed() -> Response:
     """Store an envelope sealed in the reporter's browser (see the module
     docstring for the contract)."""
     try:
-        if not allow_submission(request.remote_addr):
-            raise _busy()  # a flood: refused before the body is read
+        # One address's flood is refused before the body is read; what
+        # everyone shares is spent only on uploads that did the work.
+        if not allow_submission(request.remote_addr, use_global=not proofofwork.required()):
+            raise _busy()
         envelope, header, submitted = receive_browser_envelope()
+        require_proof_of_work()
+        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
+            raise _busy()
         receipt = request.form.get("receipt")
         if receipt is None or not is_receipt(receipt):
             # Every page this intake serves makes one (js/receipt.js): a
             # missing or malformed one is an old or foreign page.
             raise _stale()
-        if submitted is not None and stored_earlier(submitted, receipt):
+        # One query answers "this form again?", "this envelope again?" and
+        # "this receipt in use?" (look_up_prior), rather than three, plus
+        # the store's own look-up of the token.
+        stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
+        prior = look_up_prior(submitted, header.envelope_id, stored_hash)
+        if prior.submission_seq is not None and _same_receipt(prior.submission_receipt_hash, receipt):
             return _receipt_answer(receipt, earlier=True)
         try:
-            store_browser_envelope(envelope, header, submitted, receipt=receipt)
+            store_browser_envelope(envelope, header, submitted, receipt=receipt, prior=prior)
         except UploadRefused as refusal:
             # The same form racing itself: the other request stored it.
             if refusal.error == "duplicate" and submitted is not None and stored_earlier(submitted, receipt):

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from ..db import request_session
 from ..envelope import AttachmentInput, PublicKeyFile, seal
 from ..envelope.keys import b64encode
+from ..envelope.replykey import reply_private_key
 from ..i18n import available_languages, best_language, current_language
 from ..keyring import Keyring, current_keyring
 from ..receipts import (
@@ -32,6 +33,7 @@ from ..store import (
     submission_exists,
     today_utc,
 )
+from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
 from .forms import ReportForm, chosen_files
@@ -203,6 +205,8 @@ def _seal_settings(keyring: Keyring) -> dict[str, object]:
     limits = current_limits()
     return {
         "url": url_for("report.sealed"),
+        # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
+        "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
         "day": today_utc().isoformat(),
         "chunk": current_app.config["CHUNK_SIZE"],
         "max_file": limits.max_file,
@@ -216,6 +220,7 @@ def _seal_settings(keyring: Keyring) -> dict[str, object]:
 
 
 @bp.route("/<lang_code>/", methods=["GET", "POST"])
+@csp_allow("script-src", "'wasm-unsafe-eval'")  # Argon2id (hash-wasm) derives the reply key
 def form() -> str | tuple[str, int]:
     """Show the form; on a valid POST, seal in memory, store, show the
     receipt. A POST from the language chooser (``switch_language``) only
@@ -288,6 +293,10 @@ def form() -> str | tuple[str, int]:
         return _already_received()
 
     attachments = _attachments(report_form.attachments.data or [])
+    # The receipt comes first: the reporter's reply key is derived from it
+    # (Argon2id, intake/envelope/replykey.py) and its public half sealed
+    # into the header, so reviewers can answer what only this receipt opens.
+    receipt = new_receipt()
     sealed = seal(
         report,
         [key.public_key for org in chosen for key in org.keys],
@@ -295,11 +304,11 @@ def form() -> str | tuple[str, int]:
         sealed_by="server",
         attachments=attachments,
         chunk_size=current_app.config["CHUNK_SIZE"],
+        reply_key=reply_private_key(receipt).public_key.raw,
     )
     del report, attachments  # plaintext leaves scope before any I/O
 
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
-    receipt = new_receipt()
     try:
         store_envelope(
             session,
@@ -308,6 +317,9 @@ def form() -> str | tuple[str, int]:
             keyring.recipient_of_key(),
             receipt_hash=receipt_hash(current_app.config["RECEIPT_SECRET"], receipt),
             submission_hash=submitted,
+            # Looked up above, before the sealing: not again (a race of the
+            # same form with itself still meets the unique column).
+            submission_checked=True,
         )
     except DuplicateSubmissionError:
         return _already_received()

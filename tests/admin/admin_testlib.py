@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import multiprocessing
 import secrets
 import threading
 import time
@@ -223,6 +225,8 @@ class FakeIntake:
         self.key = key
         self.token = secrets.token_urlsafe(24)
         self.envelopes: list[Served] = []
+        #: Page responses built ahead by :meth:`prebuild`, by (after, limit).
+        self._pages: dict[tuple[int, int], bytes] = {}
         self.app = Flask("fake_intake")
         self.app.add_url_rule("/api/v1/envelopes", view_func=self._list)
         self.app.add_url_rule(
@@ -231,11 +235,30 @@ class FakeIntake:
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._child: multiprocessing.process.BaseProcess | None = None
 
     def start(self) -> None:
         self._thread.start()
 
+    def start_in_child(self) -> None:
+        """Serve from a forked child process instead of a thread, as a real
+        intake is another process: its work then shares neither this
+        interpreter nor its lock (benchmarks). Fork before this process
+        starts threads; later edits to the envelopes are not seen by the
+        child. :meth:`stop` ends it."""
+        self._child = multiprocessing.get_context("fork").Process(target=self._serve_quietly, daemon=True)
+        self._child.start()
+
+    def _serve_quietly(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self._server.serve_forever()
+
     def stop(self) -> None:
+        if self._child is not None:
+            self._child.terminate()
+            self._child.join(5)
+            self._server.server_close()
+            return
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -257,7 +280,21 @@ class FakeIntake:
             attachments=list(sealed.attachments),
         )
         self.envelopes.append(served)
+        self._pages.clear()
         return served
+
+    def prebuild(self, limit: int = 100) -> None:
+        """Build every page a sync from 0 asks for (``after`` = 0, ``limit``,
+        2 x ``limit``, ...) now, and serve those bytes as they are: the
+        benchmark measures the console's sync, not this server's JSON and
+        base64. Dropped by :meth:`add`; a test that edits a :class:`Served`
+        afterwards must not use it."""
+        self._pages.clear()
+        for after in range(0, len(self.envelopes) + 1, limit):
+            newer = [e for e in self.envelopes if e.seq > after]
+            self._pages[(after, limit)] = json.dumps(
+                {"envelopes": [self._item(e) for e in newer[:limit]], "more": len(newer) > limit}
+            ).encode("ascii")
 
     def _authorized(self) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -269,6 +306,9 @@ class FakeIntake:
         limit = request.args.get("limit", 100, type=int)
         if not 1 <= limit <= 100:
             return jsonify(error="bad limit"), 400
+        built = self._pages.get((after, limit))
+        if built is not None:
+            return Response(built, mimetype="application/json")
         newer = [e for e in self.envelopes if e.seq > after]
         return jsonify(envelopes=[self._item(e) for e in newer[:limit]], more=len(newer) > limit)
 

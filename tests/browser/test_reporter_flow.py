@@ -1,6 +1,7 @@
 """The reporter's side in a real browser, in every language: the full form
-sealed in the page, the receipt, coming back with it typed in full-width
-digits, a follow-up file linked to the same report; both paths give the
+sealed in the page, the receipt, a reply the console sent read on the device
+after coming back with the receipt typed in full-width digits, a follow-up
+file linked to the same report; both paths give the
 same report JSON; nothing in the browser's storage; leave quickly; no
 horizontal scroll at 360 px, right-to-left included."""
 
@@ -10,12 +11,37 @@ from typing import Any
 
 import pytest
 
+from admin.sync import IntakeClient
+from intake.envelope import parse_header
+from intake.envelope.replykey import reply_private_key, seal_reply
+from intake.receipts import normalize_receipt
+from intake.store import today_utc
+
+from ..helpers import database_bytes
 from .conftest import LiveIntake
 
 LANGS = ["en", "zh-hant", "zh-hans", "fr"]
 TAGS = {"en": "en", "zh-hant": "zh-Hant", "zh-hans": "zh-Hans", "fr": "fr"}
 FULL_WIDTH = str.maketrans("0123456789 ", "０１２３４５６７８９\u3000")
 LEAVE = "https://www.wikipedia.org/"
+
+
+REPLIES = {
+    "en": "We read your report and would like to talk.",
+    "zh-hant": "我們已閱讀您的報告，希望與您聯絡。",
+    "zh-hans": "我们已阅读您的报告，希望与您联系。",
+    "fr": "Nous avons lu votre signalement et aimerions vous parler.",
+}
+_TOKENS: dict[str, str] = {}
+
+
+def _api_token(live_intake: LiveIntake, recipient_id: str) -> str:
+    """A reviewer API token of ``recipient_id`` (made once per session)."""
+    if recipient_id not in _TOKENS:
+        result = live_intake.app.test_cli_runner().invoke(args=["api-token", "create", recipient_id])
+        assert result.exit_code == 0, result.output
+        _TOKENS[recipient_id] = result.output.strip().splitlines()[-1]
+    return _TOKENS[recipient_id]
 
 
 def _fill_everything(page: Any, narrative: str) -> None:
@@ -73,11 +99,33 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     report = live_intake.open(report_row).report
     assert report["language"] == TAGS[lang] and report["when"] == "2026-07" and report["city"] == "Toronto"
     assert report["tactics"] == ["T04", "T06", "T10"]
+    # The browser derived the reply key from its receipt exactly as Python
+    # does (hash-wasm's Argon2id against OpenSSL's, then X-Wing).
+    digits = normalize_receipt(receipt)
+    reply_key = parse_header(report_row.header).reply_key
+    assert reply_key == reply_private_key(digits).public_key.raw
 
-    # Come back with the receipt in full-width digits and add a file.
+    # A reviewer answers from the console: sealed to the reply key, handed
+    # to the intake with the console's own client.
+    text = f"{REPLIES[lang]} ({lang})"
+    sealed = seal_reply(reply_key, report_row.envelope_id, text, "Org A", today_utc())
+    with IntakeClient(live_intake.url, _api_token(live_intake, "org-a")) as client:
+        assert client.post_reply(report_row.envelope_id, sealed.header, sealed.body) is True
+    assert text.encode() not in database_bytes(live_intake.app)
+
+    # Come back with the receipt in full-width digits, read the reply
+    # (opened on this device), and add a file.
+    live_intake.capture.requests.clear()
     page.goto(f"/{lang}/receipt")
     page.fill("#receipt", receipt.translate(FULL_WIDTH))
     page.click("form button[type=submit]")
+    page.wait_for_selector("main[data-replies-ready=true]", state="attached", timeout=60_000)
+    assert page.text_content(".reply-list li[data-opened=true] .reply-text") == text
+    assert "Org A" in str(page.text_content(".reply-list li[data-opened=true] .reply-meta"))
+    [check] = [
+        r for r in live_intake.capture.requests if r.target == f"/{lang}/receipt" and r.method == "POST"
+    ]
+    assert b"sealed" in check.body  # asked for the replies sealed: the server opened nothing
     page.wait_for_selector("form[data-kind=followup][data-sealing=browser]", state="attached")
     page.set_input_files(
         "input[name=attachments]",
@@ -97,10 +145,14 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
 
 def test_a_mistyped_receipt_gets_the_check_digit_message(page: Any, live_intake: LiveIntake) -> None:
     page.goto("/zh-hans/receipt")
-    page.fill("#receipt", "1234 5678 9012 3456 7890 1234 5670")
+    typed = "1234 5678 9012 3456 7890 1234 5670"
+    page.fill("#receipt", typed)
     page.click("form button[type=submit]")
-    text = str(page.text_content("[role=alert]"))
+    page.wait_for_selector("main[data-replies-ready=true]", state="attached")
+    text = str(page.text_content("#receipt-error"))
     assert "输入错误" in text or "收据号码共 28 位" in text
+    assert page.input_value("#receipt") == typed  # nothing typed is lost
+    assert page.is_visible("#receipt-error")
 
 
 def test_both_paths_give_the_same_report_json(

@@ -1,0 +1,130 @@
+"""Replies to reporters (issue 5 item 5, issue 4 item 5).
+
+A reviewer writes a reply on the case page; the console seals it to the
+reporter's reply public key (the report header's ``reply_key``, derived from
+the receipt: docs/envelope.md, "Reply keys") with
+:func:`intake.envelope.replykey.seal_reply`, hands the sealed envelope to the
+intake (:meth:`admin.sync.IntakeClient.post_reply`), and only once the intake
+has confirmed it stores its own copy of the text under the data key, for the
+case timeline. The reporter reads it after typing the receipt.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.envelope import EnvelopeError, parse_header
+from intake.envelope.replykey import MAX_REPLY_TEXT, seal_reply
+
+from .custody import Keyring, open_field, seal_field
+from .models import Case, CaseReply, User
+from .sync import IntakeClient
+
+
+class ReplyError(ValueError):
+    """The reply cannot be sent: ``reason`` is ``empty``, ``too_long``,
+    ``no_reply_key`` (the report came without one, or this is a follow-up)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """A decrypted reply, as the case timeline shows it."""
+
+    uid: str
+    day: date
+    author: str
+    text: str
+
+
+def can_reply(case: Case) -> bool:
+    """Whether the reporter of ``case`` can be answered: a report (not a
+    follow-up) whose header carries a reply key."""
+    if case.follows is not None:
+        return False
+    try:
+        return parse_header(case.header).reply_key is not None
+    except EnvelopeError:
+        return False
+
+
+def send_reply(
+    session: Session,
+    client: IntakeClient,
+    case: Case,
+    keyring: Keyring,
+    author: User,
+    text: str,
+    sender: str,
+) -> CaseReply:
+    """Seal ``text`` to the reporter, send it to the intake, keep a copy.
+
+    The caller audits and commits. Nothing is stored here unless the intake
+    confirmed it holds the reply, so a failed send can be tried again with
+    the same text.
+
+    Args:
+        text: the reply, 1 to :data:`MAX_REPLY_TEXT` characters (trimmed).
+        sender: the organization's name the reporter sees (``REPLY_FROM``).
+
+    Raises:
+        ReplyError: empty, too long, or no reply key.
+        KeyLockedError: the key is locked (the copy needs the data key).
+        IntakeError, IntakeAuthError: the intake did not take it.
+    """
+    text = text.strip()
+    if not text:
+        raise ReplyError("empty")
+    if len(text) > MAX_REPLY_TEXT:
+        raise ReplyError("too_long")
+    reply_key = parse_header(case.header).reply_key if can_reply(case) else None
+    if reply_key is None:
+        raise ReplyError("no_reply_key")
+    data_key = keyring.data_key()  # locked: fail before anything leaves
+    today = datetime.now(UTC).date()
+    sealed = seal_reply(reply_key, case.envelope_id, text, sender, today)
+    reply_id = parse_header(sealed.header).envelope_id
+    client.post_reply(case.envelope_id, sealed.header, sealed.body)
+    uid = secrets.token_hex(16)
+    row = CaseReply(
+        uid=uid,
+        case_id=case.id,
+        author_id=author.id,
+        day=today,
+        reply_id=reply_id,
+        body_ct=seal_field(data_key, case.envelope_id, f"reply/{uid}", text.encode("utf-8")),
+    )
+    session.add(row)
+    return row
+
+
+def replies_of(session: Session, case: Case, keyring: Keyring) -> list[SentReply]:
+    """The replies sent on ``case``, oldest first, decrypted in memory.
+
+    Raises:
+        KeyLockedError: locked. DataKeyError: a copy does not authenticate.
+    """
+    data_key = keyring.data_key()
+    rows = session.execute(
+        select(CaseReply, User.email)
+        .outerjoin(User, User.id == CaseReply.author_id)
+        .where(CaseReply.case_id == case.id)
+        .order_by(CaseReply.id)
+    ).all()
+    return [
+        SentReply(
+            uid=row.uid,
+            day=row.day,
+            author=email or "",
+            text=open_field(data_key, case.envelope_id, f"reply/{row.uid}", row.body_ct).decode("utf-8"),
+        )
+        for row, email in rows
+    ]

@@ -1,0 +1,271 @@
+"""``POST /api/v1/envelopes``: a console files a report it sealed itself.
+
+Interview mode (docs/console.md, "Interview mode"): a reviewer takes a
+report on someone's behalf (a phone call, a community meeting), the console
+seals it to its organization's keys with ``sealed_by: "console"`` and the
+reply key of a receipt it made, and sends it here with that receipt. The
+intake stores it exactly like a browser upload (the envelope, the keyed
+hash of the receipt, in one transaction), so the next sync brings it into
+the console and the receipt works on the public follow-up page.
+
+Contract (``multipart/form-data``, bearer token as for the rest of the API):
+
+``receipt``
+    a text field: the 28 receipt digits, no separators
+    (:func:`intake.receipts.is_receipt`). Only its keyed hash is stored.
+``header``, ``body``
+    file parts: the canonical header bytes and the body ciphertext.
+``attachment``
+    one file part per header slot, in slot order (none without files).
+
+Answers are JSON, never a page and never a 500:
+
+* ``201 {"id": "<envelope id>", "earlier": false}``: stored and committed.
+* ``200 {"id": "<envelope id>", "earlier": true}``: this very envelope
+  (same id, header and body, same receipt) is stored already: a retry after
+  a lost answer. Nothing new is stored.
+* ``400 {"error": code, "message"}`` with ``code`` one of ``malformed`` (not
+  a multipart form, or a part missing or of the wrong length), ``header``
+  (not a valid v1 header), ``sealed_by`` (not ``"console"``), ``reply_key``
+  (missing, or not the reply key of this receipt), ``receipt`` (not 28
+  digits with a valid check digit), ``recipients`` (a key that is not an
+  active key of the token's organization), ``day`` (not today, give or take
+  a day).
+* ``401``: no valid token (:mod:`.views`).
+* ``409 {"error": "duplicate" | "receipt_in_use"}``: another envelope has
+  this id, or this receipt.
+* ``413 {"error": "too_large"}``: over the limits of
+  :mod:`intake.report.limits` (or the request limit).
+* ``503 {"error": "unavailable"}``: the store failed; nothing kept.
+
+Messages are English, for the console's log and its reviewer, never the
+reporter's; they carry no content, receipt or token.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from ..db import request_session
+from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from ..envelope.format import TAG_SIZE
+from ..envelope.replykey import reply_private_key
+from ..keyring import current_keyring
+from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
+from ..receipts import is_receipt, receipt_hash
+from ..report.limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from ..store import BlobStorage, StoreError, store_envelope, today_utc
+from ..timing import equal
+from .views import bp
+
+#: The largest header part read (the format allows no more).
+MAX_HEADER_SIZE = 128 * 1024
+#: Days the header's day may be off today (UTC): a console clock at the
+#: edge of a day, as for a browser upload.
+DAY_TOLERANCE = 1
+
+
+class EnvelopeRefused(Exception):
+    """The envelope is not stored: ``error`` is the JSON code, ``status``
+    the HTTP status, the message says why in words."""
+
+    def __init__(self, error: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.error = error
+        self.status = status
+
+
+def _read_part(part: FileStorage | None, limit: int | None = None) -> bytes:
+    # The request is bounded by MAX_CONTENT_LENGTH and held in memory
+    # (intake/uploads.py); the header has a bound of its own.
+    if part is None:
+        raise EnvelopeRefused("malformed", "a part of the envelope is missing")
+    data = part.stream.read() if limit is None else part.stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise EnvelopeRefused("malformed", "a part of the envelope is too large")
+    return data
+
+
+def check_console_envelope(
+    header: Header,
+    body_length: int,
+    attachment_lengths: list[int],
+    *,
+    own_active_keys: frozenset[str],
+    limits: UploadLimits,
+) -> None:
+    """Check the header and the part lengths of an envelope a console filed.
+
+    Args:
+        header: the parsed header.
+        body_length, attachment_lengths: byte lengths of the received parts.
+        own_active_keys: key ids of the active keys of the token's
+            organization: the envelope may name these only (at least one).
+        limits: the size limits of the intake.
+
+    Raises:
+        EnvelopeRefused: ``sealed_by``, ``reply_key`` (missing), ``recipients``,
+            ``day``, ``too_large`` or ``malformed`` (part count or lengths).
+    """
+    if header.sealed_by != "console":
+        raise EnvelopeRefused("sealed_by", "the header's sealed_by must be 'console'")
+    if header.reply_key is None:
+        raise EnvelopeRefused("reply_key", "the header carries no reply key")
+    named = frozenset(header.key_ids)
+    if not named or not named <= own_active_keys:
+        # Another organization's key, a retired or unknown key: a token files
+        # for its own organization only.
+        raise EnvelopeRefused("recipients", "every recipient must be an active key of this organization")
+    if abs((header.day - today_utc()).days) > DAY_TOLERANCE:
+        raise EnvelopeRefused("day", "the header's day is not today")
+    slots = header.attachments
+    if (
+        len(slots) > limits.max_files
+        or header.body_size > MAX_BODY_SIZE
+        or any(slot.size > limits.max_padded_file for slot in slots)
+        or sum(slot.size for slot in slots) > limits.max_padded_total
+    ):
+        raise EnvelopeRefused("too_large", "the envelope is over the intake's size limits", 413)
+    if len(attachment_lengths) != len(slots) or body_length != header.body_size + TAG_SIZE:
+        raise EnvelopeRefused("malformed", "the parts do not match the header")
+    if any(length != slot.ciphertext_size for length, slot in zip(attachment_lengths, slots, strict=True)):
+        raise EnvelopeRefused("malformed", "an attachment does not match its slot")
+
+
+def _receive() -> tuple[SealedEnvelope, Header, str]:
+    """Read and check the posted envelope and receipt.
+
+    Raises:
+        EnvelopeRefused: see the module docstring.
+    """
+    try:
+        form, files = request.form, request.files
+    except RequestEntityTooLarge as exc:
+        raise EnvelopeRefused("too_large", "the request is over the intake's size limit", 413) from exc
+    except (BadRequest, ValueError) as exc:
+        raise EnvelopeRefused("malformed", "the request is not a readable multipart form") from exc
+    receipt = form.get("receipt")
+    if receipt is None or not is_receipt(receipt):
+        raise EnvelopeRefused("receipt", "the receipt must be 28 digits with a valid check digit")
+    raw_header = _read_part(files.get("header"), MAX_HEADER_SIZE)
+    try:
+        header = parse_header(raw_header)
+    except EnvelopeError as exc:
+        raise EnvelopeRefused("header", "the header is not a valid version 1 header") from exc
+    body = _read_part(files.get("body"))
+    attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
+    keyring = current_keyring()
+    check_console_envelope(
+        header,
+        len(body),
+        [len(a) for a in attachments],
+        own_active_keys=frozenset(k.key_id for k in keyring.active if k.recipient_id == g.api_recipient),
+        limits=current_limits(),
+    )
+    # Last, because it costs an Argon2id (19 MiB, ~50 ms): the header's
+    # reply key must be the one this receipt opens, or the reporter could
+    # never read a reply (intake/envelope/replykey.py).
+    if not equal(header.reply_key or b"", reply_private_key(receipt).public_key.raw):
+        raise EnvelopeRefused("reply_key", "the reply key is not the one derived from this receipt")
+    return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, receipt
+
+
+def _stored_earlier(envelope: SealedEnvelope, header: Header, stored_hash: str) -> bool:
+    """Whether this very envelope is stored already for the caller's
+    organization under this receipt (a retry after a lost answer).
+
+    Raises:
+        EnvelopeRefused: ``duplicate``: the id is taken by something else.
+        SQLAlchemyError: the database failed.
+    """
+    session = request_session("intake.db")
+    row = session.scalar(select(Envelope).where(Envelope.envelope_id == header.envelope_id))
+    if row is None:
+        return False
+    held = session.scalar(select(ReceiptRecord.receipt_hash).where(ReceiptRecord.envelope_seq == row.seq))
+    ours = session.scalar(
+        select(EnvelopeRecipient.envelope_seq).where(
+            EnvelopeRecipient.envelope_seq == row.seq, EnvelopeRecipient.recipient_id == g.api_recipient
+        )
+    )
+    same = (
+        ours is not None
+        and equal(row.header, envelope.header)
+        and equal(row.body, envelope.body)
+        and row.sizes == [len(a) for a in envelope.attachments]
+        and held is not None
+        and equal(held, stored_hash)
+    )
+    session.rollback()  # read only; store_envelope wants a clean session
+    if not same:
+        raise EnvelopeRefused("duplicate", "another envelope with this id is stored already", 409)
+    return True
+
+
+def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
+    """Store the envelope with the receipt's keyed hash; True when it was
+    stored earlier (nothing new stored).
+
+    Raises:
+        EnvelopeRefused: ``duplicate``, ``receipt_in_use`` or ``unavailable``.
+    """
+    session = request_session("intake.db")
+    stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
+    try:
+        if _stored_earlier(envelope, header, stored_hash):
+            return True
+        holder = session.scalar(
+            select(ReceiptRecord.envelope_seq).where(ReceiptRecord.receipt_hash == stored_hash)
+        )
+        session.rollback()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        current_app.logger.error("database error %s before storing", exc.__class__.__name__)
+        raise EnvelopeRefused("unavailable", "the intake cannot store envelopes right now", 503) from exc
+    if holder is not None:
+        # A fresh 89-bit receipt that is taken already: the console made it
+        # badly or knew it. Unlike the browser path there is no oracle to
+        # avoid (the caller holds an organization's token and made the
+        # receipt), and storing without it would hand out a receipt that
+        # opens nothing.
+        raise EnvelopeRefused("receipt_in_use", "this receipt belongs to another report; make a new one", 409)
+    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    try:
+        store_envelope(
+            session, blobs, envelope, current_keyring().recipient_of_key(), receipt_hash=stored_hash
+        )
+    except StoreError as exc:
+        # The same envelope racing itself (a retry while the first request
+        # was still storing) loses on the unique id: answer as a retry.
+        try:
+            if _stored_earlier(envelope, header, stored_hash):
+                return True
+        except SQLAlchemyError:
+            session.rollback()
+        current_app.logger.error("could not store a console-sealed envelope")
+        raise EnvelopeRefused("unavailable", "the intake cannot store envelopes right now", 503) from exc
+    return False
+
+
+def _answer(payload: dict[str, object], status: int) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    return response
+
+
+@bp.post("/envelopes")
+def file_envelope() -> Response:
+    """Store an envelope a console sealed (interview mode); see the module
+    docstring for the contract."""
+    try:
+        envelope, header, receipt = _receive()
+        earlier = _store(envelope, header, receipt)
+    except EnvelopeRefused as refusal:
+        return _answer({"error": refusal.error, "message": str(refusal)}, refusal.status)
+    # The receipt is not echoed: the console made it and shows it itself.
+    return _answer({"id": header.envelope_id, "earlier": earlier}, 200 if earlier else 201)

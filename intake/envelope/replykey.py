@@ -1,0 +1,138 @@
+"""The reporter's reply key: an X-Wing key pair derived from the receipt.
+
+A reviewer's reply is an envelope (format v1, ``sealed_by: "console"``) whose
+one recipient is the reporter's reply public key. The report's header carries
+that public key (``reply_key``); the private half exists only while a
+reporter reads replies: in the browser (``js/replykey.js``, Argon2id from
+hash-wasm's WebAssembly build), or, without JavaScript, in the intake
+server's memory for that one request.
+
+Derivation (docs/envelope.md, "Reply keys")::
+
+    seed = Argon2id(password = the 28 receipt digits as ASCII,
+                    salt     = b"tnr-intake/reply-key/v1",
+                    t = 2, m = 19456 KiB, p = 1, length = 32)      # RFC 9106
+    key pair = X-Wing key pair of seed                            # keys.py
+
+The parameters are the OWASP Password Storage Cheat Sheet's Argon2id minimum
+(m = 19 MiB, t = 2, p = 1): the receipt already has 89.7 bits of entropy,
+so Argon2id here is defence in depth that a phone pays for in a fraction of a
+second, not the secret's strength. The salt is fixed so that the browser and
+the server derive the same key from the receipt alone; with 2^89 receipts
+a precomputed table is out of reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from ..receipts import is_receipt
+from .errors import EnvelopeError, MalformedEnvelopeError
+from .format import SealedEnvelope, open_envelope, seal
+from .keys import RecipientPrivateKey, RecipientPublicKey
+
+REPLY_KEY_SALT = b"tnr-intake/reply-key/v1"
+REPLY_KEY_ITERATIONS = 2
+REPLY_KEY_MEMORY_KIB = 19456
+REPLY_KEY_LANES = 1
+#: The body ``kind`` of a reply envelope (docs/envelope.md, "Reply keys").
+REPLY_KIND = "reply"
+
+
+def reply_seed(receipt: str) -> bytes:
+    """The 32-byte X-Wing seed of the reporter's reply key.
+
+    Args:
+        receipt: the 28 receipt digits, ASCII, no separators (as
+            :func:`intake.receipts.normalize_receipt` returns them).
+
+    Returns:
+        32 bytes: Argon2id (RFC 9106) of the digits under the fixed salt.
+
+    Raises:
+        EnvelopeError: ``receipt`` is not 28 digits with a valid check digit.
+    """
+    if not is_receipt(receipt):
+        raise EnvelopeError("a reply key is derived from a well-formed receipt only")
+    return Argon2id(
+        salt=REPLY_KEY_SALT,
+        length=32,
+        iterations=REPLY_KEY_ITERATIONS,
+        lanes=REPLY_KEY_LANES,
+        memory_cost=REPLY_KEY_MEMORY_KIB,
+    ).derive(receipt.encode("ascii"))
+
+
+def reply_private_key(receipt: str) -> RecipientPrivateKey:
+    """The reporter's reply key pair (its ``public_key.raw`` goes in the
+    report's header as ``reply_key``). Raises as :func:`reply_seed`."""
+    return RecipientPrivateKey(reply_seed(receipt))
+
+
+#: Longest reply text (characters); the padded body stays under the intake's
+#: 64 KiB limit for replies (intake/api/replies.py) even in 4-byte UTF-8.
+MAX_REPLY_TEXT = 8000
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    """An opened reply: its text, the organization's name as the reviewer's
+    console gave it, and the day it was sealed."""
+
+    text: str
+    sender: str
+    day: date
+
+
+def seal_reply(
+    reply_public_key: bytes,
+    report_envelope_id: str,
+    text: str,
+    sender: str,
+    day: date,
+) -> SealedEnvelope:
+    """Seal a reviewer's reply to the reporter's reply key.
+
+    The body is ``{"kind": "reply", "report": <the report's envelope id>,
+    "text": …, "from": …}`` (docs/envelope.md, "Reply keys"); naming the
+    report binds the reply to it, so an intake cannot show one case's reply
+    on another.
+
+    Args:
+        reply_public_key: the report header's ``reply_key`` (1216 bytes).
+        report_envelope_id: the report's envelope id (32 hex digits).
+        text: the reply, 1 to :data:`MAX_REPLY_TEXT` characters.
+        sender: the organization's name as the reporter should see it.
+        day: the day to put in the header (UTC).
+
+    Raises:
+        EnvelopeError: empty or too long text, or a bad key.
+    """
+    if not text.strip() or len(text) > MAX_REPLY_TEXT:
+        raise EnvelopeError(f"a reply has 1 to {MAX_REPLY_TEXT} characters")
+    body = {"kind": REPLY_KIND, "report": report_envelope_id, "text": text, "from": sender}
+    return seal(body, [RecipientPublicKey(reply_public_key)], day=day, sealed_by="console")
+
+
+def open_reply(sealed: SealedEnvelope, key: RecipientPrivateKey, report_envelope_id: str) -> ReplyText:
+    """Open a reply with the reporter's reply key and check it answers this
+    report.
+
+    Raises:
+        NotARecipientError, TamperedEnvelopeError: the key does not open it.
+        MalformedEnvelopeError: not a reply, or a reply to another report.
+    """
+    opened = open_envelope(sealed, [key])
+    body = opened.report
+    if (
+        opened.header.sealed_by != "console"
+        or body.get("kind") != REPLY_KIND
+        or body.get("report") != report_envelope_id
+        or not isinstance(body.get("text"), str)
+        or not isinstance(body.get("from"), str)
+    ):
+        raise MalformedEnvelopeError("not a reply to this report")
+    return ReplyText(text=body["text"], sender=body["from"], day=opened.header.day)

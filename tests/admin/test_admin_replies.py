@@ -1,0 +1,177 @@
+"""Replies from the console to the reporter, end to end against a real
+intake on loopback: a report sent without JavaScript, synced, answered from
+the case page; the intake stores the reply only sealed, the reporter reads
+it after the receipt check, the case page shows it on the timeline, and a
+reply that cannot be sent keeps its text."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from admin_testlib import RECIPIENT_ID, AuthActions, canary, files_containing, unlock
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+import intake
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import AuditEntry, CaseReply
+from admin.sync import IntakeClient, sync
+from intake.envelope import PublicKeyFile, RecipientPrivateKey
+from intake.models import Envelope, Reply
+from intake.receipts import normalize_receipt
+from tests.helpers import database_bytes
+
+RECEIPT = re.compile(r"<output>([\d ]+)</output>")
+
+
+class ServedIntake:
+    """The real intake app on a loopback port (werkzeug, threaded)."""
+
+    def __init__(self, root: Path, key: RecipientPrivateKey) -> None:
+        keys = root / "keys"
+        keys.mkdir(parents=True)
+        today = date.today()
+        record = PublicKeyFile(
+            recipient_id=RECIPIENT_ID,
+            name_en="Test Org",
+            name_zh="測試組織",
+            public_key=key.public_key,
+            created=today,
+            expires=today + timedelta(days=365),
+            retired=False,
+        )
+        (keys / f"{RECIPIENT_ID}.json").write_text(record.to_json(), encoding="utf-8")
+        self.app = intake.create_app(
+            {
+                "TESTING": True,
+                "DATA_DIR": str(root / "data"),
+                "KEYS_DIR": str(keys),
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
+        result = self.app.test_cli_runner().invoke(args=["api-token", "create", RECIPIENT_ID])
+        assert result.exit_code == 0, result.output
+        self.token = result.output.strip().splitlines()[-1]
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self.running = False
+
+    def database_bytes(self) -> bytes:
+        return database_bytes(self.app)
+
+
+@pytest.fixture
+def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
+    server = ServedIntake(tmp_path / "intake", org_key)
+    app.config["INTAKE_URL"] = server.url
+    app.config["INTAKE_TOKEN"] = server.token
+    app.config["REPLY_FROM"] = "Test Org"
+    yield server
+    server.stop()
+    server.app.extensions["intake.db"].engine.dispose()
+
+
+def _report(served: ServedIntake) -> str:
+    html = (
+        served.app.test_client()
+        .post("/en/", data={"narrative": "they called my mother"})
+        .get_data(as_text=True)
+    )
+    found = RECEIPT.search(html)
+    assert found is not None
+    return normalize_receipt(found.group(1))
+
+
+def _sync_and_unlock(app: Flask, served: ServedIntake) -> str:
+    unlock(app)
+    with IntakeClient(served.url, served.token) as client:
+        result = sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+    assert result.added == 1
+    with served.app.app_context(), served.app.extensions["intake.db"].sessions() as session:
+        envelope_id = session.scalars(select(Envelope.envelope_id)).one()
+    return str(envelope_id)
+
+
+def _count(app: Flask, model: Any) -> int:
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_reviewer_replies_and_the_reporter_reads_it(
+    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake, data_dir: Path
+) -> None:
+    receipt = _report(served)
+    envelope_id = _sync_and_unlock(app, served)
+    auth.login_as("reviewer")
+    page = client.get(f"/cases/{envelope_id}").get_data(as_text=True)
+    assert 'name="body"' in page and f"/cases/{envelope_id}/reply" in page
+
+    text = f"Thank you. Can we call you on Signal? {canary()}"
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    assert response.status_code == 302
+    page = client.get(f"/cases/{envelope_id}").get_data(as_text=True)
+    assert text in page and "Timeline" in page
+
+    # The intake holds it sealed only; the console keeps it under the data key.
+    marker = text.split()[-1].encode()
+    assert marker not in served.database_bytes()
+    assert files_containing(data_dir, marker) == []
+    assert _count(app, CaseReply) == 1
+    with served.app.app_context(), served.app.extensions["intake.db"].sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Reply)) == 1
+
+    # The reporter reads it with the receipt (no JavaScript: the server opens it).
+    reporter = served.app.test_client()
+    page = reporter.post("/en/receipt", data={"receipt": receipt}).get_data(as_text=True)
+    assert "Can we call you on Signal?" in page and "From Test Org" in page
+
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        actions = list(session.scalars(select(AuditEntry.action)))
+    assert "case.reply" in actions
+    assert all(marker.decode() not in a for a in actions)
+
+
+def test_a_reply_that_cannot_be_sent_keeps_its_text(
+    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+) -> None:
+    _report(served)
+    envelope_id = _sync_and_unlock(app, served)
+    auth.login_as("reviewer")
+    served.stop()
+    text = "We will call you on Thursday."
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "did not take the reply" in page and text in page
+    assert _count(app, CaseReply) == 0
+
+    app.extensions[KEYRING_EXTENSION].lock()
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    assert response.status_code == 409 and text in response.get_data(as_text=True)
+
+    unlock(app)
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": "   "})
+    assert response.status_code == 400
+    assert _count(app, CaseReply) == 0

@@ -1,0 +1,138 @@
+"""Sync commits a page at a time (multi-row inserts, the cursor in the same
+transaction) while a worker fetches the next page and commits the previous
+one: a bad envelope is quarantined without its page, a page whose commit
+fails leaves the cursor before it, and a failure fetching ahead still
+leaves the pages opened before it stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from admin_testlib import FakeIntake, Served, unlock
+from flask import Flask
+from sqlalchemy import select
+
+from admin.errors import IntakeError
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import Case, CaseAttachment, Quarantine
+from admin.sync import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
+from intake.envelope import AttachmentInput
+
+
+def run_sync(app: Flask, fake: FakeIntake, page_size: int, progress: list[SyncProgress]) -> SyncResult:
+    with IntakeClient(fake.url, fake.token) as client:
+        return sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+            page_size,
+            progress=progress.append,
+        )
+
+
+def stored_seqs(app: Flask) -> tuple[list[int], list[int]]:
+    with app.extensions[DB_EXTENSION].session() as session:
+        cases = list(session.scalars(select(Case.seq).order_by(Case.seq)))
+        quarantined = list(session.scalars(select(Quarantine.seq).order_by(Quarantine.seq)))
+    return cases, quarantined
+
+
+def test_one_bad_envelope_is_quarantined_and_the_rest_of_its_page_stored(
+    app: Flask, intake: FakeIntake
+) -> None:
+    for n in range(3):
+        intake.add({"narrative": f"fine {n}"}, (AttachmentInput(f"{n}.txt", "text/plain", b"n" * (n + 1)),))
+    bad = intake.add({"narrative": "bad"})
+    bad.body = bad.body[:-1] + bytes([bad.body[-1] ^ 1])
+    intake.add({"narrative": "fine 3"})
+    unlock(app)
+    progress: list[SyncProgress] = []
+    assert run_sync(app, intake, 5, progress) == SyncResult(added=4, quarantined=1, skipped=0)
+    assert progress == [SyncProgress(1, 5, 4, 1, 0)]
+    assert stored_seqs(app) == ([1, 2, 3, 5], [4])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 5
+    with app.extensions[DB_EXTENSION].session() as session:
+        # Each attachment row points at its own case (ids from the multi-row insert).
+        pairs = session.execute(select(Case.envelope_id, CaseAttachment.blob).join(CaseAttachment.case))
+        assert sorted(blob.split("-")[0] for _, blob in pairs) == sorted(
+            e.envelope_id for e in intake.envelopes[:3]
+        )
+        reason = session.scalars(select(Quarantine.error_class)).one()
+    assert reason == "TamperedEnvelopeError"
+
+
+def test_a_page_whose_commit_fails_leaves_the_cursor_before_it(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between opening a page and committing it: none of its
+    envelopes are stored and the cursor stays after the previous page; the
+    next sync stores them."""
+    import admin.sync as sync_module
+
+    for n in range(7):
+        intake.add({"narrative": f"report {n}"})
+    real_set_cursor = sync_module._set_cursor
+
+    def crash_on_page_two(session: Any, seq: int) -> None:
+        real_set_cursor(session, seq)
+        if seq == 6:
+            session.flush()  # the rows and the cursor are written, not committed
+            raise RuntimeError("power cut")
+
+    monkeypatch.setattr(sync_module, "_set_cursor", crash_on_page_two)
+    unlock(app)
+    progress: list[SyncProgress] = []
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_sync(app, intake, 3, progress)
+    assert stored_seqs(app) == ([1, 2, 3], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 3
+    assert progress == [SyncProgress(1, 3, 3, 0, 0)]
+
+    monkeypatch.setattr(sync_module, "_set_cursor", real_set_cursor)
+    progress.clear()
+    assert run_sync(app, intake, 3, progress) == SyncResult(added=4)
+    assert stored_seqs(app) == ([1, 2, 3, 4, 5, 6, 7], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 7
+
+
+def test_a_failure_fetching_ahead_keeps_the_pages_opened_before(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next page is fetched while the current one is opened: when that
+    fetch fails, the current page is still committed, then the error is
+    raised; nothing after it is stored."""
+    for n in range(7):
+        intake.add({"narrative": f"report {n}"})
+    real_envelopes = IntakeClient.envelopes
+
+    def fail_after_four(self: IntakeClient, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        if after >= 4:
+            raise IntakeError("the intake answered HTTP 503 for /api/v1/envelopes")
+        return real_envelopes(self, after, limit)
+
+    monkeypatch.setattr(IntakeClient, "envelopes", fail_after_four)
+    unlock(app)
+    progress: list[SyncProgress] = []
+    with pytest.raises(IntakeError, match="503"):
+        run_sync(app, intake, 2, progress)
+    assert stored_seqs(app) == ([1, 2, 3, 4], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 4
+    assert [p.page for p in progress] == [1, 2]
+
+
+def test_an_envelope_served_twice_in_one_run_is_stored_once(app: Flask, intake: FakeIntake) -> None:
+    """A hostile or broken intake lists the same envelope again on a later
+    page, while the first page's commit may still be in flight: skipped."""
+    first = intake.add({"narrative": "once"})
+    intake.add({"narrative": "other"})
+    intake.envelopes.append(
+        Served(seq=3, sealed=first.sealed, header=first.header, body=first.body, attachments=[])
+    )
+    unlock(app)
+    progress: list[SyncProgress] = []
+    assert run_sync(app, intake, 2, progress) == SyncResult(added=2, quarantined=0, skipped=1)
+    assert stored_seqs(app) == ([1, 2], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 3
