@@ -7,6 +7,7 @@ import { enhanceReceiptCheck } from "./replies.js";
 
 export * from "./envelope.js";
 export { canSeal } from "./form.js";
+export { solveAltcha } from "./proofofwork.js";
 export { openReplies } from "./replies.js";
 export { dammCheckDigit, newReceipt, normalizeReceipt, randomDigits } from "./receipt.js";
 export { replyPublicKey, replySeed } from "./replykey.js";

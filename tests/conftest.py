@@ -93,9 +93,12 @@ def app(tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey) -> Iterato
             "DATA_DIR": str(tmp_path / "data"),
             "KEYS_DIR": str(keys_dir),
             "WTF_CSRF_ENABLED": False,
-            # The real ALTCHA check, with a cheap challenge (10 PBKDF2
-            # iterations a try) so that tests solve it in milliseconds.
+            # The real ALTCHA check, with a cheap challenge (at most 20
+            # tries of 10 PBKDF2 iterations) so that tests solve it in
+            # milliseconds.
             "ALTCHA_COST": 10,
+            "ALTCHA_COUNTER_MIN": 1,
+            "ALTCHA_COUNTER_MAX": 20,
         }
     )
     yield app
