@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from admin import accounts, custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, seal
-from intake.envelope.keys import b64encode
+from intake.envelope.keys import b64decode, b64encode
 
 CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
 PASSPHRASE = "test passphrase for the org key"
@@ -232,6 +232,11 @@ class FakeIntake:
         self.app.add_url_rule(
             "/api/v1/envelopes/<envelope_id>/attachments/<int:index>", view_func=self._attachment
         )
+        self.app.add_url_rule(
+            "/api/v1/envelopes/<envelope_id>/replies", view_func=self._reply, methods=["POST"]
+        )
+        #: Replies the console handed over: (report envelope id, header, body).
+        self.replies: list[tuple[str, bytes, bytes]] = []
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -270,8 +275,16 @@ class FakeIntake:
         *,
         day: date = date(2026, 11, 2),
         sealed_by: str = "server",
+        reply_key: bytes | None = None,
     ) -> Served:
-        sealed = seal(report, [self.key.public_key], day=day, sealed_by=sealed_by, attachments=attachments)
+        sealed = seal(
+            report,
+            [self.key.public_key],
+            day=day,
+            sealed_by=sealed_by,
+            attachments=attachments,
+            reply_key=reply_key,
+        )
         served = Served(
             seq=len(self.envelopes) + 1,
             sealed=sealed,
@@ -325,6 +338,17 @@ class FakeIntake:
             ],
             "follows": e.follows,
         }
+
+    def _reply(self, envelope_id: str) -> Any:
+        """Keep a reply as the intake would (intake/api/replies.py checks
+        more; the intake's own tests cover that)."""
+        if not self._authorized():
+            return jsonify(error="bad token"), 401
+        doc = request.get_json(silent=True) or {}
+        if not any(e.envelope_id == envelope_id for e in self.envelopes):
+            return jsonify(error="no such envelope"), 404
+        self.replies.append((envelope_id, b64decode(doc["header"], "header"), b64decode(doc["body"], "body")))
+        return jsonify(reply="stored"), 201
 
     def _attachment(self, envelope_id: str, index: int) -> Any:
         if not self._authorized():

@@ -1,7 +1,7 @@
 """The console in headless Chromium with its virtual WebAuthn authenticator
 (CDP ``WebAuthn.enable`` / ``WebAuthn.addVirtualAuthenticator``): register a
-security key, log in with it, unlock, sync, code a case, verify the audit
-chain. Real CSRF tokens, the real CSP (a same-origin script only)."""
+security key, log in with it, unlock, sync, code a case, reply to its
+reporter, verify the audit chain. Real CSRF tokens, the real CSP (a same-origin script only)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from werkzeug.serving import make_server
 
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
+from intake.envelope import SealedEnvelope
+from intake.envelope.replykey import open_reply, reply_private_key
+from intake.receipts import new_receipt
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -56,12 +59,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def test_security_key_login_unlock_sync_code_and_audit(
+def test_security_key_login_unlock_sync_code_reply_and_audit(
     live_console: tuple[Flask, str], browser: Any, intake_factory: Callable[[Flask], FakeIntake]
 ) -> None:
     app, base = live_console
     fake = intake_factory(app)
-    first = fake.add({"narrative": "Someone photographed me at the vigil.", "language": "en"})
+    receipt = new_receipt()  # the reporter's, who will read the reply with it
+    first = fake.add(
+        {"narrative": "Someone photographed me at the vigil.", "language": "en"},
+        reply_key=reply_private_key(receipt).public_key.raw,
+    )
     fake.add({"narrative": "They called my mother.", "language": "zh"})
     email = AuthActions(app, app.test_client()).create("coordinator", email="coord@example.org", totp=False)
 
@@ -131,6 +138,18 @@ def test_security_key_login_unlock_sync_code_and_audit(
     page.click("#triage-form input[type=submit]")
     page.wait_for_selector("text=Saved.")
     assert page.locator("#case-status").inner_text() == "in_review"
+
+    # Reply to the reporter: sealed to the reply key, handed to the intake,
+    # shown on the case timeline; only the receipt's key opens it.
+    text = "Thank you. We would like to call you; reply with a safe time."
+    page.fill("form[action*='/reply'] textarea[name=body]", text)
+    page.click("form[action*='/reply'] input[type=submit]")
+    page.wait_for_selector("text=Reply sent.")
+    assert page.locator("ol.timeline li.reply pre").inner_text() == text
+    [(report_id, header, body)] = fake.replies
+    assert report_id == first.envelope_id
+    opened = open_reply(SealedEnvelope(header, body), reply_private_key(receipt), first.envelope_id)
+    assert opened.text == text
     assert not [e for e in errors if "Content Security Policy" in e]
 
     # The audit chain holds and tells the story.
@@ -146,6 +165,7 @@ def test_security_key_login_unlock_sync_code_and_audit(
         "sync",
         "case.view",
         "case.code",
+        "case.reply",
     ):
         assert expected in actions
     assert actions.count("login") == 2
