@@ -30,8 +30,11 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import intake
-from intake.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope
+from admin.sync import IntakeClient
+from intake.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
+from intake.envelope.replykey import seal_reply
 from intake.models import Envelope
+from intake.store import today_utc
 
 from ..helpers import write_key_file
 
@@ -117,6 +120,7 @@ class LiveIntake:
     keys: list[RecipientPrivateKey]
     logs: _LogCapture
     seen: set[str] = field(default_factory=set)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def envelopes(self) -> list[Envelope]:
         db = self.app.extensions["intake.db"]
@@ -142,6 +146,23 @@ class LiveIntake:
     def open(self, row: Envelope, key: int = 0) -> OpenedEnvelope:
         """Open a stored envelope as a console would (the one opener)."""
         return open_envelope(self.sealed(row), [self.keys[key]])
+
+    def api_token(self, recipient_id: str) -> str:
+        """A reviewer API token of ``recipient_id``, made once per session."""
+        if recipient_id not in self.tokens:
+            result = self.app.test_cli_runner().invoke(args=["api-token", "create", recipient_id])
+            assert result.exit_code == 0, result.output
+            self.tokens[recipient_id] = result.output.strip().splitlines()[-1]
+        return self.tokens[recipient_id]
+
+    def send_reply(self, report: Envelope, text: str, sender: str = "Org A") -> None:
+        """Answer ``report`` as a console does: seal ``text`` to the
+        report's reply key and hand it over with the console's client."""
+        reply_key = parse_header(report.header).reply_key
+        assert reply_key is not None
+        sealed = seal_reply(reply_key, report.envelope_id, text, sender, today_utc())
+        with IntakeClient(self.url, self.api_token("org-a")) as client:
+            assert client.post_reply(report.envelope_id, sealed.header, sealed.body) is True
 
     def written_files(self) -> list[Path]:
         return [p for root in (self.data_dir, self.tmp_dir) for p in root.rglob("*") if p.is_file()]

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from admin.sync import IntakeClient
 from intake.envelope import parse_header
-from intake.envelope.replykey import reply_private_key, seal_reply
+from intake.envelope.replykey import reply_private_key
 from intake.receipts import normalize_receipt
-from intake.store import today_utc
 
 from ..helpers import database_bytes
 from .conftest import LiveIntake
@@ -32,16 +30,6 @@ REPLIES = {
     "zh-hans": "我们已阅读您的报告，希望与您联系。",
     "fr": "Nous avons lu votre signalement et aimerions vous parler.",
 }
-_TOKENS: dict[str, str] = {}
-
-
-def _api_token(live_intake: LiveIntake, recipient_id: str) -> str:
-    """A reviewer API token of ``recipient_id`` (made once per session)."""
-    if recipient_id not in _TOKENS:
-        result = live_intake.app.test_cli_runner().invoke(args=["api-token", "create", recipient_id])
-        assert result.exit_code == 0, result.output
-        _TOKENS[recipient_id] = result.output.strip().splitlines()[-1]
-    return _TOKENS[recipient_id]
 
 
 def _fill_everything(page: Any, narrative: str) -> None:
@@ -108,9 +96,7 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     # A reviewer answers from the console: sealed to the reply key, handed
     # to the intake with the console's own client.
     text = f"{REPLIES[lang]} ({lang})"
-    sealed = seal_reply(reply_key, report_row.envelope_id, text, "Org A", today_utc())
-    with IntakeClient(live_intake.url, _api_token(live_intake, "org-a")) as client:
-        assert client.post_reply(report_row.envelope_id, sealed.header, sealed.body) is True
+    live_intake.send_reply(report_row, text)
     assert text.encode() not in database_bytes(live_intake.app)
 
     # Come back with the receipt in full-width digits, read the reply
