@@ -16,11 +16,10 @@ id. The case itself arrives with the next sync, like any report.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
@@ -86,15 +85,6 @@ class InterviewRequest(InMemoryRequest):
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
-
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> IO[bytes]:
-        return io.BytesIO()
 
 
 def request_limit(config: Mapping[str, Any]) -> int:

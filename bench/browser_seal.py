@@ -27,16 +27,11 @@ from typing import Any
 from playwright.async_api import async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--enable-precise-memory-info",
-]
+sys.path.insert(0, str(ROOT))
+
+from tests.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
+
+ARGS = [*CHROMIUM_ARGS, "--enable-precise-memory-info"]
 PAGE = b"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>
 <script src="/intake.js"></script></head><body></body></html>"""
 
@@ -129,7 +124,7 @@ async def _timed_with_heap(page: Any, cdp: Any, script: str) -> tuple[dict[str, 
 
 
 async def main(size_mib: int, runs: int) -> int:
-    chromium = shutil.which("chromium")
+    chromium = chromium_path()
     if chromium is None:
         print("chromium not found (apt-get install chromium)", file=sys.stderr)
         return 2

@@ -35,17 +35,10 @@ sys.path.insert(0, str(ROOT))
 import intake  # noqa: E402
 from intake.envelope.replykey import reply_seed  # noqa: E402
 from intake.receipts import new_receipt  # noqa: E402
+from tests.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.helpers import write_key_file  # noqa: E402
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = list(CHROMIUM_ARGS)
 POW_BUDGET_S = 2.0
 REPLY_KEY_BUDGET_S = 1.0
 
@@ -61,7 +54,7 @@ def main() -> int:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
-    chromium = shutil.which("chromium")
+    chromium = chromium_path()
     if chromium is None:
         raise SystemExit("Debian's chromium is needed (apt install chromium)")
     try:

@@ -37,17 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 import intake  # noqa: E402
 from intake.i18n import LANGUAGES  # noqa: E402
+from tests.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.helpers import write_key_file  # noqa: E402
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = list(CHROMIUM_ARGS)
 TARGETS = {False: 30_000, True: 70_000}
 
 
@@ -117,7 +110,7 @@ def main() -> int:
         worst = {False: 0, True: 0}
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+                browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
                 print(f"report form, two organizations; gzip level {options.level}; kB = 1000 bytes")
                 for lang in LANGUAGES:
                     for javascript in (False, True):

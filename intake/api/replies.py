@@ -13,7 +13,7 @@ import base64
 import binascii
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,9 +21,9 @@ from ..db import request_session
 from ..envelope import EnvelopeError, parse_header
 from ..envelope.format import TAG_SIZE
 from ..envelope.keys import key_id_of
-from ..models import Envelope, EnvelopeRecipient, Reply
+from ..models import Reply
 from ..store import today_utc
-from .views import bp
+from .views import bp, own_envelope
 
 #: Largest padded reply body (bytes): a reply is text, a few pages at most.
 MAX_REPLY_BODY = 64 * 1024
@@ -65,16 +65,7 @@ def post_reply(envelope_id: str) -> Response:
     ``400 {"error": …}`` for anything malformed.
     """
     session = request_session("intake.db")
-    report = session.scalar(
-        select(Envelope).where(
-            Envelope.envelope_id == envelope_id,
-            Envelope.seq.in_(
-                select(EnvelopeRecipient.envelope_seq).where(
-                    EnvelopeRecipient.recipient_id == g.api_recipient
-                )
-            ),
-        )
-    )
+    report = own_envelope(session, envelope_id)
     if report is None:
         return _error("no such envelope for this organization", 404)
     report_header = parse_header(report.header)

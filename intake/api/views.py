@@ -10,6 +10,7 @@ import base64
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, stream_with_context, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..db import request_session
 from ..models import Envelope, EnvelopeRecipient
@@ -103,20 +104,19 @@ def list_envelopes() -> Response:
     return jsonify(envelopes=items, more=more)
 
 
+def own_envelope(session: Session, envelope_id: str) -> Envelope | None:
+    """The envelope ``envelope_id`` if it is sealed to the caller's
+    organization, else None: another organization's envelope is as absent
+    as a missing one."""
+    mine = select(EnvelopeRecipient.envelope_seq).where(EnvelopeRecipient.recipient_id == g.api_recipient)
+    return session.scalar(select(Envelope).where(Envelope.envelope_id == envelope_id, Envelope.seq.in_(mine)))
+
+
 @bp.get("/envelopes/<envelope_id>/attachments/<int:index>")
 def attachment(envelope_id: str, index: int) -> Response:
     """One attachment's ciphertext, streamed as ``application/octet-stream``."""
     session = request_session("intake.db")
-    row = session.scalar(
-        select(Envelope).where(
-            Envelope.envelope_id == envelope_id,
-            Envelope.seq.in_(
-                select(EnvelopeRecipient.envelope_seq).where(
-                    EnvelopeRecipient.recipient_id == g.api_recipient
-                )
-            ),
-        )
-    )
+    row = own_envelope(session, envelope_id)
     if row is None or not 0 <= index < len(row.sizes):
         abort(404)
     blobs: BlobStore = current_app.extensions["intake.blobs"]
@@ -144,16 +144,7 @@ def delete_envelope(envelope_id: str) -> Response:
     one.
     """
     session = request_session("intake.db")
-    row = session.scalar(
-        select(Envelope).where(
-            Envelope.envelope_id == envelope_id,
-            Envelope.seq.in_(
-                select(EnvelopeRecipient.envelope_seq).where(
-                    EnvelopeRecipient.recipient_id == g.api_recipient
-                )
-            ),
-        )
-    )
+    row = own_envelope(session, envelope_id)
     if row is None:
         response = jsonify(error="no such envelope for this organization")
         response.status_code = 404

@@ -20,17 +20,12 @@ from admin.models import AuditEntry
 from intake.envelope import SealedEnvelope
 from intake.envelope.replykey import open_reply, reply_private_key
 from intake.receipts import new_receipt
+from tests.chromium import CHROMIUM_ARGS, chromium_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+ARGS = [
+    *CHROMIUM_ARGS,
     # "localhost" is this machine's loopback address, never a lookup.
     "--host-resolver-rules=MAP localhost 127.0.0.1",
 ]
@@ -54,7 +49,10 @@ def live_console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        executable = chromium_path()
+        if executable is None:
+            pytest.skip("Debian's chromium is not installed")
+        chromium = p.chromium.launch(executable_path=executable, headless=True, args=ARGS)
         yield chromium
         chromium.close()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -36,19 +35,10 @@ from intake.envelope.replykey import seal_reply
 from intake.models import Envelope
 from intake.store import today_utc
 
+from ..chromium import CHROMIUM_ARGS, chromium_path
 from ..helpers import write_key_file
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
@@ -169,7 +159,7 @@ class LiveIntake:
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: scripts/ci-setup.sh installs it")
@@ -181,7 +171,7 @@ def _chromium() -> str:
 def browser() -> Iterator[Any]:
     executable = _chromium()
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
         yield chromium
         chromium.close()
 
