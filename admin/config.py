@@ -60,11 +60,20 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_ORIGIN": None,
     "WEBAUTHN_RP_NAME": "TNR Intake console",
     "TOTP_ISSUER": "TNR Intake console",
-    "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Form posts only (no uploads but the interview form, admin/interview.py):
+    # 1 MiB holds the longest note or reply even in Chinese, which a form post
+    # percent-encodes at 9 bytes a character.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
     # --- issue 5: replies ---
-    # The name a reporter sees on a reply ("From …"): the organization's
-    # public name, as its key file on the intake shows it.
-    "REPLY_FROM": "Coalition reviewers",
+    # The name a reporter sees on a reply ("From …"), in the report's
+    # language (a language tag of the form → name; "en" is the fallback),
+    # or one name for all. Set it to the organization's public name.
+    "REPLY_FROM": {
+        "en": "Coalition reviewers",
+        "fr": "L'équipe d'analyse de la coalition",
+        "zh-Hant": "聯盟審閱人員",
+        "zh-Hans": "联盟审阅人员",
+    },
     # --- issue 5: retention ---
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.

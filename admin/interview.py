@@ -68,7 +68,7 @@ class InterviewRequest(InMemoryRequest):
     spool a part over 500 KiB to a temporary file, outside the console's
     encryption at rest), and the interview form may post up to
     :func:`request_limit` bytes while every other view keeps the console's
-    ``MAX_CONTENT_LENGTH`` (64 KiB).
+    ``MAX_CONTENT_LENGTH`` (1 MiB).
 
     The limit must hold before any view runs, since the CSRF check reads
     the form first; the endpoint is known then (matched when the request
@@ -142,6 +142,8 @@ FIELD_MESSAGES = {
     "narrative_or_tactic": "Write what happened, or tick at least one thing that happened.",
     "when": "Write a date such as 2026-07-14 or a month such as 2026-07, or leave it empty.",
     "too_long": "Keep this under 200 characters.",
+    "other_state_not_chosen": "Choose \u201cAnother state\u201d, or clear the name of the other state.",
+    "contact_method_not_chosen": "Choose how a reviewer may contact the person, or clear the contact details.",
 }
 
 

@@ -45,6 +45,19 @@ class SentReply:
     text: str
 
 
+def reply_sender(setting: object, language: object) -> str:
+    """The name a reporter sees on a reply: ``REPLY_FROM`` is one name, or
+    language tag (``en``, ``fr``, ``zh-Hant``, ``zh-Hans``) → name, read in
+    the report's ``language`` with ``en`` (then any name) as the fallback."""
+    if isinstance(setting, str):
+        return setting
+    if isinstance(setting, dict) and setting:
+        names = {str(k).lower(): str(v) for k, v in setting.items()}
+        tag = str(language).lower() if isinstance(language, str) else ""
+        return names.get(tag) or names.get(tag.split("-")[0]) or names.get("en") or next(iter(names.values()))
+    return ""
+
+
 def can_reply(case: Case) -> bool:
     """Whether the reporter of ``case`` can be answered: a report (not a
     follow-up) whose header carries a reply key."""

@@ -28,6 +28,8 @@ const FIELD_MESSAGES = {
   narrative_or_tactic: "narrative-or-tactic",
   when: "when",
   too_long: "too-long",
+  other_state_not_chosen: "other-state-not-chosen",
+  contact_method_not_chosen: "contact-method-not-chosen",
 };
 
 /** Whether this browser can seal: otherwise the plain form post is used. */

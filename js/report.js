@@ -99,19 +99,30 @@ export function reportFromForm(form, { language, today, wellFormed }) {
   if (!narrative.trim() && lists.tactics.length === 0) {
     throw new ReportFieldError("narrative", "narrative_or_tactic");
   }
+  const when = normalizeWhen(texts.when, today);
   const one = {};
   for (const name of SINGLE) one[name] = single(form, name);
+  const method = one.contact_method;
+  // Text typed for a choice that was not made is refused, never dropped
+  // (report_from_form in fields.py, same order of checks).
+  if (texts.state_other && one.state !== "other") {
+    throw new ReportFieldError("state_other", "other_state_not_chosen");
+  }
+  if (method === null || method === "none") {
+    for (const name of ["contact_value", "contact_safe_times"]) {
+      if (texts[name]) throw new ReportFieldError(name, "contact_method_not_chosen");
+    }
+  }
   const consents = new Set(multi(form, "consent"));
   const consent = {};
   for (const input of inputs(form, "consent")) consent[input.value] = consents.has(input.value);
   const ongoing = inputs(form, "ongoing").some((i) => i.checked && i.value === "yes");
-  const method = one.contact_method;
   return {
     form_version: FORM_VERSION,
     kind: "report",
     language,
     narrative,
-    when: normalizeWhen(texts.when, today),
+    when,
     ongoing,
     province: one.province,
     city: texts.city,
@@ -120,12 +131,13 @@ export function reportFromForm(form, { language, today, wellFormed }) {
     targeted: lists.targeted,
     community: lists.community,
     state: one.state,
-    state_other: one.state === "other" ? texts.state_other : "",
+    state_other: texts.state_other, // "" unless state is "other" (checked above)
     police_told: one.police_told,
     impact: lists.impact,
     contact: {
       method,
-      value: method !== null && method !== "none" ? texts.contact_value : "",
+      // Both "" unless method is signal, email or phone (checked above).
+      value: texts.contact_value,
       safe_times: texts.contact_safe_times,
       language: one.contact_language,
     },

@@ -29,6 +29,24 @@ printf '%s\n' "$passphrase" | flask --app admin keys generate --recipient-id dem
 printf '%s\n' "$password" | flask --app admin users create "$email" --role coordinator >/dev/null
 token="$(flask --app intake api-token create demo-org | tail -n 1)"
 
+# The console's command line (flask --app admin sync, audit verify, purge …)
+# against this demo: `set -a; . demo/console.env; set +a` first.
+umask 077
+cat > "$DEMO/console.env" <<ENV
+PATH="$PWD/.venv/bin:\$PATH"
+ADMIN_DATA_DIR="$DEMO/admin"
+ADMIN_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT"
+ADMIN_INTAKE_TOKEN="$token"
+ENV
+umask 022
+
+for port in "$INTAKE_PORT" "$CONSOLE_PORT"; do
+  if python -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
+    echo "Port $port is in use: stop what runs there, or set INTAKE_PORT / CONSOLE_PORT." >&2
+    exit 1
+  fi
+done
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -41,12 +59,18 @@ ADMIN_SESSION_COOKIE_SECURE=false GUNICORN_BIND="127.0.0.1:$CONSOLE_PORT" GUNICO
   gunicorn -c gunicorn.conf.py --threads 4 wsgi:admin &
 pids+=($!)
 
-for _ in $(seq 1 100); do
+ready=""
+for _ in $(seq 1 300); do
   if python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$INTAKE_PORT/healthz'); u.urlopen('http://127.0.0.1:$CONSOLE_PORT/login')" 2>/dev/null; then
+    ready=1
     break
   fi
   sleep 0.2
 done
+if [ -z "$ready" ]; then
+  echo "The intake or the console did not start within a minute: see the messages above." >&2
+  exit 1
+fi
 
 cat <<MSG
 
@@ -60,6 +84,7 @@ cat <<MSG
     key passphrase:     $passphrase   (Keys > Unlock, then Sync in the inbox)
 
   Data: $DEMO   (demo only; never use these credentials for real reports)
+  Console command line: set -a; . demo/console.env; set +a; flask --app admin --help
 
 MSG
 wait

@@ -93,3 +93,24 @@ def test_a_solved_receipt_check_meets_only_the_global_bucket(app: Flask, client:
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "did not finish in time" in page and receipt in page
+
+
+def test_a_flood_of_cheap_guesses_does_not_stop_checks_that_did_the_work(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Behind Tor (one shared address, 127.0.0.1) a script empties the
+    global allowance of guesses without doing any work; a reporter whose
+    browser did the work still gets in."""
+    app.config.update(RECEIPT_GLOBAL_BURST=20, RECEIPT_GLOBAL_INTERVAL=60)
+    html = client.post("/en/", data={"narrative": "report"}).get_data(as_text=True)
+    found = RECEIPT.search(html)
+    assert found is not None
+    tor = {"REMOTE_ADDR": "127.0.0.1"}
+    statuses = [
+        client.post("/en/receipt", data={"receipt": new_receipt()}, environ_base=tor).status_code
+        for _ in range(40)
+    ]
+    assert statuses.count(404) == 20 and statuses.count(429) == 20
+    assert client.post("/en/receipt", data={"receipt": found.group(1)}, environ_base=tor).status_code == 429
+    proven = {"receipt": found.group(1), "altcha": solved_altcha(client)}
+    assert client.post("/en/receipt", data=proven, environ_base=tor).status_code == 200

@@ -39,7 +39,7 @@ FULL = MultiDict(
         ("targeted", "family_abroad"),
         ("community", "hong_konger"),
         ("state", "hksar"),
-        ("state_other", "ignored unless other"),
+        ("state_other", " \u3000"),  # only spaces: nothing typed
         ("police_told", "no"),
         ("impact", "fear"),
         ("contact_method", "signal"),
@@ -139,19 +139,39 @@ def test_when_refuses_what_is_not_a_date_or_month(typed: str) -> None:
         normalize_when(typed, TODAY)
 
 
-def test_other_state_keeps_its_name_and_no_contact_drops_the_value() -> None:
-    posted = MultiDict(
-        {
-            "tactics": "T05",
-            "state": "other",
-            "state_other": "Iran",
-            "contact_method": "none",
-            "contact_value": "x",
-        }
-    )
+def test_other_state_keeps_its_name_and_no_contact_keeps_no_details() -> None:
+    posted = MultiDict({"tactics": "T05", "state": "other", "state_other": "Iran", "contact_method": "none"})
     report = report_from_form(posted, "en", TODAY)
     assert report["state_other"] == "Iran"
     assert report["contact"] == {"method": "none", "value": "", "safe_times": "", "language": None}
+
+
+@pytest.mark.parametrize(
+    ("posted", "field", "code"),
+    [
+        ({"state_other": "Iran"}, "state_other", "other_state_not_chosen"),
+        ({"state": "prc", "state_other": "Iran"}, "state_other", "other_state_not_chosen"),
+        (
+            {"contact_value": "+1 416 555 0147", "consent": "contact"},
+            "contact_value",
+            "contact_method_not_chosen",
+        ),
+        ({"contact_method": "none", "contact_value": "x"}, "contact_value", "contact_method_not_chosen"),
+        ({"contact_method": "T42", "contact_value": "x"}, "contact_value", "contact_method_not_chosen"),
+        ({"contact_safe_times": "evenings"}, "contact_safe_times", "contact_method_not_chosen"),
+        (
+            {"contact_method": "none", "contact_value": "x", "contact_safe_times": "evenings"},
+            "contact_value",
+            "contact_method_not_chosen",
+        ),
+    ],
+)
+def test_text_typed_for_a_choice_not_made_is_refused_not_dropped(
+    posted: dict[str, str], field: str, code: str
+) -> None:
+    with pytest.raises(ReportFieldError) as caught:
+        report_from_form(MultiDict({"tactics": "T05", **posted}), "en", TODAY)
+    assert (caught.value.field, caught.value.code) == (field, code)
 
 
 def test_short_text_over_its_limit_is_refused() -> None:
@@ -230,4 +250,90 @@ def test_the_safety_text_is_on_the_form(tmp_path: Path, lang: str, phrases: list
     html = app.test_client().get(f"/{lang}/").get_data(as_text=True)
     for phrase in phrases:
         assert phrase in html
+    app.extensions["intake.db"].engine.dispose()
+
+
+CONTACT_WITHOUT_METHOD = MultiDict(
+    [
+        ("narrative", "kept narrative"),
+        ("tactics", "T05"),
+        ("contact_value", "+1 416 555 0147"),
+        ("contact_safe_times", "evenings"),
+        ("consent", "contact"),
+        ("recipients_shown", "1"),
+        ("recipients", "org-one"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        (
+            "en",
+            "Please choose how a reviewer may contact you (Signal, email or phone), "
+            "or clear the contact details.",
+        ),
+        ("zh-hans", "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系资料。"),
+    ],
+)
+def test_contact_details_without_a_method_are_refused_and_kept(
+    tmp_path: Path, lang: str, message: str
+) -> None:
+    app, _first, _second = _two_org_app(tmp_path)
+    response = app.test_client().post(f"/{lang}/", data=CONTACT_WITHOUT_METHOD)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    # Shown in the summary (linked to the field) and at the field, which
+    # names it; everything typed is back in the form.
+    assert f'<a href="#contact_value">{message}</a>' in html
+    assert f'<p class="errors" id="contact_value-error">{message}</p>' in html
+    assert 'name="contact_value" id="contact_value" value="+1 416 555 0147"' in html
+    assert 'aria-describedby="contact_value-error" aria-invalid="true"' in html
+    assert 'name="contact_safe_times" id="contact_safe_times" value="evenings"' in html
+    assert 'id="consent-contact" value="contact" checked' in html
+    assert 'value="T05" checked' in html and "kept narrative" in html
+    assert _stored(app) == []
+    # Choosing a way to be contacted sends it, the details included.
+    chosen = MultiDict(CONTACT_WITHOUT_METHOD)
+    chosen.add("contact_method", "phone")
+    assert app.test_client().post(f"/{lang}/", data=chosen).status_code == 200
+    [sealed] = _stored(app)
+    contact = open_envelope(sealed, [_first]).report["contact"]
+    assert (contact["method"], contact["value"], contact["safe_times"]) == (
+        "phone",
+        "+1 416 555 0147",
+        "evenings",
+    )
+    app.extensions["intake.db"].engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "Please choose “Another state”, or clear the name of the other state."),
+        ("fr", "Choisissez «\u00a0Un autre État\u00a0», ou effacez le nom de l&#39;autre État."),
+    ],
+)
+def test_another_state_named_but_not_chosen_is_refused_and_kept(
+    tmp_path: Path, lang: str, message: str
+) -> None:
+    app, _first, _second = _two_org_app(tmp_path)
+    posted = MultiDict(
+        [
+            ("tactics", "T05"),
+            ("state", "prc"),
+            ("state_other", "Iran"),
+            ("recipients_shown", "1"),
+            ("recipients", "org-one"),
+        ]
+    )
+    response = app.test_client().post(f"/{lang}/", data=posted)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'<p class="errors" id="state_other-error">{message}</p>' in html
+    assert 'name="state_other" id="state_other" value="Iran"' in html
+    assert 'aria-describedby="state_other-error" aria-invalid="true"' in html
+    assert 'id="state-prc" value="prc" checked' in html
+    assert _stored(app) == []
     app.extensions["intake.db"].engine.dispose()

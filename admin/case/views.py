@@ -133,10 +133,10 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _show_page(case, form, _("Write the reply first (at most 8,000 characters).")), 400
     try:
+        language = open_case(case, keyring()).report.get("language")
+        sender = replies.reply_sender(current_app.config["REPLY_FROM"], language)
         with client_from_config(current_app.config) as client:
-            sent = replies.send_reply(
-                db, client, case, keyring(), current_user, form.body.data, current_app.config["REPLY_FROM"]
-            )
+            sent = replies.send_reply(db, client, case, keyring(), current_user, form.body.data, sender)
     except replies.ReplyError as exc:
         message = {
             "empty": _("Write the reply first (at most 8,000 characters)."),

@@ -209,7 +209,8 @@ SHORT_TEXT = ("when", "city", "state_other", "contact_value", "contact_safe_time
 
 class ReportFieldError(ValueError):
     """A field's value cannot be used: ``field`` names it, ``code`` says why
-    (``"narrative_or_tactic"``, ``"when"``, ``"too_long"``, ``"choice"``)."""
+    (``"narrative_or_tactic"``, ``"when"``, ``"too_long"``,
+    ``"other_state_not_chosen"``, ``"contact_method_not_chosen"``)."""
 
     def __init__(self, field: str, code: str) -> None:
         super().__init__(f"{field}: {code}")
@@ -279,9 +280,13 @@ def report_from_form(form: Any, language: str, today: dt.date | None = None) -> 
         today: for the "when" check (default: today).
 
     Raises:
-        ReportFieldError: no narrative and no tactic, a malformed date, or a
-            text over its limit. Choices that are not codes are dropped (a
-            stale page or a crafted post; nothing a reporter could type).
+        ReportFieldError: no narrative and no tactic, a malformed date, a
+            text over its limit, the name of another state typed without
+            "Another state" chosen, or contact details typed without a way
+            to be contacted chosen. Choices that are not codes are dropped
+            (a stale page or a crafted post; nothing a reporter could type),
+            but nothing typed is: text that its choice would make
+            meaningless is refused, never silently left out.
     """
     raw_narrative = form.get("narrative")
     narrative = normalize_narrative(raw_narrative if isinstance(raw_narrative, str) else "")
@@ -294,15 +299,27 @@ def report_from_form(form: Any, language: str, today: dt.date | None = None) -> 
     multi = {name: _multi(form, name, choices) for name, choices in MULTI.items()}
     if not narrative.strip() and not multi["tactics"]:
         raise ReportFieldError("narrative", "narrative_or_tactic")
+    when = normalize_when(texts["when"], today)
     single = {name: _single(form, name, choices) for name, choices in SINGLE.items()}
-    consents = set(form.getlist("consent")) if hasattr(form, "getlist") else set(form.get("consent") or [])
     state = single["state"]
+    method = single["contact_method"]
+    # Text typed for a choice that was not made is refused, never dropped:
+    # a reporter who typed a phone number but skipped "How may a reviewer
+    # contact you?" would otherwise send a report nobody can answer, and
+    # never know. Same order of checks in js/report.js.
+    if texts["state_other"] and state != "other":
+        raise ReportFieldError("state_other", "other_state_not_chosen")
+    if method in (None, "none"):
+        for name in ("contact_value", "contact_safe_times"):
+            if texts[name]:
+                raise ReportFieldError(name, "contact_method_not_chosen")
+    consents = set(form.getlist("consent")) if hasattr(form, "getlist") else set(form.get("consent") or [])
     return {
         "form_version": FORM_VERSION,
         "kind": "report",
         "language": language,
         "narrative": narrative,
-        "when": normalize_when(texts["when"], today),
+        "when": when,
         "ongoing": form.get("ongoing") == "yes",
         "province": single["province"],
         "city": texts["city"],
@@ -311,12 +328,13 @@ def report_from_form(form: Any, language: str, today: dt.date | None = None) -> 
         "targeted": multi["targeted"],
         "community": multi["community"],
         "state": state,
-        "state_other": texts["state_other"] if state == "other" else "",
+        "state_other": texts["state_other"],  # "" unless state is "other" (checked above)
         "police_told": single["police_told"],
         "impact": multi["impact"],
         "contact": {
-            "method": single["contact_method"],
-            "value": texts["contact_value"] if single["contact_method"] not in (None, "none") else "",
+            "method": method,
+            # Both "" unless method is signal, email or phone (checked above).
+            "value": texts["contact_value"],
             "safe_times": texts["contact_safe_times"],
             "language": single["contact_language"],
         },

@@ -193,6 +193,19 @@ def guesses() -> TokenBuckets:
     return _app_buckets("intake.receipt_guesses", settings, DEFAULT_GUESSES)
 
 
+def proven_guesses() -> TokenBuckets:
+    """Receipt lookups that carried a solved ALTCHA challenge: a global
+    bucket of their own, so that a flood of cheap guesses (no work done)
+    cannot empty the allowance of reporters whose browser did the work."""
+    settings = (
+        "RECEIPT_GUESS_BURST",
+        "RECEIPT_GUESS_INTERVAL",
+        "RECEIPT_GLOBAL_BURST",
+        "RECEIPT_GLOBAL_INTERVAL",
+    )
+    return _app_buckets("intake.receipt_guesses_proven", settings, DEFAULT_GUESSES)
+
+
 def submissions() -> TokenBuckets:
     """The app's report-submission buckets (made on first use)."""
     settings = (
@@ -241,7 +254,10 @@ def allow_guess(address: str | None, *, proven: bool = False) -> bool:
     per-client bucket would let ten wrong guesses stop every reporter's
     check, so only the global bucket applies and the proxy limits each
     address at the edge. A check that carries a solved ALTCHA challenge
-    (``proven``, :mod:`.proofofwork`) has paid for itself: it meets only
-    the global bucket too."""
+    (``proven``, :mod:`.proofofwork`) has paid for itself: it meets only a
+    global bucket of its own (:func:`proven_guesses`), which guesses that
+    did no work cannot empty."""
+    if proven:
+        return proven_guesses().allow(address, per_client=False)
     shared = current_app.config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
-    return guesses().allow(address, per_client=not proven and address not in shared)
+    return guesses().allow(address, per_client=address not in shared)

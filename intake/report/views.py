@@ -133,10 +133,25 @@ def _when() -> str:
     return str(_("Please write a date such as 2026-07-14 or a month such as 2026-07, or leave it empty."))
 
 
+def _other_state_not_chosen() -> str:
+    return str(_("Please choose “Another state”, or clear the name of the other state."))
+
+
+def _contact_method_not_chosen() -> str:
+    return str(
+        _(
+            "Please choose how a reviewer may contact you (Signal, email or phone), "
+            "or clear the contact details."
+        )
+    )
+
+
 FIELD_MESSAGES: dict[str, Callable[[], str]] = {
     "narrative_or_tactic": _narrative_or_tactic,
     "when": _when,
     "too_long": lambda: str(_("Please keep this under 200 characters.")),
+    "other_state_not_chosen": _other_state_not_chosen,
+    "contact_method_not_chosen": _contact_method_not_chosen,
     "recipients": lambda: str(_("Please choose at least one organization.")),
 }
 

@@ -21,8 +21,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 import intake
+from admin.config import DEFAULTS
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, CaseReply
+from admin.replies import reply_sender
 from admin.sync import IntakeClient, sync
 from intake.envelope import PublicKeyFile, RecipientPrivateKey
 from intake.models import Envelope, Reply
@@ -175,3 +177,24 @@ def test_a_reply_that_cannot_be_sent_keeps_its_text(
     response = client.post(f"/cases/{envelope_id}/reply", data={"body": "   "})
     assert response.status_code == 400
     assert _count(app, CaseReply) == 0
+
+
+def test_the_reporter_sees_the_sender_in_the_reports_language(
+    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+) -> None:
+    app.config["REPLY_FROM"] = DEFAULTS["REPLY_FROM"]
+    html = (
+        served.app.test_client()
+        .post("/zh-hant/", data={"narrative": "他們打電話給我母親"})
+        .get_data(as_text=True)
+    )
+    found = RECEIPT.search(html)
+    assert found is not None
+    envelope_id = _sync_and_unlock(app, served)
+    auth.login_as("reviewer")
+    assert client.post(f"/cases/{envelope_id}/reply", data={"body": "謝謝您。"}).status_code == 302
+    page = served.app.test_client().post("/zh-hant/receipt", data={"receipt": found.group(1)})
+    assert "來自聯盟審閱人員" in page.get_data(as_text=True)
+    assert reply_sender(DEFAULTS["REPLY_FROM"], "fr") == "L'équipe d'analyse de la coalition"
+    assert reply_sender(DEFAULTS["REPLY_FROM"], "uy") == "Coalition reviewers"
+    assert reply_sender("One name", "zh-Hans") == "One name"

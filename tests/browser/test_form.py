@@ -258,6 +258,54 @@ def test_size_limits_are_checked_before_anything_is_sent(page: Any, live_intake:
     assert all(r.method == "GET" and r.target == "/zh-hant/challenge" and not r.body for r in after)
 
 
+def test_typed_details_without_their_choice_are_refused_in_the_page_and_kept(
+    page: Any, live_intake: LiveIntake
+) -> None:
+    live_intake.new_envelopes()
+    page.goto("/zh-hans/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    before = len(live_intake.capture.requests)
+    page.fill("textarea[name=narrative]", "report")
+    page.fill("#contact_value", "+1 416 555 0147")
+    page.check("#consent-contact")
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#seal-error:not([hidden])")
+    assert page.text_content("#seal-error-text") == (
+        "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系资料。"
+    )
+    assert page.evaluate("document.activeElement.id") == "contact_value"
+    assert page.input_value("#contact_value") == "+1 416 555 0147"
+    assert page.is_checked("#consent-contact")
+
+    # The other state's name typed without "Another state" chosen.
+    page.check("#contact_method-signal")
+    page.fill("#state_other", "Iran")
+    page.check("#state-prc")
+    page.click("form button[type=submit]")
+    page.wait_for_function(
+        "document.querySelector('#seal-error-text').textContent.startsWith('请选择“其他国家”')"
+    )
+    assert page.evaluate("document.activeElement.id") == "state_other"
+    assert page.input_value("#state_other") == "Iran"
+    # Nothing left the page: the only request is the proof of work's
+    # challenge, fetched when the form was first touched, with no body.
+    after = live_intake.capture.requests[before:]
+    assert all(r.method == "GET" and r.target == "/zh-hans/challenge" and not r.body for r in after)
+    assert live_intake.new_envelopes() == []
+
+    # With the choices made, everything typed is sent.
+    page.check("#state-other")
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    [row] = live_intake.new_envelopes()
+    report = live_intake.open(row).report
+    assert (report["state"], report["state_other"]) == ("other", "Iran")
+    assert report["contact"]["method"] == "signal"
+    assert report["contact"]["value"] == "+1 416 555 0147"
+    assert report["consent"]["contact"] is True
+    assert page.errors == []
+
+
 def test_progress_is_accessible_in_both_languages(page: Any, live_intake: LiveIntake) -> None:
     for lang, sealing, sending in (("en", "Encrypting on this device", "Send"), ("zh-hant", "加密", "送出")):
         page.goto(f"/{lang}/")
