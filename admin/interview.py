@@ -143,7 +143,9 @@ FIELD_MESSAGES = {
     "when": "Write a date such as 2026-07-14 or a month such as 2026-07, or leave it empty.",
     "too_long": "Keep this under 200 characters.",
     "other_state_not_chosen": "Choose \u201cAnother state\u201d, or clear the name of the other state.",
-    "contact_method_not_chosen": "Choose how a reviewer may contact the person, or clear the contact details.",
+    "contact_method_not_chosen": (
+        "Choose how a reviewer may contact the person, or clear the contact details."
+    ),
 }
 
 

@@ -129,6 +129,8 @@ export function enhance(form, state = {}) {
   const narrative = form.elements.namedItem("narrative");
   const fileInput = form.elements.namedItem("attachments");
   let busy = false;
+  /** True once the receipt is on screen: the form's work is done. */
+  let receiptShown = false;
   /** This form's receipt, made at the first send and kept for retries. */
   let receipt = state.receipt || null;
   /** The reply public key of ``receipt`` (js/replykey.js), made once. */
@@ -239,6 +241,21 @@ export function enhance(form, state = {}) {
     const main = form.closest("main") || document.body;
     const content = template.content.cloneNode(true);
     content.querySelector("output").textContent = text;
+    // From now on a language button posts the receipt to the receipt page
+    // in that language (views.py receipt_shown): shown once, it must not be
+    // lost by a reporter who switches language to read the page.
+    const languageForm = content.querySelector("form#receipt-language");
+    if (languageForm) {
+      const token = form.elements.namedItem("csrf_token");
+      languageForm.elements.namedItem("csrf_token").value = token ? token.value : "";
+      languageForm.elements.namedItem("receipt").value = text;
+      for (const button of document.querySelectorAll("button[name=switch_language]")) {
+        if (!button.dataset.receiptLanguage) continue;
+        button.setAttribute("form", "receipt-language");
+        button.setAttribute("formaction", button.dataset.receiptLanguage);
+      }
+    }
+    receiptShown = true;
     // The first send was stored and its answer lost: what this one carried
     // (edits since) was not added, and the page says so.
     const note = content.querySelector("[data-earlier]");
@@ -372,6 +389,8 @@ export function enhance(form, state = {}) {
   for (const button of document.querySelectorAll("button[name=switch_language]")) {
     if (button.form !== form) continue;
     button.addEventListener("click", async (event) => {
+      // Once the receipt is shown the button posts it (showReceipt).
+      if (receiptShown) return;
       // Switch in the page: the typed report never leaves it (language.js).
       event.preventDefault();
       if (busy) return;

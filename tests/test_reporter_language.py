@@ -109,3 +109,24 @@ def test_chosen_files_are_asked_for_again(app: Flask, client: FlaskClient) -> No
     html = client.post("/en/", data=data, content_type=content_type).get_data(as_text=True)
     assert "Please choose your files again." in html
     assert _count(app) == 0
+
+
+def test_changing_language_on_the_receipt_page_keeps_the_receipt(client: FlaskClient) -> None:
+    """Shown once, the receipt must survive a reporter who switches to
+    their own language to understand the page: the language buttons post
+    it to the receipt page in that language (in the body, never a URL)."""
+    page = client.post("/en/", data={"narrative": "a report"}).get_data(as_text=True)
+    shown = re.search(r"<output>([\d ]+)</output>", page)
+    assert shown is not None
+    receipt = shown.group(1)
+    assert 'form="receipt-language"' in page and 'formaction="/zh-hant/receipt/shown"' in page
+    assert re.search(r'<form id="receipt-language" method="post" hidden>', page)
+    assert f'name="receipt" type="hidden" value="{receipt}"' in page
+    response = client.post("/zh-hant/receipt/shown", data={"receipt": receipt, "switch_language": "zh-hant"})
+    assert response.status_code == 200
+    again = response.get_data(as_text=True)
+    assert f"<output>{receipt}</output>" in again and 'lang="zh-Hant"' in again
+    assert "/receipt/shown" not in (response.headers.get("Location") or "")
+    # Only a well-formed receipt is shown; nothing is looked up.
+    assert client.post("/fr/receipt/shown", data={"receipt": "1234"}).status_code == 400
+    assert client.post("/fr/receipt/shown", data={}).status_code == 400

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
+from wtforms import StringField
 
 from ..db import request_session
 from ..envelope import AttachmentInput, PublicKeyFile, seal
@@ -18,10 +20,12 @@ from ..envelope.replykey import reply_private_key
 from ..i18n import available_languages, best_language, current_language
 from ..keyring import Keyring, current_keyring
 from ..receipts import (
+    ReceiptFormatError,
     format_receipt,
     is_submission_token,
     new_receipt,
     new_submission_token,
+    normalize_receipt,
     receipt_hash,
     submission_hash,
 )
@@ -341,11 +345,49 @@ def form() -> str | tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store an envelope")
         abort(503)
-    return render_template(
-        "intake/receipt.html",
-        receipt=format_receipt(receipt),
-        title=_("Your report was received"),
+    return _receipt_page(format_receipt(receipt))
+
+
+#: The hidden form of the receipt page that the language buttons post: the
+#: receipt goes to the same page in the other language, in the request body
+#: only (never a URL), since it cannot be shown again otherwise.
+RECEIPT_LANGUAGE_FORM_ID = "receipt-language"
+
+
+class ReceiptShownForm(FlaskForm):  # type: ignore[misc]
+    """The receipt page's language change: the receipt it shows, posted back."""
+
+    receipt = StringField()
+
+
+def _receipt_page(receipt: str, status: int = 200) -> tuple[str, int]:
+    return (
+        render_template(
+            "intake/receipt.html",
+            receipt=receipt,
+            title=_("Your report was received"),
+            switch_form=RECEIPT_LANGUAGE_FORM_ID,
+            switch_endpoint="report.receipt_shown",
+            language_form=ReceiptShownForm(formdata=None, receipt=receipt),
+        ),
+        status,
     )
+
+
+@bp.route("/<lang_code>/receipt/shown", methods=["POST"])
+def receipt_shown() -> tuple[str, int]:
+    """The receipt page again, in the language chosen on it: a reporter who
+    landed on the wrong language must not lose the receipt by switching.
+    The receipt comes from the page itself (the body of this POST); it is
+    only checked for form and shown, never looked up, stored or logged."""
+    form = ReceiptShownForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        digits = normalize_receipt(form.receipt.data or "")
+    except ReceiptFormatError:
+        abort(400)
+    return _receipt_page(format_receipt(digits))
 
 
 @bp.route("/<lang_code>/safety")

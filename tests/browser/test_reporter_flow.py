@@ -375,3 +375,20 @@ def test_enter_in_a_text_field_neither_sends_nor_changes_language(page: Any, liv
     assert page.evaluate("document.documentElement.lang") == "en"
     assert page.is_hidden("#seal-status")
     assert live_intake.new_envelopes() == []
+
+
+def test_changing_language_after_the_receipt_keeps_the_receipt(page: Any, live_intake: LiveIntake) -> None:
+    """A reporter on the English form switches to Chinese to read the
+    receipt page: the receipt comes along (posted, never in a URL)."""
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.fill("textarea[name=narrative]", "a report in the wrong language")
+    page.click("form button[type=submit]")
+    receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    page.click("button[name=switch_language][value=zh-hant]")
+    page.wait_for_url("**/zh-hant/receipt/shown")
+    assert page.text_content(".receipt-number output") == receipt
+    assert page.get_attribute("html", "lang") == "zh-Hant"
+    assert receipt.replace(" ", "") not in page.url.replace(" ", "")
+    assert len(live_intake.new_envelopes()) == 1  # the report was not sent again
+    assert page.errors == []
