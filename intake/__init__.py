@@ -108,7 +108,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app, "intake.db")
     if app.config["AUTO_MIGRATE"]:
         db.upgrade()
-    blob_store = app.config["BLOB_STORE"] or ("files" if db.engine.dialect.name == "sqlite" else "database")
+    # In the database by default, on SQLite too: one file per envelope would
+    # keep each arrival's exact time in the file system (mtime and ctime,
+    # which no one can reset), against invariant 3's "the day only".
+    blob_store = app.config["BLOB_STORE"] or "database"
     if blob_store == "files":
         app.extensions["intake.blobs"] = BlobStore(data_dir / "blobs")
     elif blob_store == "database":

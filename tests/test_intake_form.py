@@ -263,3 +263,20 @@ def test_the_upload_endpoint_answers_json_even_to_a_wrong_method(client: FlaskCl
     response = client.get("/zh-hant/sealed")
     assert response.status_code == 405
     assert response.is_json
+
+
+def test_an_arrival_leaves_no_file_of_its_own_to_date_it(app: Flask, client: FlaskClient) -> None:
+    """Invariant 3 (the day only): attachments live in the database by
+    default, so no per-envelope file keeps the arrival's exact time in its
+    mtime or ctime; the data folder holds the same files before and after."""
+    client.post("/en/", data={"narrative": "first"})
+    data_dir = Path(app.config["DATA_DIR"])
+    before = sorted(p.relative_to(data_dir) for p in data_dir.rglob("*"))
+    response = client.post(
+        "/en/",
+        data={"narrative": "with a file", "attachments": (io.BytesIO(b"evidence" * 1000), "photo.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert re.search(r"<output>[\d ]+</output>", response.get_data(as_text=True))
+    assert sorted(p.relative_to(data_dir) for p in data_dir.rglob("*")) == before
+    assert not (data_dir / "blobs").exists()
