@@ -7,6 +7,12 @@ other format characters hide or join text. Here such characters are made
 visible as ``⟨U+202E⟩``, and very long values are cut, so a reviewer sees what
 was actually sent (Unicode Technical Report #36, "Unicode Security
 Considerations", section 2.1, bidirectional text spoofing).
+
+One exception: a zero-width joiner (U+200D) between two emoji is how emoji
+are composed (a family, a profession, a flag: Unicode Technical Standard #51,
+"emoji ZWJ sequences"), so it passes there; marking it would break every
+family emoji into ``👨⟨U+200D⟩👩⟨U+200D⟩👧``. Everywhere else (between letters,
+at either end) it is marked like any other invisible character.
 """
 
 from __future__ import annotations
@@ -16,15 +22,50 @@ import unicodedata
 #: Kept as they are: line breaks and tabs in a narrative are meant.
 _ALLOWED_CONTROLS = {"\n", "\t"}
 
+_ZWJ = "\u200d"
+_EMOJI_PRESENTATION = "\ufe0f"  # variation selector 16
+#: Code point ranges of Extended_Pictographic (Unicode emoji-data.txt) that
+#: are not all category So in this Python's Unicode database: the emoji
+#: planes hold code points reserved for future emoji (Cn today, a newer
+#: emoji tomorrow), and a few pictographs are punctuation (‼ U+203C,
+#: ⁉ U+2049). Skin tones U+1F3FB–U+1F3FF (category Sk) fall in the first.
+_PICTOGRAPHIC_RANGES = ((0x1F000, 0x1FAFF), (0x1FC00, 0x1FFFD), (0x203C, 0x203C), (0x2049, 0x2049))
+
+
+def _emoji_like(ch: str) -> bool:
+    """Whether ``ch`` can stand next to a joiner in an emoji ZWJ sequence:
+    an Extended_Pictographic code point (approximated by category So plus
+    :data:`_PICTOGRAPHIC_RANGES`, since the standard library has no emoji
+    properties), a skin tone modifier, or the emoji variation selector."""
+    if ch == _EMOJI_PRESENTATION or unicodedata.category(ch) == "So":
+        return True
+    point = ord(ch)
+    return any(low <= point <= high for low, high in _PICTOGRAPHIC_RANGES)
+
+
+def _joins_emoji(text: str, index: int) -> bool:
+    """Whether the ZWJ at ``text[index]`` has an emoji-like character on
+    both sides (rule above). Only the immediate neighbours count, so a
+    joiner cannot hide between letters, at an end, or next to another
+    invisible character."""
+    return 0 < index < len(text) - 1 and _emoji_like(text[index - 1]) and _emoji_like(text[index + 1])
+
 
 def visible_controls(text: object, limit: int | None = None) -> str:
     """``text`` with every control (Unicode category Cc, except newline and
     tab) and format character (Cf: bidi embeddings, overrides and isolates,
     zero-width characters) replaced by a visible ``⟨U+XXXX⟩`` marker, then
-    cut to ``limit`` characters with "…" when longer."""
+    cut to ``limit`` characters with "…" when longer.
+
+    A zero-width joiner between two emoji-like characters (an emoji, a skin
+    tone, U+FE0F) is kept, so that ZWJ sequences such as 👨‍👩‍👧 show as one
+    emoji."""
+    text = str(text)
     out = []
-    for ch in str(text):
-        if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cf"):
+    for index, ch in enumerate(text):
+        if ch == _ZWJ and _joins_emoji(text, index):
+            out.append(ch)
+        elif ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cf"):
             out.append(f"⟨U+{ord(ch):04X}⟩")
         else:
             out.append(ch)

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from .. import attachments, audit, links, replies, taxonomy, triage, vignettes
+from .. import attachments, audit, links, replies, reportview, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
 from ..display import safe_download_name
 from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
@@ -57,6 +57,12 @@ def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str
     """Render the case page (``reply_form`` keeps a reply that was not sent)."""
     db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
+    # The reporter's answers with the form's own labels (admin/reportview.py).
+    report_view = (
+        reportview.report_sections(opened.report, reportview.recipients_of(case.header, data_dir()))
+        if opened is not None
+        else None
+    )
     notes = triage.notes_of(db, case, keyring()) if opened is not None else None
     vignette = vignettes.state_of(db, case, keyring())
     consent = opened.report.get("consent") if opened is not None else None
@@ -97,6 +103,7 @@ def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str
         "case/show.html",
         case=case,
         opened=opened,
+        report_view=report_view,
         followups=followups,
         timeline=timeline,
         can_reply=replies.can_reply(case),
