@@ -247,3 +247,10 @@ def test_without_javascript_a_form_sent_again_shows_no_receipt(
     assert receipt.group(1) not in text and receipt.group(1).replace(" ", "") not in text
     assert "<output>" not in text
     assert len(_rows(app)) == 1
+
+
+def test_an_expired_check_page_names_its_own_button(app: Flask) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = app.test_client().post("/fr/receipt", data={"receipt": "1234"})
+    assert response.status_code == 400
+    assert "Appuyez de nouveau sur Continuer." in response.get_data(as_text=True)

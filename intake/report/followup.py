@@ -215,7 +215,7 @@ def check() -> tuple[str, int]:
     if not form.is_submitted():
         return _check_page(form)
     if not form.validate():
-        return _check_page(form, _("The page expired. Please press Send again."), 400)
+        return _check_page(form, _("The page expired. Please press Continue again."), 400)
     try:
         digits = normalize_receipt(form.receipt.data or "")
     except ReceiptFormatError as exc:
