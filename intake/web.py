@@ -163,9 +163,12 @@ def apply_security_headers(
 def set_security_headers(response: Response) -> Response:
     """Headers every intake response carries (``after_request``)."""
     config = current_app.config
+    extra = _view_csp_extra()
     return apply_security_headers(
         response,
-        csp=build_csp(CSP_DIRECTIVES, _view_csp_extra()),
+        # Most views add nothing: the policy made once at import is the same
+        # string build_csp would make again for every response.
+        csp=build_csp(CSP_DIRECTIVES, extra) if extra else CSP,
         no_store=not request.path.startswith("/static/") or response.status_code >= 400,
         hsts_max_age=int(config.get("HSTS_MAX_AGE") or 0),
         onion_address=config.get("ONION_ADDRESS") or None,

@@ -130,7 +130,8 @@ def verify(payload: str | None) -> bool:
     if not payload or len(payload) > MAX_PAYLOAD:
         return False
     try:
-        parameters = altcha.Payload.from_base64(payload).challenge.parameters
+        parsed = altcha.Payload.from_base64(payload)
+        parameters = parsed.challenge.parameters
         nonce, expires_at = str(parameters.nonce), parameters.expires_at
         if not isinstance(expires_at, int) or isinstance(expires_at, bool):
             return False  # we always set one: a challenge without it is not ours
@@ -138,7 +139,9 @@ def verify(payload: str | None) -> bool:
             return False
         if not parameters.key_signature:
             return False  # ours are all deterministic: verified by their key signature
-        result = altcha.verify_solution(payload, _key(b"challenge"), hmac_key_secret=_key(b"derived-key"))
+        # The parsed payload, not the text: verify_solution would decode the
+        # same base64 and JSON a second time (altcha parses both alike).
+        result = altcha.verify_solution(parsed, _key(b"challenge"), hmac_key_secret=_key(b"derived-key"))
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError):
         return False
     return bool(result.verified) and _spent().spend(nonce, float(expires_at), time.time())

@@ -97,7 +97,7 @@ from ..envelope.format import TAG_SIZE
 from ..keyring import current_keyring
 from ..models import Envelope, ReceiptRecord
 from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
-from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
 from ..timing import equal
 from . import proofofwork
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
@@ -354,7 +354,10 @@ def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | No
     session = request_session("intake.db")
     params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash}
     try:
-        seq, held_hash, known, holder = session.execute(PRIOR_QUERY, params).one()
+        # On the session's connection (its transaction) rather than through
+        # session.execute: the query returns plain values, so the ORM's
+        # result processing would be cost and nothing else.
+        seq, held_hash, known, holder = session.connection().execute(PRIOR_QUERY, params).one()
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
         raise _unavailable() from exc
@@ -408,7 +411,7 @@ def store_browser_envelope(
         stored_hash = None
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
-        store_envelope(
+        insert_envelope(
             session,
             blobs,
             envelope,
@@ -417,6 +420,7 @@ def store_browser_envelope(
             submission_hash=submitted,
             followup_of=followup_of,
             submission_checked=checked and prior.submission_seq is None,
+            header=header,
         )
     except DuplicateSubmissionError as exc:
         raise _duplicate() from exc
