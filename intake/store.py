@@ -2,15 +2,16 @@
 ciphertexts behind one storage interface (:class:`BlobStorage`) with two
 implementations:
 
-- :class:`BlobStore` (``BLOB_STORE = "files"``, the default on SQLite):
-  files in the data folder. Write order (invariant 5, "acknowledged means
+- :class:`BlobStore` (``BLOB_STORE = "files"``, by choice only): files in
+  the data folder; each envelope's folder keeps its arrival's exact time in
+  the file system (mtime, ctime), which the default avoids. Write order (invariant 5, "acknowledged means
   durable"): every blob is written to a temporary name, fsynced and renamed
   into place, then the envelope row is committed; only after that commit
   does the reporter see a receipt. A crash in between leaves at most orphan
   blobs with no row, which no console ever ingests, and which
   :func:`remove_orphans` can clear.
-- :class:`DatabaseBlobStore` (``BLOB_STORE = "database"``, the default on
-  PostgreSQL): rows of ``envelope_blob``, committed in the same transaction
+- :class:`DatabaseBlobStore` (``BLOB_STORE = "database"``, the default):
+  rows of ``envelope_blob``, committed in the same transaction
   as the envelope, so every intake host sharing the database serves them and
   a crash leaves nothing at all. An S3-compatible store would be a third
   implementation of the same interface.
