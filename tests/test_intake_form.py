@@ -12,7 +12,7 @@ import pytest
 import werkzeug.formparser
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import intake
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
@@ -184,7 +184,8 @@ def test_too_large_upload_is_413_translated(tmp_path: Path, keys_dir: Path, org_
             "MAX_CONTENT_LENGTH": 100_000,
         }
     )
-    body, content_type = multipart({"narrative": "x", "attachments": (bytes(200_000), "big.bin", "x/y")})
+    # Past four times the limit (intake/uploads.py): refused unread.
+    body, content_type = multipart({"narrative": "x", "attachments": (bytes(500_000), "big.bin", "x/y")})
     response = app.test_client().post("/zh-hant/", data=body, content_type=content_type)
     assert response.status_code == 413
     assert "檔案太大" in response.get_data(as_text=True)
@@ -280,3 +281,45 @@ def test_an_arrival_leaves_no_file_of_its_own_to_date_it(app: Flask, client: Fla
     assert re.search(r"<output>[\d ]+</output>", response.get_data(as_text=True))
     assert sorted(p.relative_to(data_dir) for p in data_dir.rglob("*")) == before
     assert not (data_dir / "blobs").exists()
+
+
+def test_files_over_the_request_limit_keep_what_was_typed(
+    tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey
+) -> None:
+    """Without JavaScript a post over MAX_CONTENT_LENGTH used to be refused
+    unread, losing the typed report. Up to four times that size the text is
+    read, the file bytes past the allowance are dropped as they arrive, and
+    the form comes back with the text and a message; beyond, 413."""
+    app = intake.create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path / "data"),
+            "KEYS_DIR": str(keys_dir),
+            "WTF_CSRF_ENABLED": False,
+            "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+            "MAX_TOTAL_FILE_SIZE": 600_000,
+            "MAX_FILE_SIZE": 500_000,
+        }
+    )
+    client = app.test_client()
+    narrative = "They followed me home from the vigil. 他們跟蹤我回家。"
+    body, content_type = multipart(
+        {
+            "narrative": narrative,
+            "city": "Toronto",
+            "attachments": (bytes(5 * 1024 * 1024), "video.mp4", "video/mp4"),
+        }
+    )
+    response = client.post("/en/", data=body, content_type=content_type)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert narrative in page and 'value="Toronto"' in page
+    assert "larger than" in page
+    with app.extensions["intake.db"].sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Envelope)) == 0
+    # Far past the limit the request is still refused unread.
+    body, content_type = multipart(
+        {"narrative": narrative, "attachments": (bytes(9 * 1024 * 1024), "v.mp4", "video/mp4")}
+    )
+    assert client.post("/en/", data=body, content_type=content_type).status_code == 413
+    app.extensions["intake.db"].engine.dispose()
