@@ -25,17 +25,17 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField, MultipleFileField, SelectField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from intake.envelope import AttachmentInput, KeyFileError, RecipientPublicKey, seal
+from intake.envelope import KeyFileError, RecipientPublicKey, seal
 from intake.envelope.replykey import reply_private_key
 from intake.i18n import LANGUAGES
 from intake.receipts import format_receipt, is_submission_token, new_receipt, new_submission_token
 from intake.report import fields
 from intake.report.fields import MAX_NARRATIVE, ReportFieldError, report_from_form
-from intake.report.forms import chosen_files, file_size
+from intake.report.forms import attachment_inputs, chosen_files, file_size
 from intake.report.limits import DEFAULT_MAX_FILE_SIZE, MIB, REQUEST_MARGIN, UploadLimits, megabytes
 from intake.store import today_utc
 from intake.uploads import InMemoryRequest
@@ -204,17 +204,6 @@ def organization_keys(keys: Keyring) -> list[RecipientPublicKey]:
     return found
 
 
-def _attachments(files: list[FileStorage]) -> list[AttachmentInput]:
-    return [
-        AttachmentInput(
-            name=file.filename or "",
-            media_type=file.mimetype or "application/octet-stream",
-            data=file.stream.read(),
-        )
-        for file in chosen_files(files)
-    ]
-
-
 def _refusal_message(exc: IntakeClient.EnvelopeRefused) -> str:
     if exc.code == "too_large":
         return "The intake refused the files as too large. Nothing was filed. Choose smaller or fewer files."
@@ -298,7 +287,7 @@ def form() -> str | tuple[str, int]:
             "counts only while unlocked).",
             status=503,
         )
-    attachments = _attachments(interview.attachments.data or [])
+    attachments = attachment_inputs(interview.attachments.data)
     # The receipt first: the person's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed into
     # the header, so replies open with this receipt only.

@@ -57,7 +57,7 @@ from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_env
 from ..web import csp_allow
 from . import proofofwork
 from .fields import ReportFieldError, followup_from_form
-from .forms import FollowupForm, chosen_files
+from .forms import FollowupForm, attachment_inputs, chosen_files
 from .throttle import allow_guess
 from .upload import (
     UploadRefused,
@@ -66,7 +66,7 @@ from .upload import (
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _attachments, _seal_settings, bp, field_message, organizations
+from .views import Organization, _seal_settings, bp, field_message, organizations
 
 #: How long a status page may be used to add information (seconds).
 ACCESS_MAX_AGE = 3600
@@ -306,7 +306,7 @@ def followup() -> tuple[str, int]:
     submitted = None
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
-    attachments = _attachments(files)
+    attachments = attachment_inputs(files)
     sealed = seal(
         body,
         [key.public_key for org in orgs for key in org.keys],

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 from wtforms import StringField
 
 from ..db import request_session
-from ..envelope import AttachmentInput, PublicKeyFile, seal
+from ..envelope import PublicKeyFile, seal
 from ..envelope.keys import b64encode
 from ..envelope.replykey import reply_private_key
 from ..i18n import available_languages, best_language, current_language
@@ -40,7 +40,7 @@ from ..store import (
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, chosen_files
+from .forms import ReportForm, attachment_inputs, chosen_files
 from .limits import current_limits, megabytes
 from .throttle import allow_submission
 
@@ -83,17 +83,6 @@ def _page_context() -> dict[str, object]:
 def root() -> Response:
     """Send a first visit to the form in the browser's language."""
     return redirect(url_for("report.form", lang_code=best_language()))
-
-
-def _attachments(files: list[FileStorage]) -> list[AttachmentInput]:
-    return [
-        AttachmentInput(
-            name=file.filename or "",
-            media_type=file.mimetype or "application/octet-stream",
-            data=file.stream.read(),
-        )
-        for file in chosen_files(files)
-    ]
 
 
 @dataclass(frozen=True)
@@ -311,7 +300,7 @@ def form() -> str | tuple[str, int]:
     if submission_exists(session, submitted):
         return _already_received()
 
-    attachments = _attachments(report_form.attachments.data or [])
+    attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
