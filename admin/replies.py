@@ -15,15 +15,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.envelope import EnvelopeError, parse_header
 from intake.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
-from .custody import Keyring, open_field, seal_field
+from .custody import Keyring, seal_field
 from .models import Case, CaseReply, User
 from .sync import IntakeClient
+from .triage import sealed_texts
 
 
 class ReplyError(ValueError):
@@ -125,19 +125,7 @@ def replies_of(session: Session, case: Case, keyring: Keyring) -> list[SentReply
     Raises:
         KeyLockedError: locked. DataKeyError: a copy does not authenticate.
     """
-    data_key = keyring.data_key()
-    rows = session.execute(
-        select(CaseReply, User.email)
-        .outerjoin(User, User.id == CaseReply.author_id)
-        .where(CaseReply.case_id == case.id)
-        .order_by(CaseReply.id)
-    ).all()
     return [
-        SentReply(
-            uid=row.uid,
-            day=row.day,
-            author=email or "",
-            text=open_field(data_key, case.envelope_id, f"reply/{row.uid}", row.body_ct).decode("utf-8"),
-        )
-        for row, email in rows
+        SentReply(uid=uid, day=day, author=author, text=text)
+        for uid, day, author, text in sealed_texts(session, CaseReply, case, keyring, "reply")
     ]

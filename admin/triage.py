@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -38,6 +38,7 @@ from .models import (
     CaseCodingCommunity,
     CaseCodingTactic,
     CaseNote,
+    CaseReply,
     CaseTag,
     User,
 )
@@ -162,27 +163,40 @@ def add_note(session: Session, case: Case, keyring: Keyring, author: User, body:
     return note
 
 
+def sealed_texts(
+    session: Session, model: type[CaseNote] | type[CaseReply], case: Case, keyring: Keyring, field: str
+) -> list[tuple[str, date, str, str]]:
+    """A case's texts kept under the data key (internal notes, ``field``
+    ``"note"``; the console's copies of replies, ``"reply"``), oldest first,
+    as ``(uid, day, author's e-mail or "", text)``, decrypted in memory only.
+
+    Raises:
+        KeyLockedError: locked. DataKeyError: a text does not authenticate.
+    """
+    data_key = keyring.data_key()
+    rows = session.execute(
+        select(model, User.email)
+        .outerjoin(User, User.id == model.author_id)
+        .where(model.case_id == case.id)
+        .order_by(model.id)
+    ).all()
+    texts: list[tuple[str, date, str, str]] = []
+    for row, email in rows:
+        kept = cast(CaseNote | CaseReply, row)  # a row of ``model``
+        text = open_field(data_key, case.envelope_id, f"{field}/{kept.uid}", kept.body_ct).decode("utf-8")
+        texts.append((kept.uid, kept.day, email or "", text))
+    return texts
+
+
 def notes_of(session: Session, case: Case, keyring: Keyring) -> list[Note]:
     """The case's notes, oldest first, decrypted (in memory only).
 
     Raises:
         KeyLockedError: locked. DataKeyError: a note does not authenticate.
     """
-    data_key = keyring.data_key()
-    rows = session.execute(
-        select(CaseNote, User.email)
-        .outerjoin(User, User.id == CaseNote.author_id)
-        .where(CaseNote.case_id == case.id)
-        .order_by(CaseNote.id)
-    ).all()
     return [
-        Note(
-            uid=note.uid,
-            day=note.day,
-            author=email or "",
-            body=open_field(data_key, case.envelope_id, f"note/{note.uid}", note.body_ct).decode("utf-8"),
-        )
-        for note, email in rows
+        Note(uid=uid, day=day, author=author, body=body)
+        for uid, day, author, body in sealed_texts(session, CaseNote, case, keyring, "note")
     ]
 
 
