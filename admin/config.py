@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_URL": None,
     "INTAKE_TOKEN": None,
     "INTAKE_TIMEOUT": 30,
-    "SYNC_PAGE_SIZE": 100,
+    "SYNC_PAGE_SIZE": 500,
     # Argon2id cost of new private key files and password hashes
     # ({"memory_kib", "iterations", "lanes"}); None: RFC 9106 64 MiB, t=3, p=4.
     "ARGON2ID": None,

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from sqlalchemy import BindParameter, CompoundSelect, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -53,12 +53,18 @@ from intake.envelope.format import TAG_SIZE
 from intake.envelope.keys import b64decode
 
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
-from .custody import Keyring, seal_field
+from .custody import FieldSealer, Keyring
 from .errors import ConsoleError, IntakeAuthError, IntakeError, SyncNotConfiguredError
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
-MAX_PAGE_SIZE = 100
+#: Envelopes asked for per page (the intake's API allows 1-500; it sends
+#: fewer when their bytes pass its API_PAGE_BYTES).
+MAX_PAGE_SIZE = 500
+#: The most a page's reply may weigh: the intake's default byte budget
+#: (8 MiB of sealed bytes) in base64 and JSON, with room to spare. A larger
+#: reply is refused, not parsed.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
 DOWNLOAD_PIECE = 64 * 1024
 
 # One sync at a time in this process; across processes the unique envelope
@@ -168,7 +174,8 @@ class IntakeClient:
         return deleted, remaining
 
     def envelopes(self, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-        """One page of envelopes with ``seq`` > ``after``.
+        """One page of envelopes with ``seq`` > ``after``: :meth:`envelope_page`
+        read by :func:`parse_envelope_page`.
 
         Returns:
             The envelope objects (as in the API) and whether there are more.
@@ -177,19 +184,32 @@ class IntakeClient:
             IntakeAuthError: 401/403. IntakeError: unreachable, another
                 status, or a reply that is not the documented JSON.
         """
-        response = self._get("/api/v1/envelopes", params={"after": after, "limit": limit})
-        try:
-            doc = response.json()
-        except ValueError as exc:
-            raise IntakeError("the intake's reply is not JSON") from exc
-        if (
-            not isinstance(doc, dict)
-            or not isinstance(doc.get("envelopes"), list)
-            or not isinstance(doc.get("more"), bool)
-            or not all(isinstance(e, dict) for e in doc["envelopes"])
-        ):
-            raise IntakeError("the intake's reply does not have 'envelopes' and 'more'")
-        return doc["envelopes"], doc["more"]
+        return parse_envelope_page(self.envelope_page(after, limit))
+
+    def envelope_page(self, after: int, limit: int) -> bytes:
+        """The intake's reply for one page (``GET /api/v1/envelopes?after=&limit=``),
+        as bytes, not yet parsed: network only, so a worker thread can wait
+        for it while the caller's thread, holding the interpreter, opens
+        the previous page. Read in one call (not requests' 10 kB pieces,
+        each of which would take the interpreter lock back from the opening
+        thread) and at most :data:`MAX_PAGE_BYTES`.
+
+        Raises:
+            IntakeAuthError: 401/403. IntakeError: unreachable, another
+                status, a reply over :data:`MAX_PAGE_BYTES`, or the download
+                broke off.
+        """
+        response = self._get("/api/v1/envelopes", params={"after": after, "limit": limit}, stream=True)
+        with response:
+            try:
+                content = response.raw.read(MAX_PAGE_BYTES + 1, decode_content=True)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise IntakeError(
+                    f"the download from the intake broke off ({exc.__class__.__name__})"
+                ) from exc
+        if len(content) > MAX_PAGE_BYTES:
+            raise IntakeError("the intake's page is larger than a console reads")
+        return content
 
     @contextmanager
     def attachment(self, envelope_id: str, index: int) -> Iterator[Iterator[bytes]]:
@@ -353,6 +373,30 @@ def client_from_config(config: Mapping[str, Any]) -> IntakeClient:
     return IntakeClient(str(url), str(token), float(config.get("INTAKE_TIMEOUT", 30)))
 
 
+def parse_envelope_page(content: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """Read a reply of ``GET /api/v1/envelopes``: ``{"envelopes": [...],
+    "more": bool}`` (intake/api/views.py) in UTF-8 JSON.
+
+    Returns:
+        The envelope objects and whether there are more.
+
+    Raises:
+        IntakeError: not JSON, or not that shape.
+    """
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise IntakeError("the intake's reply is not JSON") from exc
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("envelopes"), list)
+        or not isinstance(doc.get("more"), bool)
+        or not all(isinstance(e, dict) for e in doc["envelopes"])
+    ):
+        raise IntakeError("the intake's reply does not have 'envelopes' and 'more'")
+    return doc["envelopes"], doc["more"]
+
+
 def get_cursor(db: Database) -> int:
     """The last intake seq handled (0 before the first sync)."""
     with db.session() as session:
@@ -384,13 +428,11 @@ def sync(
     """Pull and store every envelope after the cursor, page by page;
     ``progress`` is called after each page is committed.
 
-    The waiting is overlapped with the opening: one worker thread fetches
-    the next page (and checks which of its ids are already here) and
-    commits the previous one while this thread opens the current one. The
-    worker runs its tasks in order and a page's commit is submitted only
-    after the previous page's commit succeeded, so pages are committed one
-    after the other, each with the cursor after it, exactly as without the
-    worker.
+    The waiting is overlapped with the opening: one worker thread
+    downloads the next page (network only: the bytes of the reply) while
+    this thread opens the current one. Everything that needs the
+    interpreter (parsing, opening, storing) runs in this thread, one page
+    after the other, each page committed with the cursor after it.
 
     Returns:
         The counts (added, quarantined, skipped).
@@ -403,76 +445,50 @@ def sync(
             was stored before stays stored.
     """
     keys = keyring.private_keys()
-    data_key = keyring.data_key()
+    sealer = FieldSealer(keyring.data_key())
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
     result = SyncResult()
-    # Envelope ids of the last pages handled: their commits may still be in
-    # flight when the next page's ids are checked against the database (the
-    # worker checks page n+1 before it commits page n).
-    recent: deque[set[str]] = deque(maxlen=2)
-    committing: Future[_Batch] | None = None
+    # Envelope ids handled in this run or found stored: a page's ids are
+    # checked against the database once, before it is opened.
+    known: set[str] = set()
     pages = 0
 
-    def committed(*, report: bool = True) -> None:
-        # Wait for the page in flight; its counts are in ``result`` once it
-        # is committed, and only then is it reported.
-        nonlocal committing, pages
-        if committing is None:
-            return
-        future, committing = committing, None
-        batch = future.result()
-        if report:
-            pages += 1
-            if progress is not None:
-                progress(
-                    SyncProgress(pages, batch.envelopes, result.added, result.quarantined, result.skipped)
-                )
+    def store(batch: _Batch) -> None:
+        _store(db, batch, result, blobs)
 
-    def commit(batch: _Batch) -> None:
-        nonlocal committing
-        committed()  # the previous page first: never a cursor past a page that failed
-        recent.append(batch.ids)
-        committing = io.submit(_store, db, batch, result, blobs)
-
+    # Why only the download is on the worker: cryptography's HPKE and the
+    # JSON and SQLite work all hold the interpreter lock, so a second
+    # thread doing any of it only makes the two wait on each other
+    # (measured with bench/console.py: storing on the worker cost more than
+    # it overlapped). Waiting on a socket does not hold the lock, and on a
+    # real network the wait for the next page is what there is to hide.
+    #
     # requests' Session is shared by this thread (attachments) and the
     # worker (pages): urllib3's connection pool is thread-safe and the
     # client keeps no other state between requests.
-    with _SYNC_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-io") as io:
+    with _SYNC_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch") as net:
         cursor = get_cursor(db)
-        fetching: Future[_Page] | None = io.submit(_fetch_page, db, client, cursor, limit)
-        whole = True  # whether the page in flight was handled in full
+        fetching: Future[bytes] | None = net.submit(client.envelope_page, cursor, limit)
         try:
             while fetching is not None:
-                page = fetching.result()
-                after = _next_after(page.items, cursor) if page.more else None
-                fetching = io.submit(_fetch_page, db, client, after, limit) if after is not None else None
-                whole = False
-                cursor = _ingest_page(
-                    page.items, cursor, page.known.union(*recent), keys, data_key, client, blobs, commit
-                )
-                whole = True
-                if not page.more or not page.items:
-                    _cancel(fetching)
-                    fetching = None
-            committed()
-        except BaseException:
+                items, more = parse_envelope_page(fetching.result())
+                after = _next_after(items, cursor) if more else None
+                fetching = net.submit(client.envelope_page, after, limit) if after is not None else None
+                ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
+                if ids:
+                    known |= _known_ids(db, ids)
+                cursor = _ingest_page(items, cursor, known, keys, sealer, client, blobs, store)
+                pages += 1
+                if progress is not None:
+                    counts = (result.added, result.quarantined, result.skipped)
+                    progress(SyncProgress(pages, len(items), *counts))
+                if not more or not items:
+                    break
+        finally:
             _cancel(fetching)
-            # What was opened before the failure is stored; a page cut short
-            # is not reported as a page (as before the worker).
-            committed(report=whole)
-            raise
     return result
-
-
-@dataclass
-class _Page:
-    """A page from the intake and which of its envelope ids are already here."""
-
-    items: list[dict[str, Any]]
-    more: bool
-    known: set[str]
 
 
 @dataclass
@@ -481,17 +497,8 @@ class _Batch:
     how many of its envelopes were skipped (already here)."""
 
     cursor: int
-    envelopes: int
     rows: list[CaseRow | QuarantineRow] = field(default_factory=list)
     skipped: int = 0
-    #: The envelope ids handled (stored or quarantined) in this page.
-    ids: set[str] = field(default_factory=set)
-
-
-def _fetch_page(db: Database, client: IntakeClient, after: int, limit: int) -> _Page:
-    items, more = client.envelopes(after=after, limit=limit)
-    ids = [i for i in (_api_id(item) for item in items) if i is not None]
-    return _Page(items, more, _known_ids(db, ids) if ids else set())
 
 
 def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
@@ -504,9 +511,10 @@ def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
     return seq
 
 
-def _cancel(future: Future[_Page] | None) -> None:
-    # A page fetched ahead and not needed: dropped unread (the worker is
-    # waited for when the executor closes; its error, if any, is moot).
+def _cancel(future: Future[bytes] | None) -> None:
+    # A page fetched ahead and not needed (the last page, or a failure
+    # before it): dropped unread. The worker is waited for when the
+    # executor closes; its error, if any, is moot.
     if future is not None and not future.cancel():
         future.exception()
 
@@ -603,7 +611,7 @@ def _ingest_page(
     cursor: int,
     known: set[str],
     keys: Sequence[RecipientPrivateKey],
-    data_key: bytes,
+    sealer: FieldSealer,
     client: IntakeClient,
     blobs: Path,
     commit: Callable[[_Batch], None],
@@ -613,8 +621,8 @@ def _ingest_page(
     envelope). If the intake fails part-way, what was opened before is
     still committed and the cursor stands after it, so the next sync
     resumes there. Ids in ``known`` are skipped; every id handled is added
-    to ``known`` and to the batch. Returns the new cursor."""
-    batch = _Batch(cursor=cursor, envelopes=len(items))
+    to ``known``. Returns the new cursor."""
+    batch = _Batch(cursor=cursor)
     try:
         for item in items:
             seq = item.get("seq")
@@ -626,7 +634,7 @@ def _ingest_page(
                 batch.cursor = seq
                 continue
             try:
-                batch.rows.append(_open_item(item, seq, keys, data_key, client, blobs))
+                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs))
             except EnvelopeError as exc:
                 batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             except ConsoleError:
@@ -637,7 +645,6 @@ def _ingest_page(
                 batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             if envelope_id is not None:
                 known.add(envelope_id)
-                batch.ids.add(envelope_id)
             batch.cursor = seq
     finally:
         # Also on the way out of an IntakeError: keep what was opened.
@@ -676,14 +683,14 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
     )
 
 
-def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None = None) -> _Batch:
+def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None = None) -> None:
     """Store a page's rows and move the cursor to ``batch.cursor``, all in
     one transaction: after a crash either the whole page is here with the
     cursor after it, or none of it and the cursor before it. The counts in
-    ``result`` move only once the rows are committed. Returns ``batch``."""
+    ``result`` move only once the rows are committed."""
     rows = batch.rows
     if not rows and not batch.skipped:
-        return batch  # an empty page: nothing to store, the cursor stays
+        return  # an empty page: nothing to store, the cursor stays
     if blobs is not None and any(isinstance(row, CaseRow) and row.attachments for row in rows):
         # The blobs were fsynced one by one; their names (the renames) are
         # made durable here, once per page, before the rows that point at them.
@@ -708,7 +715,6 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
         for row in rows:
             _count(result, row)
     result.skipped += batch.skipped
-    return batch
 
 
 def _count(result: SyncResult, row: CaseRow | QuarantineRow) -> None:
@@ -773,7 +779,7 @@ def _open_item(
     item: Mapping[str, Any],
     seq: int,
     keys: Sequence[RecipientPrivateKey],
-    data_key: bytes,
+    sealer: FieldSealer,
     client: IntakeClient,
     blobs: Path,
 ) -> CaseRow:
@@ -829,7 +835,7 @@ def _open_item(
                 position=index,
                 ciphertext_size=slot.ciphertext_size,
                 blob=name,
-                meta_ct=seal_field(data_key, envelope_id, f"attachment/{index}", _json(meta_doc)),
+                meta_ct=sealer.seal(envelope_id, f"attachment/{index}", _json(meta_doc)),
             )
         )
     return CaseRow(
@@ -841,8 +847,8 @@ def _open_item(
         consent_statistics=_consented(inner["report"], "statistics"),
         consent_quote=_consented(inner["report"], "quote"),
         header=header_raw,
-        content_key_ct=seal_field(data_key, envelope_id, "content-key", content_key),
-        report_ct=seal_field(data_key, envelope_id, "report", _json(inner["report"])),
+        content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
+        report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
     )
 

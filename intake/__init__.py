@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
     "MAX_FORM_PARTS": 200,
     "CHUNK_SIZE": 64 * 1024,
+    # The reviewer API's pages stop at this many bytes of sealed header and
+    # body (at least one envelope a page; intake/api/views.py).
+    "API_PAGE_BYTES": 8 * 1024 * 1024,
     # A reporter may take a long time to write; the token lives as long as
     # the browser session.
     "WTF_CSRF_TIME_LIMIT": None,

@@ -142,7 +142,37 @@ def test_listing_is_ordered_paged_and_opens(
     assert seen == ids
 
 
-@pytest.mark.parametrize("query", ["after=-1", "after=x", "limit=0", "limit=101", "limit=1e3"])
+def test_pages_stop_at_the_byte_budget_and_hold_at_least_one(
+    two_orgs: tuple[Flask, RecipientPrivateKey, RecipientPrivateKey],
+) -> None:
+    """Bodies may be up to 1 MiB each: a page holds only as many envelopes
+    as fit in API_PAGE_BYTES of sealed header and body, however large the
+    limit, and one envelope larger than the budget still comes, alone."""
+    app, one, _two = two_orgs
+    app.config["API_PAGE_BYTES"] = 60_000
+    texts = ["a" * 20_000, "b" * 20_000, "c" * 150_000, "d" * 20_000, "e" * 20_000, "f" * 20_000]
+    ids = [_store(app, [one.public_key], text) for text in texts]
+    client = app.test_client()
+    token = _token(app, "org-one")
+    pages: list[list[str]] = []
+    after = 0
+    while True:
+        status, page = _get(client, token, f"/api/v1/envelopes?after={after}&limit=500")
+        assert status == 200 and isinstance(page, dict)
+        items = page["envelopes"]
+        assert items, "a page with more to come is never empty"
+        size = sum(len(base64.b64decode(i["header"])) + len(base64.b64decode(i["body"])) for i in items)
+        assert len(items) == 1 or size <= 60_000
+        pages.append([i["id"] for i in items])
+        after = items[-1]["seq"]
+        if not page["more"]:
+            break
+    assert [i for p in pages for i in p] == ids
+    assert pages[0] == ids[:2] and pages[1] == [ids[2]]
+    assert len(pages) == 4
+
+
+@pytest.mark.parametrize("query", ["after=-1", "after=x", "limit=0", "limit=501", "limit=1e3"])
 def test_bad_paging_arguments_are_400(
     two_orgs: tuple[Flask, RecipientPrivateKey, RecipientPrivateKey], query: str
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, stream_with_context, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import request_session
@@ -19,7 +19,7 @@ from .tokens import recipient_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MAX_PAGE = 100
+MAX_PAGE = 500
 DEFAULT_PAGE = 50
 
 
@@ -55,7 +55,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/envelopes")
 def list_envelopes() -> Response:
     """Envelopes with ``seq > after`` sealed to the caller's organization, in
-    ``seq`` order, at most ``limit`` (1–100, default 50).
+    ``seq`` order, at most ``limit`` (1–500, default 50), and only as many
+    as fit in ``API_PAGE_BYTES`` of sealed header and body (at least one;
+    bodies may be up to 1 MiB, and a page is built, sent and parsed whole,
+    in memory, on both sides): a console reads on while ``more`` is true
+    and never counts on full pages.
 
     Response: ``{"envelopes": [{"seq", "id", "day", "header", "body",
     "attachments": [{"index", "size", "url"}], "follows"}], "more": bool}``;
@@ -67,22 +71,34 @@ def list_envelopes() -> Response:
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
     session = request_session("intake.db")
     mine = select(EnvelopeRecipient.envelope_seq).where(EnvelopeRecipient.recipient_id == g.api_recipient)
-    rows = list(
-        session.scalars(
-            select(Envelope)
-            .where(Envelope.seq > after, Envelope.seq.in_(mine))
-            .order_by(Envelope.seq)
-            .limit(limit + 1)
-        )
+    # Sizes first (SQLite and PostgreSQL read a blob's length without its
+    # bytes), then only the rows that fit the byte budget.
+    sizes = session.execute(
+        select(Envelope.seq, func.length(Envelope.header) + func.length(Envelope.body))
+        .where(Envelope.seq > after, Envelope.seq.in_(mine))
+        .order_by(Envelope.seq)
+        .limit(limit + 1)
+    ).all()
+    budget = int(current_app.config["API_PAGE_BYTES"])
+    chosen: list[int] = []
+    for seq, size in sizes[:limit]:
+        budget -= size
+        if chosen and budget < 0:
+            break
+        chosen.append(seq)
+    more = len(sizes) > len(chosen)
+    rows = (
+        list(session.scalars(select(Envelope).where(Envelope.seq.in_(chosen)).order_by(Envelope.seq)))
+        if chosen
+        else []
     )
-    more = len(rows) > limit
-    followed = {r.followup_of for r in rows[:limit] if r.followup_of is not None}
+    followed = {r.followup_of for r in rows if r.followup_of is not None}
     report_ids: dict[int, str] = {}
     if followed:
         found = session.execute(select(Envelope.seq, Envelope.envelope_id).where(Envelope.seq.in_(followed)))
         report_ids = {seq: envelope_id for seq, envelope_id in found}
     items = []
-    for row in rows[:limit]:
+    for row in rows:
         items.append(
             {
                 "seq": row.seq,

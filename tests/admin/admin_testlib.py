@@ -227,6 +227,9 @@ class FakeIntake:
         self.envelopes: list[Served] = []
         #: Page responses built ahead by :meth:`prebuild`, by (after, limit).
         self._pages: dict[tuple[int, int], bytes] = {}
+        #: At most this many envelopes a page, whatever the limit asked, as
+        #: the real intake stops a page at its byte budget (None: the limit).
+        self.page_cap: int | None = None
         self.app = Flask("fake_intake")
         self.app.add_url_rule("/api/v1/envelopes", view_func=self._list)
         self.app.add_url_rule(
@@ -317,11 +320,13 @@ class FakeIntake:
             return jsonify(error="bad token"), 401
         after = request.args.get("after", 0, type=int)
         limit = request.args.get("limit", 100, type=int)
-        if not 1 <= limit <= 100:
+        if not 1 <= limit <= 500:
             return jsonify(error="bad limit"), 400
         built = self._pages.get((after, limit))
         if built is not None:
             return Response(built, mimetype="application/json")
+        if self.page_cap is not None:
+            limit = min(limit, self.page_cap)
         newer = [e for e in self.envelopes if e.seq > after]
         return jsonify(envelopes=[self._item(e) for e in newer[:limit]], more=len(newer) > limit)
 

@@ -1,8 +1,9 @@
 """Sync commits a page at a time (multi-row inserts, the cursor in the same
-transaction) while a worker fetches the next page and commits the previous
-one: a bad envelope is quarantined without its page, a page whose commit
-fails leaves the cursor before it, and a failure fetching ahead still
-leaves the pages opened before it stored."""
+transaction) while a worker downloads the next page: a bad envelope is
+quarantined without its page, a page whose commit fails leaves the cursor
+before it, a failure fetching ahead still leaves the pages opened before it
+stored, pages shorter than asked are read on, and an oversized page is
+refused."""
 
 from __future__ import annotations
 
@@ -106,14 +107,14 @@ def test_a_failure_fetching_ahead_keeps_the_pages_opened_before(
     raised; nothing after it is stored."""
     for n in range(7):
         intake.add({"narrative": f"report {n}"})
-    real_envelopes = IntakeClient.envelopes
+    real_page = IntakeClient.envelope_page
 
-    def fail_after_four(self: IntakeClient, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    def fail_after_four(self: IntakeClient, after: int, limit: int) -> bytes:
         if after >= 4:
             raise IntakeError("the intake answered HTTP 503 for /api/v1/envelopes")
-        return real_envelopes(self, after, limit)
+        return real_page(self, after, limit)
 
-    monkeypatch.setattr(IntakeClient, "envelopes", fail_after_four)
+    monkeypatch.setattr(IntakeClient, "envelope_page", fail_after_four)
     unlock(app)
     progress: list[SyncProgress] = []
     with pytest.raises(IntakeError, match="503"):
@@ -136,3 +137,36 @@ def test_an_envelope_served_twice_in_one_run_is_stored_once(app: Flask, intake: 
     assert run_sync(app, intake, 2, progress) == SyncResult(added=2, quarantined=0, skipped=1)
     assert stored_seqs(app) == ([1, 2], [])
     assert get_cursor(app.extensions[DB_EXTENSION]) == 3
+
+
+def test_pages_shorter_than_asked_are_read_on_while_more(app: Flask, intake: FakeIntake) -> None:
+    """The intake sends fewer envelopes than the limit when their bytes
+    pass its page budget: the sync keeps asking while ``more`` is true."""
+    for n in range(5):
+        intake.add({"narrative": f"report {n}"})
+    intake.page_cap = 2
+    unlock(app)
+    progress: list[SyncProgress] = []
+    assert run_sync(app, intake, 500, progress) == SyncResult(added=5)
+    assert [(p.page, p.envelopes) for p in progress] == [(1, 2), (2, 2), (3, 1)]
+    assert stored_seqs(app) == ([1, 2, 3, 4, 5], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 5
+
+
+def test_a_page_larger_than_a_console_reads_is_refused_unparsed(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile or broken intake cannot make the console hold a reply of
+    any size: past MAX_PAGE_BYTES the sync stops with nothing stored and
+    the cursor where it was."""
+    import admin.sync as sync_module
+
+    intake.add({"narrative": "x" * 3000})
+    monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 2000)
+    unlock(app)
+    with pytest.raises(IntakeError, match="larger than a console reads"):
+        run_sync(app, intake, 500, [])
+    assert stored_seqs(app) == ([], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 0
+    monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 64 * 1024 * 1024)
+    assert run_sync(app, intake, 500, []) == SyncResult(added=1)
