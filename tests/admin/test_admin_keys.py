@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from admin.custody import Keyring, open_field, seal_field
+from admin.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
 from admin.errors import DataKeyError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import DataKeyWrap
@@ -151,6 +151,21 @@ def test_field_bound_to_envelope_and_field(app: Flask, org_key: RecipientPrivate
     for envelope_id, field in (("cd" * 16, "report"), ("ab" * 16, "attachment/0")):
         with pytest.raises(DataKeyError):
             open_field(data_key, envelope_id, field, sealed)
+
+
+def test_field_sealer_nonces_are_fresh_across_blocks_and_fields_open() -> None:
+    """The sync's sealer draws nonces in blocks: every value gets its own
+    nonce, also across refills, and opens with open_field bound to its
+    envelope and field, like seal_field's."""
+    data_key = bytes(range(32))
+    sealer = FieldSealer(data_key, block=3)
+    sealed = [sealer.seal("ab" * 16, f"attachment/{i}", b"same plaintext") for i in range(10)]
+    nonces = {value[:NONCE_SIZE] for value in sealed}
+    assert len(nonces) == 10 and all(len(n) == NONCE_SIZE for n in nonces)
+    for i, value in enumerate(sealed):
+        assert open_field(data_key, "ab" * 16, f"attachment/{i}", value) == b"same plaintext"
+    with pytest.raises(DataKeyError):
+        open_field(data_key, "ab" * 16, "attachment/1", sealed[0])
 
 
 def test_keyring_idle_lock() -> None:
