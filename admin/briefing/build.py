@@ -15,9 +15,23 @@ from dataclasses import dataclass, field
 
 from . import codes
 from .records import CodedRecord
-from .sdc import GRAND_TOTAL, Key, Protection, Relation, Status, check, key, suppress_complementary
+from .sdc import (
+    GRAND_TOTAL,
+    DisclosureError,
+    Key,
+    Protection,
+    Relation,
+    Status,
+    check,
+    key,
+    suppress_complementary,
+)
 
 UNIT = "cases"
+#: The smallest k a briefing may be built with: ../shared/TAXONOMY.md,
+#: "Release thresholds" (restricted government briefings: minimum cell 5;
+#: anything public: 10). A briefing author may raise k, never lower it.
+MIN_CELL = 5
 
 
 class PeriodError(ValueError):
@@ -192,8 +206,11 @@ def build(
     belongs to a case this briefing counts.
 
     Raises:
-        DisclosureError: fewer than k cases, or the audit refuses.
+        DisclosureError: k below :data:`MIN_CELL`, fewer than k cases, or
+            the audit refuses.
     """
+    if k < MIN_CELL:
+        raise DisclosureError(f"k must be at least {MIN_CELL} (the release threshold for briefings)")
     chosen = select_records(records, period)
     quarters = period.quarters()
 

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
-from .build import Period, PeriodError, Vignette, build
+from .build import MIN_CELL, Period, PeriodError, Vignette, build
 from .records import (
     CodedRecordError,
     briefing_records,
@@ -30,7 +30,11 @@ from .sdc import DisclosureError
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."
 )
 @click.option(
-    "--k", default=5, show_default=True, type=click.IntRange(2, 100), help="Minimum cell (10: public)."
+    "--k",
+    default=MIN_CELL,
+    show_default=True,
+    type=click.IntRange(MIN_CELL, 100),
+    help=f"Minimum cell, at least {MIN_CELL} (10: anything public).",
 )
 @click.option(
     "--p", "protection", default=None, type=click.IntRange(1, 99), help="Protection level (default ~k/3)."

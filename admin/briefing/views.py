@@ -12,7 +12,7 @@ from .. import audit
 from ..extensions import db_session, keyring
 from ..models import Role
 from . import render
-from .build import TABLES, Briefing, Period, PeriodError, build
+from .build import MIN_CELL, TABLES, Briefing, Period, PeriodError, build
 from .records import briefing_records
 from .sdc import DisclosureError
 
@@ -44,8 +44,8 @@ def _params() -> tuple[dict[str, Any], str | None]:
     }
     if not args["start"] or not args["end"]:
         return args, None
-    if args["k"] is None or not 2 <= args["k"] <= 100:
-        return args, "k must be between 2 and 100."
+    if args["k"] is None or not MIN_CELL <= args["k"] <= 100:
+        return args, f"k must be between {MIN_CELL} (restricted briefings) and 100; 10 for anything public."
     return args, ""
 
 

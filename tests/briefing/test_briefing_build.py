@@ -36,6 +36,13 @@ def test_no_published_cell_below_k_and_audit_passes(records: list[CodedRecord], 
     assert b.protection.suppressed()
 
 
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_k_below_the_release_threshold_is_refused(records: list[CodedRecord], k: int) -> None:
+    """TAXONOMY.md, "Release thresholds": no briefing with cells under 5."""
+    with pytest.raises(DisclosureError, match="at least 5"):
+        build(records, PERIOD, k=k)
+
+
 def test_without_complementary_suppression_the_audit_refuses(briefing: Briefing) -> None:
     status = {
         kk: (Status.PUBLISHED if s is Status.COMPLEMENTARY else s)

@@ -34,6 +34,30 @@ def test_import_csv_then_briefing_command(app: Flask, coded_cases_path: Path, tm
     assert "381 cases" in result.output
 
 
+def test_briefing_below_the_release_threshold_is_refused(
+    app: Flask, coded_cases_path: Path, tmp_path: Path, auth: AuthActions
+) -> None:
+    """k under 5 (TAXONOMY.md, "Release thresholds") is refused by the
+    command and by the page, and nothing is written or shown."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["coded", "import", str(coded_cases_path)]).exit_code == 0
+    out = tmp_path / "out"
+    result = runner.invoke(
+        args=["briefing", "--from", "2025-01", "--to", "2026-10", "--out", str(out), "--k", "4"]
+    )
+    assert result.exit_code == 2 and "--k" in result.output
+    assert not out.exists()
+    client = auth._client
+    auth.login_as("coordinator")
+    response = client.get("/briefing/?from=2025-01&to=2026-10&k=4")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "k must be between 5" in text
+    assert "<table" not in text
+    csv_response = client.get("/briefing/download/tactic.csv?from=2025-01&to=2026-10&k=2")
+    assert csv_response.status_code == 400
+
+
 def test_merge_counts_a_shared_envelope_once(app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:
     runner = app.test_cli_runner()
     records = read_records(coded_cases_path)[:30]
