@@ -220,7 +220,8 @@ class Coding:
         """This coding, checked and normalized (sorted, unique codes).
 
         Raises:
-            TriageError: an unknown code or a malformed month.
+            TriageError: an unknown code, or a month malformed or after
+                this one (UTC).
         """
         tactics = tuple(sorted(set(self.tactics)))
         communities = tuple(sorted(set(self.communities)))
@@ -242,6 +243,9 @@ class Coding:
         month = self.incident_month or None
         if month is not None and not MONTH_RE.fullmatch(month):
             raise TriageError("the month is YYYY-MM")
+        if month is not None and month > datetime.now(UTC).strftime("%Y-%m"):
+            # A typo (2062 for 2026) would put the case in no briefing period.
+            raise TriageError("the month of the incident cannot be in the future")
         return Coding(
             tactics, communities, self.province, self.state, self.attribution, self.confidence, month
         )

@@ -4,6 +4,7 @@ filters and paging, the quarantine page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,7 @@ def test_coding_is_stored_apart_from_the_reporters_ticks(
         {"province": "CA-XX"},
         {"attribution": "B"},  # without a confidence
         {"incident_month": "2026-13"},
+        {"incident_month": "2099-01"},
     ):
         client.post(url, data=bad)
     with app.extensions[DB_EXTENSION].session() as session:
@@ -132,6 +134,10 @@ def test_coding_validation() -> None:
     with pytest.raises(triage.TriageError, match="attribution and confidence"):
         triage.Coding(confidence="low").validate()
     assert triage.Coding(tactics=("T05", "T01", "T05")).validate().tactics == ("T01", "T05")
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    assert triage.Coding(incident_month=this_month).validate().incident_month == this_month
+    with pytest.raises(triage.TriageError, match="future"):
+        triage.Coding(incident_month=f"{datetime.now(UTC).year + 1}-01").validate()
 
 
 def test_notes_are_sealed(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
