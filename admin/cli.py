@@ -9,7 +9,9 @@ in the process list.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -20,6 +22,7 @@ from intake.envelope import KeyFileError, WrongPassphraseError
 
 from . import accounts, custody
 from .cases import find_case, list_cases, open_case
+from .display import visible_controls
 from .errors import ConsoleError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
@@ -242,12 +245,41 @@ def show_command(case_ref: str) -> None:
     s = opened.summary
     click.echo(f"case {s.seq}  envelope {s.envelope_id}")
     click.echo(f"day: {s.day.isoformat()}  sealed by: {s.sealed_by}  status: {s.status}")
-    click.echo("report:")
-    for name, value in opened.fields():
-        click.echo(f"  {name}: " + value.replace("\n", "\n    "))
-    click.echo("attachments:" if opened.attachments else "attachments: none")
+    for line in report_lines(opened.report):
+        click.echo(line)
+    click.echo("Attachments" if opened.attachments else "Attachments: none")
     for a in opened.attachments:
-        click.echo(f"  [{a.position}] {a.name}  ({a.media_type}, {a.size} bytes, sha256 {a.sha256})")
+        name, media_type = visible_controls(a.name, 300), visible_controls(a.media_type, 100)
+        click.echo(f"  [{a.position}] {name}  ({media_type}, {a.size} bytes, sha256 {a.sha256})")
+
+
+def report_lines(report: Mapping[str, Any]) -> list[str]:
+    """The report as the case page shows it (admin/reportview.py: the
+    form's labels, codes beside tactics, unknown codes flagged), as lines
+    of text for a terminal. Every untrusted text goes through
+    :func:`admin.display.visible_controls`: a report is sealed by anyone,
+    and an escape sequence printed raw would drive the reviewer's
+    terminal (rewrite lines, set its title, and worse)."""
+    from .reportview import report_sections
+
+    lines: list[str] = []
+    for section in report_sections(report):
+        lines.append(section.title)
+        for row in section.rows:
+            label = visible_controls(row.label, 300)
+            if row.pre:
+                lines.append(f"  {label}:")
+                for value in row.values:
+                    lines.extend("    " + part for part in visible_controls(value.text).split("\n"))
+                continue
+            shown = [
+                (f"{visible_controls(v.code, 40)} " if v.code else "")
+                + visible_controls(v.text, 1000).replace("\n", " ")
+                + (" (not a code of this form)" if v.unknown else "")
+                for v in row.values
+            ]
+            lines.append(f"  {label}: " + ("; ".join(shown) if shown else "—"))
+    return lines
 
 
 # --------------------------------------------------------------------------

@@ -158,7 +158,9 @@ def test_cases_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> No
         assert shown.exit_code == 0, shown.output
         assert text in shown.output
         assert "photo.svg" in shown.output and "long.bin" in shown.output
-        assert "province: ON" in shown.output
+        # The form's labels, as on the case page; a code of no table flagged.
+        assert "What happened:" in shown.output
+        assert "Where: ON (not a code of this form)" in shown.output
     assert not app.extensions[KEYRING_EXTENSION].unlocked
 
     wrong = runner.invoke(args=["cases", "show", "1"], input="not it\n")
@@ -167,6 +169,31 @@ def test_cases_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> No
     missing = runner.invoke(args=["cases", "show", "99"], input=PASSPHRASE + "\n")
     assert missing.exit_code == 1
     assert "no case" in missing.output
+
+
+def test_cases_show_prints_no_terminal_control_from_a_report(
+    app: Flask, runner: FlaskCliRunner, intake: FakeIntake
+) -> None:
+    """A report is sealed by anyone: escape sequences in its text, its keys
+    or an attachment's name must not reach the reviewer's terminal (set the
+    title, clear the screen, rewrite a line)."""
+    title, clear, back = "\x1b]0;pwned\x07", "\x1b[2J", "\rSAFE"
+    intake.add(
+        {
+            "narrative": f"first line{title}\nsecond{clear} line{back}",
+            "city": f"Toronto{clear}",
+            f"odd{title}key": "x",
+            "tactics": [f"T01{clear}"],
+        },
+        (AttachmentInput(f"name{title}.txt", f"text/plain{clear}", b"x"),),
+    )
+    synced(app, intake)
+    app.extensions[KEYRING_EXTENSION].lock()
+    shown = runner.invoke(args=["cases", "show", "1"], input=PASSPHRASE + "\n")
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output and "\r" not in shown.output
+    assert "⟨U+001B⟩]0;pwned⟨U+0007⟩" in shown.output and "⟨U+000D⟩SAFE" in shown.output
+    assert "    first line" in shown.output and "    second⟨U+001B⟩[2J line" in shown.output
 
 
 def test_users_cli(app: Flask, runner: FlaskCliRunner, auth: AuthActions) -> None:
