@@ -5,6 +5,7 @@ that serves envelopes sealed to a test organization key over real HTTP on
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import logging
@@ -230,6 +231,11 @@ class FakeIntake:
         #: At most this many envelopes a page, whatever the limit asked, as
         #: the real intake stops a page at its byte budget (None: the limit).
         self.page_cap: int | None = None
+        #: Send pages gzip-compressed (Content-Encoding), as a proxy might,
+        #: with this many bytes of padding in an extra key (which compress
+        #: to almost nothing).
+        self.gzip_pages = False
+        self.page_padding = 0
         self.app = Flask("fake_intake")
         self.app.add_url_rule("/api/v1/envelopes", view_func=self._list)
         self.app.add_url_rule(
@@ -328,7 +334,13 @@ class FakeIntake:
         if self.page_cap is not None:
             limit = min(limit, self.page_cap)
         newer = [e for e in self.envelopes if e.seq > after]
-        return jsonify(envelopes=[self._item(e) for e in newer[:limit]], more=len(newer) > limit)
+        response = jsonify(envelopes=[self._item(e) for e in newer[:limit]], more=len(newer) > limit)
+        if self.page_padding:
+            response.set_data(response.get_data()[:-2] + b',"padding":"' + b"a" * self.page_padding + b'"}\n')
+        if self.gzip_pages:
+            response.set_data(gzip.compress(response.get_data()))
+            response.headers["Content-Encoding"] = "gzip"
+        return response
 
     def _item(self, e: Served) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ refused."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,14 @@ def test_a_page_larger_than_a_console_reads_is_refused_unparsed(
     unlock(app)
     with pytest.raises(IntakeError, match="larger than a console reads"):
         run_sync(app, intake, 500, [])
+    # Compressed, the page is under the cap on the wire; it is what it
+    # expands to that counts.
+    intake.gzip_pages, intake.page_padding = True, 5_000_000
+    monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 100_000)
+    with pytest.raises(IntakeError, match="larger than a console reads"):
+        run_sync(app, intake, 500, [])
+    intake.page_padding = 0
+    assert len(gzip.compress(b"a" * 5_000_000)) < 100_000
     assert stored_seqs(app) == ([], [])
     assert get_cursor(app.extensions[DB_EXTENSION]) == 0
     monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 64 * 1024 * 1024)
