@@ -43,6 +43,9 @@ class ImageFacts:
     device: str | None = None
     taken: str | None = None
     software: str | None = None
+    #: Whom the file names: EXIF Artist, XPAuthor, Copyright, the camera
+    #: owner's name (EXIF 2.3 CameraOwnerName), joined.
+    owner: str | None = None
     other: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -50,7 +53,12 @@ class ImageFacts:
         """Which identifying facts are present (for a warning)."""
         return [
             name
-            for name, value in (("GPS", self.gps), ("device", self.device), ("time", self.taken))
+            for name, value in (
+                ("GPS", self.gps),
+                ("device", self.device),
+                ("time", self.taken),
+                ("owner", self.owner),
+            )
             if value
         ]
 
@@ -99,6 +107,9 @@ def inspect_image(data: bytes) -> ImageFacts:
         sub = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.get_ifd(ExifTags.IFD.Exif).items()}
         device = " ".join(str(base[k]).strip("\x00 ") for k in ("Make", "Model") if k in base) or None
         taken = sub.get("DateTimeOriginal") or base.get("DateTime")
+        names = [_exif_text(v) for v in (base.get(k) for k in _OWNER_TAGS) if v]
+        names += [_exif_text(sub["CameraOwnerName"])] if sub.get("CameraOwnerName") else []
+        owner = "; ".join(dict.fromkeys(n for n in names if n))[:300] or None
         other = {
             str(k): str(v)[:200]
             for k, v in (image.info or {}).items()
@@ -112,8 +123,66 @@ def inspect_image(data: bytes) -> ImageFacts:
             device=device,
             taken=str(taken).strip("\x00 ") if taken else None,
             software=str(base["Software"]).strip("\x00 ") if "Software" in base else None,
+            owner=owner,
             other=other,
         )
+
+
+#: EXIF tags of IFD0 that name a person.
+_OWNER_TAGS = ("Artist", "XPAuthor", "Copyright")
+
+
+def _exif_text(value: Any) -> str:
+    """An EXIF text value as str: ASCII fields arrive as str, Windows XP
+    fields (XPAuthor) as UTF-16LE bytes."""
+    if isinstance(value, bytes):
+        return value.decode("utf-16-le", errors="replace").strip("\x00 ")
+    return str(value).strip("\x00 ")
+
+
+@dataclass(frozen=True)
+class PdfFacts:
+    """What a PDF carries besides its pages, as text for display: its page
+    count, its document information (``/Info``: author, creator, producer,
+    title, dates …) and whether XMP metadata streams are present (their
+    content is not parsed here; the redacted copy drops them)."""
+
+    pages: int
+    info: dict[str, str] = field(default_factory=dict)
+    xmp: bool = False
+
+    @property
+    def reveals(self) -> list[str]:
+        """The entries that can name a person or a machine (for a warning)."""
+        named = [
+            k for k in ("Author", "Creator", "Producer", "Title", "Subject", "Keywords") if self.info.get(k)
+        ]
+        return named + (["XMP"] if self.xmp else [])
+
+
+def inspect_pdf(data: bytes) -> PdfFacts:
+    """Read a PDF's metadata without rendering it (qpdf, through pikepdf,
+    parses the hostile bytes in this process, bounded by the size limit).
+
+    Raises:
+        UnsafePdfError: too large, encrypted, or not readable as a PDF.
+    """
+    import pikepdf
+
+    if len(data) > MAX_IMAGE_BYTES:
+        raise UnsafePdfError("the PDF is too large to inspect")
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            # Values are text strings (names, dates); anything else shows
+            # as pikepdf prints it, cut short.
+            info = {
+                str(key).lstrip("/")[:100]: str(value)[:300] for key, value in list(pdf.docinfo.items())[:50]
+            }
+            metadata = (o for o in pdf.objects if isinstance(o, pikepdf.Dictionary | pikepdf.Stream))
+            xmp = any("/Metadata" in obj for obj in metadata)
+            return PdfFacts(pages=len(pdf.pages), info=info, xmp=xmp)
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
+        raise UnsafePdfError("the PDF cannot be read") from exc
 
 
 def reencode_image(data: bytes, *, max_side: int | None = PREVIEW_SIDE) -> bytes:

@@ -487,19 +487,28 @@ def _attachment_bytes(case: Case, position: int) -> tuple[AttachmentInfo, bytes]
 
 @bp.get("/<envelope_id>/attachments/<int:position>/inspect")
 def inspect(envelope_id: str, position: int) -> Response | str:
-    """An image's metadata (GPS, device, time) and a re-encoded preview; for
-    any attachment its SHA-256 (chain of custody)."""
+    """An image's metadata (GPS, device, time, owner) and a re-encoded
+    preview, a PDF's document information; for any attachment its SHA-256
+    (chain of custody)."""
     case = _case_or_404(envelope_id)
     if not keyring().unlocked:
         flash(_("Unlock the organization key to open attachments."), "error")
         return _back(case)
     info, data = _attachment_bytes(case, position)
     facts: attachments.ImageFacts | None = None
+    pdf: attachments.PdfFacts | None = None
     reason: str | None = None
-    try:
-        facts = attachments.inspect_image(data)
-    except attachments.UnsafeImageError as exc:
-        reason = str(exc)
+    if attachments.is_pdf(data):
+        reason = _("a PDF is never rendered here")
+        try:
+            pdf = attachments.inspect_pdf(data)
+        except attachments.UnsafePdfError as exc:
+            reason = str(exc)
+    else:
+        try:
+            facts = attachments.inspect_image(data)
+        except attachments.UnsafeImageError as exc:
+            reason = str(exc)
     audit.record(
         db_session(),
         current_user.email,
@@ -513,6 +522,7 @@ def inspect(envelope_id: str, position: int) -> Response | str:
         case=case,
         info=info,
         facts=facts,
+        pdf=pdf,
         reason=reason,
         redactable=attachments.redactable(data),
     )

@@ -143,6 +143,35 @@ def test_download_redacted_copies(app: Flask, client: FlaskClient, auth: AuthAct
     assert details == ["attachment 0 image", "attachment 1 pdf"]
 
 
+def test_inspect_shows_who_a_file_names_before_it_is_shared(
+    app: Flask, client: FlaskClient, auth: AuthActions, synced: str
+) -> None:
+    """The reviewer sees what a file gives away: the photo's owner (EXIF
+    Artist) besides its GPS and device, the letter's document information
+    (its author), each with a warning, and the letter is never rendered."""
+    auth.login_as("reviewer")
+    base = f"/cases/{synced}/attachments"
+    photo = client.get(f"{base}/0/inspect").get_data(as_text=True)
+    assert "Lin Mei-hua" in photo.split('id="image-owner">', 1)[1].split("</dd>", 1)[0]
+    assert "This image reveals: GPS, device, time, owner." in photo
+
+    letter = client.get(f"{base}/1/inspect").get_data(as_text=True)
+    metadata = letter.split('id="pdf-metadata">', 1)[1].split("</dl>", 1)[0]
+    assert "<dt>Author</dt><dd>Chen Wei-ming</dd>" in metadata
+    assert "<dt>Pages</dt><dd>1</dd>" in metadata
+    assert "This PDF's metadata holds: Author, Creator, Title." in letter
+    assert "a PDF is never rendered here" in letter
+
+    # The redacted copy, inspected in turn, names nobody.
+    facts = attachments.inspect_pdf(attachments.redact_pdf(LETTER).data)
+    assert facts.reveals == [] and "Author" not in facts.info
+    assert attachments.inspect_image(attachments.redact_image(PHOTO).data).owner is None
+    # A file that only claims to be a PDF, and a damaged one.
+    assert "What the PDF carries" not in client.get(f"{base}/3/inspect").get_data(as_text=True)
+    with pytest.raises(attachments.UnsafePdfError):
+        attachments.inspect_pdf(b"%PDF-1.7\n garbage")
+
+
 def test_redacted_copy_needs_the_key(app: Flask, client: FlaskClient, auth: AuthActions, synced: str) -> None:
     app.extensions[KEYRING_EXTENSION].lock()
     auth.login_as("reviewer")
