@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -54,6 +55,17 @@ class Databases:
         if self.admin:
             env["ADMIN_DATABASE_URL"] = self.admin
         return env
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One Playwright driver for the whole run, started by the first test
+    that needs a browser: a second ``sync_playwright()`` in the same process
+    fails ("Sync API inside the asyncio loop"), so every browser fixture
+    launches from this one."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(autouse=True)

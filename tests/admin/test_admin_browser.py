@@ -20,7 +20,7 @@ from admin.models import AuditEntry
 from intake.envelope import SealedEnvelope
 from intake.envelope.replykey import open_reply, reply_private_key
 from intake.receipts import new_receipt
-from tests.chromium import CHROMIUM_ARGS, chromium_path
+from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -47,14 +47,10 @@ def live_console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        executable = chromium_path()
-        if executable is None:
-            pytest.skip("Debian's chromium is not installed")
-        chromium = p.chromium.launch(executable_path=executable, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=require_chromium(), headless=True, args=ARGS)
+    yield chromium
+    chromium.close()
 
 
 def test_security_key_login_unlock_sync_code_reply_and_audit(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +34,7 @@ from intake.envelope.replykey import seal_reply
 from intake.models import Envelope
 from intake.store import today_utc
 
-from ..chromium import CHROMIUM_ARGS, chromium_path
+from ..chromium import CHROMIUM_ARGS, require_chromium
 from ..helpers import write_key_file
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -158,22 +157,13 @@ class LiveIntake:
         return [p for root in (self.data_dir, self.tmp_dir) for p in root.rglob("*") if p.is_file()]
 
 
-def _chromium() -> str:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI: scripts/ci-setup.sh installs it")
-        pytest.skip("Debian's chromium is not installed")
-    return path
-
-
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    executable = _chromium()
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
-        yield chromium
-        chromium.close()
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(
+        executable_path=require_chromium(), headless=True, args=list(CHROMIUM_ARGS)
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="session")
