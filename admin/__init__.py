@@ -26,6 +26,8 @@ from .custody import Keyring
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
 from .models import Base, User
+from .syncjob import EXTENSION as SYNCJOB_EXTENSION
+from .syncjob import SyncJobs
 
 TEMPLATES = ROOT / "templates" / "admin"
 MIGRATIONS = ROOT / "migrations" / "admin"
@@ -62,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         database.upgrade()
     app.extensions[KEYRING_EXTENSION] = Keyring(idle_timeout=float(app.config["KEY_IDLE_TIMEOUT"]))
+    app.extensions[SYNCJOB_EXTENSION] = SyncJobs(app)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_TOKEN": None,
     "INTAKE_TIMEOUT": 30,
     "SYNC_PAGE_SIZE": 500,
+    # Seconds the Sync button waits for the sync to finish before it shows
+    # the status page, which refreshes itself until the sync is done.
+    "SYNC_WAIT": 5,
     # Argon2id cost of new private key files and password hashes
     # ({"memory_kib", "iterations", "lanes"}); None: RFC 9106 64 MiB, t=3, p=4.
     "ARGON2ID": None,

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from .. import audit, search, taxonomy
-from ..errors import ConsoleError, KeyLockedError
-from ..extensions import data_dir, db, db_session, keyring
+from ..errors import ConsoleError
+from ..extensions import db_session, keyring
 from ..forms import ActionForm
 from ..models import DISPOSITIONS, Quarantine
-from ..sync import client_from_config, sync
+from ..sync import client_from_config
+from ..syncjob import SyncStatus, sync_jobs
 from ..triage import TAG_RE, InboxFilter, InboxRow, assignable_users, inbox_page
 
 bp = Blueprint("inbox", __name__)
@@ -107,37 +108,51 @@ def index() -> str:
         tactics=taxonomy.TACTICS,
         users=assignable_users(session),
         quarantined=session.scalar(select(func.count(Quarantine.id))) or 0,
+        syncing=(job := sync_jobs().status()) is not None and job.running,
         form=ActionForm(),
     )
 
 
 @bp.post("/sync")
 def run_sync() -> Response:
-    """Pull new envelopes from the intake. Any logged-in account may press
-    it once a coordinator has unlocked the key: sync only brings in what the
-    key already lets that account read."""
+    """Pull new envelopes from the intake, in the background
+    (admin/syncjob.py). Any logged-in account may press it once a
+    coordinator has unlocked the key: sync only brings in what the key
+    already lets that account read. A short sync is waited for (up to
+    ``SYNC_WAIT`` seconds) and its counts shown in the inbox; a long one
+    goes on while the status page shows its progress."""
     if not keyring().unlocked:
         flash(_("Unlock the organization key to sync."), "error")
         return redirect(url_for("inbox.index"))
     try:
-        with client_from_config(current_app.config) as client:
-            result = sync(db(), keyring(), data_dir(), client, int(current_app.config["SYNC_PAGE_SIZE"]))
-    except KeyLockedError:
-        flash(_("Unlock the organization key to sync."), "error")
+        client_from_config(current_app.config).close()
     except ConsoleError as exc:
-        # These messages name the fault (no content, no token).
-        audit.record(db_session(), current_user.email, audit.Action.SYNC_FAILED, None, exc.__class__.__name__)
-        db_session().commit()
         flash(_("Sync failed: %(reason)s", reason=str(exc)), "error")
-    else:
-        audit.record(
-            db_session(),
-            current_user.email,
-            audit.Action.SYNC,
-            None,
-            f"added={result.added} quarantined={result.quarantined} skipped={result.skipped}",
-        )
-        db_session().commit()
+        return redirect(url_for("inbox.index"))
+    jobs = sync_jobs()
+    jobs.start(current_user.email)
+    if not jobs.wait(float(current_app.config["SYNC_WAIT"])):
+        return redirect(url_for("inbox.sync_status"))
+    status = jobs.status()
+    if status is not None:
+        _flash_outcome(status)
+    return redirect(url_for("inbox.index"))
+
+
+@bp.get("/sync")
+def sync_status() -> str:
+    """The running or last sync: pages and counts so far, refreshed every
+    few seconds while it runs (a meta refresh: no script needed)."""
+    return render_template("inbox/sync.html", status=sync_jobs().status())
+
+
+def _flash_outcome(status: SyncStatus) -> None:
+    if status.locked:
+        flash(_("Unlock the organization key to sync."), "error")
+    elif status.error is not None:
+        flash(_("Sync failed: %(reason)s", reason=status.error), "error")
+    elif status.result is not None:
+        result = status.result
         flash(
             _(
                 "Sync done: %(added)d added, %(quarantined)d quarantined, %(skipped)d skipped.",
@@ -147,7 +162,6 @@ def run_sync() -> Response:
             ),
             "info",
         )
-    return redirect(url_for("inbox.index"))
 
 
 @bp.get("/quarantine")

@@ -231,6 +231,9 @@ class FakeIntake:
         #: At most this many envelopes a page, whatever the limit asked, as
         #: the real intake stops a page at its byte budget (None: the limit).
         self.page_cap: int | None = None
+        #: When set, every page request waits until the event is set (at
+        #: most 30 s): a sync that is slow on the network.
+        self.gate: threading.Event | None = None
         #: Send pages gzip-compressed (Content-Encoding), as a proxy might,
         #: with this many bytes of padding in an extra key (which compress
         #: to almost nothing).
@@ -324,6 +327,8 @@ class FakeIntake:
     def _list(self) -> Any:
         if not self._authorized():
             return jsonify(error="bad token"), 401
+        if self.gate is not None:
+            self.gate.wait(30)
         after = request.args.get("after", 0, type=int)
         limit = request.args.get("limit", 100, type=int)
         if not 1 <= limit <= 500:

@@ -1,0 +1,82 @@
+"""The Sync button runs the sync in the background (admin/syncjob.py): a
+short one is waited for, a long one shows its progress on a page that
+refreshes itself, one runs at a time, and each is audited under the
+account that pressed the button."""
+
+from __future__ import annotations
+
+import threading
+
+from admin_testlib import AuthActions, FakeIntake, unlock
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from admin.extensions import DB_EXTENSION
+from admin.models import AuditEntry
+from admin.syncjob import SyncJobs
+
+
+def audit_of(app: Flask, action: str) -> list[tuple[str, str]]:
+    with app.extensions[DB_EXTENSION].session() as session:
+        rows = session.execute(select(AuditEntry.actor, AuditEntry.detail).where(AuditEntry.action == action))
+        return [(actor, detail) for actor, detail in rows]
+
+
+def test_a_long_sync_shows_its_progress_and_runs_once(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    for n in range(5):
+        intake.add({"narrative": f"report {n}"})
+    app.config.update(SYNC_WAIT=0, SYNC_PAGE_SIZE=2)
+    intake.gate = threading.Event()  # the intake is slow to answer
+    unlock(app)
+    email = auth.login_as("reviewer")
+    jobs: SyncJobs = app.extensions["admin_syncjob"]
+
+    started = client.post("/sync")
+    assert started.status_code == 302 and started.headers["Location"].endswith("/sync")
+    page = client.get("/sync").get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert f"started by {email}" in page
+    inbox = client.get("/").get_data(as_text=True)
+    assert "A sync is running: see its progress." in inbox
+    status = jobs.status()
+    assert status is not None and status.running
+    # Pressed again while it runs: no second sync.
+    client.post("/sync")
+    assert jobs.status() is status
+
+    intake.gate.set()
+    assert jobs.wait(30)
+    done = client.get("/sync").get_data(as_text=True)
+    assert "http-equiv" not in done
+    assert "5 added, 0 quarantined, 0 skipped." in done
+    assert "Pages stored: 3." in done
+    assert audit_of(app, "sync") == [(email, "added=5 quarantined=0 skipped=0")]
+    assert "A sync is running" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_failing_background_sync_says_why_and_is_audited(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    intake.add({"narrative": "x"})
+    app.config.update(SYNC_WAIT=0)
+    app.config["INTAKE_TOKEN"] = "not the token"
+    unlock(app)
+    email = auth.login_as("reviewer")
+    client.post("/sync")
+    assert app.extensions["admin_syncjob"].wait(30)
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Sync failed after" in page and "the intake refused the API token" in page
+    assert "not the token" not in page
+    assert audit_of(app, "sync.failed") == [(email, "IntakeAuthError")]
+
+
+def test_before_any_sync_the_page_says_so_and_needs_the_sync_permission(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as("reviewer")
+    assert "No sync has run since the console started." in client.get("/sync").get_data(as_text=True)
+    auth.logout()
+    assert client.get("/sync").status_code == 302  # to the login page
