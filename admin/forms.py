@@ -21,6 +21,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from intake.report.fields import normalize_narrative
+
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     """E-mail and password."""
@@ -62,6 +64,15 @@ class TriageForm(FlaskForm):  # type: ignore[misc]
     submit = SubmitField(_l("Save"))
 
 
+def _line_breaks_as_lf(text: str | None) -> str | None:
+    """A WTForms filter: CRLF (what a browser posts for a line break, HTML
+    spec) as LF, before the length check. The browser's ``maxlength``
+    counts a line break as one character; without this, a text at the
+    limit with line breaks would be refused (and the limit would mean
+    less for a text with many lines)."""
+    return None if text is None else normalize_narrative(text)
+
+
 class CodingForm(FlaskForm):  # type: ignore[misc]
     """The reviewer's TNR coding of a case (shared/TAXONOMY.md)."""
 
@@ -78,14 +89,20 @@ class CodingForm(FlaskForm):  # type: ignore[misc]
 class NoteForm(FlaskForm):  # type: ignore[misc]
     """An internal note (stored encrypted under the data key)."""
 
-    body = TextAreaField(_l("Internal note"), validators=[DataRequired(), Length(max=20_000)])
+    body = TextAreaField(
+        _l("Internal note"), validators=[DataRequired(), Length(max=20_000)], filters=[_line_breaks_as_lf]
+    )
     submit = SubmitField(_l("Add note"))
 
 
 class ReplyForm(FlaskForm):  # type: ignore[misc]
     """A reply to the reporter (sealed to the reporter's reply key)."""
 
-    body = TextAreaField(_l("Reply to the reporter"), validators=[DataRequired(), Length(max=8000)])
+    body = TextAreaField(
+        _l("Reply to the reporter"),
+        validators=[DataRequired(), Length(max=8000)],
+        filters=[_line_breaks_as_lf],
+    )
     submit = SubmitField(_l("Send reply"))
 
 
@@ -117,8 +134,12 @@ class VignetteForm(FlaskForm):  # type: ignore[misc]
     """A short anonymized account for briefings (stored encrypted). Two
     languages, because briefings are bilingual; one may stay empty."""
 
-    text_en = TextAreaField(_l("Vignette (English)"), validators=[Length(max=1200)])
-    text_fr = TextAreaField(_l("Vignette (French)"), validators=[Length(max=1200)])
+    text_en = TextAreaField(
+        _l("Vignette (English)"), validators=[Length(max=1200)], filters=[_line_breaks_as_lf]
+    )
+    text_fr = TextAreaField(
+        _l("Vignette (French)"), validators=[Length(max=1200)], filters=[_line_breaks_as_lf]
+    )
     submit = SubmitField(_l("Save vignette"))
 
 

@@ -5,11 +5,13 @@ urgency, tags, coding, notes, assignment). Who may do which is in
 from __future__ import annotations
 
 import itertools
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
@@ -53,8 +55,15 @@ def show(envelope_id: str) -> str:
     return _show_page(_case_or_404(envelope_id))
 
 
-def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str | None = None) -> str:
-    """Render the case page (``reply_form`` keeps a reply that was not sent)."""
+#: The case page's forms that keep what was typed when it is refused, by
+#: section: the template's form variable is ``<section>_form``.
+SECTIONS = ("reply", "note", "vignette", "coding", "triage", "link")
+
+
+def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", error: str = "") -> str:
+    """Render the case page. ``kept`` is a refused form of ``section`` (one
+    of :data:`SECTIONS`), shown again with what was typed and ``error``
+    beside it, rather than lost behind a redirect."""
     db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
     # The reporter's answers with the form's own labels (admin/reportview.py).
@@ -99,16 +108,18 @@ def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str
     )
     assign_form = AssignForm(assignee=str(case.assignee_id or ""))
     assign_form.assignee.choices = [("", _("nobody"))] + [(str(u.id), u.email) for u in users]
-    return render_template(
-        "case/show.html",
+    forms: dict[str, Any] = {}
+    if kept is not None and section in SECTIONS:
+        forms[f"{section}_form"] = kept
+    context: dict[str, Any] = dict(
         case=case,
         opened=opened,
         report_view=report_view,
         followups=followups,
         timeline=timeline,
         can_reply=replies.can_reply(case),
-        reply_form=reply_form or ReplyForm(),
-        reply_error=reply_error,
+        reply_form=ReplyForm(),
+        errors={section: error} if error else {},
         parent=parent,
         notes=notes,
         tags=tags,
@@ -128,6 +139,14 @@ def _show_page(case: Case, reply_form: ReplyForm | None = None, reply_error: str
         ),
         release_form=ReleaseForm(rev=str(vignette.rev) if vignette else ""),
     )
+    context.update(forms)
+    return render_template("case/show.html", **context)
+
+
+def _refused(case: Case, form: FlaskForm, section: str, error: str, status: int = 400) -> tuple[str, int]:
+    """The case page again with ``form`` as typed and ``error`` in its
+    ``section``: a refused note, coding or vignette loses nothing."""
+    return _show_page(case, kept=form, section=section, error=error), status
 
 
 @bp.post("/<envelope_id>/reply")
@@ -138,7 +157,7 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
     form = ReplyForm()
     db = db_session()
     if not form.validate_on_submit():
-        return _show_page(case, form, _("Write the reply first (at most 8,000 characters).")), 400
+        return _refused(case, form, "reply", _("Write the reply first (at most 8,000 characters)."))
     try:
         language = open_case(case, keyring()).report.get("language")
         sender = replies.reply_sender(current_app.config["REPLY_FROM"], language)
@@ -149,14 +168,14 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
             "empty": _("Write the reply first (at most 8,000 characters)."),
             "too_long": _("Write the reply first (at most 8,000 characters)."),
         }.get(exc.reason, _("This reporter cannot be answered: the report came without a reply key."))
-        return _show_page(case, form, message), 400
+        return _refused(case, form, "reply", message)
     except KeyLockedError:
-        return _show_page(case, form, _("Unlock the organization key to send replies.")), 409
+        return _refused(case, form, "reply", _("Unlock the organization key to send replies."), 409)
     except (IntakeError, SyncNotConfiguredError) as exc:
         current_app.logger.warning("reply not sent: %s", exc.__class__.__name__)
-        return _show_page(
-            case, form, _("The intake did not take the reply; nothing was sent. Try again.")
-        ), 503
+        return _refused(
+            case, form, "reply", _("The intake did not take the reply; nothing was sent. Try again."), 503
+        )
     audit.record(db, current_user.email, audit.Action.CASE_REPLY, case.envelope_id, f"reply {sent.reply_id}")
     db.commit()
     flash(_("Reply sent. The reporter reads it after entering the receipt."), "info")
@@ -178,15 +197,14 @@ def _back(case: Case) -> Response:
 
 
 @bp.post("/<envelope_id>/triage")
-def update(envelope_id: str) -> Response:
+def update(envelope_id: str) -> Response | tuple[str, int]:
     """Disposition, urgency flag and tags."""
     case = _case_or_404(envelope_id)
     form = TriageForm()
     form.status.choices = [(d, d) for d in DISPOSITIONS]
     db = db_session()
     if not form.validate_on_submit():
-        flash(_("Choose a disposition."), "error")
-        return _back(case)
+        return _refused(case, form, "triage", _("Choose a disposition."))
     try:
         changed = triage.update_case(
             db,
@@ -197,8 +215,7 @@ def update(envelope_id: str) -> Response:
         )
     except triage.TriageError as exc:
         db.rollback()
-        flash(str(exc), "error")
-        return _back(case)
+        return _refused(case, form, "triage", str(exc))
     if changed:
         audit.record(db, current_user.email, audit.Action.CASE_UPDATE, case.envelope_id, changed)
     db.commit()
@@ -207,7 +224,7 @@ def update(envelope_id: str) -> Response:
 
 
 @bp.post("/<envelope_id>/coding")
-def code(envelope_id: str) -> Response:
+def code(envelope_id: str) -> Response | tuple[str, int]:
     """The reviewer's TNR coding."""
     case = _case_or_404(envelope_id)
     form = CodingForm()
@@ -223,14 +240,12 @@ def code(envelope_id: str) -> Response:
         incident_month=(form.incident_month.data or "").strip() or None,
     )
     if not form.validate_on_submit():
-        flash(_("The coding has an unknown value."), "error")
-        return _back(case)
+        return _refused(case, form, "coding", _("The coding has an unknown value."))
     try:
         stored = triage.set_coding(db, case, coding, current_user)
     except triage.TriageError as exc:
         db.rollback()
-        flash(str(exc), "error")
-        return _back(case)
+        return _refused(case, form, "coding", str(exc))
     audit.record(db, current_user.email, audit.Action.CASE_CODE, case.envelope_id, stored.describe())
     db.commit()
     flash(_("Coding saved."), "info")
@@ -238,22 +253,20 @@ def code(envelope_id: str) -> Response:
 
 
 @bp.post("/<envelope_id>/notes")
-def add_note(envelope_id: str) -> Response:
+def add_note(envelope_id: str) -> Response | tuple[str, int]:
     """Add an internal note, sealed under the data key."""
     case = _case_or_404(envelope_id)
     form = NoteForm()
     db = db_session()
     if not form.validate_on_submit():
-        flash(_("Write the note first."), "error")
-        return _back(case)
+        return _refused(case, form, "note", _("Write the note first (at most 20,000 characters)."))
     try:
         note = triage.add_note(db, case, keyring(), current_user, form.body.data)
     except KeyLockedError:
-        flash(_("Unlock the organization key to write notes."), "error")
-        return _back(case)
+        return _refused(case, form, "note", _("Unlock the organization key to write notes."), 409)
     except triage.TriageError as exc:
-        flash(str(exc), "error")
-        return _back(case)
+        db.rollback()
+        return _refused(case, form, "note", str(exc))
     audit.record(db, current_user.email, audit.Action.CASE_NOTE, case.envelope_id, f"note {note.uid}")
     db.commit()
     flash(_("Note added."), "info")
@@ -304,21 +317,19 @@ def _link_form() -> LinkForm:
 
 
 @bp.post("/<envelope_id>/links")
-def link(envelope_id: str) -> Response:
+def link(envelope_id: str) -> Response | tuple[str, int]:
     """Link this case to another (case number or envelope id): related, or
     this case is a duplicate of the other (disposition duplicate)."""
     case = _case_or_404(envelope_id)
     form = _link_form()
     db = db_session()
     if not form.validate_on_submit():
-        flash(_("Give the other case's number or envelope id."), "error")
-        return _back(case)
+        return _refused(case, form, "link", _("Give the other case's number or envelope id."))
     try:
         made, other = links.add_link(db, case, form.other.data, form.kind.data, current_user)
     except links.LinkError as exc:
         db.rollback()
-        flash(str(exc), "error")
-        return _back(case)
+        return _refused(case, form, "link", str(exc))
     detail = f"kind={made.kind} other={other.envelope_id}"
     if made.kind == "duplicate":
         detail += " status=duplicate"
@@ -352,24 +363,21 @@ def unlink(envelope_id: str, link_id: int) -> Response:
 
 
 @bp.post("/<envelope_id>/vignette")
-def save_vignette(envelope_id: str) -> Response:
+def save_vignette(envelope_id: str) -> Response | tuple[str, int]:
     """Write or edit the case's briefing vignette (sealed under the data
     key). An edit is a new revision: released again only by a coordinator."""
     case = _case_or_404(envelope_id)
     form = VignetteForm()
     db = db_session()
     if not form.validate_on_submit():
-        flash(_("A vignette has at most 1200 characters per language."), "error")
-        return _back(case)
+        return _refused(case, form, "vignette", _("A vignette has at most 1200 characters per language."))
     try:
         row = vignettes.save(db, case, keyring(), current_user, form.text_en.data, form.text_fr.data)
     except KeyLockedError:
-        flash(_("Unlock the organization key to write a vignette."), "error")
-        return _back(case)
+        return _refused(case, form, "vignette", _("Unlock the organization key to write a vignette."), 409)
     except vignettes.VignetteError as exc:
         db.rollback()
-        flash(str(exc), "error")
-        return _back(case)
+        return _refused(case, form, "vignette", str(exc))
     audit.record(db, current_user.email, audit.Action.VIGNETTE_SAVE, case.envelope_id, f"rev={row.rev}")
     db.commit()
     flash(_("Vignette saved. It is not released until a coordinator releases it."), "info")

@@ -242,3 +242,66 @@ def test_quarantine_page(app: Flask, client: FlaskClient, auth: AuthActions, int
     assert b"1 envelopes in quarantine." in client.get("/").data
     page = client.get("/quarantine").get_data(as_text=True)
     assert bad.envelope_id in page and "TamperedEnvelopeError" in page
+
+
+def test_refused_case_forms_come_back_as_typed(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """A note, vignette, coding or triage change that is refused (too long,
+    key locked, a bad value) comes back on the case page with what was
+    typed and why, never lost behind a redirect."""
+    served = intake.add({"narrative": "x", "consent": {"quote": True}})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    url = f"/cases/{served.envelope_id}"
+
+    long_note = canary() + " " + "n" * 20_000
+    refused = client.post(f"{url}/notes", data={"body": long_note})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "Write the note first (at most 20,000 characters)." in page and long_note in page
+
+    app.extensions[KEYRING_EXTENSION].lock()
+    note = canary()
+    locked = client.post(f"{url}/notes", data={"body": note})
+    assert locked.status_code == 409
+    page = locked.get_data(as_text=True)
+    assert "Unlock the organization key to write notes." in page and note in page
+    with app.extensions[DB_EXTENSION].session() as session:
+        assert session.scalars(select(CaseNote)).all() == []
+    unlock(app)
+
+    vignette = "v" * 1201
+    refused = client.post(f"{url}/vignette", data={"text_en": vignette, "text_fr": "court"})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert vignette in page and "court" in page and "at most 1200 characters" in page
+
+    future = f"{datetime.now(UTC).year + 1}-03"
+    coding = {"tactics": ["T04"], "province": "CA-ON", "incident_month": future}
+    refused = client.post(f"{url}/coding", data=coding)
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "cannot be in the future" in page and f'value="{future}"' in page
+    assert '<option selected value="T04">' in page
+
+    refused = client.post(f"{url}/triage", data={"status": "verified", "urgent": "y", "tags": "ok Bad_Tag"})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert 'value="ok Bad_Tag"' in page
+    assert case_row(app, served.envelope_id).status == "new"
+
+
+def test_line_breaks_count_once_as_in_the_browser(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """A browser posts each line break as CRLF, while its maxlength counted
+    one character: a vignette of 1200 characters in 10 lines is taken."""
+    served = intake.add({"narrative": "x"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    text = "\r\n".join(["w" * 119] * 10) + "w"  # 1200 with LF, 1209 with CRLF
+    assert len(text.replace("\r\n", "\n")) == 1200
+    url = f"/cases/{served.envelope_id}/vignette"
+    saved = client.post(url, data={"text_en": text}, follow_redirects=True)
+    assert b"Vignette saved." in saved.data
