@@ -15,10 +15,12 @@ and pixel limits below bound the work, not the decoders' bugs.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
 #: Formats Pillow may decode here (no SVG, no PDF, no EPS: never parsed).
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -63,13 +65,27 @@ class ImageFacts:
         ]
 
 
+@contextmanager
+def _decoding(what: str) -> Iterator[None]:
+    """Run Pillow on hostile bytes: any exception it raises becomes
+    :class:`UnsafeImageError` (``what`` says why). Its decoders raise far
+    more than OSError and ValueError on a damaged file: SyntaxError
+    ("not a TIFF file" from a WebP's EXIF), struct.error, IndexError,
+    EOFError, ZeroDivisionError … and each must end as "no preview", never
+    as a server error."""
+    try:
+        yield
+    except UnsafeImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UnsafeImageError(what) from exc
+
+
 def _open(data: bytes) -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise UnsafeImageError("the image is too large to preview")
-    try:
+    with _decoding("not an image this console previews"):
         image = Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise UnsafeImageError("not an image this console previews") from exc
     if image.width * image.height > MAX_PIXELS:
         raise UnsafeImageError("the image has too many pixels to preview")
     return image
@@ -96,12 +112,18 @@ def _gps(exif: Image.Exif) -> str | None:
 
 
 def inspect_image(data: bytes) -> ImageFacts:
-    """Read an image's size and metadata without showing it.
+    """Read an image's size and metadata without showing it. The pixels
+    are decoded too (and dropped), so an image that cannot be previewed or
+    redacted is found here, before either is offered.
 
     Raises:
         UnsafeImageError: not a previewable image.
     """
-    with _open(data) as image:
+    with _open(data) as image, _decoding("the image cannot be decoded"):
+        image.load()
+        # As the preview and the redacted copy will: orientation from EXIF
+        # (a damaged orientation entry fails here, not on those pages).
+        ImageOps.exif_transpose(image).close()
         exif = image.getexif()
         base = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.items()}
         sub = {ExifTags.TAGS.get(k, str(k)): v for k, v in exif.get_ifd(ExifTags.IFD.Exif).items()}
@@ -192,14 +214,11 @@ def reencode_image(data: bytes, *, max_side: int | None = PREVIEW_SIDE) -> bytes
     Raises:
         UnsafeImageError: not a previewable image.
     """
-    with _open(data) as image:
-        try:
-            image.seek(0)  # first frame of an animation
-            upright = ImageOps.exif_transpose(image)
-            mode = "RGBA" if "A" in upright.getbands() or "transparency" in upright.info else "RGB"
-            pixels = upright.convert(mode)
-        except (OSError, ValueError) as exc:
-            raise UnsafeImageError("the image cannot be decoded") from exc
+    with _open(data) as image, _decoding("the image cannot be decoded"):
+        image.seek(0)  # first frame of an animation
+        upright = ImageOps.exif_transpose(image)
+        mode = "RGBA" if "A" in upright.getbands() or "transparency" in upright.info else "RGB"
+        pixels = upright.convert(mode)
     if max_side:
         pixels.thumbnail((max_side, max_side))
     # A fresh image from the raw pixels: no info, no EXIF, no ICC, no text chunks.
@@ -256,11 +275,8 @@ def redact_image(data: bytes) -> RedactedCopy:
         source_format = image.format
     if source_format != "JPEG":
         return RedactedCopy(reencode_image(data, max_side=None), "png", "image/png")
-    with _open(data) as image:
-        try:
-            upright = ImageOps.exif_transpose(image).convert("RGB")
-        except (OSError, ValueError) as exc:
-            raise UnsafeImageError("the image cannot be decoded") from exc
+    with _open(data) as image, _decoding("the image cannot be decoded"):
+        upright = ImageOps.exif_transpose(image).convert("RGB")
     clean = Image.frombytes("RGB", upright.size, upright.tobytes())
     out = io.BytesIO()
     clean.save(out, format="JPEG", quality=92)

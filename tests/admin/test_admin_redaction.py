@@ -4,6 +4,7 @@ without document information and XMP; other types not offered."""
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import pikepdf
@@ -177,3 +178,47 @@ def test_redacted_copy_needs_the_key(app: Flask, client: FlaskClient, auth: Auth
     auth.login_as("reviewer")
     response = client.get(f"/cases/{synced}/attachments/0/redacted")
     assert response.status_code == 302
+
+
+def _damaged_images() -> list[tuple[str, str, bytes]]:
+    """Images Pillow opens but cannot fully decode: a WebP whose EXIF chunk
+    is not TIFF (SyntaxError in Pillow), a JPEG whose orientation entry is
+    cut (struct.error when the orientation is applied)."""
+    webp = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(webp, "WEBP", exif=b"this is not a TIFF header at all")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation
+    exif[0x010F], exif[0x0110] = "Make", "Model"
+    jpeg = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(jpeg, "JPEG", exif=exif.tobytes())
+    data = bytearray(jpeg.getvalue())
+    data[data.index(b"Exif\x00\x00") + 17] = 0
+    return [("broken.webp", "image/webp", webp.getvalue()), ("broken.jpg", "image/jpeg", bytes(data))]
+
+
+def test_damaged_images_get_no_preview_and_no_server_error(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """Pillow raises far more than OSError on damaged files: every page of
+    an attachment answers "no preview" (415), never a 500, and no redacted
+    copy is offered for what cannot be decoded."""
+    files = _damaged_images()
+    served = intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in files))
+    unlock(app)
+    with IntakeClient(intake.url, intake.token) as c:
+        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    auth.login_as("reviewer")
+    base = f"/cases/{served.envelope_id}/attachments"
+    with warnings.catch_warnings():
+        # Pillow warns about corrupt EXIF; in production a warning is not an
+        # error, so neither is it here.
+        warnings.simplefilter("ignore")
+        for position in range(len(files)):
+            page = client.get(f"{base}/{position}/inspect")
+            assert page.status_code == 200
+            text = page.get_data(as_text=True)
+            assert "No preview: the image cannot be decoded" in text
+            assert "Download a redacted copy" not in text
+            assert client.get(f"{base}/{position}/preview.png").status_code == 415
+            assert client.get(f"{base}/{position}/redacted").status_code == 415
+            assert client.get(f"{base}/{position}").status_code == 200  # the original, as a download
