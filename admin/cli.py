@@ -245,7 +245,7 @@ def show_command(case_ref: str) -> None:
     s = opened.summary
     click.echo(f"case {s.seq}  envelope {s.envelope_id}")
     click.echo(f"day: {s.day.isoformat()}  sealed by: {s.sealed_by}  status: {s.status}")
-    for line in report_lines(opened.report):
+    for line in report_lines(opened.report, s.sealed_by):
         click.echo(line)
     click.echo("Attachments" if opened.attachments else "Attachments: none")
     for a in opened.attachments:
@@ -253,7 +253,7 @@ def show_command(case_ref: str) -> None:
         click.echo(f"  [{a.position}] {name}  ({media_type}, {a.size} bytes, sha256 {a.sha256})")
 
 
-def report_lines(report: Mapping[str, Any]) -> list[str]:
+def report_lines(report: Mapping[str, Any], sealed_by: str | None = None) -> list[str]:
     """The report as the case page shows it (admin/reportview.py: the
     form's labels, codes beside tactics, unknown codes flagged), as lines
     of text for a terminal. Every untrusted text goes through
@@ -263,7 +263,7 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
     from .reportview import report_sections
 
     lines: list[str] = []
-    for section in report_sections(report):
+    for section in report_sections(report, sealed_by=sealed_by):
         lines.append(section.title)
         for row in section.rows:
             label = visible_controls(row.label, 300)

@@ -134,14 +134,16 @@ def _language(value: object) -> tuple[Value, ...]:
 
 
 def report_sections(
-    report: Mapping[str, Any], recipients: Sequence[Value] | None = None
+    report: Mapping[str, Any], recipients: Sequence[Value] | None = None, *, sealed_by: str | None = None
 ) -> list[ReportSection]:
     """The report (or follow-up) as sections of labelled rows.
 
     A row is made for each key the report has: a report of the current form
     has them all (unanswered ones show as not answered), an older or shorter
     one only its own. ``recipients``: the organizations it was sealed to
-    (:func:`recipients_of`); None leaves the row out.
+    (:func:`recipients_of`); None leaves the row out. ``sealed_by``: the
+    header's (``browser``, ``server``, ``console``); a report says it was
+    taken by interview only when the console sealed it (:func:`taken_by_interview`).
     """
     has = report.__contains__
     answers = ReportSection(_("What the reporter said"))
@@ -201,7 +203,7 @@ def report_sections(
         form.rows.append(ReportRow("follows", _("Adds to the report"), _text(report["follows"])))
     if has(fields.TAKEN_BY):
         taken = report[fields.TAKEN_BY]
-        value = Value(_("interview (a reviewer filed it)")) if taken == fields.TAKEN_BY_INTERVIEW else None
+        value = Value(_("interview (a reviewer filed it)")) if taken_by_interview(report, sealed_by) else None
         form.rows.append(
             ReportRow(fields.TAKEN_BY, _("Taken by"), (value,) if value else _unknown_text(taken))
         )
@@ -216,6 +218,17 @@ def report_sections(
     if other:
         sections.append(ReportSection(_("Other fields"), other))
     return [s for s in sections if s.rows]
+
+
+def taken_by_interview(report: Mapping[str, Any], sealed_by: str | None) -> bool:
+    """Whether a reviewer filed this report in interview mode: the body
+    says so *and* the console sealed it. Anyone can seal a body that says
+    ``"taken_by": "interview"`` to the public key from a browser, but the
+    intake's public upload refuses a header whose ``sealed_by`` is not
+    ``"browser"``, and takes ``"console"`` only on its API, with an
+    organization's token (intake/api/interview.py). So a planted report
+    cannot pass for a colleague's."""
+    return report.get(fields.TAKEN_BY) == fields.TAKEN_BY_INTERVIEW and sealed_by == "console"
 
 
 def _unknown_text(value: object) -> tuple[Value, ...]:

@@ -68,7 +68,9 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     opened = open_case(case, keyring()) if keyring().unlocked else None
     # The reporter's answers with the form's own labels (admin/reportview.py).
     report_view = (
-        reportview.report_sections(opened.report, reportview.recipients_of(case.header, data_dir()))
+        reportview.report_sections(
+            opened.report, reportview.recipients_of(case.header, data_dir()), sealed_by=case.sealed_by
+        )
         if opened is not None
         else None
     )
@@ -114,6 +116,7 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     context: dict[str, Any] = dict(
         case=case,
         opened=opened,
+        interview=opened is not None and reportview.taken_by_interview(opened.report, case.sealed_by),
         report_view=report_view,
         followups=followups,
         timeline=timeline,
@@ -532,7 +535,9 @@ def inspect(envelope_id: str, position: int) -> Response | str:
         facts=facts,
         pdf=pdf,
         reason=reason,
-        redactable=attachments.redactable(data),
+        # Offered only for what was just read whole: a PDF, or an image
+        # whose pixels decoded.
+        redactable="pdf" if pdf is not None else ("image" if facts is not None else None),
     )
 
 

@@ -231,13 +231,13 @@ def test_an_interview_is_filed_and_its_receipt_works_on_the_public_intake(
     # After a sync the console shows it as taken by interview, with its follow-up.
     _sync(app, live)
     case_page = client.get(f"/cases/{interview_row.envelope_id}").get_data(as_text=True)
-    assert "Taken by interview" in case_page
+    assert '<dd id="taken-by">interview (a reviewer filed it)</dd>' in case_page
     assert marker in case_page and "They called again." in case_page
     with app.extensions[DB_EXTENSION].session() as session:
         cases = {c.envelope_id: c.follows for c in session.scalars(select(Case))}
     assert cases[followup_row.envelope_id] == interview_row.envelope_id
     public_page = client.get(f"/cases/{public_row.envelope_id}").get_data(as_text=True)
-    assert "Taken by interview" not in public_page
+    assert 'id="taken-by"' not in public_page and "a reviewer filed it" not in public_page
 
     # Audited with the envelope id, and the receipt is nowhere.
     [entry] = [e for e in _audit(app) if e.action == AUDIT_ACTION]

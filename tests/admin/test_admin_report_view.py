@@ -149,11 +149,26 @@ def test_unanswered_fields_and_an_interview(
         contact={"method": None, "value": "", "safe_times": "", "language": None},
         taken_by="interview",
     )
-    part = report_part(case_page(app, client, auth, intake, report))
+    page = synced_page(app, client, auth, intake, intake.add(report, sealed_by="console").envelope_id)
+    part = report_part(page)
     for key in ("when", "province", "city", "tactics", "state", "contact-method", "contact-value"):
         assert "—" in dd(part, key), key
-    assert "interview" in dd(part, "taken_by")
+    assert dd(part, "taken_by") == "interview (a reviewer filed it)"
+    assert '<dd id="taken-by">interview (a reviewer filed it)</dd>' in page
     assert "null" not in part and "[" not in part
+
+
+def test_a_browser_report_cannot_pass_for_an_interview(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """Anyone can seal a body saying "taken_by": "interview" from a browser:
+    only a report the console sealed is shown as filed by a reviewer."""
+    planted = intake.add(full_report(taken_by="interview"), sealed_by="browser")
+    page = synced_page(app, client, auth, intake, planted.envelope_id)
+    part = report_part(page)
+    assert 'id="taken-by"' not in page
+    assert "a reviewer filed it" not in page
+    assert "interview" in dd(part, "taken_by") and "not a code of this form" in dd(part, "taken_by")
 
 
 def test_unknown_codes_and_odd_values_show_as_they_are(
