@@ -114,7 +114,9 @@ def find_case(session: Session, ref: str) -> Case:
     case: Case | None = None
     if _ENVELOPE_ID.fullmatch(ref):
         case = session.scalar(select(Case).where(Case.envelope_id == ref))
-    elif ref.isascii() and ref.isdigit():
+    elif ref.isascii() and ref.isdigit() and int(ref) < 2**63:
+        # Past a 64-bit integer no case has that number (and the database
+        # driver would refuse the parameter).
         case = session.scalar(select(Case).where(Case.seq == int(ref)).order_by(Case.id).limit(1))
     if case is None:
         raise CaseNotFoundError("no case with that number or envelope id")

@@ -342,7 +342,7 @@ def link(envelope_id: str) -> Response | tuple[str, int]:
     return _back(case)
 
 
-@bp.post("/<envelope_id>/links/<int:link_id>/remove")
+@bp.post("/<envelope_id>/links/<int(max=2147483647):link_id>/remove")
 def unlink(envelope_id: str, link_id: int) -> Response:
     """Remove a link of this case (either direction). The disposition stays."""
     case = _case_or_404(envelope_id)
@@ -429,7 +429,7 @@ def withdraw_vignette(envelope_id: str) -> Response:
     return _back(case)
 
 
-@bp.get("/<envelope_id>/attachments/<int:position>")
+@bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>")
 def attachment(envelope_id: str, position: int) -> Response:
     """Download one attachment, decrypted from its sealed blob.
 
@@ -496,7 +496,7 @@ def _attachment_bytes(case: Case, position: int) -> tuple[AttachmentInfo, bytes]
         abort(500, _("This attachment cannot be opened: its stored copy is missing or damaged."))
 
 
-@bp.get("/<envelope_id>/attachments/<int:position>/inspect")
+@bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/inspect")
 def inspect(envelope_id: str, position: int) -> Response | str:
     """An image's metadata (GPS, device, time, owner) and a re-encoded
     preview, a PDF's document information; for any attachment its SHA-256
@@ -541,7 +541,7 @@ def inspect(envelope_id: str, position: int) -> Response | str:
     )
 
 
-@bp.get("/<envelope_id>/attachments/<int:position>/redacted")
+@bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/redacted")
 def redacted(envelope_id: str, position: int) -> Response:
     """A copy without metadata, for passing on: images re-encoded from their
     pixels (no EXIF, XMP, ICC, text), PDFs without document information and
@@ -584,7 +584,7 @@ def redacted(envelope_id: str, position: int) -> Response:
     return response
 
 
-@bp.get("/<envelope_id>/attachments/<int:position>/preview.png")
+@bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/preview.png")
 def preview(envelope_id: str, position: int) -> Response:
     """The image re-encoded to a metadata-free PNG, for ``<img>`` on the
     inspect page. The original bytes are never sent inline."""

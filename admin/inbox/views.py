@@ -33,7 +33,7 @@ def _filter_from_args() -> InboxFilter:
         assignee = int(current_user.id)
     elif who == "none":
         assignee = "none"
-    elif who.isascii() and who.isdigit():
+    elif who.isascii() and who.isdigit() and int(who) < 2**63:
         assignee = int(who)
     tactic = args.get("tactic") if args.get("tactic") in taxonomy.TACTICS else None
     community = args.get("community") if args.get("community") in taxonomy.COMMUNITIES else None
@@ -63,7 +63,9 @@ def _day(value: str | None) -> date | None:
 def index() -> str:
     """Cases matching the filters, urgent first then newest, ``?page=N``;
     snippets only when unlocked."""
-    page = request.args.get("page", 1, type=int) or 1
+    # A page past the last shows the last; beyond any page count, the number
+    # is cut before it reaches the database's integer.
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 2**31))
     per_page = int(current_app.config["CASES_PER_PAGE"])
     session = db_session()
     flt = _filter_from_args()

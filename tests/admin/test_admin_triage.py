@@ -305,3 +305,27 @@ def test_line_breaks_count_once_as_in_the_browser(
     url = f"/cases/{served.envelope_id}/vignette"
     saved = client.post(url, data={"text_en": text}, follow_redirects=True)
     assert b"Vignette saved." in saved.data
+
+
+def test_numbers_past_a_database_integer_are_not_found_not_a_server_error(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    served = intake.add({"narrative": "x"})
+    synced(app, intake)
+    auth.login_as("reviewer")
+    huge = "9" * 25
+    assert client.get(f"/?page={huge}").status_code == 200
+    assert client.get(f"/?page=-{huge}").status_code == 200
+    assert client.get(f"/?assignee={huge}").status_code == 200
+    assert client.get(f"/cases/{huge}").status_code == 404
+    refused = client.post(f"/cases/{served.envelope_id}/links", data={"other": huge, "kind": "related"})
+    assert refused.status_code == 400
+    assert "no case with that number" in refused.get_data(as_text=True)
+    for path in (
+        "attachments/{n}",
+        "attachments/{n}/inspect",
+        "attachments/{n}/redacted",
+        "attachments/{n}/preview.png",
+    ):
+        assert client.get(f"/cases/{served.envelope_id}/" + path.format(n=huge)).status_code == 404
+    assert client.post(f"/cases/{served.envelope_id}/links/{huge}/remove").status_code == 404
