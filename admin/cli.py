@@ -26,7 +26,7 @@ from .display import visible_controls
 from .errors import ConsoleError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
-from .sync import SyncProgress, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -69,6 +69,14 @@ def unlock_from_stdin() -> None:
         raise click.ClickException("wrong passphrase") from exc
     except (ConsoleError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def lock_after_command() -> None:
+    """Lock the key again after a command that unlocked it, audited as
+    ``key.lock`` (the pair of :func:`unlock_from_stdin`'s ``key.unlock``)."""
+    keyring().lock()
+    with db().session() as session:
+        _audit(session, "LOCK", None, "after one command")
 
 
 # --------------------------------------------------------------------------
@@ -190,24 +198,30 @@ def sync_command() -> None:
             err=True,
         )
 
+    result = SyncResult()
     try:
         with client:
-            result = sync(
+            sync(
                 db(),
                 keyring(),
                 data_dir(),
                 client,
                 int(current_app.config["SYNC_PAGE_SIZE"]),
                 progress=report,
+                into=result,
             )
     except ConsoleError as exc:
+        # What was stored before the failure stays stored: say so, and
+        # audit it, so the log's counts add up to the cases.
+        with db().session() as session:
+            _audit(session, "SYNC_FAILED", None, f"{exc.__class__.__name__} {result.counts()}")
+        click.echo(f"stored before it stopped: {result}", err=True)
         raise click.ClickException(str(exc)) from exc
     finally:
-        keyring().lock()
+        lock_after_command()
     with db().session() as session:
-        counts = f"added={result.added} quarantined={result.quarantined} skipped={result.skipped}"
-        _audit(session, "SYNC", None, counts)
-    click.echo(f"added {result.added}, quarantined {result.quarantined}, skipped {result.skipped}")
+        _audit(session, "SYNC", None, result.counts())
+    click.echo(str(result))
 
 
 cases_cli = AppGroup("cases", help="Stored cases.")
@@ -241,7 +255,7 @@ def show_command(case_ref: str) -> None:
     except ConsoleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        keyring().lock()
+        lock_after_command()
     s = opened.summary
     click.echo(f"case {s.seq}  envelope {s.envelope_id}")
     click.echo(f"day: {s.day.isoformat()}  sealed by: {s.sealed_by}  status: {s.status}")

@@ -82,6 +82,13 @@ class SyncResult:
     quarantined: int = 0
     skipped: int = 0
 
+    def counts(self) -> str:
+        """``added=N quarantined=N skipped=N``, as the audit log has them."""
+        return f"added={self.added} quarantined={self.quarantined} skipped={self.skipped}"
+
+    def __str__(self) -> str:
+        return f"added {self.added}, quarantined {self.quarantined}, skipped {self.skipped}"
+
 
 class IntakeClient:
     """Client of the intake's reviewer API (``/api/v1/envelopes``).
@@ -424,9 +431,13 @@ def sync(
     page_size: int = MAX_PAGE_SIZE,
     *,
     progress: Callable[[SyncProgress], None] | None = None,
+    into: SyncResult | None = None,
 ) -> SyncResult:
     """Pull and store every envelope after the cursor, page by page;
-    ``progress`` is called after each page is committed.
+    ``progress`` is called after each page is committed. The counts
+    accumulate in ``into`` when given (else a new :class:`SyncResult`) as
+    pages are committed, so a caller still knows what was stored when the
+    sync stops with an error part-way.
 
     The waiting is overlapped with the opening: one worker thread
     downloads the next page (network only: the bytes of the reply) while
@@ -449,7 +460,7 @@ def sync(
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
-    result = SyncResult()
+    result = into if into is not None else SyncResult()
     # Envelope ids handled in this run or found stored: a page's ids are
     # checked against the database once, before it is opened.
     known: set[str] = set()

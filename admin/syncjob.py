@@ -41,10 +41,10 @@ class SyncStatus:
 
     ``started`` and ``finished`` are ``time.monotonic()`` seconds
     (``finished`` None while it runs); ``progress`` the last committed page;
-    ``result`` the counts once it succeeded; ``error`` why it stopped, in
-    words without content or token (:class:`admin.errors.ConsoleError`
-    messages), once it failed. ``locked``: it failed because the key was
-    locked."""
+    ``result`` the counts stored once it ended (also when it failed
+    part-way); ``error`` why it stopped, in words without content or token
+    (:class:`admin.errors.ConsoleError` messages), once it failed.
+    ``locked``: it failed because the key was locked."""
 
     actor: str
     started: float
@@ -132,15 +132,17 @@ class SyncJobs:
     def _sync(self, actor: str) -> None:
         app = self._app
         database = app.extensions[DB_EXTENSION]
+        result = SyncResult()
         try:
             with client_from_config(app.config) as client:
-                result = sync(
+                sync(
                     database,
                     app.extensions[KEYRING_EXTENSION],
                     Path(app.config["DATA_DIR"]),
                     client,
                     int(app.config["SYNC_PAGE_SIZE"]),
                     progress=self._progress,
+                    into=result,
                 )
         except KeyLockedError:
             self._finish(error="the organization key is locked", locked=True)
@@ -153,13 +155,14 @@ class SyncJobs:
             failure, message = exc.__class__.__name__, "an unexpected error (see the console's log)"
         else:
             with database.session() as session:
-                detail = f"added={result.added} quarantined={result.quarantined} skipped={result.skipped}"
-                audit.record(session, actor, audit.Action.SYNC, None, detail)
+                audit.record(session, actor, audit.Action.SYNC, None, result.counts())
             self._finish(result=result)
             return
+        # What was stored before the failure stays stored: audited and shown
+        # with the failure, so the log's counts add up to the cases.
         with database.session() as session:
-            audit.record(session, actor, audit.Action.SYNC_FAILED, None, failure)
-        self._finish(error=message)
+            audit.record(session, actor, audit.Action.SYNC_FAILED, None, f"{failure} {result.counts()}")
+        self._finish(result=result, error=message)
 
 
 def sync_jobs() -> SyncJobs:

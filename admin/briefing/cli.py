@@ -61,7 +61,7 @@ def briefing_command(
     --vignettes, the reports print the released vignettes of counted cases
     whose reporters consented to quoting."""
     from .. import audit
-    from ..cli import unlock_from_stdin
+    from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
     from ..vignettes import for_briefing
 
@@ -74,7 +74,7 @@ def briefing_command(
                 with db().session() as session:
                     released = for_briefing(session, keyring())
             finally:
-                keyring().lock()
+                lock_after_command()
         with db().session() as session:
             records = briefing_records(session)
         briefing = build(records, period, k, protection, released=released)

@@ -153,6 +153,15 @@ def _flash_outcome(status: SyncStatus) -> None:
         flash(_("Unlock the organization key to sync."), "error")
     elif status.error is not None:
         flash(_("Sync failed: %(reason)s", reason=status.error), "error")
+        if status.result is not None and (status.result.added or status.result.quarantined):
+            flash(
+                _(
+                    "Stored before it stopped (and kept): %(added)d added, %(quarantined)d quarantined.",
+                    added=status.result.added,
+                    quarantined=status.result.quarantined,
+                ),
+                "info",
+            )
     elif status.result is not None:
         result = status.result
         flash(

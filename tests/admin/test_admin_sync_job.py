@@ -6,14 +6,18 @@ account that pressed the button."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from admin_testlib import AuthActions, FakeIntake, unlock
+import pytest
+from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, is_unlocked, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from admin.errors import IntakeError
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
+from admin.sync import IntakeClient
 from admin.syncjob import SyncJobs
 
 
@@ -70,7 +74,7 @@ def test_a_failing_background_sync_says_why_and_is_audited(
     page = client.get("/sync").get_data(as_text=True)
     assert "Sync failed after" in page and "the intake refused the API token" in page
     assert "not the token" not in page
-    assert audit_of(app, "sync.failed") == [(email, "IntakeAuthError")]
+    assert audit_of(app, "sync.failed") == [(email, "IntakeAuthError added=0 quarantined=0 skipped=0")]
 
 
 def test_before_any_sync_the_page_says_so_and_needs_the_sync_permission(
@@ -80,3 +84,49 @@ def test_before_any_sync_the_page_says_so_and_needs_the_sync_permission(
     assert "No sync has run since the console started." in client.get("/sync").get_data(as_text=True)
     auth.logout()
     assert client.get("/sync").status_code == 302  # to the login page
+
+
+def fail_after(seq: int) -> Any:
+    """An ``IntakeClient.envelope_page`` that fails once the sync is past ``seq``."""
+    real = IntakeClient.envelope_page
+
+    def page(self: IntakeClient, after: int, limit: int) -> bytes:
+        if after >= seq:
+            raise IntakeError("the intake answered HTTP 503 for /api/v1/envelopes")
+        return real(self, after, limit)
+
+    return page
+
+
+def test_a_sync_failing_part_way_keeps_and_shows_and_audits_what_it_stored(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(7):
+        intake.add({"narrative": f"report {n}"})
+    app.config.update(SYNC_PAGE_SIZE=2)
+    monkeypatch.setattr(IntakeClient, "envelope_page", fail_after(4))
+    unlock(app)
+    email = auth.login_as("reviewer")
+    page = client.post("/sync", follow_redirects=True).get_data(as_text=True)
+    assert "Sync failed: the intake answered HTTP 503" in page
+    assert "Stored before it stopped (and kept): 4 added, 0 quarantined." in page
+    status = client.get("/sync").get_data(as_text=True)
+    assert "Stored before it stopped (and kept): 4 added, 0 quarantined, 0 skipped." in status
+    assert audit_of(app, "sync.failed") == [(email, "IntakeError added=4 quarantined=0 skipped=0")]
+
+
+def test_the_sync_command_failing_part_way_audits_what_it_stored_and_locks_again(
+    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        intake.add({"narrative": f"report {n}"})
+    app.config.update(SYNC_PAGE_SIZE=2)
+    monkeypatch.setattr(IntakeClient, "envelope_page", fail_after(2))
+    result = app.test_cli_runner().invoke(args=["sync"], input=PASSPHRASE + "\n")
+    assert result.exit_code == 1
+    assert "stored before it stopped: added 2, quarantined 0, skipped 0" in result.stderr
+    assert audit_of(app, "sync.failed") == [("cli", "IntakeError added=2 quarantined=0 skipped=0")]
+    # The command's unlock and its lock are both in the log.
+    assert audit_of(app, "key.unlock") == [("cli", "for one command")]
+    assert audit_of(app, "key.lock") == [("cli", "after one command")]
+    assert not is_unlocked(app)
