@@ -154,8 +154,14 @@ def login() -> Response | str:
             if accounts.has_second_factor(db, user):
                 return redirect(url_for("auth.second_factor"))
             return redirect(url_for("auth.enrol"))
-        if known is not None:
-            _fail(known, "locked" if accounts.locked_for(known) else "password")
+        if known is not None and accounts.locked_for(known):
+            # Tried while paused: audited, but neither counted nor checked
+            # (the right password then must not double the pause, and a
+            # stranger's tries cannot stretch it).
+            audit.record(db, known.email, audit.Action.LOGIN_FAILED, str(known.id), "locked")
+            db.commit()
+        elif known is not None:
+            _fail(known, "password")
         else:
             # Never the typed e-mail: it may be a password typed in the wrong box.
             audit.record(db, "anonymous", audit.Action.LOGIN_FAILED, None, "password")

@@ -280,6 +280,12 @@ def test_lockout_refuses_even_the_right_password(app: Flask, client: FlaskClient
         assert b"Wrong e-mail or password." in auth.login(email, "wrong password, long enough").data
     locked = auth.login(email, PASSWORD)
     assert locked.status_code == 200 and b"Wrong e-mail or password." in locked.data
+    # Tries while paused neither count nor lengthen the pause.
+    paused = accounts.locked_for(_user(app, email))
+    for _ in range(3):
+        auth.login(email, "wrong password, long enough")
+    assert _user(app, email).failed_logins == 5
+    assert accounts.locked_for(_user(app, email)) <= paused
     with app.extensions[DB_EXTENSION].session() as session:
         session.execute(update(User).values(locked_until=int(time.time()) - 1))
     assert auth.login(email).headers["Location"].endswith("/login/second-factor")
