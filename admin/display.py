@@ -18,6 +18,9 @@ at either end) it is marked like any other invisible character.
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import quote
+
+from werkzeug.utils import secure_filename
 
 #: Kept as they are: line breaks and tabs in a narrative are meant.
 _ALLOWED_CONTROLS = {"\n", "\t"}
@@ -83,3 +86,31 @@ def safe_download_name(name: str, fallback: str, limit: int = 150) -> str:
         "_" if unicodedata.category(ch) in ("Cc", "Cf") or ch in "/\\" else ch for ch in name
     ).strip(". ")
     return cleaned[:limit] or fallback
+
+
+def content_disposition(
+    name: str, fallback_stem: str, *, suffix: str = "", extension: str | None = None
+) -> str:
+    """A ``Content-Disposition: attachment`` header value for a file the
+    reporter named ``name``: ``filename*`` (RFC 6266, RFC 5987 UTF-8) with
+    :func:`safe_download_name`'s cleaning, and a plain ``filename`` fallback
+    of ASCII letters, digits, ``-``, ``_`` and ``.`` for old clients.
+
+    The extension survives both: a name cut to 150 characters keeps it,
+    and a name with no ASCII stem (``威脅截圖.png``) falls back to
+    ``fallback_stem`` with it (``attachment-0.png``), never to ``png``.
+    ``suffix`` goes between stem and extension (``-redacted``);
+    ``extension``, when given, replaces the name's own (a redacted JPEG
+    may be a PNG).
+    """
+    cleaned = safe_download_name(name, fallback_stem, limit=len(name) + 1)  # cut below, extension kept
+    stem, dot, own = cleaned.rpartition(".")
+    if not dot or not own.isascii() or not own.isalnum() or len(own) > 10 or not stem:
+        stem, own = cleaned, ""
+    ext = extension if extension is not None else own
+    tail = f"{suffix}.{ext}" if ext else suffix
+    full = stem[: max(1, 150 - len(tail))] + tail
+    ascii_stem = secure_filename(stem)[: max(1, 150 - len(tail))]
+    if not ascii_stem or ascii_stem == secure_filename(own):
+        ascii_stem = fallback_stem
+    return f"attachment; filename=\"{ascii_stem}{tail}\"; filename*=UTF-8''{quote(full, safe='')}"

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
 from .. import attachments, audit, links, replies, reportview, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
-from ..display import safe_download_name
+from ..display import content_disposition
 from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
 from ..extensions import data_dir, db_session, keyring
 from ..forms import (
@@ -465,13 +463,9 @@ def attachment(envelope_id: str, position: int) -> Response:
         f"attachment {position}",
     )
     db_session().commit()
-    fallback = secure_filename(info.name)[:150] or f"attachment-{position}"
-    name = safe_download_name(info.name, fallback)
     response = Response(itertools.chain([first], data), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(info.size)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-    )
+    response.headers["Content-Disposition"] = content_disposition(info.name, f"attachment-{position}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
@@ -570,14 +564,9 @@ def redacted(envelope_id: str, position: int) -> Response:
         f"attachment {position} {kind}",
     )
     db_session().commit()
-    stem = (
-        safe_download_name(info.name, f"attachment-{position}").rsplit(".", 1)[0] or f"attachment-{position}"
-    )
-    name = f"{stem}-redacted.{copy.extension}"
-    fallback = secure_filename(name)[:150] or f"attachment-{position}-redacted.{copy.extension}"
     response = Response(copy.data, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Disposition"] = content_disposition(
+        info.name, f"attachment-{position}", suffix="-redacted", extension=copy.extension
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"

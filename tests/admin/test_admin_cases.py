@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, unlock
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from admin.display import content_disposition
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.sync import IntakeClient, sync
 from intake.envelope import AttachmentInput
@@ -251,3 +253,23 @@ def test_spoofing_characters_in_names_and_text_are_made_visible(
     disposition = download.headers["Content-Disposition"]
     assert "%E2%80%AE" not in disposition  # no RLO in the saved file's name
     assert len(disposition) < 1000
+
+
+@pytest.mark.parametrize(
+    ("name", "plain", "utf8_end"),
+    [
+        ("威脅截圖.png", 'filename="attachment-0.png"', "%E5%9C%96.png"),
+        ("a" * 300 + ".png", 'filename="' + "a" * 146 + '.png"', "aaa.png"),
+        ("IMG_0001.jpg", 'filename="IMG_0001.jpg"', "IMG_0001.jpg"),
+        ("", 'filename="attachment-0"', "attachment-0"),
+    ],
+)
+def test_download_names_keep_their_extension(name: str, plain: str, utf8_end: str) -> None:
+    """The saved file keeps its type: a name with no ASCII stem falls back
+    to attachment-N with its extension (never just "png"), and a long name
+    is cut before the extension, not through it."""
+    header = content_disposition(name, "attachment-0")
+    assert header.startswith("attachment; ") and plain in header
+    assert header.endswith(utf8_end)
+    redacted = content_disposition(name, "attachment-0", suffix="-redacted", extension="png")
+    assert redacted.endswith("-redacted.png") and '-redacted.png"' in redacted
