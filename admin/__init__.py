@@ -28,6 +28,7 @@ from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session
 from .models import Base, User
 from .syncjob import EXTENSION as SYNCJOB_EXTENSION
 from .syncjob import SyncJobs
+from .taxonomy import disposition_label
 
 TEMPLATES = ROOT / "templates" / "admin"
 MIGRATIONS = ROOT / "migrations" / "admin"
@@ -110,6 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls
+    app.jinja_env.filters["disposition"] = disposition_label
     app.before_request(guard)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)

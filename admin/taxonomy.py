@@ -89,3 +89,22 @@ STATES: dict[str, str] = {
     "other": _l("Other"),
     "unknown": _l("Don't know"),
 }
+
+
+#: Triage dispositions (admin/models.py ``Disposition``) -> label. The
+#: code is stored and filtered on; the label is what a reviewer reads.
+DISPOSITION_LABELS: dict[str, str] = {
+    "new": _l("New"),
+    "in_review": _l("In review"),
+    "needs_information": _l("Needs information"),
+    "verified": _l("Verified"),
+    "referred": _l("Referred"),
+    "closed": _l("Closed"),
+    "spam": _l("Spam"),
+    "duplicate": _l("Duplicate"),
+}
+
+
+def disposition_label(code: str) -> str:
+    """The label of a disposition code (the code itself if unknown)."""
+    return str(DISPOSITION_LABELS.get(code, code))

@@ -83,7 +83,7 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     users = triage.assignable_users(db)
     assignee = next((u for u in users if u.id == case.assignee_id), None)
     triage_form = TriageForm(status=case.status, urgent=case.urgent, tags=" ".join(tags))
-    triage_form.status.choices = [(d, d) for d in DISPOSITIONS]
+    triage_form.status.choices = [(d, taxonomy.disposition_label(d)) for d in DISPOSITIONS]
     coding_form = CodingForm(
         tactics=list(coding.tactics),
         communities=list(coding.communities),
@@ -202,7 +202,7 @@ def update(envelope_id: str) -> Response | tuple[str, int]:
     """Disposition, urgency flag and tags."""
     case = _case_or_404(envelope_id)
     form = TriageForm()
-    form.status.choices = [(d, d) for d in DISPOSITIONS]
+    form.status.choices = [(d, taxonomy.disposition_label(d)) for d in DISPOSITIONS]
     db = db_session()
     if not form.validate_on_submit():
         return _refused(case, form, "triage", _("Choose a disposition."))
@@ -325,7 +325,11 @@ def link(envelope_id: str) -> Response | tuple[str, int]:
     form = _link_form()
     db = db_session()
     if not form.validate_on_submit():
-        return _refused(case, form, "link", _("Give the other case's number or envelope id."))
+        kind_wrong = bool(form.kind.errors) and not form.other.errors
+        message = (
+            _("Choose the kind of link.") if kind_wrong else _("Give the other case's number or envelope id.")
+        )
+        return _refused(case, form, "link", message)
     try:
         made, other = links.add_link(db, case, form.other.data, form.kind.data, current_user)
     except links.LinkError as exc:

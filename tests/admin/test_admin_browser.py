@@ -131,7 +131,8 @@ def test_security_key_login_unlock_sync_code_reply_and_audit(
     page.select_option("#triage-form select[name=status]", "in_review")
     page.click("#triage-form input[type=submit]")
     page.wait_for_selector("text=Saved.")
-    assert page.locator("#case-status").inner_text() == "in_review"
+    assert page.locator("#case-status").get_attribute("data-code") == "in_review"
+    assert page.locator("#case-status").inner_text() == "In review"
 
     # Reply to the reporter: sealed to the reply key, handed to the intake,
     # shown on the case timeline; only the receipt's key opens it.

@@ -50,7 +50,7 @@ def test_inbox_snippets_only_when_unlocked(
     page = client.get("/").get_data(as_text=True)
     assert "A man followed me home." in page
     assert "browser" in page
-    assert "1 cases." in page
+    assert "1 case." in page
 
     app.extensions[KEYRING_EXTENSION].lock()
     locked = client.get("/").get_data(as_text=True)

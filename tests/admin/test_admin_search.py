@@ -83,7 +83,7 @@ def test_inbox_search_box(
     client = app.test_client()
     AuthActions(app, client).login_as("reviewer")
     page = client.get("/?q=Hauptstrasse")
-    assert b"1 cases match the search" in page.data
+    assert b"1 case matches the search" in page.data
     assert ids["street"].encode() in page.data and ids["wechat"].encode() not in page.data
 
     first = client.get("/?q=wechat")
