@@ -25,6 +25,9 @@ class Envelope(Base):
     durable, so a row always points at complete blobs (invariant 5)."""
 
     __tablename__ = "envelope"
+    #: seq numbers are never reused, also after the newest envelope is
+    #: deleted: consoles read "after the last seq they stored" (migration 0005).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     envelope_id: Mapped[str] = mapped_column(String(32), unique=True)

@@ -89,3 +89,41 @@ def test_intake_data_survives_the_upgrade(tmp_path: Path, databases: Databases) 
             )
     finally:
         db.engine.dispose()
+
+
+def test_the_envelope_rebuild_keeps_child_rows_and_never_reuses_a_seq(
+    tmp_path: Path, databases: Databases
+) -> None:
+    """Migration 0005 rebuilds ``envelope`` on SQLite (AUTOINCREMENT): the
+    rows that refer to it survive (foreign keys are off during a migration,
+    or the rebuild's DROP would cascade), and once the newest envelope is
+    deleted, the next one still gets a new seq, never one a console has
+    already passed."""
+    db = _database("intake", tmp_path, databases)
+    insert = text(
+        "INSERT INTO envelope (envelope_id, day, sealed_by, header, body, attachment_sizes) "
+        "VALUES (:id, :day, 'server', :h, :b, '')"
+    )
+    try:
+        db.upgrade("0004")
+        with db.engine.begin() as conn:
+            for n in range(3):
+                conn.execute(insert, {"id": f"{n:032x}", "day": date(2026, 1, 2), "h": b"h", "b": b"b"})
+            conn.execute(
+                text(
+                    "INSERT INTO envelope_recipient (envelope_seq, key_id, recipient_id) "
+                    "VALUES (1, :k, 'org')"
+                ),
+                {"k": "c" * 64},
+            )
+        db.upgrade("head")
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM envelope_recipient")).scalar() == 1
+            conn.execute(text("DELETE FROM envelope WHERE seq = 3"))
+            conn.execute(insert, {"id": "f" * 32, "day": date(2026, 1, 3), "h": b"h", "b": b"b"})
+            new_seq = conn.execute(text("SELECT seq FROM envelope WHERE envelope_id = :id"), {"id": "f" * 32})
+            assert new_seq.scalar() == 4
+            if conn.dialect.name == "sqlite":
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again after the migration
+    finally:
+        db.engine.dispose()
