@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import LargeBinary, Table, func, insert, select
+from sqlalchemy import LargeBinary, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -219,6 +219,17 @@ _RECIPIENT: Table = EnvelopeRecipient.__table__  # type: ignore[assignment]
 _RECEIPT: Table = ReceiptRecord.__table__  # type: ignore[assignment]
 _BLOB: Table = EnvelopeBlob.__table__  # type: ignore[assignment]
 _INSERT_ENVELOPE = insert(_ENVELOPE)
+
+#: PostgreSQL advisory lock held from an envelope's INSERT to its commit.
+#: Consoles read "after the last seq they stored", so envelopes must become
+#: visible in seq order. A sequence hands out numbers at INSERT time; with
+#: several workers, an upload that took seq 10 and is still writing its
+#: attachment rows could commit after seq 11, which a console may already
+#: have listed and passed: seq 10 would never be synced. Under this lock
+#: seq allocation and commit happen one upload at a time (SQLite's single
+#: writer lock does the same there).
+SEQ_ORDER_LOCK = 0x746E7231  # "tnr1"
+_TAKE_SEQ_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=SEQ_ORDER_LOCK)
 _INSERT_RECIPIENT = insert(_RECIPIENT)
 _INSERT_RECEIPT = insert(_RECEIPT)
 _INSERT_BLOB = insert(_BLOB)
@@ -280,6 +291,8 @@ def insert_envelope(
         raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     try:
         conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
         result = conn.execute(
             _INSERT_ENVELOPE,
             {
