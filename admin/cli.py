@@ -27,6 +27,7 @@ from .errors import ConsoleError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
 from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import rescan as rescan_from_start
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -179,8 +180,14 @@ def create_user_command(email: str, role: str) -> None:
 
 
 @click.command("sync")
+@click.option(
+    "--rescan",
+    is_flag=True,
+    help="List every envelope again from the start (after the intake was restored from a backup); "
+    "those already here are skipped.",
+)
 @with_appcontext
-def sync_command() -> None:
+def sync_command(rescan: bool) -> None:
     """Pull new envelopes from the intake (key passphrase from stdin or a
     prompt)."""
     try:
@@ -199,6 +206,10 @@ def sync_command() -> None:
         )
 
     result = SyncResult()
+    if rescan:
+        rescan_from_start(db())
+        with db().session() as session:
+            _audit(session, "SYNC", None, "cursor moved back to the start (--rescan)")
     try:
         with client:
             sync(

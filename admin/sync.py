@@ -411,6 +411,17 @@ def get_cursor(db: Database) -> int:
         return state.cursor if state is not None else 0
 
 
+def rescan(db: Database) -> None:
+    """Move the cursor back to the start, so the next sync lists every
+    envelope the intake has for this organization again: those already
+    stored, quarantined or purged are skipped by id, anything new is
+    stored. For after the intake was restored from a backup, when new
+    envelopes may get seq numbers the cursor has already passed
+    (docs/deployment.md, "Backups")."""
+    with db.session() as session:
+        session.execute(update(_table(SyncState)).where(_table(SyncState).c.name == SOURCE).values(cursor=0))
+
+
 @dataclass(frozen=True)
 class SyncProgress:
     """After each committed page: its number (from 1), how many envelopes

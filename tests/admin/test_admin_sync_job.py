@@ -130,3 +130,24 @@ def test_the_sync_command_failing_part_way_audits_what_it_stored_and_locks_again
     assert audit_of(app, "key.unlock") == [("cli", "for one command")]
     assert audit_of(app, "key.lock") == [("cli", "after one command")]
     assert not is_unlocked(app)
+
+
+def test_rescan_after_an_intake_restore_finds_what_the_cursor_passed(app: Flask, intake: FakeIntake) -> None:
+    """An intake restored from a backup numbers new envelopes from the
+    restored ones: seq numbers the console's cursor has passed. ``sync
+    --rescan`` lists everything again, stores what is new and skips the
+    rest by id."""
+    for n in range(4):
+        intake.add({"narrative": f"report {n}"})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["sync"], input=PASSPHRASE + "\n").exit_code == 0
+    # The restore: the last two are gone, and a new report takes seq 3.
+    del intake.envelopes[2:]
+    fresh = intake.add({"narrative": "after the restore"})
+    assert fresh.seq == 3
+    plain = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    assert "added 0" in plain.stdout  # passed by the cursor
+    again = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
+    assert again.exit_code == 0, again.output
+    assert "added 1, quarantined 0, skipped 2" in again.stdout
+    assert audit_of(app, "sync")[-2] == ("cli", "cursor moved back to the start (--rescan)")
