@@ -24,7 +24,12 @@ class DataKeyError(ConsoleError):
 
 
 class IntakeError(ConsoleError):
-    """The intake cannot be reached or answered something unusable."""
+    """The intake cannot be reached or answered something unusable.
+    ``status``: the HTTP status it answered, when that was the fault."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class IntakeAuthError(IntakeError):

@@ -4,18 +4,24 @@ the unlocked organization key, and store them as cases.
 Per envelope, in order of the intake's ``seq``: parse the header, unwrap the
 content key, open the body, download every attachment and verify it fully
 (chunk by chunk, never whole in memory, never in clear on disk). Per page
-(up to 100 envelopes): store its cases and quarantined envelopes and advance
-the cursor in one transaction. So a sync is idempotent (envelope ids are
-unique) and resumable (an interrupted sync starts again after the last
-committed page, or after the last envelope opened when the intake failed
-mid-page). An envelope that does not open goes to the quarantine with the
-error's class and message; it never stops the sync. Network and API faults
-do stop it, leaving the cursor where it was.
+(up to 500 envelopes, fewer when the intake's byte budget cuts it): store
+its cases and quarantined envelopes and advance the cursor in one
+transaction. So a sync is idempotent (envelope ids are unique) and
+resumable (an interrupted sync starts again after the last committed page,
+or after the last envelope opened when the intake failed mid-page). An
+envelope that does not open goes to the quarantine with the error's class
+and message; it never stops the sync. Network and API faults, and the key
+being locked, do stop it, leaving the cursor after what was stored.
+
+Bounded against a hostile or broken intake: a page reply is read to at
+most :data:`MAX_PAGE_BYTES` and within the client's page deadline, an
+attachment no slower than :data:`MIN_RATE` on average.
 
 Speed (issue 5, ``bench/console.py``): a page is written with one multi-row
 INSERT per table (no ORM unit of work), ids already here are found with one
-query per page, and one worker thread fetches the next page and commits the
-previous one while the caller's thread opens the current one.
+query per page, and one worker thread downloads the next page's bytes while
+the caller's thread parses, opens and stores the current one (see
+:func:`sync` for why nothing else is on the worker).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -54,22 +61,38 @@ from intake.envelope.keys import b64decode
 
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import FieldSealer, Keyring
-from .errors import ConsoleError, IntakeAuthError, IntakeError, SyncNotConfiguredError
+from .errors import ConsoleError, IntakeAuthError, IntakeError, KeyLockedError, SyncNotConfiguredError
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
 #: Envelopes asked for per page (the intake's API allows 1-500; it sends
 #: fewer when their bytes pass its API_PAGE_BYTES).
 MAX_PAGE_SIZE = 500
+#: The most an intake from before pages of 500 accepts.
+LEGACY_PAGE_SIZE = 100
 #: The most a page's reply may weigh: the intake's default byte budget
 #: (8 MiB of sealed bytes) in base64 and JSON, with room to spare. A larger
 #: reply is refused, not parsed.
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 DOWNLOAD_PIECE = 64 * 1024
+#: What a page is read in, at most, per call (as much as has arrived).
+READ_PIECE = 1024 * 1024
+#: The slowest an attachment may arrive on average (bytes per second), after
+#: a grace period, before its download is stopped.
+MIN_RATE = 4 * 1024
 
 # One sync at a time in this process; across processes the unique envelope
 # id keeps a case from being stored twice.
 _ENVELOPE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _no_ids(path: str) -> str:
+    """``path`` with envelope ids replaced by ``<id>``: error messages reach
+    the status page, flashes and a timer's journal, which must not tie a
+    run to an envelope."""
+    return _ENVELOPE_ID.sub("<id>", path)
+
+
 _SYNC_LOCK = threading.Lock()
 
 
@@ -98,13 +121,22 @@ class IntakeClient:
             (a path prefix is kept).
         token: the organization's bearer token.
         timeout: seconds to connect and between bytes read.
+        page_deadline: seconds a page's download may take in all, however
+            its bytes trickle in (an intake sending a byte every few seconds
+            would otherwise hold a sync, and the key it uses, for ever).
     """
 
-    def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float = 30.0, page_deadline: float = 600.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self.page_deadline = page_deadline
         self._http = requests.Session()
+        #: The page download in progress (one worker at a time), so that
+        #: :meth:`abort_page` can cut it short from another thread.
+        self._page_response: requests.Response | None = None
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -146,7 +178,9 @@ class IntakeClient:
             raise IntakeAuthError("the intake refused the API token (check INTAKE_TOKEN)")
         if response.status_code not in ok:
             response.close()
-            raise IntakeError(f"the intake answered HTTP {response.status_code} for {path}")
+            raise IntakeError(
+                f"the intake answered HTTP {response.status_code} for {_no_ids(path)}", response.status_code
+            )
         return response
 
     def delete_envelope(self, envelope_id: str) -> tuple[bool, int] | None:
@@ -207,16 +241,20 @@ class IntakeClient:
                 broke off.
         """
         response = self._get("/api/v1/envelopes", params={"after": after, "limit": limit}, stream=True)
-        with response:
-            try:
-                content = response.raw.read(MAX_PAGE_BYTES + 1, decode_content=True)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise IntakeError(
-                    f"the download from the intake broke off ({exc.__class__.__name__})"
-                ) from exc
-        if len(content) > MAX_PAGE_BYTES:
-            raise IntakeError("the intake's page is larger than a console reads")
-        return content
+        self._page_response = response
+        try:
+            with response:
+                return _read_within(response, MAX_PAGE_BYTES, time.monotonic() + self.page_deadline)
+        finally:
+            self._page_response = None
+
+    def abort_page(self) -> None:
+        """Cut short the page download in progress, if any (it then fails
+        with :class:`IntakeError`): a sync that stops does not wait for a
+        page it will not use."""
+        response = self._page_response
+        if response is not None:
+            response.close()
 
     @contextmanager
     def attachment(self, envelope_id: str, index: int) -> Iterator[Iterator[bytes]]:
@@ -235,9 +273,17 @@ class IntakeClient:
             response.close()
 
     def _pieces(self, response: requests.Response) -> Iterator[bytes]:
+        # As fast as the bytes come, but never slower in all than
+        # MIN_RATE after a grace of self.page_deadline / 5 (a trickle would
+        # otherwise hold the sync for ever).
+        size = int(response.headers.get("Content-Length") or 0)
+        deadline = time.monotonic() + self.page_deadline / 5 + size / MIN_RATE
         try:
-            yield from response.iter_content(DOWNLOAD_PIECE)
-        except requests.RequestException as exc:
+            while piece := response.raw.read1(DOWNLOAD_PIECE, decode_content=True):
+                if time.monotonic() > deadline:
+                    raise IntakeError("the intake sends an attachment too slowly; the download was stopped")
+                yield piece
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise IntakeError(f"the download from the intake broke off ({exc.__class__.__name__})") from exc
 
     class EnvelopeRefused(IntakeError):
@@ -363,7 +409,7 @@ class IntakeClient:
         if status in (401, 403):
             raise IntakeAuthError("the intake refused the API token (check INTAKE_TOKEN)")
         if status not in (200, 201):
-            raise IntakeError(f"the intake answered HTTP {status} for {path}")
+            raise IntakeError(f"the intake answered HTTP {status} for {_no_ids(path)}", status)
         return status == 201
 
 
@@ -377,7 +423,34 @@ def client_from_config(config: Mapping[str, Any]) -> IntakeClient:
     url, token = config.get("INTAKE_URL"), config.get("INTAKE_TOKEN")
     if not url or not token:
         raise SyncNotConfiguredError("set ADMIN_INTAKE_URL and ADMIN_INTAKE_TOKEN to sync")
-    return IntakeClient(str(url), str(token), float(config.get("INTAKE_TIMEOUT", 30)))
+    return IntakeClient(
+        str(url),
+        str(token),
+        float(config.get("INTAKE_TIMEOUT", 30)),
+        float(config.get("INTAKE_PAGE_DEADLINE", 600)),
+    )
+
+
+def _read_within(response: requests.Response, cap: int, deadline: float) -> bytes:
+    """The body of ``response`` (decoded), read as its bytes arrive: at most
+    ``cap`` bytes, before ``time.monotonic()`` reaches ``deadline``.
+
+    Raises:
+        IntakeError: larger than ``cap``, too slow, or broken off.
+    """
+    parts: list[bytes] = []
+    total = 0
+    try:
+        while part := response.raw.read1(READ_PIECE, decode_content=True):
+            total += len(part)
+            if total > cap:
+                raise IntakeError("the intake's page is larger than a console reads")
+            if time.monotonic() > deadline:
+                raise IntakeError("the intake sends its page too slowly; the download was stopped")
+            parts.append(part)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise IntakeError(f"the download from the intake broke off ({exc.__class__.__name__})") from exc
+    return b"".join(parts)
 
 
 def parse_envelope_page(content: bytes) -> tuple[list[dict[str, Any]], bool]:
@@ -471,6 +544,19 @@ def sync(
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
+
+    def envelope_page(after: int) -> bytes:
+        # An intake from before pages of 500 refuses a limit over 100 (400):
+        # ask again with 100, and keep that for the rest of this sync.
+        nonlocal limit
+        try:
+            return client.envelope_page(after, limit)
+        except IntakeError as exc:
+            if exc.status != 400 or limit <= LEGACY_PAGE_SIZE:
+                raise
+            limit = LEGACY_PAGE_SIZE
+            return client.envelope_page(after, limit)
+
     result = into if into is not None else SyncResult()
     # Envelope ids handled in this run or found stored: a page's ids are
     # checked against the database once, before it is opened.
@@ -490,18 +576,23 @@ def sync(
     # requests' Session is shared by this thread (attachments) and the
     # worker (pages): urllib3's connection pool is thread-safe and the
     # client keeps no other state between requests.
-    with _SYNC_LOCK, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch") as net:
-        cursor = get_cursor(db)
-        fetching: Future[bytes] | None = net.submit(client.envelope_page, cursor, limit)
+    with _SYNC_LOCK:
+        net = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
+        fetching: Future[bytes] | None = None
         try:
+            cursor = get_cursor(db)
+            fetching = net.submit(envelope_page, cursor)
             while fetching is not None:
                 items, more = parse_envelope_page(fetching.result())
+                # A sync is use of the key (it does not idle-lock under a
+                # long one), and stops when someone locks it.
+                keys = keyring.private_keys()
                 after = _next_after(items, cursor) if more else None
-                fetching = net.submit(client.envelope_page, after, limit) if after is not None else None
+                fetching = net.submit(envelope_page, after) if after is not None else None
                 ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
                 if ids:
                     known |= _known_ids(db, ids)
-                cursor = _ingest_page(items, cursor, known, keys, sealer, client, blobs, store)
+                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store)
                 pages += 1
                 if progress is not None:
                     counts = (result.added, result.quarantined, result.skipped)
@@ -509,7 +600,12 @@ def sync(
                 if not more or not items:
                     break
         finally:
-            _cancel(fetching)
+            # A page fetched ahead and not used (a failure, or the key was
+            # locked): a download in progress is cut short, and not waited
+            # for; it ends on its own, its error moot.
+            if fetching is not None and not fetching.cancel():
+                client.abort_page()
+            net.shutdown(wait=False, cancel_futures=True)
     return result
 
 
@@ -531,14 +627,6 @@ def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq <= cursor:
         return None
     return seq
-
-
-def _cancel(future: Future[bytes] | None) -> None:
-    # A page fetched ahead and not needed (the last page, or a failure
-    # before it): dropped unread. The worker is waited for when the
-    # executor closes; its error, if any, is moot.
-    if future is not None and not future.cancel():
-        future.exception()
 
 
 def _set_cursor(session: Session, seq: int) -> None:
@@ -632,6 +720,7 @@ def _ingest_page(
     items: Sequence[Mapping[str, Any]],
     cursor: int,
     known: set[str],
+    keyring: Keyring,
     keys: Sequence[RecipientPrivateKey],
     sealer: FieldSealer,
     client: IntakeClient,
@@ -647,6 +736,10 @@ def _ingest_page(
     batch = _Batch(cursor=cursor)
     try:
         for item in items:
+            if not keyring.unlocked:
+                # Locked (by hand or idle) mid-page: what was opened is
+                # stored, nothing more is opened.
+                raise KeyLockedError("the organization key was locked during the sync")
             seq = item.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq <= batch.cursor:
                 raise IntakeError("the intake sent envelopes out of order")

@@ -155,9 +155,10 @@ def login() -> Response | str:
                 return redirect(url_for("auth.second_factor"))
             return redirect(url_for("auth.enrol"))
         if known is not None and accounts.locked_for(known):
-            # Tried while paused: audited, but neither counted nor checked
-            # (the right password then must not double the pause, and a
-            # stranger's tries cannot stretch it).
+            # Tried while paused: audited, not counted (the right password
+            # then must not double the pause, and a stranger's tries cannot
+            # stretch it). The password was still checked above, so the
+            # answer takes as long as any other.
             audit.record(db, known.email, audit.Action.LOGIN_FAILED, str(known.id), "locked")
             db.commit()
         elif known is not None:

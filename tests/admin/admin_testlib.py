@@ -231,6 +231,8 @@ class FakeIntake:
         #: At most this many envelopes a page, whatever the limit asked, as
         #: the real intake stops a page at its byte budget (None: the limit).
         self.page_cap: int | None = None
+        #: The largest page the API accepts (100 before pages of 500).
+        self.max_limit = 500
         #: When set, every page request waits until the event is set (at
         #: most 30 s): a sync that is slow on the network.
         self.gate: threading.Event | None = None
@@ -331,7 +333,7 @@ class FakeIntake:
             self.gate.wait(30)
         after = request.args.get("after", 0, type=int)
         limit = request.args.get("limit", 100, type=int)
-        if not 1 <= limit <= 500:
+        if not 1 <= limit <= self.max_limit:
             return jsonify(error="bad limit"), 400
         built = self._pages.get((after, limit))
         if built is not None:

@@ -16,7 +16,7 @@ from admin_testlib import FakeIntake, Served, unlock
 from flask import Flask
 from sqlalchemy import select
 
-from admin.errors import IntakeError
+from admin.errors import IntakeError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseAttachment, Quarantine
 from admin.sync import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
@@ -179,3 +179,68 @@ def test_a_page_larger_than_a_console_reads_is_refused_unparsed(
     assert get_cursor(app.extensions[DB_EXTENSION]) == 0
     monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 64 * 1024 * 1024)
     assert run_sync(app, intake, 500, []) == SyncResult(added=1)
+
+
+def test_an_intake_from_before_pages_of_500_is_asked_for_100(app: Flask, intake: FakeIntake) -> None:
+    """A console upgraded before its intake: the intake refuses a limit
+    over 100 (HTTP 400), and the sync asks again with 100."""
+    for n in range(3):
+        intake.add({"narrative": f"report {n}"})
+    intake.max_limit = 100
+    unlock(app)
+    assert run_sync(app, intake, 500, []) == SyncResult(added=3)
+
+
+def test_an_error_message_names_no_envelope(app: Flask, intake: FakeIntake) -> None:
+    """Sync errors reach the status page, flashes and a timer's journal:
+    they name the endpoint, not the envelope."""
+    served = intake.add({"narrative": "x"}, (AttachmentInput("a.txt", "text/plain", b"a"),))
+    served.fail_download = True  # its download answers 503
+    unlock(app)
+    with pytest.raises(IntakeError) as failed:
+        run_sync(app, intake, 500, [])
+    assert served.envelope_id not in str(failed.value)
+    assert "/api/v1/envelopes/<id>/attachments/0" in str(failed.value)
+
+
+def test_locking_the_key_stops_a_running_sync_after_what_it_opened(app: Flask, intake: FakeIntake) -> None:
+    """A coordinator presses Lock while a long sync runs: nothing more is
+    opened, what was opened is stored, and the next sync goes on."""
+    for n in range(5):
+        intake.add({"narrative": f"report {n}"})
+    unlock(app)
+    keyring = app.extensions[KEYRING_EXTENSION]
+
+    def lock_after_first_page(step: SyncProgress) -> None:
+        keyring.lock()
+
+    with IntakeClient(intake.url, intake.token) as client, pytest.raises(KeyLockedError):
+        sync(
+            app.extensions[DB_EXTENSION],
+            keyring,
+            Path(app.config["DATA_DIR"]),
+            client,
+            2,
+            progress=lock_after_first_page,
+        )
+    assert stored_seqs(app) == ([1, 2], [])
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 2
+    unlock(app)
+    assert run_sync(app, intake, 2, []) == SyncResult(added=3)
+
+
+def test_a_page_that_trickles_in_past_its_deadline_is_given_up(app: Flask, intake: FakeIntake) -> None:
+    """However its bytes arrive, a page download ends by its deadline."""
+    intake.add({"narrative": "x"})
+    unlock(app)
+    with (
+        IntakeClient(intake.url, intake.token, page_deadline=-1) as client,
+        pytest.raises(IntakeError, match="too slowly"),
+    ):
+        sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+        )
+    assert stored_seqs(app) == ([], [])
