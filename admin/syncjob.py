@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
 from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
 
 from . import audit
 from .errors import ConsoleError, KeyLockedError
@@ -53,6 +54,8 @@ class SyncStatus:
     result: SyncResult | None = None
     error: str | None = None
     locked: bool = False
+    #: Set once the job is over (its status final, its audit entry written).
+    done: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     @property
     def running(self) -> bool:
@@ -77,33 +80,33 @@ class SyncJobs:
         self._app = app
         self._lock = threading.Lock()
         self._status: SyncStatus | None = None
-        self._done = threading.Event()
-        self._done.set()
 
     def status(self) -> SyncStatus | None:
         """The running or last sync, None before the first."""
         with self._lock:
             return self._status
 
-    def start(self, actor: str) -> bool:
+    def start(self, actor: str) -> SyncStatus:
         """Start a sync for ``actor`` (the account that pressed Sync, for
         the audit log) unless one is running.
 
         Returns:
-            True if this call started it, False if one was already running.
+            The job this call started, or the one already running; wait for
+            it with its ``done`` event, and find its outcome with
+            :meth:`outcome`.
         """
         with self._lock:
             if self._status is not None and self._status.running:
-                return False
-            self._status = SyncStatus(actor=actor, started=time.monotonic())
-            self._done.clear()
-        threading.Thread(target=self._run, args=(actor,), name="sync-job", daemon=True).start()
-        return True
+                return self._status
+            job = self._status = SyncStatus(actor=actor, started=time.monotonic())
+        threading.Thread(target=self._run, args=(job,), name="sync-job", daemon=True).start()
+        return job
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the running sync; True once
-        none is running."""
-        return self._done.wait(max(0.0, timeout))
+    def outcome(self, job: SyncStatus) -> SyncStatus | None:
+        """The latest status of ``job``, None if another sync has started
+        since (its status is that one's now)."""
+        current = self.status()
+        return current if current is not None and current.done is job.done else None
 
     def _progress(self, step: SyncProgress) -> None:
         with self._lock:
@@ -111,32 +114,39 @@ class SyncJobs:
                 self._status = replace(self._status, progress=step)
 
     def _finish(
-        self, result: SyncResult | None = None, error: str | None = None, locked: bool = False
+        self,
+        job: SyncStatus,
+        result: SyncResult | None = None,
+        error: str | None = None,
+        locked: bool = False,
     ) -> None:
         with self._lock:
-            if self._status is not None and self._status.finished is None:
+            current = self._status
+            if current is not None and current.done is job.done and current.finished is None:
                 self._status = replace(
-                    self._status, finished=time.monotonic(), result=result, error=error, locked=locked
+                    current, finished=time.monotonic(), result=result, error=error, locked=locked
                 )
 
-    def _run(self, actor: str) -> None:
+    def _run(self, job: SyncStatus) -> None:
         try:
             with self._app.app_context():
-                self._sync(actor)
+                self._sync(job)
         finally:
-            # Whatever happened, the job is over (an error not caught
-            # below still ends it, with no result).
-            self._finish(error="the sync stopped")
-            self._done.set()
+            # Whatever happened, this job is over (an error not caught
+            # below still ends it, with no result); only then is it done.
+            self._finish(job, error="the sync stopped")
+            job.done.set()
 
-    def _sync(self, actor: str) -> None:
+    def _sync(self, job: SyncStatus) -> None:
         app = self._app
-        database = app.extensions[DB_EXTENSION]
         result = SyncResult()
+        failure: str | None = None
+        message: str | None = None
+        locked = False
         try:
             with client_from_config(app.config) as client:
                 sync(
-                    database,
+                    app.extensions[DB_EXTENSION],
                     app.extensions[KEYRING_EXTENSION],
                     Path(app.config["DATA_DIR"]),
                     client,
@@ -145,24 +155,37 @@ class SyncJobs:
                     into=result,
                 )
         except KeyLockedError:
-            self._finish(error="the organization key is locked", locked=True)
-            return
+            failure, message, locked = "KeyLockedError", "the organization key is locked", True
         except ConsoleError as exc:
             failure, message = exc.__class__.__name__, str(exc)
         except Exception as exc:  # noqa: BLE001
             # Logged by class only: a message could quote what was synced.
             app.logger.error("background sync failed: %s", exc.__class__.__name__)
             failure, message = exc.__class__.__name__, "an unexpected error (see the console's log)"
+        # The outcome is shown first, then audited: what was stored before a
+        # failure stays stored, and is audited with it, so the log's counts
+        # add up to the cases.
+        self._finish(job, result=result, error=message, locked=locked)
+        if failure is None:
+            self._audit(job.actor, audit.Action.SYNC, result.counts())
         else:
-            with database.session() as session:
-                audit.record(session, actor, audit.Action.SYNC, None, result.counts())
-            self._finish(result=result)
-            return
-        # What was stored before the failure stays stored: audited and shown
-        # with the failure, so the log's counts add up to the cases.
-        with database.session() as session:
-            audit.record(session, actor, audit.Action.SYNC_FAILED, None, f"{failure} {result.counts()}")
-        self._finish(result=result, error=message)
+            self._audit(job.actor, audit.Action.SYNC_FAILED, f"{failure} {result.counts()}")
+
+    def _audit(self, actor: str, action: str, detail: str) -> None:
+        # Two transactions appending at once compute the same audit seq and
+        # the second is refused (admin/audit.py): tried again, a few times.
+        for attempt in range(AUDIT_TRIES):
+            try:
+                with self._app.extensions[DB_EXTENSION].session() as session:
+                    audit.record(session, actor, action, None, detail)
+                return
+            except IntegrityError:
+                time.sleep(0.05 * (attempt + 1))
+        self._app.logger.error("the audit entry of a background sync could not be written")
+
+
+#: Tries to append a sync's audit entry.
+AUDIT_TRIES = 5
 
 
 def sync_jobs() -> SyncJobs:

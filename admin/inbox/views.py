@@ -132,12 +132,12 @@ def run_sync() -> Response:
         flash(_("Sync failed: %(reason)s", reason=str(exc)), "error")
         return redirect(url_for("inbox.index"))
     jobs = sync_jobs()
-    jobs.start(current_user.email)
-    if not jobs.wait(float(current_app.config["SYNC_WAIT"])):
+    job = jobs.start(current_user.email)
+    if not job.done.wait(max(0.0, float(current_app.config["SYNC_WAIT"]))):
         return redirect(url_for("inbox.sync_status"))
-    status = jobs.status()
-    if status is not None:
-        _flash_outcome(status)
+    outcome = jobs.outcome(job)
+    if outcome is not None:
+        _flash_outcome(outcome)
     return redirect(url_for("inbox.index"))
 
 

@@ -52,7 +52,7 @@ def test_a_long_sync_shows_its_progress_and_runs_once(
     assert jobs.status() is status
 
     intake.gate.set()
-    assert jobs.wait(30)
+    assert status.done.wait(30)
     done = client.get("/sync").get_data(as_text=True)
     assert "http-equiv" not in done
     assert "5 added, 0 quarantined, 0 skipped." in done
@@ -70,7 +70,8 @@ def test_a_failing_background_sync_says_why_and_is_audited(
     unlock(app)
     email = auth.login_as("reviewer")
     client.post("/sync")
-    assert app.extensions["admin_syncjob"].wait(30)
+    job = app.extensions["admin_syncjob"].status()
+    assert job is not None and job.done.wait(30)
     page = client.get("/sync").get_data(as_text=True)
     assert "Sync failed after" in page and "the intake refused the API token" in page
     assert "not the token" not in page
@@ -151,3 +152,27 @@ def test_rescan_after_an_intake_restore_finds_what_the_cursor_passed(app: Flask,
     assert again.exit_code == 0, again.output
     assert "added 1, quarantined 0, skipped 2" in again.stdout
     assert audit_of(app, "sync")[-2] == ("cli", "cursor moved back to the start (--rescan)")
+
+
+def test_each_sync_has_its_own_done_and_outcome(app: Flask, intake: FakeIntake) -> None:
+    """Waiting on one sync never returns for another: a new sync started
+    as the last one ends has its own 'done', and the last one's outcome is
+    not taken for the new one's."""
+    intake.add({"narrative": "x"})
+    unlock(app)
+    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    first = jobs.start("a@example.org")
+    assert first.done.wait(30)
+    finished = jobs.outcome(first)
+    assert finished is not None and finished.result is not None and finished.result.added == 1
+    intake.gate = threading.Event()
+    second = jobs.start("b@example.org")
+    assert second.done is not first.done and not second.done.is_set()
+    assert jobs.start("c@example.org") is second  # one at a time
+    assert jobs.outcome(first) is None
+    intake.gate.set()
+    assert second.done.wait(30)
+    assert audit_of(app, "sync") == [
+        ("a@example.org", "added=1 quarantined=0 skipped=0"),
+        ("b@example.org", "added=0 quarantined=0 skipped=0"),
+    ]
