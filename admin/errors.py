@@ -36,6 +36,10 @@ class IntakeAuthError(IntakeError):
     """The intake refused the reviewer API token (HTTP 401 or 403)."""
 
 
+class SyncBusyError(ConsoleError):
+    """Another process (the web console or a timer's command) is syncing."""
+
+
 class SyncNotConfiguredError(ConsoleError):
     """``INTAKE_URL`` or ``INTAKE_TOKEN`` is not set."""
 

@@ -27,9 +27,11 @@ the caller's thread parses, opens and stores the current one (see
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,7 +63,14 @@ from intake.envelope.keys import b64decode
 
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import FieldSealer, Keyring
-from .errors import ConsoleError, IntakeAuthError, IntakeError, KeyLockedError, SyncNotConfiguredError
+from .errors import (
+    ConsoleError,
+    IntakeAuthError,
+    IntakeError,
+    KeyLockedError,
+    SyncBusyError,
+    SyncNotConfiguredError,
+)
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
@@ -576,7 +585,7 @@ def sync(
     # requests' Session is shared by this thread (attachments) and the
     # worker (pages): urllib3's connection pool is thread-safe and the
     # client keeps no other state between requests.
-    with _SYNC_LOCK:
+    with _SYNC_LOCK, _one_sync_at_a_time(data_dir):
         net = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
         fetching: Future[bytes] | None = None
         try:
@@ -607,6 +616,28 @@ def sync(
                 client.abort_page()
             net.shutdown(wait=False, cancel_futures=True)
     return result
+
+
+@contextmanager
+def _one_sync_at_a_time(data_dir: Path) -> Iterator[None]:
+    """Hold ``DATA_DIR/sync.lock`` (``flock``, exclusive) for a sync, so the
+    web console's and a timer's ``flask --app admin sync`` never run at
+    once: they would download and open everything twice.
+
+    Raises:
+        SyncBusyError: another process is syncing.
+    """
+    with (data_dir / "sync.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SyncBusyError(
+                "another sync is running (the web console or a timer); try again when it ends"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass
@@ -926,9 +957,12 @@ def _open_item(
     attachments: list[AttachmentRow] = []
     for index, (meta, slot) in enumerate(zip(inner["attachments"], header.attachments, strict=True)):
         name = blob_name(envelope_id, index)
-        partial = blobs / f".{name}.part"
+        # A name of its own (mkstemp: created exclusively, mode 0600): two
+        # syncs writing one envelope's blob never share a partial file.
+        fd, partial_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=blobs)
+        partial = Path(partial_name)
         try:
-            with client.attachment(envelope_id, index) as pieces, partial.open("wb") as out:
+            with client.attachment(envelope_id, index) as pieces, os.fdopen(fd, "wb") as out:
 
                 def kept(stream: Iterator[bytes]) -> Iterator[bytes]:
                     for piece in stream:

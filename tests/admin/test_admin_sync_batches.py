@@ -7,6 +7,7 @@ refused."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from admin_testlib import FakeIntake, Served, unlock
 from flask import Flask
 from sqlalchemy import select
 
-from admin.errors import IntakeError, KeyLockedError
+from admin.errors import IntakeError, KeyLockedError, SyncBusyError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseAttachment, Quarantine
 from admin.sync import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
@@ -244,3 +245,18 @@ def test_a_page_that_trickles_in_past_its_deadline_is_given_up(app: Flask, intak
             client,
         )
     assert stored_seqs(app) == ([], [])
+
+
+def test_a_second_process_syncing_at_once_is_refused(app: Flask, intake: FakeIntake) -> None:
+    """The web console and a timer's command never sync at once
+    (DATA_DIR/sync.lock): the second says another sync is running."""
+    intake.add({"narrative": "x"}, (AttachmentInput("a.txt", "text/plain", b"a" * 100),))
+    unlock(app)
+    data_dir = Path(app.config["DATA_DIR"])
+    with (data_dir / "sync.lock").open("a") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # another process's sync
+        with pytest.raises(SyncBusyError, match="another sync is running"):
+            run_sync(app, intake, 500, [])
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    assert run_sync(app, intake, 500, []) == SyncResult(added=1)
+    assert [p.name for p in (data_dir / "blobs").rglob("*.part")] == []
