@@ -162,12 +162,17 @@ def _exif_text(value: Any) -> str:
     return str(value).strip("\x00 ")
 
 
+#: Pages of a PDF looked at for XMP metadata on the inspect page.
+MAX_PAGES_LOOKED_AT = 1000
+
+
 @dataclass(frozen=True)
 class PdfFacts:
     """What a PDF carries besides its pages, as text for display: its page
     count, its document information (``/Info``: author, creator, producer,
-    title, dates …) and whether XMP metadata streams are present (their
-    content is not parsed here; the redacted copy drops them)."""
+    title, dates …) and whether the catalog or a page has XMP metadata
+    (its content is not parsed here; the redacted copy drops XMP wherever
+    it hangs)."""
 
     pages: int
     info: dict[str, str] = field(default_factory=dict)
@@ -200,8 +205,12 @@ def inspect_pdf(data: bytes) -> PdfFacts:
             info = {
                 str(key).lstrip("/")[:100]: str(value)[:300] for key, value in list(pdf.docinfo.items())[:50]
             }
-            metadata = (o for o in pdf.objects if isinstance(o, pikepdf.Dictionary | pikepdf.Stream))
-            xmp = any("/Metadata" in obj for obj in metadata)
+            # XMP on the catalog or a page (where readers look); walking
+            # every object of a large hostile PDF would take seconds per
+            # click, and the redacted copy drops XMP wherever it hangs.
+            xmp = "/Metadata" in pdf.Root or any(
+                "/Metadata" in page.obj for page in pdf.pages[:MAX_PAGES_LOOKED_AT]
+            )
             return PdfFacts(pages=len(pdf.pages), info=info, xmp=xmp)
     except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
         raise UnsafePdfError("the PDF cannot be read") from exc
@@ -251,14 +260,14 @@ def is_pdf(data: bytes) -> bool:
 
 
 def redactable(data: bytes) -> str | None:
-    """``"image"``, ``"pdf"`` or None: which redacted copy is offered."""
-    if is_pdf(data):
-        return "pdf"
+    """``"image"``, ``"pdf"`` or None: which redacted copy is offered. An
+    image first: a file that is both (a polyglot with ``%PDF-`` in its
+    first kilobyte) is re-encoded from its pixels, which leaves no PDF."""
     try:
         with _open(data):
             return "image"
     except UnsafeImageError:
-        return None
+        return "pdf" if is_pdf(data) else None
 
 
 def redact_image(data: bytes) -> RedactedCopy:

@@ -103,10 +103,12 @@ def content_disposition(
     ``extension``, when given, replaces the name's own (a redacted JPEG
     may be a PNG).
     """
-    cleaned = safe_download_name(name, fallback_stem, limit=len(name) + 1)  # cut below, extension kept
-    stem, dot, own = cleaned.rpartition(".")
-    if not dot or not own.isascii() or not own.isalnum() or len(own) > 10 or not stem:
-        stem, own = cleaned, ""
+    raw_stem, dot, own = name.rpartition(".")
+    if not dot or not own.isascii() or not own.isalnum() or len(own) > 10:
+        raw_stem, own = name, ""
+    # Cut below, with the extension kept; a name that is only an extension
+    # (".png") has the fallback as its stem.
+    stem = safe_download_name(raw_stem, fallback_stem, limit=len(raw_stem) + 1)
     ext = extension if extension is not None else own
     tail = f"{suffix}.{ext}" if ext else suffix
     full = stem[: max(1, 150 - len(tail))] + tail

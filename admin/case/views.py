@@ -507,17 +507,19 @@ def inspect(envelope_id: str, position: int) -> Response | str:
     facts: attachments.ImageFacts | None = None
     pdf: attachments.PdfFacts | None = None
     reason: str | None = None
+    try:
+        facts = attachments.inspect_image(data)
+    except attachments.UnsafeImageError as exc:
+        reason = str(exc)
     if attachments.is_pdf(data):
-        reason = _("a PDF is never rendered here")
+        # Also for an image that is a PDF too (a polyglot: "%PDF-" within
+        # its first kilobyte): a PDF reader would open it, so show both.
+        if facts is None:
+            reason = _("a PDF is never rendered here")
         try:
             pdf = attachments.inspect_pdf(data)
         except attachments.UnsafePdfError as exc:
-            reason = str(exc)
-    else:
-        try:
-            facts = attachments.inspect_image(data)
-        except attachments.UnsafeImageError as exc:
-            reason = str(exc)
+            reason = reason if facts is not None else str(exc)
     audit.record(
         db_session(),
         current_user.email,
@@ -535,7 +537,7 @@ def inspect(envelope_id: str, position: int) -> Response | str:
         reason=reason,
         # Offered only for what was just read whole: a PDF, or an image
         # whose pixels decoded.
-        redactable="pdf" if pdf is not None else ("image" if facts is not None else None),
+        redactable="image" if facts is not None else ("pdf" if pdf is not None else None),
     )
 
 

@@ -262,6 +262,9 @@ def test_spoofing_characters_in_names_and_text_are_made_visible(
         ("a" * 300 + ".png", 'filename="' + "a" * 146 + '.png"', "aaa.png"),
         ("IMG_0001.jpg", 'filename="IMG_0001.jpg"', "IMG_0001.jpg"),
         ("", 'filename="attachment-0"', "attachment-0"),
+        (".png", 'filename="attachment-0.png"', "attachment-0.png"),
+        ("..png", 'filename="attachment-0.png"', "attachment-0.png"),
+        ("report.tar.gz", 'filename="report.tar.gz"', "report.tar.gz"),
     ],
 )
 def test_download_names_keep_their_extension(name: str, plain: str, utf8_end: str) -> None:

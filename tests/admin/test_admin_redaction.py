@@ -222,3 +222,25 @@ def test_damaged_images_get_no_preview_and_no_server_error(
             assert client.get(f"{base}/{position}/preview.png").status_code == 415
             assert client.get(f"{base}/{position}/redacted").status_code == 415
             assert client.get(f"{base}/{position}").status_code == 200  # the original, as a download
+
+
+def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """A photo carrying "%PDF-" in its first kilobyte (a JPEG comment) is a
+    PDF to a PDF reader: inspect still shows the photo's GPS and owner,
+    and the redacted copy is the re-encoded image."""
+    comment = b"%PDF-1.4 not really"
+    polyglot = PHOTO[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + PHOTO[2:]
+    assert attachments.is_pdf(polyglot)
+    served = intake.add({"narrative": "x"}, (AttachmentInput("photo.jpg", "image/jpeg", polyglot),))
+    unlock(app)
+    with IntakeClient(intake.url, intake.token) as c:
+        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    auth.login_as("reviewer")
+    base = f"/cases/{served.envelope_id}/attachments/0"
+    page = client.get(f"{base}/inspect").get_data(as_text=True)
+    assert "This image reveals: GPS, device, time, owner." in page
+    redacted = client.get(f"{base}/redacted")
+    assert redacted.status_code == 200 and "-redacted.jpg" in redacted.headers["Content-Disposition"]
+    assert attachments.inspect_image(redacted.data).gps is None
