@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from intake.envelope import KeyFileError, WrongPassphraseError
 
-from . import accounts, custody
+from . import accounts, custody, reportview
 from .cases import find_case, list_cases, open_case
 from .display import visible_controls
 from .errors import ConsoleError
@@ -262,15 +262,16 @@ def show_command(case_ref: str) -> None:
     try:
         with db().session() as session:
             opened = open_case(find_case(session, case_ref), keyring())
+            s = opened.summary
+            interview = reportview.taken_by_interview(session, opened.report, s.sealed_by, s.envelope_id)
             _audit(session, "CASE_VIEW", opened.summary.envelope_id)
     except ConsoleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         lock_after_command()
-    s = opened.summary
     click.echo(f"case {s.seq}  envelope {s.envelope_id}")
     click.echo(f"day: {s.day.isoformat()}  sealed by: {s.sealed_by}  status: {s.status}")
-    for line in report_lines(opened.report, s.sealed_by):
+    for line in report_lines(opened.report, interview=interview):
         click.echo(line)
     click.echo("Attachments" if opened.attachments else "Attachments: none")
     for a in opened.attachments:
@@ -278,7 +279,7 @@ def show_command(case_ref: str) -> None:
         click.echo(f"  [{a.position}] {name}  ({media_type}, {a.size} bytes, sha256 {a.sha256})")
 
 
-def report_lines(report: Mapping[str, Any], sealed_by: str | None = None) -> list[str]:
+def report_lines(report: Mapping[str, Any], *, interview: bool = False) -> list[str]:
     """The report as the case page shows it (admin/reportview.py: the
     form's labels, codes beside tactics, unknown codes flagged), as lines
     of text for a terminal. Every untrusted text goes through
@@ -288,7 +289,7 @@ def report_lines(report: Mapping[str, Any], sealed_by: str | None = None) -> lis
     from .reportview import report_sections
 
     lines: list[str] = []
-    for section in report_sections(report, sealed_by=sealed_by):
+    for section in report_sections(report, interview=interview):
         lines.append(section.title)
         for row in section.rows:
             label = visible_controls(row.label, 300)

@@ -46,13 +46,14 @@ from .custody import Keyring, key_states
 from .errors import IntakeAuthError, IntakeError, SyncNotConfiguredError
 from .extensions import data_dir, db_session, keyring
 from .permissions import Permission
+from .reportview import INTERVIEW_FILED
 from .sync import IntakeClient, client_from_config
 
 bp = Blueprint("interview", __name__, url_prefix="/interview")
 
 ENDPOINT = "interview.form"
 #: The audit action of a filed interview (object: the envelope id).
-AUDIT_ACTION = "interview.file"
+AUDIT_ACTION = INTERVIEW_FILED
 #: The largest interview form post, in bytes, unless ``INTERVIEW_MAX_CONTENT_LENGTH``
 #: says otherwise: the intake's default request limit, so what the console
 #: accepts the intake accepts too (the intake checks again and may refuse).

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from intake.envelope import EnvelopeError, KeyFileError, parse_header
 from intake.i18n import LANGUAGES
@@ -33,6 +35,10 @@ from intake.report.fields import Choice
 
 from .cases import display_value
 from .custody import key_states
+from .models import AuditEntry
+
+#: The audit action of a report filed in interview mode (admin/interview.py).
+INTERVIEW_FILED = "interview.file"
 
 
 @dataclass(frozen=True)
@@ -134,16 +140,16 @@ def _language(value: object) -> tuple[Value, ...]:
 
 
 def report_sections(
-    report: Mapping[str, Any], recipients: Sequence[Value] | None = None, *, sealed_by: str | None = None
+    report: Mapping[str, Any], recipients: Sequence[Value] | None = None, *, interview: bool = False
 ) -> list[ReportSection]:
     """The report (or follow-up) as sections of labelled rows.
 
     A row is made for each key the report has: a report of the current form
     has them all (unanswered ones show as not answered), an older or shorter
     one only its own. ``recipients``: the organizations it was sealed to
-    (:func:`recipients_of`); None leaves the row out. ``sealed_by``: the
-    header's (``browser``, ``server``, ``console``); a report says it was
-    taken by interview only when the console sealed it (:func:`taken_by_interview`).
+    (:func:`recipients_of`); None leaves the row out. ``interview``: this
+    console filed it in interview mode (:func:`taken_by_interview`); a
+    report's own "taken_by" says nothing otherwise.
     """
     has = report.__contains__
     answers = ReportSection(_("What the reporter said"))
@@ -203,7 +209,7 @@ def report_sections(
         form.rows.append(ReportRow("follows", _("Adds to the report"), _text(report["follows"])))
     if has(fields.TAKEN_BY):
         taken = report[fields.TAKEN_BY]
-        value = Value(_("interview (a reviewer filed it)")) if taken_by_interview(report, sealed_by) else None
+        value = Value(_("interview (a reviewer filed it)")) if interview else None
         form.rows.append(
             ReportRow(fields.TAKEN_BY, _("Taken by"), (value,) if value else _unknown_text(taken))
         )
@@ -220,15 +226,20 @@ def report_sections(
     return [s for s in sections if s.rows]
 
 
-def taken_by_interview(report: Mapping[str, Any], sealed_by: str | None) -> bool:
-    """Whether a reviewer filed this report in interview mode: the body
-    says so *and* the console sealed it. Anyone can seal a body that says
-    ``"taken_by": "interview"`` to the public key from a browser, but the
-    intake's public upload refuses a header whose ``sealed_by`` is not
-    ``"browser"``, and takes ``"console"`` only on its API, with an
-    organization's token (intake/api/interview.py). So a planted report
-    cannot pass for a colleague's."""
-    return report.get(fields.TAKEN_BY) == fields.TAKEN_BY_INTERVIEW and sealed_by == "console"
+def taken_by_interview(session: Session, report: Mapping[str, Any], sealed_by: str, envelope_id: str) -> bool:
+    """Whether a reviewer of this console filed this report in interview
+    mode: the body says so, the header says the console sealed it, *and*
+    this console's audit log has the filing (``interview.file`` for the
+    envelope id, admin/interview.py). Anyone can seal a body saying
+    ``"taken_by": "interview"``, and a seized intake could also forge the
+    header's ``sealed_by``; only the audit entry is this console's own
+    record, so a planted report cannot pass for a colleague's."""
+    if report.get(fields.TAKEN_BY) != fields.TAKEN_BY_INTERVIEW or sealed_by != "console":
+        return False
+    filed = select(AuditEntry.seq).where(
+        AuditEntry.action == INTERVIEW_FILED, AuditEntry.object_id == envelope_id
+    )
+    return session.scalar(filed.limit(1)) is not None
 
 
 def _unknown_text(value: object) -> tuple[Value, ...]:

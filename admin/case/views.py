@@ -64,10 +64,13 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     beside it, rather than lost behind a redirect."""
     db = db_session()
     opened = open_case(case, keyring()) if keyring().unlocked else None
+    interview = opened is not None and reportview.taken_by_interview(
+        db, opened.report, case.sealed_by, case.envelope_id
+    )
     # The reporter's answers with the form's own labels (admin/reportview.py).
     report_view = (
         reportview.report_sections(
-            opened.report, reportview.recipients_of(case.header, data_dir()), sealed_by=case.sealed_by
+            opened.report, reportview.recipients_of(case.header, data_dir()), interview=interview
         )
         if opened is not None
         else None
@@ -114,7 +117,7 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     context: dict[str, Any] = dict(
         case=case,
         opened=opened,
-        interview=opened is not None and reportview.taken_by_interview(opened.report, case.sealed_by),
+        interview=interview,
         report_view=report_view,
         followups=followups,
         timeline=timeline,

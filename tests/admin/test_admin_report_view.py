@@ -14,6 +14,7 @@ from admin_testlib import AuthActions, FakeIntake, canary, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 
+from admin import audit
 from admin.display import visible_controls
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.reportview import recipients_of, report_sections
@@ -149,7 +150,11 @@ def test_unanswered_fields_and_an_interview(
         contact={"method": None, "value": "", "safe_times": "", "language": None},
         taken_by="interview",
     )
-    page = synced_page(app, client, auth, intake, intake.add(report, sealed_by="console").envelope_id)
+    filed = intake.add(report, sealed_by="console")
+    with app.extensions[DB_EXTENSION].session() as session:
+        # As admin/interview.py records a filing from this console.
+        audit.record(session, "rev@example.org", "interview.file", filed.envelope_id, "attachments=0")
+    page = synced_page(app, client, auth, intake, filed.envelope_id)
     part = report_part(page)
     for key in ("when", "province", "city", "tactics", "state", "contact-method", "contact-value"):
         assert "—" in dd(part, key), key
@@ -164,11 +169,15 @@ def test_a_browser_report_cannot_pass_for_an_interview(
     """Anyone can seal a body saying "taken_by": "interview" from a browser:
     only a report the console sealed is shown as filed by a reviewer."""
     planted = intake.add(full_report(taken_by="interview"), sealed_by="browser")
+    # A seized intake can also forge the header's sealed_by: without this
+    # console's own record of the filing, no label either.
+    forged = intake.add(full_report(taken_by="interview"), sealed_by="console")
     page = synced_page(app, client, auth, intake, planted.envelope_id)
-    part = report_part(page)
-    assert 'id="taken-by"' not in page
-    assert "a reviewer filed it" not in page
-    assert "interview" in dd(part, "taken_by") and "not a code of this form" in dd(part, "taken_by")
+    for shown in (page, client.get(f"/cases/{forged.envelope_id}").get_data(as_text=True)):
+        part = report_part(shown)
+        assert 'id="taken-by"' not in shown
+        assert "a reviewer filed it" not in shown
+        assert "interview" in dd(part, "taken_by") and "not a code of this form" in dd(part, "taken_by")
 
 
 def test_unknown_codes_and_odd_values_show_as_they_are(
