@@ -194,26 +194,17 @@ def inspect_pdf(data: bytes) -> PdfFacts:
     Raises:
         UnsafePdfError: too large, encrypted, or not readable as a PDF.
     """
-    import pikepdf
-
-    if len(data) > MAX_IMAGE_BYTES:
-        raise UnsafePdfError("the PDF is too large to inspect")
-    try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            # Values are text strings (names, dates); anything else shows
-            # as pikepdf prints it, cut short.
-            info = {
-                str(key).lstrip("/")[:100]: str(value)[:300] for key, value in list(pdf.docinfo.items())[:50]
-            }
-            # XMP on the catalog or a page (where readers look); walking
-            # every object of a large hostile PDF would take seconds per
-            # click, and the redacted copy drops XMP wherever it hangs.
-            xmp = "/Metadata" in pdf.Root or any(
-                "/Metadata" in page.obj for page in pdf.pages[:MAX_PAGES_LOOKED_AT]
-            )
-            return PdfFacts(pages=len(pdf.pages), info=info, xmp=xmp)
-    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
-        raise UnsafePdfError("the PDF cannot be read") from exc
+    with _pdf(data, "inspect") as pdf:
+        # Values are text strings (names, dates); anything else shows as
+        # pikepdf prints it, cut short.
+        info = {str(key).lstrip("/")[:100]: str(value)[:300] for key, value in list(pdf.docinfo.items())[:50]}
+        # XMP on the catalog or a page (where readers look); walking every
+        # object of a large hostile PDF would take seconds per click, and
+        # the redacted copy drops XMP wherever it hangs.
+        xmp = "/Metadata" in pdf.Root or any(
+            "/Metadata" in page.obj for page in pdf.pages[:MAX_PAGES_LOOKED_AT]
+        )
+        return PdfFacts(pages=len(pdf.pages), info=info, xmp=xmp)
 
 
 def reencode_image(data: bytes, *, max_side: int | None = PREVIEW_SIDE) -> bytes:
@@ -311,20 +302,31 @@ def redact_pdf(data: bytes) -> RedactedCopy:
     """
     import pikepdf
 
+    with _pdf(data, "rewrite") as pdf:
+        if "/Info" in pdf.trailer:
+            del pdf.trailer["/Info"]
+        for obj in pdf.objects:
+            # XMP can hang off the catalog, any page, image or font.
+            if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                for key in ("/Metadata", "/PieceInfo"):
+                    if key in obj:
+                        del obj[key]
+        out = io.BytesIO()
+        pdf.save(out, deterministic_id=True, fix_metadata_version=False)
+    return RedactedCopy(out.getvalue(), "pdf", "application/pdf")
+
+
+@contextmanager
+def _pdf(data: bytes, doing: str) -> Iterator[Any]:
+    """A hostile PDF opened with pikepdf (qpdf) for ``doing`` (a verb for
+    the message), within the size limit; any error qpdf raises on it, also
+    while it is used, becomes :class:`UnsafePdfError`."""
+    import pikepdf
+
     if len(data) > MAX_IMAGE_BYTES:
-        raise UnsafePdfError("the PDF is too large to rewrite")
+        raise UnsafePdfError(f"the PDF is too large to {doing}")
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
-            if "/Info" in pdf.trailer:
-                del pdf.trailer["/Info"]
-            for obj in pdf.objects:
-                # XMP can hang off the catalog, any page, image or font.
-                if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-                    for key in ("/Metadata", "/PieceInfo"):
-                        if key in obj:
-                            del obj[key]
-            out = io.BytesIO()
-            pdf.save(out, deterministic_id=True, fix_metadata_version=False)
+            yield pdf
     except (pikepdf.PdfError, pikepdf.PasswordError, ValueError) as exc:
         raise UnsafePdfError("the PDF cannot be read") from exc
-    return RedactedCopy(out.getvalue(), "pdf", "application/pdf")
