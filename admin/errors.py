@@ -36,6 +36,11 @@ class IntakeAuthError(IntakeError):
     """The intake refused the reviewer API token (HTTP 401 or 403)."""
 
 
+class SyncStoppedError(ConsoleError):
+    """A reviewer stopped the sync (the Stop button); what was opened
+    before is stored."""
+
+
 class SyncBusyError(ConsoleError):
     """Another process (the web console or a timer's command) is syncing."""
 

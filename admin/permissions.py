@@ -93,6 +93,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "inbox.index": Permission.READ_CASES,
     "inbox.run_sync": Permission.SYNC,
     "inbox.sync_status": Permission.SYNC,
+    "inbox.stop_sync": Permission.SYNC,
     "inbox.quarantine": Permission.READ_CASES,
     "case.show": Permission.READ_CASES,
     "case.attachment": Permission.DOWNLOAD_ATTACHMENT,

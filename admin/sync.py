@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -70,6 +71,7 @@ from .errors import (
     KeyLockedError,
     SyncBusyError,
     SyncNotConfiguredError,
+    SyncStoppedError,
 )
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
@@ -84,6 +86,8 @@ LEGACY_PAGE_SIZE = 100
 #: reply is refused, not parsed.
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 DOWNLOAD_PIECE = 64 * 1024
+#: Seconds between looks at the stop button while a page downloads.
+STOP_POLL = 0.25
 #: What a page is read in, at most, per call (as much as has arrived).
 READ_PIECE = 1024 * 1024
 #: The slowest an attachment may arrive on average (bytes per second), after
@@ -525,12 +529,15 @@ def sync(
     *,
     progress: Callable[[SyncProgress], None] | None = None,
     into: SyncResult | None = None,
+    stop: threading.Event | None = None,
 ) -> SyncResult:
     """Pull and store every envelope after the cursor, page by page;
     ``progress`` is called after each page is committed. The counts
     accumulate in ``into`` when given (else a new :class:`SyncResult`) as
     pages are committed, so a caller still knows what was stored when the
-    sync stops with an error part-way.
+    sync stops with an error part-way. Setting ``stop`` (from another
+    thread) ends the sync after the envelope being opened, or at once while
+    it waits for a page, with :class:`SyncStoppedError`.
 
     The waiting is overlapped with the opening: one worker thread
     downloads the next page (network only: the bytes of the reply) while
@@ -592,7 +599,7 @@ def sync(
             cursor = get_cursor(db)
             fetching = net.submit(envelope_page, cursor)
             while fetching is not None:
-                items, more = parse_envelope_page(fetching.result())
+                items, more = parse_envelope_page(_page_result(fetching, stop))
                 # A sync is use of the key (it does not idle-lock under a
                 # long one), and stops when someone locks it.
                 keys = keyring.private_keys()
@@ -601,7 +608,7 @@ def sync(
                 ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
                 if ids:
                     known |= _known_ids(db, ids)
-                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store)
+                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store, stop)
                 pages += 1
                 if progress is not None:
                     counts = (result.added, result.quarantined, result.skipped)
@@ -616,6 +623,24 @@ def sync(
                 client.abort_page()
             net.shutdown(wait=False, cancel_futures=True)
     return result
+
+
+def _page_result(fetching: Future[bytes], stop: threading.Event | None) -> bytes:
+    """The page being downloaded, waited for in short steps so that a stop
+    need not wait for a slow intake.
+
+    Raises:
+        SyncStoppedError: ``stop`` was set meanwhile. As the download.
+    """
+    if stop is None:
+        return fetching.result()
+    while True:
+        if stop.is_set():
+            raise SyncStoppedError("the sync was stopped")
+        try:
+            return fetching.result(timeout=STOP_POLL)
+        except FutureTimeout:
+            continue
 
 
 @contextmanager
@@ -757,6 +782,7 @@ def _ingest_page(
     client: IntakeClient,
     blobs: Path,
     commit: Callable[[_Batch], None],
+    stop: threading.Event | None = None,
 ) -> int:
     """Open one page of envelopes and hand them to ``commit``, which stores
     them with the cursor in one transaction (one commit per page, not per
@@ -771,6 +797,8 @@ def _ingest_page(
                 # Locked (by hand or idle) mid-page: what was opened is
                 # stored, nothing more is opened.
                 raise KeyLockedError("the organization key was locked during the sync")
+            if stop is not None and stop.is_set():
+                raise SyncStoppedError("the sync was stopped")
             seq = item.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq <= batch.cursor:
                 raise IntakeError("the intake sent envelopes out of order")

@@ -29,7 +29,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from . import audit
-from .errors import ConsoleError, KeyLockedError
+from .errors import ConsoleError, KeyLockedError, SyncStoppedError
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION
 from .sync import SyncProgress, SyncResult, client_from_config, sync
 
@@ -56,6 +56,10 @@ class SyncStatus:
     locked: bool = False
     #: Set once the job is over (its status final, its audit entry written).
     done: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    #: Set by :meth:`SyncJobs.stop`: the sync ends after what it is opening.
+    stop: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    #: Who pressed Stop, if anyone did.
+    stopped_by: str | None = None
 
     @property
     def running(self) -> bool:
@@ -101,6 +105,17 @@ class SyncJobs:
             job = self._status = SyncStatus(actor=actor, started=time.monotonic())
         threading.Thread(target=self._run, args=(job,), name="sync-job", daemon=True).start()
         return job
+
+    def stop(self, actor: str) -> bool:
+        """Ask the running sync to stop (after the envelope it is opening;
+        what it opened is stored). True if one was running."""
+        with self._lock:
+            current = self._status
+            if current is None or not current.running:
+                return False
+            self._status = replace(current, stopped_by=current.stopped_by or actor)
+            current.stop.set()
+            return True
 
     def outcome(self, job: SyncStatus) -> SyncStatus | None:
         """The latest status of ``job``, None if another sync has started
@@ -153,9 +168,13 @@ class SyncJobs:
                     int(app.config["SYNC_PAGE_SIZE"]),
                     progress=self._progress,
                     into=result,
+                    stop=job.stop,
                 )
         except KeyLockedError:
             failure, message, locked = "KeyLockedError", "the organization key is locked", True
+        except SyncStoppedError:
+            stopper = (self.status() or job).stopped_by or "someone"
+            failure, message = "SyncStoppedError", f"stopped by {stopper}"
         except ConsoleError as exc:
             failure, message = exc.__class__.__name__, str(exc)
         except Exception as exc:  # noqa: BLE001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -145,7 +145,19 @@ def run_sync() -> Response:
 def sync_status() -> str:
     """The running or last sync: pages and counts so far, refreshed every
     few seconds while it runs (a meta refresh: no script needed)."""
-    return render_template("inbox/sync.html", status=sync_jobs().status())
+    return render_template("inbox/sync.html", status=sync_jobs().status(), form=ActionForm())
+
+
+@bp.post("/sync/stop")
+def stop_sync() -> Response:
+    """Stop the running sync after the envelope it is opening (what it
+    opened is stored; the next sync goes on from there). Audited with the
+    sync's outcome (``sync.failed``, ``SyncStoppedError``)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if sync_jobs().stop(current_user.email):
+        flash(_("Stopping the sync after the report it is opening."), "info")
+    return redirect(url_for("inbox.sync_status"))
 
 
 def _flash_outcome(status: SyncStatus) -> None:

@@ -176,3 +176,30 @@ def test_each_sync_has_its_own_done_and_outcome(app: Flask, intake: FakeIntake) 
         ("a@example.org", "added=1 quarantined=0 skipped=0"),
         ("b@example.org", "added=0 quarantined=0 skipped=0"),
     ]
+
+
+def test_the_stop_button_ends_a_sync_waiting_on_a_slow_intake(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """A reviewer stops a sync stuck on a slow intake: it ends without
+    waiting for the page, stores what it opened, and is audited."""
+    for n in range(3):
+        intake.add({"narrative": f"report {n}"})
+    app.config.update(SYNC_WAIT=0)
+    intake.gate = threading.Event()  # the intake does not answer
+    unlock(app)
+    email = auth.login_as("reviewer")
+    client.post("/sync")
+    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    job = jobs.status()
+    assert job is not None and job.running
+    assert "Stop the sync" in client.get("/sync").get_data(as_text=True)
+    stopped = client.post("/sync/stop", follow_redirects=True).get_data(as_text=True)
+    assert "Stopping" in stopped
+    assert job.done.wait(10), "the stop waited for the intake"
+    page = client.get("/sync").get_data(as_text=True)
+    assert f"stopped by {email}" in page and "Stop the sync" not in page
+    assert audit_of(app, "sync.failed") == [(email, "SyncStoppedError added=0 quarantined=0 skipped=0")]
+    intake.gate.set()
+    # Pressing Stop with nothing running does nothing.
+    assert client.post("/sync/stop").status_code == 302
