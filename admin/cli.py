@@ -23,11 +23,10 @@ from intake.envelope import KeyFileError, WrongPassphraseError
 from . import accounts, custody, reportview
 from .cases import find_case, list_cases, open_case
 from .display import visible_controls
-from .errors import ConsoleError
+from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
 from .sync import SyncProgress, SyncResult, client_from_config, sync
-from .sync import rescan as rescan_from_start
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -206,10 +205,9 @@ def sync_command(rescan: bool) -> None:
         )
 
     result = SyncResult()
-    if rescan:
-        rescan_from_start(db())
-        with db().session() as session:
-            _audit(session, "SYNC", None, "cursor moved back to the start (--rescan)")
+    # The rescan moves the cursor inside the sync, under its lock: never
+    # while another process's sync would move it on again.
+    how = " (rescan from the start)" if rescan else ""
     try:
         with client:
             sync(
@@ -220,18 +218,21 @@ def sync_command(rescan: bool) -> None:
                 int(current_app.config["SYNC_PAGE_SIZE"]),
                 progress=report,
                 into=result,
+                from_start=rescan,
             )
+        with db().session() as session:
+            _audit(session, "SYNC", None, result.counts() + how)
     except ConsoleError as exc:
         # What was stored before the failure stays stored: say so, and
-        # audit it, so the log's counts add up to the cases.
+        # audit it, so the log's counts add up to the cases. A busy sync
+        # lock means nothing was done at all, the rescan included.
+        done = "" if isinstance(exc, SyncBusyError) else how
         with db().session() as session:
-            _audit(session, "SYNC_FAILED", None, f"{exc.__class__.__name__} {result.counts()}")
+            _audit(session, "SYNC_FAILED", None, f"{exc.__class__.__name__} {result.counts()}{done}")
         click.echo(f"stored before it stopped: {result}", err=True)
         raise click.ClickException(str(exc)) from exc
     finally:
         lock_after_command()
-    with db().session() as session:
-        _audit(session, "SYNC", None, result.counts())
     click.echo(str(result))
 
 

@@ -24,6 +24,10 @@ from werkzeug.utils import secure_filename
 
 #: Kept as they are: line breaks and tabs in a narrative are meant.
 _ALLOWED_CONTROLS = {"\n", "\t"}
+#: Unicode categories made visible: controls, format characters (bidi,
+#: zero-width), and the line and paragraph separators U+2028 and U+2029,
+#: which a terminal or an editor may break a line on.
+_MARKED = ("Cc", "Cf", "Zl", "Zp")
 
 _ZWJ = "\u200d"
 _EMOJI_PRESENTATION = "\ufe0f"  # variation selector 16
@@ -56,8 +60,9 @@ def _joins_emoji(text: str, index: int) -> bool:
 
 def visible_controls(text: object, limit: int | None = None) -> str:
     """``text`` with every control (Unicode category Cc, except newline and
-    tab) and format character (Cf: bidi embeddings, overrides and isolates,
-    zero-width characters) replaced by a visible ``⟨U+XXXX⟩`` marker, then
+    tab), format character (Cf: bidi embeddings, overrides and isolates,
+    zero-width characters) and line or paragraph separator (Zl, Zp: U+2028,
+    U+2029) replaced by a visible ``⟨U+XXXX⟩`` marker, then
     cut to ``limit`` characters with "…" when longer.
 
     A zero-width joiner between two emoji-like characters (an emoji, a skin
@@ -68,7 +73,7 @@ def visible_controls(text: object, limit: int | None = None) -> str:
     for index, ch in enumerate(text):
         if ch == _ZWJ and _joins_emoji(text, index):
             out.append(ch)
-        elif ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cf"):
+        elif ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in _MARKED:
             out.append(f"⟨U+{ord(ch):04X}⟩")
         else:
             out.append(ch)

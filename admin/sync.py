@@ -530,6 +530,7 @@ def sync(
     progress: Callable[[SyncProgress], None] | None = None,
     into: SyncResult | None = None,
     stop: threading.Event | None = None,
+    from_start: bool = False,
 ) -> SyncResult:
     """Pull and store every envelope after the cursor, page by page;
     ``progress`` is called after each page is committed. The counts
@@ -537,7 +538,9 @@ def sync(
     pages are committed, so a caller still knows what was stored when the
     sync stops with an error part-way. Setting ``stop`` (from another
     thread) ends the sync after the envelope being opened, or at once while
-    it waits for a page, with :class:`SyncStoppedError`.
+    it waits for a page, with :class:`SyncStoppedError`. ``from_start``:
+    move the cursor back to the start first (:func:`rescan`), under the
+    sync's lock, so no other sync moves it on meanwhile.
 
     The waiting is overlapped with the opening: one worker thread
     downloads the next page (network only: the bytes of the reply) while
@@ -596,6 +599,8 @@ def sync(
         net = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
         fetching: Future[bytes] | None = None
         try:
+            if from_start:
+                rescan(db)
             cursor = get_cursor(db)
             fetching = net.submit(envelope_page, cursor)
             while fetching is not None:

@@ -44,7 +44,9 @@ from .models import (
 )
 
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+#: The earliest incident month a coding takes: a year before it is a typo.
+EARLIEST_MONTH = "1950-01"
 MAX_TAGS = 12
 SNIPPET_LENGTH = 80
 
@@ -243,6 +245,8 @@ class Coding:
         month = self.incident_month or None
         if month is not None and not MONTH_RE.fullmatch(month):
             raise TriageError("the month is YYYY-MM")
+        if month is not None and month < EARLIEST_MONTH:
+            raise TriageError(f"the month of the incident is {EARLIEST_MONTH} or later")
         if month is not None and month > datetime.now(UTC).strftime("%Y-%m"):
             # A typo (2062 for 2026) would put the case in no briefing period.
             raise TriageError("the month of the incident cannot be in the future")

@@ -208,7 +208,12 @@ def update(envelope_id: str) -> Response | tuple[str, int]:
     form.status.choices = [(d, taxonomy.disposition_label(d)) for d in DISPOSITIONS]
     db = db_session()
     if not form.validate_on_submit():
-        return _refused(case, form, "triage", _("Choose a disposition."))
+        message = (
+            _("Tags: at most 400 characters.")
+            if form.tags.errors and not form.status.errors
+            else _("Choose a disposition.")
+        )
+        return _refused(case, form, "triage", message)
     try:
         changed = triage.update_case(
             db,

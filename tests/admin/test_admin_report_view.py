@@ -274,6 +274,7 @@ def test_a_followup_page_shows_its_text_and_report(
         ("\U0001f468\u200d", "\U0001f468⟨U+200D⟩"),
         ("\U0001f468\u200d\u202e\U0001f469", "\U0001f468⟨U+200D⟩⟨U+202E⟩\U0001f469"),
         ("\U0001f468\u200b\U0001f469", "\U0001f468⟨U+200B⟩\U0001f469"),
+        ("one\u2028two\u2029three", "one⟨U+2028⟩two⟨U+2029⟩three"),
         ("x\u200c\u2060\ufeffy", "x⟨U+200C⟩⟨U+2060⟩⟨U+FEFF⟩y"),
         ("\u202a\u202b\u202c\u202d\u202e", "⟨U+202A⟩⟨U+202B⟩⟨U+202C⟩⟨U+202D⟩⟨U+202E⟩"),
         ("\u2066\u2067\u2068\u2069", "⟨U+2066⟩⟨U+2067⟩⟨U+2068⟩⟨U+2069⟩"),

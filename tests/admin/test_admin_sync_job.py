@@ -5,7 +5,9 @@ account that pressed the button."""
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from admin.errors import IntakeError
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
-from admin.sync import IntakeClient
+from admin.sync import IntakeClient, get_cursor
 from admin.syncjob import SyncJobs
 
 
@@ -151,7 +153,26 @@ def test_rescan_after_an_intake_restore_finds_what_the_cursor_passed(app: Flask,
     again = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
     assert again.exit_code == 0, again.output
     assert "added 1, quarantined 0, skipped 2" in again.stdout
-    assert audit_of(app, "sync")[-2] == ("cli", "cursor moved back to the start (--rescan)")
+    assert audit_of(app, "sync")[-1] == ("cli", "added=1 quarantined=0 skipped=2 (rescan from the start)")
+    # The sync's entry comes before the command's lock.
+    with app.extensions[DB_EXTENSION].session() as session:
+        last = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(2)).all()
+    assert last == ["key.lock", "sync"]
+
+
+def test_a_rescan_while_another_sync_runs_changes_nothing(app: Flask, intake: FakeIntake) -> None:
+    """The rescan moves the cursor under the sync lock: refused while
+    another process syncs, it leaves the cursor alone and says so."""
+    intake.add({"narrative": "x"})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["sync"], input=PASSPHRASE + "\n").exit_code == 0
+    with (Path(app.config["DATA_DIR"]) / "sync.lock").open("a") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        busy = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    assert busy.exit_code == 1 and "another sync is running" in busy.output
+    assert get_cursor(app.extensions[DB_EXTENSION]) == 1
+    assert audit_of(app, "sync.failed")[-1] == ("cli", "SyncBusyError added=0 quarantined=0 skipped=0")
 
 
 def test_each_sync_has_its_own_done_and_outcome(app: Flask, intake: FakeIntake) -> None:

@@ -138,6 +138,10 @@ def test_coding_validation() -> None:
     assert triage.Coding(incident_month=this_month).validate().incident_month == this_month
     with pytest.raises(triage.TriageError, match="future"):
         triage.Coding(incident_month=f"{datetime.now(UTC).year + 1}-01").validate()
+    with pytest.raises(triage.TriageError, match="1950-01 or later"):
+        triage.Coding(incident_month="0000-01").validate()
+    with pytest.raises(triage.TriageError, match="YYYY-MM"):
+        triage.Coding(incident_month="\uff12\uff10\uff12\uff14-01").validate()  # full-width digits
 
 
 def test_notes_are_sealed(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
@@ -285,6 +289,9 @@ def test_refused_case_forms_come_back_as_typed(
     assert "cannot be in the future" in page and f'value="{future}"' in page
     assert '<option selected value="T04">' in page
 
+    too_long = client.post(f"{url}/triage", data={"status": "new", "tags": "t" * 401})
+    assert too_long.status_code == 400
+    assert "Tags: at most 400 characters." in too_long.get_data(as_text=True)
     refused = client.post(f"{url}/triage", data={"status": "verified", "urgent": "y", "tags": "ok Bad_Tag"})
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
