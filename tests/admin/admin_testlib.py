@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 
 from admin import accounts, custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.sync import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
 from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, seal
 from intake.envelope.keys import b64decode, b64encode
 
@@ -53,6 +54,27 @@ def unlock(app: Flask, passphrase: str = PASSPHRASE) -> None:
     with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
         keyring = app.extensions[KEYRING_EXTENSION]
         custody.unlock(keyring, session, Path(app.config["DATA_DIR"]), passphrase)
+
+
+def sync_from(app: Flask, fake: FakeIntake, page_size: int = MAX_PAGE_SIZE, **options: Any) -> SyncResult:
+    """Sync ``app`` from ``fake`` as the console does (:func:`admin.sync.sync`
+    with the app's database, keyring and data folder); the key must be
+    unlocked. ``options`` go to ``sync`` (``progress``, ``into``, ``stop`` …)."""
+    with IntakeClient(fake.url, fake.token) as client:
+        return sync(
+            app.extensions[DB_EXTENSION],
+            app.extensions[KEYRING_EXTENSION],
+            Path(app.config["DATA_DIR"]),
+            client,
+            page_size,
+            **options,
+        )
+
+
+def synced(app: Flask, fake: FakeIntake) -> SyncResult:
+    """Unlock the key, then :func:`sync_from`."""
+    unlock(app)
+    return sync_from(app, fake)
 
 
 def is_unlocked(app: Flask) -> bool:

@@ -6,27 +6,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, unlock
+from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, synced
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from admin.display import content_disposition
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.sync import IntakeClient, sync
 from intake.envelope import AttachmentInput
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-
-
-def synced(app: Flask, fake: FakeIntake) -> None:
-    unlock(app)
-    with IntakeClient(fake.url, fake.token) as client:
-        sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-        )
 
 
 def add_report(fake: FakeIntake, text: str) -> Served:

@@ -3,27 +3,19 @@ and only when the sealed body agrees with the intake's link."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from admin_testlib import AuthActions, FakeIntake, canary, unlock
+from admin_testlib import AuthActions, FakeIntake, canary, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.extensions import DB_EXTENSION
 from admin.models import Case, Quarantine
-from admin.sync import IntakeClient, SyncResult, sync
+from admin.sync import SyncResult
 from intake.envelope import AttachmentInput
 
 
 def run_sync(app: Flask, fake: FakeIntake) -> SyncResult:
-    with IntakeClient(fake.url, fake.token) as client:
-        return sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-        )
+    return sync_from(app, fake)
 
 
 def followup(fake: FakeIntake, of: str, text: str, *, listed: str | None = None) -> str:

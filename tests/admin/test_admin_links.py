@@ -4,9 +4,7 @@ audited, and counted once in briefings when they are duplicates."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from admin_testlib import AuthActions, FakeIntake, unlock
+from admin_testlib import AuthActions, FakeIntake, synced
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -14,20 +12,8 @@ from sqlalchemy import func, select
 from admin import accounts, links, retention
 from admin.briefing.build import Period, build
 from admin.briefing.records import CodedRecord, briefing_records, import_records
-from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, Case, CaseLink
-from admin.sync import IntakeClient, sync
-
-
-def synced(app: Flask, fake: FakeIntake) -> None:
-    unlock(app)
-    with IntakeClient(fake.url, fake.token) as client:
-        sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-        )
 
 
 def status_of(app: Flask, envelope_id: str) -> str:

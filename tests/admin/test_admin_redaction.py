@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from admin_testlib import AuthActions, FakeIntake, unlock
+from admin_testlib import AuthActions, FakeIntake, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
@@ -18,7 +18,6 @@ from sqlalchemy import select
 from admin import attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
-from admin.sync import IntakeClient, sync
 from intake.envelope import AttachmentInput
 
 # Copies of /work/shared/cases/files (the photo carries GPS, device and owner;
@@ -106,8 +105,7 @@ def synced(app: Flask, intake: FakeIntake) -> str:
         ),
     )
     unlock(app)
-    with IntakeClient(intake.url, intake.token) as c:
-        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    sync_from(app, intake)
     return served.envelope_id
 
 
@@ -205,8 +203,7 @@ def test_damaged_images_get_no_preview_and_no_server_error(
     files = _damaged_images()
     served = intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in files))
     unlock(app)
-    with IntakeClient(intake.url, intake.token) as c:
-        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    sync_from(app, intake)
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments"
     with warnings.catch_warnings():
@@ -235,8 +232,7 @@ def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
     assert attachments.is_pdf(polyglot)
     served = intake.add({"narrative": "x"}, (AttachmentInput("photo.jpg", "image/jpeg", polyglot),))
     unlock(app)
-    with IntakeClient(intake.url, intake.token) as c:
-        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    sync_from(app, intake)
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments/0"
     page = client.get(f"{base}/inspect").get_data(as_text=True)

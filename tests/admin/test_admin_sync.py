@@ -7,7 +7,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, files_containing, unlock
+from admin_testlib import (
+    PASSPHRASE,
+    AuthActions,
+    FakeIntake,
+    Served,
+    canary,
+    files_containing,
+    sync_from,
+    unlock,
+)
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -20,14 +29,7 @@ from intake.envelope import AttachmentInput, RecipientPrivateKey, seal
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int = 100) -> SyncResult:
-    with IntakeClient(fake.url, fake.token) as client:
-        return sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-            page_size,
-        )
+    return sync_from(app, fake, page_size)
 
 
 def stored(app: Flask) -> tuple[list[Case], list[Quarantine]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import FakeIntake, Served, unlock
+from admin_testlib import FakeIntake, Served, sync_from, unlock
 from flask import Flask
 from sqlalchemy import select
 
@@ -25,15 +25,7 @@ from intake.envelope import AttachmentInput
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int, progress: list[SyncProgress]) -> SyncResult:
-    with IntakeClient(fake.url, fake.token) as client:
-        return sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-            page_size,
-            progress=progress.append,
-        )
+    return sync_from(app, fake, page_size, progress=progress.append)
 
 
 def stored_seqs(app: Flask) -> tuple[list[int], list[int]]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
+from admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,18 +17,6 @@ from admin import taxonomy, triage
 from admin.briefing import codes as briefing_codes
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseNote
-from admin.sync import IntakeClient, sync
-
-
-def synced(app: Flask, fake: FakeIntake) -> None:
-    unlock(app)
-    with IntakeClient(fake.url, fake.token) as client:
-        sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-        )
 
 
 def case_row(app: Flask, envelope_id: str) -> Case:

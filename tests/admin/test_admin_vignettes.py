@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
+from admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, CaseVignette
-from admin.sync import IntakeClient, sync
 
 
 def report(quote: bool) -> dict[str, object]:
@@ -22,17 +21,6 @@ def report(quote: bool) -> dict[str, object]:
         "narrative": "what happened",
         "consent": {"statistics": True, "quote": quote},
     }
-
-
-def synced(app: Flask, fake: FakeIntake) -> None:
-    unlock(app)
-    with IntakeClient(fake.url, fake.token) as client:
-        sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
-            client,
-        )
 
 
 def vignette_row(app: Flask, envelope_id: str) -> CaseVignette | None:
