@@ -18,6 +18,9 @@
 3. Search time at M cases: the inbox GET with ``q`` (every report the
    filters leave decrypted in memory), median of 3. No target: reported.
 
+``--threads`` only: the raw opening in one thread against two (why the
+sync opens in one).
+
 Usage: ``python bench/console.py [--envelopes N] [--rounds R] [--cases M]``. Prints
 numbers only, never content.
 """
@@ -30,6 +33,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -166,6 +170,34 @@ def bench_sync(n: int, rounds: int) -> None:
     print(f"sync and open:   ratio {ratio:.2f} x, median of {rounds} rounds (target >= 0.5) {verdict}")
 
 
+def bench_threads(n: int) -> None:
+    """Why the sync opens in one thread (admin/sync.py): the library's
+    ``open_envelope`` over the same envelopes in one thread, then split
+    between two. cryptography's HPKE holds Python's interpreter lock, so
+    two threads do not open faster than one (on any number of cores)."""
+    key = RecipientPrivateKey.generate()
+    fake = FakeIntake(key)
+    for i in range(n):
+        fake.add({"narrative": f"bench report {i} " + "x" * 600, "language": "en"})
+    sealed = [served.sealed for served in fake.envelopes]
+
+    def open_all(part: list[Any]) -> None:
+        for envelope in part:
+            open_envelope(envelope, [key])
+
+    t0 = time.perf_counter()
+    open_all(sealed)
+    one = n / (time.perf_counter() - t0)
+    workers = [threading.Thread(target=open_all, args=(sealed[i::2],)) for i in range(2)]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    two = n / (time.perf_counter() - t0)
+    print(f"open in 1 thread {one:6.0f}/s, in 2 threads {two:6.0f}/s, ratio {two / one:.2f} x")
+
+
 def bench_inbox(m: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = _app(Path(tmp))
@@ -260,7 +292,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="baseline and sync pairs (median ratio)")
     parser.add_argument("--skip-sync", action="store_true")
     parser.add_argument("--skip-inbox", action="store_true")
+    parser.add_argument("--threads", action="store_true", help="only: opening in 1 thread against 2")
     args = parser.parse_args()
+    if args.threads:
+        bench_threads(args.envelopes)
+        return
     if not args.skip_sync:
         bench_sync(args.envelopes, args.rounds)
     if not args.skip_inbox:
