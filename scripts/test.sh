@@ -16,6 +16,17 @@ cd "$(dirname "$0")/.."
 scripts/setup-venv.sh test
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The browser tests need the locked npm packages (axe-core for the
+# accessibility audit, esbuild for the bundle check): install them as the
+# Python ones are, from package-lock.json, without install scripts.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: npm is needed for the browser tests (Debian: apt-get install npm)" >&2
+    exit 2
+  fi
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+
 pg_answers() {
   python - "$1" <<'PY' >/dev/null 2>&1
 import sys
