@@ -253,14 +253,14 @@ def test_an_expired_check_page_names_its_own_button(app: Flask) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
     response = app.test_client().post("/fr/receipt", data={"receipt": "1234"})
     assert response.status_code == 400
-    assert "Appuyez de nouveau sur Continuer." in response.get_data(as_text=True)
+    assert "Appuyez de nouveau sur «\u00a0Continuer\u00a0»." in response.get_data(as_text=True)
 
 
 def test_the_follow_up_page_speaks_of_what_was_added_and_names_its_own_button(
     app: Flask, client: FlaskClient
 ) -> None:
     """The follow-up page's button is “Send” and the reader is adding to a
-    report: its messages say so, while the form's name “Send report"."""
+    report: its messages say so, while the form's name “Send report”."""
     html = _check(client, _report(client)).get_data(as_text=True)
     assert "Sending what you added, encrypted" in html and "Sending the encrypted report" not in html
     assert "before what you added was stored" in html
