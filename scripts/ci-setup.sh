@@ -26,6 +26,10 @@ apt_install chromium
 # tests/test_bundle.py rebuilds static/js/intake.js from package-lock.json
 # with npm and compares. Node usually comes with the machine; else Debian's.
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+# tests/browser/test_screenshots.py: Chinese text in the screenshots that
+# translation reviewers read needs a CJK font (Traditional and Simplified
+# glyphs, chosen by <html lang>); without one Chromium draws empty boxes.
+apt_install fonts-noto-cjk
 # Fetch the locked packages once (integrity-checked; no install scripts):
 # node_modules/ for scripts/build-js.sh, and npm's cache for the test's
 # clean `npm ci --prefer-offline` in a scratch folder.

@@ -8,7 +8,7 @@ PYBABEL="${PYBABEL:-pybabel}"
 dir=intake/translations
 case "${1:-}" in
   update)
-    "$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+    "$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
       --project tnr-intake -o "$dir/messages.pot" .
     "$PYBABEL" update -i "$dir/messages.pot" -d "$dir" --no-fuzzy-matching --width 100
     ;;

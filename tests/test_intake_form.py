@@ -47,7 +47,7 @@ def _stored(app: Flask) -> list[SealedEnvelope]:
         ("/en/", "en", "Tell us what happened"),
         ("/zh-hant/", "zh-Hant", "告訴我們發生了什麼事"),
         ("/zh-hans/", "zh-Hans", "告诉我们发生了什么事"),
-        ("/fr/", "fr", "Dites-nous ce qui s'est passé"),
+        ("/fr/", "fr", "Dites-nous ce qui s’est passé"),
     ],
 )
 def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase: str) -> None:

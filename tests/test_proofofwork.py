@@ -92,7 +92,7 @@ def test_a_solved_receipt_check_meets_only_the_global_bucket(app: Flask, client:
     response = client.post("/en/receipt", data={"receipt": receipt, "altcha": "forged"}, environ_base=address)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "did not finish in time" in page and receipt in page
+    assert "did not finish a short automatic check in time" in page and receipt in page
 
 
 def test_a_flood_of_cheap_guesses_does_not_stop_checks_that_did_the_work(

@@ -274,7 +274,7 @@ CONTACT_WITHOUT_METHOD = MultiDict(
             "Please choose how a reviewer may contact you (Signal, email or phone), "
             "or clear the contact details.",
         ),
-        ("zh-hans", "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系资料。"),
+        ("zh-hans", "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系信息。"),
     ],
 )
 def test_contact_details_without_a_method_are_refused_and_kept(
@@ -312,7 +312,7 @@ def test_contact_details_without_a_method_are_refused_and_kept(
     ("lang", "message"),
     [
         ("en", "Please choose “Another state”, or clear the name of the other state."),
-        ("fr", "Choisissez «\u00a0Un autre État\u00a0», ou effacez le nom de l&#39;autre État."),
+        ("fr", "Choisissez «\u00a0Un autre État\u00a0», ou effacez le nom de l’autre État."),
     ],
 )
 def test_another_state_named_but_not_chosen_is_refused_and_kept(

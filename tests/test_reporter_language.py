@@ -100,7 +100,7 @@ def test_chosen_files_are_asked_for_again(app: Flask, client: FlaskClient) -> No
     html = client.post(
         "/fr/", data={**TYPED, "switch_language": "fr", "attachments": ["photo.png", "lettre.pdf"]}
     ).get_data(as_text=True)
-    assert "Veuillez choisir vos fichiers à nouveau" in html
+    assert "Choisissez de nouveau vos fichiers" in html
     assert 'role="status"' in html
     # A browser that posts multipart anyway: the files are dropped, never kept.
     data, content_type = multipart(

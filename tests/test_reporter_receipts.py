@@ -253,4 +253,27 @@ def test_an_expired_check_page_names_its_own_button(app: Flask) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
     response = app.test_client().post("/fr/receipt", data={"receipt": "1234"})
     assert response.status_code == 400
-    assert "Appuyez de nouveau sur Continuer." in response.get_data(as_text=True)
+    assert "Appuyez de nouveau sur «\u00a0Continuer\u00a0»." in response.get_data(as_text=True)
+
+
+def test_the_follow_up_page_speaks_of_what_was_added_and_names_its_own_button(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The follow-up page's button is “Send” and the reader is adding to a
+    report: its messages say so, while the form's name “Send report”."""
+    html = _check(client, _report(client)).get_data(as_text=True)
+    assert "Sending what you added, encrypted" in html and "Sending the encrypted report" not in html
+    assert "before what you added was stored" in html
+    access = _access(html)
+    app.config["WTF_CSRF_ENABLED"] = True
+    expired = client.post("/en/followup", data={"access": access, "narrative": "more"})
+    assert expired.status_code == 400
+    assert "The page expired. Please press “Send” again." in expired.get_data(as_text=True)
+    form = client.post("/en/", data={"narrative": "a report"}).get_data(as_text=True)
+    assert "The page expired. Please press “Send report” again." in form
+    # The browser uploads answer the same way, each naming its page's button.
+    for path, button in (("/en/followup/sealed", "“Send”"), ("/en/sealed", "“Send report”")):
+        data, content_type = multipart({"access": access})
+        answer = client.post(path, data=data, content_type=content_type)
+        assert answer.get_json()["error"] == "csrf"
+        assert f"Please press {button} again." in answer.get_json()["message"]

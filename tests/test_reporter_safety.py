@@ -63,8 +63,8 @@ def test_the_leave_url_is_a_setting(tmp_path: Path, keys_dir: Path, org_key: Rec
                 "where and when", "pressure on relatives"]),
         ("fr", ["navigateur Tor", "navigation privée", "appareil du travail", "le lieu, le moment",
                 "pression sur les proches"]),
-        ("zh-hant", ["Tor 瀏覽器", "無痕視窗", "工作單位、學校或共用的裝置", "拍攝的地點", "向其親屬施壓"]),
-        ("zh-hans", ["Tor 浏览器", "无痕窗口", "工作单位、学校或共用的设备", "拍摄的地点", "向其亲属施压"]),
+        ("zh-hant", ["Tor 瀏覽器", "無痕", "公司、學校或共用的裝置", "拍攝的地點", "向其親屬施壓"]),
+        ("zh-hans", ["Tor 浏览器", "无痕", "工作单位、学校或共用的设备", "拍摄的地点", "向其亲属施压"]),
     ],
 )  # fmt: skip
 def test_the_safety_page(client: FlaskClient, lang: str, phrases: list[str]) -> None:

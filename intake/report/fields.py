@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 #: Version of the report JSON. 1: the walking skeleton (narrative only);
 #: 2: the TNR fields of this module.
@@ -79,7 +80,7 @@ CHANNELS: tuple[Choice, ...] = (
     Choice("messaging", _l("Another messaging app")),
     Choice("social_media", _l("Social media")),
     Choice("email", _l("Email")),
-    Choice("family_abroad", _l("Through family abroad")),
+    Choice("family_abroad", _l("Through family outside Canada")),
     Choice("institution", _l("Through an employer, school or other institution")),
     Choice("other", _l("Other")),
 )
@@ -87,14 +88,17 @@ CHANNELS: tuple[Choice, ...] = (
 TARGETED: tuple[Choice, ...] = (
     Choice("me", _l("Me")),
     Choice("family_canada", _l("My family in Canada")),
-    Choice("family_abroad", _l("My family abroad")),
+    Choice("family_abroad", _l("My family outside Canada")),
     Choice("organization", _l("My organization")),
     Choice("someone_else", _l("Someone else")),
 )
 
+#: The context "community" (people) against "language" below: the same
+#: English word is a person in one list and a language in the other, and
+#: most languages say the two differently (維吾爾人 / 維吾爾語).
 COMMUNITIES: tuple[Choice, ...] = (
-    Choice("uyghur", _l("Uyghur")),
-    Choice("tibetan", _l("Tibetan")),
+    Choice("uyghur", lazy_pgettext("community", "Uyghur")),
+    Choice("tibetan", lazy_pgettext("community", "Tibetan")),
     Choice("hong_konger", _l("Hong Konger")),
     Choice("taiwanese", _l("Taiwanese")),
     Choice("falun_gong", _l("Falun Gong practitioner")),
@@ -148,7 +152,7 @@ IMPACTS: tuple[Choice, ...] = (
     Choice("stopped_activism", _l("I stopped or limited my activism or what I say")),
     Choice("changed_travel", _l("I changed my travel plans")),
     Choice("lost_work", _l("I lost work or study")),
-    Choice("health", _l("My health suffered")),
+    Choice("health", _l("My physical or mental health suffered")),
     Choice("none", _l("None of these")),
 )
 
@@ -159,24 +163,30 @@ CONTACT_METHODS: tuple[Choice, ...] = (
     Choice("phone", _l("Phone")),
 )
 
+#: Languages, in the context "language" (see COMMUNITIES).
 CONTACT_LANGUAGES: tuple[Choice, ...] = (
-    Choice("en", _l("English")),
-    Choice("fr", _l("French")),
-    Choice("cmn", _l("Mandarin")),
-    Choice("yue", _l("Cantonese")),
-    Choice("ug", _l("Uyghur")),
-    Choice("bo", _l("Tibetan")),
-    Choice("other", _l("Another language")),
+    Choice("en", lazy_pgettext("language", "English")),
+    Choice("fr", lazy_pgettext("language", "French")),
+    Choice("cmn", lazy_pgettext("language", "Mandarin")),
+    Choice("yue", lazy_pgettext("language", "Cantonese")),
+    Choice("ug", lazy_pgettext("language", "Uyghur")),
+    Choice("bo", lazy_pgettext("language", "Tibetan")),
+    Choice("other", lazy_pgettext("language", "Another language")),
 )
 
-#: The five consent choices of TAXONOMY.md, none pre-selected.
+#: The five consent choices of TAXONOMY.md, none pre-selected. On the form
+#: they come after "Contact" and before "Who can read your report" (the
+#: organizations), so "above" and "below" point there (templates/intake/form.html).
 CONSENTS: tuple[Choice, ...] = (
-    Choice("statistics", _l("Use my report, without my name or details, in statistics.")),
+    Choice("statistics", _l("Use my report in statistics, without my name or any other personal details.")),
     Choice(
         "share_coalition",
-        _l("Share de-identified details with the coalition organizations I chose above."),
+        _l(
+            "Share details of my report, with anything that could identify me removed, "
+            "with the coalition organizations I choose below."
+        ),
     ),
-    Choice("contact", _l("A reviewer may contact me, as I describe below.")),
+    Choice("contact", _l("A reviewer may contact me, in the way I describe above.")),
     Choice(
         "refer_police",
         _l(
@@ -184,7 +194,13 @@ CONSENTS: tuple[Choice, ...] = (
             "only if you tick this will the coalition pass it on."
         ),
     ),
-    Choice("quote", _l("Quote a short anonymized excerpt in public or government material.")),
+    Choice(
+        "quote",
+        _l(
+            "Quote a short anonymized excerpt of my report in publications "
+            "or in material given to government."
+        ),
+    ),
 )
 
 #: name → choices, for the multiple-choice fields (checkboxes).

@@ -215,7 +215,7 @@ def check() -> tuple[str, int]:
     if not form.is_submitted():
         return _check_page(form)
     if not form.validate():
-        return _check_page(form, _("The page expired. Please press Continue again."), 400)
+        return _check_page(form, _("The page expired. Please press “Continue” again."), 400)
     try:
         digits = normalize_receipt(form.receipt.data or "")
     except ReceiptFormatError as exc:
@@ -258,8 +258,8 @@ def check() -> tuple[str, int]:
 def _proof_failed() -> str:
     return str(
         _(
-            "This browser's check that a person is sending did not finish in time. "
-            "Nothing was lost: please press the button again."
+            "Your browser did not finish a short automatic check in time. "
+            "Nothing was lost: please press “Continue” again."
         )
     )
 
@@ -360,7 +360,7 @@ def followup_sealed() -> Response:
                 "stale", _("The organizations your report went to no longer receive reports here.")
             )
         envelope, header, submitted = receive_browser_envelope(expected_key_ids=expected)
-        require_proof_of_work()
+        require_proof_of_work(followup=True)
         store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq)
     except UploadRefused as refusal:
         return refused(refusal)

@@ -248,7 +248,7 @@ def receive_browser_envelope(
         try:
             validate_csrf(form.get("csrf_token"))
         except ValidationError as exc:
-            raise UploadRefused("csrf", _("The page expired. Please press Send again.")) from exc
+            raise UploadRefused("csrf", _expired_page(followup=expected_key_ids is not None)) from exc
     token = form.get("submission")
     submitted = None
     if token is not None and is_submission_token(token):
@@ -272,22 +272,38 @@ def receive_browser_envelope(
     return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, submitted
 
 
-def require_proof_of_work() -> None:
+def _expired_page(*, followup: bool) -> str:
+    """The expired-token message, naming the button of the page that sent:
+    "Send report" on the form, "Send" on the follow-up page."""
+    if followup:
+        return str(_("The page expired. Please press “Send” again."))
+    return str(_("The page expired. Please press “Send report” again."))
+
+
+def require_proof_of_work(*, followup: bool = False) -> None:
     """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
     parts were read and before any database work.
+
+    Args:
+        followup: the upload comes from the follow-up page (its button is
+            "Send", the form's is "Send report": the message names it).
 
     Raises:
         UploadRefused: ``altcha`` when it is missing, forged, expired or
             spent (the page's script renews it and sends again once).
     """
     if proofofwork.required() and not proofofwork.verify(request.form.get("altcha")):
-        raise UploadRefused(
-            "altcha",
-            _(
-                "This browser's check that a person is sending did not finish in time. "
-                "Nothing was stored. Please press Send again."
-            ),
-        )
+        if followup:
+            message = _(
+                "Your browser did not finish a short automatic check in time. "
+                "Nothing was stored. Please press “Send” again."
+            )
+        else:
+            message = _(
+                "Your browser did not finish a short automatic check in time. "
+                "Nothing was stored. Please press “Send report” again."
+            )
+        raise UploadRefused("altcha", str(message))
 
 
 def _refused(refusal: UploadRefused) -> Response:

@@ -108,8 +108,8 @@ def test_a_full_report_shows_the_forms_labels_not_json(
     assert "Quebec" in dd(part, "province") and "CA-QC" not in dd(part, "province")
     assert "Montreal" in dd(part, "city")
     assert "yes" in dd(part, "ongoing")
-    assert "WeChat" in dd(part, "channel") and "Through family abroad" in dd(part, "channel")
-    assert "My family abroad" in dd(part, "targeted")
+    assert "WeChat" in dd(part, "channel") and "Through family outside Canada" in dd(part, "channel")
+    assert "My family outside Canada" in dd(part, "targeted")
     assert "Uyghur" in dd(part, "community")
     assert "Another state" in dd(part, "state") and "Ruritania" in dd(part, "state_other")
     assert "Prefer not to say" in dd(part, "police_told")
@@ -119,7 +119,7 @@ def test_a_full_report_shows_the_forms_labels_not_json(
     assert "evenings" in dd(part, "contact-safe-times")
     assert "Uyghur" in dd(part, "contact-language")
     # The five consents, yes or no, with the reporter's words.
-    assert "Use my report, without my name or details, in statistics." in part
+    assert "Use my report in statistics, without my name or any other personal details." in part
     consents = {
         code: dd(part, f"consent-{code}").strip() for code in ("statistics", "share_coalition", "contact")
     }

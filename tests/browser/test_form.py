@@ -271,7 +271,7 @@ def test_typed_details_without_their_choice_are_refused_in_the_page_and_kept(
     page.click("form button[type=submit]")
     page.wait_for_selector("#seal-error:not([hidden])")
     assert page.text_content("#seal-error-text") == (
-        "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系资料。"
+        "请选择审阅人员可以如何联系您（Signal、电子邮件或电话），或清空您填写的联系信息。"
     )
     assert page.evaluate("document.activeElement.id") == "contact_value"
     assert page.input_value("#contact_value") == "+1 416 555 0147"

@@ -136,7 +136,7 @@ def test_a_mistyped_receipt_gets_the_check_digit_message(page: Any, live_intake:
     page.click("form button[type=submit]")
     page.wait_for_selector("main[data-replies-ready=true]", state="attached")
     text = str(page.text_content("#receipt-error"))
-    assert "输入错误" in text or "收据号码共 28 位" in text
+    assert "输入错误" in text or "回执号码共 28 位" in text
     assert page.input_value("#receipt") == typed  # nothing typed is lost
     assert page.is_visible("#receipt-error")
 
