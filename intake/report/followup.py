@@ -54,6 +54,7 @@ from ..receipts import (
     submission_hash,
 )
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from ..uploads import form_limit
 from ..web import csp_allow
 from . import proofofwork
 from .fields import ReportFieldError, followup_from_form
@@ -66,7 +67,7 @@ from .upload import (
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _seal_settings, bp, field_message, organizations
+from .views import Organization, _seal_settings, bp, field_message, form_limit_message, organizations
 
 #: How long a status page may be used to add information (seconds).
 ACCESS_MAX_AGE = 3600
@@ -290,6 +291,9 @@ def followup() -> tuple[str, int]:
     if report is None:
         return _followup_refused(_expired())
     stored_hash = _hash_of_access(form.access.data)
+    if (limit := form_limit()) is not None:
+        # Text over the form's limits: the beginning was kept (uploads.py).
+        return _status_page(session, report, stored_hash, form, form_limit_message(limit), 413)
     if not form.validate_on_submit():
         return _status_page(session, report, stored_hash, form, status=400)
     try:

@@ -37,6 +37,7 @@ from ..store import (
     submission_exists,
     today_utc,
 )
+from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
@@ -156,6 +157,28 @@ def field_message(code: str, field: str = "") -> str:
     return FIELD_MESSAGES[code]()
 
 
+#: The notices of :func:`form_limit_message`.
+FORM_LIMITS = frozenset({FIELD_TOO_LONG, TOO_MANY_FIELDS})
+
+
+def form_limit_message(limit: str) -> str:
+    """The reporter's message for a form limit of intake/uploads.py
+    (``field_too_long`` or ``too_many_fields``): what was kept, what to do."""
+    if limit == TOO_MANY_FIELDS:
+        return str(
+            _(
+                "Nothing was sent. The form arrived with more fields than it accepts, so the "
+                "last ones were left out. Please check what is below, then send it again."
+            )
+        )
+    return str(
+        _(
+            "Nothing was sent. Your text was longer than this form accepts, so only its "
+            "beginning is kept below. Please shorten it, then send it again."
+        )
+    )
+
+
 def form_context(keyring: Keyring, values: MultiDict[str, str] | None) -> dict[str, object]:
     """What the form template needs besides the WTForms form: the choices,
     the organizations, and what was posted (to keep it on an error)."""
@@ -184,13 +207,15 @@ TRAP_FIELD = "extra_note"
 
 def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
     """The form again with everything posted kept (files must be chosen
-    again), a ``notice`` (``throttled`` or ``trap``) and nothing stored."""
+    again), a ``notice`` (``throttled``, ``trap`` or one of
+    :data:`FORM_LIMITS`) and nothing stored."""
     return (
         render_template(
             "intake/form.html",
             form=report_form,
             errors={},
             notice=notice,
+            limit_message=form_limit_message(notice) if notice in FORM_LIMITS else None,
             files_dropped=_files_were_chosen(request.form),
             **form_context(keyring, request.form),
         ),
@@ -241,6 +266,11 @@ def form() -> str | tuple[str, int]:
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
+    if report_form.is_submitted() and (limit := form_limit()) is not None:
+        # Text over the form's limits (intake/uploads.py): the beginning of
+        # each field was kept, the rest dropped as it arrived. Show what was
+        # kept and say which limit, rather than refuse the whole post.
+        return _form_again(keyring, report_form, notice=limit, status=413)
     if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
         # The language chooser on this form posted what was typed to the
         # form of another language: show it there, keep every value, store
