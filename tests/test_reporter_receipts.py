@@ -266,6 +266,7 @@ def test_the_follow_up_page_speaks_of_what_was_added_and_names_its_own_button(
     assert "before what you added was stored" in html
     access = _access(html)
     app.config["WTF_CSRF_ENABLED"] = True
+    client.get("/en/")  # the session cookie is there, the page's token is not: expired
     expired = client.post("/en/followup", data={"access": access, "narrative": "more"})
     assert expired.status_code == 400
     assert "The page expired. Please press “Send” again." in expired.get_data(as_text=True)

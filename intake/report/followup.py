@@ -57,6 +57,7 @@ from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_env
 from ..uploads import form_limit
 from ..web import csp_allow
 from . import proofofwork
+from .cookies import missing_cookie_message
 from .fields import ReportFieldError, followup_from_form
 from .forms import FollowupForm, attachment_inputs, chosen_files
 from .throttle import allow_guess
@@ -216,7 +217,9 @@ def check() -> tuple[str, int]:
     if not form.is_submitted():
         return _check_page(form)
     if not form.validate():
-        return _check_page(form, _("The page expired. Please press “Continue” again."), 400)
+        # No session cookie came back: say why, rather than loop on "expired".
+        message = missing_cookie_message() or _("The page expired. Please press “Continue” again.")
+        return _check_page(form, message, 400)
     try:
         digits = normalize_receipt(form.receipt.data or "")
     except ReceiptFormatError as exc:
