@@ -58,7 +58,7 @@ from ..uploads import form_limit
 from ..web import csp_allow
 from . import proofofwork
 from .cookies import missing_cookie_message
-from .fields import ReportFieldError, followup_from_form
+from .fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
 from .forms import FollowupForm, attachment_inputs, chosen_files
 from .throttle import allow_guess
 from .upload import (
@@ -70,8 +70,16 @@ from .upload import (
 )
 from .views import Organization, _seal_settings, bp, field_message, form_limit_message, organizations
 
-#: How long a status page may be used to add information (seconds).
+#: How long a status page may be used to add information (seconds;
+#: ``FOLLOWUP_ACCESS_MAX_AGE`` overrides). Past it, what was typed is kept
+#: and carried through a new receipt check (:func:`followup`).
 ACCESS_MAX_AGE = 3600
+
+
+def _access_max_age() -> int:
+    return int(current_app.config.get("FOLLOWUP_ACCESS_MAX_AGE") or ACCESS_MAX_AGE)
+
+
 _ACCESS_SALT = "tnr-intake/followup-access"
 
 
@@ -94,8 +102,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def access_token(stored_hash: str) -> str:
     """A signed token that lets one status page add information for
-    :data:`ACCESS_MAX_AGE` seconds. It holds the receipt's keyed hash, never
-    the receipt."""
+    ``FOLLOWUP_ACCESS_MAX_AGE`` seconds (default :data:`ACCESS_MAX_AGE`).
+    It holds the receipt's keyed hash, never the receipt."""
     return str(_serializer().dumps(stored_hash))
 
 
@@ -104,7 +112,7 @@ def report_of_access(session: Session, token: str | None) -> Envelope | None:
     if not token:
         return None
     try:
-        stored_hash = _serializer().loads(token, max_age=ACCESS_MAX_AGE)
+        stored_hash = _serializer().loads(token, max_age=_access_max_age())
     except BadSignature:
         return None
     if not isinstance(stored_hash, str):
@@ -131,9 +139,22 @@ def followup_organizations(session: Session, report: Envelope) -> list[Organizat
     return [org for org in organizations(current_keyring()) if org.recipient_id in recipient_ids]
 
 
-def _check_page(form: ReceiptForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _check_page(
+    form: ReceiptForm, error: str | None = None, status: int = 200, *, files_dropped: bool = False
+) -> tuple[str, int]:
+    # Text typed on a status page whose access expired rides along with the
+    # check, in the body of each post only, until the status page shows it
+    # again (followup()).
+    kept = request.form.get("narrative", "")[:MAX_NARRATIVE] if request.method == "POST" else ""
     return (
-        render_template("intake/check.html", form=form, error=error, title=_("Come back with your receipt")),
+        render_template(
+            "intake/check.html",
+            form=form,
+            error=error,
+            title=_("Come back with your receipt"),
+            kept_narrative=kept,
+            files_dropped=files_dropped,
+        ),
         status,
     )
 
@@ -292,6 +313,18 @@ def followup() -> tuple[str, int]:
     session = request_session("intake.db")
     report = report_of_access(session, form.access.data)
     if report is None:
+        if (form.narrative.data or "").strip():
+            # The page expired while the reporter wrote: keep the text and
+            # ask for the receipt again; the status page then shows it.
+            return _check_page(
+                ReceiptForm(formdata=None),
+                _(
+                    "This page expired while you were writing. Nothing was sent. What you wrote is kept: "
+                    "enter your receipt again and press “Continue” to go on."
+                ),
+                400,
+                files_dropped=bool(chosen_files(form.attachments.data)),
+            )
         return _followup_refused(_expired())
     stored_hash = _hash_of_access(form.access.data)
     if (limit := form_limit()) is not None:
@@ -342,7 +375,7 @@ def followup() -> tuple[str, int]:
 
 
 def _hash_of_access(token: str | None) -> str:
-    stored: Any = _serializer().loads(token or "", max_age=ACCESS_MAX_AGE)
+    stored: Any = _serializer().loads(token or "", max_age=_access_max_age())
     return str(stored)
 
 

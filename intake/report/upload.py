@@ -100,6 +100,7 @@ from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
 from ..timing import equal
 from . import proofofwork
+from .forms import csrf_time_limit
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from .throttle import allow_guess, allow_submission
 from .views import bp
@@ -246,7 +247,7 @@ def receive_browser_envelope(
         raise _too_large() from exc
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         try:
-            validate_csrf(form.get("csrf_token"))
+            validate_csrf(form.get("csrf_token"), time_limit=csrf_time_limit())
         except ValidationError as exc:
             raise UploadRefused("csrf", _expired_page(followup=expected_key_ids is not None)) from exc
     token = form.get("submission")

@@ -41,7 +41,7 @@ from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, attachment_inputs, chosen_files
+from .forms import ReportForm, attachment_inputs, chosen_files, note_request_start
 from .limits import current_limits, megabytes
 from .throttle import allow_submission
 
@@ -56,6 +56,10 @@ def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
     if code not in available_languages():
         abort(404)
     g.lang_code = code
+
+
+# The CSRF time limit of an upload counts to the start of its request (forms.py).
+bp.before_app_request(note_request_start)
 
 
 @bp.url_defaults
