@@ -68,7 +68,15 @@ from .upload import (
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _seal_settings, bp, field_message, form_limit_message, organizations
+from .views import (
+    Organization,
+    _seal_settings,
+    arrived_files,
+    bp,
+    field_message,
+    form_limit_message,
+    organizations,
+)
 
 #: How long a status page may be used to add information (seconds;
 #: ``FOLLOWUP_ACCESS_MAX_AGE`` overrides). Past it, what was typed is kept
@@ -346,6 +354,7 @@ def followup() -> tuple[str, int]:
     submitted = None
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
+    arrived = arrived_files(files)
     attachments = attachment_inputs(files)
     sealed = seal(
         body,
@@ -371,7 +380,12 @@ def followup() -> tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store a follow-up")
         abort(503)
-    return render_template("intake/followup_received.html", title=_("Your information was received")), 200
+    return (
+        render_template(
+            "intake/followup_received.html", title=_("Your information was received"), arrived=arrived
+        ),
+        200,
+    )
 
 
 def _hash_of_access(token: str | None) -> str:

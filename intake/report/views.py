@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 from wtforms import StringField
 
@@ -41,8 +41,8 @@ from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, attachment_inputs, chosen_files, note_request_start
-from .limits import current_limits, megabytes
+from .forms import ReportForm, attachment_inputs, chosen_files, file_size, note_request_start
+from .limits import current_limits, megabytes, size_text
 from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
@@ -334,6 +334,7 @@ def form() -> str | tuple[str, int]:
     if submission_exists(session, submitted):
         return _already_received()
 
+    arrived = arrived_files(report_form.attachments.data)
     attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed
@@ -368,7 +369,7 @@ def form() -> str | tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store an envelope")
         abort(503)
-    return _receipt_page(format_receipt(receipt))
+    return _receipt_page(format_receipt(receipt), arrived=arrived)
 
 
 #: The hidden form of the receipt page that the language buttons post: the
@@ -383,11 +384,19 @@ class ReceiptShownForm(FlaskForm):  # type: ignore[misc]
     receipt = StringField()
 
 
-def _receipt_page(receipt: str, status: int = 200) -> tuple[str, int]:
+def arrived_files(files: list[FileStorage] | None) -> list[tuple[str, str]]:
+    """The chosen files as the receipt page lists them: (name, size text)."""
+    return [(f.filename or "", size_text(file_size(f))) for f in chosen_files(files)]
+
+
+def _receipt_page(
+    receipt: str, status: int = 200, arrived: list[tuple[str, str]] | None = None
+) -> tuple[str, int]:
     return (
         render_template(
             "intake/receipt.html",
             receipt=receipt,
+            arrived=arrived or [],
             title=_("Your report was received"),
             switch_form=RECEIPT_LANGUAGE_FORM_ID,
             switch_endpoint="report.receipt_shown",

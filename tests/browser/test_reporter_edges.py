@@ -89,3 +89,74 @@ def test_blocked_cookies_on_the_receipt_check_say_so(page_without_js: Any, live_
     text = page_without_js.locator("main").inner_text()
     assert "besoin d’un témoin" in text
     assert "La page a expiré" not in text
+
+
+#: A phone's Live Photo: a still and a short video of the same name.
+LIVE_PHOTO = [
+    {"name": "IMG_0412.HEIC", "mimeType": "image/heic", "buffer": b"\0\0\0\x18ftypheic" + bytes(2_600_000)},
+    {"name": "IMG_0412.MOV", "mimeType": "video/quicktime", "buffer": b"\0\0\0\x14ftypqt  " + bytes(300_000)},
+]
+
+
+def _arrived(page: Any) -> list[str]:
+    page.wait_for_selector("[data-arrived]:not([hidden])", timeout=60_000)
+    return [" ".join(li.split()) for li in page.locator("[data-arrived] li").all_inner_texts()]
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_receipt_page_lists_the_files_that_arrived(
+    page: Any, page_without_js: Any, live_intake: LiveIntake, javascript: bool
+) -> None:
+    tab = page if javascript else page_without_js
+    tab.goto("/fr/")
+    if javascript:
+        tab.wait_for_selector("form[data-sealing=browser]", state="attached")
+    tab.fill("textarea[name=narrative]", "Une photo de la voiture devant chez moi.")
+    tab.set_input_files("input[name=attachments]", files=LIVE_PHOTO)
+    tab.click("form#report-form button[type=submit]")
+    tab.wait_for_selector(".receipt-number output", timeout=60_000)
+    assert _arrived(tab) == ["IMG_0412.HEIC, 2,4 Mo", "IMG_0412.MOV, 293 ko"]
+    assert "Fichiers reçus\u00a0: 2" in tab.locator("[data-arrived]").inner_text()
+    [row] = live_intake.new_envelopes()
+    assert row.sealed_by == ("browser" if javascript else "server")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_follow_up_page_lists_the_files_that_arrived(
+    page: Any, page_without_js: Any, live_intake: LiveIntake, javascript: bool
+) -> None:
+    tab = page if javascript else page_without_js
+    tab.goto("/zh-hant/")
+    tab.fill("textarea[name=narrative]", "first")
+    tab.click("form#report-form button[type=submit]")
+    receipt = str(tab.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    tab.goto("/zh-hant/receipt")
+    tab.fill("#receipt", receipt)
+    tab.click("form button[type=submit]")
+    if javascript:
+        tab.wait_for_selector("form[data-kind=followup][data-sealing=browser]", state="attached")
+    else:
+        tab.wait_for_selector("form[data-kind=followup]")
+    tab.set_input_files("input[name=attachments]", files=LIVE_PHOTO)
+    tab.click("form[data-kind=followup] button[type=submit]")
+    assert _arrived(tab) == ["IMG_0412.HEIC, 2.4 MB", "IMG_0412.MOV, 293 KB"]
+    assert "收到的檔案：2 個" in tab.locator("[data-arrived]").inner_text()
+    live_intake.new_envelopes()
+
+
+def test_copy_without_a_clipboard_selects_the_receipt_and_says_copy_by_hand(
+    page: Any, live_intake: LiveIntake
+) -> None:
+    # A browser with no clipboard API and no copy command (an http:// LAN
+    # address is not a secure context: navigator.clipboard is undefined).
+    page.add_init_script("delete Navigator.prototype.clipboard; document.execCommand = () => false;")
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.fill("textarea[name=narrative]", "a report")
+    page.click("form#report-form button[type=submit]")
+    receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    page.click("[data-receipt-action=copy]")
+    status = page.locator(".receipt .copied")
+    assert "copy it by hand" in status.inner_text()
+    assert page.evaluate("String(window.getSelection())") == receipt
+    live_intake.new_envelopes()
