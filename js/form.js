@@ -443,6 +443,10 @@ export function enhance(form, state = {}) {
     });
   }
   retry.addEventListener("click", () => send());
+  // Say which mode is in use: the page says "the server encrypts" until
+  // the script takes over (templates/intake/macros.html seal_mode).
+  const mode = form.querySelector("[data-seal-mode]");
+  if (mode && mode.dataset.browser) mode.textContent = mode.dataset.browser;
   form.dataset.sealing = "browser"; // for tests and styles: the script took over
 }
 

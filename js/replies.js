@@ -73,11 +73,21 @@ export async function openReplies(root, receipt) {
   seed = null;
 }
 
+/** Whether this browser can check a receipt and open replies itself. */
+export function canCheckHere() {
+  return Boolean(globalThis.isSecureContext && globalThis.crypto && globalThis.crypto.subtle && canDerive());
+}
+
 /** Take over a receipt-check form (``form[data-receipt-check]``): post it
  *  by fetch, show the answer in place, open the replies here. ``onPage``
  *  is called with the new <main> so the page's other forms are enhanced. */
 export function enhanceReceiptCheck(form, onPage) {
-  if (!canDerive() || typeof fetch !== "function" || typeof DOMParser !== "function") return;
+  // The proof of work (PBKDF2) and opening the replies need WebCrypto,
+  // which exists only in a secure context: on an http:// LAN name or an
+  // onion address in some browsers crypto.subtle is undefined. Then the
+  // form posts as plain HTML, as the report form does, and the server
+  // opens the replies (intake/report/followup.py).
+  if (!canCheckHere() || typeof fetch !== "function" || typeof DOMParser !== "function") return;
   let busy = false;
   const work = proofOfWork(form.dataset.challengeUrl);
   form.addEventListener("focusin", () => work.get().catch(() => {}), { once: true });
@@ -112,7 +122,11 @@ export function enhanceReceiptCheck(form, onPage) {
     const main = document.getElementById("main");
     const nextMain = next.getElementById("main");
     if (!main || !nextMain) {
+      // An answer that is not one of our pages (a proxy's error page):
+      // say so rather than end with no message.
       busy = false;
+      const error = form.querySelector(".check-network");
+      if (error) error.hidden = false;
       return;
     }
     for (const script of nextMain.querySelectorAll("script")) script.remove();

@@ -369,7 +369,7 @@ def form() -> str | tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store an envelope")
         abort(503)
-    return _receipt_page(format_receipt(receipt), arrived=arrived)
+    return _receipt_page(format_receipt(receipt), arrived=arrived, sealed_by_server=True)
 
 
 #: The hidden form of the receipt page that the language buttons post: the
@@ -390,13 +390,18 @@ def arrived_files(files: list[FileStorage] | None) -> list[tuple[str, str]]:
 
 
 def _receipt_page(
-    receipt: str, status: int = 200, arrived: list[tuple[str, str]] | None = None
+    receipt: str,
+    status: int = 200,
+    arrived: list[tuple[str, str]] | None = None,
+    *,
+    sealed_by_server: bool = False,
 ) -> tuple[str, int]:
     return (
         render_template(
             "intake/receipt.html",
             receipt=receipt,
             arrived=arrived or [],
+            sealed_by_server=sealed_by_server,
             title=_("Your report was received"),
             switch_form=RECEIPT_LANGUAGE_FORM_ID,
             switch_endpoint="report.receipt_shown",

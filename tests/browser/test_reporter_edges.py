@@ -4,11 +4,13 @@ the reporter is shown of what arrived. Nothing a reporter typed is lost."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from ..chromium import CHROMIUM_ARGS, require_chromium
 from .conftest import LiveIntake
 
 
@@ -160,3 +162,62 @@ def test_copy_without_a_clipboard_selects_the_receipt_and_says_copy_by_hand(
     assert "copy it by hand" in status.inner_text()
     assert page.evaluate("String(window.getSelection())") == receipt
     live_intake.new_envelopes()
+
+
+@pytest.fixture
+def insecure_page(playwright: Any, live_intake: LiveIntake) -> Iterator[Any]:
+    """A page with JavaScript on at http://intake.test:<port>, a host name
+    Chromium maps to 127.0.0.1: not a secure context (as an http:// LAN
+    name or, in some browsers, an onion address), so crypto.subtle is
+    undefined."""
+    chromium = playwright.chromium.launch(
+        executable_path=require_chromium(),
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP intake.test 127.0.0.1"],
+    )
+    port = live_intake.url.rsplit(":", 1)[1]
+    context = chromium.new_context(base_url=f"http://intake.test:{port}")
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    try:
+        yield tab
+    finally:
+        context.close()
+        chromium.close()
+
+
+def test_outside_a_secure_context_the_receipt_check_falls_back_and_reads_a_reply(
+    insecure_page: Any, live_intake: LiveIntake
+) -> None:
+    tab = insecure_page
+    live_intake.new_envelopes()
+    tab.goto("/en/")
+    assert tab.evaluate("window.isSecureContext") is False
+    assert tab.evaluate("typeof crypto.subtle") == "undefined"
+    # The page says which mode is in use: the server encrypts.
+    assert "sends what you write to the server" in tab.locator("[data-seal-mode]").inner_text()
+    tab.fill("textarea[name=narrative]", "They followed me after the vigil.")
+    tab.click("form#report-form button[type=submit]")
+    receipt = str(tab.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    assert "encrypted by the server as soon as it arrived" in tab.locator("main").inner_text()
+    [row] = live_intake.new_envelopes()
+    assert row.sealed_by == "server"
+    live_intake.send_reply(row, "We read your report and will call on Tuesday.")
+    # JavaScript is on, WebCrypto is not: the check must still answer.
+    tab.goto("/en/receipt")
+    tab.fill("#receipt", receipt)
+    tab.click("form button[type=submit]")
+    tab.wait_for_selector(".reply-list", timeout=60_000)
+    assert "We read your report and will call on Tuesday." in tab.locator(".reply-list").inner_text()
+    assert not tab.locator(".check-network").is_visible()
+    assert "sends what you write to the server" in tab.locator("[data-seal-mode]").inner_text()
+    assert tab.errors == []
+
+
+def test_in_a_secure_context_the_page_says_it_encrypts_on_the_device(
+    page: Any, live_intake: LiveIntake
+) -> None:
+    page.goto("/fr/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    assert "chiffre ce que vous envoyez sur cet appareil" in page.locator("[data-seal-mode]").inner_text()
