@@ -405,6 +405,11 @@ export function enhance(form, state = {}) {
       }
       const text = typeof payload.message === "string" ? payload.message : message("server");
       showError(text, { canRetry: payload.error !== "duplicate" });
+    } catch {
+      // Anything unforeseen while building or sending the upload (memory,
+      // a browser's quirk): never end with no message.
+      status.hidden = true;
+      showError(message("server"), { canRetry: true });
     } finally {
       busy = false;
       submit.disabled = false;

@@ -221,3 +221,57 @@ def test_in_a_secure_context_the_page_says_it_encrypts_on_the_device(
     page.goto("/fr/")
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     assert "chiffre ce que vous envoyez sur cet appareil" in page.locator("[data-seal-mode]").inner_text()
+
+
+def test_a_blocked_bundle_is_not_a_silent_fallback(page: Any, live_intake: LiveIntake) -> None:
+    # An extension or a filtering proxy blocks the script: the form still
+    # works (the server encrypts) and says so.
+    page.route("**/static/js/intake.js", lambda route: route.abort())
+    page.goto("/zh-hans/")
+    mode = page.locator("[data-seal-mode]").inner_text()
+    assert "服务器一收到就会加密" in mode and "没有在这台设备上加密" in mode
+    page.fill("textarea[name=narrative]", "他们又给我父母打电话了。")
+    page.click("form#report-form button[type=submit]")
+    page.wait_for_selector(".receipt-number output", timeout=60_000)
+    assert "服务器一收到报告就已将它加密" in page.locator("main").inner_text()
+    [row] = live_intake.new_envelopes()
+    assert row.sealed_by == "server"
+    page.errors.clear()  # the blocked script's own console error
+
+
+def test_a_receipt_check_answered_by_a_proxy_error_says_so(page: Any, live_intake: LiveIntake) -> None:
+    # A proxy (or a Tor circuit) answers the check with its own error page.
+    page.route(
+        "**/en/receipt",
+        lambda route: (
+            route.fulfill(status=502, content_type="text/plain", body="Bad Gateway")
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+    page.goto("/en/receipt")
+    page.wait_for_selector("form[data-receipt-check=browser]", state="attached")
+    page.fill("#receipt", "1234 5678 9012 3456 7890 1234 5678")
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".check-network", state="visible", timeout=60_000)
+    page.errors.clear()  # Chromium logs the 502 itself
+
+
+def test_an_unforeseen_fault_while_sending_ends_with_a_message(page: Any, live_intake: LiveIntake) -> None:
+    # Anything that throws while the upload is built (here FormData.append
+    # for the sealed header) must still end with a message and Try again.
+    page.add_init_script(
+        "const append = FormData.prototype.append;"
+        "FormData.prototype.append = function (name, ...rest) {"
+        "  if (name === 'header') throw new Error('out of memory');"
+        "  return append.call(this, name, ...rest); };"
+    )
+    page.goto("/en/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.fill("textarea[name=narrative]", "a report")
+    page.click("form#report-form button[type=submit]")
+    page.wait_for_selector("#seal-error", state="visible", timeout=60_000)
+    assert "What you wrote is still here" in page.locator("#seal-error").inner_text()
+    assert page.locator("#seal-retry").is_visible()
+    assert page.input_value("textarea[name=narrative]") == "a report"
+    assert not live_intake.new_envelopes()
