@@ -17,7 +17,7 @@ import requests
 from ..conftest import Databases
 from ..helpers import multipart, write_key_file
 from . import servers
-from .servers import Server, csrf_token, hidden
+from .servers import RECEIPT, Server, csrf_token, hidden
 
 MIB = 1024 * 1024
 FILES_TOO_LARGE = "The files are too large"
@@ -139,3 +139,37 @@ def test_a_200_mb_url_encoded_post_is_never_held_or_echoed(server: Server) -> No
     # The worker never held the body: its peak resident size stays far
     # below 200 MB (Werkzeug's own parser read it whole).
     assert _peak_rss_kib(worker) < 150 * 1024
+
+
+@pytest.mark.e2e
+def test_the_follow_up_page_keeps_its_text_over_the_field_limit(server: Server) -> None:
+    session = requests.Session()
+    form = session.get(server.url + "/zh-hans/", timeout=30).text
+    sent = session.post(
+        server.url + "/zh-hans/",
+        data={"csrf_token": csrf_token(form), "submission": hidden(form, "submission"), "narrative": "first"},
+        timeout=30,
+    ).text
+    found = RECEIPT.search(sent)
+    assert found is not None
+    check = session.get(server.url + "/zh-hans/receipt", timeout=30).text
+    status = session.post(
+        server.url + "/zh-hans/receipt",
+        data={"csrf_token": csrf_token(check), "receipt": found.group(1)},
+        timeout=30,
+    ).text
+    added = "他们又来了。" * 70_000  # 1.2 MB of UTF-8
+    body, content_type = multipart(
+        {
+            "csrf_token": csrf_token(status),
+            "submission": hidden(status, "submission"),
+            "access": hidden(status, "access"),
+            "narrative": added,
+        }
+    )
+    response = session.post(
+        server.url + "/zh-hans/followup", data=body, headers={"Content-Type": content_type}, timeout=60
+    )
+    assert response.status_code == 413
+    assert "只保留了开头部分" in response.text
+    assert _textarea(response.text).lstrip().startswith("他们又来了。他们又来了。")
