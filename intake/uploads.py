@@ -173,6 +173,14 @@ class _TextBudget:
         self.reached = self.reached or limit
 
 
+def _drain(stream: IO[bytes], chunk: int = 64 * 1024) -> None:
+    """Read the rest of a request body and drop it, so the answer is not
+    sent while the client is still sending (which can reset the
+    connection before the answer is read)."""
+    for _data in iter(lambda: stream.read(chunk), b""):
+        pass
+
+
 def _decode_kept(data: bytes, charset: str, truncated: bool) -> str:
     text = data.decode(charset, "replace")
     # A value cut at the byte limit may end inside a character.
@@ -211,10 +219,12 @@ class LimitedMultiPartParser(MultiPartParser):
                 if isinstance(event, Field | File):
                     parts += 1
                     if parts > budget.parts:
+                        # Nothing past here is kept: stop decoding (a body
+                        # of millions of empty parts costs only the read).
                         budget.note(TOO_MANY_FIELDS)
-                        part = None
-                    else:
-                        part = event
+                        _drain(stream, self.buffer_size)
+                        return self.cls(fields), self.cls(files)
+                    part = event
                     kept, kept_size, truncated = [], 0, False
                     container = None
                     if isinstance(part, File):
@@ -300,13 +310,21 @@ class LimitedFormParser(FormDataParser):
     ) -> Any:
         budget = self.budget
         items: list[tuple[str, str]] = []
-        total = 0
+        total = empty = 0
         for pair, cut in _urlencoded_pairs(stream, budget):
             if not pair:
+                # A browser sends no empty pairs; a body of nothing but "&"
+                # must not cost a loop turn per byte.
+                empty += 1
+                if empty > budget.parts:
+                    budget.note(TOO_MANY_FIELDS)
+                    _drain(stream)
+                    break
                 continue
             if len(items) >= budget.parts:
                 budget.note(TOO_MANY_FIELDS)
-                continue
+                _drain(stream)
+                break
             if total + len(pair) > 3 * budget.total_bytes:
                 budget.note(FIELD_TOO_LONG)
                 continue
