@@ -100,6 +100,7 @@ from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
 from ..timing import equal
 from . import proofofwork
+from .cookies import missing_cookie_message
 from .forms import csrf_time_limit
 from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from .throttle import allow_guess, allow_submission
@@ -276,6 +277,11 @@ def receive_browser_envelope(
 def _expired_page(*, followup: bool) -> str:
     """The expired-token message, naming the button of the page that sent:
     "Send report" on the form, "Send" on the follow-up page."""
+    # No session cookie came back at all: say why (cookies.py), or the
+    # reporter would press again for ever.
+    missing = missing_cookie_message()
+    if missing:
+        return missing
     if followup:
         return str(_("The page expired. Please press “Send” again."))
     return str(_("The page expired. Please press “Send report” again."))

@@ -275,3 +275,16 @@ def test_an_unforeseen_fault_while_sending_ends_with_a_message(page: Any, live_i
     assert page.locator("#seal-retry").is_visible()
     assert page.input_value("textarea[name=narrative]") == "a report"
     assert not live_intake.new_envelopes()
+
+
+def test_blocked_cookies_with_javascript_say_the_form_needs_one(page: Any, live_intake: LiveIntake) -> None:
+    _block_cookies(page)
+    page.goto("/fr/")
+    page.wait_for_selector("form[data-sealing=browser]", state="attached")
+    page.fill("textarea[name=narrative]", "Ils ont appelé mes parents.")
+    page.click("form#report-form button[type=submit]")
+    page.wait_for_selector("#seal-error", state="visible", timeout=60_000)
+    assert "besoin d’un témoin" in page.locator("#seal-error").inner_text()
+    assert page.input_value("textarea[name=narrative]") == "Ils ont appelé mes parents."
+    assert not live_intake.new_envelopes()
+    page.errors.clear()  # Chromium logs the 400 answer itself
