@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_BASE": 60,
     "LOGIN_LOCKOUT_MAX": 3600,
+    # Days a browser stays known to an account after a full login there:
+    # its failures pause only its own counter (docs/console.md, "Lockout").
+    "LOGIN_DEVICE_DAYS": 180,
     # WebAuthn relying party. Set both in production (e.g. "console.example"
     # and "https://console.example"); None: taken from the request's host,
     # which is fine for http://localhost only.
