@@ -31,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_TOKEN": None,
     "INTAKE_TIMEOUT": 30,
     "SYNC_PAGE_SIZE": 500,
+    # What one sync may cost (admin/sync.py, SyncLimits): bytes one envelope
+    # may declare (larger: quarantined, not downloaded; at most half of
+    # SYNC_MAX_BYTES), attachment bytes one sync writes, seconds it runs.
+    "SYNC_MAX_ENVELOPE_BYTES": 256 * 1024 * 1024,
+    "SYNC_MAX_BYTES": 4 * 1024 * 1024 * 1024,
+    "SYNC_DEADLINE": 1800,
     # Seconds the Sync button waits for the sync to finish before it shows
     # the status page, which refreshes itself until the sync is done.
     "SYNC_WAIT": 5,
