@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -55,6 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES), static_folder=None)
     settings.load(app, config)
+    if click.get_current_context(silent=True) is None:
+        # Built to serve pages (gunicorn, any WSGI server), not for a
+        # `flask --app admin` command: refuse to start without the
+        # production settings (WebAuthn relying party, Secure cookies).
+        settings.check_production(app.config)
     # Login answers in no less than this many seconds, whatever happened
     # (unknown e-mail, wrong password, locked account), so its timing does
     # not tell which accounts exist. Above the Argon2id time of a login.

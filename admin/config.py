@@ -134,7 +134,6 @@ def finish(app: Flask) -> None:
         cfg["SECRET_KEY"] = _secret_key(data_dir / SECRET_KEY_FILE)
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = not cfg.get("TESTING", False)
-    check_production(cfg)
     # from_prefixed_env parses JSON: a numeric token would become an int.
     for key in ("INTAKE_URL", "INTAKE_TOKEN", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM"):
         if cfg.get(key) is not None:
@@ -154,7 +153,9 @@ def check_production(cfg: Mapping[str, Any]) -> None:
     request's ``Host`` header, which whoever reaches the console (or a
     misconfigured proxy) chooses; and a session cookie without ``Secure``
     would travel in clear on any plain-http request to the console's name.
-    Production is every start without ``TESTING`` or ``DEVELOPMENT``.
+    Production is every start without ``TESTING`` or ``DEVELOPMENT``; the
+    app factory checks when it serves pages (not for ``flask --app admin``
+    commands, which use neither WebAuthn nor cookies).
 
     Raises:
         ProductionSettingsError: naming each missing or wrong setting.

@@ -1091,18 +1091,21 @@ def _ingest_page(
                 batch.skipped += 1
                 batch.cursor = seq
                 continue
-            if retry and envelope_id in retry:
-                batch.retried.add(envelope_id)
+            row: CaseRow | QuarantineRow
             try:
-                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs, bounds))
-            except EnvelopeError as exc:
-                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
+                row = _open_item(item, seq, keys, sealer, client, blobs, bounds)
             except ConsoleError:
                 raise  # the intake or the keyring failed, not this envelope
             except Exception as exc:  # noqa: BLE001
+                # A download the watch cut short (Stop, lock, deadline) can
+                # look like a truncated attachment: not the envelope's fault.
+                watch.raise_reason(exc)
                 # Anyone can seal to the public key: one hostile envelope must
                 # never stop every later report from being synced.
-                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
+                row = _quarantined(item, seq, envelope_id, exc)
+            batch.rows.append(row)
+            if retry and envelope_id in retry:
+                batch.retried.add(envelope_id)
             if envelope_id is not None:
                 known.add(envelope_id)
             batch.cursor = seq
