@@ -79,6 +79,7 @@ class Action:
     LOGOUT = "logout"
     SECOND_FACTOR_ENROLLED = "second_factor.enrolled"
     SECOND_FACTOR_RESET = "second_factor.reset"
+    LOGIN_UNPAUSE = "login.unpause"
     UNLOCK = "key.unlock"
     UNLOCK_FAILED = "key.unlock_failed"
     LOCK = "key.lock"

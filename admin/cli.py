@@ -331,6 +331,23 @@ def reset_second_factor_command(email: str) -> None:
         click.echo(f"second factor reset for {user.email}; it enrols a new one at its next login")
 
 
+@users_cli.command("unpause")
+@click.argument("email")
+def unpause_command(email: str) -> None:
+    """Clear EMAIL's login pause, for every browser (after checking with the
+    person: a pause means someone typed wrong passwords or codes). Its
+    password and second factor are asked as always."""
+    from . import audit
+
+    with db().session() as session:
+        user = accounts.find_user(session, email)
+        if user is None:
+            raise click.ClickException("no account with this e-mail")
+        accounts.record_success(user, known_device=None)
+        audit.record(session, "cli", audit.Action.LOGIN_UNPAUSE, str(user.id))
+        click.echo(f"login pause cleared for {user.email}")
+
+
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 

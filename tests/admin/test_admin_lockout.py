@@ -13,6 +13,8 @@ import pytest
 import requests
 from admin_testlib import PASSWORD, AuthActions, totp_code
 from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from admin import accounts
@@ -108,3 +110,25 @@ def test_a_new_password_forgets_the_known_browsers(app: Flask, auth: AuthActions
     for _ in range(int(app.config["LOGIN_MAX_FAILURES"])):
         _password(requests.Session(), base, email, WRONG)
     assert _password(own, base, email, PASSWORD) == ""  # a stranger's pause applies again
+
+
+def test_an_admin_can_clear_a_pause_from_the_command_line(
+    app: Flask, auth: AuthActions, base: str, runner: FlaskCliRunner
+) -> None:
+    """For a reviewer on a new browser while a stranger keeps its pause:
+    ``users unpause`` clears it (audited); the password and second factor
+    are asked as always."""
+    email = auth.create("reviewer")
+    for _ in range(int(app.config["LOGIN_MAX_FAILURES"])):
+        _password(requests.Session(), base, email, WRONG)
+    assert _password(requests.Session(), base, email, PASSWORD) == ""
+    result = runner.invoke(args=["users", "unpause", email])
+    assert result.exit_code == 0, result.output
+    assert _full_login(
+        requests.Session(), base, email, auth.secrets[email], int(time.time()) // accounts.TOTP_STEP
+    )
+    assert runner.invoke(args=["users", "unpause", "nobody@example.org"]).exit_code == 1
+    with app.extensions[DB_EXTENSION].session() as session:
+        from admin.models import AuditEntry
+
+        assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "login.unpause")).all()
