@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -55,6 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES), static_folder=None)
     settings.load(app, config)
+    if click.get_current_context(silent=True) is None:
+        # Built to serve pages (gunicorn, any WSGI server), not for a
+        # `flask --app admin` command: refuse to start without the
+        # production settings (WebAuthn relying party, Secure cookies).
+        settings.check_production(app.config)
     # Login answers in no less than this many seconds, whatever happened
     # (unknown e-mail, wrong password, locked account), so its timing does
     # not tell which accounts exist. Above the Argon2id time of a login.
@@ -137,9 +143,19 @@ def _select_locale() -> str:
 
 def _security_headers(response: Response) -> Response:
     # Pages carry decrypted reports: never cached, on any response.
-    return apply_security_headers(
+    apply_security_headers(
         response, csp=CSP, no_store=True, hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0)
     )
+    # same-origin, not the reporter pages' no-referrer: behind HTTPS,
+    # Flask-WTF's CSRF check also demands a Referer from this very origin
+    # (WTF_CSRF_SSL_STRICT, against a man in the middle who plants a token
+    # cookie over plain http), and a browser sends none under no-referrer:
+    # every form post, the login included, failed as "The form expired".
+    # same-origin sends the Referer only to the console itself, so nothing
+    # leaves for another site (the console links to none, and its CSP loads
+    # nothing from elsewhere), and CSRF stays as strict as it was.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def _unexpected_error(error: Exception) -> tuple[str, int]:

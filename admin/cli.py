@@ -26,7 +26,7 @@ from .display import visible_controls
 from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
-from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -182,8 +182,8 @@ def create_user_command(email: str, role: str) -> None:
 @click.option(
     "--rescan",
     is_flag=True,
-    help="List every envelope again from the start (after the intake was restored from a backup); "
-    "those already here are skipped.",
+    help="List every envelope again from the start (after the intake was restored from a backup, or a "
+    "cap was raised): those stored are skipped, those in quarantine are tried again.",
 )
 @with_appcontext
 def sync_command(rescan: bool) -> None:
@@ -219,6 +219,7 @@ def sync_command(rescan: bool) -> None:
                 progress=report,
                 into=result,
                 from_start=rescan,
+                limits=limits_from_config(current_app.config),
             )
         with db().session() as session:
             _audit(session, "SYNC", None, result.counts() + how)
@@ -328,6 +329,23 @@ def reset_second_factor_command(email: str) -> None:
         accounts.reset_second_factor(session, user)
         audit.record(session, "cli", audit.Action.SECOND_FACTOR_RESET, str(user.id))
         click.echo(f"second factor reset for {user.email}; it enrols a new one at its next login")
+
+
+@users_cli.command("unpause")
+@click.argument("email")
+def unpause_command(email: str) -> None:
+    """Clear EMAIL's login pause, for every browser (after checking with the
+    person: a pause means someone typed wrong passwords or codes). Its
+    password and second factor are asked as always."""
+    from . import audit
+
+    with db().session() as session:
+        user = accounts.find_user(session, email)
+        if user is None:
+            raise click.ClickException("no account with this e-mail")
+        accounts.record_success(user, known_device=None)
+        audit.record(session, "cli", audit.Action.LOGIN_UNPAUSE, str(user.id))
+        click.echo(f"login pause cleared for {user.email}")
 
 
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
