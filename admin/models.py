@@ -141,6 +141,14 @@ class Case(Base):
     # Two booleans, no content; False unless the reporter ticked the box.
     consent_statistics: Mapped[bool] = mapped_column(default=False, server_default="0")
     consent_quote: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # --- the conversation (envelope format v2, intake/envelope/conversation.py):
+    # a v2 report's auth key, sealed under the data key like the report
+    # (field "auth-key"); replies are proved under it. None for an older
+    # (v1) report and for follow-ups.
+    auth_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # A follow-up whose proof verified under its report's auth key at sync;
+    # False for a follow-up of an older report ("not authenticated").
+    followup_verified: Mapped[bool] = mapped_column(default=False, server_default="0")
     # --- retention (issue 5): the day the case was last set to "closed"
     # (None while it is not closed); purge counts RETENTION_DAYS_CLOSED from it.
     closed_day: Mapped[date | None] = mapped_column(Date, default=None)

@@ -59,11 +59,13 @@ from intake.envelope import (
     parse_header,
     unwrap_content_key,
 )
+from intake.envelope.conversation import followup_proof, verify
+from intake.envelope.errors import UnauthenticatedError
 from intake.envelope.format import TAG_SIZE
 from intake.envelope.keys import b64decode
 
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
-from .custody import FieldSealer, Keyring
+from .custody import FieldSealer, Keyring, open_field
 from .errors import (
     ConsoleError,
     IntakeAuthError,
@@ -560,6 +562,7 @@ def sync(
     """
     keys = keyring.private_keys()
     sealer = FieldSealer(keyring.data_key())
+    conversations = Conversations(db, keyring.data_key(), sealer)
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -613,7 +616,9 @@ def sync(
                 ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
                 if ids:
                     known |= _known_ids(db, ids)
-                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store, stop)
+                cursor = _ingest_page(
+                    items, cursor, known, keyring, keys, sealer, client, blobs, store, stop, conversations
+                )
                 pages += 1
                 if progress is not None:
                     counts = (result.added, result.quarantined, result.skipped)
@@ -738,6 +743,13 @@ class CaseRow:
     consent_quote: bool = False
     status: str = "new"
     attachments: list[AttachmentRow] = field(default_factory=list)
+    #: A v2 report's conversation auth key, sealed under the data key.
+    auth_key_ct: bytes | None = None
+    #: A follow-up whose proof verified under its report's auth key.
+    followup_verified: bool = False
+    #: In memory only, for :func:`_check_conversation`: the v2 body's
+    #: ``auth`` member (a report's ``key`` or a follow-up's ``proof``).
+    auth: dict[str, bytes] | None = field(default=None, repr=False)
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -752,6 +764,8 @@ class CaseRow:
             "follows": self.follows,
             "consent_statistics": self.consent_statistics,
             "consent_quote": self.consent_quote,
+            "auth_key_ct": self.auth_key_ct,
+            "followup_verified": self.followup_verified,
         }
 
 
@@ -788,6 +802,7 @@ def _ingest_page(
     blobs: Path,
     commit: Callable[[_Batch], None],
     stop: threading.Event | None = None,
+    conversations: Conversations | None = None,
 ) -> int:
     """Open one page of envelopes and hand them to ``commit``, which stores
     them with the cursor in one transaction (one commit per page, not per
@@ -813,7 +828,10 @@ def _ingest_page(
                 batch.cursor = seq
                 continue
             try:
-                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs))
+                row = _open_item(item, seq, keys, sealer, client, blobs)
+                if conversations is not None:
+                    conversations.check(row)
+                batch.rows.append(row)
             except EnvelopeError as exc:
                 batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             except ConsoleError:
@@ -986,6 +1004,7 @@ def _open_item(
 
     content_key = unwrap_content_key(header, keys)
     inner = open_body(header, body, content_key)
+    auth: dict[str, bytes] | None = inner.get("auth")
 
     attachments: list[AttachmentRow] = []
     for index, (meta, slot) in enumerate(zip(inner["attachments"], header.attachments, strict=True)):
@@ -1032,7 +1051,80 @@ def _open_item(
         content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
         report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
+        auth=auth,
     )
+
+
+class ForgedFollowupError(UnauthenticatedError):
+    """A follow-up of a v2 report without a proof that verifies under the
+    report's auth key: whoever sealed it did not know the receipt (for
+    example an intake writing to its own database). Quarantined under this
+    class, never filed on the case."""
+
+
+class Conversations:
+    """The conversation keys of the reports this console holds (envelope
+    format v2, intake/envelope/conversation.py), for checking follow-ups
+    while a sync opens them.
+
+    A report's auth key is read from its case (sealed under the data key)
+    or from this sync's own earlier rows, and kept for the sync only."""
+
+    def __init__(self, db: Database, data_key: bytes, sealer: FieldSealer) -> None:
+        self._db = db
+        self._data_key = data_key
+        self._sealer = sealer
+        # envelope id -> auth key (v2), None (a v1 report), absent: unknown.
+        self._keys: dict[str, bytes | None] = {}
+
+    def _key_of(self, envelope_id: str) -> tuple[bool, bytes | None]:
+        if envelope_id in self._keys:
+            return True, self._keys[envelope_id]
+        with self._db.session() as session:
+            found = session.execute(
+                select(Case.id, Case.auth_key_ct).where(Case.envelope_id == envelope_id)
+            ).first()
+        if found is None:
+            return False, None
+        key = open_field(self._data_key, envelope_id, "auth-key", found[1]) if found[1] is not None else None
+        self._keys[envelope_id] = key
+        return True, key
+
+    def check(self, row: CaseRow) -> None:
+        """Check one opened envelope's place in its conversation, and fill
+        its columns: a v2 report's auth key is sealed for storage; a
+        follow-up of a v2 report must carry a proof that verifies under
+        that report's key (``followup_verified``). A follow-up of an older
+        (v1) report, or of a report this console does not hold, has nothing
+        to be checked against: it is stored unverified and the case page
+        says "not authenticated (older report)".
+
+        Raises:
+            ForgedFollowupError: a follow-up of a v2 report without a valid
+                proof, or a report that carries a proof instead of a key.
+            MalformedEnvelopeError: a follow-up that carries a key.
+        """
+        auth = row.auth
+        row.auth = None
+        if row.follows is None:
+            if auth is not None and "key" not in auth:
+                raise ForgedFollowupError("a report carries a proof instead of its conversation key")
+            key = auth.get("key") if auth is not None else None
+            if key is not None:
+                row.auth_key_ct = self._sealer.seal(row.envelope_id, "auth-key", key)
+            self._keys[row.envelope_id] = key
+            return
+        if auth is not None and "proof" not in auth:
+            raise MalformedEnvelopeError("a follow-up carries a key instead of a proof")
+        held, key = self._key_of(row.follows)
+        if not held or key is None:
+            return
+        proof = auth.get("proof") if auth is not None else None
+        if not verify(followup_proof(key, row.follows, row.envelope_id), proof):
+            raise ForgedFollowupError(
+                "forged follow-up: its proof does not verify under the report's key; not filed on the case"
+            )
+        row.followup_verified = True
 
 
 def _follows(item: Mapping[str, Any], report: Mapping[str, Any], envelope_id: str) -> str | None:

@@ -53,11 +53,12 @@ from werkzeug.wrappers import Response
 
 from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from ..envelope.conversation import lookup_value
 from ..envelope.format import TAG_SIZE
-from ..envelope.replykey import reply_private_key
+from ..envelope.replykey import reply_private_key, reply_seed
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
-from ..receipts import is_receipt, receipt_hash
+from ..receipts import is_receipt, lookup_hash
 from ..report.limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from ..store import BlobStorage, StoreError, store_envelope, today_utc
 from ..timing import equal
@@ -215,7 +216,13 @@ def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
         EnvelopeRefused: ``duplicate``, ``receipt_in_use`` or ``unavailable``.
     """
     session = request_session("intake.db")
-    stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
+    # Stored as a browser's report is: the keyed hash of the receipt's
+    # lookup value (docs/threat-model.md, "The receipt"), labelled with the
+    # envelope's format, so the reporter's browser finds it without ever
+    # sending the receipt.
+    stored_hash = lookup_hash(
+        current_app.config["RECEIPT_SECRET"], lookup_value(reply_seed(receipt)), header.version
+    )
     try:
         if _stored_earlier(envelope, header, stored_hash):
             return True

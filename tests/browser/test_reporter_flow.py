@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from intake.envelope import parse_header
-from intake.envelope.replykey import reply_private_key
+from intake.envelope.conversation import auth_key, followup_proof
+from intake.envelope.replykey import reply_private_key, reply_seed
 from intake.receipts import normalize_receipt
 
 from ..helpers import database_bytes
@@ -125,6 +126,11 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     opened = live_intake.open(followup_row)
     assert opened.report["kind"] == "followup" and opened.report["follows"] == report_row.envelope_id
     assert [a.data for a in opened.attachments] == [b"one more thing"]
+    # Format v2: the report carries the conversation key derived from the
+    # receipt, the follow-up a proof under it (docs/envelope.md section 14).
+    key = auth_key(reply_seed(digits))
+    assert live_intake.open(report_row).auth == {"key": key}
+    assert opened.auth == {"proof": followup_proof(key, report_row.envelope_id, followup_row.envelope_id)}
     assert _storage(page) == {"local": 0, "session": 0, "idb": 0, "cookies": ""}
     assert page.errors == []
 
