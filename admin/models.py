@@ -513,3 +513,24 @@ class Alarm(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     acknowledged_at: Mapped[str | None] = mapped_column(String(20), default=None)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class RosterKey(Base):
+    """A key of the pinned coalition roster (admin/roster.py): what the
+    console trusts, whatever the intake's ``keys/`` says. Replaced as a
+    whole by ``flask --app admin roster import``."""
+
+    __tablename__ = "roster_keys"
+    __table_args__ = (CheckConstraint("status IN ('active', 'retired', 'revoked')", name="status"),)
+
+    #: SHA-256 of the public key, 64 hex digits.
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    #: The 1216-byte X-Wing public key.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[date] = mapped_column(Date)
+    expires: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8))
+    pinned_day: Mapped[date] = mapped_column(Date)

@@ -1,6 +1,6 @@
 """Alarms: what the console saw a seized or tampered intake do (a key
 outside the pinned roster, a page that differs from the release), shown
-until a coordinator acknowledges it.
+until a coordinator acknowledges it; and the pinned coalition roster.
 
 Revision ID: 0009
 Revises: 0008
@@ -34,8 +34,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alarms")),
     )
     op.create_index("ix_alarms_acknowledged_at_id", "alarms", ["acknowledged_at", "id"])
+    op.create_table(
+        "roster_keys",
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("recipient_id", sa.String(length=64), nullable=False),
+        sa.Column("name_en", sa.String(length=200), nullable=False),
+        sa.Column("name_zh", sa.String(length=200), nullable=False),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("created", sa.Date(), nullable=False),
+        sa.Column("expires", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("pinned_day", sa.Date(), nullable=False),
+        sa.CheckConstraint("status IN ('active', 'retired', 'revoked')", name=op.f("ck_roster_keys_status")),
+        sa.PrimaryKeyConstraint("key_id", name=op.f("pk_roster_keys")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("roster_keys")
     op.drop_index("ix_alarms_acknowledged_at_id", table_name="alarms")
     op.drop_table("alarms")
