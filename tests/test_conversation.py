@@ -47,7 +47,9 @@ def test_the_derivations_match_the_vectors_and_the_formula(derivation: dict[str,
 def test_the_proofs_match_the_vectors_and_the_formula() -> None:
     for v in VECTORS["followup_proofs"]:
         key = bytes.fromhex(v["auth_key"])
-        message = b"tnr-intake/v2/followup\x00" + bytes.fromhex(v["report_id"]) + bytes.fromhex(v["followup_id"])
+        message = (
+            b"tnr-intake/v2/followup\x00" + bytes.fromhex(v["report_id"]) + bytes.fromhex(v["followup_id"])
+        )
         assert followup_proof(key, v["report_id"], v["followup_id"]).hex() == v["proof"]
         assert hmac.new(key, message, hashlib.sha256).hexdigest() == v["proof"]
     for v in VECTORS["reply_proofs"]:

@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
-from intake.envelope.errors import EnvelopeError, MalformedEnvelopeError
 from intake.envelope.conversation import auth_key
+from intake.envelope.errors import EnvelopeError, MalformedEnvelopeError
 from intake.envelope.replykey import (
     REPLY_KEY_ITERATIONS,
     REPLY_KEY_MEMORY_KIB,

@@ -18,19 +18,20 @@ from sqlalchemy import select
 
 import intake
 from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
-from intake.models import Envelope, ReceiptRecord
 from intake.envelope.conversation import lookup_value
 from intake.envelope.replykey import reply_seed
+from intake.models import Envelope, ReceiptRecord
 from intake.receipts import format_receipt, lookup_hash, new_receipt, normalize_receipt
+from intake.store import today_utc
+
+from .helpers import multipart, solved_altcha, write_key_file
 
 
 def receipt_hash(secret: bytes, digits: str, version: int = 1) -> str:
     """What the intake stores for a receipt a page sent (the keyed hash of
     its lookup value, labelled with the envelope's format)."""
     return lookup_hash(secret, lookup_value(reply_seed(digits)), version)
-from intake.store import today_utc
 
-from .helpers import multipart, solved_altcha, write_key_file
 
 RECEIPT = re.compile(r"^\d{4}( \d{4}){6}$")
 

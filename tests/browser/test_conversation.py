@@ -44,7 +44,8 @@ async (vectors) => {
     out.followups.push(T.toHex(await T.followupProof(T.fromHex(f.auth_key), f.report_id, f.followup_id)));
   }
   for (const r of vectors.reply_proofs) {
-    out.replies.push(T.toHex(await T.replyProof(T.fromHex(r.auth_key), r.report_id, r.reply_id, r.text, r.from)));
+    const proof = await T.replyProof(T.fromHex(r.auth_key), r.report_id, r.reply_id, r.text, r.from);
+    out.replies.push(T.toHex(proof));
   }
   for (const v of vectors.envelopes) {
     const opened = await T.openEnvelope({
@@ -94,7 +95,8 @@ def test_bundle_reproduces_the_python_vectors(page: Any, live_intake: LiveIntake
     page.goto("/en/")
     result = page.evaluate(CHECK_VECTORS_JS, VECTORS)
     assert result["derivations"] == [
-        {k: d[k] for k in ("receipt_key", "reply_key_id", "auth_key", "lookup")} for d in VECTORS["derivations"]
+        {k: d[k] for k in ("receipt_key", "reply_key_id", "auth_key", "lookup")}
+        for d in VECTORS["derivations"]
     ]
     assert result["followups"] == [f["proof"] for f in VECTORS["followup_proofs"]]
     assert result["replies"] == [r["proof"] for r in VECTORS["reply_proofs"]]
@@ -105,7 +107,9 @@ def test_bundle_reproduces_the_python_vectors(page: Any, live_intake: LiveIntake
     assert page.errors == []
 
 
-def test_python_verifies_what_the_bundle_derived_proved_and_sealed(page: Any, live_intake: LiveIntake) -> None:
+def test_python_verifies_what_the_bundle_derived_proved_and_sealed(
+    page: Any, live_intake: LiveIntake
+) -> None:
     page.goto("/zh-hans/")
     receipt = new_receipt()
     org = RecipientPrivateKey.generate()
@@ -132,7 +136,9 @@ def test_python_verifies_what_the_bundle_derived_proved_and_sealed(page: Any, li
     assert report.header.version == 2 and report.auth == {"key": key}
     assert report.header.reply_key == RecipientPrivateKey(seed).public_key.raw
     followup = open_envelope(
-        SealedEnvelope(header=out["followup"]["header"].encode(), body=base64.b64decode(out["followup"]["body"])),
+        SealedEnvelope(
+            header=out["followup"]["header"].encode(), body=base64.b64decode(out["followup"]["body"])
+        ),
         [org],
     )
     assert followup.auth == {
@@ -142,7 +148,12 @@ def test_python_verifies_what_the_bundle_derived_proved_and_sealed(page: Any, li
     # And a reply Python seals for this report verifies with the key the
     # browser derived (js/replies.js does the same on the status page).
     reply = seal_reply(
-        RecipientPrivateKey(seed).public_key.raw, report.header.envelope_id, text, sender, date(2026, 12, 7), key
+        RecipientPrivateKey(seed).public_key.raw,
+        report.header.envelope_id,
+        text,
+        sender,
+        date(2026, 12, 7),
+        key,
     )
     assert open_reply(reply, RecipientPrivateKey(seed), report.header.envelope_id, key).authenticated
     assert parse_header(reply.header).version == 2
