@@ -120,6 +120,59 @@ function upload(url, data, { onProgress, stallMs }) {
   });
 }
 
+/** After the receipt is shown: make each language button show the same
+ *  receipt page in its language, built from that language's form page
+ *  (its ``#seal-receipt`` template), the receipt filled in here. */
+function bindReceiptLanguage(text, earlier) {
+  for (const button of document.querySelectorAll("button[name=switch_language]")) {
+    if (button.dataset.receiptBound) continue;
+    button.dataset.receiptBound = "true";
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      try {
+        await showReceiptIn(button.formAction, text, earlier);
+      } catch {
+        // Nothing changed: the receipt stays on screen in this language.
+      }
+    }, true);
+  }
+}
+
+async function showReceiptIn(url, text, earlier) {
+  if (new URL(url, document.baseURI).origin !== window.location.origin) throw new Error("origin");
+  const response = await fetch(url, {
+    method: "GET", credentials: "same-origin", cache: "no-store", redirect: "error", headers: { Accept: "text/html" },
+  });
+  if (!response.ok) throw new Error(`status ${response.status}`);
+  const next = new DOMParser().parseFromString(await response.text(), "text/html");
+  const template = next.getElementById("seal-receipt");
+  const header = document.querySelector("header.site");
+  const footer = document.querySelector("footer.site");
+  const main = document.getElementById("main");
+  const nextHeader = next.querySelector("header.site");
+  const nextFooter = next.querySelector("footer.site");
+  if (!template || !header || !footer || !main || !nextHeader || !nextFooter) throw new Error("unexpected page");
+  for (const script of next.querySelectorAll("script")) script.remove();
+  const content = document.importNode(template.content, true);
+  content.querySelector("output").textContent = text;
+  const note = content.querySelector("[data-earlier]");
+  if (note) note.hidden = !earlier;
+  // The fetched page's own forms are not this page's: its hidden receipt
+  // form stays empty and unused.
+  header.replaceWith(document.adoptNode(nextHeader));
+  footer.replaceWith(document.adoptNode(nextFooter));
+  main.replaceChildren(content);
+  document.documentElement.lang = next.documentElement.lang;
+  document.documentElement.dir = next.documentElement.dir;
+  const heading = main.querySelector("h1");
+  const brand = document.querySelector(".brand");
+  if (heading) document.title = brand ? `${heading.textContent} · ${brand.textContent}` : heading.textContent;
+  bindReceiptLanguage(text, earlier);
+  document.dispatchEvent(new Event("tnr:receipt"));
+  if (heading) heading.focus();
+}
+
 /** Enhance one report form. ``state.receipt``: the receipt a previous
  *  page of this same form made (a language switch keeps it);
  *  ``state.authKey``: on a status page, the conversation's auth key that
@@ -252,20 +305,12 @@ export function enhance(form, state = {}) {
     const main = form.closest("main") || document.body;
     const content = template.content.cloneNode(true);
     content.querySelector("output").textContent = text;
-    // From now on a language button posts the receipt to the receipt page
-    // in that language (views.py receipt_shown): shown once, it must not be
+    // From now on a language button shows this receipt page in that
+    // language: built here from that language's form page (a GET that
+    // carries nothing), so the receipt never leaves the browser
+    // (docs/threat-model.md, "The receipt"). Shown once, it must not be
     // lost by a reporter who switches language to read the page.
-    const languageForm = content.querySelector("form#receipt-language");
-    if (languageForm) {
-      const token = form.elements.namedItem("csrf_token");
-      languageForm.elements.namedItem("csrf_token").value = token ? token.value : "";
-      languageForm.elements.namedItem("receipt").value = text;
-      for (const button of document.querySelectorAll("button[name=switch_language]")) {
-        if (!button.dataset.receiptLanguage) continue;
-        button.setAttribute("form", "receipt-language");
-        button.setAttribute("formaction", button.dataset.receiptLanguage);
-      }
-    }
+    bindReceiptLanguage(text, earlier);
     receiptShown = true;
     // The first send was stored and its answer lost: what this one carried
     // (edits since) was not added, and the page says so.
