@@ -118,7 +118,10 @@ function typoOnly(text) {
  *  by fetch, show the answer in place, open the replies here. ``onPage``
  *  is called with the new <main> so the page's other forms are enhanced. */
 export function enhanceReceiptCheck(form, onPage) {
-  if (!canDerive() || typeof fetch !== "function" || typeof DOMParser !== "function") return;
+  // WebCrypto (a secure context) derives the lookup value and checks the
+  // replies' proofs: without it, the plain form post lets the server do both.
+  if (!canDerive() || typeof fetch !== "function" || typeof DOMParser !== "function"
+    || !globalThis.isSecureContext || !globalThis.crypto || !globalThis.crypto.subtle) return;
   let busy = false;
   const work = proofOfWork(form.dataset.challengeUrl);
   form.addEventListener("focusin", () => work.get().catch(() => {}), { once: true });

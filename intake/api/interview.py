@@ -26,7 +26,7 @@ Answers are JSON, never a page and never a 500:
   a lost answer. Nothing new is stored.
 * ``400 {"error": code, "message"}`` with ``code`` one of ``malformed`` (not
   a multipart form, or a part missing or of the wrong length), ``header``
-  (not a valid v1 header), ``sealed_by`` (not ``"console"``), ``reply_key``
+  (not a valid v1 or v2 header), ``sealed_by`` (not ``"console"``), ``reply_key``
   (missing, or not the reply key of this receipt), ``receipt`` (not 28
   digits with a valid check digit), ``recipients`` (a key that is not an
   active key of the token's organization), ``day`` (not today, give or take
@@ -157,7 +157,7 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
     try:
         header = parse_header(raw_header)
     except EnvelopeError as exc:
-        raise EnvelopeRefused("header", "the header is not a valid version 1 header") from exc
+        raise EnvelopeRefused("header", "the header is not a valid envelope header") from exc
     body = _read_part(files.get("body"))
     attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
     keyring = current_keyring()
