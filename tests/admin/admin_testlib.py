@@ -367,7 +367,11 @@ class FakeIntake:
         day: date = date(2026, 11, 2),
         sealed_by: str = "server",
         reply_key: bytes | None = None,
+        **seal_options: Any,
     ) -> Served:
+        """Seal ``report`` to the organization's key and serve it next;
+        ``seal_options`` go to :func:`intake.envelope.seal` (``auth``,
+        ``envelope_id``: format v2)."""
         sealed = seal(
             report,
             [self.key.public_key],
@@ -375,6 +379,7 @@ class FakeIntake:
             sealed_by=sealed_by,
             attachments=attachments,
             reply_key=reply_key,
+            **seal_options,
         )
         served = Served(
             seq=len(self.envelopes) + 1,
