@@ -165,28 +165,34 @@ export function enhanceReceiptCheck(form, onPage) {
       if (error) error.hidden = false;
       return;
     }
-    if (status === 404) {
-      // Not found by the lookup value: show the answer's message here,
-      // keep what was typed, and offer the older receipts' way (a plain
-      // post of the receipt, which the page says the server then sees).
+    if (status !== 200) {
+      // Refused (a typing mistake, not found, too many tries): show the
+      // answer's message here and keep what was typed (the server never
+      // had it). Not found by the lookup value: offer the older receipts'
+      // way too (a plain post of the receipt, which the page says the
+      // server then sees).
       busy = false;
       const answer = new DOMParser().parseFromString(html, "text/html");
       const error = answer.getElementById("receipt-error");
-      const box = form.parentElement ? form.parentElement.querySelector(".alert") : null;
       const older = form.querySelector("[data-older-receipt]");
-      if (older) older.hidden = false;
-      if (error && box) {
-        box.querySelector("p").textContent = error.textContent;
-      } else if (error) {
+      if (older) older.hidden = status !== 404;
+      let shown = document.getElementById("receipt-error");
+      if (!shown) {
         const alert = document.createElement("div");
         alert.className = "alert";
         alert.setAttribute("role", "alert");
-        const p = document.createElement("p");
-        p.id = "receipt-error";
-        p.textContent = error.textContent;
-        alert.append(p);
+        shown = document.createElement("p");
+        shown.id = "receipt-error";
+        alert.append(shown);
         form.before(alert);
       }
+      shown.textContent = error ? error.textContent : "";
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", "receipt-hint receipt-error");
+      }
+      const main = form.closest("main");
+      if (main) main.dataset.repliesReady = "true";
       return;
     }
     const next = new DOMParser().parseFromString(html, "text/html");

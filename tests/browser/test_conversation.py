@@ -12,12 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
+from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
 from intake.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
 from intake.envelope.format import new_envelope_id
 from intake.envelope.keys import b64encode
 from intake.envelope.replykey import open_reply, reply_seed, seal_reply
-from intake.receipts import new_receipt
+from intake.receipts import format_receipt, new_receipt, receipt_hash
+from intake.store import store_envelope, today_utc
 
 from .conftest import LiveIntake
 
@@ -158,3 +159,57 @@ def test_python_verifies_what_the_bundle_derived_proved_and_sealed(
     assert open_reply(reply, RecipientPrivateKey(seed), report.header.envelope_id, key).authenticated
     assert parse_header(reply.header).version == 2
     assert page.errors == []
+
+
+def test_an_older_receipt_is_checked_on_the_server_only_when_the_reporter_chooses(
+    browser: Any, live_intake: LiveIntake
+) -> None:
+    """A receipt stored before the lookup value (the keyed hash of its
+    digits): the browser's lookup finds nothing, the page keeps what was
+    typed and offers "Check an older receipt"; chosen, the plain post finds
+    it (and moves it), and from then on the browser finds it by lookup,
+    with its reply marked as from an older report."""
+    digits = new_receipt()
+    sealed = seal(
+        {"form_version": 1, "narrative": "an older report"},
+        [live_intake.keys[0].public_key],
+        day=today_utc(),
+        sealed_by="server",
+        reply_key=RecipientPrivateKey(reply_seed(digits)).public_key.raw,
+    )
+    app = live_intake.app
+    with app.extensions["intake.db"].sessions() as session:
+        store_envelope(
+            session,
+            app.extensions["intake.blobs"],
+            sealed,
+            {live_intake.keys[0].public_key.key_id: "org-a"},
+            receipt_hash=receipt_hash(app.config["RECEIPT_SECRET"], digits),
+        )
+    [report] = [r for r in live_intake.envelopes() if r.envelope_id == sealed.envelope_id]
+    live_intake.send_reply(report, "An answer to an older report")
+    typed = format_receipt(digits)
+    context = browser.new_context(base_url=live_intake.url)
+    try:
+        page = context.new_page()
+        page.goto("/en/receipt")
+        page.wait_for_selector("form[data-receipt-check=browser]", state="attached")
+        page.fill("#receipt", typed)
+        page.click("form button[type=submit]")
+        page.wait_for_selector("[data-older-receipt]:not([hidden])")
+        assert page.input_value("#receipt") == typed
+        page.click("button[data-older-receipt-submit]")
+        page.wait_for_selector(".reply-list li[data-opened=older]", state="attached", timeout=60_000)
+        assert "An answer to an older report" in str(page.text_content(".reply-list"))
+        assert "Not authenticated (older report)" in str(page.text_content(".reply-list"))
+
+        page.goto("/en/receipt")
+        page.wait_for_selector("form[data-receipt-check=browser]", state="attached")
+        page.fill("#receipt", typed)
+        page.click("form button[type=submit]")
+        page.wait_for_selector("main[data-replies-ready=true]", state="attached", timeout=60_000)
+        item = page.locator(".reply-list li[data-opened=older]")
+        assert item.count() == 1
+        assert "Not authenticated (older report)" in str(item.text_content())
+    finally:
+        context.close()
