@@ -314,7 +314,6 @@ def _status_page(
             seal=seal_settings,
             error=error,
             replies=replies,
-            report_version=access.version,
         ),
         status,
     )
