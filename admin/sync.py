@@ -75,6 +75,7 @@ from sqlalchemy.orm import Session
 from intake.db import Database
 from intake.envelope import (
     EnvelopeError,
+    KeyFileError,
     MalformedEnvelopeError,
     RecipientPrivateKey,
     TamperedEnvelopeError,
@@ -83,11 +84,14 @@ from intake.envelope import (
     parse_header,
     unwrap_content_key,
 )
+from intake.envelope.conversation import followup_proof, verify
+from intake.envelope.errors import UnauthenticatedError
 from intake.envelope.format import TAG_SIZE
 from intake.envelope.keys import b64decode
 
+from .alarms import raise_alarm
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
-from .custody import FieldSealer, Keyring
+from .custody import FieldSealer, Keyring, open_field
 from .errors import (
     ConsoleError,
     IntakeAuthError,
@@ -100,6 +104,7 @@ from .errors import (
     SyncStoppedError,
 )
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
+from .roster import Pins, UnpinnedKeyError, check_header_keys
 
 SOURCE = "intake"
 #: Envelopes asked for per page (the intake's API allows 1-500; it sends
@@ -188,6 +193,9 @@ class SyncResult:
     added: int = 0
     quarantined: int = 0
     skipped: int = 0
+    #: The alarms this sync raised (their details: fingerprints, no ids),
+    #: e.g. an envelope sealed to a key outside the pinned roster.
+    alarms: list[str] = field(default_factory=list)
 
     def counts(self) -> str:
         """``added=N quarantined=N skipped=N``, as the audit log has them."""
@@ -714,6 +722,12 @@ def sync(
     limits = limits or SyncLimits()
     keys = keyring.private_keys()
     sealer = FieldSealer(keyring.data_key())
+    conversations = Conversations(db, keyring.data_key(), sealer)
+    try:
+        with db.session() as session:
+            pins = Pins.load(session, data_dir)
+    except KeyFileError as exc:
+        raise SyncNotConfiguredError(f"a private key file cannot be read: {exc}") from exc
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -776,7 +790,20 @@ def sync(
                     if from_start:
                         retry = _quarantined_ids(db, ids)
                 cursor = _ingest_page(
-                    items, cursor, known, keyring, keys, sealer, client, blobs, store, watch, bounds, retry
+                    items,
+                    cursor,
+                    known,
+                    keyring,
+                    keys,
+                    sealer,
+                    client,
+                    blobs,
+                    store,
+                    watch,
+                    bounds,
+                    retry,
+                    pins,
+                    conversations,
                 )
                 pages += 1
                 if progress is not None:
@@ -1017,6 +1044,13 @@ class CaseRow:
     consent_quote: bool = False
     status: str = "new"
     attachments: list[AttachmentRow] = field(default_factory=list)
+    #: A v2 report's conversation auth key, sealed under the data key.
+    auth_key_ct: bytes | None = None
+    #: A follow-up whose proof verified under its report's auth key.
+    followup_verified: bool = False
+    #: In memory only, for :func:`_check_conversation`: the v2 body's
+    #: ``auth`` member (a report's ``key`` or a follow-up's ``proof``).
+    auth: dict[str, bytes] | None = field(default=None, repr=False)
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -1031,6 +1065,8 @@ class CaseRow:
             "follows": self.follows,
             "consent_statistics": self.consent_statistics,
             "consent_quote": self.consent_quote,
+            "auth_key_ct": self.auth_key_ct,
+            "followup_verified": self.followup_verified,
         }
 
 
@@ -1044,6 +1080,8 @@ class QuarantineRow:
     message: str
     header: bytes | None
     day: date
+    #: ``(kind, detail)`` of the alarm this envelope raises, stored with it.
+    alarm: tuple[str, str] | None = None
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -1069,6 +1107,8 @@ def _ingest_page(
     watch: _Watch,
     bounds: _Bounds,
     retry: set[str] | None = None,
+    pins: Pins | None = None,
+    conversations: Conversations | None = None,
 ) -> int:
     """Open one page of envelopes and hand them to ``commit``, which stores
     them with the cursor in one transaction (one commit per page, not per
@@ -1093,7 +1133,9 @@ def _ingest_page(
                 continue
             row: CaseRow | QuarantineRow
             try:
-                row = _open_item(item, seq, keys, sealer, client, blobs, bounds)
+                row = _open_item(item, seq, keys, sealer, client, blobs, bounds, pins)
+                if conversations is not None:
+                    conversations.check(row)
             except ConsoleError:
                 raise  # the intake or the keyring failed, not this envelope
             except Exception as exc:  # noqa: BLE001
@@ -1152,6 +1194,16 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
     # anything else is named by its class only, since its text could quote
     # the envelope.
     message = str(exc)[:1000] if isinstance(exc, EnvelopeError) else "unexpected error while opening"
+    alarm = None
+    if isinstance(exc, UnpinnedKeyError):
+        # Only a seized or tampered intake (or a coalition member's key
+        # that was never pinned) makes this: someone must look.
+        alarm = (exc.kind, f"sync quarantined an envelope: {message}")
+    elif isinstance(exc, ForgedFollowupError):
+        # Whoever sealed it did not know the receipt: the intake (or its
+        # database) speaks for a reporter. No id in the detail, so that
+        # every such follow-up counts on one open alarm.
+        alarm = (FORGED_FOLLOWUP_ALARM, f"sync quarantined a follow-up: {message}")
     return QuarantineRow(
         seq=seq,
         envelope_id=envelope_id,
@@ -1159,6 +1211,7 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
         message=message,
         header=_header_bytes(item),
         day=datetime.now(UTC).date(),
+        alarm=alarm,
     )
 
 
@@ -1178,6 +1231,7 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
         with db.session() as session:
             _forget_quarantined(session, batch)
             _insert(session, rows)
+            _raise_alarms(session, rows)
             _set_cursor(session, batch.cursor)
     except IntegrityError:
         # Another process stored some of these meanwhile: one by one.
@@ -1187,6 +1241,7 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
                     if row.envelope_id in batch.retried:
                         _forget_quarantined(session, _Batch(batch.cursor, retried={str(row.envelope_id)}))
                     _insert(session, [row])
+                    _raise_alarms(session, [row])
             except IntegrityError:
                 result.skipped += 1
             else:
@@ -1207,11 +1262,21 @@ def _forget_quarantined(session: Session, batch: _Batch) -> None:
         session.execute(delete(_table(Quarantine)).where(_table(Quarantine).c.envelope_id.in_(batch.retried)))
 
 
+def _raise_alarms(session: Session, rows: Sequence[CaseRow | QuarantineRow]) -> None:
+    """Raise the alarms of quarantined rows in the transaction that stores
+    them: an envelope is never quarantined without its alarm."""
+    for row in rows:
+        if isinstance(row, QuarantineRow) and row.alarm is not None:
+            raise_alarm(session, *row.alarm)
+
+
 def _count(result: SyncResult, row: CaseRow | QuarantineRow) -> None:
     if isinstance(row, CaseRow):
         result.added += 1
     else:
         result.quarantined += 1
+        if row.alarm is not None and row.alarm[1] not in result.alarms:
+            result.alarms.append(row.alarm[1])
 
 
 def _insert(session: Session, batch: Sequence[CaseRow | QuarantineRow]) -> None:
@@ -1273,6 +1338,7 @@ def _open_item(
     client: IntakeClient,
     blobs: Path,
     bounds: _Bounds,
+    pins: Pins | None = None,
 ) -> CaseRow:
     try:
         header_raw = b64decode(item.get("header"), "header")
@@ -1280,6 +1346,10 @@ def _open_item(
     except ValueError as exc:
         raise MalformedEnvelopeError(str(exc)) from exc
     header = parse_header(header_raw)
+    if pins is not None:
+        # Before anything is opened or downloaded: a key outside the pinned
+        # roster means the intake (or whoever sealed) added a recipient.
+        check_header_keys(header.key_ids, pins)
     # Sizes as the header declares them, checked before any download.
     attachment_bytes = sum(slot.ciphertext_size for slot in header.attachments)
     bounds.admit(len(header_raw) + len(body) + attachment_bytes, attachment_bytes)
@@ -1301,6 +1371,7 @@ def _open_item(
 
     content_key = unwrap_content_key(header, keys)
     inner = open_body(header, body, content_key)
+    auth: dict[str, bytes] | None = inner.get("auth")
 
     attachments: list[AttachmentRow] = []
     for index, (meta, slot) in enumerate(zip(inner["attachments"], header.attachments, strict=True)):
@@ -1356,7 +1427,84 @@ def _open_item(
         content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
         report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
+        auth=auth,
     )
+
+
+#: The alarm kind (admin/alarms.py) of a forged follow-up.
+FORGED_FOLLOWUP_ALARM = "conversation.forged_followup"
+
+
+class ForgedFollowupError(UnauthenticatedError):
+    """A follow-up of a v2 report without a proof that verifies under the
+    report's auth key: whoever sealed it did not know the receipt (for
+    example an intake writing to its own database). Quarantined under this
+    class, never filed on the case."""
+
+
+class Conversations:
+    """The conversation keys of the reports this console holds (envelope
+    format v2, intake/envelope/conversation.py), for checking follow-ups
+    while a sync opens them.
+
+    A report's auth key is read from its case (sealed under the data key)
+    or from this sync's own earlier rows, and kept for the sync only."""
+
+    def __init__(self, db: Database, data_key: bytes, sealer: FieldSealer) -> None:
+        self._db = db
+        self._data_key = data_key
+        self._sealer = sealer
+        # envelope id -> auth key (v2), None (a v1 report), absent: unknown.
+        self._keys: dict[str, bytes | None] = {}
+
+    def _key_of(self, envelope_id: str) -> tuple[bool, bytes | None]:
+        if envelope_id in self._keys:
+            return True, self._keys[envelope_id]
+        with self._db.session() as session:
+            found = session.execute(
+                select(Case.id, Case.auth_key_ct).where(Case.envelope_id == envelope_id)
+            ).first()
+        if found is None:
+            return False, None
+        key = open_field(self._data_key, envelope_id, "auth-key", found[1]) if found[1] is not None else None
+        self._keys[envelope_id] = key
+        return True, key
+
+    def check(self, row: CaseRow) -> None:
+        """Check one opened envelope's place in its conversation, and fill
+        its columns: a v2 report's auth key is sealed for storage; a
+        follow-up of a v2 report must carry a proof that verifies under
+        that report's key (``followup_verified``). A follow-up of an older
+        (v1) report, or of a report this console does not hold, has nothing
+        to be checked against: it is stored unverified and the case page
+        says "not authenticated (older report)".
+
+        Raises:
+            ForgedFollowupError: a follow-up of a v2 report without a valid
+                proof, or a report that carries a proof instead of a key.
+            MalformedEnvelopeError: a follow-up that carries a key.
+        """
+        auth = row.auth
+        row.auth = None
+        if row.follows is None:
+            if auth is not None and "key" not in auth:
+                raise ForgedFollowupError("a report carries a proof instead of its conversation key")
+            key = auth.get("key") if auth is not None else None
+            if key is not None:
+                row.auth_key_ct = self._sealer.seal(row.envelope_id, "auth-key", key)
+            self._keys[row.envelope_id] = key
+            return
+        if auth is not None and "proof" not in auth:
+            raise MalformedEnvelopeError("a follow-up carries a key instead of a proof")
+        held, key = self._key_of(row.follows)
+        if not held or key is None:
+            return
+        proof = auth.get("proof") if auth is not None else None
+        if not verify(followup_proof(key, row.follows, row.envelope_id), proof):
+            raise ForgedFollowupError(
+                "forged follow-up: its proof does not verify under the report's key; not filed on the case"
+            )
+        row.followup_verified = True
 
 
 def _follows(item: Mapping[str, Any], report: Mapping[str, Any], envelope_id: str) -> str | None:

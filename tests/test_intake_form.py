@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 import intake
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from intake.envelope.conversation import lookup_value
+from intake.envelope.replykey import reply_seed
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import normalize_receipt, receipt_hash
+from intake.receipts import lookup_hash, normalize_receipt
 
 from .helpers import multipart, write_key_file
 
@@ -109,7 +111,8 @@ def test_submission_is_sealed_and_opens_for_the_recipient(
 
     with app.extensions["intake.db"].sessions() as session:
         stored_hash = session.scalar(select(ReceiptRecord.receipt_hash))
-    assert stored_hash == receipt_hash(app.config["RECEIPT_SECRET"], digits)
+    # The keyed hash of the receipt's lookup value, labelled v2 (format v2).
+    assert stored_hash == lookup_hash(app.config["RECEIPT_SECRET"], lookup_value(reply_seed(digits)), 2)
     assert digits not in str(stored_hash)
 
 

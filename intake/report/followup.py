@@ -25,14 +25,17 @@ receipt again. The follow-up is stored with ``followup_of`` = the report's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import base64
+import json
+from dataclasses import dataclass, field
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -40,14 +43,19 @@ from wtforms import StringField
 
 from ..db import request_session
 from ..envelope import EnvelopeError, SealedEnvelope, seal
-from ..envelope.keys import b64encode
-from ..envelope.replykey import ReplyText, open_reply, reply_private_key
+from ..envelope.conversation import auth_key, followup_proof, lookup_value
+from ..envelope.errors import UnauthenticatedError
+from ..envelope.format import new_envelope_id
+from ..envelope.keys import RecipientPrivateKey, b64encode
+from ..envelope.replykey import ReplyText, open_reply, reply_seed
 from ..i18n import current_language
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
 from ..receipts import (
     ReceiptFormatError,
+    is_lookup,
     is_submission_token,
+    lookup_hash,
     new_submission_token,
     normalize_receipt,
     receipt_hash,
@@ -86,28 +94,61 @@ class ReceiptForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key or b"", salt=_ACCESS_SALT)
+def _access_cipher() -> Fernet:
+    # A key of its own, derived from the app's secret key: the token is
+    # encrypted (it may carry the conversation's auth key on the
+    # no-JavaScript path), authenticated and dated (Fernet, from
+    # ``cryptography``).
+    secret = current_app.secret_key or b""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ACCESS_SALT.encode()).derive(raw)
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
-def access_token(stored_hash: str) -> str:
-    """A signed token that lets one status page add information for
-    :data:`ACCESS_MAX_AGE` seconds. It holds the receipt's keyed hash, never
-    the receipt."""
-    return str(_serializer().dumps(stored_hash))
+@dataclass(frozen=True)
+class Access:
+    """What a status page's access token stands for: the receipt's stored
+    keyed hash, the report's format (1 or 2), and, on the no-JavaScript
+    path only, the conversation's auth key (the server needs it to prove a
+    follow-up it seals; with JavaScript the browser proves it)."""
+
+    stored_hash: str
+    version: int
+    auth_key: bytes | None = None
+
+
+def access_token(access: Access) -> str:
+    """An encrypted token that lets one status page add information for
+    :data:`ACCESS_MAX_AGE` seconds. It holds the receipt's keyed hash (and
+    perhaps the auth key), never the receipt."""
+    doc = {
+        "h": access.stored_hash,
+        "v": access.version,
+        "k": access.auth_key.hex() if access.auth_key is not None else None,
+    }
+    return _access_cipher().encrypt(json.dumps(doc).encode()).decode("ascii")
+
+
+def access_of(token: str | None) -> Access | None:
+    """The :class:`Access` of a token, or None (bad, expired)."""
+    if not token:
+        return None
+    try:
+        doc = json.loads(_access_cipher().decrypt(token.encode("ascii"), ttl=ACCESS_MAX_AGE))
+        key = doc["k"]
+        return Access(
+            stored_hash=str(doc["h"]),
+            version=int(doc["v"]),
+            auth_key=bytes.fromhex(key) if isinstance(key, str) else None,
+        )
+    except (InvalidToken, UnicodeError, ValueError, KeyError, TypeError):
+        return None
 
 
 def report_of_access(session: Session, token: str | None) -> Envelope | None:
     """The report an access token was issued for, or None (bad, expired)."""
-    if not token:
-        return None
-    try:
-        stored_hash = _serializer().loads(token, max_age=ACCESS_MAX_AGE)
-    except BadSignature:
-        return None
-    if not isinstance(stored_hash, str):
-        return None
-    return _report_of_hash(session, stored_hash)
+    access = access_of(token)
+    return _report_of_hash(session, access.stored_hash) if access is not None else None
 
 
 def _report_of_hash(session: Session, stored_hash: str) -> Envelope | None:
@@ -116,6 +157,59 @@ def _report_of_hash(session: Session, stored_hash: str) -> Envelope | None:
         .join(ReceiptRecord, ReceiptRecord.envelope_seq == Envelope.seq)
         .where(ReceiptRecord.receipt_hash == stored_hash)
     )
+
+
+@dataclass(frozen=True)
+class Found:
+    """A report found by its receipt: the report, how its receipt is
+    stored, its format, and (no-JavaScript path only, this request only)
+    the receipt key (intake/envelope/replykey.py)."""
+
+    report: Envelope
+    access: Access
+    receipt_key: bytes | None = field(default=None, repr=False)
+
+
+def find_report(session: Session, *, lookup: str | None = None, digits: str | None = None) -> Found | None:
+    """The report of a receipt, from the browser's lookup value or (no
+    JavaScript) the receipt's digits.
+
+    The format comes from the label of the stored hash that answers
+    (:func:`intake.receipts.lookup_hash`): without the lookup value no one
+    can make a record that answers under another label, so an intake's
+    database cannot pass a v2 report off as an older one.
+
+    A report stored before lookup values (its record the keyed hash of the
+    digits) is found by the digits only; it is then moved to its lookup's
+    v1 hash, so that from now on the browser finds it without the receipt
+    and the database holds no hash of the digits.
+
+    Raises:
+        SQLAlchemyError: the database failed.
+    """
+    secret = current_app.config["RECEIPT_SECRET"]
+    receipt_key: bytes | None = None
+    if digits is not None:
+        receipt_key = reply_seed(digits)
+        lookup = lookup_value(receipt_key)
+        legacy = receipt_hash(secret, digits)
+        report = _report_of_hash(session, legacy)
+        if report is not None:
+            moved = lookup_hash(secret, lookup, 1)
+            session.execute(
+                update(ReceiptRecord).where(ReceiptRecord.receipt_hash == legacy).values(receipt_hash=moved)
+            )
+            session.commit()
+            return Found(report, Access(moved, 1, auth_key(receipt_key)), receipt_key)
+    if lookup is None:
+        return None
+    for version in (2, 1):
+        stored = lookup_hash(secret, lookup, version)
+        report = _report_of_hash(session, stored)
+        if report is not None:
+            key = auth_key(receipt_key) if receipt_key is not None else None
+            return Found(report, Access(stored, version, key), receipt_key)
+    return None
 
 
 def followup_organizations(session: Session, report: Envelope) -> list[Organization]:
@@ -141,43 +235,61 @@ class ShownReplies:
     """The replies a status page shows: ``opened`` by the server (no
     JavaScript: derived key, this request only), or ``sealed`` as base64
     ``(header, body)`` pairs for the browser to open (``js/replies.js``).
-    ``failed`` counts replies that did not open."""
+    ``failed`` counts replies that did not open, ``unauthenticated`` those
+    that opened but whose proof did not verify (not shown: they could have
+    been written by anyone who can write to this server).
+    ``version`` is the report's format: replies to a v1 report carry no
+    proof and are shown as "not authenticated (older report)"."""
 
     opened: tuple[ReplyText, ...] = ()
     sealed: tuple[tuple[str, str], ...] = ()
     failed: int = 0
+    unauthenticated: int = 0
+    version: int = 2
 
 
-def replies_for_page(report: Envelope, digits: str, *, in_browser: bool) -> ShownReplies:
+def replies_for_page(report: Envelope, found: Found, *, in_browser: bool) -> ShownReplies:
     """The report's replies for its status page.
 
     With ``in_browser`` the page carries them sealed and the receipt's key
     is derived on the reporter's device; otherwise the reply key is
-    derived here, in memory, for this request only (Argon2id, about 40 ms;
-    only when there is a reply to open).
+    derived here, in memory, for this request only (Argon2id, about 40 ms),
+    and each reply of a v2 report must carry a proof under the auth key
+    (intake/envelope/conversation.py).
     """
+    version = found.access.version
     rows = list(report.replies)
     if not rows:
-        return ShownReplies()
-    if in_browser:
-        return ShownReplies(sealed=tuple((b64encode(r.header), b64encode(r.body)) for r in rows))
-    key = reply_private_key(digits)
+        return ShownReplies(version=version)
+    if in_browser or found.receipt_key is None:
+        return ShownReplies(
+            sealed=tuple((b64encode(r.header), b64encode(r.body)) for r in rows), version=version
+        )
+    key = RecipientPrivateKey(found.receipt_key)
+    expected_auth = found.access.auth_key if version == 2 else None
     opened: list[ReplyText] = []
-    failed = 0
+    failed = unauthenticated = 0
     for row in rows:
         try:
             opened.append(
-                open_reply(SealedEnvelope(header=row.header, body=row.body), key, report.envelope_id)
+                open_reply(
+                    SealedEnvelope(header=row.header, body=row.body),
+                    key,
+                    report.envelope_id,
+                    auth_key=expected_auth,
+                )
             )
+        except UnauthenticatedError:
+            unauthenticated += 1
         except EnvelopeError:
             failed += 1
-    return ShownReplies(opened=tuple(opened), failed=failed)
+    return ShownReplies(opened=tuple(opened), failed=failed, unauthenticated=unauthenticated, version=version)
 
 
 def _status_page(
     session: Session,
     report: Envelope,
-    stored_hash: str,
+    access: Access,
     form: FollowupForm | None = None,
     error: str | None = None,
     status: int = 200,
@@ -187,7 +299,7 @@ def _status_page(
     followup_form = form or FollowupForm()
     if not is_submission_token(followup_form.submission.data):
         followup_form.submission.data = new_submission_token()
-    followup_form.access.data = access_token(stored_hash)
+    followup_form.access.data = access_token(access)
     orgs = followup_organizations(session, report)
     seal_settings = _seal_settings(current_keyring())
     seal_settings["url"] = url_for("report.followup_sealed")
@@ -216,10 +328,21 @@ def check() -> tuple[str, int]:
         return _check_page(form)
     if not form.validate():
         return _check_page(form, _("The page expired. Please press “Continue” again."), 400)
-    try:
-        digits = normalize_receipt(form.receipt.data or "")
-    except ReceiptFormatError as exc:
-        if exc.typo:
+    # With JavaScript the browser sends the receipt's lookup value, never
+    # the receipt (js/replies.js; docs/threat-model.md, "The receipt"), and
+    # names a typing mistake it found instead of sending what was typed.
+    lookup = request.form.get("lookup")
+    digits: str | None = None
+    problem = request.form.get("receipt_problem")
+    if lookup is None and problem is None:
+        try:
+            digits = normalize_receipt(form.receipt.data or "")
+        except ReceiptFormatError as exc:
+            problem = "typo" if exc.typo else "format"
+    elif lookup is not None and not is_lookup(lookup):
+        problem = "format"
+    if problem is not None:
+        if problem == "typo":
             message = _(
                 "There is a typing mistake in this receipt: its last digit does not match the others. "
                 "Please check each digit."
@@ -241,18 +364,16 @@ def check() -> tuple[str, int]:
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
         )
-    stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], digits)
     session = request_session("intake.db")
-    report = _report_of_hash(session, stored_hash)
-    if report is None:
-        del digits
+    found = find_report(session, lookup=lookup, digits=digits)
+    del digits
+    if found is None:
         return _check_page(
             form, _("We found no report with this receipt. Please check each digit and try again."), 404
         )
     # js/replies.js asks for the replies sealed and opens them on the device.
-    replies = replies_for_page(report, digits, in_browser=request.form.get("replies") == "sealed")
-    del digits
-    return _status_page(session, report, stored_hash, replies=replies)
+    replies = replies_for_page(found.report, found, in_browser=request.form.get("replies") == "sealed")
+    return _status_page(session, found.report, found.access, replies=replies)
 
 
 def _proof_failed() -> str:
@@ -286,20 +407,20 @@ def followup() -> tuple[str, int]:
     """Add information to a report without JavaScript: the server seals."""
     form = FollowupForm()
     session = request_session("intake.db")
-    report = report_of_access(session, form.access.data)
-    if report is None:
+    access = access_of(form.access.data)
+    report = _report_of_hash(session, access.stored_hash) if access is not None else None
+    if report is None or access is None:
         return _followup_refused(_expired())
-    stored_hash = _hash_of_access(form.access.data)
     if not form.validate_on_submit():
-        return _status_page(session, report, stored_hash, form, status=400)
+        return _status_page(session, report, access, form, status=400)
     try:
         body = followup_from_form(request.form, current_language().tag, report.envelope_id)
     except ReportFieldError as exc:
-        return _status_page(session, report, stored_hash, form, field_message(exc.code, exc.field), 400)
+        return _status_page(session, report, access, form, field_message(exc.code, exc.field), 400)
     files = chosen_files(form.attachments.data)
     if not body["narrative"].strip() and not files:
         message = _("Please write something or choose a file to add.")
-        return _status_page(session, report, stored_hash, form, message, 400)
+        return _status_page(session, report, access, form, message, 400)
     orgs = followup_organizations(session, report)
     if not orgs:
         return _followup_refused(_("The organizations your report went to no longer receive reports here."))
@@ -307,6 +428,17 @@ def followup() -> tuple[str, int]:
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
     attachments = attachment_inputs(files)
+    # The follow-up proves the receipt (format v2): the console files it on
+    # the case only if the proof verifies under the report's auth key. The
+    # token carries that key on this path only (the check derived it from
+    # the typed receipt); without it (a token from the browser path) the
+    # follow-up goes as v1 and the console marks it not authenticated.
+    envelope_id = new_envelope_id()
+    proof = (
+        {"proof": followup_proof(access.auth_key, report.envelope_id, envelope_id)}
+        if access.auth_key is not None
+        else None
+    )
     sealed = seal(
         body,
         [key.public_key for org in orgs for key in org.keys],
@@ -314,6 +446,8 @@ def followup() -> tuple[str, int]:
         sealed_by="server",
         attachments=attachments,
         chunk_size=current_app.config["CHUNK_SIZE"],
+        auth=proof,
+        envelope_id=envelope_id,
     )
     del body, attachments  # plaintext leaves scope before any I/O
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
@@ -332,11 +466,6 @@ def followup() -> tuple[str, int]:
         current_app.logger.error("could not store a follow-up")
         abort(503)
     return render_template("intake/followup_received.html", title=_("Your information was received")), 200
-
-
-def _hash_of_access(token: str | None) -> str:
-    stored: Any = _serializer().loads(token or "", max_age=ACCESS_MAX_AGE)
-    return str(stored)
 
 
 @bp.route("/<lang_code>/followup/sealed", methods=["POST"])

@@ -10,12 +10,18 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     the form's one-time submission token (a text field, see
     :func:`intake.receipts.submission_hash`): a retry of the same form after
     a lost answer stores nothing twice;
-``receipt``
-    the receipt, made by the browser (a text field: 28 ASCII digits, the
-    last a Damm check digit, no separators; ``js/receipt.js``). The intake
-    keeps only its keyed hash, committed with the envelope. The browser
-    sends the same receipt on every retry of one form, which is how a
-    retry after a lost answer gets the receipt shown (below);
+``lookup``
+    the receipt's lookup value (a text field, 64 lowercase hex digits),
+    derived in the browser from the receipt it made (``js/receipt.js``,
+    ``js/replykey.js``; intake/envelope/conversation.py). The receipt
+    itself never leaves the browser (docs/threat-model.md, "The
+    receipt"). The intake keeps only the lookup's keyed hash
+    (:func:`intake.receipts.lookup_hash`, labelled with the header's
+    format version), committed with the envelope. The browser sends the
+    same value on every retry of one form, which is how a retry after a
+    lost answer is told so (below). A page from before this field sends
+    ``receipt`` (28 digits) instead: the intake then derives the lookup in
+    memory, for that request only, and answers with the receipt as before;
 ``header``, ``body``
     file parts: the canonical header bytes and the body ciphertext;
 ``attachment``
@@ -28,12 +34,12 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
 Every part is ciphertext except the header, which is the cleartext the store
 keeps anyway. Answers are JSON, never a page and never a 500:
 
-* ``200 {"receipt": "1234 5678 …", "earlier": false}`` after the envelope
-  is committed (invariant 5). The receipt travels only in the request's and
-  this response's bodies: never in a URL, a cookie or a log.
-* ``200 {"receipt": "1234 5678 …", "earlier": true}``: this form
-  (submission token) was stored already under this very receipt (its keyed
-  hash is the one stored with that envelope): the first answer was lost.
+* ``200 {"stored": true, "earlier": false}`` after the envelope is
+  committed (invariant 5); the browser then shows the receipt it made.
+  (``"receipt": "1234 5678 …"`` as well when the request carried one.)
+* ``200 {"stored": true, "earlier": true}``: this form (submission token)
+  was stored already under this very receipt (its keyed lookup hash is the
+  one stored with that envelope): the first answer was lost.
   Nothing new is stored (what the retry carries is dropped, which the page
   says); the reporter sees the receipt that holds. Each such comparison
   costs a receipt guess (``throttle.guesses``).
@@ -93,10 +99,19 @@ from wtforms.validators import ValidationError
 
 from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from ..envelope.conversation import lookup_value
 from ..envelope.format import TAG_SIZE
+from ..envelope.replykey import reply_seed
 from ..keyring import current_keyring
 from ..models import Envelope, ReceiptRecord
-from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
+from ..receipts import (
+    format_receipt,
+    is_lookup,
+    is_receipt,
+    is_submission_token,
+    lookup_hash,
+    submission_hash,
+)
 from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
 from ..timing import equal
 from . import proofofwork
@@ -397,9 +412,10 @@ def store_browser_envelope(
     """Store a checked browser upload and commit it.
 
     Args:
-        receipt: the receipt (28 digits, made by the browser) whose keyed
-            hash is stored with it, in the envelope's transaction (None for a
-            follow-up, which lives under its report's receipt).
+        receipt: the receipt's lookup value (64 hex digits, derived by the
+            browser) whose keyed hash is stored with it, in the envelope's
+            transaction (None for a follow-up, which lives under its
+            report's receipt).
         followup_of: the ``seq`` of the report a follow-up adds to.
         prior: :func:`look_up_prior` of this upload, made by the caller
             (which found no envelope with its submission token); None to
@@ -410,7 +426,7 @@ def store_browser_envelope(
     """
     session = request_session("intake.db")
     secret = current_app.config["RECEIPT_SECRET"]
-    stored_hash = receipt_hash(secret, receipt) if receipt is not None else None
+    stored_hash = lookup_hash(secret, receipt, header.version) if receipt is not None else None
     checked = prior is not None
     if prior is None:
         prior = look_up_prior(None, header.envelope_id, stored_hash)
@@ -445,7 +461,7 @@ def store_browser_envelope(
         raise _unavailable() from exc
 
 
-def stored_earlier(submitted: str, receipt: str) -> bool:
+def stored_earlier(submitted: str, receipt: str, version: int) -> bool:
     """Whether this form was stored already under this very receipt: the
     same page's retry after its first answer was lost.
 
@@ -473,10 +489,10 @@ def stored_earlier(submitted: str, receipt: str) -> bool:
         raise _unavailable() from exc
     if row is None:
         return False
-    return _same_receipt(row.receipt_hash, receipt)
+    return _same_receipt(row.receipt_hash, receipt, version)
 
 
-def _same_receipt(stored: str | None, receipt: str) -> bool:
+def _same_receipt(stored: str | None, receipt: str, version: int) -> bool:
     """The decision of :func:`stored_earlier` once an envelope with the
     form's submission token is found, its keyed receipt hash ``stored``:
     True, or raises as :func:`stored_earlier`."""
@@ -484,7 +500,7 @@ def _same_receipt(stored: str | None, receipt: str) -> bool:
         raise _duplicate()
     if not allow_guess(request.remote_addr):
         raise _busy()
-    if not equal(stored, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
+    if not equal(stored, lookup_hash(current_app.config["RECEIPT_SECRET"], receipt, version)):
         raise _duplicate()
     return True
 
@@ -507,30 +523,48 @@ def sealed() -> Response:
         require_proof_of_work()
         if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
             raise _busy()
-        receipt = request.form.get("receipt")
-        if receipt is None or not is_receipt(receipt):
-            # Every page this intake serves makes one (js/receipt.js): a
-            # missing or malformed one is an old or foreign page.
+        digits: str | None = None
+        lookup = request.form.get("lookup")
+        if lookup is None:
+            # A page from before the lookup value: it sent the receipt. The
+            # lookup is derived here, in memory, for this request only.
+            digits = request.form.get("receipt")
+            if digits is None or not is_receipt(digits):
+                # Every page this intake serves makes one (js/receipt.js): a
+                # missing or malformed one is an old or foreign page.
+                raise _stale()
+            lookup = lookup_value(reply_seed(digits))
+        elif not is_lookup(lookup):
             raise _stale()
         # One query answers "this form again?", "this envelope again?" and
         # "this receipt in use?" (look_up_prior), rather than three, plus
         # the store's own look-up of the token.
-        stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
+        stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup, header.version)
         prior = look_up_prior(submitted, header.envelope_id, stored_hash)
-        if prior.submission_seq is not None and _same_receipt(prior.submission_receipt_hash, receipt):
-            return _receipt_answer(receipt, earlier=True)
+        if prior.submission_seq is not None and _same_receipt(
+            prior.submission_receipt_hash, lookup, header.version
+        ):
+            return _receipt_answer(digits, earlier=True)
         try:
-            store_browser_envelope(envelope, header, submitted, receipt=receipt, prior=prior)
+            store_browser_envelope(envelope, header, submitted, receipt=lookup, prior=prior)
         except UploadRefused as refusal:
             # The same form racing itself: the other request stored it.
-            if refusal.error == "duplicate" and submitted is not None and stored_earlier(submitted, receipt):
-                return _receipt_answer(receipt, earlier=True)
+            if (
+                refusal.error == "duplicate"
+                and submitted is not None
+                and stored_earlier(submitted, lookup, header.version)
+            ):
+                return _receipt_answer(digits, earlier=True)
             raise
     except UploadRefused as refusal:
         return _refused(refusal)
-    return _receipt_answer(receipt, earlier=False)
+    return _receipt_answer(digits, earlier=False)
 
 
-def _receipt_answer(receipt: str, *, earlier: bool) -> Response:
-    # The receipt travels in this body only: never a URL, a cookie or a log.
-    return jsonify(receipt=format_receipt(receipt), earlier=earlier)
+def _receipt_answer(receipt: str | None, *, earlier: bool) -> Response:
+    # The browser shows the receipt it made. Only a page from before the
+    # lookup value sent the receipt, and gets it back in this body: never a
+    # URL, a cookie or a log.
+    if receipt is None:
+        return jsonify(stored=True, earlier=earlier)
+    return jsonify(stored=True, receipt=format_receipt(receipt), earlier=earlier)

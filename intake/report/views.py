@@ -15,18 +15,19 @@ from wtforms import StringField
 
 from ..db import request_session
 from ..envelope import PublicKeyFile, seal
-from ..envelope.keys import b64encode
-from ..envelope.replykey import reply_private_key
+from ..envelope.conversation import auth_key, lookup_value
+from ..envelope.keys import RecipientPrivateKey, b64encode
+from ..envelope.replykey import reply_seed
 from ..i18n import available_languages, best_language, current_language
 from ..keyring import Keyring, current_keyring
 from ..receipts import (
     ReceiptFormatError,
     format_receipt,
     is_submission_token,
+    lookup_hash,
     new_receipt,
     new_submission_token,
     normalize_receipt,
-    receipt_hash,
     submission_hash,
 )
 from ..store import (
@@ -304,7 +305,11 @@ def form() -> str | tuple[str, int]:
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
+    # The conversation's auth key (intake/envelope/conversation.py) goes
+    # inside the sealed body (format v2): replies and follow-ups must prove
+    # it. Both, and the receipt, leave scope with this request.
     receipt = new_receipt()
+    receipt_key = reply_seed(receipt)
     sealed = seal(
         report,
         [key.public_key for org in chosen for key in org.keys],
@@ -312,9 +317,11 @@ def form() -> str | tuple[str, int]:
         sealed_by="server",
         attachments=attachments,
         chunk_size=current_app.config["CHUNK_SIZE"],
-        reply_key=reply_private_key(receipt).public_key.raw,
+        reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
+        auth={"key": auth_key(receipt_key)},
     )
-    del report, attachments  # plaintext leaves scope before any I/O
+    stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup_value(receipt_key), 2)
+    del report, attachments, receipt_key  # plaintext leaves scope before any I/O
 
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
@@ -323,7 +330,7 @@ def form() -> str | tuple[str, int]:
             blobs,
             sealed,
             keyring.recipient_of_key(),
-            receipt_hash=receipt_hash(current_app.config["RECEIPT_SECRET"], receipt),
+            receipt_hash=stored_hash,
             submission_hash=submitted,
             # Looked up above, before the sealing: not again (a race of the
             # same form with itself still meets the unique column).
