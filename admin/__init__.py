@@ -13,7 +13,9 @@ from typing import Any
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from intake.db import ROOT, Database
@@ -21,6 +23,7 @@ from intake.logs import install_app_scrubbing
 from intake.timing import pad_endpoints
 from intake.web import apply_security_headers
 
+from . import alarms
 from . import config as settings
 from .custody import Keyring
 from .display import visible_controls
@@ -108,6 +111,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.request_class = InterviewRequest
     app.register_blueprint(interview_bp)
+
+    # Against a seized intake: the alarms page (admin/alarms.py).
+    from .alarmviews import bp as alarms_bp
+
+    app.register_blueprint(alarms_bp)
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls
@@ -150,11 +158,25 @@ def _unexpected_error(error: Exception) -> tuple[str, int]:
 
 
 def _template_globals() -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "html_lang": str(get_locale() or "en"),
         "html_dir": "ltr",
         "key_unlocked": keyring().unlocked,
+        "open_alarms": (),
+        "open_alarm_count": 0,
     }
+    # The alarm banner, on every page of a logged-in account (never before
+    # login: the login page says nothing about the console's state).
+    if current_user.is_authenticated:
+        session = db_session()
+        try:
+            found["open_alarm_count"] = count = alarms.count_open(session)
+            if count:
+                found["open_alarms"] = alarms.open_alarms(session, alarms.BANNER_LIMIT)
+        except SQLAlchemyError:
+            # The error page of a failed transaction: it still renders.
+            pass
+    return found
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

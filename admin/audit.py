@@ -88,6 +88,12 @@ class Action:
     BRIEFING_VIGNETTES = "briefing.vignettes"
     DIGEST = "digest"
     CASE_REPLY = "case.reply"
+    # Against a seized intake (admin/alarms.py, admin/roster.py, admin/watch.py).
+    ALARM = "alarm"
+    ALARM_ACKNOWLEDGE = "alarm.acknowledge"
+    ROSTER_IMPORT = "roster.import"
+    ROSTER_REPLACE = "roster.replace"
+    INTAKE_CHECK = "intake.check"
 
 
 def canonical(

@@ -43,6 +43,10 @@ class Permission(enum.StrEnum):
     REPLY = "reply"
     #: File a report taken by interview (admin/interview.py).
     INTERVIEW = "interview"
+    #: See the alarms page (everyone logged in sees the banner).
+    VIEW_ALARMS = "view_alarms"
+    #: Acknowledge an alarm (admin/alarms.py): ends its banner.
+    ACKNOWLEDGE_ALARM = "acknowledge_alarm"
 
 
 _REVIEWER = frozenset(
@@ -55,6 +59,7 @@ _REVIEWER = frozenset(
         Permission.REPLY,
         Permission.LOCK_KEY,
         Permission.INTERVIEW,
+        Permission.VIEW_ALARMS,
     }
 )
 _COORDINATOR = _REVIEWER | {
@@ -64,6 +69,7 @@ _COORDINATOR = _REVIEWER | {
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
     Permission.RELEASE_VIGNETTE,
+    Permission.ACKNOWLEDGE_ALARM,
 }
 _ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
 
@@ -118,6 +124,8 @@ ENDPOINTS: Mapping[str, Permission] = {
     "keys.public_file": Permission.MANAGE_KEYS,
     "audit.index": Permission.VIEW_AUDIT,
     "interview.form": Permission.INTERVIEW,
+    "alarms.index": Permission.VIEW_ALARMS,
+    "alarms.acknowledge": Permission.ACKNOWLEDGE_ALARM,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from intake.db import Database
 from intake.envelope import (
     EnvelopeError,
+    KeyFileError,
     MalformedEnvelopeError,
     RecipientPrivateKey,
     open_attachment_chunks,
@@ -62,6 +63,7 @@ from intake.envelope import (
 from intake.envelope.format import TAG_SIZE
 from intake.envelope.keys import b64decode
 
+from .alarms import raise_alarm
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
 from .custody import FieldSealer, Keyring
 from .errors import (
@@ -74,6 +76,7 @@ from .errors import (
     SyncStoppedError,
 )
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
+from .roster import Pins, UnpinnedKeyError, check_header_keys
 
 SOURCE = "intake"
 #: Envelopes asked for per page (the intake's API allows 1-500; it sends
@@ -117,6 +120,9 @@ class SyncResult:
     added: int = 0
     quarantined: int = 0
     skipped: int = 0
+    #: The alarms this sync raised (their details: fingerprints, no ids),
+    #: e.g. an envelope sealed to a key outside the pinned roster.
+    alarms: list[str] = field(default_factory=list)
 
     def counts(self) -> str:
         """``added=N quarantined=N skipped=N``, as the audit log has them."""
@@ -560,6 +566,11 @@ def sync(
     """
     keys = keyring.private_keys()
     sealer = FieldSealer(keyring.data_key())
+    try:
+        with db.session() as session:
+            pins = Pins.load(session, data_dir)
+    except KeyFileError as exc:
+        raise SyncNotConfiguredError(f"a private key file cannot be read: {exc}") from exc
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -613,7 +624,9 @@ def sync(
                 ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
                 if ids:
                     known |= _known_ids(db, ids)
-                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store, stop)
+                cursor = _ingest_page(
+                    items, cursor, known, keyring, keys, sealer, client, blobs, store, stop, pins
+                )
                 pages += 1
                 if progress is not None:
                     counts = (result.added, result.quarantined, result.skipped)
@@ -765,6 +778,8 @@ class QuarantineRow:
     message: str
     header: bytes | None
     day: date
+    #: ``(kind, detail)`` of the alarm this envelope raises, stored with it.
+    alarm: tuple[str, str] | None = None
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -788,6 +803,7 @@ def _ingest_page(
     blobs: Path,
     commit: Callable[[_Batch], None],
     stop: threading.Event | None = None,
+    pins: Pins | None = None,
 ) -> int:
     """Open one page of envelopes and hand them to ``commit``, which stores
     them with the cursor in one transaction (one commit per page, not per
@@ -813,7 +829,7 @@ def _ingest_page(
                 batch.cursor = seq
                 continue
             try:
-                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs))
+                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs, pins))
             except EnvelopeError as exc:
                 batch.rows.append(_quarantined(item, seq, envelope_id, exc))
             except ConsoleError:
@@ -852,6 +868,11 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
     # anything else is named by its class only, since its text could quote
     # the envelope.
     message = str(exc)[:1000] if isinstance(exc, EnvelopeError) else "unexpected error while opening"
+    alarm = None
+    if isinstance(exc, UnpinnedKeyError):
+        # Only a seized or tampered intake (or a coalition member's key
+        # that was never pinned) makes this: someone must look.
+        alarm = (exc.kind, f"sync quarantined an envelope: {message}")
     return QuarantineRow(
         seq=seq,
         envelope_id=envelope_id,
@@ -859,6 +880,7 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
         message=message,
         header=_header_bytes(item),
         day=datetime.now(UTC).date(),
+        alarm=alarm,
     )
 
 
@@ -877,6 +899,7 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
     try:
         with db.session() as session:
             _insert(session, rows)
+            _raise_alarms(session, rows)
             _set_cursor(session, batch.cursor)
     except IntegrityError:
         # Another process stored some of these meanwhile: one by one.
@@ -884,6 +907,7 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
             try:
                 with db.session() as session:
                     _insert(session, [row])
+                    _raise_alarms(session, [row])
             except IntegrityError:
                 result.skipped += 1
             else:
@@ -896,11 +920,21 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
     result.skipped += batch.skipped
 
 
+def _raise_alarms(session: Session, rows: Sequence[CaseRow | QuarantineRow]) -> None:
+    """Raise the alarms of quarantined rows in the transaction that stores
+    them: an envelope is never quarantined without its alarm."""
+    for row in rows:
+        if isinstance(row, QuarantineRow) and row.alarm is not None:
+            raise_alarm(session, *row.alarm)
+
+
 def _count(result: SyncResult, row: CaseRow | QuarantineRow) -> None:
     if isinstance(row, CaseRow):
         result.added += 1
     else:
         result.quarantined += 1
+        if row.alarm is not None and row.alarm[1] not in result.alarms:
+            result.alarms.append(row.alarm[1])
 
 
 def _insert(session: Session, batch: Sequence[CaseRow | QuarantineRow]) -> None:
@@ -961,6 +995,7 @@ def _open_item(
     sealer: FieldSealer,
     client: IntakeClient,
     blobs: Path,
+    pins: Pins | None = None,
 ) -> CaseRow:
     try:
         header_raw = b64decode(item.get("header"), "header")
@@ -968,6 +1003,10 @@ def _open_item(
     except ValueError as exc:
         raise MalformedEnvelopeError(str(exc)) from exc
     header = parse_header(header_raw)
+    if pins is not None:
+        # Before anything is opened or downloaded: a key outside the pinned
+        # roster means the intake (or whoever sealed) added a recipient.
+        check_header_keys(header.key_ids, pins)
     envelope_id = header.envelope_id
     if item.get("id") != envelope_id:
         raise MalformedEnvelopeError("the API's envelope id does not match the header")

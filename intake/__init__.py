@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 
 from .db import ROOT, Database
@@ -138,6 +138,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # instead of a bare error page.
     csrf.exempt(report.bp)
     register_cli(app)
+
+    from .keyset import PATH as KEYSET_PATH
+    from .keyset import keyset_document
+
+    @app.get(KEYSET_PATH)
+    def keyset() -> Response:
+        """The recipient keys the form offers, as JSON (intake/keyset.py)."""
+        return jsonify(keyset_document(app.extensions["intake.keyring"]))
 
     @app.get("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:

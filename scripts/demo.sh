@@ -26,6 +26,10 @@ export INTAKE_KEYS_DIR="$DEMO/keys"
 echo "Creating the demo organization key (Argon2id takes a moment)..."
 printf '%s\n' "$passphrase" | flask --app admin keys generate --recipient-id demo-org \
   --name-en "Demo coalition member" --name-zh "示範聯盟成員" --out "$DEMO/keys" >/dev/null
+# The coalition roster the console pins (here one organization): an
+# envelope sealed to any key outside it is quarantined and alarms.
+flask --app admin roster make "$DEMO"/keys/*.json --out "$DEMO/roster.json" >/dev/null
+flask --app admin roster import "$DEMO/roster.json" >/dev/null
 printf '%s\n' "$password" | flask --app admin users create "$email" --role coordinator >/dev/null
 token="$(flask --app intake api-token create demo-org | tail -n 1)"
 
