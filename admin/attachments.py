@@ -118,9 +118,7 @@ class DecodeBudget:
             while self._running >= self.decodes or self._used + cost > self.limit:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise DecoderBusyError(
-                        "the console is decoding other large images; try again in a minute"
-                    )
+                    raise DecoderBusyError("the console is busy decoding other large images")
                 self._cond.wait(left)
             self._used += cost
             self._running += 1
@@ -866,6 +864,8 @@ _DROP = frozenset(
         "/Names",
         "/OPI",
         "/Ref",
+        # PDF 2.0 associated files: embedded files hung on any object.
+        "/AF",
     }
 )
 #: Stream entries that fetch the stream's data from a file instead.
