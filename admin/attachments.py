@@ -319,7 +319,7 @@ def _render(
         image.seek(0)  # first frame of an animation
         if max_side and source_format == "JPEG":
             image.draft(None, (max_side, max_side))
-        orientation = image.getexif().get(ExifTags.Base.Orientation)
+        orientation = _orientation(image)
         cost = decode_cost(
             image.width,
             image.height,
@@ -363,6 +363,24 @@ def _render(
                 return out.getvalue(), source_format, found
             finally:
                 frame.close()
+
+
+def _orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation, read without decoding the pixels. Pillow's
+    ``getexif()`` on a PNG decodes the whole image first (an eXIf chunk may
+    follow the image data), which would be a full decode outside the
+    budget: a PNG's orientation comes only from an eXIf chunk before the
+    image data, where the PNG specification puts it."""
+    if image.format == "PNG":
+        raw = image.info.get("exif")
+        if not raw:
+            return None
+        exif = Image.Exif()
+        exif.load(raw)
+        value = exif.get(ExifTags.Base.Orientation)
+    else:
+        value = image.getexif().get(ExifTags.Base.Orientation)
+    return value if isinstance(value, int) else None
 
 
 #: Modes Image.reduce works on.

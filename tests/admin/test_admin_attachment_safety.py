@@ -692,3 +692,53 @@ class _served:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def _png_with_orientation() -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), (1, 2, 3)).save(out, format="PNG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def _recording_load(load: Any, budget: attachments.DecodeBudget, loads: list[int]) -> Any:
+    """``load`` that first notes what the budget holds when pixels are about
+    to be decoded (an image whose ``tile`` is still set, or HEIF's first
+    load)."""
+
+    def recording(self: Any) -> Any:
+        if getattr(self, "tile", None) or self._im is None:
+            loads.append(budget.in_use)
+        return load(self)
+
+    return recording
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(_png_with_orientation(), id="png-exif"),
+        pytest.param(png_giving_away(), id="png-text"),
+        pytest.param(jpeg_with_comments(), id="jpeg"),
+        pytest.param(heic_with_gps(), id="heic"),
+    ],
+)
+def test_every_decode_happens_inside_the_budget(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pixels are decoded only while the budget is reserved: nothing on the
+    way in (Pillow's getexif() on a PNG decodes the whole image, which once
+    made four "budgeted" previews cost four full decodes at once)."""
+    from PIL import ImageFile
+    from pillow_heif.as_plugin import _LibHeifImageFile
+
+    budget = attachments.DecodeBudget(64 * 1024 * 1024, decodes=1, wait=1)
+    loads: list[int] = []
+    for cls in (ImageFile.ImageFile, _LibHeifImageFile):
+        monkeypatch.setattr(cls, "load", _recording_load(cls.load, budget, loads))
+    attachments.inspect_image(data, budget=budget)
+    attachments.reencode_image(data, budget=budget)
+    attachments.redact_image(data, budget=budget)
+    assert loads and all(held > 0 for held in loads), loads
+    assert budget.in_use == 0
+    with Image.open(io.BytesIO(attachments.reencode_image(_png_with_orientation()))) as upright:
+        assert upright.size == (20, 40)  # the orientation is still applied
