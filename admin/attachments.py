@@ -603,11 +603,18 @@ _STANDARD_ICC = re.compile(
 )
 
 
+#: Device descriptions of standard profiles (the sRGB profile most software
+#: embeds names "IEC http://www.iec.ch" and "IEC 61966-2.1 Default RGB
+#: colour space - sRGB"): no person's device.
+_STANDARD_DEVICE = re.compile(r"\bIEC\b|colou?r space|\bsRGB\b|Display P3|Adobe RGB", re.IGNORECASE)
+
+
 def _icc_facts(icc: Any) -> tuple[str | None, bool]:
     """An ICC profile's description and the device it names, as text, and
     whether it names a device: its ``dmnd``/``dmdd`` (device manufacturer
-    and model descriptions) tags, the header's manufacturer and model
-    signatures, or a description that is not a standard colour space.
+    and model descriptions) tags, unless they describe a standard colour
+    space, or a description that is not a standard colour space; the
+    header's manufacturer and model signatures are listed too.
     Read with LittleCMS (ImageCms); a profile it cannot read is "present
     (unreadable)"."""
     if not icc:
@@ -626,7 +633,11 @@ def _icc_facts(icc: Any) -> tuple[str | None, bool]:
         parts.append(f"device: {device}")
     if signatures:
         parts.append(f"maker and model codes: {signatures}")
-    names_device = bool(device or signatures) or bool(description and not _STANDARD_ICC.match(description))
+    # The maker and model codes of the header are listed, not warned about:
+    # ordinary profiles carry them too ("IEC" "sRGB", "APPL").
+    names_device = bool(device and not _STANDARD_DEVICE.search(device)) or bool(
+        description and not _STANDARD_ICC.match(description)
+    )
     return "; ".join(parts)[:300], names_device
 
 

@@ -553,6 +553,17 @@ def test_inspect_lists_xmp_icc_device_text_chunks_and_comments(
         assert attachments.inspect_image(copy.content).reveals == []
 
 
+def test_the_common_srgb_profile_names_no_device() -> None:
+    """The sRGB profile most software embeds describes a colour space, not
+    a person's device: listed, not warned about."""
+    out = io.BytesIO()
+    srgb = icc_naming_a_device("IEC http://www.iec.ch", "IEC 61966-2.1 Default RGB colour space - sRGB")
+    Image.new("RGB", (4, 4)).save(out, format="PNG", icc_profile=srgb)
+    facts = attachments.inspect_image(out.getvalue())
+    assert facts.icc is not None and "IEC 61966-2.1" in facts.icc
+    assert not facts.icc_device and facts.reveals == []
+
+
 def test_an_xmp_packet_with_a_dtd_is_not_parsed() -> None:
     """Billion laughs in XMP: reported present, never expanded."""
     bomb = (
