@@ -1047,7 +1047,10 @@ def _pdf(data: bytes, doing: str) -> Iterator[Any]:
             yield pdf
     except pikepdf.PasswordError as exc:
         raise UnsafePdfError("the PDF is encrypted (protected by a password)") from exc
-    except (pikepdf.PdfError, ValueError, RecursionError) as exc:
-        if isinstance(exc, UnsafePdfError):
-            raise
+    except UnsafePdfError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        # qpdf on hostile bytes, and the walk over what it found (a page
+        # tree that is not a tree, an array where a dictionary belongs):
+        # any failure is "damaged", never a server error.
         raise UnsafePdfError("the PDF is damaged or not a PDF") from exc
