@@ -949,6 +949,101 @@ def redact_pdf(data: bytes) -> RedactedCopy:
     return RedactedCopy(cleaned, "pdf", "application/pdf")
 
 
+#: Resolution of a flattened copy's pages, dots per inch.
+FLATTEN_DPI = 150
+#: Most pages a flattened copy renders (each takes a decode of its own).
+MAX_FLATTEN_PAGES = 300
+#: Most pixels one flattened page has (a page of several metres is drawn
+#: at a lower resolution rather than refused).
+MAX_FLATTEN_PIXELS = 12_000_000
+#: What a flattened copy is, for the reviewer who passes it on.
+PDF_FLATTENED = "flattened"
+
+
+def flatten_pdf(data: bytes, *, budget: DecodeBudget | None = None) -> RedactedCopy:
+    """A flattened copy of the PDF: each page drawn by PDFium (pypdfium2)
+    at :data:`FLATTEN_DPI` into a JPEG, and a new PDF of those images, one
+    per page at the page's size. Nothing but what the pages show survives:
+    no text layer (text hidden under a shape is gone, and so is selectable
+    text), no fonts, scripts, files, annotations (not drawn), form fields
+    (not drawn) or metadata. The file is checked like a cleaned copy.
+
+    The PDF is first opened with qpdf like :func:`redact_pdf` (encrypted
+    and damaged files are refused for the same reasons); PDFium then
+    parses it again to draw it, in this process, without its JavaScript or
+    form engine. Each page is drawn within ``budget``.
+
+    Raises:
+        UnsafePdfError: too large, encrypted, damaged, too many pages, or
+            PDFium cannot draw it.
+        DecoderBusyError, ImageTooLargeError: over the decode budget.
+    """
+    import pikepdf
+    import pypdfium2  # type: ignore[import-untyped]
+
+    budget = budget or default_budget
+    with _pdf(data, "flatten") as pdf:
+        count = len(pdf.pages)
+    if count > MAX_FLATTEN_PAGES:
+        raise UnsafePdfError(f"it has too many pages to flatten ({count}; at most {MAX_FLATTEN_PAGES})")
+    scale = FLATTEN_DPI / 72
+    pages: list[tuple[bytes, int, int, float, float]] = []
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except Exception as exc:  # noqa: BLE001 (PDFium on hostile bytes)
+        raise UnsafePdfError("the PDF cannot be drawn") from exc
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            try:
+                width_pt, height_pt = page.get_size()
+                if page.get_rotation() in (90, 270):
+                    width_pt, height_pt = height_pt, width_pt
+                page_scale = min(scale, (MAX_FLATTEN_PIXELS / max(1.0, width_pt * height_pt)) ** 0.5)
+                pixels = int(width_pt * page_scale + 1) * int(height_pt * page_scale + 1)
+                with budget.reserve(pixels * 4 * 3):
+                    bitmap = page.render(scale=page_scale, draw_annots=False, may_draw_forms=False)
+                    image = bitmap.to_pil().convert("RGB")
+                    out = io.BytesIO()
+                    image.save(out, format="JPEG", quality=85)
+                    pages.append((out.getvalue(), image.width, image.height, width_pt, height_pt))
+                    image.close()
+                    bitmap.close()
+            finally:
+                page.close()
+    except UnsafeImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UnsafePdfError("the PDF cannot be drawn") from exc
+    finally:
+        document.close()
+    flat = pikepdf.new()
+    for jpeg, width, height, width_pt, height_pt in pages:
+        picture = pikepdf.Stream(flat, jpeg)
+        picture.Type, picture.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        picture.Width, picture.Height, picture.BitsPerComponent = width, height, 8
+        picture.ColorSpace, picture.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.DCTDecode
+        drawing = f"q {width_pt:.3f} 0 0 {height_pt:.3f} 0 0 cm /P Do Q".encode("ascii")
+        flat.pages.append(
+            pikepdf.Page(
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Page,
+                    MediaBox=pikepdf.Array([0, 0, width_pt, height_pt]),
+                    Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(P=picture)),
+                    Contents=flat.make_stream(drawing),
+                )
+            )
+        )
+    out = io.BytesIO()
+    flat.save(out, deterministic_id=True, fix_metadata_version=False)
+    flattened = out.getvalue()
+    with _pdf(flattened, "check") as copy:
+        left = _left_over(copy)
+    if left:  # pragma: no cover (a new file of images: nothing to leave)
+        raise UnsafePdfError(f"it could not be flattened completely ({', '.join(left)} remained)")
+    return RedactedCopy(flattened, "pdf", "application/pdf")
+
+
 def _keep_only(obj: Any, keys: frozenset[str]) -> None:
     for key in list(obj.keys()):
         if key not in keys:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, cast
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -599,7 +599,8 @@ def redacted(envelope_id: str, position: int) -> Response:
     """A copy without metadata, for passing on: images re-encoded from their
     pixels (no EXIF, XMP, ICC, text), PDFs cleaned (no JavaScript or
     actions, embedded files, annotations, form fields, document information
-    or XMP; pages kept). Other types: 404 (never offered). A download, never
+    or XMP; pages kept) or, with ``?as=flattened``, flattened (each page
+    drawn as an image). Other types: 404 (never offered). A download, never
     rendered, with the sandbox CSP like the original."""
     case = _case_or_404(envelope_id)
     if not keyring().unlocked:
@@ -607,9 +608,12 @@ def redacted(envelope_id: str, position: int) -> Response:
         return _back(case)
     info, data = _attachment_bytes(case, position)
     kind = attachments.redactable(data)
+    flattened = request.args.get("as") == attachments.PDF_FLATTENED
     try:
         if kind == "image":
             copy = attachments.redact_image(data, budget=_budget())
+        elif kind == "pdf" and flattened:
+            copy = attachments.flatten_pdf(data, budget=_budget())
         elif kind == "pdf":
             copy = attachments.redact_pdf(data)
         else:
@@ -619,17 +623,21 @@ def redacted(envelope_id: str, position: int) -> Response:
         abort(415, _("This file cannot be rewritten without its metadata; it is not offered."))
     except attachments.UnsafePdfError as exc:
         abort(415, _("No redacted copy of this PDF: %(reason)s.", reason=str(exc)))
+    what = f"{kind} {attachments.PDF_FLATTENED}" if kind == "pdf" and flattened else str(kind)
     audit.record(
         db_session(),
         current_user.email,
         audit.Action.ATTACHMENT_REDACTED,
         case.envelope_id,
-        f"attachment {position} {kind}",
+        f"attachment {position} {what}",
     )
     db_session().commit()
     response = Response(copy.data, mimetype="application/octet-stream")
+    # The name says which copy it is: "-flattened" (pages as images) or
+    # "-redacted" (cleaned, or an image re-encoded).
+    suffix = "-flattened" if kind == "pdf" and flattened else "-redacted"
     response.headers["Content-Disposition"] = content_disposition(
-        info.name, f"attachment-{position}", suffix="-redacted", extension=copy.extension
+        info.name, f"attachment-{position}", suffix=suffix, extension=copy.extension
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
