@@ -392,6 +392,7 @@ def test_hostile_pdfs_get_clean_copies_and_are_never_rendered(
         assert page.status_code == 200, name
         assert "This PDF holds active content or files" in page.text, name
         assert 'id="redacted-kind"' in page.text and "cleaned, not flattened" in page.text
+        assert 'id="flattened-kind"' in page.text and "each page drawn as an image" in page.text
         assert_never_rendered(http, console, base, position, page.text)
         assert http.get(f"{console}{base}/{position}/preview.png").status_code == 415
 
@@ -426,7 +427,7 @@ def test_hostile_pdfs_get_clean_copies_and_are_never_rendered(
         page = http.get(f"{console}{base}/{position}/inspect")
         assert page.status_code == 200, name
         assert f"No preview: {reason}." in page.text, name
-        assert "Download a redacted copy" not in page.text
+        assert "Download a redacted copy" not in page.text and "Download a flattened copy" not in page.text
         assert_never_rendered(http, console, base, position, page.text)
         copy = http.get(f"{console}{base}/{position}/redacted")
         assert copy.status_code == 415, name
