@@ -80,6 +80,9 @@ class Action:
     SECOND_FACTOR_ENROLLED = "second_factor.enrolled"
     SECOND_FACTOR_RESET = "second_factor.reset"
     LOGIN_UNPAUSE = "login.unpause"
+    #: A security key answered with a signature counter at or below the
+    #: one stored: its secret may have been copied to another device.
+    SECOND_FACTOR_POSSIBLE_CLONE = "second_factor.possible_clone"
     UNLOCK = "key.unlock"
     UNLOCK_FAILED = "key.unlock_failed"
     LOCK = "key.lock"

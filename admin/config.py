@@ -106,6 +106,14 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": None,
     "SMTP_STARTTLS": True,
     "SMTP_TIMEOUT": 30,
+    # --- attachments: memory of image decoding (admin/attachments.py) ---
+    # MiB of decoded pixels one console process holds at once (previews,
+    # redacted copies); an image that alone needs more is refused.
+    "IMAGE_MEMORY_BUDGET": 384,
+    # Image decodes running at once in one process.
+    "IMAGE_DECODES": 2,
+    # Seconds a decode waits for room in the budget before "busy, try again".
+    "IMAGE_DECODE_WAIT": 30,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)

@@ -35,6 +35,12 @@ apt_install fonts-noto-cjk
 # clean `npm ci --prefer-offline` in a scratch folder.
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# --- attachments: a second reader of the console's redacted copies
+# (section owned by the attachment-safety work)
+# tests/admin/test_admin_attachment_safety.py reads a redacted photo with
+# exiftool, independently of Pillow, to show it carries no metadata.
+apt_install libimage-exiftool-perl
+
 # --- PostgreSQL: the suite also runs against a real server on loopback
 # (section owned by the hardening work)
 # Debian's server package; the suite's second run uses the cluster started

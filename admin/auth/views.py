@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response
 
 from intake.db import ROOT
 
-from .. import accounts, audit, triage
+from .. import accounts, alarms, audit, triage
 from ..extensions import db_session
 from ..forms import ActionForm, LoginForm, TotpForm
 from ..models import User
@@ -93,6 +93,28 @@ def _fail(user: User, how: str) -> None:
     detail = f"{how} known-browser" if known else how
     audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), detail)
     db_session().commit()
+
+
+#: Alarm kind of a security key whose signature counter went back.
+ALARM_POSSIBLE_CLONE = "webauthn.possible_clone"
+
+
+def _possible_clone(user: User, exc: passkeys.ClonedKeyError) -> None:
+    """Audit a security key answering with a counter that went back
+    (``second_factor.possible_clone``, distinct from a failed login) and
+    raise an alarm, which every coordinator sees until one acknowledges it;
+    the caller's :func:`_fail` commits both. Names the account and the
+    key's id and the counters (the console's own records), never the
+    key's name, which its owner typed."""
+    db = db_session()
+    detail = f"webauthn key {exc.key.id} counter {exc.received} after {exc.stored}"
+    audit.record(db, user.email, audit.Action.SECOND_FACTOR_POSSIBLE_CLONE, str(user.id), detail)
+    alarms.raise_alarm(
+        db,
+        ALARM_POSSIBLE_CLONE,
+        f"security key {exc.key.id} of {user.email} answered with signature counter "
+        f"{exc.received} after {exc.stored}: a copy of the key may be in use",
+    )
 
 
 def _finish(user: User, how: str) -> None:
@@ -248,6 +270,16 @@ def webauthn_login_verify() -> Response | tuple[Response, int]:
         abort(403)
     try:
         passkeys.authenticate(db_session(), user, _json_body(), challenge, passkeys.relying_party())
+    except passkeys.ClonedKeyError as exc:
+        db_session().rollback()
+        _possible_clone(user, exc)
+        _fail(user, "webauthn counter")
+        return jsonify(
+            error=_(
+                "The security key was not accepted: its answer suggests that a copy of it is in use. "
+                "Coordinators have been told. Log in with another key or your authenticator app."
+            )
+        ), 400
     except passkeys.PasskeyError:
         db_session().rollback()
         _fail(user, "webauthn")
