@@ -234,13 +234,18 @@ def sync_command(rescan: bool) -> None:
     finally:
         lock_after_command()
     click.echo(str(result))
+    if current_app.config.get("INTAKE_CHECK_ON_SYNC", True):
+        differences, failure = check_intake_now()
+        if failure is not None:
+            click.echo(f"intake check not run: {failure}", err=True)
+        result.alarms.extend(f"intake check: {line}" for line in differences)
     if result.alarms:
         # Stored and alarmed; the timer's run fails so someone looks now.
         for detail in result.alarms:
             click.echo(f"ALARM: {detail}", err=True)
         raise click.ClickException(
-            f"{len(result.alarms)} alarm(s) raised: envelopes were quarantined (see the console's "
-            "Alarms page and docs/threat-model.md, 'Seized intake')"
+            f"{len(result.alarms)} alarm(s) raised (see the console's Alarms page and "
+            "docs/threat-model.md, 'Seized intake')"
         )
 
 
@@ -539,6 +544,50 @@ def roster_show_command() -> None:
     click.echo(f"roster digest {current.digest}")
 
 
+intake_cli = AppGroup("intake", help="The public intake, watched from the console.")
+
+
+def check_intake_now(actor: str = "cli") -> tuple[list[str], str | None]:
+    """Run the intake check with the app's settings, record alarms and the
+    audit entry. Returns the differences and, when the check could not run,
+    why (nothing recorded then)."""
+    from intake.assets import AssetManifest
+    from intake.db import ROOT
+
+    from . import roster, watch
+
+    try:
+        url, proxy, timeout = watch.check_settings(current_app.config)
+        with db().session() as session:
+            pins = roster.Pins.load(session, data_dir())
+            result = watch.run_check(
+                session, pins, AssetManifest(ROOT / "static"), url, proxy=proxy, timeout=timeout, actor=actor
+            )
+    except (watch.CheckError, KeyFileError) as exc:
+        return [], str(exc)
+    return result.differences, None
+
+
+@intake_cli.command("check")
+def intake_check_command() -> None:
+    """Fetch the intake's public pages in every language, its key set
+    (/keys.json) and every script and stylesheet they load, and compare
+    them with the pinned roster and this console's copy of the release.
+    Each difference raises an alarm and is printed; exits 1 if any. No
+    passphrase needed. Through Tor: ADMIN_INTAKE_CHECK_PROXY."""
+    differences, failure = check_intake_now()
+    if failure is not None:
+        raise click.ClickException(failure)
+    for line in differences:
+        click.echo(f"ALARM: intake check: {line}", err=True)
+    if differences:
+        raise click.ClickException(
+            f"the intake differs from the pinned roster or this release in {len(differences)} way(s); "
+            "alarms raised (docs/threat-model.md, 'Seized intake')"
+        )
+    click.echo("intake check: the intake serves the pinned keys and this release")
+
+
 alarms_cli = AppGroup("alarms", help="Alarms: what only a seized or tampered intake would do.")
 
 
@@ -573,5 +622,6 @@ def register_commands(app: Flask) -> None:
         digest_command,
         alarms_cli,
         roster_cli,
+        intake_cli,
     ):
         app.cli.add_command(command)
