@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.cookiejar
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -87,15 +88,25 @@ class CheckError(Exception):
 
 @dataclass
 class CheckResult:
-    """What a check found: one line per difference, and how many answers
-    it compared."""
+    """What a check found: one line per difference (each an alarm), what
+    could not be fetched (network faults, 5xx: the check is incomplete, no
+    alarm), and how many answers it compared."""
 
     differences: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
     fetched: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.unreachable
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 200 answer, read within the cap."""
+
+    headers: Mapping[str, str]
+    body: bytes
 
 
 @dataclass
@@ -226,7 +237,16 @@ class IntakeWatch:
         if line not in self.result.differences:
             self.result.differences.append(line)
 
-    def _get(self, path: str) -> requests.Response | None:
+    def _get(self, path: str) -> _Answer | None:
+        """GET ``path`` (no redirect followed, at most :data:`MAX_BYTES`).
+        None when it failed: a 200 that is not one, or an answer too large,
+        is a difference; no answer at all (network, 5xx) leaves the check
+        incomplete without an alarm, since it says nothing of what the
+        intake serves.
+
+        Raises:
+            CheckError: a SOCKS proxy without SOCKS support installed.
+        """
         try:
             response = self._http.get(
                 self.base_url + path, timeout=self.timeout, allow_redirects=False, stream=True
@@ -236,21 +256,31 @@ class IntakeWatch:
                 "the proxy needs SOCKS support: pip install 'tnr-intake[tor]' (PySocks)"
             ) from exc
         except requests.RequestException as exc:
-            self._differs(f"GET {path} failed ({exc.__class__.__name__})")
+            self._unreachable(f"GET {path} failed ({exc.__class__.__name__})")
             return None
         with response:
-            body = b""
-            for piece in response.iter_content(64 * 1024):
-                body += piece
-                if len(body) > MAX_BYTES:
-                    self._differs(f"GET {path} is larger than {MAX_BYTES} bytes")
-                    return None
-            response._content = body  # noqa: SLF001 (read once, within the cap)
+            body = bytearray()
+            try:
+                for piece in response.iter_content(64 * 1024):
+                    body += piece
+                    if len(body) > MAX_BYTES:
+                        self._differs(f"GET {path} is larger than {MAX_BYTES} bytes")
+                        return None
+            except requests.RequestException as exc:
+                self._unreachable(f"GET {path} broke off ({exc.__class__.__name__})")
+                return None
         self.result.fetched += 1
+        if response.status_code >= 500:
+            self._unreachable(f"GET {path} answered HTTP {response.status_code}")
+            return None
         if response.status_code != 200:
             self._differs(f"GET {path} answered HTTP {response.status_code}")
             return None
-        return response
+        return _Answer(response.headers, bytes(body))
+
+    def _unreachable(self, line: str) -> None:
+        if line not in self.result.unreachable:
+            self.result.unreachable.append(line)
 
     def run(self) -> CheckResult:
         """Fetch and compare everything; the differences are in the result.
@@ -263,14 +293,14 @@ class IntakeWatch:
         for lang in self.languages:
             for template in PAGES:
                 path = template.format(lang=lang)
-                response = self._get(path)
-                if response is not None:
-                    self._check_page(path, response, expected, assets, form=template == "/{lang}/")
+                answer = self._get(path)
+                if answer is not None:
+                    self._check_page(path, answer, expected, assets, form=template == "/{lang}/")
         for url, name in sorted(assets.items()):
-            response = self._get(url)
-            if response is None:
+            answer = self._get(url)
+            if answer is None:
                 continue
-            digest = hashlib.sha256(response.content).hexdigest()
+            digest = hashlib.sha256(answer.body).hexdigest()
             if digest != self.manifest[name].sha256:
                 self._differs(
                     f"the intake serves {url} with other bytes than this release "
@@ -295,12 +325,12 @@ class IntakeWatch:
             keys={k: v[1] for k, v in pinned.items()},
             offered=frozenset(k for k, v in pinned.items() if v[2]),
         )
-        response = self._get(KEYSET_PATH)
-        if response is None:
+        answer = self._get(KEYSET_PATH)
+        if answer is None:
             return expected
         try:
-            doc = response.json()
-        except ValueError:
+            doc = json.loads(answer.body)
+        except (ValueError, RecursionError):
             self._differs(f"{KEYSET_PATH} is not JSON")
             return expected
         keys = doc.get("keys") if isinstance(doc, dict) and doc.get("format") == KEYSET_FORMAT else None
@@ -367,18 +397,18 @@ class IntakeWatch:
     def _check_page(
         self,
         path: str,
-        response: requests.Response,
+        answer: _Answer,
         expected: _Expected,
         assets: dict[str, str],
         *,
         form: bool,
     ) -> None:
-        csp = response.headers.get("Content-Security-Policy", "")
+        csp = answer.headers.get("Content-Security-Policy", "")
         if csp not in ALLOWED_CSP:
             self._differs(f"{path}: its Content-Security-Policy differs from this release's")
-        if response.headers.get("Cache-Control") != "no-store":
+        if answer.headers.get("Cache-Control") != "no-store":
             self._differs(f"{path}: not sent with Cache-Control: no-store")
-        page = scan_page(response.content.decode("utf-8", "replace"))
+        page = scan_page(answer.body.decode("utf-8", "replace"))
         for handler in page.handlers:
             self._differs(f"{path}: an inline event handler ({handler})")
         for src, integrity, inline in page.scripts:
@@ -500,6 +530,7 @@ def run_check(
         actor,
         audit.Action.INTAKE_CHECK,
         None,
-        f"fetched={result.fetched} differences={len(result.differences)}",
+        f"fetched={result.fetched} differences={len(result.differences)} "
+        f"unreachable={len(result.unreachable)}",
     )
     return result

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from admin.extensions import DB_EXTENSION
+from admin.models import Alarm
 from admin.watch import CheckError, IntakeWatch, scan_page
 from intake.assets import AssetManifest
 from intake.db import ROOT
@@ -159,3 +162,14 @@ def test_a_socks_proxy_without_pysocks_is_a_clear_error() -> None:
     with pytest.raises(CheckError, match="SOCKS"):
         watch.run()
     watch.close()
+
+
+def test_an_unreachable_intake_fails_the_check_without_an_alarm(coalition: Coalition) -> None:
+    """No answer says nothing of what the intake serves: the command fails
+    (the timer shows it), but nobody is told the intake was seized."""
+    coalition.console.config.update(INTAKE_URL="http://127.0.0.1:9")  # the discard port: closed
+    checked = coalition.cli("intake", "check")
+    assert checked.exit_code == 1
+    assert "could not be checked in full: GET /keys.json failed (ConnectionError)" in checked.output
+    with coalition.console.extensions[DB_EXTENSION].session() as session:
+        assert session.scalars(select(Alarm)).all() == []
