@@ -240,7 +240,7 @@ class IntakeWatch:
     def _get(self, path: str) -> _Answer | None:
         """GET ``path`` (no redirect followed, at most :data:`MAX_BYTES`).
         None when it failed: a 200 that is not one, or an answer too large,
-        is a difference; no answer at all (network, 5xx) leaves the check
+        is a difference; no answer at all (network, 5xx, 429) leaves the check
         incomplete without an alarm, since it says nothing of what the
         intake serves.
 
@@ -270,7 +270,8 @@ class IntakeWatch:
                 self._unreachable(f"GET {path} broke off ({exc.__class__.__name__})")
                 return None
         self.result.fetched += 1
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
+            # Down, or throttling a busy moment: the check is incomplete.
             self._unreachable(f"GET {path} answered HTTP {response.status_code}")
             return None
         if response.status_code != 200:
