@@ -223,9 +223,7 @@ class IntakeWatch:
         self._http = requests.Session()
         # No cookies kept between pages, no token: a first visit each time.
         self._http.cookies.set_policy(_NoCookies())
-        self._http.headers["User-Agent"] = (
-            "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
-        )
+        self._http.headers["User-Agent"] = USER_AGENT
         if proxy:
             self._http.proxies = {"http": proxy, "https": proxy}
         self.result = CheckResult()
