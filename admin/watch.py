@@ -53,7 +53,7 @@ from intake.web import CSP, CSP_DIRECTIVES, build_csp
 
 from . import audit
 from .alarms import Kind, raise_alarm
-from .roster import Pins
+from .roster import Pins, RosterEntry
 
 #: The public pages fetched in every language (``{lang}``: its URL code).
 PAGES = ("/{lang}/", "/{lang}/receipt", "/{lang}/safety")
@@ -117,8 +117,11 @@ class _Page:
     stylesheets: list[tuple[str, str | None]] = field(default_factory=list)
     loads: list[tuple[str, str]] = field(default_factory=list)
     handlers: list[str] = field(default_factory=list)
-    keys: list[tuple[str, str | None]] = field(default_factory=list)
+    #: (key id, public key, the organization the key is listed under).
+    keys: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     fingerprints: list[str] = field(default_factory=list)
+    #: (recipient id, the name the form shows for it), in order.
+    organizations: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Scanner(HTMLParser):
@@ -129,6 +132,9 @@ class _Scanner(HTMLParser):
         self._script_text: list[str] = []
         self._in_fingerprint = False
         self._fingerprint: list[str] = []
+        self._recipient: str | None = None
+        self._in_org = False
+        self._org: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -150,8 +156,13 @@ class _Scanner(HTMLParser):
         for attr in _LOADING.get(tag, ()):
             if found.get(attr):
                 self.page.loads.append((f"<{tag} {attr}>", str(found[attr])))
+        if tag == "input" and found.get("name") == "recipients":
+            self._recipient = found.get("value")
+        if tag == "span" and "org" in (found.get("class") or "").split():
+            self._in_org = True
+            self._org = []
         if "data-kid" in found:
-            self.page.keys.append((str(found["data-kid"]), found.get("data-public-key")))
+            self.page.keys.append((str(found["data-kid"]), found.get("data-public-key"), self._recipient))
         if tag == "code" and "fingerprint" in (found.get("class") or "").split():
             self._in_fingerprint = True
             self._fingerprint = []
@@ -162,6 +173,9 @@ class _Scanner(HTMLParser):
             if "".join(self._script_text).strip():
                 src, integrity, _inline = self.page.scripts[-1]
                 self.page.scripts[-1] = (src, integrity, True)
+        elif tag == "span" and self._in_org:
+            self._in_org = False
+            self.page.organizations.append((self._recipient or "", " ".join("".join(self._org).split())))
         elif tag == "code" and self._in_fingerprint:
             self._in_fingerprint = False
             self.page.fingerprints.append(" ".join("".join(self._fingerprint).split()))
@@ -171,6 +185,8 @@ class _Scanner(HTMLParser):
             self._script_text.append(data)
         if self._in_fingerprint:
             self._fingerprint.append(data)
+        if self._in_org:
+            self._org.append(data)
 
 
 def scan_page(html: str) -> _Page:
@@ -421,6 +437,7 @@ class IntakeWatch:
             if _elsewhere(url):
                 self._differs(f"{path}: {what} points to another origin ({_origin(url)})")
         self._check_page_keys(path, page, expected, form=form)
+        self._check_page_names(path, page)
 
     def _check_asset(
         self, path: str, what: str, url: str, integrity: str | None, assets: dict[str, str]
@@ -438,14 +455,35 @@ class IntakeWatch:
             self._differs(f"{path}: loads {local} without this release's integrity")
         assets[local] = asset.name
 
+    def _check_page_names(self, path: str, page: _Page) -> None:
+        """The name the form shows for each organization is the roster's
+        (Chinese on the Chinese pages, English elsewhere, as the form does)."""
+        if self.pins.roster is None:
+            return
+        names = _names(self.pins.roster)
+        chinese = path.startswith("/zh")
+        for recipient_id, shown in page.organizations:
+            if recipient_id not in names:
+                self._differs(
+                    f"{path}: offers organization {recipient_id[:64]}, which is not in the pinned roster"
+                )
+                continue
+            want = names[recipient_id][1 if chinese else 0]
+            if shown != " ".join(want.split()):
+                self._differs(f"{path}: names {recipient_id} otherwise than the pinned roster")
+
     def _check_page_keys(self, path: str, page: _Page, expected: _Expected, *, form: bool) -> None:
         shown_ids = set()
-        for key_id, public in page.keys:
+        pinned = self._pinned()
+        for key_id, public, listed_under in page.keys:
             shown_ids.add(key_id)
             fingerprint = group_fingerprint(key_id)
             if key_id not in expected.keys:
                 self._differs(f"{path}: shows key {fingerprint}, which is not in the pinned roster")
                 continue
+            owner = pinned[key_id][0]
+            if listed_under is not None and listed_under != owner:
+                self._differs(f"{path}: shows key {fingerprint} of {owner} under {listed_under}")
             want = expected.keys[key_id]
             if public is not None and want is not None and public != want:
                 self._differs(f"{path}: key {fingerprint} carries another public key than the roster's")
@@ -456,6 +494,15 @@ class IntakeWatch:
         if form:
             for key_id in sorted(expected.offered - shown_ids):
                 self._differs(f"{path}: the form does not offer key {group_fingerprint(key_id)}")
+
+
+def _names(roster: Mapping[str, RosterEntry]) -> dict[str, tuple[str, str]]:
+    """Recipient id -> (English name, Chinese name), from its active keys."""
+    names: dict[str, tuple[str, str]] = {}
+    for entry in roster.values():
+        if entry.status == "active" or entry.recipient_id not in names:
+            names[entry.recipient_id] = (entry.name_en, entry.name_zh)
+    return names
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):

@@ -96,6 +96,12 @@ CHANGES: dict[str, tuple[Callable[[WsgiApp], WsgiApp], str]] = {
         ),
         "/fr/: <form action> points to another origin (https://evil.example)",
     ),
+    "organization renamed on the page": (
+        rewriting(
+            lambda p, b: b.replace("測試機構".encode(), "另一個機構".encode()) if p == "/zh-hant/" else b
+        ),
+        "/zh-hant/: names test-org otherwise than the pinned roster",
+    ),
     "a weaker CSP": (
         rewriting(_same, weaker_csp=True),
         "/en/: its Content-Security-Policy differs from this release's",
@@ -142,7 +148,7 @@ def test_scanner_finds_what_a_page_loads() -> None:
         ("<img src>", "data:image/png;base64,AA"),
     ]
     assert page.handlers == ["<button onclick>"]
-    assert page.keys == [("ab", "cd")] and page.fingerprints == ["ab12 cd34"]
+    assert page.keys == [("ab", "cd", None)] and page.fingerprints == ["ab12 cd34"]
     # An empty <script></script> without src is still an inline script slot.
     assert page.scripts == [("/static/a.js", "sha384-x", False), (None, None, False)]
 
