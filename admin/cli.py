@@ -548,29 +548,10 @@ intake_cli = AppGroup("intake", help="The public intake, watched from the consol
 
 
 def check_intake_now(actor: str = "cli") -> tuple[list[str], str | None]:
-    """Run the intake check with the app's settings, record alarms and the
-    audit entry. Returns the differences and, when the check could not run
-    or not fetch everything, why (no alarm for that)."""
-    from intake.assets import AssetManifest
-    from intake.db import ROOT
+    """:func:`admin.watch.check_now` with the current app's settings."""
+    from . import watch
 
-    from . import roster, watch
-
-    try:
-        url, proxy, timeout = watch.check_settings(current_app.config)
-        with db().session() as session:
-            pins = roster.Pins.load(session, data_dir())
-            result = watch.run_check(
-                session, pins, AssetManifest(ROOT / "static"), url, proxy=proxy, timeout=timeout, actor=actor
-            )
-    except (watch.CheckError, KeyFileError) as exc:
-        return [], str(exc)
-    incomplete = (
-        f"the intake could not be checked in full: {'; '.join(result.unreachable[:3])}"
-        if result.unreachable
-        else None
-    )
-    return result.differences, incomplete
+    return watch.check_now(current_app.config, db(), data_dir(), actor=actor)
 
 
 @intake_cli.command("check")

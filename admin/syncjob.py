@@ -184,9 +184,11 @@ class SyncJobs:
         if app.config.get("INTAKE_CHECK_ON_SYNC", True) and not locked:
             # The watch from the trusted side runs with every sync: its
             # differences are alarms (the banner shows them).
-            from .cli import check_intake_now
+            from .watch import check_now
 
-            differences, _failure = check_intake_now(actor=job.actor)
+            differences, _failure = check_now(
+                app.config, app.extensions[DB_EXTENSION], Path(app.config["DATA_DIR"]), actor=job.actor
+            )
             result.alarms.extend(f"intake check: {line}" for line in differences)
         # The outcome is shown first, then audited: what was stored before a
         # failure stays stored, and is audited with it, so the log's counts

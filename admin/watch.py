@@ -38,6 +38,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,8 @@ import requests
 from sqlalchemy.orm import Session
 
 from intake.assets import AssetManifest
+from intake.db import ROOT, Database
+from intake.envelope import KeyFileError
 from intake.envelope.keys import b64encode, group_fingerprint
 from intake.i18n import LANGUAGES
 from intake.keyset import FORMAT as KEYSET_FORMAT
@@ -580,3 +583,31 @@ def run_check(
         f"unreachable={len(result.unreachable)}",
     )
     return result
+
+
+def check_now(
+    config: Mapping[str, Any], database: Database, data_dir: Path, *, actor: str = "cli"
+) -> tuple[list[str], str | None]:
+    """Run the check with the app's settings (:func:`check_settings`)
+    against this release's ``static/`` and record its alarms and audit
+    entry (committed here).
+
+    Returns:
+        The differences (each now an alarm), and why the check could not
+        run or fetch everything (no alarm for that), else None.
+    """
+    try:
+        url, proxy, timeout = check_settings(config)
+        with database.session() as session:
+            pins = Pins.load(session, data_dir)
+            result = run_check(
+                session, pins, AssetManifest(ROOT / "static"), url, proxy=proxy, timeout=timeout, actor=actor
+            )
+    except (CheckError, KeyFileError) as exc:
+        return [], str(exc)
+    incomplete = (
+        f"the intake could not be checked in full: {'; '.join(result.unreachable[:3])}"
+        if result.unreachable
+        else None
+    )
+    return result.differences, incomplete

@@ -65,3 +65,29 @@ def test_a_key_planted_in_keys_alarms_and_the_report_is_not_filed(coalition: Coa
         assert any(
             a.kind == "intake.check" and fingerprint in a.detail for a in session.scalars(select(Alarm))
         )
+
+
+def test_the_sync_button_runs_the_check_too(coalition: Coalition) -> None:
+    """The web console's sync (admin/syncjob.py) quarantines and alarms the
+    same way, and runs the intake check after it."""
+    from admin import custody
+    from admin.extensions import KEYRING_EXTENSION
+    from admin.syncjob import EXTENSION as SYNCJOB_EXTENSION
+
+    planted = coalition.plant_key()
+    coalition.start_intake()
+    coalition.submit("fr", "un signalement")
+    console = coalition.console
+    with console.app_context(), console.extensions[DB_EXTENSION].session() as session:
+        custody.unlock(console.extensions[KEYRING_EXTENSION], session, coalition.root / "console", PASSPHRASE)
+    jobs = console.extensions[SYNCJOB_EXTENSION]
+    job = jobs.start("coordinator@example.org")
+    assert job.done.wait(120)
+    outcome = jobs.outcome(job)
+    assert outcome is not None and outcome.result is not None
+    assert (outcome.result.added, outcome.result.quarantined) == (0, 1)
+    fingerprint = planted.public_key.fingerprint
+    assert any(line.startswith("intake check:") and fingerprint in line for line in outcome.result.alarms)
+    with console.extensions[DB_EXTENSION].session() as session:
+        kinds = {a.kind for a in session.scalars(select(Alarm))}
+    assert kinds == {"roster.unpinned_key", "intake.check"}
