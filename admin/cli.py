@@ -541,6 +541,12 @@ def roster_show_command() -> None:
             f"{e.recipient_id}\t{e.status}\t{e.fingerprint}\texpires {e.expires.isoformat()}\t"
             f"{e.name_en} / {e.name_zh}\t{mark}".rstrip()
         )
+    listed = current.by_key_id()
+    for key_id, recipient_id in sorted(held.items()):
+        if key_id not in listed:
+            # A key made since (keys generate --rotate): envelopes sealed to
+            # it alarm until a roster that lists it is imported.
+            click.echo(f"{recipient_id}\tNOT IN THE ROSTER\t{group_fingerprint(key_id)}\tours")
     click.echo(f"roster digest {current.digest}")
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import RECIPIENT_ID, FakeIntake, Served, pin_roster, sync_from, unlock
+from admin_testlib import RECIPIENT_ID, FakeIntake, Served, pin_roster, store_key, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -271,3 +271,14 @@ def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
     with app.extensions[DB_EXTENSION].session() as session:
         assert len(session.scalars(select(Quarantine)).all()) == 1
         assert len(session.scalars(select(Alarm)).all()) == 1
+
+
+def test_show_names_a_held_key_the_roster_lacks(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
+) -> None:
+    make(runner, tmp_path / "r.json", coalition["ours"], coalition["other"])
+    assert runner.invoke(args=["roster", "import", str(tmp_path / "r.json")]).exit_code == 0
+    rotated = RecipientPrivateKey.generate()
+    store_key(rotated, Path(app.config["DATA_DIR"]))
+    shown = runner.invoke(args=["roster", "show"]).output
+    assert f"{RECIPIENT_ID}\tNOT IN THE ROSTER\t{rotated.public_key.fingerprint}\tours" in shown
