@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from intake.assets import install as install_assets
 from intake.db import ROOT, Database
 from intake.logs import install_app_scrubbing
 from intake.timing import pad_endpoints
@@ -92,6 +93,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for bp in (auth_bp, inbox_bp, case_bp, keys_bp):
         app.register_blueprint(bp)
+    # The console's stylesheet and script under content-hashed names, with SRI.
+    install_assets(app, ROOT / "static" / "admin", "auth.static")
     register_commands(app)
 
     # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
@@ -150,9 +153,15 @@ def _select_locale() -> str:
 
 
 def _security_headers(response: Response) -> Response:
-    # Pages carry decrypted reports: never cached, on any response.
+    # Pages carry decrypted reports: never cached. Only the stylesheet and
+    # script keep the caching the static view gave them (a year under a
+    # content-hashed name, intake/assets.py).
+    static = request.endpoint == "auth.static" and response.status_code < 400
     apply_security_headers(
-        response, csp=CSP, no_store=True, hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0)
+        response,
+        csp=CSP,
+        no_store=not static,
+        hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0),
     )
     # same-origin, not the reporter pages' no-referrer: behind HTTPS,
     # Flask-WTF's CSRF check also demands a Referer from this very origin

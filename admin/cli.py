@@ -235,13 +235,18 @@ def sync_command(rescan: bool) -> None:
     finally:
         lock_after_command()
     click.echo(str(result))
+    if current_app.config.get("INTAKE_CHECK_ON_SYNC", True):
+        differences, failure = check_intake_now()
+        if failure is not None:
+            click.echo(f"intake check: {failure}", err=True)
+        result.alarms.extend(f"intake check: {line}" for line in differences)
     if result.alarms:
         # Stored and alarmed; the timer's run fails so someone looks now.
         for detail in result.alarms:
             click.echo(f"ALARM: {detail}", err=True)
         raise click.ClickException(
-            f"{len(result.alarms)} alarm(s) raised: envelopes were quarantined (see the console's "
-            "Alarms page and docs/threat-model.md, 'Seized intake')"
+            f"{len(result.alarms)} alarm(s) raised (see the console's Alarms page and "
+            "docs/threat-model.md, 'Seized intake')"
         )
 
 
@@ -554,7 +559,45 @@ def roster_show_command() -> None:
             f"{e.recipient_id}\t{e.status}\t{e.fingerprint}\texpires {e.expires.isoformat()}\t"
             f"{e.name_en} / {e.name_zh}\t{mark}".rstrip()
         )
+    listed = current.by_key_id()
+    for key_id, recipient_id in sorted(held.items()):
+        if key_id not in listed:
+            # A key made since (keys generate --rotate): envelopes sealed to
+            # it alarm until a roster that lists it is imported.
+            click.echo(f"{recipient_id}\tNOT IN THE ROSTER\t{group_fingerprint(key_id)}\tours")
     click.echo(f"roster digest {current.digest}")
+
+
+intake_cli = AppGroup("intake", help="The public intake, watched from the console.")
+
+
+def check_intake_now(actor: str = "cli") -> tuple[list[str], str | None]:
+    """:func:`admin.watch.check_now` with the current app's settings."""
+    from . import watch
+
+    return watch.check_now(current_app.config, db(), data_dir(), actor=actor)
+
+
+@intake_cli.command("check")
+def intake_check_command() -> None:
+    """Fetch the intake's public pages in every language, its key set
+    (/keys.json) and every script and stylesheet they load, and compare
+    them with the pinned roster and this console's copy of the release.
+    Each difference raises an alarm and is printed; exits 1 if any. No
+    passphrase needed. Through Tor: ADMIN_INTAKE_CHECK_PROXY."""
+    differences, failure = check_intake_now()
+    for line in differences:
+        click.echo(f"ALARM: intake check: {line}", err=True)
+    if failure is not None and not differences:
+        raise click.ClickException(failure)
+    if failure is not None:
+        click.echo(failure, err=True)
+    if differences:
+        raise click.ClickException(
+            f"the intake differs from the pinned roster or this release in {len(differences)} way(s); "
+            "alarms raised (docs/threat-model.md, 'Seized intake')"
+        )
+    click.echo("intake check: the intake serves the pinned keys and this release")
 
 
 alarms_cli = AppGroup("alarms", help="Alarms: what only a seized or tampered intake would do.")
@@ -591,5 +634,6 @@ def register_commands(app: Flask) -> None:
         digest_command,
         alarms_cli,
         roster_cli,
+        intake_cli,
     ):
         app.cli.add_command(command)

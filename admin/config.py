@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_MAX_ENVELOPE_BYTES": 256 * 1024 * 1024,
     "SYNC_MAX_BYTES": 4 * 1024 * 1024 * 1024,
     "SYNC_DEADLINE": 1800,
+    # The watch from the trusted side (admin/watch.py, `intake check`): the
+    # address reporters use (None: INTAKE_URL), an optional proxy such as
+    # Tor ("socks5h://127.0.0.1:9050", needs the [tor] extra), and whether
+    # every sync runs the check too.
+    "INTAKE_CHECK_URL": None,
+    "INTAKE_CHECK_PROXY": None,
+    "INTAKE_CHECK_ON_SYNC": True,
     # Seconds the Sync button waits for the sync to finish before it shows
     # the status page, which refreshes itself until the sync is done.
     "SYNC_WAIT": 5,
@@ -143,7 +150,16 @@ def finish(app: Flask) -> None:
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = not cfg.get("TESTING", False)
     # from_prefixed_env parses JSON: a numeric token would become an int.
-    for key in ("INTAKE_URL", "INTAKE_TOKEN", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM"):
+    for key in (
+        "INTAKE_URL",
+        "INTAKE_TOKEN",
+        "INTAKE_CHECK_URL",
+        "INTAKE_CHECK_PROXY",
+        "SMTP_HOST",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "SMTP_FROM",
+    ):
         if cfg.get(key) is not None:
             cfg[key] = str(cfg[key])
 

@@ -1236,16 +1236,7 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
     except IntegrityError:
         # Another process stored some of these meanwhile: one by one.
         for row in rows:
-            try:
-                with db.session() as session:
-                    if row.envelope_id in batch.retried:
-                        _forget_quarantined(session, _Batch(batch.cursor, retried={str(row.envelope_id)}))
-                    _insert(session, [row])
-                    _raise_alarms(session, [row])
-            except IntegrityError:
-                result.skipped += 1
-            else:
-                _count(result, row)
+            _store_one(db, row, result, retried=row.envelope_id in batch.retried)
         with db.session() as session:
             _set_cursor(session, batch.cursor)
     else:
@@ -1260,6 +1251,43 @@ def _forget_quarantined(session: Session, batch: _Batch) -> None:
     failing again, as one quarantine row with the latest reason."""
     if batch.retried:
         session.execute(delete(_table(Quarantine)).where(_table(Quarantine).c.envelope_id.in_(batch.retried)))
+
+
+#: Tries to store one row whose alarm's audit entry met another
+#: transaction's (both computed the same audit seq, admin/audit.py).
+ROW_TRIES = 5
+
+
+def _store_one(
+    db: Database, row: CaseRow | QuarantineRow, result: SyncResult, *, retried: bool = False
+) -> None:
+    """Store one row of a page that did not commit whole. An IntegrityError
+    means the envelope is here already (another process stored it), or,
+    for a row with an alarm, that its audit entry raced another one: then
+    it is tried again, never skipped, since skipping it would move the
+    cursor past an envelope that is nowhere. ``retried``: the envelope was
+    in quarantine (rescan), and its old row goes in the same transaction.
+
+    Raises:
+        SyncBusyError: the row could not be stored after :data:`ROW_TRIES`
+            tries (the cursor stays before it).
+    """
+    for attempt in range(ROW_TRIES):
+        try:
+            with db.session() as session:
+                if retried:
+                    _forget_quarantined(session, _Batch(0, retried={str(row.envelope_id)}))
+                _insert(session, [row])
+                _raise_alarms(session, [row])
+        except IntegrityError:
+            if isinstance(row, CaseRow) and _known_ids(db, [row.envelope_id]):
+                result.skipped += 1
+                return
+            time.sleep(0.05 * (attempt + 1))
+        else:
+            _count(result, row)
+            return
+    raise SyncBusyError("the console's database stayed busy while storing an envelope; sync again")
 
 
 def _raise_alarms(session: Session, rows: Sequence[CaseRow | QuarantineRow]) -> None:

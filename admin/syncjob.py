@@ -183,6 +183,15 @@ class SyncJobs:
             # Logged by class only: a message could quote what was synced.
             app.logger.error("background sync failed: %s", exc.__class__.__name__)
             failure, message = exc.__class__.__name__, "an unexpected error (see the console's log)"
+        if app.config.get("INTAKE_CHECK_ON_SYNC", True) and not locked:
+            # The watch from the trusted side runs with every sync: its
+            # differences are alarms (the banner shows them).
+            from .watch import check_now
+
+            differences, _failure = check_now(
+                app.config, app.extensions[DB_EXTENSION], Path(app.config["DATA_DIR"]), actor=job.actor
+            )
+            result.alarms.extend(f"intake check: {line}" for line in differences)
         # The outcome is shown first, then audited: what was stored before a
         # failure stays stored, and is audited with it, so the log's counts
         # add up to the cases.

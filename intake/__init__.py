@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 
+from .assets import install as install_assets
 from .db import ROOT, Database
 from .envelope import KeyFileError
 from .i18n import init_i18n
@@ -123,6 +124,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigError(f"intake: BLOB_STORE must be 'files' or 'database', not {blob_store!r}")
 
     csrf.init_app(app)
+    # Scripts and stylesheets under content-hashed names, with SRI.
+    install_assets(app, ROOT / "static", "static")
     init_i18n(app, str(Path(__file__).parent / "translations"))
     init_web(app)
     install_app_scrubbing(app.logger)

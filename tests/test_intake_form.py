@@ -21,7 +21,7 @@ from intake.envelope.replykey import reply_seed
 from intake.models import Envelope, ReceiptRecord
 from intake.receipts import lookup_hash, normalize_receipt
 
-from .helpers import multipart, write_key_file
+from .helpers import asset_tag, multipart, write_key_file
 
 CANARY = "CANARY-form-7f3e9c 漢字 😀"
 
@@ -61,9 +61,10 @@ def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase
     assert 'enctype="multipart/form-data"' in html
     # The form is plain HTML; the scripts are same-origin files: leave
     # quickly (every page) and the sealing bundle.
+    app = client.application
     assert re.findall(r"<script[^>]*>", html) == [
-        '<script src="/static/js/page.js" defer>',
-        '<script src="/static/js/intake.js" defer>',
+        asset_tag(app, "js/page.js"),
+        asset_tag(app, "js/intake.js"),
     ]
 
 
@@ -326,3 +327,34 @@ def test_files_over_the_request_limit_keep_what_was_typed(
     )
     assert client.post("/en/", data=body, content_type=content_type).status_code == 413
     app.extensions["intake.db"].engine.dispose()
+
+
+def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskClient) -> None:
+    """Subresource Integrity on every script and stylesheet; long caching
+    only for the content-hashed names; the pages stay no-store."""
+    import base64
+    import hashlib
+
+    from intake.db import ROOT
+
+    page = client.get("/en/")
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", html)
+    loaded = [t for t in tags if "src=" in t or 'rel="stylesheet"' in t]
+    assert len(loaded) == 3  # intake.css, page.js, intake.js
+    for tag in loaded:
+        url = re.search(r'(?:src|href)="([^"]+)"', tag)
+        integrity = re.search(r'integrity="sha384-([^"]+)"', tag)
+        assert url and integrity, tag
+        hashed = url.group(1)
+        plain = re.sub(r"\.[0-9a-f]{16}(\.(?:js|css))$", r"\1", hashed)
+        assert plain != hashed
+        release = (ROOT / plain.lstrip("/")).read_bytes()
+        assert base64.b64decode(integrity.group(1)) == hashlib.sha384(release).digest()
+        assert hashlib.sha256(release).hexdigest()[:16] in hashed
+        with client.get(hashed) as served:
+            assert served.status_code == 200 and served.data == release
+            assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        with client.get(plain) as revalidated:
+            assert revalidated.headers["Cache-Control"] == "no-cache"

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from .. import attachments, audit, links, replies, reportview, taxonomy, triage, vignettes
+from .. import attachments, audit, links, replies, reportview, roster, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
 from ..display import content_disposition
 from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
@@ -68,9 +68,14 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
         db, opened.report, case.sealed_by, case.envelope_id
     )
     # The reporter's answers with the form's own labels (admin/reportview.py).
+    pinned = roster.pinned(db) if opened is not None else None
     report_view = (
         reportview.report_sections(
-            opened.report, reportview.recipients_of(case.header, data_dir()), interview=interview
+            opened.report,
+            reportview.recipients_of(
+                case.header, data_dir(), pinned.by_key_id() if pinned is not None else None
+            ),
+            interview=interview,
         )
         if opened is not None
         else None

@@ -38,6 +38,9 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
             "WTF_CSRF_ENABLED": False,
             # No login floor in tests (tests/hardening/test_timing.py sets one).
             "LOGIN_TIME_FLOOR": 0,
+            # The fake intake serves the reviewer API only, no public pages:
+            # tests of the watch (test_seized_intake.py) turn it on.
+            "INTAKE_CHECK_ON_SYNC": False,
             **overrides,
         }
         app = create_app(config)

@@ -202,8 +202,16 @@ def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
 
 def test_console_pages_use_the_same_origin_stylesheet(client: FlaskClient) -> None:
     page = client.get("/login").get_data(as_text=True)
-    assert '<link rel="stylesheet" href="/static/console.css">' in page
-    with client.get("/static/console.css") as css:
+    css_asset = client.application.extensions["assets"]["console.css"]
+    assert css_asset.hashed.startswith("console.") and css_asset.integrity.startswith("sha384-")
+    tag = f'<link rel="stylesheet" href="/static/{css_asset.hashed}" integrity="{css_asset.integrity}">'
+    assert tag in page
+    # The hashed name is cached for long; the page itself never.
+    with client.get(f"/static/{css_asset.hashed}") as css:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
         assert css.headers["X-Content-Type-Options"] == "nosniff"
+        assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    with client.get("/static/console.css") as plain:
+        assert plain.status_code == 200 and plain.headers["Cache-Control"] == "no-cache"
+    assert client.get("/login").headers["Cache-Control"] == "no-store"

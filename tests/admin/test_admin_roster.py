@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import RECIPIENT_ID, FakeIntake, Served, pin_roster, sync_from, unlock
+from admin_testlib import RECIPIENT_ID, FakeIntake, Served, pin_roster, store_key, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -241,3 +241,44 @@ def test_without_a_roster_only_our_own_keys_are_pinned(
         result.output
     )
     assert "no coalition roster is imported" in result.output
+
+
+def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
+    app: Flask, intake: FakeIntake, org_key: RecipientPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two transactions appending to the audit log at once: the second is
+    refused. A quarantined envelope's alarm must then be stored on a later
+    try, never counted as 'already here' with the cursor moved past it."""
+    from sqlalchemy.exc import IntegrityError
+
+    import admin.sync as sync_module
+
+    planted = RecipientPrivateKey.generate().public_key
+    _serve_sealed_to(intake, org_key.public_key, planted)
+    real = sync_module._raise_alarms
+    refusals = [2]
+
+    def racing(session: object, rows: object) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise IntegrityError("INSERT INTO audit_log", {}, Exception("seq taken"))
+        real(session, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync_module, "_raise_alarms", racing)
+    unlock(app)
+    result = sync_from(app, intake)
+    assert (result.quarantined, result.skipped) == (1, 0)
+    with app.extensions[DB_EXTENSION].session() as session:
+        assert len(session.scalars(select(Quarantine)).all()) == 1
+        assert len(session.scalars(select(Alarm)).all()) == 1
+
+
+def test_show_names_a_held_key_the_roster_lacks(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
+) -> None:
+    make(runner, tmp_path / "r.json", coalition["ours"], coalition["other"])
+    assert runner.invoke(args=["roster", "import", str(tmp_path / "r.json")]).exit_code == 0
+    rotated = RecipientPrivateKey.generate()
+    store_key(rotated, Path(app.config["DATA_DIR"]))
+    shown = runner.invoke(args=["roster", "show"]).output
+    assert f"{RECIPIENT_ID}\tNOT IN THE ROSTER\t{rotated.public_key.fingerprint}\tours" in shown
