@@ -137,9 +137,19 @@ def _select_locale() -> str:
 
 def _security_headers(response: Response) -> Response:
     # Pages carry decrypted reports: never cached, on any response.
-    return apply_security_headers(
+    apply_security_headers(
         response, csp=CSP, no_store=True, hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0)
     )
+    # same-origin, not the reporter pages' no-referrer: behind HTTPS,
+    # Flask-WTF's CSRF check also demands a Referer from this very origin
+    # (WTF_CSRF_SSL_STRICT, against a man in the middle who plants a token
+    # cookie over plain http), and a browser sends none under no-referrer:
+    # every form post, the login included, failed as "The form expired".
+    # same-origin sends the Referer only to the console itself, so nothing
+    # leaves for another site (the console links to none, and its CSP loads
+    # nothing from elsewhere), and CSRF stays as strict as it was.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def _unexpected_error(error: Exception) -> tuple[str, int]:

@@ -26,7 +26,7 @@ from .display import visible_controls
 from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
-from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -182,8 +182,8 @@ def create_user_command(email: str, role: str) -> None:
 @click.option(
     "--rescan",
     is_flag=True,
-    help="List every envelope again from the start (after the intake was restored from a backup); "
-    "those already here are skipped.",
+    help="List every envelope again from the start (after the intake was restored from a backup, or a "
+    "cap was raised): those stored are skipped, those in quarantine are tried again.",
 )
 @with_appcontext
 def sync_command(rescan: bool) -> None:
@@ -219,6 +219,7 @@ def sync_command(rescan: bool) -> None:
                 progress=report,
                 into=result,
                 from_start=rescan,
+                limits=limits_from_config(current_app.config),
             )
         with db().session() as session:
             _audit(session, "SYNC", None, result.counts() + how)

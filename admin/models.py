@@ -65,6 +65,11 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Unix time until which logins are refused (backoff), or None.
     locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The same two for browsers that completed a login to this account
+    #: before (a device token, admin/auth/devices.py): a stranger's guesses
+    #: never pause them (admin/accounts.py, "Lockout").
+    device_failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    device_locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: TOTP secret, AES-256-GCM under a key derived from SECRET_KEY, or None.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     #: The last TOTP time step accepted: a code is used once, never an older one.

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit
 from .errors import ConsoleError, KeyLockedError, SyncStoppedError
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION
-from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 EXTENSION = "admin_syncjob"
 
@@ -107,8 +107,9 @@ class SyncJobs:
         return job
 
     def stop(self, actor: str) -> bool:
-        """Ask the running sync to stop (after the envelope it is opening;
-        what it opened is stored). True if one was running."""
+        """Ask the running sync to stop: at once, a download in progress
+        included (what it stored is kept; admin/sync.py, ``_Watch``).
+        True if one was running."""
         with self._lock:
             current = self._status
             if current is None or not current.running:
@@ -169,6 +170,7 @@ class SyncJobs:
                     progress=self._progress,
                     into=result,
                     stop=job.stop,
+                    limits=limits_from_config(app.config),
                 )
         except KeyLockedError:
             failure, message, locked = "KeyLockedError", "the organization key is locked", True

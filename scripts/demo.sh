@@ -20,6 +20,9 @@ password="demo-pass-$(python -c 'import secrets; print(secrets.token_hex(6))')"
 email="coordinator@demo.invalid"
 
 export ADMIN_DATA_DIR="$DEMO/admin"
+# A console on http://127.0.0.1 only: without this, it refuses to start
+# without its production settings (WebAuthn relying party, Secure cookies).
+export ADMIN_DEVELOPMENT=true
 export INTAKE_DATA_DIR="$DEMO/intake"
 export INTAKE_KEYS_DIR="$DEMO/keys"
 
@@ -35,6 +38,7 @@ umask 077
 cat > "$DEMO/console.env" <<ENV
 PATH="$PWD/.venv/bin:\$PATH"
 ADMIN_DATA_DIR="$DEMO/admin"
+ADMIN_DEVELOPMENT=true
 ADMIN_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT"
 ADMIN_INTAKE_TOKEN="$token"
 ENV

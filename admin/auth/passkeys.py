@@ -51,8 +51,14 @@ class RelyingParty:
 
 def relying_party() -> RelyingParty:
     """From ``WEBAUTHN_RP_ID`` / ``WEBAUTHN_ORIGIN`` or, when unset, from the
-    request's host (development on localhost)."""
+    request's host: only with ``DEVELOPMENT`` or ``TESTING``, since the
+    ``Host`` header is whatever the client sends (a production start without
+    both settings is refused, :func:`admin.config.check_production`)."""
     cfg = current_app.config
+    if not (cfg.get("WEBAUTHN_RP_ID") and cfg.get("WEBAUTHN_ORIGIN")) and not (
+        cfg.get("DEVELOPMENT") or cfg.get("TESTING")
+    ):
+        raise RuntimeError("WEBAUTHN_RP_ID and WEBAUTHN_ORIGIN must be set in production")
     rp_id = cfg.get("WEBAUTHN_RP_ID") or (request.host.rsplit(":", 1)[0] if request.host else "localhost")
     origin = cfg.get("WEBAUTHN_ORIGIN") or request.host_url.rstrip("/")
     return RelyingParty(id=str(rp_id), name=str(cfg.get("WEBAUTHN_RP_NAME", "console")), origin=str(origin))

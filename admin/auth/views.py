@@ -41,7 +41,7 @@ from .. import accounts, audit, triage
 from ..extensions import db_session
 from ..forms import ActionForm, LoginForm, TotpForm
 from ..models import User
-from . import guard, passkeys
+from . import devices, guard, passkeys
 
 bp = Blueprint("auth", __name__, static_folder=str(ROOT / "static" / "admin"), static_url_path="/static")
 
@@ -66,7 +66,7 @@ def _pending_user() -> User | None:
         _drop_pending()
         return None
     user = db_session().get(User, user_id)
-    if user is None or not user.active or accounts.locked_for(user):
+    if user is None or not user.active or accounts.locked_for(user, known_device=devices.is_known(user)):
         _drop_pending()
         return None
     return user
@@ -78,15 +78,20 @@ def _drop_pending() -> None:
 
 
 def _fail(user: User, how: str) -> None:
-    """Count a failure (lockout with backoff) and audit it; commits."""
+    """Count a failure (lockout with backoff, on the counter of this kind
+    of browser: admin/accounts.py, "Lockout") and audit it; commits."""
     cfg = current_app.config
+    known = devices.is_known(user)
     accounts.record_failure(
         user,
         max_failures=int(cfg["LOGIN_MAX_FAILURES"]),
         base=int(cfg["LOGIN_LOCKOUT_BASE"]),
         cap=int(cfg["LOGIN_LOCKOUT_MAX"]),
+        known_device=known,
+        session=db_session(),
     )
-    audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), how)
+    detail = f"{how} known-browser" if known else how
+    audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), detail)
     db_session().commit()
 
 
@@ -95,7 +100,8 @@ def _finish(user: User, how: str) -> None:
     audit; commits."""
     db = db_session()
     guard.start(db, user)
-    accounts.record_success(user)
+    accounts.record_success(user, known_device=devices.is_known(user))
+    devices.remember(user)
     audit.record(db, user.email, audit.Action.LOGIN, str(user.id), how)
     db.commit()
 
@@ -147,14 +153,15 @@ def login() -> Response | str:
         db = db_session()
         known = accounts.find_user(db, form.email.data)
         user = accounts.authenticate(db, form.email.data, form.password.data, current_app.config["ARGON2ID"])
-        if user is not None and not accounts.locked_for(user):
+        known_browser = known is not None and devices.is_known(known)
+        if user is not None and not accounts.locked_for(user, known_device=known_browser):
             session.clear()  # nothing carried over from before
             session[_PENDING] = user.id
             session[_PENDING_AT] = time.time()
             if accounts.has_second_factor(db, user):
                 return redirect(url_for("auth.second_factor"))
             return redirect(url_for("auth.enrol"))
-        if known is not None and accounts.locked_for(known):
+        if known is not None and accounts.locked_for(known, known_device=known_browser):
             # Tried while paused: audited, not counted (the right password
             # then must not double the pause, and a stranger's tries cannot
             # stretch it). The password was still checked above, so the
@@ -209,8 +216,10 @@ def totp_verify() -> Response:
     if user is None:
         return redirect(url_for("auth.login"))
     form = TotpForm()
+    # The step is consumed in the database (one conditional UPDATE): one
+    # code sent in parallel logins lets exactly one in.
     if form.validate_on_submit() and accounts.verify_totp(
-        user, form.code.data, current_app.config["SECRET_KEY"]
+        user, form.code.data, current_app.config["SECRET_KEY"], session=db_session()
     ):
         _finish(user, "totp")
         return redirect(url_for("inbox.index"))

@@ -27,9 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
 from ..receipts import is_receipt
+from . import argon2
 from .errors import EnvelopeError, MalformedEnvelopeError
 from .format import SealedEnvelope, open_envelope, seal
 from .keys import RecipientPrivateKey, RecipientPublicKey
@@ -57,13 +56,13 @@ def reply_seed(receipt: str) -> bytes:
     """
     if not is_receipt(receipt):
         raise EnvelopeError("a reply key is derived from a well-formed receipt only")
-    return Argon2id(
-        salt=REPLY_KEY_SALT,
-        length=32,
+    return argon2.derive(
+        receipt.encode("ascii"),
+        REPLY_KEY_SALT,
         iterations=REPLY_KEY_ITERATIONS,
         lanes=REPLY_KEY_LANES,
-        memory_cost=REPLY_KEY_MEMORY_KIB,
-    ).derive(receipt.encode("ascii"))
+        memory_kib=REPLY_KEY_MEMORY_KIB,
+    )
 
 
 def reply_private_key(receipt: str) -> RecipientPrivateKey:
