@@ -153,7 +153,13 @@ def render_nginx(prefix: Path, certificate: Certificate, ports: Ports | None) ->
         "nginx.conf",
     )
     (prefix / "nginx.conf").write_text(main)
-    shutil.copy(DEPLOY / "nginx" / "tnr-intake-proxy.conf", prefix / "snippets" / "tnr-intake-proxy.conf")
+    snippet = (DEPLOY / "nginx" / "tnr-intake-proxy.conf").read_text()
+    if ports is not None:
+        # $host drops the port, which is right on 443 and on the onion's 80
+        # but not on the test's ports: the app would build its redirects
+        # without them. $http_host is the name and port the client sent.
+        snippet = substitute(snippet, [("Host $host;", "Host $http_host;")], "tnr-intake-proxy.conf")
+    (prefix / "snippets" / "tnr-intake-proxy.conf").write_text(snippet)
 
     intake = [
         ("/var/log/nginx/error.log", log),
@@ -178,6 +184,7 @@ def render_nginx(prefix: Path, certificate: Certificate, ports: Ports | None) ->
             ("server_name intake.example.org;", f"server_name {HOST};"),
         ]
         console += [
+            ("Host $host;", "Host $http_host;"),  # as in the snippet above
             ("server 127.0.0.1:5000;", f"server 127.0.0.1:{ports.console_gunicorn};"),
             ("listen 10.0.0.5:80;", f"listen 127.0.0.1:{ports.console_http};"),
             ("listen 10.0.0.5:443 ssl http2;", f"listen 127.0.0.1:{ports.console_https} ssl http2;"),
