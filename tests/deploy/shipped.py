@@ -220,6 +220,30 @@ class Nginx:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
+    def temporary_files(self) -> list[str]:
+        """Files nginx's processes hold open in its temporary folders. nginx
+        unlinks a spooled request body as soon as it creates it, so the
+        folder looks empty while the bytes are on disk: its open file
+        descriptors (``/proc``) show them, "(deleted)" included."""
+        temp = str(self.prefix / "temp")
+        master = self.process.pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        pids = [master, *(int(p) for p in children.read_text().split())] if children.exists() else [master]
+        held = []
+        for pid in pids:
+            try:
+                descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+            except OSError:
+                continue
+            for fd in descriptors:
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith(temp):
+                    held.append(target)
+        return held
+
     def written_files(self) -> list[Path]:
         """Every file nginx wrote: logs and temporary folders."""
         return [p for sub in ("logs", "temp") for p in (self.prefix / sub).rglob("*") if p.is_file()]

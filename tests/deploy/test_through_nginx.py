@@ -586,8 +586,15 @@ def test_a_10_mb_upload_at_64_kb_s_over_the_onion_path_gets_its_receipt(stack: S
         )
         started = time.monotonic()
         step = 8 * 1024
+        spooled: set[str] = set()
         for offset in range(0, len(body), step):
             sock.sendall(body[offset : offset + step])
+            if offset % (64 * step) == 0:
+                # Look while the body arrives, at the folder and at what
+                # nginx holds open (it unlinks a spooled body at once).
+                # Held in memory, there is nothing in either.
+                spooled.update(stack.nginx.temporary_files())
+                spooled.update(str(p) for p in (stack.nginx.prefix / "temp").rglob("*") if p.is_file())
             ahead = (offset + step) / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
@@ -596,6 +603,7 @@ def test_a_10_mb_upload_at_64_kb_s_over_the_onion_path_gets_its_receipt(stack: S
         while chunk := sock.recv(65536):
             answer += chunk
     assert sending > 150, f"the upload took {sending:.0f} s, not a slow one"
+    assert spooled == set(), "nginx wrote the body (a plaintext attachment) to its temporary folder"
     head, _, page = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head[:200]
     assert RECEIPT.search(page.decode("utf-8", "replace")), "no receipt on the page"
