@@ -71,3 +71,20 @@ SELECT 'CREATE DATABASE tnr_test OWNER tnr_test'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tnr_test') \gexec
 SQL
 echo "postgresql+psycopg://tnr_test:tnr_test@127.0.0.1:$pg_port/tnr_test" >"$TNR_TEST_POSTGRES_URL_FILE"
+
+# --- the shipped deployment: Debian's nginx and tor
+# (section owned by the deployment work)
+# tests/deploy/ runs `nginx -t` and `tor --verify-config` on deploy/, and
+# starts nginx (its own prefix, loopback ports, in the foreground) in front
+# of both apps. Neither service is started or enabled here: where
+# policy-rc.d does not forbid it, stop what the packages started, so no
+# default site listens on port 80.
+if ! dpkg -s nginx >/dev/null 2>&1 || ! dpkg -s tor >/dev/null 2>&1; then
+  apt_install nginx tor
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now nginx tor >/dev/null 2>&1 || true
+  else
+    service nginx stop >/dev/null 2>&1 || true
+    service tor stop >/dev/null 2>&1 || true
+  fi
+fi
