@@ -92,6 +92,8 @@ class CodedRecord:
     person_ref: str | None = None
     vignette_en: str | None = field(default=None, repr=False)
     vignette_fr: str | None = field(default=None, repr=False)
+    #: Where the coding came from ("local" or an import's label); not exported.
+    source: str = "local"
 
     def coded_fields(self) -> dict[str, str]:
         """The record as interchange strings (no vignettes: never exported)."""
@@ -359,6 +361,7 @@ def _from_row(row: CodedCase) -> CodedRecord:
         person_ref=row.person_ref,
         vignette_en=row.vignette_en,
         vignette_fr=row.vignette_fr,
+        source=row.source,
     )
 
 
