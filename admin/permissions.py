@@ -36,6 +36,8 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_AUDIT = "view_audit"
     BRIEFING = "briefing"
+    #: Record a briefing in the release ledger (its numbers leave the console).
+    PUBLISH_BRIEFING = "publish_briefing"
     #: Confirm a vignette for release (the text that may leave the console).
     RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -63,6 +65,7 @@ _COORDINATOR = _REVIEWER | {
     Permission.MANAGE_KEYS,
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
+    Permission.PUBLISH_BRIEFING,
     Permission.RELEASE_VIGNETTE,
 }
 _ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
@@ -118,6 +121,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "keys.public_file": Permission.MANAGE_KEYS,
     "audit.index": Permission.VIEW_AUDIT,
     "interview.form": Permission.INTERVIEW,
+    "briefing.publish_briefing": Permission.PUBLISH_BRIEFING,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose

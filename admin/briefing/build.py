@@ -385,13 +385,16 @@ def build(
 
 
 def reprotect(b: Briefing, forced: Mapping[Key, Forced]) -> Briefing:
-    """``b`` protected again with ``forced`` cells suppressed (the counts
-    are kept: only suppression and the audit run again).
+    """``b`` protected further with ``forced`` cells suppressed, from its
+    current protection (the counts are kept: suppression continues and the
+    audit runs again).
 
     Raises:
         DisclosureError: the audit refuses.
     """
-    protection = suppress_complementary(b.values, b.relations, b.k, b.protection.p, forced=forced)
+    protection = suppress_complementary(
+        b.values, b.relations, b.k, b.protection.p, forced=forced, start=b.protection
+    )
     check(protection, b.values, b.relations)
     return dataclasses.replace(b, protection=protection)
 

@@ -189,6 +189,7 @@ def suppress_complementary(
     max_rounds: int = 500,
     tries: int = 12,
     forced: Mapping[Key, Forced] | None = None,
+    start: Protection | None = None,
 ) -> Protection:
     """Primary then complementary suppression until :func:`audit` passes.
 
@@ -197,6 +198,12 @@ def suppress_complementary(
     cells, nearest and smallest first; the first one (of ``tries``) that
     widens the cell's interval is suppressed, else the nearest.
 
+    Suppressing a cell only widens the intruder's intervals (its value lies
+    within the bounds it gets), so a cell that passed stays passed and is
+    not solved again; :func:`check` recomputes every interval at the end.
+    ``start`` continues from an earlier protection of the same values
+    (with more ``forced`` cells).
+
     Raises:
         DisclosureError: the grand total is below ``k``, or no further
             complement can protect a cell.
@@ -204,9 +211,12 @@ def suppress_complementary(
     p = default_protection(k) if p is None else p
     if GRAND_TOTAL in values and values[GRAND_TOTAL] < k:
         raise DisclosureError(f"fewer than {k} cases in all: nothing can be released")
-    status = suppress_primary(values, k)
-    reason = {kk: f"primary: fewer than {k} cases" for kk, s in status.items() if s is Status.PRIMARY}
-    bounds: dict[Key, tuple[int, int | None]] = {}
+    if start is not None:
+        status, reason, bounds = dict(start.status), dict(start.reason), dict(start.bounds)
+    else:
+        status = suppress_primary(values, k)
+        reason = {kk: f"primary: fewer than {k} cases" for kk, s in status.items() if s is Status.PRIMARY}
+        bounds = {}
     for kk, f in sorted((forced or {}).items()):
         if kk not in status or status[kk] is Status.PRIMARY:
             continue
@@ -219,10 +229,17 @@ def suppress_complementary(
     for rel in relations:
         for m in rel.members():
             by_member.setdefault(m, []).append(rel)
+    intervals: dict[Key, Interval] = {}
+    passed: set[Key] = set()
     for _round in range(max_rounds):
         _singletons(relations, values, status, reason)
-        intervals = audit(values, relations, status, k, bounds)
-        failing = sorted(kk for kk, iv in intervals.items() if iv.width < p)
+        todo = sorted(kk for kk, s in status.items() if s in TARGETS and kk not in passed)
+        if todo:
+            model = _Model(values, relations, status, k, bounds)
+            for kk in todo:
+                intervals[kk] = model.interval(kk)
+        passed.update(kk for kk in todo if intervals[kk].width >= p)
+        failing = [kk for kk in todo if kk not in passed]
         if not failing:
             return Protection(k=k, p=p, status=status, reason=reason, intervals=intervals, bounds=bounds)
         for cell in failing:
