@@ -468,7 +468,16 @@ def protect_across(b: Briefing, earlier: Sequence[Release]) -> Briefing:
         if not new:
             return b
         forced.update(new)
-        b = reprotect(b, forced)
+        try:
+            b = reprotect(b, forced)
+        except DisclosureError as exc:
+            names = "; ".join(d.describe() for d in found[:5]) or "; ".join(
+                f"{_describe(kk)} ({f.reason})" for kk, f in list(new.items())[:5]
+            )
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            raise DisclosureError(
+                f"with earlier releases: {names}{more}; suppressing these cells cannot protect them ({exc})."
+            ) from exc
     raise DisclosureError("further protection against earlier releases did not converge")
 
 

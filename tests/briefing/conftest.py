@@ -21,10 +21,14 @@ from admin.extensions import DB_EXTENSION  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CODED_CASES = ROOT.parent / "shared" / "cases" / "coded_cases.csv"
+#: A copy of the shared file (invented data), for runs without ../shared.
+CODED_CASES_COPY = Path(__file__).resolve().parent / "data" / "coded_cases.csv"
 
 
 @pytest.fixture(scope="session")
 def coded_cases_path() -> Path:
+    if not CODED_CASES.is_file() and CODED_CASES_COPY.is_file():
+        return CODED_CASES_COPY
     if not CODED_CASES.is_file():
         pytest.skip(f"shared test input {CODED_CASES} is absent (the shared/ folder sits beside the repo)")
     return CODED_CASES
