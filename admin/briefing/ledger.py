@@ -345,13 +345,42 @@ class _Earlier:
     definition: Definition
 
 
-def _index(earlier: Iterable[Release]) -> dict[tuple[str, ...], list[_Earlier]]:
-    out: dict[tuple[str, ...], list[_Earlier]] = {}
+Related = list[tuple[list[_Earlier], bool, bool]]
+
+
+@dataclass
+class Index:
+    """Earlier releases' cells grouped for :func:`cross_audit`: by shape,
+    then by conditions (key and filters together). A new cell is compared
+    with the groups whose conditions nest with its own, and within a group
+    only the month ranges are compared (:func:`nested`). ``related``
+    remembers, per new condition set, which groups nest with it."""
+
+    groups: dict[tuple[str, ...], dict[frozenset[Clause], list[_Earlier]]]
+    related: dict[tuple[tuple[str, ...], frozenset[Clause]], Related] = field(default_factory=dict)
+
+    def nesting(self, shape: tuple[str, ...], conditions: frozenset[Clause]) -> Related:
+        """Groups of ``shape`` whose conditions imply, or are implied by,
+        ``conditions``: ``(cells, theirs among mine, mine among theirs)``."""
+        got = self.related.get((shape, conditions))
+        if got is None:
+            got = self.related[(shape, conditions)] = [
+                (group, wider, narrower)
+                for theirs, group in self.groups.get(shape, {}).items()
+                for wider, narrower in [(_implies(theirs, conditions), _implies(conditions, theirs))]
+                if wider or narrower
+            ]
+        return got
+
+
+def index_releases(earlier: Iterable[Release]) -> Index:
+    """The :class:`Index` of ``earlier`` releases."""
+    groups: dict[tuple[str, ...], dict[frozenset[Clause], list[_Earlier]]] = {}
     for rel in earlier:
         for c in rel.cells:
             d = definition(c.key, rel.period, rel.filters, rel.pooled_communities)
-            out.setdefault(d.shape, []).append(_Earlier(rel, c, d))
-    return out
+            groups.setdefault(d.shape, {}).setdefault(d.clauses(), []).append(_Earlier(rel, c, d))
+    return Index(groups)
 
 
 def _discloses(low: int, high: int, k: int, p: int) -> bool:
@@ -360,13 +389,16 @@ def _discloses(low: int, high: int, k: int, p: int) -> bool:
     return 1 <= low <= k - 1 and high - low < p
 
 
-def cross_audit(b: Briefing, earlier: Sequence[Release]) -> tuple[list[Disclosure], dict[Key, Forced]]:
-    """The audit of ``b`` against ``earlier`` releases: pairs that would
-    disclose, and the apriori suppressions (same definition suppressed
-    before). See the module docstring."""
+def cross_audit(
+    b: Briefing, earlier: Sequence[Release], index: Index | None = None
+) -> tuple[list[Disclosure], dict[Key, Forced]]:
+    """The audit of ``b`` against ``earlier`` releases (``index``: their
+    :func:`index_releases`, when already built): pairs that would disclose,
+    and the apriori suppressions (same definition suppressed before). See
+    the module docstring."""
     if not earlier:
         return [], {}
-    index = _index(earlier)
+    index = index_releases(earlier) if index is None else index
     status = b.protection.status
     k_new, p_new = b.k, b.protection.p
     # Pairs of nested or equal definitions, with the earlier side's interval.
@@ -374,15 +406,19 @@ def cross_audit(b: Briefing, earlier: Sequence[Release]) -> tuple[list[Disclosur
     apriori: dict[Key, Forced] = {}
     for kk in sorted({kk for t in b.tables for kk in t.cell_keys()}):
         mine = definition(kk, b.period, b.filters, b.pooled_communities)
-        for e in index.get(mine.shape, ()):
-            same = mine == e.definition
-            if not same and not (nested(mine, e.definition) or nested(e.definition, mine)):
-                continue
-            if same and e.cell.value is None and status[kk] is Status.PUBLISHED:
-                apriori.setdefault(kk, Forced(0, None, f"linked: suppressed in {e.release.name()}"))
-                continue
-            if e.cell.interval() is not None:
-                pairs.append((kk, e, same))
+        groups = index.nesting(mine.shape, mine.clauses())
+        for group, wider, narrower in groups:
+            for e in group:
+                d = e.definition
+                inside = mine.first <= d.first and d.last <= mine.last
+                outside = d.first <= mine.first and mine.last <= d.last
+                if not ((wider and inside) or (narrower and outside)):
+                    continue  # neither nested(mine, d) nor nested(d, mine)
+                same = wider and narrower and inside and outside
+                if same and e.cell.value is None and status[kk] is Status.PUBLISHED:
+                    apriori.setdefault(kk, Forced(0, None, f"linked: suppressed in {e.release.name()}"))
+                elif e.cell.interval() is not None:
+                    pairs.append((kk, e, same))
     # The intruder's interval on a suppressed new cell is solved only where
     # it could matter: a disclosing difference lies, in truth, within
     # 1..k+p-2 (either sign), and needs the earlier side narrower than p.
@@ -405,9 +441,9 @@ def cross_audit(b: Briefing, earlier: Sequence[Release]) -> tuple[list[Disclosur
             lo, hi = intervals[kk].low, intervals[kk].high
         else:
             continue
-        theirs = e.cell.interval() or (0, 0)  # pairs hold only cells with one
+        e_lo, e_hi = e.cell.interval() or (0, 0)  # pairs hold only cells with one
         k, p = max(k_new, e.release.k), max(p_new, e.release.p)
-        d_lo, d_hi = lo - theirs[1], hi - theirs[0]
+        d_lo, d_hi = lo - e_hi, hi - e_lo
         for low, high in ((d_lo, d_hi), (-d_hi, -d_lo)):
             if _discloses(low, high, k, p):
                 found.append(Disclosure(kk, e.release, e.cell.key, low, high, same))
@@ -444,8 +480,9 @@ def protect_across(b: Briefing, earlier: Sequence[Release]) -> Briefing:
             after suppression); the message names the cells and releases.
     """
     forced: dict[Key, Forced] = {}
+    index = index_releases(earlier)
     for _round in range(MAX_ROUNDS):
-        found, apriori = cross_audit(b, earlier)
+        found, apriori = cross_audit(b, earlier, index)
         new = {kk: f for kk, f in apriori.items() if kk not in forced}
         stuck: list[Disclosure] = []
         for d in found:

@@ -122,6 +122,8 @@ class Protection:
     intervals: dict[Key, Interval] = field(default_factory=dict)
     #: Linked cells' bounds as the intruder knows them (low, high or None).
     bounds: dict[Key, tuple[int, int | None]] = field(default_factory=dict)
+    #: Intervals of other suppressed cells, solved on demand (:func:`intervals_of`).
+    solved: dict[Key, Interval] = field(default_factory=dict)
 
     def suppressed(self) -> list[Key]:
         return sorted(kk for kk, s in self.status.items() if s is not Status.PUBLISHED)
@@ -418,11 +420,14 @@ def intervals_of(
     for kk in keys:
         if kk in protection.intervals:
             out[kk] = protection.intervals[kk]
+        elif kk in protection.solved:
+            out[kk] = protection.solved[kk]
         elif protection.status[kk] is not Status.PUBLISHED:
             rest.append(kk)
     if rest:
         model = _Model(values, relations, protection.status, protection.k, protection.bounds)
-        out.update((kk, model.interval(kk)) for kk in rest)
+        for kk in rest:
+            out[kk] = protection.solved[kk] = model.interval(kk)
     return out
 
 
