@@ -49,7 +49,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..models import BriefingRelease
@@ -560,6 +561,17 @@ def publish(session: Session, b: Briefing, actor: str, published_at: str) -> Rel
     """
     from .. import audit as audit_log  # the console's log; ledger stays importable alone
 
+    # One publication at a time: two coordinators publishing at once would
+    # each be audited without the other's release. PostgreSQL: a table lock
+    # until commit; SQLite: the write lock, taken before the ledger is read
+    # (a stale read snapshot then fails to take it, and nothing is recorded).
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("LOCK TABLE briefing_releases IN EXCLUSIVE MODE"))
+        else:
+            session.execute(text("UPDATE briefing_releases SET uid = uid WHERE 1 = 0"))
+    except OperationalError as exc:
+        raise DisclosureError("another briefing is being published: publish again in a moment") from exc
     found, apriori = cross_audit(b, load_releases(session))
     if found or apriori:
         raise DisclosureError("the ledger changed while this briefing was built: build it again")

@@ -382,3 +382,22 @@ def test_linked_cells_keep_the_audit_guarantee(coded: list[CodedRecord]) -> None
     check(b.protection, b.values, b.relations)
     for kk, iv in b.protection.intervals.items():
         assert iv.width >= b.protection.p, kk
+
+
+def test_publishing_audits_against_the_ledger_as_it_is_then(app: Flask) -> None:
+    """A briefing protected against an older ledger (another coordinator
+    published meanwhile) is refused at the moment of recording."""
+    from admin.audit import now_utc
+    from admin.briefing.ledger import publish as record
+    from admin.briefing.sdc import DisclosureError
+
+    records = nested_filter_cases()
+    period = Period.parse("2025-01", "2025-12")
+    everyone = build(records, period)
+    uyghur = build(records, period, filters=Filters(community="uyghur"))  # built before the first is out
+    database = app.extensions[DB_EXTENSION]
+    with database.session() as session:
+        record(session, everyone, "first@example.org", now_utc())
+    with pytest.raises(DisclosureError, match="ledger changed"), database.session() as session:
+        record(session, uyghur, "second@example.org", now_utc())
+    assert [r.actor for r in releases(app)] == ["first@example.org"]
