@@ -98,7 +98,7 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     records = synthetic(n)
     ledger = earlier_releases(records, count)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     briefing = build(records, Period.parse("2025-01", "2026-12"), k=5)
     built = time.perf_counter()
     briefing = protect_across(briefing, ledger)
@@ -106,7 +106,7 @@ def main() -> None:
     across = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         files = write_outputs(briefing, Path(tmp))
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), time.process_time() - cpu_start
     total = done - start
     linked = sum(s is Status.LINKED for s in briefing.protection.status.values())
     print(
@@ -119,6 +119,9 @@ def main() -> None:
         f"outputs {done - across:.2f} s, total {total:.2f} s"
     )
     print(f"ratio to target ({TARGET_SECONDS:.0f} s): {total / TARGET_SECONDS:.2f} (<= 1.00 meets it)")
+    # On a shared machine the wall time follows the load; the CPU time of
+    # this process does much less.
+    print(f"CPU time {cpu:.2f} s, ratio {cpu / TARGET_SECONDS:.2f}")
 
 
 if __name__ == "__main__":

@@ -233,6 +233,11 @@ def suppress_complementary(
             by_member.setdefault(m, []).append(rel)
     intervals: dict[Key, Interval] = {}
     passed: set[Key] = set()
+    if start is not None:
+        # Cells that passed before still pass (more suppression only widens),
+        # unless forced now with new bounds (more knowledge for the intruder).
+        intervals = {kk: iv for kk, iv in start.intervals.items() if kk not in (forced or {})}
+        passed = {kk for kk, iv in intervals.items() if iv.width >= p}
     for _round in range(max_rounds):
         _singletons(relations, values, status, reason)
         todo = sorted(kk for kk, s in status.items() if s in TARGETS and kk not in passed)
