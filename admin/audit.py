@@ -112,6 +112,10 @@ class Action:
     VIGNETTE_RELEASE = "vignette.release"
     VIGNETTE_WITHDRAW = "vignette.withdraw"
     BRIEFING_VIGNETTES = "briefing.vignettes"
+    #: A briefing recorded in the release ledger (admin/briefing/ledger.py).
+    BRIEFING_PUBLISH = "briefing.publish"
+    #: Releases imported with coded records (another console's ledger).
+    BRIEFING_LEDGER_IMPORT = "briefing.ledger_import"
     DIGEST = "digest"
     CASE_REPLY = "case.reply"
     # Against a seized intake (admin/alarms.py, admin/roster.py, admin/watch.py).

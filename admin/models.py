@@ -547,3 +547,28 @@ class RosterKey(Base):
     expires: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(8))
     pinned_day: Mapped[date] = mapped_column(Date)
+
+
+class BriefingRelease(Base):
+    """A published briefing in the release ledger (admin/briefing/ledger.py):
+    the numbers that left the console (every released cell's value or
+    ``x``, statuses, intervals), k, p, period, filters, who and when, as the
+    JSON ``body``. Never a coded case. Exported and imported with the coded
+    records, so a new console keeps the history the next release is audited
+    against."""
+
+    __tablename__ = "briefing_releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    #: UTC, to the second (the console's time, as in the audit log).
+    published_at: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(254))
+    #: "local", or the label of the import that brought it.
+    origin: Mapped[str] = mapped_column(String(64), default="local")
+    period_start: Mapped[str] = mapped_column(String(7))
+    period_end: Mapped[str] = mapped_column(String(7))
+    k: Mapped[int] = mapped_column()
+    p: Mapped[int] = mapped_column()
+    filters: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)

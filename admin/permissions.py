@@ -36,6 +36,8 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_AUDIT = "view_audit"
     BRIEFING = "briefing"
+    #: Record a briefing in the release ledger (its numbers leave the console).
+    PUBLISH_BRIEFING = "publish_briefing"
     #: Confirm a vignette for release (the text that may leave the console).
     RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -68,6 +70,7 @@ _COORDINATOR = _REVIEWER | {
     Permission.MANAGE_KEYS,
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
+    Permission.PUBLISH_BRIEFING,
     Permission.RELEASE_VIGNETTE,
     Permission.ACKNOWLEDGE_ALARM,
 }
@@ -126,6 +129,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "interview.form": Permission.INTERVIEW,
     "alarms.index": Permission.VIEW_ALARMS,
     "alarms.acknowledge": Permission.ACKNOWLEDGE_ALARM,
+    "briefing.publish_briefing": Permission.PUBLISH_BRIEFING,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose
