@@ -97,10 +97,26 @@ from ..envelope.format import TAG_SIZE
 from ..keyring import current_keyring
 from ..models import Envelope, ReceiptRecord
 from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
-from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
+from ..store import (
+    BlobStorage,
+    ChallengeSpentError,
+    DuplicateSubmissionError,
+    FollowupQuotaError,
+    StoreError,
+    insert_envelope,
+    today_utc,
+)
 from ..timing import equal
 from . import proofofwork
-from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from .limits import (
+    MAX_BODY_SIZE,
+    UploadLimits,
+    current_limits,
+    disk_full_message,
+    disk_has_room,
+    followup_quota,
+    quota_message,
+)
 from .throttle import allow_guess, allow_submission
 from .views import bp
 
@@ -153,7 +169,7 @@ def _unavailable() -> UploadRefused:
     )
 
 
-def _busy() -> UploadRefused:
+def busy() -> UploadRefused:
     return UploadRefused(
         "busy", _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
     )
@@ -272,22 +288,54 @@ def receive_browser_envelope(
     return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, submitted
 
 
-def require_proof_of_work() -> None:
+def _proof_refused() -> UploadRefused:
+    return UploadRefused(
+        "altcha",
+        _(
+            "This browser's check that a person is sending did not finish in time. "
+            "Nothing was stored. Please press Send again."
+        ),
+    )
+
+
+def require_proof_of_work() -> proofofwork.Proof | None:
     """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
-    parts were read and before any database work.
+    parts were read and before anything everyone shares is spent. Returns
+    the challenge to record with the envelope (None when proof of work is
+    off).
 
     Raises:
         UploadRefused: ``altcha`` when it is missing, forged, expired or
-            spent (the page's script renews it and sends again once).
+            spent (the page's script renews it and sends again once);
+            ``unavailable`` (database).
     """
-    if proofofwork.required() and not proofofwork.verify(request.form.get("altcha")):
-        raise UploadRefused(
-            "altcha",
-            _(
-                "This browser's check that a person is sending did not finish in time. "
-                "Nothing was stored. Please press Send again."
-            ),
-        )
+    if not proofofwork.required():
+        return None
+    try:
+        proof = proofofwork.check(request.form.get("altcha"))
+    except SQLAlchemyError as exc:
+        request_session("intake.db").rollback()
+        current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
+        raise _unavailable() from exc
+    if proof is None:
+        raise _proof_refused()
+    return proof
+
+
+def _disk_full() -> UploadRefused:
+    return UploadRefused("disk_full", disk_full_message(), 507)
+
+
+def require_disk_room(envelope: SealedEnvelope) -> None:
+    """Refuse an upload that would bring the data folder's free space under
+    ``MIN_FREE_DISK`` (:func:`.limits.disk_has_room`).
+
+    Raises:
+        UploadRefused: ``disk_full`` (507).
+    """
+    size = len(envelope.header) + len(envelope.body) + sum(len(a) for a in envelope.attachments)
+    if not disk_has_room(size):
+        raise _disk_full()
 
 
 def _refused(refusal: UploadRefused) -> Response:
@@ -377,6 +425,7 @@ def store_browser_envelope(
     receipt: str | None,
     followup_of: int | None = None,
     prior: Prior | None = None,
+    proof: proofofwork.Proof | None = None,
 ) -> None:
     """Store a checked browser upload and commit it.
 
@@ -388,9 +437,13 @@ def store_browser_envelope(
         prior: :func:`look_up_prior` of this upload, made by the caller
             (which found no envelope with its submission token); None to
             look up here.
+        proof: the upload's proof-of-work challenge, recorded as spent in
+            the envelope's transaction.
 
     Raises:
-        UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
+        UploadRefused: ``duplicate``, ``altcha`` (the challenge was spent
+            by a racing request), ``quota`` (a follow-up over its report's
+            daily quota) or ``unavailable``; nothing kept.
     """
     session = request_session("intake.db")
     secret = current_app.config["RECEIPT_SECRET"]
@@ -421,9 +474,15 @@ def store_browser_envelope(
             followup_of=followup_of,
             submission_checked=checked and prior.submission_seq is None,
             header=header,
+            spent=(proof.challenge_hash, proof.keep_until) if proof is not None else None,
+            followup_quota=followup_quota() if followup_of is not None else None,
         )
     except DuplicateSubmissionError as exc:
         raise _duplicate() from exc
+    except ChallengeSpentError as exc:
+        raise _proof_refused() from exc
+    except FollowupQuotaError as exc:
+        raise UploadRefused("quota", quota_message(), 429) from exc
     except StoreError as exc:
         current_app.logger.error("could not store a browser-sealed envelope")
         raise _unavailable() from exc
@@ -467,7 +526,7 @@ def _same_receipt(stored: str | None, receipt: str) -> bool:
     if stored is None:
         raise _duplicate()
     if not allow_guess(request.remote_addr):
-        raise _busy()
+        raise busy()
     if not equal(stored, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
         raise _duplicate()
     return True
@@ -486,11 +545,14 @@ def sealed() -> Response:
         # One address's flood is refused before the body is read; what
         # everyone shares is spent only on uploads that did the work.
         if not allow_submission(request.remote_addr, use_global=not proofofwork.required()):
-            raise _busy()
+            raise busy()
         envelope, header, submitted = receive_browser_envelope()
-        require_proof_of_work()
+        proof = require_proof_of_work()
+        # Everyone's allowance only now: the form's CSRF token, a
+        # well-formed envelope and an unspent proof of work are shown.
         if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
-            raise _busy()
+            raise busy()
+        require_disk_room(envelope)
         receipt = request.form.get("receipt")
         if receipt is None or not is_receipt(receipt):
             # Every page this intake serves makes one (js/receipt.js): a
@@ -504,7 +566,7 @@ def sealed() -> Response:
         if prior.submission_seq is not None and _same_receipt(prior.submission_receipt_hash, receipt):
             return _receipt_answer(receipt, earlier=True)
         try:
-            store_browser_envelope(envelope, header, submitted, receipt=receipt, prior=prior)
+            store_browser_envelope(envelope, header, submitted, receipt=receipt, prior=prior, proof=proof)
         except UploadRefused as refusal:
             # The same form racing itself: the other request stored it.
             if refusal.error == "duplicate" and submitted is not None and stored_earlier(submitted, receipt):
