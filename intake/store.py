@@ -394,15 +394,29 @@ _FOLLOWUPS_NEAR = select(
 )
 
 
-def _check_followup_quota(conn: Any, report: int, day: date, quota: tuple[int, int]) -> None:
-    """Raise FollowupQuotaError when the report's follow-ups dated within a
-    day of ``day`` (the one just inserted included) exceed ``quota``."""
-    max_count, max_bytes = quota
+def followups_near(conn: Any, report: int, day: date) -> tuple[int, int]:
+    """``(count, bytes)`` of the follow-ups of ``report`` dated within a day
+    of ``day``: their number and stored bytes (header, body, attachments)."""
     rows = conn.execute(
         _FOLLOWUPS_NEAR, {"report": report, "first": day - timedelta(days=1), "last": day + timedelta(days=1)}
     ).all()
-    stored = sum(int(size) + sum(int(s) for s in sizes.split(",") if s) for size, sizes in rows)
-    if len(rows) > max_count or stored > max_bytes:
+    return len(rows), sum(int(size) + sum(int(s) for s in sizes.split(",") if s) for size, sizes in rows)
+
+
+def followup_quota_left(session: Session, report: int, size: int, quota: tuple[int, int]) -> bool:
+    """Whether one more follow-up of ``size`` bytes fits ``report``'s daily
+    quota now: the cheap look before a follow-up may take from the shared
+    allowance (the insert checks again, under the write lock)."""
+    count, stored = followups_near(session.connection(), report, today_utc())
+    session.rollback()  # read only
+    return count < quota[0] and stored + size <= quota[1]
+
+
+def _check_followup_quota(conn: Any, report: int, day: date, quota: tuple[int, int]) -> None:
+    """Raise FollowupQuotaError when the report's follow-ups dated within a
+    day of ``day`` (the one just inserted included) exceed ``quota``."""
+    count, stored = followups_near(conn, report, day)
+    if count > quota[0] or stored > quota[1]:
         raise FollowupQuotaError("the report's follow-ups for today are over the quota")
 
 

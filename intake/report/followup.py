@@ -62,6 +62,7 @@ from ..store import (
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
+    followup_quota_left,
     store_envelope,
     today_utc,
 )
@@ -70,7 +71,7 @@ from . import proofofwork
 from .fields import ReportFieldError, followup_from_form
 from .forms import FollowupForm, attachment_inputs, chosen_files, file_size
 from .limits import MIB, disk_full_message, disk_has_room, followup_quota, quota_message
-from .throttle import allow_guess, allow_submission
+from .throttle import allow_followup, allow_guess
 from .upload import (
     UploadRefused,
     busy,
@@ -376,12 +377,16 @@ def followup() -> tuple[str, int]:
     orgs = followup_organizations(session, report)
     if not orgs:
         return _followup_refused(_("The organizations your report went to no longer receive reports here."))
-    # Everyone's allowance only after a valid access token, CSRF token and
-    # well-formed form; then the disk floor before any sealing.
-    if not allow_submission(request.remote_addr):
+    # Everyone's allowance only after a valid access token, CSRF token,
+    # well-formed form and room in the report's quota; then the disk floor
+    # before any sealing. The quota is checked again as it is stored.
+    size = sum(file_size(f) for f in files) + len(body["narrative"].encode("utf-8")) + MIB
+    if not followup_quota_left(session, report.seq, size - MIB, followup_quota()):
+        return _status_page(session, report, stored_hash, form, quota_message(), 429)
+    if not allow_followup(request.remote_addr):
         message = _("Too many attempts in a short time. Please wait a few minutes and try again.")
         return _status_page(session, report, stored_hash, form, message, 429)
-    if not disk_has_room(sum(file_size(f) for f in files) + len(body["narrative"].encode("utf-8")) + MIB):
+    if not disk_has_room(size):
         return _status_page(session, report, stored_hash, form, disk_full_message(), 507)
     submitted = None
     if is_submission_token(form.submission.data):
@@ -429,7 +434,7 @@ def followup_sealed() -> Response:
     {"followup": "received"}``."""
     try:
         # One address's flood is refused before the body is read.
-        if not allow_submission(request.remote_addr, use_global=False):
+        if not allow_followup(request.remote_addr, use_global=False):
             raise busy()
         try:
             token = request.form.get("access")
@@ -447,10 +452,14 @@ def followup_sealed() -> Response:
             )
         envelope, header, submitted = receive_browser_envelope(expected_key_ids=expected)
         proof = require_proof_of_work()
+        size = len(envelope.header) + len(envelope.body) + sum(len(a) for a in envelope.attachments)
+        if not followup_quota_left(session, report.seq, size, followup_quota()):
+            raise UploadRefused("quota", quota_message(), 429)
         # Everyone's allowance only now (a valid access token, CSRF token,
-        # envelope and unspent proof of work are shown); then the disk floor;
-        # the report's daily quota is checked as the envelope is stored.
-        if not allow_submission(request.remote_addr, per_client=False):
+        # envelope, unspent proof of work and room in the report's quota
+        # are shown); then the disk floor. The quota is checked again as
+        # the envelope is stored.
+        if not allow_followup(request.remote_addr, per_client=False):
             raise busy()
         require_disk_room(envelope)
         store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq, proof=proof)
