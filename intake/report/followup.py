@@ -81,7 +81,7 @@ from .upload import (
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _seal_settings, bp, field_message, organizations
+from .views import Organization, _seal_settings, bp, field_message, from_own_page, organizations
 
 #: How long a status page may be used to add information (seconds).
 ACCESS_MAX_AGE = 3600
@@ -359,6 +359,11 @@ def _expired() -> str:
 def followup() -> tuple[str, int]:
     """Add information to a report without JavaScript: the server seals."""
     form = FollowupForm()
+    if not from_own_page():
+        # Another site's post (or a lost session in a browser that does not
+        # say where it posted from) must not open a status page: with its
+        # own access token it would put the reporter on someone else's case.
+        return _followup_refused(_expired())
     session = request_session("intake.db")
     report = report_of_access(session, form.access.data)
     if report is None:

@@ -262,3 +262,25 @@ def test_the_free_disk_floor_refuses_uploads_and_keeps_what_was_typed(
     assert uploaded.status_code == 507
     assert uploaded.json()["error"] == "disk_full"
     assert json.loads(uploaded.text)["message"]
+
+
+def test_another_sites_followup_post_opens_no_status_page(
+    tmp_path: Path, databases: Databases, org: RecipientPrivateKey, start: object
+) -> None:
+    """With its own report's access token, another site's post must not put
+    the reporter on the attacker's case (they would add evidence to it)."""
+    server = start(_env(tmp_path, databases))  # type: ignore[operator]
+    found = RECEIPT.search(_no_js_report(server.url).text)
+    assert found is not None
+    with requests.Session() as attacker:
+        access = servers.hidden(_status_page(attacker, server.url, found.group(1)), "access")
+    with requests.Session() as reporter:
+        reporter.get(f"{server.url}/en/", timeout=30)
+        answer = reporter.post(
+            f"{server.url}/en/followup",
+            data={"access": access, "narrative": ""},
+            headers={"Sec-Fetch-Site": "cross-site"},
+            timeout=30,
+        )
+    assert 'name="access"' not in answer.text
+    assert "This page has expired" in answer.text
