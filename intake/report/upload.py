@@ -44,13 +44,18 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   receipt is missing or malformed, or a part is missing or of the wrong
   length.
 * ``400 {"error": "altcha", "message"}``: the proof of work is missing,
-  forged, expired or spent; nothing was looked at or stored.
+  forged, expired or spent (on any worker or host: spent challenges are
+  rows of the database); nothing was stored.
 * ``409 {"error": "duplicate", "message"}``: this form (submission token)
   is stored already under another receipt, or this envelope id is stored
   already; no receipt is shown.
 * ``429 {"error": "busy", "message"}``: too many attempts (receipt guesses
   on a retry, or the submission throttle).
 * ``413 {"error": "too_large", "message"}``: over the size limits.
+* ``429 {"error": "quota", "message"}``: a follow-up over its report's
+  daily quota (:mod:`.limits`).
+* ``507 {"error": "disk_full", "message"}``: storing it would go below the
+  free-disk floor (``MIN_FREE_DISK``); the page keeps what was typed.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
 
 What the intake checks (it cannot read the envelope, only its header):
