@@ -180,7 +180,10 @@ def check(payload: str | None) -> Proof | None:
     if session.connection().execute(_IS_SPENT, {"h": challenge_hash}).first() is not None:
         session.rollback()
         return None
-    session.rollback()  # read only: the caller's transaction starts clean
+    # No rollback: the caller's look-ups and insert go on in this
+    # transaction (on PostgreSQL a rollback and a new checkout would cost
+    # two more round trips per report; pysqlite opens no transaction for a
+    # SELECT). The insert's primary key settles a race.
     return Proof(challenge_hash, keep_until(today))
 
 
