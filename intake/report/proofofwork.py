@@ -145,12 +145,15 @@ def new_challenge() -> dict[str, Any]:
     return dict(challenge.to_dict())
 
 
-def check(payload: str | None) -> Proof | None:
+def check(payload: str | None, *, look_up: bool = True) -> Proof | None:
     """The challenge ``payload`` (the ``altcha`` form field) solves, if it
     is one this intake issued, unexpired and not recorded as spent; None
-    otherwise. Records nothing: the caller records the :class:`Proof` with
-    what it stores (``insert_envelope(spent=...)``) or through
-    :func:`spend`. Never raises on bad input.
+    otherwise. With ``look_up=False`` the spent record is left for the
+    caller to look up in a query of its own (the browser upload asks it
+    with its other questions, ``upload.look_up_prior``: one round trip).
+    Records nothing: the caller records the :class:`Proof` with what it
+    stores (``insert_envelope(spent=...)``) or through :func:`spend`.
+    Never raises on bad input.
 
     Raises:
         SQLAlchemyError: the spent-challenge look-up failed.
@@ -177,6 +180,8 @@ def check(payload: str | None) -> Proof | None:
     session = request_session("intake.db")
     _purge_daily(session, today)
     challenge_hash = _challenge_hash(nonce)
+    if not look_up:
+        return Proof(challenge_hash, keep_until(today))
     if session.connection().execute(_IS_SPENT, {"h": challenge_hash}).first() is not None:
         session.rollback()
         return None

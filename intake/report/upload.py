@@ -100,7 +100,7 @@ from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
 from ..envelope.format import TAG_SIZE
 from ..keyring import current_keyring
-from ..models import Envelope, ReceiptRecord
+from ..models import Envelope, ReceiptRecord, SpentChallenge
 from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
 from ..store import (
     BlobStorage,
@@ -303,11 +303,14 @@ def _proof_refused() -> UploadRefused:
     )
 
 
-def require_proof_of_work() -> proofofwork.Proof | None:
+def require_proof_of_work(*, look_up: bool = True) -> proofofwork.Proof | None:
     """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
     parts were read and before anything everyone shares is spent. Returns
     the challenge to record with the envelope (None when proof of work is
     off).
+
+    With ``look_up=False`` whether it was spent is left to the caller
+    (:func:`look_up_prior`).
 
     Raises:
         UploadRefused: ``altcha`` when it is missing, forged, expired or
@@ -317,7 +320,7 @@ def require_proof_of_work() -> proofofwork.Proof | None:
     if not proofofwork.required():
         return None
     try:
-        proof = proofofwork.check(request.form.get("altcha"))
+        proof = proofofwork.check(request.form.get("altcha"), look_up=look_up)
     except SQLAlchemyError as exc:
         request_session("intake.db").rollback()
         current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
@@ -364,12 +367,15 @@ class Prior:
             if it has none, or there is no such envelope).
         envelope_known: an envelope with this envelope id is stored.
         receipt_taken: another envelope holds this receipt's keyed hash.
+        challenge_spent: the upload's proof-of-work challenge is recorded
+            as spent.
     """
 
     submission_seq: int | None
     submission_receipt_hash: str | None
     envelope_known: bool
     receipt_taken: bool
+    challenge_spent: bool = False
 
 
 def _prior_query() -> Select[Any]:
@@ -389,6 +395,10 @@ def _prior_query() -> Select[Any]:
         .where(ReceiptRecord.receipt_hash == bindparam("stored_hash"))
         .limit(1)
         .scalar_subquery(),
+        select(SpentChallenge.challenge_hash)
+        .where(SpentChallenge.challenge_hash == bindparam("spent"))
+        .limit(1)
+        .scalar_subquery(),
     )
 
 
@@ -396,21 +406,24 @@ def _prior_query() -> Select[Any]:
 PRIOR_QUERY = _prior_query()
 
 
-def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | None) -> Prior:
+def look_up_prior(
+    submitted: str | None, envelope_id: str, stored_hash: str | None, spent: str | None = None
+) -> Prior:
     """Answer every question :func:`sealed` asks the database before it
-    stores, in one round trip: ``SELECT`` of four scalar subqueries, each on
-    a unique or indexed column.
+    stores, in one round trip: ``SELECT`` of five scalar subqueries, each on
+    a unique or indexed column (``spent``: the hash of the upload's
+    proof-of-work challenge, :class:`.proofofwork.Proof`).
 
     Raises:
         UploadRefused: ``unavailable`` (database).
     """
     session = request_session("intake.db")
-    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash}
+    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash, "spent": spent}
     try:
         # On the session's connection (its transaction) rather than through
         # session.execute: the query returns plain values, so the ORM's
         # result processing would be cost and nothing else.
-        seq, held_hash, known, holder = session.connection().execute(PRIOR_QUERY, params).one()
+        seq, held_hash, known, holder, spent_row = session.connection().execute(PRIOR_QUERY, params).one()
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
         raise _unavailable() from exc
@@ -419,6 +432,7 @@ def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | No
         submission_receipt_hash=held_hash if submitted is not None else None,
         envelope_known=known is not None,
         receipt_taken=stored_hash is not None and holder is not None,
+        challenge_spent=spent is not None and spent_row is not None,
     )
 
 
@@ -552,22 +566,29 @@ def sealed() -> Response:
         if not allow_submission(request.remote_addr, use_global=not proofofwork.required()):
             raise busy()
         envelope, header, submitted = receive_browser_envelope()
-        proof = require_proof_of_work()
-        # Everyone's allowance only now: the form's CSRF token, a
-        # well-formed envelope and an unspent proof of work are shown.
-        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
-            raise busy()
-        require_disk_room(envelope)
+        # The proof's signature here (one HMAC); whether it was spent is
+        # one more question of look_up_prior's single query.
+        proof = require_proof_of_work(look_up=False)
         receipt = request.form.get("receipt")
         if receipt is None or not is_receipt(receipt):
             # Every page this intake serves makes one (js/receipt.js): a
             # missing or malformed one is an old or foreign page.
             raise _stale()
-        # One query answers "this form again?", "this envelope again?" and
-        # "this receipt in use?" (look_up_prior), rather than three, plus
-        # the store's own look-up of the token.
+        # One query answers "this form again?", "this envelope again?",
+        # "this receipt in use?" and "this challenge spent?"
+        # (look_up_prior), rather than four, plus the store's own look-up
+        # of the token.
         stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
-        prior = look_up_prior(submitted, header.envelope_id, stored_hash)
+        prior = look_up_prior(
+            submitted, header.envelope_id, stored_hash, proof.challenge_hash if proof is not None else None
+        )
+        if prior.challenge_spent:
+            raise _proof_refused()
+        # Everyone's allowance only now: the form's CSRF token, a
+        # well-formed envelope and an unspent proof of work are shown.
+        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
+            raise busy()
+        require_disk_room(envelope)
         if prior.submission_seq is not None and _same_receipt(prior.submission_receipt_hash, receipt):
             return _receipt_answer(receipt, earlier=True)
         try:
