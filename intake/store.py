@@ -317,12 +317,13 @@ def insert_envelope(
         raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     try:
         conn = session.connection()
+        if spent is not None:
+            # First, and before the ordering lock (it needs no order, and
+            # the lock serializes every upload): a challenge spent by a
+            # racing request fails here, before anything else is written.
+            conn.execute(_INSERT_SPENT, {"challenge_hash": spent[0], "keep_until": spent[1]})
         if conn.dialect.name == "postgresql":
             conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
-        if spent is not None:
-            # First: a challenge spent by a racing request fails here,
-            # before anything else is written.
-            conn.execute(_INSERT_SPENT, {"challenge_hash": spent[0], "keep_until": spent[1]})
         result = conn.execute(
             _INSERT_ENVELOPE,
             {
