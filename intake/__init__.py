@@ -56,6 +56,14 @@ DEFAULTS: dict[str, Any] = {
     "HSTS_MAX_AGE": 0,
     # The onion service's host name, for the Onion-Location header.
     "ONION_ADDRESS": None,
+    # Bytes that must stay free on the data folder's file system after an
+    # upload; below it uploads are refused, what was typed kept (limits.py).
+    "MIN_FREE_DISK": 1024 * 1024 * 1024,
+    # Follow-ups one report may receive a day, and their stored bytes.
+    "FOLLOWUP_DAILY_COUNT": 20,
+    "FOLLOWUP_DAILY_BYTES": 256 * 1024 * 1024,
+    # Seconds a receipt-check page's one-time token stays valid (no JS).
+    "RECEIPT_CHECK_MAX_AGE": 3600,
 }
 
 

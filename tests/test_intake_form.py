@@ -148,11 +148,21 @@ def test_missing_csrf_gets_translated_400_and_keeps_the_text(
     app = intake.create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys_dir)})
     client = app.test_client()
     client.get("/zh-hant/")
-    response = client.post("/zh-hant/", data={"narrative": "我寫了很長的故事"})
+    # From the reporter's own page (the browser says so): the text is kept.
+    own_page = {"Sec-Fetch-Site": "same-origin"}
+    response = client.post("/zh-hant/", data={"narrative": "我寫了很長的故事"}, headers=own_page)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "頁面已過期" in html
     assert "我寫了很長的故事" in html  # nothing typed is lost
+    assert _stored(app) == []
+    # From another site, or a client that does not say: nothing it carried
+    # reaches the page (tests/browser/test_cross_site.py), a fresh form.
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {}):
+        response = client.post("/zh-hant/", data={"narrative": "別人寫的"}, headers=headers)
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert "別人寫的" not in html and "另一個網站" in html
     assert _stored(app) == []
     app.extensions["intake.db"].engine.dispose()
 

@@ -26,8 +26,11 @@ receipt again. The follow-up is stored with ``followup_of`` = the report's
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
+from secrets import token_hex
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -35,11 +38,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 
 from ..db import request_session
 from ..envelope import EnvelopeError, SealedEnvelope, seal
@@ -61,20 +66,31 @@ from ..receipts import (
     receipt_hash,
     submission_hash,
 )
-from ..store import BlobStorage, DuplicateSubmissionError, StoreError, store_envelope, today_utc
+from ..store import (
+    BlobStorage,
+    DuplicateSubmissionError,
+    FollowupQuotaError,
+    StoreError,
+    followup_quota_left,
+    store_envelope,
+    today_utc,
+)
 from ..web import csp_allow
 from . import proofofwork
 from .fields import ReportFieldError, followup_from_form
-from .forms import FollowupForm, attachment_inputs, chosen_files
-from .throttle import allow_guess
+from .forms import FollowupForm, attachment_inputs, chosen_files, file_size
+from .limits import MIB, disk_full_message, disk_has_room, followup_quota, quota_message
+from .throttle import allow_followup, allow_guess
 from .upload import (
     UploadRefused,
+    busy,
     receive_browser_envelope,
     refused,
+    require_disk_room,
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _seal_settings, bp, field_message, organizations
+from .views import Organization, _seal_settings, bp, field_message, from_own_page, organizations
 
 #: How long a status page may be used to add information (seconds).
 ACCESS_MAX_AGE = 3600
@@ -82,7 +98,11 @@ _ACCESS_SALT = "tnr-intake/followup-access"
 
 
 class ReceiptForm(FlaskForm):  # type: ignore[misc]
-    """The receipt a reporter types."""
+    """The receipt a reporter types, and the page's one-time check token
+    (:func:`new_check_token`)."""
+
+    #: One lookup without JavaScript per rendered page: see new_check_token.
+    check = HiddenField()
 
     receipt = StringField(
         render_kw={
@@ -103,6 +123,55 @@ def _access_cipher() -> Fernet:
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ACCESS_SALT.encode()).derive(raw)
     return Fernet(base64.urlsafe_b64encode(key))
+
+
+#: How long a receipt-check page's token stays valid (seconds); setting
+#: ``RECEIPT_CHECK_MAX_AGE``.
+DEFAULT_CHECK_MAX_AGE = 3600
+_CHECK_SALT = "tnr-intake/receipt-check"
+
+
+def new_check_token() -> str:
+    """A signed, timed, one-time token for one receipt check without
+    JavaScript: a random nonce, signed (itsdangerous, under ``SECRET_KEY``)
+    with its time of issue. Every check page carries a fresh one. A check
+    without a proof of work must carry an unexpired, unspent token before
+    it may take from the guess allowance (:func:`spend_check_token`), so
+    one token cannot be replayed to empty that allowance."""
+    return str(URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).dumps(token_hex(16)))
+
+
+def csrf_enabled() -> bool:
+    """Whether CSRF checks are on (``WTF_CSRF_ENABLED``): the one-time check
+    token is part of them (tests that turn CSRF off skip it too)."""
+    return bool(current_app.config.get("WTF_CSRF_ENABLED", True))
+
+
+def spend_check_token(token: str | None) -> bool:
+    """Whether ``token`` is one :func:`new_check_token` made, younger than
+    ``RECEIPT_CHECK_MAX_AGE``, and not used before by any worker or host;
+    records it as spent (SHA-256 of its nonce and a day, in the table of
+    spent proof-of-work challenges: :func:`.proofofwork.spend`). False when
+    the database fails."""
+    if not token or len(token) > 256:
+        return False
+    max_age = int(current_app.config.get("RECEIPT_CHECK_MAX_AGE") or DEFAULT_CHECK_MAX_AGE)
+    try:
+        nonce = URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).loads(
+            token, max_age=max_age
+        )
+    except BadSignature:
+        return False
+    if not isinstance(nonce, str):
+        return False
+    digest = hashlib.sha256(b"tnr-intake/check-token/" + nonce.encode("utf-8")).hexdigest()
+    keep = today_utc() + timedelta(days=1 + -(-max_age // 86400))
+    try:
+        return proofofwork.spend(proofofwork.Proof(digest, keep))
+    except SQLAlchemyError as exc:
+        request_session("intake.db").rollback()
+        current_app.logger.error("database error %s on a check token", exc.__class__.__name__)
+        return False
 
 
 @dataclass(frozen=True)
@@ -224,6 +293,7 @@ def followup_organizations(session: Session, report: Envelope) -> list[Organizat
 
 
 def _check_page(form: ReceiptForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    form.check.data = new_check_token()  # each page one lookup without JavaScript
     return (
         render_template("intake/check.html", form=form, error=error, title=_("Come back with your receipt")),
         status,
@@ -360,6 +430,11 @@ def check() -> tuple[str, int]:
     proven = proof is not None and proofofwork.verify(proof)
     if proof is not None and not proven:
         return _check_page(form, _proof_failed(), 400)
+    if not proven and csrf_enabled() and not spend_check_token(form.check.data):
+        # No proof of work: the page's one-time token stands for it. A
+        # replayed, expired or forged one is refused before the guess
+        # allowance, which one token replayed in bulk would otherwise empty.
+        return _check_page(form, _("The page expired. Please press Continue again."), 400)
     if not allow_guess(request.remote_addr, proven=proven):
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
@@ -406,6 +481,11 @@ def _expired() -> str:
 def followup() -> tuple[str, int]:
     """Add information to a report without JavaScript: the server seals."""
     form = FollowupForm()
+    if not from_own_page():
+        # Another site's post (or a lost session in a browser that does not
+        # say where it posted from) must not open a status page: with its
+        # own access token it would put the reporter on someone else's case.
+        return _followup_refused(_expired())
     session = request_session("intake.db")
     access = access_of(form.access.data)
     report = _report_of_hash(session, access.stored_hash) if access is not None else None
@@ -424,6 +504,17 @@ def followup() -> tuple[str, int]:
     orgs = followup_organizations(session, report)
     if not orgs:
         return _followup_refused(_("The organizations your report went to no longer receive reports here."))
+    # Everyone's allowance only after a valid access token, CSRF token,
+    # well-formed form and room in the report's quota; then the disk floor
+    # before any sealing. The quota is checked again as it is stored.
+    size = sum(file_size(f) for f in files) + len(body["narrative"].encode("utf-8")) + MIB
+    if not followup_quota_left(session, report.seq, size - MIB, followup_quota()):
+        return _status_page(session, report, access, form, quota_message(), 429)
+    if not allow_followup(request.remote_addr):
+        message = _("Too many attempts in a short time. Please wait a few minutes and try again.")
+        return _status_page(session, report, access, form, message, 429)
+    if not disk_has_room(size):
+        return _status_page(session, report, access, form, disk_full_message(), 507)
     submitted = None
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
@@ -459,9 +550,12 @@ def followup() -> tuple[str, int]:
             current_keyring().recipient_of_key(),
             submission_hash=submitted,
             followup_of=report.seq,
+            followup_quota=followup_quota(),
         )
     except DuplicateSubmissionError:
         pass  # the same page sent twice: stored once, and that is what we say
+    except FollowupQuotaError:
+        return _status_page(session, report, access, form, quota_message(), 429)
     except StoreError:
         current_app.logger.error("could not store a follow-up")
         abort(503)
@@ -474,6 +568,9 @@ def followup_sealed() -> Response:
     the ``access`` field of the status page). Answer: ``200
     {"followup": "received"}``."""
     try:
+        # One address's flood is refused before the body is read.
+        if not allow_followup(request.remote_addr, use_global=False):
+            raise busy()
         try:
             token = request.form.get("access")
         except RequestEntityTooLarge as exc:
@@ -489,8 +586,18 @@ def followup_sealed() -> Response:
                 "stale", _("The organizations your report went to no longer receive reports here.")
             )
         envelope, header, submitted = receive_browser_envelope(expected_key_ids=expected)
-        require_proof_of_work(followup=True)
-        store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq)
+        proof = require_proof_of_work(followup=True)
+        size = len(envelope.header) + len(envelope.body) + sum(len(a) for a in envelope.attachments)
+        if not followup_quota_left(session, report.seq, size, followup_quota()):
+            raise UploadRefused("quota", quota_message(), 429)
+        # Everyone's allowance only now (a valid access token, CSRF token,
+        # envelope, unspent proof of work and room in the report's quota
+        # are shown); then the disk floor. The quota is checked again as
+        # the envelope is stored.
+        if not allow_followup(request.remote_addr, per_client=False):
+            raise busy()
+        require_disk_room(envelope)
+        store_browser_envelope(envelope, header, submitted, receipt=None, followup_of=report.seq, proof=proof)
     except UploadRefused as refusal:
         return refused(refusal)
     return jsonify(followup="received")

@@ -50,13 +50,18 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   receipt is missing or malformed, or a part is missing or of the wrong
   length.
 * ``400 {"error": "altcha", "message"}``: the proof of work is missing,
-  forged, expired or spent; nothing was looked at or stored.
+  forged, expired or spent (on any worker or host: spent challenges are
+  rows of the database); nothing was stored.
 * ``409 {"error": "duplicate", "message"}``: this form (submission token)
   is stored already under another receipt, or this envelope id is stored
   already; no receipt is shown.
 * ``429 {"error": "busy", "message"}``: too many attempts (receipt guesses
   on a retry, or the submission throttle).
 * ``413 {"error": "too_large", "message"}``: over the size limits.
+* ``429 {"error": "quota", "message"}``: a follow-up over its report's
+  daily quota (:mod:`.limits`).
+* ``507 {"error": "disk_full", "message"}``: storing it would go below the
+  free-disk floor (``MIN_FREE_DISK``); the page keeps what was typed.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
 
 What the intake checks (it cannot read the envelope, only its header):
@@ -103,7 +108,7 @@ from ..envelope.conversation import lookup_value
 from ..envelope.format import TAG_SIZE
 from ..envelope.replykey import reply_seed
 from ..keyring import current_keyring
-from ..models import Envelope, ReceiptRecord
+from ..models import Envelope, ReceiptRecord, SpentChallenge
 from ..receipts import (
     format_receipt,
     is_lookup,
@@ -112,10 +117,26 @@ from ..receipts import (
     lookup_hash,
     submission_hash,
 )
-from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
+from ..store import (
+    BlobStorage,
+    ChallengeSpentError,
+    DuplicateSubmissionError,
+    FollowupQuotaError,
+    StoreError,
+    insert_envelope,
+    today_utc,
+)
 from ..timing import equal
 from . import proofofwork
-from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from .limits import (
+    MAX_BODY_SIZE,
+    UploadLimits,
+    current_limits,
+    disk_full_message,
+    disk_has_room,
+    followup_quota,
+    quota_message,
+)
 from .throttle import allow_guess, allow_submission
 from .views import bp
 
@@ -168,7 +189,7 @@ def _unavailable() -> UploadRefused:
     )
 
 
-def _busy() -> UploadRefused:
+def busy() -> UploadRefused:
     return UploadRefused(
         "busy", _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
     )
@@ -295,9 +316,31 @@ def _expired_page(*, followup: bool) -> str:
     return str(_("The page expired. Please press “Send report” again."))
 
 
-def require_proof_of_work(*, followup: bool = False) -> None:
+def _proof_refused(*, followup: bool = False) -> UploadRefused:
+    """The refusal of a missing, forged, expired or spent proof of work,
+    naming the button of the page that sent ("Send" on the follow-up page,
+    "Send report" on the form)."""
+    if followup:
+        message = _(
+            "Your browser did not finish a short automatic check in time. "
+            "Nothing was stored. Please press “Send” again."
+        )
+    else:
+        message = _(
+            "Your browser did not finish a short automatic check in time. "
+            "Nothing was stored. Please press “Send report” again."
+        )
+    return UploadRefused("altcha", str(message))
+
+
+def require_proof_of_work(*, followup: bool = False, look_up: bool = True) -> proofofwork.Proof | None:
     """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
-    parts were read and before any database work.
+    parts were read and before anything everyone shares is spent. Returns
+    the challenge to record with the envelope (None when proof of work is
+    off).
+
+    With ``look_up=False`` whether it was spent is left to the caller
+    (:func:`look_up_prior`).
 
     Args:
         followup: the upload comes from the follow-up page (its button is
@@ -305,20 +348,36 @@ def require_proof_of_work(*, followup: bool = False) -> None:
 
     Raises:
         UploadRefused: ``altcha`` when it is missing, forged, expired or
-            spent (the page's script renews it and sends again once).
+            spent (the page's script renews it and sends again once);
+            ``unavailable`` (database).
     """
-    if proofofwork.required() and not proofofwork.verify(request.form.get("altcha")):
-        if followup:
-            message = _(
-                "Your browser did not finish a short automatic check in time. "
-                "Nothing was stored. Please press “Send” again."
-            )
-        else:
-            message = _(
-                "Your browser did not finish a short automatic check in time. "
-                "Nothing was stored. Please press “Send report” again."
-            )
-        raise UploadRefused("altcha", str(message))
+    if not proofofwork.required():
+        return None
+    try:
+        proof = proofofwork.check(request.form.get("altcha"), look_up=look_up)
+    except SQLAlchemyError as exc:
+        request_session("intake.db").rollback()
+        current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
+        raise _unavailable() from exc
+    if proof is None:
+        raise _proof_refused(followup=followup)
+    return proof
+
+
+def _disk_full() -> UploadRefused:
+    return UploadRefused("disk_full", disk_full_message(), 507)
+
+
+def require_disk_room(envelope: SealedEnvelope) -> None:
+    """Refuse an upload that would bring the data folder's free space under
+    ``MIN_FREE_DISK`` (:func:`.limits.disk_has_room`).
+
+    Raises:
+        UploadRefused: ``disk_full`` (507).
+    """
+    size = len(envelope.header) + len(envelope.body) + sum(len(a) for a in envelope.attachments)
+    if not disk_has_room(size):
+        raise _disk_full()
 
 
 def _refused(refusal: UploadRefused) -> Response:
@@ -342,12 +401,15 @@ class Prior:
             if it has none, or there is no such envelope).
         envelope_known: an envelope with this envelope id is stored.
         receipt_taken: another envelope holds this receipt's keyed hash.
+        challenge_spent: the upload's proof-of-work challenge is recorded
+            as spent.
     """
 
     submission_seq: int | None
     submission_receipt_hash: str | None
     envelope_known: bool
     receipt_taken: bool
+    challenge_spent: bool = False
 
 
 def _prior_query() -> Select[Any]:
@@ -367,6 +429,10 @@ def _prior_query() -> Select[Any]:
         .where(ReceiptRecord.receipt_hash == bindparam("stored_hash"))
         .limit(1)
         .scalar_subquery(),
+        select(SpentChallenge.challenge_hash)
+        .where(SpentChallenge.challenge_hash == bindparam("spent"))
+        .limit(1)
+        .scalar_subquery(),
     )
 
 
@@ -374,21 +440,24 @@ def _prior_query() -> Select[Any]:
 PRIOR_QUERY = _prior_query()
 
 
-def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | None) -> Prior:
+def look_up_prior(
+    submitted: str | None, envelope_id: str, stored_hash: str | None, spent: str | None = None
+) -> Prior:
     """Answer every question :func:`sealed` asks the database before it
-    stores, in one round trip: ``SELECT`` of four scalar subqueries, each on
-    a unique or indexed column.
+    stores, in one round trip: ``SELECT`` of five scalar subqueries, each on
+    a unique or indexed column (``spent``: the hash of the upload's
+    proof-of-work challenge, :class:`.proofofwork.Proof`).
 
     Raises:
         UploadRefused: ``unavailable`` (database).
     """
     session = request_session("intake.db")
-    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash}
+    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash, "spent": spent}
     try:
         # On the session's connection (its transaction) rather than through
         # session.execute: the query returns plain values, so the ORM's
         # result processing would be cost and nothing else.
-        seq, held_hash, known, holder = session.connection().execute(PRIOR_QUERY, params).one()
+        seq, held_hash, known, holder, spent_row = session.connection().execute(PRIOR_QUERY, params).one()
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
         raise _unavailable() from exc
@@ -397,6 +466,7 @@ def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | No
         submission_receipt_hash=held_hash if submitted is not None else None,
         envelope_known=known is not None,
         receipt_taken=stored_hash is not None and holder is not None,
+        challenge_spent=spent is not None and spent_row is not None,
     )
 
 
@@ -408,6 +478,7 @@ def store_browser_envelope(
     receipt: str | None,
     followup_of: int | None = None,
     prior: Prior | None = None,
+    proof: proofofwork.Proof | None = None,
 ) -> None:
     """Store a checked browser upload and commit it.
 
@@ -420,9 +491,13 @@ def store_browser_envelope(
         prior: :func:`look_up_prior` of this upload, made by the caller
             (which found no envelope with its submission token); None to
             look up here.
+        proof: the upload's proof-of-work challenge, recorded as spent in
+            the envelope's transaction.
 
     Raises:
-        UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
+        UploadRefused: ``duplicate``, ``altcha`` (the challenge was spent
+            by a racing request), ``quota`` (a follow-up over its report's
+            daily quota) or ``unavailable``; nothing kept.
     """
     session = request_session("intake.db")
     secret = current_app.config["RECEIPT_SECRET"]
@@ -453,9 +528,15 @@ def store_browser_envelope(
             followup_of=followup_of,
             submission_checked=checked and prior.submission_seq is None,
             header=header,
+            spent=(proof.challenge_hash, proof.keep_until) if proof is not None else None,
+            followup_quota=followup_quota() if followup_of is not None else None,
         )
     except DuplicateSubmissionError as exc:
         raise _duplicate() from exc
+    except ChallengeSpentError as exc:
+        raise _proof_refused() from exc
+    except FollowupQuotaError as exc:
+        raise UploadRefused("quota", quota_message(), 429) from exc
     except StoreError as exc:
         current_app.logger.error("could not store a browser-sealed envelope")
         raise _unavailable() from exc
@@ -499,7 +580,7 @@ def _same_receipt(stored: str | None, receipt: str, version: int) -> bool:
     if stored is None:
         raise _duplicate()
     if not allow_guess(request.remote_addr):
-        raise _busy()
+        raise busy()
     if not equal(stored, lookup_hash(current_app.config["RECEIPT_SECRET"], receipt, version)):
         raise _duplicate()
     return True
@@ -518,11 +599,11 @@ def sealed() -> Response:
         # One address's flood is refused before the body is read; what
         # everyone shares is spent only on uploads that did the work.
         if not allow_submission(request.remote_addr, use_global=not proofofwork.required()):
-            raise _busy()
+            raise busy()
         envelope, header, submitted = receive_browser_envelope()
-        require_proof_of_work()
-        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
-            raise _busy()
+        # The proof's signature here (one HMAC); whether it was spent is
+        # one more question of look_up_prior's single query.
+        proof = require_proof_of_work(look_up=False)
         digits: str | None = None
         lookup = request.form.get("lookup")
         if lookup is None:
@@ -536,17 +617,27 @@ def sealed() -> Response:
             lookup = lookup_value(reply_seed(digits))
         elif not is_lookup(lookup):
             raise _stale()
-        # One query answers "this form again?", "this envelope again?" and
-        # "this receipt in use?" (look_up_prior), rather than three, plus
-        # the store's own look-up of the token.
+        # One query answers "this form again?", "this envelope again?",
+        # "this receipt in use?" and "this challenge spent?"
+        # (look_up_prior), rather than four, plus the store's own look-up
+        # of the token.
         stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup, header.version)
-        prior = look_up_prior(submitted, header.envelope_id, stored_hash)
+        prior = look_up_prior(
+            submitted, header.envelope_id, stored_hash, proof.challenge_hash if proof is not None else None
+        )
+        if prior.challenge_spent:
+            raise _proof_refused()
+        # Everyone's allowance only now: the form's CSRF token, a
+        # well-formed envelope and an unspent proof of work are shown.
+        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
+            raise busy()
+        require_disk_room(envelope)
         if prior.submission_seq is not None and _same_receipt(
             prior.submission_receipt_hash, lookup, header.version
         ):
             return _receipt_answer(digits, earlier=True)
         try:
-            store_browser_envelope(envelope, header, submitted, receipt=lookup, prior=prior)
+            store_browser_envelope(envelope, header, submitted, receipt=lookup, prior=prior, proof=proof)
         except UploadRefused as refusal:
             # The same form racing itself: the other request stored it.
             if (

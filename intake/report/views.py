@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 from wtforms import StringField
+from wtforms.validators import ValidationError
 
 from ..db import request_session
 from ..envelope import PublicKeyFile, seal
@@ -41,8 +43,8 @@ from ..store import (
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, attachment_inputs, chosen_files
-from .limits import current_limits, megabytes
+from .forms import ReportForm, attachment_inputs, chosen_files, file_size
+from .limits import MIB, current_limits, disk_has_room, megabytes
 from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
@@ -185,7 +187,8 @@ TRAP_FIELD = "extra_note"
 
 def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
     """The form again with everything posted kept (files must be chosen
-    again), a ``notice`` (``throttled`` or ``trap``) and nothing stored."""
+    again), a ``notice`` (``throttled``, ``disk_full`` or ``trap``) and
+    nothing stored."""
     return (
         render_template(
             "intake/form.html",
@@ -197,6 +200,29 @@ def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, statu
         ),
         status,
     )
+
+
+def from_own_page() -> bool:
+    """Whether the current POST comes from this reporter's own page: its
+    CSRF token belongs to their session (a cookie that another site's post
+    never carries: ``SameSite=Strict``), or the browser says the post was
+    sent from a page of this very origin (``Sec-Fetch-Site: same-origin``,
+    a header no page can set), which keeps what a reporter typed when only
+    their session expired. True when CSRF checking is off (tests)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _upload_size(report_form: ReportForm) -> int:
+    """Bytes of the chosen files (in memory), for the disk floor."""
+    return sum(file_size(f) for f in chosen_files(report_form.attachments.data))
 
 
 def _files_were_chosen(posted: MultiDict[str, str]) -> bool:
@@ -234,20 +260,37 @@ def form() -> str | tuple[str, int]:
     """Show the form; on a valid POST, seal in memory, store, show the
     receipt. A POST from the language chooser (``switch_language``) only
     shows the form again in this language; a POST past the submission
-    throttle, or with the honeypot filled, stores nothing and shows the
-    form again with everything kept."""
+    throttle or the disk floor, or with the honeypot filled, stores
+    nothing and shows the form again with everything kept. A POST that is
+    not from the reporter's own page (:func:`from_own_page`) gets a fresh,
+    empty form."""
     keyring = current_keyring()
     report_form = ReportForm()
+    if report_form.is_submitted() and not from_own_page():
+        # A post from another site (or from a page whose session is gone,
+        # in a browser that does not say where it was sent from): nothing
+        # it carries reaches the page, so it can neither plant a spent
+        # submission token ("received already" on the next Send) nor tick
+        # consents or untick recipients. A fresh, empty form; nothing done.
+        fresh = ReportForm(formdata=None)
+        fresh.submission.data = new_submission_token()
+        notice = None if SWITCH_LANGUAGE in request.form else "foreign"
+        return (
+            render_template(
+                "intake/form.html", form=fresh, errors={}, notice=notice, **form_context(keyring, None)
+            ),
+            200 if notice is None else 400,
+        )
     if not is_submission_token(report_form.submission.data):
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
     if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
-        # The language chooser on this form posted what was typed to the
-        # form of another language: show it there, keep every value, store
-        # nothing, check nothing (not even CSRF: nothing is done). Files
-        # cannot be kept by a server that must not hold them (and a file
-        # input cannot be filled in), so the page asks for them again.
+        # The language chooser on this reporter's own form (checked above)
+        # posted what was typed to the form of another language: show it
+        # there, keep every value, store nothing. Files cannot be kept by a
+        # server that must not hold them (and a file input cannot be
+        # filled in), so the page asks for them again.
         return render_template(
             "intake/form.html",
             form=report_form,
@@ -256,10 +299,6 @@ def form() -> str | tuple[str, int]:
             files_dropped=_files_were_chosen(request.form),
             **form_context(keyring, request.form),
         )
-    if report_form.is_submitted() and not allow_submission(request.remote_addr):
-        # A flood (docs/report-fields.md, "Floods"): refuse before any work,
-        # but keep what a real reporter typed so they can send it later.
-        return _form_again(keyring, report_form, notice="throttled", status=429)
     if report_form.is_submitted() and request.form.get(TRAP_FIELD, "").strip():
         # The hidden "leave this field empty" field has text: a script that
         # fills every field, or (rarely) a browser's autofill or a person.
@@ -295,6 +334,14 @@ def form() -> str | tuple[str, int]:
         )
     if report is None:  # not reachable: set whenever the form was submitted
         abort(400)
+    # Everyone's allowance only now, once the post has shown what it can
+    # cheaply show (a CSRF token of this session, a well-formed form): a
+    # flood of empty or junk posts spends none of it (docs/report-fields.md,
+    # "Floods"). What a real reporter typed is kept, to send later.
+    if not allow_submission(request.remote_addr):
+        return _form_again(keyring, report_form, notice="throttled", status=429)
+    if not disk_has_room(_upload_size(report_form) + MIB):
+        return _form_again(keyring, report_form, notice="disk_full", status=507)
 
     session = request_session("intake.db")
     submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
