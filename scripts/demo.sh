@@ -11,6 +11,14 @@ export PATH="$PWD/.venv/bin:$PATH"
 INTAKE_PORT="${INTAKE_PORT:-5000}"
 CONSOLE_PORT="${CONSOLE_PORT:-5001}"
 DEMO="$PWD/demo"
+# Before anything is removed: a second run while a demo still serves from
+# demo/ would otherwise wipe its keys and data, then stop at the ports.
+for port in "$INTAKE_PORT" "$CONSOLE_PORT"; do
+  if python -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
+    echo "Port $port is in use: stop what runs there, or set INTAKE_PORT / CONSOLE_PORT." >&2
+    exit 1
+  fi
+done
 rm -rf "$DEMO"
 mkdir -p "$DEMO/keys"
 unset FLASK_APP
@@ -47,13 +55,6 @@ ADMIN_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT"
 ADMIN_INTAKE_TOKEN="$token"
 ENV
 umask 022
-
-for port in "$INTAKE_PORT" "$CONSOLE_PORT"; do
-  if python -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
-    echo "Port $port is in use: stop what runs there, or set INTAKE_PORT / CONSOLE_PORT." >&2
-    exit 1
-  fi
-done
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
