@@ -32,8 +32,9 @@ accesslog = None
 disable_redirect_access_to_syslog = True
 errorlog = "-"
 loglevel = "warning"
-# Uploads are held in memory and sealed there: allow time for a slow
-# connection (Tor) to send them, but no more.
+# Uploads are held in memory and sealed there. nginx in front reads every
+# body whole before a worker sees it (deploy/nginx/), so this bounds the
+# work of one request, never a slow client's sending.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 # A flood of connections waits in the kernel's queue rather than being

@@ -10,17 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from intake.assets import install as install_assets
 from intake.db import ROOT, Database
 from intake.logs import install_app_scrubbing
 from intake.timing import pad_endpoints
 from intake.web import apply_security_headers
 
+from . import alarms
 from . import config as settings
 from .custody import Keyring
 from .display import visible_controls
@@ -55,6 +60,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES), static_folder=None)
     settings.load(app, config)
+    if click.get_current_context(silent=True) is None:
+        # Built to serve pages (gunicorn, any WSGI server), not for a
+        # `flask --app admin` command: refuse to start without the
+        # production settings (WebAuthn relying party, Secure cookies).
+        settings.check_production(app.config)
     # Login answers in no less than this many seconds, whatever happened
     # (unknown e-mail, wrong password, locked account), so its timing does
     # not tell which accounts exist. Above the Argon2id time of a login.
@@ -83,6 +93,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for bp in (auth_bp, inbox_bp, case_bp, keys_bp):
         app.register_blueprint(bp)
+    # The console's stylesheet and script under content-hashed names, with SRI.
+    install_assets(app, ROOT / "static" / "admin", "auth.static")
     register_commands(app)
 
     # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
@@ -108,6 +120,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.request_class = InterviewRequest
     app.register_blueprint(interview_bp)
+
+    # Against a seized intake: the alarms page (admin/alarms.py).
+    from .alarmviews import bp as alarms_bp
+
+    app.register_blueprint(alarms_bp)
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls
@@ -136,10 +153,26 @@ def _select_locale() -> str:
 
 
 def _security_headers(response: Response) -> Response:
-    # Pages carry decrypted reports: never cached, on any response.
-    return apply_security_headers(
-        response, csp=CSP, no_store=True, hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0)
+    # Pages carry decrypted reports: never cached. Only the stylesheet and
+    # script keep the caching the static view gave them (a year under a
+    # content-hashed name, intake/assets.py).
+    static = request.endpoint == "auth.static" and response.status_code < 400
+    apply_security_headers(
+        response,
+        csp=CSP,
+        no_store=not static,
+        hsts_max_age=int(current_app.config.get("HSTS_MAX_AGE") or 0),
     )
+    # same-origin, not the reporter pages' no-referrer: behind HTTPS,
+    # Flask-WTF's CSRF check also demands a Referer from this very origin
+    # (WTF_CSRF_SSL_STRICT, against a man in the middle who plants a token
+    # cookie over plain http), and a browser sends none under no-referrer:
+    # every form post, the login included, failed as "The form expired".
+    # same-origin sends the Referer only to the console itself, so nothing
+    # leaves for another site (the console links to none, and its CSP loads
+    # nothing from elsewhere), and CSRF stays as strict as it was.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def _unexpected_error(error: Exception) -> tuple[str, int]:
@@ -150,11 +183,25 @@ def _unexpected_error(error: Exception) -> tuple[str, int]:
 
 
 def _template_globals() -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "html_lang": str(get_locale() or "en"),
         "html_dir": "ltr",
         "key_unlocked": keyring().unlocked,
+        "open_alarms": (),
+        "open_alarm_count": 0,
     }
+    # The alarm banner, on every page of a logged-in account (never before
+    # login: the login page says nothing about the console's state).
+    if current_user.is_authenticated:
+        session = db_session()
+        try:
+            found["open_alarm_count"] = count = alarms.count_open(session)
+            if count:
+                found["open_alarms"] = alarms.open_alarms(session, alarms.BANNER_LIMIT)
+        except SQLAlchemyError:
+            # The error page of a failed transaction: it still renders.
+            pass
+    return found
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

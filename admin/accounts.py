@@ -1,8 +1,8 @@
 """Console accounts: creation, Argon2id password hashes, authentication.
 
-Password hashes are PHC strings from ``cryptography``'s Argon2id (RFC 9106);
-the parameters live in the string, so raising them later keeps old hashes
-valid.
+Password hashes are PHC strings from ``cryptography``'s Argon2id (RFC 9106),
+one derivation at a time per process (:mod:`intake.envelope.argon2`); the
+parameters live in the string, so raising them later keeps old hashes valid.
 
 A second factor is mandatory (``admin/auth/views.py``): WebAuthn security keys
 or passkeys (:mod:`admin.webauthn`), TOTP as the fallback (here). Failed
@@ -17,15 +17,16 @@ import time
 from collections.abc import Mapping
 
 import pyotp
-from cryptography.exceptions import InvalidKey, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from intake.envelope import argon2
 from intake.envelope.keys import DEFAULT_ARGON2ID
 
 from .models import ROLES, LoginSession, User, WebAuthnCredential
@@ -50,22 +51,18 @@ def hash_password(password: str, argon2id: Mapping[str, int] | None = None) -> s
     second recommended option (64 MiB, t=3, p=4).
     """
     params = dict(argon2id or DEFAULT_ARGON2ID)
-    return Argon2id(
-        salt=secrets.token_bytes(16),
-        length=32,
+    return argon2.derive_phc(
+        password.encode("utf-8"),
+        secrets.token_bytes(16),
         iterations=params["iterations"],
         lanes=params["lanes"],
-        memory_cost=params["memory_kib"],
-    ).derive_phc_encoded(password.encode("utf-8"))
+        memory_kib=params["memory_kib"],
+    )
 
 
 def verify_password(password: str, phc: str) -> bool:
     """Whether ``password`` matches the PHC string (False on a malformed one)."""
-    try:
-        Argon2id.verify_phc_encoded(password.encode("utf-8"), phc)
-    except InvalidKey:
-        return False
-    return True
+    return argon2.verify_phc(password.encode("utf-8"), phc)
 
 
 def create_user(
@@ -123,30 +120,99 @@ def authenticate(
 
 
 # --------------------------------------------------------------------------
-# Lockout with backoff
+# Lockout with backoff, kept apart for known browsers
+#
+# Failed logins pause an account with a doubling backoff. Counted on the
+# account alone, a stranger who knows a reviewer's e-mail could keep that
+# account paused for ever by typing wrong passwords, and the console sees
+# no client address to tell the two apart (nginx hides it). So every
+# account has two counters: one for *known browsers*, those that completed
+# a full login to this account before (they hold a signed device token,
+# admin/auth/devices.py), and one for every other browser. A stranger's
+# guesses pause only the second: the reviewer's usual browser keeps working,
+# with a backoff of its own for guesses made from it. Both counters stop
+# password guessing the same way: a paused counter refuses even the right
+# password. See docs/console.md, "Lockout".
 
 
-def locked_for(user: User, now: float | None = None) -> int:
-    """Seconds until ``user`` may try to log in again (0: now)."""
+def locked_for(user: User, now: float | None = None, *, known_device: bool = False) -> int:
+    """Seconds until ``user`` may try to log in again from a known browser
+    (``known_device``) or any other (0: now)."""
     now = time.time() if now is None else now
-    return max(0, int((user.locked_until or 0) - now))
+    until = user.device_locked_until if known_device else user.locked_until
+    return max(0, int((until or 0) - now))
 
 
-def record_failure(user: User, *, max_failures: int, base: int, cap: int, now: float | None = None) -> None:
-    """Count a failed password or second factor. From the ``max_failures``-th
-    failure on, the account pauses for ``base`` seconds, doubling with each
-    further failure up to ``cap``. The caller commits."""
+def _pause(failures: int, max_failures: int, base: int, cap: int) -> int | None:
+    """Seconds of pause after ``failures`` failures in a row (None: none)."""
+    over = failures - max_failures
+    return min(cap, base * 2 ** min(over, 20)) if over >= 0 else None
+
+
+def record_failure(
+    user: User,
+    *,
+    max_failures: int,
+    base: int,
+    cap: int,
+    now: float | None = None,
+    known_device: bool = False,
+    session: Session | None = None,
+) -> None:
+    """Count a failed password or second factor on the counter of known
+    browsers (``known_device``) or of all others. From the
+    ``max_failures``-th failure on, that counter pauses for ``base``
+    seconds, doubling with each further failure up to ``cap``.
+
+    With ``session`` the count is one UPDATE that adds 1 in the database
+    (parallel failures all count; read-then-write would lose some) and the
+    pause is set from the counted value in the same transaction. The caller
+    commits."""
     now = time.time() if now is None else now
-    user.failed_logins = (user.failed_logins or 0) + 1
-    over = user.failed_logins - max_failures
-    if over >= 0:
-        user.locked_until = int(now) + min(cap, base * 2 ** min(over, 20))
+    count_col = User.device_failed_logins if known_device else User.failed_logins
+    until_col = User.device_locked_until if known_device else User.locked_until
+    if session is None:
+        failures = (getattr(user, count_col.key) or 0) + 1
+    else:
+        failures = session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values({count_col: func.coalesce(count_col, 0) + 1})
+            .returning(count_col)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    if session is None:
+        setattr(user, count_col.key, failures)
+    else:
+        set_committed_value(user, count_col.key, failures)
+    pause = _pause(failures, max_failures, base, cap)
+    if pause is None:
+        return
+    until = int(now) + pause
+    if session is not None:
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values({until_col: until})
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(user, until_col.key, until)
+    else:
+        setattr(user, until_col.key, until)
 
 
-def record_success(user: User) -> None:
-    """Reset the failure count after a complete login."""
-    user.failed_logins = 0
-    user.locked_until = None
+def record_success(user: User, *, known_device: bool | None = None) -> None:
+    """Reset the failure count after a complete login: the counter of the
+    kind of browser it came from, or both (``None``: recovery). A login
+    from the reviewer's own browser does not clear a stranger's pause on
+    other browsers, which would let the stranger start its count again. The
+    caller commits."""
+    if known_device is not False:
+        user.device_failed_logins = 0
+        user.device_locked_until = None
+    if known_device is not True:
+        user.failed_logins = 0
+        user.locked_until = None
 
 
 # --------------------------------------------------------------------------
@@ -228,17 +294,39 @@ def enrol_totp(user: User, secret: str, code: str, secret_key: str, now: float |
     return True
 
 
-def verify_totp(user: User, code: str, secret_key: str, now: float | None = None) -> bool:
+def verify_totp(
+    user: User, code: str, secret_key: str, now: float | None = None, *, session: Session | None = None
+) -> bool:
     """Check a TOTP code: the current 30-second step or one either side, and
     only a step later than the last one accepted, so each code (and any code
-    before it) works once. The caller commits (the step is remembered)."""
+    before it) works once. The caller commits (the step is remembered).
+
+    With ``session`` (every login), the step is consumed by one conditional
+    UPDATE (``… SET totp_last_step = step WHERE totp_last_step < step``):
+    of several logins sending one code at once, the database lets exactly
+    one change the row, and the others find it changed (PostgreSQL
+    re-checks the condition after the first commits; SQLite runs one
+    writer at a time). Reading the step, then writing it, would let them all
+    in. Without ``session`` only ``user`` changes (unit tests)."""
     secret = _open_totp(secret_key, user)
     if secret is None:
         return False
     step = _matching_step(secret, code, user.totp_last_step or 0, time.time() if now is None else now)
     if step is None:
         return False
-    user.totp_last_step = step
+    if session is None:
+        user.totp_last_step = step
+        return True
+    consumed = session.execute(
+        update(User)
+        .where(User.id == user.id, User.totp_last_step < step)
+        .values(totp_last_step=step)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if consumed is None:
+        return False
+    set_committed_value(user, "totp_last_step", step)
     return True
 
 
@@ -258,7 +346,7 @@ def reset_second_factor(session: Session, user: User) -> None:
     user.totp_last_step = 0
     session.execute(delete(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id))
     session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-    record_success(user)
+    record_success(user, known_device=None)
 
 
 def find_user(session: Session, email: str) -> User | None:

@@ -6,13 +6,29 @@ the previous entry's hash (:data:`GENESIS` for the first). Editing an entry
 changes its hash; deleting or reordering entries breaks the sequence or the
 chain; :func:`verify` names the first entry where that happens.
 
+Appending is serialized, across threads, processes and hosts: an entry
+gets its ``seq`` and ``prev_hash`` only when its transaction commits
+(:func:`record` queues it; a ``before_commit`` hook appends), after the
+transaction's own changes are flushed and under the chain's lock: on
+PostgreSQL a transaction-scoped advisory lock, on SQLite the database's one
+write lock (taken with a write that changes nothing, if the transaction has
+not written yet). The head is read and the entries inserted under that
+lock, and the lock is released by the commit right after, so two actions
+at the same moment both get their entry, one after the other, instead of
+one of them failing on a taken ``seq``. Taking the lock only after the
+change's own rows are written means a transaction waiting for the chain
+never holds it, so no two transactions wait on each other.
+
 A chain alone cannot show that its *last* entries were cut off, so after
 every commit that adds entries the newest ``seq`` and ``hash`` are written
 to ``DATA_DIR/audit-head.json`` (a file apart from the database, which an
 operator may also copy elsewhere); :func:`verify` checks the log still
-reaches that head. Someone who can rewrite both the database and the data
-folder can rebuild a consistent chain: the log is tamper-evident against
-edits through the database, not a signature.
+reaches that head. Writers of the head file take ``DATA_DIR/audit-head.lock``
+(``flock``) and each writes a temporary file of its own before the rename,
+so processes sharing the data folder never trip over each other's file.
+Someone who can rewrite both the database and the data folder can rebuild
+a consistent chain: the log is tamper-evident against edits through the
+database, not a signature.
 
 What goes in: actor (the account's e-mail, ``cli`` or ``anonymous``), an
 action name, an object id (envelope id, account id, key id) and a short
@@ -25,10 +41,13 @@ recorded.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,8 +55,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from intake.db import Database
 
@@ -45,7 +65,9 @@ from .models import AuditEntry
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit-head.json"
+HEAD_LOCK_FILE = "audit-head.lock"
 _INFO_KEY = "audit_head"
+_PENDING_KEY = "audit_pending"
 _head_lock = threading.Lock()
 
 
@@ -57,6 +79,10 @@ class Action:
     LOGOUT = "logout"
     SECOND_FACTOR_ENROLLED = "second_factor.enrolled"
     SECOND_FACTOR_RESET = "second_factor.reset"
+    LOGIN_UNPAUSE = "login.unpause"
+    #: A security key answered with a signature counter at or below the
+    #: one stored: its secret may have been copied to another device.
+    SECOND_FACTOR_POSSIBLE_CLONE = "second_factor.possible_clone"
     UNLOCK = "key.unlock"
     UNLOCK_FAILED = "key.unlock_failed"
     LOCK = "key.lock"
@@ -86,8 +112,18 @@ class Action:
     VIGNETTE_RELEASE = "vignette.release"
     VIGNETTE_WITHDRAW = "vignette.withdraw"
     BRIEFING_VIGNETTES = "briefing.vignettes"
+    #: A briefing recorded in the release ledger (admin/briefing/ledger.py).
+    BRIEFING_PUBLISH = "briefing.publish"
+    #: Releases imported with coded records (another console's ledger).
+    BRIEFING_LEDGER_IMPORT = "briefing.ledger_import"
     DIGEST = "digest"
     CASE_REPLY = "case.reply"
+    # Against a seized intake (admin/alarms.py, admin/roster.py, admin/watch.py).
+    ALARM = "alarm"
+    ALARM_ACKNOWLEDGE = "alarm.acknowledge"
+    ROSTER_IMPORT = "roster.import"
+    ROSTER_REPLACE = "roster.replace"
+    INTAKE_CHECK = "intake.check"
 
 
 def canonical(
@@ -122,30 +158,87 @@ def record(
     *,
     at: str | None = None,
 ) -> AuditEntry:
-    """Append an entry in ``session``'s transaction (the caller commits, so
-    a change and its entry are stored together or not at all).
+    """Queue an entry in ``session``'s transaction; it is appended when the
+    caller commits (so a change and its entry are stored together or not at
+    all), after the entries queued before it.
 
-    Two transactions appending at once compute the same ``seq``; the primary
-    key refuses the second, which then fails rather than fork the chain.
+    Returns:
+        The entry; its ``seq``, ``prev_hash`` and ``hash`` are set at commit.
     """
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last is not None else (1, GENESIS)
     entry = AuditEntry(
-        seq=seq,
         at=at or now_utc(),
         actor=actor[:254],
         action=action[:64],
         object_id=object_id[:64] if object_id else None,
         detail=detail[:500],
-        prev_hash=prev,
     )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush()
-    session.info[_INFO_KEY] = (seq, entry.hash)
+    session.info.setdefault(_PENDING_KEY, []).append(entry)
     return entry
+
+
+#: PostgreSQL advisory lock of the chain, held from reading the head to the
+#: commit of the entries after it.
+CHAIN_LOCK = 0x746E7261  # "tnra"
+_TAKE_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=CHAIN_LOCK)
+#: A write that changes nothing: on SQLite it takes the database's write
+#: lock (and opens the transaction) if the transaction holds it not yet.
+_TAKE_SQLITE_WRITE_LOCK = text("DELETE FROM audit_log WHERE seq < 0")
+#: Tries to append when the head moved under us anyway (a process without
+#: the chain lock, e.g. an older version during an upgrade).
+APPEND_TRIES = 5
+_INSERT = insert(AuditEntry.__table__)  # type: ignore[arg-type]
+
+
+def _lock_chain(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(_TAKE_CHAIN_LOCK)
+    else:
+        connection.execute(_TAKE_SQLITE_WRITE_LOCK)
+
+
+def _append_pending(session: Session) -> None:
+    """``before_commit``: append the queued entries at the head of the chain."""
+    pending: list[AuditEntry] | None = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    # The change itself first: its rows (and row locks) are taken before the
+    # chain's lock, so a transaction waiting for the chain holds nothing the
+    # holder of the chain could wait for.
+    session.flush()
+    connection = session.connection()
+    _lock_chain(connection)
+    for attempt in range(APPEND_TRIES):
+        last = connection.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (last[0], last[1]) if last is not None else (0, GENESIS)
+        for entry in pending:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, prev
+            entry.hash = prev = entry_hash(entry)
+        try:
+            with connection.begin_nested():
+                connection.execute(_INSERT, [_columns(entry) for entry in pending])
+        except IntegrityError:
+            if attempt == APPEND_TRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+            continue
+        session.info[_INFO_KEY] = (seq, prev)
+        return
+
+
+def _columns(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "object_id": entry.object_id,
+        "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 @dataclass(frozen=True)
@@ -225,21 +318,30 @@ def read_head(data_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_head(data_dir: Path, seq: int, digest: str) -> None:
+    """Move the head file forward to ``seq`` (never back). Threads take
+    :data:`_head_lock`, processes ``audit-head.lock``; the new content goes
+    to a temporary file of this writer's own, then replaces the head."""
     path = head_path(data_dir)
-    with _head_lock:
+    with _head_lock, (data_dir / HEAD_LOCK_FILE).open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
-            current = read_head(data_dir)
-        except ValueError:
-            current = None
-        if current is not None and current["seq"] >= seq:
-            return  # a later commit got here first
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            json.dump({"seq": seq, "hash": digest}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            try:
+                current = read_head(data_dir)
+            except ValueError:
+                current = None
+            if current is not None and current["seq"] >= seq:
+                return  # a later commit got here first
+            fd, tmp = tempfile.mkstemp(prefix=".audit-head.", suffix=".tmp", dir=data_dir)
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    json.dump({"seq": seq, "hash": digest}, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 def init_app(app: Flask, database: Database) -> None:
@@ -250,10 +352,22 @@ def init_app(app: Flask, database: Database) -> None:
     def after_commit(session: Session) -> None:
         head = session.info.pop(_INFO_KEY, None)
         if head is not None:
-            _write_head(data_dir, head[0], head[1])
+            try:
+                _write_head(data_dir, head[0], head[1])
+            except OSError as exc:
+                # The change and its entry are committed: never answer an
+                # error for them. The next commit moves the head on.
+                app.logger.error("the audit head file could not be written (%s)", exc.__class__.__name__)
 
     def after_rollback(session: Session) -> None:
         session.info.pop(_INFO_KEY, None)
+        session.info.pop(_PENDING_KEY, None)
 
+    event.listen(database.sessions, "before_commit", _append_pending)
     event.listen(database.sessions, "after_commit", after_commit)
-    event.listen(database.sessions, "after_soft_rollback", lambda session, _tx: after_rollback(session))
+
+    def after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+        if not previous.nested:  # a savepoint's rollback keeps the outer entries
+            after_rollback(session)
+
+    event.listen(database.sessions, "after_soft_rollback", after_soft_rollback)

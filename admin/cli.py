@@ -26,7 +26,7 @@ from .display import visible_controls
 from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
 from .models import ROLES
-from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -182,8 +182,8 @@ def create_user_command(email: str, role: str) -> None:
 @click.option(
     "--rescan",
     is_flag=True,
-    help="List every envelope again from the start (after the intake was restored from a backup); "
-    "those already here are skipped.",
+    help="List every envelope again from the start (after the intake was restored from a backup, or a "
+    "cap was raised): those stored are skipped, those in quarantine are tried again.",
 )
 @with_appcontext
 def sync_command(rescan: bool) -> None:
@@ -219,6 +219,7 @@ def sync_command(rescan: bool) -> None:
                 progress=report,
                 into=result,
                 from_start=rescan,
+                limits=limits_from_config(current_app.config),
             )
         with db().session() as session:
             _audit(session, "SYNC", None, result.counts() + how)
@@ -234,6 +235,19 @@ def sync_command(rescan: bool) -> None:
     finally:
         lock_after_command()
     click.echo(str(result))
+    if current_app.config.get("INTAKE_CHECK_ON_SYNC", True):
+        differences, failure = check_intake_now()
+        if failure is not None:
+            click.echo(f"intake check: {failure}", err=True)
+        result.alarms.extend(f"intake check: {line}" for line in differences)
+    if result.alarms:
+        # Stored and alarmed; the timer's run fails so someone looks now.
+        for detail in result.alarms:
+            click.echo(f"ALARM: {detail}", err=True)
+        raise click.ClickException(
+            f"{len(result.alarms)} alarm(s) raised (see the console's Alarms page and "
+            "docs/threat-model.md, 'Seized intake')"
+        )
 
 
 cases_cli = AppGroup("cases", help="Stored cases.")
@@ -330,6 +344,23 @@ def reset_second_factor_command(email: str) -> None:
         click.echo(f"second factor reset for {user.email}; it enrols a new one at its next login")
 
 
+@users_cli.command("unpause")
+@click.argument("email")
+def unpause_command(email: str) -> None:
+    """Clear EMAIL's login pause, for every browser (after checking with the
+    person: a pause means someone typed wrong passwords or codes). Its
+    password and second factor are asked as always."""
+    from . import audit
+
+    with db().session() as session:
+        user = accounts.find_user(session, email)
+        if user is None:
+            raise click.ClickException("no account with this e-mail")
+        accounts.record_success(user, known_device=None)
+        audit.record(session, "cli", audit.Action.LOGIN_UNPAUSE, str(user.id))
+        click.echo(f"login pause cleared for {user.email}")
+
+
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 
@@ -418,7 +449,191 @@ def digest_command() -> None:
         raise click.exceptions.Exit(1)
 
 
+roster_cli = AppGroup("roster", help="The pinned coalition roster of recipient keys.")
+
+
+@roster_cli.command("make")
+@click.argument("key_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--revoke",
+    multiple=True,
+    metavar="FINGERPRINT",
+    help="Mark this key revoked (at least 8 hex digits; repeatable): never to be sealed to.",
+)
+def roster_make_command(key_files: tuple[Path, ...], out_file: Path, revoke: tuple[str, ...]) -> None:
+    """Build a roster file from the public key files of every organization
+    of the coalition (their keys/ files; a retired file makes a retired
+    entry). Prints the roster's digest: compare it by telephone with every
+    organization before each imports it."""
+    from . import roster
+
+    try:
+        made = roster.make_roster(list(key_files), revoke)
+    except roster.RosterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if out_file.exists():
+        raise click.ClickException(f"{out_file} exists already; choose another name")
+    out_file.write_text(made.to_json(), encoding="utf-8")
+    for entry in made.entries:
+        click.echo(f"{entry.recipient_id}\t{entry.status}\t{entry.fingerprint}")
+    click.echo(f"roster: {out_file} ({len(made.entries)} keys), digest {made.digest}")
+
+
+@roster_cli.command("import")
+@click.argument("roster_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Accept a roster that drops or changes a pinned key (audited as roster.replace).",
+)
+def roster_import_command(roster_file: Path, replace: bool) -> None:
+    """Pin a roster: from the next sync on, an envelope sealed to any key
+    outside it raises an alarm. The organization's own entries must be
+    exactly the private keys this console holds. Adding keys, retiring and
+    revoking them need nothing more; dropping a pinned key or changing its
+    organization, names or dates needs --replace."""
+    from datetime import UTC, datetime
+
+    from . import roster
+
+    try:
+        new = roster.parse_roster(roster_file.read_text(encoding="utf-8"), roster_file.name)
+        with db().session() as session:
+            plan = roster.plan_import(roster.pinned(session), new, roster.held_keys(data_dir()))
+            if plan.needs_replace and not replace:
+                for entry in plan.dropped:
+                    click.echo(f"dropped: {entry.recipient_id} {entry.fingerprint}", err=True)
+                for entry, what in plan.changed:
+                    click.echo(f"changed: {entry.recipient_id} {entry.fingerprint} ({what})", err=True)
+                raise click.ClickException(
+                    "the roster drops or changes pinned keys; nothing was imported. If the coalition "
+                    "really replaced them, import it again with --replace"
+                )
+            roster.pin(session, new, datetime.now(UTC).date())
+            counts = (
+                f"keys={len(new.entries)} added={len(plan.added)} status={len(plan.status_changed)} "
+                f"digest={new.digest[:16]}"
+            )
+            if plan.needs_replace:
+                gone = ",".join(e.key_id[:16] for e in plan.dropped)
+                changed = ",".join(e.key_id[:16] for e, _what in plan.changed)
+                _audit(session, "ROSTER_REPLACE", None, f"{counts} dropped={gone} changed={changed}")
+            else:
+                _audit(session, "ROSTER_IMPORT", None, counts)
+    except (roster.RosterError, KeyFileError, UnicodeDecodeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for entry in plan.added:
+        click.echo(f"added: {entry.recipient_id} {entry.status} {entry.fingerprint}")
+    for entry, what in plan.status_changed:
+        click.echo(f"status: {entry.recipient_id} {entry.fingerprint} {what}")
+    for entry in plan.dropped:
+        click.echo(f"dropped (--replace): {entry.recipient_id} {entry.fingerprint}")
+    for entry, what in plan.changed:
+        click.echo(f"changed (--replace): {entry.recipient_id} {entry.fingerprint} ({what})")
+    click.echo(f"pinned {len(new.entries)} keys, roster digest {new.digest}")
+
+
+@roster_cli.command("show")
+def roster_show_command() -> None:
+    """Print the pinned roster (organization, status, fingerprint as the
+    form shows it, expiry; "ours" marks this console's keys) and its digest."""
+    from intake.envelope.keys import group_fingerprint
+
+    from . import roster
+
+    try:
+        held = roster.held_keys(data_dir())
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with db().session() as session:
+        current = roster.pinned(session)
+    if current is None:
+        click.echo("no roster imported: only this console's own keys are pinned")
+        for key_id, recipient_id in sorted(held.items()):
+            click.echo(f"{recipient_id}\tours\t{group_fingerprint(key_id)}")
+        return
+    for e in current.entries:
+        mark = "ours" if e.key_id in held else ""
+        click.echo(
+            f"{e.recipient_id}\t{e.status}\t{e.fingerprint}\texpires {e.expires.isoformat()}\t"
+            f"{e.name_en} / {e.name_zh}\t{mark}".rstrip()
+        )
+    listed = current.by_key_id()
+    for key_id, recipient_id in sorted(held.items()):
+        if key_id not in listed:
+            # A key made since (keys generate --rotate): envelopes sealed to
+            # it alarm until a roster that lists it is imported.
+            click.echo(f"{recipient_id}\tNOT IN THE ROSTER\t{group_fingerprint(key_id)}\tours")
+    click.echo(f"roster digest {current.digest}")
+
+
+intake_cli = AppGroup("intake", help="The public intake, watched from the console.")
+
+
+def check_intake_now(actor: str = "cli") -> tuple[list[str], str | None]:
+    """:func:`admin.watch.check_now` with the current app's settings."""
+    from . import watch
+
+    return watch.check_now(current_app.config, db(), data_dir(), actor=actor)
+
+
+@intake_cli.command("check")
+def intake_check_command() -> None:
+    """Fetch the intake's public pages in every language, its key set
+    (/keys.json) and every script and stylesheet they load, and compare
+    them with the pinned roster and this console's copy of the release.
+    Each difference raises an alarm and is printed; exits 1 if any. No
+    passphrase needed. Through Tor: ADMIN_INTAKE_CHECK_PROXY."""
+    differences, failure = check_intake_now()
+    for line in differences:
+        click.echo(f"ALARM: intake check: {line}", err=True)
+    if failure is not None and not differences:
+        raise click.ClickException(failure)
+    if failure is not None:
+        click.echo(failure, err=True)
+    if differences:
+        raise click.ClickException(
+            f"the intake differs from the pinned roster or this release in {len(differences)} way(s); "
+            "alarms raised (docs/threat-model.md, 'Seized intake')"
+        )
+    click.echo("intake check: the intake serves the pinned keys and this release")
+
+
+alarms_cli = AppGroup("alarms", help="Alarms: what only a seized or tampered intake would do.")
+
+
+@alarms_cli.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also the acknowledged ones (newest 200).")
+def alarms_list_command(show_all: bool) -> None:
+    """List the unacknowledged alarms (id, raised, times, kind, detail).
+    Exits 1 while any is open, so a timer or a monitoring script can act on
+    it. A coordinator acknowledges them on the console's Alarms page."""
+    from . import alarms
+
+    with db().session() as session:
+        rows = alarms.recent_alarms(session) if show_all else alarms.open_alarms(session)
+        for a in rows:
+            state = "open" if a.acknowledged_at is None else f"acknowledged {a.acknowledged_at}"
+            click.echo(f"{a.id}\t{a.raised_at}\t{a.count}\t{state}\t{a.kind}\t{a.detail}")
+        still_open = alarms.count_open(session)
+    click.echo(f"{still_open} unacknowledged", err=True)
+    if still_open:
+        raise click.exceptions.Exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the console's command groups to ``app.cli``."""
-    for command in (keys_cli, users_cli, cases_cli, sync_command, audit_cli, purge_command, digest_command):
+    for command in (
+        keys_cli,
+        users_cli,
+        cases_cli,
+        sync_command,
+        audit_cli,
+        purge_command,
+        digest_command,
+        alarms_cli,
+        roster_cli,
+        intake_cli,
+    ):
         app.cli.add_command(command)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -29,6 +31,19 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_TOKEN": None,
     "INTAKE_TIMEOUT": 30,
     "SYNC_PAGE_SIZE": 500,
+    # What one sync may cost (admin/sync.py, SyncLimits): bytes one envelope
+    # may declare (larger: quarantined, not downloaded; at most half of
+    # SYNC_MAX_BYTES), attachment bytes one sync writes, seconds it runs.
+    "SYNC_MAX_ENVELOPE_BYTES": 256 * 1024 * 1024,
+    "SYNC_MAX_BYTES": 4 * 1024 * 1024 * 1024,
+    "SYNC_DEADLINE": 1800,
+    # The watch from the trusted side (admin/watch.py, `intake check`): the
+    # address reporters use (None: INTAKE_URL), an optional proxy such as
+    # Tor ("socks5h://127.0.0.1:9050", needs the [tor] extra), and whether
+    # every sync runs the check too.
+    "INTAKE_CHECK_URL": None,
+    "INTAKE_CHECK_PROXY": None,
+    "INTAKE_CHECK_ON_SYNC": True,
     # Seconds the Sync button waits for the sync to finish before it shows
     # the status page, which refreshes itself until the sync is done.
     "SYNC_WAIT": 5,
@@ -38,7 +53,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds without use after which the unlocked key locks itself (0: never).
     "KEY_IDLE_TIMEOUT": 900,
     "CASES_PER_PAGE": 50,
-    # None: Secure unless TESTING. Set False only for plain http on 127.0.0.1.
+    # True only for a console on http://127.0.0.1 (the demo, development):
+    # without it (and without TESTING) the console refuses to start unless
+    # WEBAUTHN_RP_ID, WEBAUTHN_ORIGIN (https) and Secure cookies are set.
+    "DEVELOPMENT": False,
+    # None: Secure unless TESTING. Set False only for plain http on 127.0.0.1
+    # (with DEVELOPMENT): in production it must stay Secure.
     "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
@@ -56,9 +76,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_BASE": 60,
     "LOGIN_LOCKOUT_MAX": 3600,
-    # WebAuthn relying party. Set both in production (e.g. "console.example"
-    # and "https://console.example"); None: taken from the request's host,
-    # which is fine for http://localhost only.
+    # Days a browser stays known to an account after a full login there:
+    # its failures pause only its own counter (docs/console.md, "Lockout").
+    "LOGIN_DEVICE_DAYS": 180,
+    # WebAuthn relying party, required in production (e.g. "console.example"
+    # and "https://console.example"); None is allowed only with DEVELOPMENT
+    # or TESTING, and then taken from the request's host.
     "WEBAUTHN_RP_ID": None,
     "WEBAUTHN_ORIGIN": None,
     "WEBAUTHN_RP_NAME": "TNR Intake console",
@@ -90,6 +113,14 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": None,
     "SMTP_STARTTLS": True,
     "SMTP_TIMEOUT": 30,
+    # --- attachments: memory of image decoding (admin/attachments.py) ---
+    # MiB of decoded pixels one console process holds at once (previews,
+    # redacted copies); an image that alone needs more is refused.
+    "IMAGE_MEMORY_BUDGET": 384,
+    # Image decodes running at once in one process.
+    "IMAGE_DECODES": 2,
+    # Seconds a decode waits for room in the budget before "busy, try again".
+    "IMAGE_DECODE_WAIT": 30,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
@@ -119,9 +150,67 @@ def finish(app: Flask) -> None:
     if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = not cfg.get("TESTING", False)
     # from_prefixed_env parses JSON: a numeric token would become an int.
-    for key in ("INTAKE_URL", "INTAKE_TOKEN", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM"):
+    for key in (
+        "INTAKE_URL",
+        "INTAKE_TOKEN",
+        "INTAKE_CHECK_URL",
+        "INTAKE_CHECK_PROXY",
+        "SMTP_HOST",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "SMTP_FROM",
+    ):
         if cfg.get(key) is not None:
             cfg[key] = str(cfg[key])
+
+
+class ProductionSettingsError(RuntimeError):
+    """The console was started for production without the settings that
+    bind its logins to its real address (the message names them)."""
+
+
+def check_production(cfg: Mapping[str, Any]) -> None:
+    """Refuse a production start without ``WEBAUTHN_RP_ID``, an https
+    ``WEBAUTHN_ORIGIN`` on that RP ID, and Secure session cookies.
+
+    Why: left unset, the WebAuthn relying party would come from the
+    request's ``Host`` header, which whoever reaches the console (or a
+    misconfigured proxy) chooses; and a session cookie without ``Secure``
+    would travel in clear on any plain-http request to the console's name.
+    Production is every start without ``TESTING`` or ``DEVELOPMENT``; the
+    app factory checks when it serves pages (not for ``flask --app admin``
+    commands, which use neither WebAuthn nor cookies).
+
+    Raises:
+        ProductionSettingsError: naming each missing or wrong setting.
+    """
+    if cfg.get("TESTING") or cfg.get("DEVELOPMENT"):
+        return
+    problems = []
+    rp_id = cfg.get("WEBAUTHN_RP_ID")
+    origin = cfg.get("WEBAUTHN_ORIGIN")
+    if not isinstance(rp_id, str) or not rp_id.strip():
+        problems.append('ADMIN_WEBAUTHN_RP_ID is not set (the host name, e.g. "console.example.org")')
+    if not isinstance(origin, str) or not origin.strip():
+        problems.append('ADMIN_WEBAUTHN_ORIGIN is not set (e.g. "https://console.example.org")')
+    else:
+        parsed = urlsplit(origin)
+        host = (parsed.hostname or "").lower()
+        if parsed.scheme != "https" or not host or parsed.path not in ("", "/") or parsed.query:
+            problems.append("ADMIN_WEBAUTHN_ORIGIN must be https://<host>[:port], with no path")
+        elif isinstance(rp_id, str) and rp_id.strip():
+            rp = rp_id.strip().lower()
+            if host != rp and not host.endswith("." + rp):
+                problems.append("ADMIN_WEBAUTHN_ORIGIN's host must be ADMIN_WEBAUTHN_RP_ID or under it")
+    if cfg.get("SESSION_COOKIE_SECURE") is not True:
+        problems.append("ADMIN_SESSION_COOKIE_SECURE must be true (the console is served over HTTPS)")
+    if problems:
+        raise ProductionSettingsError(
+            "The console refuses to start without its production settings "
+            "(docs/deployment.md, 'Console settings'):\n  - "
+            + "\n  - ".join(problems)
+            + "\nOnly for a console on http://127.0.0.1 (demo, development): ADMIN_DEVELOPMENT=true."
+        )
 
 
 def _secret_key(path: Path) -> str:

@@ -3,7 +3,9 @@ wait, and nothing else.
 
 What it says: the number of cases that are new, that need information, and
 that are flagged urgent (imminent danger) and still open (not closed, spam
-or duplicate), counted as the inbox lists them (a follow-up shown on its
+or duplicate), counted as the inbox lists them, and the number of alarms
+no coordinator has acknowledged (admin/alarms.py: the kind and detail stay
+in the console) (a follow-up shown on its
 report's case is not a case of its own). No case number, envelope id,
 code, tag, name or text: mail passes through providers the organization
 does not control. It is sent every day, also when every count is zero, so
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 from intake.db import Database
 
 from . import audit
+from .alarms import count_open
 from .errors import ConsoleError
 from .models import Case, Disposition, User
 from .triage import InboxFilter
@@ -55,6 +58,8 @@ class Waiting:
     new: int
     needs_information: int
     urgent: int
+    #: Alarms no coordinator has acknowledged yet (admin/alarms.py).
+    alarms: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ def waiting(session: Session) -> Waiting:
         new=count(InboxFilter(status=Disposition.NEW.value)),
         needs_information=count(InboxFilter(status=Disposition.NEEDS_INFORMATION.value)),
         urgent=count(InboxFilter(urgent=True), Case.status.not_in(_DONE)),
+        alarms=count_open(session),
     )
 
 
@@ -134,6 +140,7 @@ def body(counts: Waiting) -> str:
         f"  new: {counts.new}\n"
         f"  needs information: {counts.needs_information}\n"
         f"  urgent (imminent danger): {counts.urgent}\n"
+        f"Unacknowledged alarms (the intake may be seized or tampered with): {counts.alarms}\n"
         "\n"
         "This summary is sent every day, also when nothing waits. It names no\n"
         "case and never contains a link: open the console the way you always do.\n"
@@ -188,7 +195,10 @@ def send_digest(
         counts = waiting(session)
         recipients = list(session.scalars(select(User.email).where(User.active.is_(True)).order_by(User.id)))
     result = DigestResult(counts)
-    detail = f"new={counts.new} needs_information={counts.needs_information} urgent={counts.urgent}"
+    detail = (
+        f"new={counts.new} needs_information={counts.needs_information} urgent={counts.urgent} "
+        f"alarms={counts.alarms}"
+    )
     try:
         smtp = _connect(settings, smtp_factory)
     except (OSError, smtplib.SMTPException) as exc:

@@ -41,6 +41,17 @@ class SyncStoppedError(ConsoleError):
     before is stored."""
 
 
+class SyncDeadlineError(ConsoleError):
+    """The sync ran for its time limit (``SYNC_DEADLINE``); what it stored
+    is kept and the next sync goes on from there."""
+
+
+class SyncLimitError(ConsoleError):
+    """The sync wrote as many attachment bytes as one sync may
+    (``SYNC_MAX_BYTES``); what it stored is kept and the next sync goes on
+    from there."""
+
+
 class SyncBusyError(ConsoleError):
     """Another process (the web console or a timer's command) is syncing."""
 

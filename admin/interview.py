@@ -29,8 +29,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField, MultipleFileField, SelectField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from intake.envelope import KeyFileError, RecipientPublicKey, seal
-from intake.envelope.replykey import reply_private_key
+from intake.envelope import KeyFileError, RecipientPrivateKey, RecipientPublicKey, seal
+from intake.envelope.conversation import auth_key
+from intake.envelope.replykey import reply_seed
 from intake.i18n import LANGUAGES
 from intake.receipts import format_receipt, is_submission_token, new_receipt, new_submission_token
 from intake.report import fields
@@ -292,15 +293,21 @@ def form() -> str | tuple[str, int]:
     # The receipt first: the person's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed into
     # the header, so replies open with this receipt only.
+    # The conversation's auth key goes inside the sealed report (format v2,
+    # intake/envelope/conversation.py), so that replies and follow-ups to
+    # this case are proved as for any report.
     receipt = new_receipt()
+    receipt_key = reply_seed(receipt)
     sealed = seal(
         report,
         recipients,
         day=today_utc(),
         sealed_by="console",
         attachments=attachments,
-        reply_key=reply_private_key(receipt).public_key.raw,
+        reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
+        auth={"key": auth_key(receipt_key)},
     )
+    del receipt_key
     count = len(attachments)
     del report, attachments  # plaintext leaves scope before any I/O
 

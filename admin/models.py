@@ -65,6 +65,11 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Unix time until which logins are refused (backoff), or None.
     locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The same two for browsers that completed a login to this account
+    #: before (a device token, admin/auth/devices.py): a stranger's guesses
+    #: never pause them (admin/accounts.py, "Lockout").
+    device_failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    device_locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: TOTP secret, AES-256-GCM under a key derived from SECRET_KEY, or None.
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     #: The last TOTP time step accepted: a code is used once, never an older one.
@@ -141,6 +146,14 @@ class Case(Base):
     # Two booleans, no content; False unless the reporter ticked the box.
     consent_statistics: Mapped[bool] = mapped_column(default=False, server_default="0")
     consent_quote: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # --- the conversation (envelope format v2, intake/envelope/conversation.py):
+    # a v2 report's auth key, sealed under the data key like the report
+    # (field "auth-key"); replies are proved under it. None for an older
+    # (v1) report and for follow-ups.
+    auth_key_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # A follow-up whose proof verified under its report's auth key at sync;
+    # False for a follow-up of an older report ("not authenticated").
+    followup_verified: Mapped[bool] = mapped_column(default=False, server_default="0")
     # --- retention (issue 5): the day the case was last set to "closed"
     # (None while it is not closed); purge counts RETENTION_DAYS_CLOSED from it.
     closed_day: Mapped[date | None] = mapped_column(Date, default=None)
@@ -484,3 +497,78 @@ class CodedEnvelope(Base):
     coded_case_id: Mapped[int] = mapped_column(ForeignKey("coded_cases.id", ondelete="CASCADE"), index=True)
 
     coded_case: Mapped[CodedCase] = relationship(back_populates="envelopes")
+
+
+# --------------------------------------------------------------------------
+# Against a seized intake: alarms (admin/alarms.py) and the pinned coalition
+# roster (admin/roster.py).
+
+
+class Alarm(Base):
+    """Something a seized or tampered intake would do, seen by the console
+    (a key outside the pinned roster, a page or script that differs from
+    this release, ...). Shown in a banner on every console page until a
+    coordinator acknowledges it. ``detail`` is written by the console
+    itself: key fingerprints, URLs, file names, never report content.
+    Times are UTC to the second, as in the audit log."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_acknowledged_at_id", "acknowledged_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: A stable machine name (``roster.unpinned_key``, ``intake.check`` ...).
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    raised_at: Mapped[str] = mapped_column(String(20))
+    #: The last time the same alarm was raised again while still open.
+    last_raised_at: Mapped[str] = mapped_column(String(20))
+    #: How many times it was raised while open (1 the first time).
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_at: Mapped[str | None] = mapped_column(String(20), default=None)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class RosterKey(Base):
+    """A key of the pinned coalition roster (admin/roster.py): what the
+    console trusts, whatever the intake's ``keys/`` says. Replaced as a
+    whole by ``flask --app admin roster import``."""
+
+    __tablename__ = "roster_keys"
+    __table_args__ = (CheckConstraint("status IN ('active', 'retired', 'revoked')", name="status"),)
+
+    #: SHA-256 of the public key, 64 hex digits.
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    #: The 1216-byte X-Wing public key.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[date] = mapped_column(Date)
+    expires: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8))
+    pinned_day: Mapped[date] = mapped_column(Date)
+
+
+class BriefingRelease(Base):
+    """A published briefing in the release ledger (admin/briefing/ledger.py):
+    the numbers that left the console (every released cell's value or
+    ``x``, statuses, intervals), k, p, period, filters, who and when, as the
+    JSON ``body``. Never a coded case. Exported and imported with the coded
+    records, so a new console keeps the history the next release is audited
+    against."""
+
+    __tablename__ = "briefing_releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    #: UTC, to the second (the console's time, as in the audit log).
+    published_at: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(254))
+    #: "local", or the label of the import that brought it.
+    origin: Mapped[str] = mapped_column(String(64), default="local")
+    period_start: Mapped[str] = mapped_column(String(7))
+    period_end: Mapped[str] = mapped_column(String(7))
+    k: Mapped[int] = mapped_column()
+    p: Mapped[int] = mapped_column()
+    filters: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)

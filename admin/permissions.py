@@ -36,6 +36,8 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_AUDIT = "view_audit"
     BRIEFING = "briefing"
+    #: Record a briefing in the release ledger (its numbers leave the console).
+    PUBLISH_BRIEFING = "publish_briefing"
     #: Confirm a vignette for release (the text that may leave the console).
     RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -43,6 +45,10 @@ class Permission(enum.StrEnum):
     REPLY = "reply"
     #: File a report taken by interview (admin/interview.py).
     INTERVIEW = "interview"
+    #: See the alarms page (everyone logged in sees the banner).
+    VIEW_ALARMS = "view_alarms"
+    #: Acknowledge an alarm (admin/alarms.py): ends its banner.
+    ACKNOWLEDGE_ALARM = "acknowledge_alarm"
 
 
 _REVIEWER = frozenset(
@@ -55,6 +61,7 @@ _REVIEWER = frozenset(
         Permission.REPLY,
         Permission.LOCK_KEY,
         Permission.INTERVIEW,
+        Permission.VIEW_ALARMS,
     }
 )
 _COORDINATOR = _REVIEWER | {
@@ -63,7 +70,9 @@ _COORDINATOR = _REVIEWER | {
     Permission.MANAGE_KEYS,
     Permission.VIEW_AUDIT,
     Permission.BRIEFING,
+    Permission.PUBLISH_BRIEFING,
     Permission.RELEASE_VIGNETTE,
+    Permission.ACKNOWLEDGE_ALARM,
 }
 _ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
 
@@ -118,6 +127,9 @@ ENDPOINTS: Mapping[str, Permission] = {
     "keys.public_file": Permission.MANAGE_KEYS,
     "audit.index": Permission.VIEW_AUDIT,
     "interview.form": Permission.INTERVIEW,
+    "alarms.index": Permission.VIEW_ALARMS,
+    "alarms.acknowledge": Permission.ACKNOWLEDGE_ALARM,
+    "briefing.publish_briefing": Permission.PUBLISH_BRIEFING,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose

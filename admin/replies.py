@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from intake.envelope import EnvelopeError, parse_header
 from intake.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
-from .custody import Keyring, seal_field
+from .custody import Keyring, open_field, seal_field
 from .models import Case, CaseReply, User
 from .sync import IntakeClient
 from .triage import sealed_texts
@@ -103,7 +103,16 @@ def send_reply(
         raise ReplyError("no_reply_key")
     data_key = keyring.data_key()  # locked: fail before anything leaves
     today = datetime.now(UTC).date()
-    sealed = seal_reply(reply_key, case.envelope_id, text, sender, today)
+    # A v2 report's reply carries a proof under its conversation key
+    # (intake/envelope/conversation.py): the reporter's page shows only
+    # replies that verify. An older report has no such key: its reporter's
+    # page marks the reply "not authenticated (older report)".
+    auth_key = (
+        open_field(data_key, case.envelope_id, "auth-key", case.auth_key_ct)
+        if case.auth_key_ct is not None
+        else None
+    )
+    sealed = seal_reply(reply_key, case.envelope_id, text, sender, today, auth_key=auth_key)
     reply_id = parse_header(sealed.header).envelope_id
     client.post_reply(case.envelope_id, sealed.header, sealed.body)
     uid = secrets.token_hex(16)

@@ -36,6 +36,7 @@ from intake.report.fields import Choice
 from .cases import display_value
 from .custody import key_states
 from .models import AuditEntry
+from .roster import RosterEntry
 
 #: The audit action of a report filed in interview mode (admin/interview.py).
 INTERVIEW_FILED = "interview.file"
@@ -278,12 +279,16 @@ def _consent_rows(consent: object) -> list[ReportRow]:
     return rows
 
 
-def recipients_of(header: bytes, data_dir: Path) -> list[Value]:
+def recipients_of(
+    header: bytes, data_dir: Path, roster: Mapping[str, RosterEntry] | None = None
+) -> list[Value]:
     """The organizations an envelope was sealed to, from its cleartext
     header (the reporter's choice on the form, docs/report-fields.md
     "Organizations"): one value per recipient key, with the key id as
-    code. The console knows only its own organization's keys (by its
-    private key files); another organization's key shows as such.
+    code. The console knows its own organization's keys (by its private
+    key files) and, given the pinned ``roster`` (key id -> entry), names
+    the other organizations from it, never from anything the intake says;
+    without one, another organization's key shows as such.
     """
     try:
         key_ids = parse_header(header).key_ids
@@ -296,8 +301,13 @@ def recipients_of(header: bytes, data_dir: Path) -> list[Value]:
     values = []
     for key_id in key_ids:
         code = key_id[:16]
+        entry = roster.get(key_id) if roster is not None else None
         if key_id in ours:
             values.append(Value(_("this organization (%(name)s)", name=ours[key_id]), code))
+        elif entry is not None:
+            values.append(Value(f"{entry.name_en} ({entry.recipient_id})", code))
+        elif roster is not None:
+            values.append(Value(_("a key outside the pinned roster"), code, unknown=True))
         else:
             values.append(Value(_("another organization"), code))
     return values

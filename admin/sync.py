@@ -13,9 +13,19 @@ envelope that does not open goes to the quarantine with the error's class
 and message; it never stops the sync. Network and API faults, and the key
 being locked, do stop it, leaving the cursor after what was stored.
 
-Bounded against a hostile or broken intake: a page reply is read to at
-most :data:`MAX_PAGE_BYTES` and within the client's page deadline, an
-attachment no slower than :data:`MIN_RATE` on average.
+Bounded against a hostile or broken intake (:class:`SyncLimits`): a page
+reply is read to at most :data:`MAX_PAGE_BYTES` and within the client's
+page deadline, an attachment no slower than :data:`MIN_RATE` on average;
+an envelope whose header declares more than ``envelope_bytes`` is
+quarantined without downloading it; attachment bytes are counted as they
+arrive, before they are written, and a sync stops at ``sync_bytes`` of
+them; and the whole sync ends at its ``deadline``. A watch thread ends the
+sync at once when that deadline passes, Stop is pressed or the key is
+locked: it shuts down the client's sockets, so even a download waiting on
+a stalled intake ends within :data:`STOP_POLL` seconds. ``sync --rescan``
+also retries the envelopes in quarantine (by id), after a cap was raised
+or a clean restore: one that opens now becomes a case and leaves the
+quarantine.
 
 Speed (issue 5, ``bench/console.py``): a page is written with one multi-row
 INSERT per table (no ORM unit of work), ids already here are found with one
@@ -31,13 +41,15 @@ import fcntl
 import json
 import os
 import re
+import socket
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,35 +57,54 @@ from typing import Any
 
 import requests
 import urllib3
-from sqlalchemy import BindParameter, CompoundSelect, Table, bindparam, insert, select, union_all, update
+from requests.adapters import HTTPAdapter
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.db import Database
 from intake.envelope import (
     EnvelopeError,
+    KeyFileError,
     MalformedEnvelopeError,
     RecipientPrivateKey,
+    TamperedEnvelopeError,
     open_attachment_chunks,
     open_body,
     parse_header,
     unwrap_content_key,
 )
+from intake.envelope.conversation import followup_proof, verify
+from intake.envelope.errors import UnauthenticatedError
 from intake.envelope.format import TAG_SIZE
 from intake.envelope.keys import b64decode
 
+from .alarms import raise_alarm
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
-from .custody import FieldSealer, Keyring
+from .custody import FieldSealer, Keyring, open_field
 from .errors import (
     ConsoleError,
     IntakeAuthError,
     IntakeError,
     KeyLockedError,
     SyncBusyError,
+    SyncDeadlineError,
+    SyncLimitError,
     SyncNotConfiguredError,
     SyncStoppedError,
 )
 from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
+from .roster import Pins, UnpinnedKeyError, check_header_keys
 
 SOURCE = "intake"
 #: Envelopes asked for per page (the intake's API allows 1-500; it sends
@@ -93,6 +124,51 @@ READ_PIECE = 1024 * 1024
 #: The slowest an attachment may arrive on average (bytes per second), after
 #: a grace period, before its download is stopped.
 MIN_RATE = 4 * 1024
+
+
+@dataclass(frozen=True)
+class SyncLimits:
+    """What one sync may cost, whatever the intake sends.
+
+    Attributes:
+        envelope_bytes: the most one envelope may declare in its header
+            (header, body and attachments, in bytes); a larger one is
+            quarantined without downloading it. Never more than half of
+            ``sync_bytes`` (see :attr:`envelope_cap`).
+        sync_bytes: the most attachment bytes one sync writes; counted as
+            they arrive, before they are written. The sync then stops
+            (:class:`SyncLimitError`); what it stored is kept.
+        deadline: seconds one sync may run in all (:class:`SyncDeadlineError`).
+    """
+
+    envelope_bytes: int = 256 * 1024 * 1024
+    sync_bytes: int = 4 * 1024 * 1024 * 1024
+    deadline: float = 1800.0
+
+    @property
+    def envelope_cap(self) -> int:
+        """``envelope_bytes``, at most half of ``sync_bytes``: an envelope
+        that fits is always downloaded by some sync (one that starts with
+        nothing written yet), so the sync cap never stops progress."""
+        return max(0, min(self.envelope_bytes, self.sync_bytes // 2))
+
+
+def limits_from_config(config: Mapping[str, Any]) -> SyncLimits:
+    """:class:`SyncLimits` from ``SYNC_MAX_ENVELOPE_BYTES``,
+    ``SYNC_MAX_BYTES`` and ``SYNC_DEADLINE`` (defaults where unset)."""
+    default = SyncLimits()
+    return SyncLimits(
+        envelope_bytes=int(config.get("SYNC_MAX_ENVELOPE_BYTES") or default.envelope_bytes),
+        sync_bytes=int(config.get("SYNC_MAX_BYTES") or default.sync_bytes),
+        deadline=float(config.get("SYNC_DEADLINE") or default.deadline),
+    )
+
+
+class OversizedEnvelopeError(EnvelopeError):
+    """An envelope declares more bytes than this console takes in one
+    envelope (``SYNC_MAX_ENVELOPE_BYTES``): quarantined, never downloaded;
+    ``sync --rescan`` retries it after the setting was raised."""
+
 
 # One sync at a time in this process; across processes the unique envelope
 # id keeps a case from being stored twice.
@@ -117,6 +193,9 @@ class SyncResult:
     added: int = 0
     quarantined: int = 0
     skipped: int = 0
+    #: The alarms this sync raised (their details: fingerprints, no ids),
+    #: e.g. an envelope sealed to a key outside the pinned roster.
+    alarms: list[str] = field(default_factory=list)
 
     def counts(self) -> str:
         """``added=N quarantined=N skipped=N``, as the audit log has them."""
@@ -124,6 +203,45 @@ class SyncResult:
 
     def __str__(self) -> str:
         return f"added {self.added}, quarantined {self.quarantined}, skipped {self.skipped}"
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down both ways: a thread blocked reading it wakes up
+    (closing alone would not wake it on Linux)."""
+    with suppress(OSError):  # closed already, or never connected
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """requests' adapter whose connections report their socket once
+    connected (to ``track``), so a client can shut them down from another
+    thread (:meth:`IntakeClient.abort`)."""
+
+    def __init__(self, track: Callable[[socket.socket], None]) -> None:
+        self._track = track
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        track = self._track
+
+        class Connection(urllib3.connection.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                track(self.sock)
+
+        class TlsConnection(urllib3.connection.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                track(self.sock)
+
+        class Pool(urllib3.HTTPConnectionPool):
+            ConnectionCls = Connection
+
+        class TlsPool(urllib3.HTTPSConnectionPool):
+            ConnectionCls = TlsConnection
+
+        self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TlsPool}
 
 
 class IntakeClient:
@@ -146,10 +264,45 @@ class IntakeClient:
         self._token = token
         self.timeout = timeout
         self.page_deadline = page_deadline
+        #: Sockets of this client's connections, so that :meth:`abort` can
+        #: shut them down from another thread: a read waiting on a stalled
+        #: intake then ends at once instead of after ``timeout``.
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._sockets_lock = threading.Lock()
+        self._aborted = False
         self._http = requests.Session()
+        adapter = _TrackingAdapter(self._track_socket)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
         #: The page download in progress (one worker at a time), so that
         #: :meth:`abort_page` can cut it short from another thread.
         self._page_response: requests.Response | None = None
+
+    def _track_socket(self, sock: socket.socket) -> None:
+        with self._sockets_lock:
+            self._sockets.add(sock)
+            aborted = self._aborted
+        if aborted:
+            _shut(sock)
+
+    def abort(self) -> None:
+        """End every request of this client now, from any thread: its
+        sockets are shut down (a blocked read returns at once and fails
+        with :class:`IntakeError`) and new requests fail until
+        :meth:`resume`. A connection still being opened ends at its
+        connect timeout."""
+        with self._sockets_lock:
+            self._aborted = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def resume(self) -> None:
+        """Accept requests again after :meth:`abort` (new connections)."""
+        with self._sockets_lock:
+            self._aborted = False
+            self._sockets = weakref.WeakSet()
+        self._http.close()  # the shut connections are not reused
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -171,6 +324,8 @@ class IntakeClient:
         ok: tuple[int, ...] = (200,),
     ) -> requests.Response:
         url = self.base_url + path
+        if self._aborted:
+            raise IntakeError("the sync was ended")
         try:
             # No redirects: the bearer token goes to the configured intake only.
             response = self._http.request(
@@ -531,6 +686,7 @@ def sync(
     into: SyncResult | None = None,
     stop: threading.Event | None = None,
     from_start: bool = False,
+    limits: SyncLimits | None = None,
 ) -> SyncResult:
     """Pull and store every envelope after the cursor, page by page;
     ``progress`` is called after each page is committed. The counts
@@ -540,7 +696,10 @@ def sync(
     thread) ends the sync after the envelope being opened, or at once while
     it waits for a page, with :class:`SyncStoppedError`. ``from_start``:
     move the cursor back to the start first (:func:`rescan`), under the
-    sync's lock, so no other sync moves it on meanwhile.
+    sync's lock, so no other sync moves it on meanwhile, and retry the
+    envelopes in quarantine. ``limits``: what the sync may cost
+    (:class:`SyncLimits`; its defaults when None). Stop, locking the key and
+    the deadline end the sync at once, even in the middle of a download.
 
     The waiting is overlapped with the opening: one worker thread
     downloads the next page (network only: the bytes of the reply) while
@@ -557,9 +716,18 @@ def sync(
         IntakeAuthError: the intake refused the token.
         IntakeError: the intake is unreachable or its reply is unusable; what
             was stored before stays stored.
+        SyncStoppedError, SyncDeadlineError, SyncLimitError: stopped, out
+            of time, or at the byte cap; what was stored stays stored.
     """
+    limits = limits or SyncLimits()
     keys = keyring.private_keys()
     sealer = FieldSealer(keyring.data_key())
+    conversations = Conversations(db, keyring.data_key(), sealer)
+    try:
+        with db.session() as session:
+            pins = Pins.load(session, data_dir)
+    except KeyFileError as exc:
+        raise SyncNotConfiguredError(f"a private key file cannot be read: {exc}") from exc
     blobs = blob_dir(data_dir)
     blobs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limit = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -585,6 +753,9 @@ def sync(
     def store(batch: _Batch) -> None:
         _store(db, batch, result, blobs)
 
+    bounds = _Bounds(limits)
+    watch = _Watch(keyring, stop, limits.deadline, client)
+
     # Why only the download is on the worker: cryptography's HPKE and the
     # JSON and SQLite work all hold the interpreter lock, so a second
     # thread doing any of it only makes the two wait on each other
@@ -598,29 +769,54 @@ def sync(
     with _SYNC_LOCK, _one_sync_at_a_time(data_dir):
         net = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
         fetching: Future[bytes] | None = None
+        client.resume()
+        watch.start()
         try:
             if from_start:
                 rescan(db)
             cursor = get_cursor(db)
             fetching = net.submit(envelope_page, cursor)
             while fetching is not None:
-                items, more = parse_envelope_page(_page_result(fetching, stop))
+                items, more = parse_envelope_page(_page_result(fetching, watch))
                 # A sync is use of the key (it does not idle-lock under a
                 # long one), and stops when someone locks it.
                 keys = keyring.private_keys()
                 after = _next_after(items, cursor) if more else None
                 fetching = net.submit(envelope_page, after) if after is not None else None
                 ids = [i for i in (_api_id(item) for item in items) if i is not None and i not in known]
+                retry: set[str] = set()
                 if ids:
-                    known |= _known_ids(db, ids)
-                cursor = _ingest_page(items, cursor, known, keyring, keys, sealer, client, blobs, store, stop)
+                    known |= _known_ids(db, ids, with_quarantine=not from_start)
+                    if from_start:
+                        retry = _quarantined_ids(db, ids)
+                cursor = _ingest_page(
+                    items,
+                    cursor,
+                    known,
+                    keyring,
+                    keys,
+                    sealer,
+                    client,
+                    blobs,
+                    store,
+                    watch,
+                    bounds,
+                    retry,
+                    pins,
+                    conversations,
+                )
                 pages += 1
                 if progress is not None:
                     counts = (result.added, result.quarantined, result.skipped)
                     progress(SyncProgress(pages, len(items), *counts))
                 if not more or not items:
                     break
+        except IntakeError as exc:
+            # A download cut short by the watch: say why it ended.
+            watch.raise_reason(exc)
+            raise
         finally:
+            watch.close()
             # A page fetched ahead and not used (a failure, or the key was
             # locked): a download in progress is cut short, and not waited
             # for; it ends on its own, its error moot.
@@ -630,22 +826,129 @@ def sync(
     return result
 
 
-def _page_result(fetching: Future[bytes], stop: threading.Event | None) -> bytes:
-    """The page being downloaded, waited for in short steps so that a stop
-    need not wait for a slow intake.
+class _Watch:
+    """Ends a running sync when Stop is pressed, the key is locked or the
+    deadline passes: the sync's own thread checks between envelopes
+    (:meth:`check`), and a watch thread looks every :data:`STOP_POLL`
+    seconds and shuts the client's sockets down, which ends any download
+    at once (the sync's thread then raises the reason: :meth:`raise_reason`)."""
+
+    def __init__(
+        self, keyring: Keyring, stop: threading.Event | None, deadline: float, client: IntakeClient
+    ) -> None:
+        self._keyring = keyring
+        self._stop = stop
+        self._seconds = deadline
+        self._deadline = time.monotonic() + deadline
+        self._client = client
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync-watch", daemon=True)
+        #: Why the watch ended the sync, once it did.
+        self.reason: ConsoleError | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _why(self) -> ConsoleError | None:
+        if self._stop is not None and self._stop.is_set():
+            return SyncStoppedError("the sync was stopped")
+        if not self._keyring.unlocked:
+            # Locked (by hand or idle) mid-sync: what was opened is stored,
+            # nothing more is opened.
+            return KeyLockedError("the organization key was locked during the sync")
+        if time.monotonic() > self._deadline:
+            return SyncDeadlineError(
+                f"the sync reached its time limit ({self._seconds:.0f} s, SYNC_DEADLINE); what it "
+                "stored is kept, and the next sync goes on from there"
+            )
+        return None
+
+    def _run(self) -> None:
+        while not self._done.wait(STOP_POLL):
+            reason = self._why()
+            if reason is not None:
+                self.reason = reason
+                self._client.abort()
+                return
+
+    def check(self) -> None:
+        """Raise the reason to end the sync, if there is one now."""
+        reason = self.reason or self._why()
+        if reason is not None:
+            raise reason
+
+    def raise_reason(self, cause: Exception) -> None:
+        """If the watch ended the sync, raise its reason (from ``cause``,
+        the download it cut short); else return."""
+        if self.reason is not None:
+            raise self.reason from cause
+
+
+class _Bounds:
+    """The byte caps of one sync (:class:`SyncLimits`): attachment bytes
+    written so far, counted as they arrive. One sync thread uses it."""
+
+    def __init__(self, limits: SyncLimits) -> None:
+        self.limits = limits
+        self.written = 0
+
+    def admit(self, declared: int, attachments: int) -> None:
+        """Before an envelope is downloaded: ``declared`` its bytes in all
+        (header, body, attachments), ``attachments`` those to write.
+
+        Raises:
+            OversizedEnvelopeError: over the envelope cap (it is quarantined).
+            SyncLimitError: it would pass the sync's cap; it is left for
+                the next sync, which starts with nothing written.
+        """
+        cap = self.limits.envelope_cap
+        if declared > cap:
+            raise OversizedEnvelopeError(
+                f"the envelope declares {declared} bytes, more than this console takes in one "
+                f"envelope ({cap}, SYNC_MAX_ENVELOPE_BYTES); it was not downloaded"
+            )
+        if self.written + attachments > self.limits.sync_bytes:
+            raise self._full()
+
+    def take(self, count: int) -> None:
+        """Count ``count`` bytes about to be written.
+
+        Raises:
+            SyncLimitError: they would pass the sync's cap.
+        """
+        if self.written + count > self.limits.sync_bytes:
+            raise self._full()
+        self.written += count
+
+    def _full(self) -> SyncLimitError:
+        return SyncLimitError(
+            f"the sync wrote as much as one sync may ({self.limits.sync_bytes} bytes, SYNC_MAX_BYTES); "
+            "what it stored is kept, and the next sync goes on from there"
+        )
+
+
+def _page_result(fetching: Future[bytes], watch: _Watch) -> bytes:
+    """The page being downloaded, waited for in short steps so that a stop,
+    a lock or the deadline need not wait for a slow intake.
 
     Raises:
-        SyncStoppedError: ``stop`` was set meanwhile. As the download.
+        SyncStoppedError, KeyLockedError, SyncDeadlineError: as
+        :meth:`_Watch.check`. As the download.
     """
-    if stop is None:
-        return fetching.result()
     while True:
-        if stop.is_set():
-            raise SyncStoppedError("the sync was stopped")
+        watch.check()
         try:
             return fetching.result(timeout=STOP_POLL)
         except FutureTimeout:
             continue
+        except IntakeError as exc:
+            watch.raise_reason(exc)
+            raise
 
 
 @contextmanager
@@ -678,6 +981,9 @@ class _Batch:
     cursor: int
     rows: list[CaseRow | QuarantineRow] = field(default_factory=list)
     skipped: int = 0
+    #: Ids of envelopes in quarantine that this page opens again (rescan):
+    #: their old quarantine rows go when the page's rows are stored.
+    retried: set[str] = field(default_factory=set)
 
 
 def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
@@ -738,6 +1044,13 @@ class CaseRow:
     consent_quote: bool = False
     status: str = "new"
     attachments: list[AttachmentRow] = field(default_factory=list)
+    #: A v2 report's conversation auth key, sealed under the data key.
+    auth_key_ct: bytes | None = None
+    #: A follow-up whose proof verified under its report's auth key.
+    followup_verified: bool = False
+    #: In memory only, for :func:`_check_conversation`: the v2 body's
+    #: ``auth`` member (a report's ``key`` or a follow-up's ``proof``).
+    auth: dict[str, bytes] | None = field(default=None, repr=False)
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -752,6 +1065,8 @@ class CaseRow:
             "follows": self.follows,
             "consent_statistics": self.consent_statistics,
             "consent_quote": self.consent_quote,
+            "auth_key_ct": self.auth_key_ct,
+            "followup_verified": self.followup_verified,
         }
 
 
@@ -765,6 +1080,8 @@ class QuarantineRow:
     message: str
     header: bytes | None
     day: date
+    #: ``(kind, detail)`` of the alarm this envelope raises, stored with it.
+    alarm: tuple[str, str] | None = None
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -787,23 +1104,25 @@ def _ingest_page(
     client: IntakeClient,
     blobs: Path,
     commit: Callable[[_Batch], None],
-    stop: threading.Event | None = None,
+    watch: _Watch,
+    bounds: _Bounds,
+    retry: set[str] | None = None,
+    pins: Pins | None = None,
+    conversations: Conversations | None = None,
 ) -> int:
     """Open one page of envelopes and hand them to ``commit``, which stores
     them with the cursor in one transaction (one commit per page, not per
     envelope). If the intake fails part-way, what was opened before is
     still committed and the cursor stands after it, so the next sync
     resumes there. Ids in ``known`` are skipped; every id handled is added
-    to ``known``. Returns the new cursor."""
+    to ``known``. Ids in ``retry`` are in quarantine and opened again
+    (rescan). Returns the new cursor."""
     batch = _Batch(cursor=cursor)
     try:
         for item in items:
-            if not keyring.unlocked:
-                # Locked (by hand or idle) mid-page: what was opened is
-                # stored, nothing more is opened.
-                raise KeyLockedError("the organization key was locked during the sync")
-            if stop is not None and stop.is_set():
-                raise SyncStoppedError("the sync was stopped")
+            # Stopped, locked (by hand or idle) or out of time mid-page:
+            # what was opened is stored, nothing more is opened.
+            watch.check()
             seq = item.get("seq")
             if not isinstance(seq, int) or isinstance(seq, bool) or seq <= batch.cursor:
                 raise IntakeError("the intake sent envelopes out of order")
@@ -812,16 +1131,23 @@ def _ingest_page(
                 batch.skipped += 1
                 batch.cursor = seq
                 continue
+            row: CaseRow | QuarantineRow
             try:
-                batch.rows.append(_open_item(item, seq, keys, sealer, client, blobs))
-            except EnvelopeError as exc:
-                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
+                row = _open_item(item, seq, keys, sealer, client, blobs, bounds, pins)
+                if conversations is not None:
+                    conversations.check(row)
             except ConsoleError:
                 raise  # the intake or the keyring failed, not this envelope
             except Exception as exc:  # noqa: BLE001
+                # A download the watch cut short (Stop, lock, deadline) can
+                # look like a truncated attachment: not the envelope's fault.
+                watch.raise_reason(exc)
                 # Anyone can seal to the public key: one hostile envelope must
                 # never stop every later report from being synced.
-                batch.rows.append(_quarantined(item, seq, envelope_id, exc))
+                row = _quarantined(item, seq, envelope_id, exc)
+            batch.rows.append(row)
+            if retry and envelope_id in retry:
+                batch.retried.add(envelope_id)
             if envelope_id is not None:
                 known.add(envelope_id)
             batch.cursor = seq
@@ -831,11 +1157,23 @@ def _ingest_page(
     return batch.cursor
 
 
-def _known_ids(db: Database, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` are already here: stored, quarantined, or purged by
+def _known_ids(db: Database, ids: Sequence[str], *, with_quarantine: bool = True) -> set[str]:
+    """Which of ``ids`` are already here: stored, quarantined (unless
+    ``with_quarantine`` is False: a rescan retries those), or purged by
     retention (never added again, admin/retention.py). One query per page."""
+    query = _KNOWN if with_quarantine else _KNOWN_NOT_QUARANTINED
     with db.session() as session:
-        return {envelope_id for envelope_id in session.scalars(_KNOWN, {"ids": ids}) if envelope_id}
+        return {envelope_id for envelope_id in session.scalars(query, {"ids": ids}) if envelope_id}
+
+
+def _quarantined_ids(db: Database, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are in quarantine."""
+    with db.session() as session:
+        return {
+            i
+            for i in session.scalars(select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(ids)))
+            if i
+        }
 
 
 # Built once: SQLAlchemy then only expands the id list on each page.
@@ -845,6 +1183,10 @@ _KNOWN: CompoundSelect[Any] = union_all(
     select(Quarantine.envelope_id).where(Quarantine.envelope_id.in_(_IDS)),
     select(PurgedEnvelope.envelope_id).where(PurgedEnvelope.envelope_id.in_(_IDS)),
 )
+_KNOWN_NOT_QUARANTINED: CompoundSelect[Any] = union_all(
+    select(Case.envelope_id).where(Case.envelope_id.in_(_IDS)),
+    select(PurgedEnvelope.envelope_id).where(PurgedEnvelope.envelope_id.in_(_IDS)),
+)
 
 
 def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc: Exception) -> QuarantineRow:
@@ -852,6 +1194,16 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
     # anything else is named by its class only, since its text could quote
     # the envelope.
     message = str(exc)[:1000] if isinstance(exc, EnvelopeError) else "unexpected error while opening"
+    alarm = None
+    if isinstance(exc, UnpinnedKeyError):
+        # Only a seized or tampered intake (or a coalition member's key
+        # that was never pinned) makes this: someone must look.
+        alarm = (exc.kind, f"sync quarantined an envelope: {message}")
+    elif isinstance(exc, ForgedFollowupError):
+        # Whoever sealed it did not know the receipt: the intake (or its
+        # database) speaks for a reporter. No id in the detail, so that
+        # every such follow-up counts on one open alarm.
+        alarm = (FORGED_FOLLOWUP_ALARM, f"sync quarantined a follow-up: {message}")
     return QuarantineRow(
         seq=seq,
         envelope_id=envelope_id,
@@ -859,6 +1211,7 @@ def _quarantined(item: Mapping[str, Any], seq: int, envelope_id: str | None, exc
         message=message,
         header=_header_bytes(item),
         day=datetime.now(UTC).date(),
+        alarm=alarm,
     )
 
 
@@ -876,18 +1229,14 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
         _fsync_dir(blobs)
     try:
         with db.session() as session:
+            _forget_quarantined(session, batch)
             _insert(session, rows)
+            _raise_alarms(session, rows)
             _set_cursor(session, batch.cursor)
     except IntegrityError:
         # Another process stored some of these meanwhile: one by one.
         for row in rows:
-            try:
-                with db.session() as session:
-                    _insert(session, [row])
-            except IntegrityError:
-                result.skipped += 1
-            else:
-                _count(result, row)
+            _store_one(db, row, result, retried=row.envelope_id in batch.retried)
         with db.session() as session:
             _set_cursor(session, batch.cursor)
     else:
@@ -896,11 +1245,66 @@ def _store(db: Database, batch: _Batch, result: SyncResult, blobs: Path | None =
     result.skipped += batch.skipped
 
 
+def _forget_quarantined(session: Session, batch: _Batch) -> None:
+    """Drop the quarantine rows of the envelopes ``batch`` opened again
+    (rescan): each is stored anew by the same transaction, as a case or,
+    failing again, as one quarantine row with the latest reason."""
+    if batch.retried:
+        session.execute(delete(_table(Quarantine)).where(_table(Quarantine).c.envelope_id.in_(batch.retried)))
+
+
+#: Tries to store one row whose alarm's audit entry met another
+#: transaction's (both computed the same audit seq, admin/audit.py).
+ROW_TRIES = 5
+
+
+def _store_one(
+    db: Database, row: CaseRow | QuarantineRow, result: SyncResult, *, retried: bool = False
+) -> None:
+    """Store one row of a page that did not commit whole. An IntegrityError
+    means the envelope is here already (another process stored it), or,
+    for a row with an alarm, that its audit entry raced another one: then
+    it is tried again, never skipped, since skipping it would move the
+    cursor past an envelope that is nowhere. ``retried``: the envelope was
+    in quarantine (rescan), and its old row goes in the same transaction.
+
+    Raises:
+        SyncBusyError: the row could not be stored after :data:`ROW_TRIES`
+            tries (the cursor stays before it).
+    """
+    for attempt in range(ROW_TRIES):
+        try:
+            with db.session() as session:
+                if retried:
+                    _forget_quarantined(session, _Batch(0, retried={str(row.envelope_id)}))
+                _insert(session, [row])
+                _raise_alarms(session, [row])
+        except IntegrityError:
+            if isinstance(row, CaseRow) and _known_ids(db, [row.envelope_id]):
+                result.skipped += 1
+                return
+            time.sleep(0.05 * (attempt + 1))
+        else:
+            _count(result, row)
+            return
+    raise SyncBusyError("the console's database stayed busy while storing an envelope; sync again")
+
+
+def _raise_alarms(session: Session, rows: Sequence[CaseRow | QuarantineRow]) -> None:
+    """Raise the alarms of quarantined rows in the transaction that stores
+    them: an envelope is never quarantined without its alarm."""
+    for row in rows:
+        if isinstance(row, QuarantineRow) and row.alarm is not None:
+            raise_alarm(session, *row.alarm)
+
+
 def _count(result: SyncResult, row: CaseRow | QuarantineRow) -> None:
     if isinstance(row, CaseRow):
         result.added += 1
     else:
         result.quarantined += 1
+        if row.alarm is not None and row.alarm[1] not in result.alarms:
+            result.alarms.append(row.alarm[1])
 
 
 def _insert(session: Session, batch: Sequence[CaseRow | QuarantineRow]) -> None:
@@ -961,6 +1365,8 @@ def _open_item(
     sealer: FieldSealer,
     client: IntakeClient,
     blobs: Path,
+    bounds: _Bounds,
+    pins: Pins | None = None,
 ) -> CaseRow:
     try:
         header_raw = b64decode(item.get("header"), "header")
@@ -968,6 +1374,13 @@ def _open_item(
     except ValueError as exc:
         raise MalformedEnvelopeError(str(exc)) from exc
     header = parse_header(header_raw)
+    if pins is not None:
+        # Before anything is opened or downloaded: a key outside the pinned
+        # roster means the intake (or whoever sealed) added a recipient.
+        check_header_keys(header.key_ids, pins)
+    # Sizes as the header declares them, checked before any download.
+    attachment_bytes = sum(slot.ciphertext_size for slot in header.attachments)
+    bounds.admit(len(header_raw) + len(body) + attachment_bytes, attachment_bytes)
     envelope_id = header.envelope_id
     if item.get("id") != envelope_id:
         raise MalformedEnvelopeError("the API's envelope id does not match the header")
@@ -986,6 +1399,7 @@ def _open_item(
 
     content_key = unwrap_content_key(header, keys)
     inner = open_body(header, body, content_key)
+    auth: dict[str, bytes] | None = inner.get("auth")
 
     attachments: list[AttachmentRow] = []
     for index, (meta, slot) in enumerate(zip(inner["attachments"], header.attachments, strict=True)):
@@ -997,12 +1411,21 @@ def _open_item(
         try:
             with client.attachment(envelope_id, index) as pieces, os.fdopen(fd, "wb") as out:
 
-                def kept(stream: Iterator[bytes]) -> Iterator[bytes]:
+                def kept(stream: Iterator[bytes], limit: int) -> Iterator[bytes]:
+                    # Counted before it is written: never a byte past what
+                    # the header declares, nor past the sync's cap.
+                    received = 0
                     for piece in stream:
+                        received += len(piece)
+                        if received > limit:
+                            raise TamperedEnvelopeError("attachment is longer than its header says")
+                        bounds.take(len(piece))
                         out.write(piece)  # ciphertext as received
                         yield piece
 
-                chunks = rechunk(kept(pieces), slot.chunk + TAG_SIZE, slot.ciphertext_size)
+                chunks = rechunk(
+                    kept(pieces, slot.ciphertext_size), slot.chunk + TAG_SIZE, slot.ciphertext_size
+                )
                 plain = open_attachment_chunks(content_key, header, index, chunks)
                 for _ in unpad_and_verify(plain, int(meta["size"]), str(meta["sha256"])):
                     pass  # verified and dropped: only the ciphertext is kept
@@ -1032,7 +1455,84 @@ def _open_item(
         content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
         report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
+        auth=auth,
     )
+
+
+#: The alarm kind (admin/alarms.py) of a forged follow-up.
+FORGED_FOLLOWUP_ALARM = "conversation.forged_followup"
+
+
+class ForgedFollowupError(UnauthenticatedError):
+    """A follow-up of a v2 report without a proof that verifies under the
+    report's auth key: whoever sealed it did not know the receipt (for
+    example an intake writing to its own database). Quarantined under this
+    class, never filed on the case."""
+
+
+class Conversations:
+    """The conversation keys of the reports this console holds (envelope
+    format v2, intake/envelope/conversation.py), for checking follow-ups
+    while a sync opens them.
+
+    A report's auth key is read from its case (sealed under the data key)
+    or from this sync's own earlier rows, and kept for the sync only."""
+
+    def __init__(self, db: Database, data_key: bytes, sealer: FieldSealer) -> None:
+        self._db = db
+        self._data_key = data_key
+        self._sealer = sealer
+        # envelope id -> auth key (v2), None (a v1 report), absent: unknown.
+        self._keys: dict[str, bytes | None] = {}
+
+    def _key_of(self, envelope_id: str) -> tuple[bool, bytes | None]:
+        if envelope_id in self._keys:
+            return True, self._keys[envelope_id]
+        with self._db.session() as session:
+            found = session.execute(
+                select(Case.id, Case.auth_key_ct).where(Case.envelope_id == envelope_id)
+            ).first()
+        if found is None:
+            return False, None
+        key = open_field(self._data_key, envelope_id, "auth-key", found[1]) if found[1] is not None else None
+        self._keys[envelope_id] = key
+        return True, key
+
+    def check(self, row: CaseRow) -> None:
+        """Check one opened envelope's place in its conversation, and fill
+        its columns: a v2 report's auth key is sealed for storage; a
+        follow-up of a v2 report must carry a proof that verifies under
+        that report's key (``followup_verified``). A follow-up of an older
+        (v1) report, or of a report this console does not hold, has nothing
+        to be checked against: it is stored unverified and the case page
+        says "not authenticated (older report)".
+
+        Raises:
+            ForgedFollowupError: a follow-up of a v2 report without a valid
+                proof, or a report that carries a proof instead of a key.
+            MalformedEnvelopeError: a follow-up that carries a key.
+        """
+        auth = row.auth
+        row.auth = None
+        if row.follows is None:
+            if auth is not None and "key" not in auth:
+                raise ForgedFollowupError("a report carries a proof instead of its conversation key")
+            key = auth.get("key") if auth is not None else None
+            if key is not None:
+                row.auth_key_ct = self._sealer.seal(row.envelope_id, "auth-key", key)
+            self._keys[row.envelope_id] = key
+            return
+        if auth is not None and "proof" not in auth:
+            raise MalformedEnvelopeError("a follow-up carries a key instead of a proof")
+        held, key = self._key_of(row.follows)
+        if not held or key is None:
+            return
+        proof = auth.get("proof") if auth is not None else None
+        if not verify(followup_proof(key, row.follows, row.envelope_id), proof):
+            raise ForgedFollowupError(
+                "forged follow-up: its proof does not verify under the report's key; not filed on the case"
+            )
+        row.followup_verified = True
 
 
 def _follows(item: Mapping[str, Any], report: Mapping[str, Any], envelope_id: str) -> str | None:

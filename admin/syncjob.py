@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit
 from .errors import ConsoleError, KeyLockedError, SyncStoppedError
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION
-from .sync import SyncProgress, SyncResult, client_from_config, sync
+from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 EXTENSION = "admin_syncjob"
 
@@ -107,8 +107,9 @@ class SyncJobs:
         return job
 
     def stop(self, actor: str) -> bool:
-        """Ask the running sync to stop (after the envelope it is opening;
-        what it opened is stored). True if one was running."""
+        """Ask the running sync to stop: at once, a download in progress
+        included (what it stored is kept; admin/sync.py, ``_Watch``).
+        True if one was running."""
         with self._lock:
             current = self._status
             if current is None or not current.running:
@@ -169,6 +170,7 @@ class SyncJobs:
                     progress=self._progress,
                     into=result,
                     stop=job.stop,
+                    limits=limits_from_config(app.config),
                 )
         except KeyLockedError:
             failure, message, locked = "KeyLockedError", "the organization key is locked", True
@@ -181,6 +183,15 @@ class SyncJobs:
             # Logged by class only: a message could quote what was synced.
             app.logger.error("background sync failed: %s", exc.__class__.__name__)
             failure, message = exc.__class__.__name__, "an unexpected error (see the console's log)"
+        if app.config.get("INTAKE_CHECK_ON_SYNC", True) and not locked:
+            # The watch from the trusted side runs with every sync: its
+            # differences are alarms (the banner shows them).
+            from .watch import check_now
+
+            differences, _failure = check_now(
+                app.config, app.extensions[DB_EXTENSION], Path(app.config["DATA_DIR"]), actor=job.actor
+            )
+            result.alarms.extend(f"intake check: {line}" for line in differences)
         # The outcome is shown first, then audited: what was stored before a
         # failure stays stored, and is audited with it, so the log's counts
         # add up to the cases.

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 
+from .assets import install as install_assets
 from .db import ROOT, Database
 from .envelope import KeyFileError
 from .i18n import init_i18n
@@ -58,6 +59,14 @@ DEFAULTS: dict[str, Any] = {
     "HSTS_MAX_AGE": 0,
     # The onion service's host name, for the Onion-Location header.
     "ONION_ADDRESS": None,
+    # Bytes that must stay free on the data folder's file system after an
+    # upload; below it uploads are refused, what was typed kept (limits.py).
+    "MIN_FREE_DISK": 1024 * 1024 * 1024,
+    # Follow-ups one report may receive a day, and their stored bytes.
+    "FOLLOWUP_DAILY_COUNT": 20,
+    "FOLLOWUP_DAILY_BYTES": 256 * 1024 * 1024,
+    # Seconds a receipt-check page's one-time token stays valid (no JS).
+    "RECEIPT_CHECK_MAX_AGE": 3600,
 }
 
 
@@ -126,6 +135,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigError(f"intake: BLOB_STORE must be 'files' or 'database', not {blob_store!r}")
 
     csrf.init_app(app)
+    # Scripts and stylesheets under content-hashed names, with SRI.
+    install_assets(app, ROOT / "static", "static")
     init_i18n(app, str(Path(__file__).parent / "translations"))
     init_web(app)
     install_app_scrubbing(app.logger)
@@ -141,6 +152,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # instead of a bare error page.
     csrf.exempt(report.bp)
     register_cli(app)
+
+    from .keyset import PATH as KEYSET_PATH
+    from .keyset import keyset_document
+
+    @app.get(KEYSET_PATH)
+    def keyset() -> Response:
+        """The recipient keys the form offers, as JSON (intake/keyset.py)."""
+        return jsonify(keyset_document(app.extensions["intake.keyring"]))
 
     @app.get("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:

@@ -137,3 +137,23 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_day: Mapped[date]
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class SpentChallenge(Base):
+    """A proof-of-work challenge (:mod:`intake.report.proofofwork`) already
+    used, so that one solved challenge is accepted once by every worker and
+    host sharing the database, also after a restart.
+
+    Only a SHA-256 of the challenge's nonce is kept (random; no time in it),
+    with ``keep_until``, a day: the spend's UTC day plus enough whole days
+    to outlast the challenge's expiry. It says no more than the envelope's
+    own ``day``, where a precise expiry (the challenge's issue time plus its
+    lifetime) would date a report to the second. Rows past ``keep_until``
+    are purged. On SQLite the table has no rowid: rows sit in hash order,
+    not in the order they arrived."""
+
+    __tablename__ = "spent_challenge"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keep_until: Mapped[date] = mapped_column(index=True)

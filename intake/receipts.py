@@ -120,3 +120,36 @@ def submission_hash(secret: bytes, token: str) -> str:
     Keyed so that a copy of the database alone cannot link a form page that
     was saved on a reporter's device to its envelope."""
     return hmac.new(secret, b"submission\x00" + token.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+#: A lookup value (intake/envelope/conversation.py): 64 lowercase hex digits,
+#: what the browser sends instead of the receipt.
+LOOKUP_LENGTH = 64
+_HEX = frozenset("0123456789abcdef")
+#: Labels of the stored lookup hash. The label records which format the
+#: report was sealed in: ``v2`` for a report that carries its conversation
+#: key (replies and follow-ups must then prove it), ``v1`` for an older
+#: report whose receipt was moved from the digits' hash to its lookup's.
+#: Without the lookup value no one, not even with the receipt secret and
+#: write access to the database, can make a record that answers a lookup
+#: under the other label: a report cannot be downgraded to "older".
+_LOOKUP_LABELS = {1: b"lookup-v1\x00", 2: b"lookup-v2\x00"}
+
+
+def is_lookup(text: str | None) -> bool:
+    """Whether ``text`` has the shape of a lookup value."""
+    return text is not None and len(text) == LOOKUP_LENGTH and all(ch in _HEX for ch in text)
+
+
+def lookup_hash(secret: bytes, lookup: str, version: int) -> str:
+    """Keyed hash of a lookup value, stored for lookup: HMAC-SHA256 under
+    the receipt secret with a label per report format (1 or 2), hex.
+
+    Raises:
+        ValueError: ``version`` is not 1 or 2.
+    """
+    try:
+        label = _LOOKUP_LABELS[version]
+    except KeyError as exc:
+        raise ValueError("a report format is 1 or 2") from exc
+    return hmac.new(secret, label + lookup.encode("ascii"), hashlib.sha256).hexdigest()

@@ -28,16 +28,16 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import LargeBinary, Table, func, insert, select, text
+from sqlalchemy import LargeBinary, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from .envelope import Header, SealedEnvelope, parse_header
-from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
+from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord, SpentChallenge
 
 if TYPE_CHECKING:
     from .db import Database
@@ -54,6 +54,17 @@ class DuplicateSubmissionError(Exception):
     """An envelope with this submission token is stored already: the same
     form was posted twice. Nothing new was stored; show "already received",
     never a second receipt."""
+
+
+class ChallengeSpentError(Exception):
+    """The proof-of-work challenge recorded with this envelope
+    (``insert_envelope(spent=...)``) was spent by another request first:
+    nothing was stored."""
+
+
+class FollowupQuotaError(Exception):
+    """The follow-up would take its report past the daily quota
+    (``insert_envelope(followup_quota=...)``): nothing was stored."""
 
 
 class BlobStorage(Protocol):
@@ -218,6 +229,8 @@ _ENVELOPE: Table = Envelope.__table__  # type: ignore[assignment]
 _RECIPIENT: Table = EnvelopeRecipient.__table__  # type: ignore[assignment]
 _RECEIPT: Table = ReceiptRecord.__table__  # type: ignore[assignment]
 _BLOB: Table = EnvelopeBlob.__table__  # type: ignore[assignment]
+_SPENT: Table = SpentChallenge.__table__  # type: ignore[assignment]
+_INSERT_SPENT = insert(_SPENT)
 _INSERT_ENVELOPE = insert(_ENVELOPE)
 
 #: PostgreSQL advisory lock held from an envelope's INSERT to its commit.
@@ -251,6 +264,8 @@ def insert_envelope(
     *,
     submission_checked: bool = False,
     header: Header | None = None,
+    spent: tuple[str, date] | None = None,
+    followup_quota: tuple[int, int] | None = None,
 ) -> int:
     """Durably store a sealed envelope, as :func:`store_envelope` does, and
     return its committed ``seq`` rather than an ORM row (the browser upload
@@ -265,10 +280,21 @@ def insert_envelope(
     Args:
         header: ``sealed.header`` parsed already by the caller (the upload
             checks it before storing); None to parse it here.
+        spent: ``(challenge hash, keep-until day)`` of the proof-of-work
+            challenge the upload carried (intake/report/proofofwork.py),
+            recorded as spent in this same transaction: one commit per
+            report, and a challenge that another request spent first
+            stores nothing.
+        followup_quota: ``(count, bytes)`` a follow-up's report may hold
+            in follow-ups dated within a day of this one, this one
+            included; checked after the inserts, under the write lock
+            (SQLite) or the ordering lock (PostgreSQL), so that parallel
+            follow-ups cannot pass it together.
 
     Raises:
-        as :func:`store_envelope`; ValueError if ``header`` is not the
-        parse of ``sealed.header`` (a caller's mistake).
+        as :func:`store_envelope`; ChallengeSpentError (``spent`` was
+        recorded by another request first); FollowupQuotaError; ValueError if ``header`` is
+        not the parse of ``sealed.header`` (a caller's mistake).
     """
     if header is None:
         header = parse_header(sealed.header)
@@ -291,6 +317,11 @@ def insert_envelope(
         raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     try:
         conn = session.connection()
+        if spent is not None:
+            # First, and before the ordering lock (it needs no order, and
+            # the lock serializes every upload): a challenge spent by a
+            # racing request fails here, before anything else is written.
+            conn.execute(_INSERT_SPENT, {"challenge_hash": spent[0], "keep_until": spent[1]})
         if conn.dialect.name == "postgresql":
             conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
         result = conn.execute(
@@ -328,6 +359,8 @@ def insert_envelope(
                     [{"envelope_seq": seq, "position": i, "data": data} for i, data in enumerate(in_database)]
                 ),
             )
+        if followup_of is not None and followup_quota is not None:
+            _check_followup_quota(conn, followup_of, header.day, followup_quota)
         session.commit()
     except Exception as exc:
         session.rollback()
@@ -336,6 +369,10 @@ def insert_envelope(
             # made nothing, and a folder of that name (an envelope with the
             # same id, which is why the insert failed) is not ours to remove.
             blobs.discard(header.envelope_id)
+        if isinstance(exc, FollowupQuotaError):
+            raise
+        if isinstance(exc, IntegrityError) and spent is not None and _spent_already(session, spent[0]):
+            raise ChallengeSpentError("this proof of work was spent already") from exc
         if isinstance(exc, IntegrityError) and submission_hash is not None:
             # Lost a race with the same form posted twice at once?
             try:
@@ -350,6 +387,52 @@ def insert_envelope(
     return seq
 
 
+_FOLLOWUPS_NEAR = select(
+    func.length(_ENVELOPE.c.header) + func.length(_ENVELOPE.c.body), _ENVELOPE.c.attachment_sizes
+).where(
+    _ENVELOPE.c.followup_of == bindparam("report"),
+    _ENVELOPE.c.day.between(bindparam("first"), bindparam("last")),
+)
+
+
+def followups_near(conn: Any, report: int, day: date) -> tuple[int, int]:
+    """``(count, bytes)`` of the follow-ups of ``report`` dated within a day
+    of ``day``: their number and stored bytes (header, body, attachments)."""
+    rows = conn.execute(
+        _FOLLOWUPS_NEAR, {"report": report, "first": day - timedelta(days=1), "last": day + timedelta(days=1)}
+    ).all()
+    return len(rows), sum(int(size) + sum(int(s) for s in sizes.split(",") if s) for size, sizes in rows)
+
+
+def followup_quota_left(session: Session, report: int, size: int, quota: tuple[int, int]) -> bool:
+    """Whether one more follow-up of ``size`` bytes fits ``report``'s daily
+    quota now: the cheap look before a follow-up may take from the shared
+    allowance (the insert checks again, under the write lock)."""
+    count, stored = followups_near(session.connection(), report, today_utc())
+    session.rollback()  # read only
+    return count < quota[0] and stored + size <= quota[1]
+
+
+def _check_followup_quota(conn: Any, report: int, day: date, quota: tuple[int, int]) -> None:
+    """Raise FollowupQuotaError when the report's follow-ups dated within a
+    day of ``day`` (the one just inserted included) exceed ``quota``."""
+    count, stored = followups_near(conn, report, day)
+    if count > quota[0] or stored > quota[1]:
+        raise FollowupQuotaError("the report's follow-ups for today are over the quota")
+
+
+def _spent_already(session: Session, challenge_hash: str) -> bool:
+    try:
+        found = session.scalar(
+            select(_SPENT.c.challenge_hash).where(_SPENT.c.challenge_hash == challenge_hash)
+        )
+    except Exception:
+        found = None
+    finally:
+        session.rollback()
+    return found is not None
+
+
 def store_envelope(
     session: Session,
     blobs: BlobStorage,
@@ -361,6 +444,7 @@ def store_envelope(
     *,
     submission_checked: bool = False,
     header: Header | None = None,
+    followup_quota: tuple[int, int] | None = None,
 ) -> Envelope:
     """Durably store a sealed envelope and return its committed row.
 
@@ -388,6 +472,7 @@ def store_envelope(
             :class:`DuplicateSubmissionError` as before.
         header: ``sealed.header`` parsed already (its ``raw`` must be those
             bytes); None to parse it here.
+        followup_quota: as :func:`insert_envelope`.
 
     Returns:
         the committed :class:`~intake.models.Envelope`, in ``session`` (its
@@ -397,6 +482,7 @@ def store_envelope(
     Raises:
         DuplicateSubmissionError: this token was stored already; nothing new
             is stored and the caller must not show a receipt.
+        FollowupQuotaError: over ``followup_quota``; nothing stored.
         StoreError: the disk or the database failed; nothing is left that a
             console would ingest.
         MalformedEnvelopeError: the header is not valid v1.
@@ -413,6 +499,7 @@ def store_envelope(
         followup_of=followup_of,
         submission_checked=submission_checked,
         header=header,
+        followup_quota=followup_quota,
     )
     row = Envelope(
         seq=seq,

@@ -13,6 +13,9 @@ import { Aes256Gcm, CipherSuite, HkdfSha256 } from "@hpke/core";
 import { XWing } from "@hpke/hybridkem-x-wing";
 
 export const VERSION = 1;
+/** Format v2 (docs/envelope.md section 14): the body carries ``auth``. */
+export const VERSION_2 = 2;
+const AUTH_SIZE = 32;
 export const SUITE = "XWING-HKDFSHA256-AES256GCM";
 export const TAG_SIZE = 16;
 export const CONTENT_KEY_SIZE = 32;
@@ -289,7 +292,7 @@ export function parseHeader(raw) {
     throw new MalformedEnvelopeError("header is not ASCII JSON");
   }
   if (!exactKeys(doc, HEADER_FIELDS)) throw new MalformedEnvelopeError("header fields are not those of version 1");
-  if (doc.v !== VERSION) throw new MalformedEnvelopeError("unsupported envelope version");
+  if (doc.v !== VERSION && doc.v !== VERSION_2) throw new MalformedEnvelopeError("unsupported envelope version");
   if (doc.suite !== SUITE) throw new MalformedEnvelopeError("unsupported suite");
   if (typeof doc.id !== "string" || !/^[0-9a-f]{32}$/.test(doc.id)) {
     throw new MalformedEnvelopeError("header id must be 32 lowercase hex digits");
@@ -331,7 +334,9 @@ export function parseHeader(raw) {
     if (replyKey.length !== PUBLIC_KEY_SIZE) throw new MalformedEnvelopeError("reply_key has the wrong length");
   }
   if (canonicalJson(doc) !== text) throw new MalformedEnvelopeError("header is not in canonical form");
-  return { envelopeId: doc.id, sealedBy: doc.sealed_by, day: doc.day, recipients, bodySize, slots, replyKey, raw };
+  return {
+    version: doc.v, envelopeId: doc.id, sealedBy: doc.sealed_by, day: doc.day, recipients, bodySize, slots, replyKey, raw,
+  };
 }
 
 /** Number of STREAM chunks of a slot (at least one). */
@@ -407,6 +412,10 @@ async function readBytes(source) {
  * @param {number} [args.chunkSize]  STREAM chunk size, 64 KiB – 1 MiB
  * @param {string} [args.sealedBy]  "browser" (default) or "server"
  * @param {Uint8Array|null} [args.replyKey]
+ * @param {{key: Uint8Array}|{proof: Uint8Array}|null} [args.auth]  seals format v2 with this
+ *   ``auth`` body member (32 bytes): a report's conversation key, or a follow-up's proof
+ * @param {string} [args.envelopeId]  32 hex digits, when a proof must bind it before sealing;
+ *   never reuse one
  * @param {(done: number, total: number) => void} [args.onProgress]  plaintext bytes sealed
  * @returns {Promise<{header: Uint8Array, body: Uint8Array, attachments: Uint8Array[][], envelopeId: string}>}
  *   ``attachments[i]`` is the list of ciphertext chunks of file ``i`` (join
@@ -420,6 +429,8 @@ export async function sealEnvelope({
   chunkSize = DEFAULT_CHUNK_SIZE,
   sealedBy = "browser",
   replyKey = null,
+  auth = null,
+  envelopeId: presetId = null,
   onProgress = null,
 }) {
   if (sealedBy !== "browser" && sealedBy !== "server") throw new EnvelopeError("sealed_by must be 'server' or 'browser'");
@@ -432,6 +443,18 @@ export async function sealEnvelope({
   }
   if (replyKey !== null && replyKey.length !== PUBLIC_KEY_SIZE) throw new EnvelopeError("reply key must be 1216 bytes");
   if (!validDay(day)) throw new EnvelopeError("day must be YYYY-MM-DD");
+  let authDoc = null;
+  if (auth !== null) {
+    const names = Object.keys(auth);
+    if (names.length !== 1 || (names[0] !== "key" && names[0] !== "proof")
+      || !(auth[names[0]] instanceof Uint8Array) || auth[names[0]].length !== AUTH_SIZE) {
+      throw new EnvelopeError("auth holds exactly one 32-byte 'key' or 'proof'");
+    }
+    authDoc = { [names[0]]: b64encode(auth[names[0]]) };
+  }
+  if (presetId !== null && (typeof presetId !== "string" || !/^[0-9a-f]{32}$/.test(presetId))) {
+    throw new EnvelopeError("an envelope id is 32 lowercase hex digits");
+  }
 
   const keys = [];
   for (const r of recipients) {
@@ -443,7 +466,7 @@ export async function sealEnvelope({
   }
   if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new EnvelopeError("a recipient is listed twice");
 
-  const idBytes = randomBytes(ENVELOPE_ID_SIZE);
+  const idBytes = presetId !== null ? fromHex(presetId) : randomBytes(ENVELOPE_ID_SIZE);
   const envelopeId = toHex(idBytes);
   const contentKey = randomBytes(CONTENT_KEY_SIZE);
   const hpke = suite();
@@ -480,7 +503,7 @@ export async function sealEnvelope({
     reply_key: replyKey === null ? null : b64encode(replyKey),
     sealed_by: sealedBy,
     suite: SUITE,
-    v: VERSION,
+    v: authDoc === null ? VERSION : VERSION_2,
   };
 
   // The body holds each file's SHA-256, and the header holds the body's
@@ -497,6 +520,7 @@ export async function sealEnvelope({
         sha256: hexDigests[i],
       })),
     };
+    if (authDoc !== null) inner.auth = authDoc;
     // Plain RFC 8259 JSON, as the Python sealer requires: no NaN or Infinity
     // (JSON.stringify would quietly write null) and no lone surrogates.
     const text = JSON.stringify(inner, (_key, value) => {
@@ -587,9 +611,21 @@ export async function openEnvelope(sealed, seeds) {
   } catch {
     throw new MalformedEnvelopeError("body is not UTF-8 JSON");
   }
-  if (!exactKeys(inner, ["attachments", "report"]) || !Array.isArray(inner.attachments)
+  const members = header.version === VERSION ? ["attachments", "report"] : ["attachments", "auth", "report"];
+  if (!exactKeys(inner, members) || !Array.isArray(inner.attachments)
     || inner.report === null || typeof inner.report !== "object" || Array.isArray(inner.report)) {
     throw new MalformedEnvelopeError("body must hold 'report' and 'attachments'");
+  }
+  let auth = null;
+  if (header.version === VERSION_2) {
+    const names = inner.auth !== null && typeof inner.auth === "object" && !Array.isArray(inner.auth)
+      ? Object.keys(inner.auth) : [];
+    if (names.length !== 1 || (names[0] !== "key" && names[0] !== "proof")) {
+      throw new MalformedEnvelopeError("body auth must hold 'key' or 'proof'");
+    }
+    const raw = b64decode(inner.auth[names[0]], "auth");
+    if (raw.length !== AUTH_SIZE) throw new MalformedEnvelopeError("body auth has the wrong length");
+    auth = { [names[0]]: raw };
   }
   if (inner.attachments.length !== header.slots.length) {
     throw new MalformedEnvelopeError("body and header disagree on the number of attachments");
@@ -637,6 +673,7 @@ export async function openEnvelope(sealed, seeds) {
     header,
     report: inner.report,
     attachments,
+    auth,
     derived: {
       content_key: toHex(contentKey),
       body_key: toHex(bodyKey.raw),

@@ -10,15 +10,22 @@
 //
 // Nothing here logs, stores (no localStorage, no cookies) or sends anything
 // but the sealed envelope, the CSRF token, the one-time submission token and
-// (for a report) the receipt this page made (js/receipt.js). The receipt
-// lives only in this closure: every retry of the form sends the same one,
-// so a retry after a lost answer is shown it (intake/report/upload.py).
+// (for a report) the lookup value derived from the receipt this page made
+// (js/receipt.js, js/replykey.js). The receipt itself never leaves this
+// closure (docs/threat-model.md, "The receipt"): every retry of the form
+// sends the same lookup, so a retry after a lost answer is told so
+// (intake/report/upload.py), and the receipt shown is the one made here.
+//
+// Envelope format v2: a report carries the conversation's auth key inside
+// its sealed body, a follow-up a proof under it (js/replykey.js), so that
+// the intake can put words neither in the reporter's mouth nor in the
+// coalition's.
 
-import { b64decode, keyIdOf, sealEnvelope, wellFormed } from "./envelope.js";
+import { b64decode, keyIdOf, publicKeyFromSeed, sealEnvelope, toHex, wellFormed } from "./envelope.js";
 import { switchLanguage } from "./language.js";
-import { newReceipt } from "./receipt.js";
+import { formatReceipt, newReceipt } from "./receipt.js";
 import { proofOfWork } from "./proofofwork.js";
-import { canDerive, replyPublicKey } from "./replykey.js";
+import { authKeyOf, canDerive, followupProof, lookupOf, replySeed } from "./replykey.js";
 import { followupFromForm, ReportFieldError, reportFromForm } from "./report.js";
 
 /** Abort an upload when nothing has moved for this long (ms). */
@@ -113,8 +120,63 @@ function upload(url, data, { onProgress, stallMs }) {
   });
 }
 
+/** After the receipt is shown: make each language button show the same
+ *  receipt page in its language, built from that language's form page
+ *  (its ``#seal-receipt`` template), the receipt filled in here. */
+function bindReceiptLanguage(text, earlier) {
+  for (const button of document.querySelectorAll("button[name=switch_language]")) {
+    if (button.dataset.receiptBound) continue;
+    button.dataset.receiptBound = "true";
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      try {
+        await showReceiptIn(button.formAction, text, earlier);
+      } catch {
+        // Nothing changed: the receipt stays on screen in this language.
+      }
+    }, true);
+  }
+}
+
+async function showReceiptIn(url, text, earlier) {
+  if (new URL(url, document.baseURI).origin !== window.location.origin) throw new Error("origin");
+  const response = await fetch(url, {
+    method: "GET", credentials: "same-origin", cache: "no-store", redirect: "error", headers: { Accept: "text/html" },
+  });
+  if (!response.ok) throw new Error(`status ${response.status}`);
+  const next = new DOMParser().parseFromString(await response.text(), "text/html");
+  const template = next.getElementById("seal-receipt");
+  const header = document.querySelector("header.site");
+  const footer = document.querySelector("footer.site");
+  const main = document.getElementById("main");
+  const nextHeader = next.querySelector("header.site");
+  const nextFooter = next.querySelector("footer.site");
+  if (!template || !header || !footer || !main || !nextHeader || !nextFooter) throw new Error("unexpected page");
+  for (const script of next.querySelectorAll("script")) script.remove();
+  const content = document.importNode(template.content, true);
+  content.querySelector("output").textContent = text;
+  const note = content.querySelector("[data-earlier]");
+  if (note) note.hidden = !earlier;
+  // The fetched page's own forms are not this page's: its hidden receipt
+  // form stays empty and unused.
+  header.replaceWith(document.adoptNode(nextHeader));
+  footer.replaceWith(document.adoptNode(nextFooter));
+  main.replaceChildren(content);
+  document.documentElement.lang = next.documentElement.lang;
+  document.documentElement.dir = next.documentElement.dir;
+  const heading = main.querySelector("h1");
+  const brand = document.querySelector(".brand");
+  if (heading) document.title = brand ? `${heading.textContent} · ${brand.textContent}` : heading.textContent;
+  bindReceiptLanguage(text, earlier);
+  document.dispatchEvent(new Event("tnr:receipt"));
+  if (heading) heading.focus();
+}
+
 /** Enhance one report form. ``state.receipt``: the receipt a previous
- *  page of this same form made (a language switch keeps it). */
+ *  page of this same form made (a language switch keeps it);
+ *  ``state.authKey``: on a status page, the conversation's auth key that
+ *  the receipt check derived (js/replies.js), to prove a follow-up. */
 export function enhance(form, state = {}) {
   const messages = readMessages();
   const settings = form.dataset;
@@ -133,9 +195,11 @@ export function enhance(form, state = {}) {
   let receiptShown = false;
   /** This form's receipt, made at the first send and kept for retries. */
   let receipt = state.receipt || null;
-  /** The reply public key of ``receipt`` (js/replykey.js), made once. */
-  let replyKey = null;
-  let replyKeyOf = null;
+  /** What the receipt gives (js/replykey.js), derived once: the reply
+   *  public key, the auth key and the lookup value. */
+  let derived = null;
+  let derivedOf = null;
+  const authKey = state.authKey || null;
   /** The proof of work (js/proofofwork.js), started at the first touch. */
   const work = state.work || proofOfWork(settings.challengeUrl);
   form.addEventListener("focusin", () => work.get().catch(() => {}), { once: true });
@@ -274,20 +338,12 @@ export function enhance(form, state = {}) {
     const content = template.content.cloneNode(true);
     showArrived(content, files);
     content.querySelector("output").textContent = text;
-    // From now on a language button posts the receipt to the receipt page
-    // in that language (views.py receipt_shown): shown once, it must not be
+    // From now on a language button shows this receipt page in that
+    // language: built here from that language's form page (a GET that
+    // carries nothing), so the receipt never leaves the browser
+    // (docs/threat-model.md, "The receipt"). Shown once, it must not be
     // lost by a reporter who switches language to read the page.
-    const languageForm = content.querySelector("form#receipt-language");
-    if (languageForm) {
-      const token = form.elements.namedItem("csrf_token");
-      languageForm.elements.namedItem("csrf_token").value = token ? token.value : "";
-      languageForm.elements.namedItem("receipt").value = text;
-      for (const button of document.querySelectorAll("button[name=switch_language]")) {
-        if (!button.dataset.receiptLanguage) continue;
-        button.setAttribute("form", "receipt-language");
-        button.setAttribute("formaction", button.dataset.receiptLanguage);
-      }
-    }
+    bindReceiptLanguage(text, earlier);
     receiptShown = true;
     // The first send was stored and its answer lost: what this one carried
     // (edits since) was not added, and the page says so.
@@ -317,19 +373,34 @@ export function enhance(form, state = {}) {
     submit.disabled = true;
     try {
       showProgress("sealing", 0);
-      if (settings.kind !== "followup") {
-        // The receipt comes first: the reply key is derived from it
-        // (js/replykey.js) and sealed into the header. Should the
-        // derivation fail, the report still goes, without a reply key.
-        if (!receipt) receipt = newReceipt();
-        if (replyKeyOf !== receipt) {
-          try {
-            replyKey = await replyPublicKey(receipt);
-          } catch {
-            replyKey = null;
+      let auth = null;
+      let envelopeId = null;
+      try {
+        if (settings.kind !== "followup") {
+          // The receipt comes first: the reply key, the auth key and the
+          // lookup value are derived from it (js/replykey.js).
+          if (!receipt) receipt = newReceipt();
+          if (derivedOf !== receipt) {
+            const seed = await replySeed(receipt);
+            derived = {
+              replyKey: await publicKeyFromSeed(seed),
+              authKey: await authKeyOf(seed),
+              lookup: await lookupOf(seed),
+            };
+            seed.fill(0);
+            derivedOf = receipt;
           }
-          replyKeyOf = receipt;
+          auth = { key: derived.authKey };
+        } else if (authKey) {
+          const id = new Uint8Array(16);
+          crypto.getRandomValues(id);
+          envelopeId = toHex(id);
+          auth = { proof: await followupProof(authKey, settings.follows, envelopeId) };
         }
+      } catch {
+        status.hidden = true;
+        showError(message("seal-failed"), { canRetry: true });
+        return;
       }
       let sealed;
       try {
@@ -339,7 +410,9 @@ export function enhance(form, state = {}) {
           recipients: await recipients(),
           day: settings.day,
           chunkSize: Number(settings.chunk),
-          replyKey: settings.kind !== "followup" ? replyKey : null,
+          replyKey: settings.kind !== "followup" ? derived.replyKey : null,
+          auth,
+          envelopeId,
           onProgress: (done, total) => showProgress("sealing", total ? done / total : 1),
         });
       } catch {
@@ -352,7 +425,8 @@ export function enhance(form, state = {}) {
         const input = form.elements.namedItem(name);
         if (input) data.append(name, input.value);
       }
-      if (settings.kind !== "followup") data.append("receipt", receipt);
+      // Never the receipt: its lookup value (docs/threat-model.md).
+      if (settings.kind !== "followup") data.append("lookup", derived.lookup);
       data.append("header", new Blob([sealed.header], { type: "application/json" }), "header");
       data.append("body", new Blob([sealed.body], { type: "application/octet-stream" }), "body");
       sealed.attachments.forEach((chunks, i) => {
@@ -391,8 +465,8 @@ export function enhance(form, state = {}) {
       }
       status.hidden = true;
       const payload = answer.payload || {};
-      if (answer.status === 200 && typeof payload.receipt === "string") {
-        showReceipt(payload.receipt, payload.earlier === true, files);
+      if (answer.status === 200 && payload.stored === true && settings.kind !== "followup") {
+        showReceipt(formatReceipt(receipt), payload.earlier === true, files);
         return;
       }
       if (answer.status === 200 && payload.followup === "received") {
@@ -442,7 +516,7 @@ export function enhance(form, state = {}) {
         showError(message("switch-failed"), { canRetry: false });
         return;
       }
-      enhance(next, { receipt, work });
+      enhance(next, { receipt, work, authKey });
       const main = document.getElementById("main");
       if (main) main.focus();
     });
@@ -455,11 +529,12 @@ export function enhance(form, state = {}) {
   form.dataset.sealing = "browser"; // for tests and styles: the script took over
 }
 
-/** Enhance every report form on the page, if this browser can seal. */
-export function enhanceForms() {
+/** Enhance every report form on the page, if this browser can seal.
+ *  ``state``: see :func:`enhance` (a status page's auth key). */
+export function enhanceForms(state = {}) {
   if (!canSeal()) return;
   for (const form of document.querySelectorAll("form[data-seal-url]")) {
     if (form.dataset.sealing === "browser") continue; // enhanced already
-    if (document.getElementById("seal-status") && document.getElementById("seal-error")) enhance(form);
+    if (document.getElementById("seal-status") && document.getElementById("seal-error")) enhance(form, state);
   }
 }

@@ -68,3 +68,9 @@ export function normalizeReceipt(text) {
   if (digits.length !== RANDOM_DIGITS + 1) return null;
   return dammCheckDigit(digits.slice(0, RANDOM_DIGITS)) === digits[RANDOM_DIGITS] ? digits : null;
 }
+
+/** ``"1234 5678 …"``: a receipt in groups of four, as the intake writes it
+ *  (intake/receipts.py ``format_receipt``). */
+export function formatReceipt(digits) {
+  return String(digits).match(/.{1,4}/g).join(" ");
+}

@@ -46,3 +46,90 @@ export async function replySeed(receipt) {
 export async function replyPublicKey(receipt) {
   return publicKeyFromSeed(await replySeed(receipt));
 }
+
+// The conversation key (envelope format v2; docs/envelope.md section 14;
+// the same derivation as intake/envelope/conversation.py). From the 32
+// bytes of replySeed, with WebCrypto's HKDF-SHA256 and HMAC-SHA256:
+//
+//   auth_key = HKDF(seed, salt "", info "tnr-intake/v2/auth-key", 32)
+//   lookup   = HKDF(seed, salt "", info "tnr-intake/v2/lookup", 32)
+//
+// The auth key goes only inside the sealed report; the lookup value is all
+// the intake ever receives of the receipt (docs/threat-model.md).
+
+const ENCODE = new TextEncoder();
+const AUTH_KEY_INFO = ENCODE.encode("tnr-intake/v2/auth-key");
+const LOOKUP_INFO = ENCODE.encode("tnr-intake/v2/lookup");
+const FOLLOWUP_LABEL = ENCODE.encode("tnr-intake/v2/followup\0");
+const REPLY_LABEL = ENCODE.encode("tnr-intake/v2/reply\0");
+
+async function hkdf(seed, info) {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new Error("a receipt key is 32 bytes");
+  const key = await crypto.subtle.importKey("raw", seed, "HKDF", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info },
+    key,
+    256,
+  );
+  return new Uint8Array(bits);
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function idBytes(envelopeId) {
+  if (typeof envelopeId !== "string" || !/^[0-9a-f]{32}$/.test(envelopeId)) {
+    throw new Error("an envelope id is 32 lowercase hex digits");
+  }
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = parseInt(envelopeId.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function join(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function hmac(key, message) {
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw new Error("an auth key is 32 bytes");
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", k, message));
+}
+
+/** The 32-byte conversation auth key of a receipt key (replySeed). */
+export function authKeyOf(seed) {
+  return hkdf(seed, AUTH_KEY_INFO);
+}
+
+/** The lookup value of a receipt key: 64 lowercase hex digits. */
+export async function lookupOf(seed) {
+  return hex(await hkdf(seed, LOOKUP_INFO));
+}
+
+/** HMAC-SHA256(auth_key, "tnr-intake/v2/followup" 0x00 || report id || follow-up id). */
+export function followupProof(authKey, reportId, followupId) {
+  return hmac(authKey, join(FOLLOWUP_LABEL, idBytes(reportId), idBytes(followupId)));
+}
+
+/** HMAC-SHA256(auth_key, "tnr-intake/v2/reply" 0x00 || report id || reply id
+ *  || SHA-256(UTF-8 text) || SHA-256(UTF-8 sender)). */
+export async function replyProof(authKey, reportId, replyId, text, sender) {
+  const textDigest = new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODE.encode(text)));
+  const senderDigest = new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODE.encode(sender)));
+  return hmac(authKey, join(REPLY_LABEL, idBytes(reportId), idBytes(replyId), textDigest, senderDigest));
+}
+
+/** Constant-time comparison of two byte strings of equal length. */
+export function sameBytes(a, b) {
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}

@@ -35,6 +35,12 @@ apt_install fonts-noto-cjk
 # clean `npm ci --prefer-offline` in a scratch folder.
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# --- attachments: a second reader of the console's redacted copies
+# (section owned by the attachment-safety work)
+# tests/admin/test_admin_attachment_safety.py reads a redacted photo with
+# exiftool, independently of Pillow, to show it carries no metadata.
+apt_install libimage-exiftool-perl
+
 # --- PostgreSQL: the suite also runs against a real server on loopback
 # (section owned by the hardening work)
 # Debian's server package; the suite's second run uses the cluster started
@@ -65,3 +71,20 @@ SELECT 'CREATE DATABASE tnr_test OWNER tnr_test'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tnr_test') \gexec
 SQL
 echo "postgresql+psycopg://tnr_test:tnr_test@127.0.0.1:$pg_port/tnr_test" >"$TNR_TEST_POSTGRES_URL_FILE"
+
+# --- the shipped deployment: Debian's nginx and tor
+# (section owned by the deployment work)
+# tests/deploy/ runs `nginx -t` and `tor --verify-config` on deploy/, and
+# starts nginx (its own prefix, loopback ports, in the foreground) in front
+# of both apps. Neither service is started or enabled here: where
+# policy-rc.d does not forbid it, stop what the packages started, so no
+# default site listens on port 80.
+if ! dpkg -s nginx >/dev/null 2>&1 || ! dpkg -s tor >/dev/null 2>&1; then
+  apt_install nginx tor
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now nginx tor >/dev/null 2>&1 || true
+  else
+    service nginx stop >/dev/null 2>&1 || true
+    service tor stop >/dev/null 2>&1 || true
+  fi
+fi

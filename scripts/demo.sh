@@ -11,6 +11,14 @@ export PATH="$PWD/.venv/bin:$PATH"
 INTAKE_PORT="${INTAKE_PORT:-5000}"
 CONSOLE_PORT="${CONSOLE_PORT:-5001}"
 DEMO="$PWD/demo"
+# Before anything is removed: a second run while a demo still serves from
+# demo/ would otherwise wipe its keys and data, then stop at the ports.
+for port in "$INTAKE_PORT" "$CONSOLE_PORT"; do
+  if python -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
+    echo "Port $port is in use: stop what runs there, or set INTAKE_PORT / CONSOLE_PORT." >&2
+    exit 1
+  fi
+done
 rm -rf "$DEMO"
 mkdir -p "$DEMO/keys"
 unset FLASK_APP
@@ -20,12 +28,19 @@ password="demo-pass-$(python -c 'import secrets; print(secrets.token_hex(6))')"
 email="coordinator@demo.invalid"
 
 export ADMIN_DATA_DIR="$DEMO/admin"
+# A console on http://127.0.0.1 only: without this, it refuses to start
+# without its production settings (WebAuthn relying party, Secure cookies).
+export ADMIN_DEVELOPMENT=true
 export INTAKE_DATA_DIR="$DEMO/intake"
 export INTAKE_KEYS_DIR="$DEMO/keys"
 
 echo "Creating the demo organization key (Argon2id takes a moment)..."
 printf '%s\n' "$passphrase" | flask --app admin keys generate --recipient-id demo-org \
   --name-en "Demo coalition member" --name-zh "示範聯盟成員" --out "$DEMO/keys" >/dev/null
+# The coalition roster the console pins (here one organization): an
+# envelope sealed to any key outside it is quarantined and alarms.
+flask --app admin roster make "$DEMO"/keys/*.json --out "$DEMO/roster.json" >/dev/null
+flask --app admin roster import "$DEMO/roster.json" >/dev/null
 printf '%s\n' "$password" | flask --app admin users create "$email" --role coordinator >/dev/null
 token="$(flask --app intake api-token create demo-org | tail -n 1)"
 
@@ -35,17 +50,11 @@ umask 077
 cat > "$DEMO/console.env" <<ENV
 PATH="$PWD/.venv/bin:\$PATH"
 ADMIN_DATA_DIR="$DEMO/admin"
+ADMIN_DEVELOPMENT=true
 ADMIN_INTAKE_URL="http://127.0.0.1:$INTAKE_PORT"
 ADMIN_INTAKE_TOKEN="$token"
 ENV
 umask 022
-
-for port in "$INTAKE_PORT" "$CONSOLE_PORT"; do
-  if python -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
-    echo "Port $port is in use: stop what runs there, or set INTAKE_PORT / CONSOLE_PORT." >&2
-    exit 1
-  fi
-done
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

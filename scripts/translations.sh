@@ -10,7 +10,7 @@ case "${1:-}" in
   update)
     "$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
       --project tnr-intake -o "$dir/messages.pot" .
-    "$PYBABEL" update -i "$dir/messages.pot" -d "$dir" --no-fuzzy-matching --width 100
+    "$PYBABEL" update -i "$dir/messages.pot" -d "$dir" --no-fuzzy-matching --ignore-obsolete --width 100
     ;;
   compile)
     "$PYBABEL" compile -d "$dir" --statistics

@@ -129,3 +129,13 @@ def solved_altcha(client: Any, lang: str = "en") -> str:
     solution = altcha.solve_challenge(challenge)
     assert solution is not None
     return str(altcha.Payload(challenge, solution).to_base64())
+
+
+def asset_tag(app: Any, name: str) -> str:
+    """The tag a page of ``app`` loads script or stylesheet ``name`` with:
+    its content-hashed URL and its Subresource Integrity (intake/assets.py)."""
+    asset = app.extensions["assets"][name]
+    prefix = "/static/"
+    if name.endswith(".css"):
+        return f'<link rel="stylesheet" href="{prefix}{asset.hashed}" integrity="{asset.integrity}">'
+    return f'<script src="{prefix}{asset.hashed}" integrity="{asset.integrity}" defer>'

@@ -249,7 +249,12 @@ def test_a_followup_added_with_the_receipt_reaches_the_same_case(stack: Stack) -
     full_width = receipt.translate(str.maketrans("0123456789 ", "０１２３４５６７８９－"))
     status = session.post(
         f"{stack.url}/zh-hant/receipt",
-        data={"csrf_token": _csrf(check.text), "receipt": full_width},
+        data={
+            "csrf_token": _csrf(check.text),
+            # The page's one-time check token, as a browser posts it.
+            "check": re.search(r'name="check" type="hidden" value="([^"]+)"', check.text).group(1),  # type: ignore[union-attr]
+            "receipt": full_width,
+        },
         timeout=10,
     )
     assert status.status_code == 200

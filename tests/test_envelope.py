@@ -870,7 +870,7 @@ def _set_wrapped(length: int) -> Callable[[dict[str, Any]], None]:
         pytest.param(lambda d: d["attachments"][0].update(name="x.jpg"), id="unknown-slot-field"),
         pytest.param(lambda d: d["attachments"][0].pop("chunk"), id="missing-chunk"),
         # values
-        pytest.param(lambda d: d.update(v=2), id="version-2"),
+        pytest.param(lambda d: d.update(v=3), id="version-3"),
         pytest.param(lambda d: d.update(v=True), id="version-true"),
         pytest.param(lambda d: d.update(v="1"), id="version-string"),
         pytest.param(lambda d: d.update(suite="XWING-HKDFSHA256-CHACHA20POLY1305"), id="suite"),

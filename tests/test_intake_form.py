@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 
 import intake
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from intake.envelope.conversation import lookup_value
+from intake.envelope.replykey import reply_seed
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import normalize_receipt, receipt_hash
+from intake.receipts import lookup_hash, normalize_receipt
 
-from .helpers import multipart, write_key_file
+from .helpers import asset_tag, multipart, write_key_file
 
 CANARY = "CANARY-form-7f3e9c 漢字 😀"
 
@@ -59,9 +61,10 @@ def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase
     assert 'enctype="multipart/form-data"' in html
     # The form is plain HTML; the scripts are same-origin files: leave
     # quickly (every page) and the sealing bundle.
+    app = client.application
     assert re.findall(r"<script[^>]*>", html) == [
-        '<script src="/static/js/page.js" defer>',
-        '<script src="/static/js/intake.js" defer>',
+        asset_tag(app, "js/page.js"),
+        asset_tag(app, "js/intake.js"),
     ]
 
 
@@ -109,7 +112,8 @@ def test_submission_is_sealed_and_opens_for_the_recipient(
 
     with app.extensions["intake.db"].sessions() as session:
         stored_hash = session.scalar(select(ReceiptRecord.receipt_hash))
-    assert stored_hash == receipt_hash(app.config["RECEIPT_SECRET"], digits)
+    # The keyed hash of the receipt's lookup value, labelled v2 (format v2).
+    assert stored_hash == lookup_hash(app.config["RECEIPT_SECRET"], lookup_value(reply_seed(digits)), 2)
     assert digits not in str(stored_hash)
 
 
@@ -144,11 +148,21 @@ def test_missing_csrf_gets_translated_400_and_keeps_the_text(
     app = intake.create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "d"), "KEYS_DIR": str(keys_dir)})
     client = app.test_client()
     client.get("/zh-hant/")
-    response = client.post("/zh-hant/", data={"narrative": "我寫了很長的故事"})
+    # From the reporter's own page (the browser says so): the text is kept.
+    own_page = {"Sec-Fetch-Site": "same-origin"}
+    response = client.post("/zh-hant/", data={"narrative": "我寫了很長的故事"}, headers=own_page)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "頁面已過期" in html
     assert "我寫了很長的故事" in html  # nothing typed is lost
+    assert _stored(app) == []
+    # From another site, or a client that does not say: nothing it carried
+    # reaches the page (tests/browser/test_cross_site.py), a fresh form.
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {}):
+        response = client.post("/zh-hant/", data={"narrative": "別人寫的"}, headers=headers)
+        assert response.status_code == 400
+        html = response.get_data(as_text=True)
+        assert "別人寫的" not in html and "另一個網站" in html
     assert _stored(app) == []
     app.extensions["intake.db"].engine.dispose()
 
@@ -323,3 +337,34 @@ def test_files_over_the_request_limit_keep_what_was_typed(
     )
     assert client.post("/en/", data=body, content_type=content_type).status_code == 413
     app.extensions["intake.db"].engine.dispose()
+
+
+def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskClient) -> None:
+    """Subresource Integrity on every script and stylesheet; long caching
+    only for the content-hashed names; the pages stay no-store."""
+    import base64
+    import hashlib
+
+    from intake.db import ROOT
+
+    page = client.get("/en/")
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", html)
+    loaded = [t for t in tags if "src=" in t or 'rel="stylesheet"' in t]
+    assert len(loaded) == 3  # intake.css, page.js, intake.js
+    for tag in loaded:
+        url = re.search(r'(?:src|href)="([^"]+)"', tag)
+        integrity = re.search(r'integrity="sha384-([^"]+)"', tag)
+        assert url and integrity, tag
+        hashed = url.group(1)
+        plain = re.sub(r"\.[0-9a-f]{16}(\.(?:js|css))$", r"\1", hashed)
+        assert plain != hashed
+        release = (ROOT / plain.lstrip("/")).read_bytes()
+        assert base64.b64decode(integrity.group(1)) == hashlib.sha384(release).digest()
+        assert hashlib.sha256(release).hexdigest()[:16] in hashed
+        with client.get(hashed) as served:
+            assert served.status_code == 200 and served.data == release
+            assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        with client.get(plain) as revalidated:
+            assert revalidated.headers["Cache-Control"] == "no-cache"

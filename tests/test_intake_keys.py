@@ -81,3 +81,19 @@ def test_loads_several_keys(tmp_path: Path) -> None:
     assert {k.key_id for k in keyring.active} == {a.key_id, b.key_id}
     assert keyring.recipient_ids == ("org-a", "org-b")
     app.extensions["intake.db"].engine.dispose()
+
+
+def test_key_set_is_served_at_a_stable_url(tmp_path: Path) -> None:
+    """The form's keys, as JSON, for consoles to compare with their roster."""
+    keys_dir = tmp_path / "keys"
+    first = write_key_file(keys_dir, "org-a")
+    second = write_key_file(keys_dir, "org-b")
+    app = intake.create_app({"DATA_DIR": str(tmp_path / "data"), "KEYS_DIR": str(keys_dir), "TESTING": True})
+    response = app.test_client().get("/keys.json")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    doc = response.get_json()
+    assert doc["format"] == "tnr-intake-keyset" and doc["version"] == 1
+    assert [k["key_id"] for k in doc["keys"]] == [first.key_id, second.key_id]
+    assert {k["status"] for k in doc["keys"]} == {"active"}
+    assert "seed" not in response.get_data(as_text=True)

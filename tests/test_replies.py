@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
+from intake.envelope.conversation import auth_key
 from intake.envelope.errors import EnvelopeError, MalformedEnvelopeError
 from intake.envelope.replykey import (
     REPLY_KEY_ITERATIONS,
@@ -124,7 +125,12 @@ def test_a_reply_goes_from_the_console_to_the_reporter_sealed(app: Flask, client
     assert reply_key is not None
     token = _token(app)
     sealed = seal_reply(
-        reply_key, report.envelope_id, f"We read your report. {CANARY}", "Test Org", today_utc()
+        reply_key,
+        report.envelope_id,
+        f"We read your report. {CANARY}",
+        "Test Org",
+        today_utc(),
+        auth_key=auth_key(reply_seed(digits)),
     )
 
     response = _post_reply(client, token, report.envelope_id, sealed)

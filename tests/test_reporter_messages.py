@@ -51,7 +51,7 @@ REFUSALS: list[Callable[[], object]] = [
     upload._too_large,
     upload._unavailable,
     upload._duplicate,
-    upload._busy,
+    upload.busy,
 ]
 
 

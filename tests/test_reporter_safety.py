@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 import intake
 from intake.envelope import RecipientPrivateKey
 
+from .helpers import asset_tag
+
 LANGS = ["en", "zh-hant", "zh-hans", "fr"]
 PAGES = ["/{lang}/", "/{lang}/safety", "/{lang}/receipt"]
 
@@ -36,7 +38,7 @@ def test_every_page_has_leave_quickly_and_no_store(client: FlaskClient, lang: st
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert 'id="leave-quickly" href="https://www.wikipedia.org/" rel="noreferrer noopener"' in html
-    assert '<script src="/static/js/page.js" defer>' in html
+    assert asset_tag(client.application, "js/page.js") in html
     assert "<script>" not in html and "onclick" not in html  # no inline script
     # The chooser leads to the same page in the other languages: links, or
     # on the form, buttons that post what was typed (test_reporter_language).

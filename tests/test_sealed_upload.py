@@ -18,11 +18,20 @@ from sqlalchemy import select
 
 import intake
 from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from intake.envelope.conversation import lookup_value
+from intake.envelope.replykey import reply_seed
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import format_receipt, new_receipt, normalize_receipt, receipt_hash
+from intake.receipts import format_receipt, lookup_hash, new_receipt, normalize_receipt
 from intake.store import today_utc
 
-from .helpers import multipart, solved_altcha, write_key_file
+from .helpers import asset_tag, multipart, solved_altcha, write_key_file
+
+
+def receipt_hash(secret: bytes, digits: str, version: int = 1) -> str:
+    """What the intake stores for a receipt a page sent (the keyed hash of
+    its lookup value, labelled with the envelope's format)."""
+    return lookup_hash(secret, lookup_value(reply_seed(digits)), version)
+
 
 RECEIPT = re.compile(r"^\d{4}( \d{4}){6}$")
 
@@ -317,10 +326,10 @@ def test_a_retry_after_a_lost_answer_gets_the_same_receipt(
     fields = {"submission": "B" * 22, "receipt": receipt}
     first = _post(client, _seal([org_key]), extra=fields)
     assert first.status_code == 200
-    assert first.get_json() == {"receipt": format_receipt(receipt), "earlier": False}
+    assert first.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": False}
     retry = _post(client, _seal([org_key]), extra=fields)
     assert retry.status_code == 200
-    assert retry.get_json() == {"receipt": format_receipt(receipt), "earlier": True}
+    assert retry.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": True}
     (row,) = _rows(app)
     assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): row.seq}
     # The same form with any other receipt, even a valid one: refused.
@@ -365,7 +374,7 @@ def test_a_receipt_in_use_is_not_an_oracle(
     assert _post(client, _seal([org_key]), extra={"receipt": receipt}).status_code == 200
     second = _post(client, _seal([org_key]), extra={"receipt": receipt})
     assert second.status_code == 200
-    assert second.get_json() == {"receipt": format_receipt(receipt), "earlier": False}
+    assert second.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": False}
     first_row, second_row = _rows(app)
     assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): first_row.seq}
 
@@ -409,7 +418,8 @@ def test_the_form_gives_the_script_what_it_needs_without_inline_script(
     assert f'data-day="{today_utc().isoformat()}"' in html
     assert 'data-chunk="65536"' in html
     scripts = re.findall(r"<script[^>]*>", html)
-    assert scripts == ['<script src="/static/js/page.js" defer>', '<script src="/static/js/intake.js" defer>']
+    app = client.application
+    assert scripts == [asset_tag(app, "js/page.js"), asset_tag(app, "js/intake.js")]
     assert "</script>" in html and "<script>" not in html
     assert 'role="progressbar"' in html
     assert "Each file can be up to 50 MB, and all files together up to 56 MB." in html

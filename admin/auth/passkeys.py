@@ -40,6 +40,25 @@ class PasskeyError(ValueError):
     challenge, unknown credential, bad signature, counter went back)."""
 
 
+class ClonedKeyError(PasskeyError):
+    """A security key's answer carries a valid signature but a signature
+    counter that did not move forward (WebAuthn Level 2, 7.2 step 21): two
+    devices hold the key's secret, a sign that it was copied (cloned).
+    Not a mistyped code or a phishing page: the key's own secret signed.
+
+    Attributes:
+        key: the stored credential (its id and name identify it).
+        stored: the counter the console had stored.
+        received: the counter the answer carried.
+    """
+
+    def __init__(self, key: WebAuthnCredential, stored: int, received: int) -> None:
+        super().__init__(f"signature counter {received} did not move past {stored}")
+        self.key = key
+        self.stored = stored
+        self.received = received
+
+
 @dataclass(frozen=True)
 class RelyingParty:
     """The console as a WebAuthn relying party."""
@@ -51,8 +70,14 @@ class RelyingParty:
 
 def relying_party() -> RelyingParty:
     """From ``WEBAUTHN_RP_ID`` / ``WEBAUTHN_ORIGIN`` or, when unset, from the
-    request's host (development on localhost)."""
+    request's host: only with ``DEVELOPMENT`` or ``TESTING``, since the
+    ``Host`` header is whatever the client sends (a production start without
+    both settings is refused, :func:`admin.config.check_production`)."""
     cfg = current_app.config
+    if not (cfg.get("WEBAUTHN_RP_ID") and cfg.get("WEBAUTHN_ORIGIN")) and not (
+        cfg.get("DEVELOPMENT") or cfg.get("TESTING")
+    ):
+        raise RuntimeError("WEBAUTHN_RP_ID and WEBAUTHN_ORIGIN must be set in production")
     rp_id = cfg.get("WEBAUTHN_RP_ID") or (request.host.rsplit(":", 1)[0] if request.host else "localhost")
     origin = cfg.get("WEBAUTHN_ORIGIN") or request.host_url.rstrip("/")
     return RelyingParty(id=str(rp_id), name=str(cfg.get("WEBAUTHN_RP_NAME", "console")), origin=str(origin))
@@ -141,6 +166,8 @@ def authenticate(
     signature counter. The caller commits.
 
     Raises:
+        ClonedKeyError: the signature holds but the counter went back or
+            stood still (the caller audits it and raises an alarm).
         PasskeyError: unknown key, or the answer does not verify.
     """
     try:
@@ -157,11 +184,19 @@ def authenticate(
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
             credential_public_key=stored.public_key,
-            credential_current_sign_count=stored.sign_count,
+            # The counter is checked below, after the signature: py_webauthn
+            # reports a counter that went back as just another invalid
+            # answer, and that one must be told apart (a copied key).
+            credential_current_sign_count=0,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
         raise PasskeyError(f"the security key's answer does not verify ({exc.__class__.__name__})") from exc
-    stored.sign_count = verified.new_sign_count
+    received = int(verified.new_sign_count)
+    # Keys without a counter send 0 every time; a counter that is in use
+    # (either side non-zero) must grow with every answer.
+    if (received > 0 or stored.sign_count > 0) and received <= stored.sign_count:
+        raise ClonedKeyError(stored, int(stored.sign_count), received)
+    stored.sign_count = received
     return stored
 
 

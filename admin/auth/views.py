@@ -37,11 +37,11 @@ from werkzeug.wrappers import Response
 
 from intake.db import ROOT
 
-from .. import accounts, audit, triage
+from .. import accounts, alarms, audit, triage
 from ..extensions import db_session
 from ..forms import ActionForm, LoginForm, TotpForm
 from ..models import User
-from . import guard, passkeys
+from . import devices, guard, passkeys
 
 bp = Blueprint("auth", __name__, static_folder=str(ROOT / "static" / "admin"), static_url_path="/static")
 
@@ -66,7 +66,7 @@ def _pending_user() -> User | None:
         _drop_pending()
         return None
     user = db_session().get(User, user_id)
-    if user is None or not user.active or accounts.locked_for(user):
+    if user is None or not user.active or accounts.locked_for(user, known_device=devices.is_known(user)):
         _drop_pending()
         return None
     return user
@@ -78,16 +78,43 @@ def _drop_pending() -> None:
 
 
 def _fail(user: User, how: str) -> None:
-    """Count a failure (lockout with backoff) and audit it; commits."""
+    """Count a failure (lockout with backoff, on the counter of this kind
+    of browser: admin/accounts.py, "Lockout") and audit it; commits."""
     cfg = current_app.config
+    known = devices.is_known(user)
     accounts.record_failure(
         user,
         max_failures=int(cfg["LOGIN_MAX_FAILURES"]),
         base=int(cfg["LOGIN_LOCKOUT_BASE"]),
         cap=int(cfg["LOGIN_LOCKOUT_MAX"]),
+        known_device=known,
+        session=db_session(),
     )
-    audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), how)
+    detail = f"{how} known-browser" if known else how
+    audit.record(db_session(), user.email, audit.Action.LOGIN_FAILED, str(user.id), detail)
     db_session().commit()
+
+
+#: Alarm kind of a security key whose signature counter went back.
+ALARM_POSSIBLE_CLONE = "webauthn.possible_clone"
+
+
+def _possible_clone(user: User, exc: passkeys.ClonedKeyError) -> None:
+    """Audit a security key answering with a counter that went back
+    (``second_factor.possible_clone``, distinct from a failed login) and
+    raise an alarm, which every coordinator sees until one acknowledges it;
+    the caller's :func:`_fail` commits both. Names the account and the
+    key's id and the counters (the console's own records), never the
+    key's name, which its owner typed."""
+    db = db_session()
+    detail = f"webauthn key {exc.key.id} counter {exc.received} after {exc.stored}"
+    audit.record(db, user.email, audit.Action.SECOND_FACTOR_POSSIBLE_CLONE, str(user.id), detail)
+    alarms.raise_alarm(
+        db,
+        ALARM_POSSIBLE_CLONE,
+        f"security key {exc.key.id} of {user.email} answered with signature counter "
+        f"{exc.received} after {exc.stored}: a copy of the key may be in use",
+    )
 
 
 def _finish(user: User, how: str) -> None:
@@ -95,7 +122,8 @@ def _finish(user: User, how: str) -> None:
     audit; commits."""
     db = db_session()
     guard.start(db, user)
-    accounts.record_success(user)
+    accounts.record_success(user, known_device=devices.is_known(user))
+    devices.remember(user)
     audit.record(db, user.email, audit.Action.LOGIN, str(user.id), how)
     db.commit()
 
@@ -147,14 +175,15 @@ def login() -> Response | str:
         db = db_session()
         known = accounts.find_user(db, form.email.data)
         user = accounts.authenticate(db, form.email.data, form.password.data, current_app.config["ARGON2ID"])
-        if user is not None and not accounts.locked_for(user):
+        known_browser = known is not None and devices.is_known(known)
+        if user is not None and not accounts.locked_for(user, known_device=known_browser):
             session.clear()  # nothing carried over from before
             session[_PENDING] = user.id
             session[_PENDING_AT] = time.time()
             if accounts.has_second_factor(db, user):
                 return redirect(url_for("auth.second_factor"))
             return redirect(url_for("auth.enrol"))
-        if known is not None and accounts.locked_for(known):
+        if known is not None and accounts.locked_for(known, known_device=known_browser):
             # Tried while paused: audited, not counted (the right password
             # then must not double the pause, and a stranger's tries cannot
             # stretch it). The password was still checked above, so the
@@ -209,8 +238,10 @@ def totp_verify() -> Response:
     if user is None:
         return redirect(url_for("auth.login"))
     form = TotpForm()
+    # The step is consumed in the database (one conditional UPDATE): one
+    # code sent in parallel logins lets exactly one in.
     if form.validate_on_submit() and accounts.verify_totp(
-        user, form.code.data, current_app.config["SECRET_KEY"]
+        user, form.code.data, current_app.config["SECRET_KEY"], session=db_session()
     ):
         _finish(user, "totp")
         return redirect(url_for("inbox.index"))
@@ -239,6 +270,16 @@ def webauthn_login_verify() -> Response | tuple[Response, int]:
         abort(403)
     try:
         passkeys.authenticate(db_session(), user, _json_body(), challenge, passkeys.relying_party())
+    except passkeys.ClonedKeyError as exc:
+        db_session().rollback()
+        _possible_clone(user, exc)
+        _fail(user, "webauthn counter")
+        return jsonify(
+            error=_(
+                "The security key was not accepted: its answer suggests that a copy of it is in use. "
+                "Coordinators have been told. Log in with another key or your authenticator app."
+            )
+        ), 400
     except passkeys.PasskeyError:
         db_session().rollback()
         _fail(user, "webauthn")

@@ -9,8 +9,9 @@ tactics -> families in cross-tables) -> count cases -> protect
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import codes
@@ -18,6 +19,7 @@ from .records import CodedRecord
 from .sdc import (
     GRAND_TOTAL,
     DisclosureError,
+    Forced,
     Key,
     Protection,
     Relation,
@@ -63,6 +65,65 @@ class Period:
             if q == 4:
                 y, q = y + 1, 0
         return out
+
+    def months(self) -> list[str]:
+        """Every month of the period, in order (``YYYY-MM``)."""
+        y, m = int(self.start[:4]), int(self.start[5:])
+        out: list[str] = []
+        while f"{y}-{m:02d}" <= self.end:
+            out.append(f"{y}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+
+
+class FilterError(ValueError):
+    """A filter value outside the taxonomy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which cases a briefing is about, besides the period: one province
+    and/or one community (a case with several communities matches each).
+    A filtered briefing's cells count cases of the filter *and* the cell,
+    which is how the release ledger compares it with other releases."""
+
+    province: str | None = None
+    community: str | None = None
+
+    @classmethod
+    def parse(cls, province: str | None, community: str | None) -> Filters:
+        """From the command's or the page's strings ("" means none).
+
+        Raises:
+            FilterError: a code outside the taxonomy (the code is not echoed).
+        """
+        province = (province or "").strip() or None
+        community = (community or "").strip() or None
+        if province is not None and province not in codes.PROVINCES:
+            raise FilterError("the province filter must be a province code of the taxonomy (CA-ON, …)")
+        if community is not None and community not in codes.COMMUNITIES:
+            raise FilterError("the community filter must be a community code of the taxonomy (uyghur, …)")
+        return cls(province, community)
+
+    def matches(self, r: CodedRecord) -> bool:
+        if self.province is not None and r.province != self.province:
+            return False
+        return self.community is None or self.community in (r.communities or (codes.NOT_STATED,))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The filter as ``(dimension, value)`` conditions."""
+        out = []
+        if self.province is not None:
+            out.append(("province", self.province))
+        if self.community is not None:
+            out.append(("community", self.community))
+        return out
+
+    def describe(self) -> str:
+        return " & ".join(f"{d}={v}" for d, v in self.pairs()) or "none"
+
+
+NO_FILTERS = Filters()
 
 
 def quarter(month: str) -> str:
@@ -146,6 +207,12 @@ class Briefing:
     people: int | None = None
     pooled_provinces: list[str] = field(default_factory=list)
     pooled_communities: list[str] = field(default_factory=list)
+    filters: Filters = NO_FILTERS
+    #: Where the counted cases' coding came from ("local", import labels).
+    sources: tuple[str, ...] = ()
+    #: A draft: not recorded in the release ledger, marked "DRAFT — NOT FOR
+    #: RELEASE" on every page and in every CSV.
+    draft: bool = False
 
     @property
     def total(self) -> int:
@@ -156,15 +223,19 @@ class Briefing:
         return self.values[k] if self.protection.status[k] is Status.PUBLISHED else None
 
 
-def select_records(records: Iterable[CodedRecord], period: Period) -> list[CodedRecord]:
+def select_records(
+    records: Iterable[CodedRecord], period: Period, filters: Filters = NO_FILTERS
+) -> list[CodedRecord]:
     """Records a briefing may count: consent to statistics (never counted
-    otherwise), not spam or duplicate, incident month in the period."""
+    otherwise), not spam or duplicate, incident month in the period, and
+    matching the filters."""
     return [
         r
         for r in records
         if r.consent_statistics
         and r.disposition not in codes.EXCLUDED_DISPOSITIONS
         and period.start <= r.incident_month <= period.end
+        and filters.matches(r)
     ]
 
 
@@ -197,8 +268,15 @@ def build(
     k: int = 5,
     p: int | None = None,
     released: Sequence[tuple[str, Vignette]] = (),
+    *,
+    filters: Filters = NO_FILTERS,
+    forced: Mapping[Key, Forced] | None = None,
 ) -> Briefing:
     """Select, generalize, count and protect.
+
+    ``forced`` are cells to suppress whatever their value, with the bounds
+    an intruder knows for them (cells linked to earlier releases:
+    :func:`admin.briefing.ledger.protect_across`).
 
     ``released`` are the console's released vignettes by envelope id
     (:func:`admin.vignettes.released_vignettes`, which checked the
@@ -211,7 +289,7 @@ def build(
     """
     if k < MIN_CELL:
         raise DisclosureError(f"k must be at least {MIN_CELL} (the release threshold for briefings)")
-    chosen = select_records(records, period)
+    chosen = select_records(records, period, filters)
     quarters = period.quarters()
 
     province_counts = Counter(r.province for r in chosen)
@@ -279,7 +357,7 @@ def build(
     relations = _relations(tables, multi, rows_of)
     all_keys = {kk for t in tables for kk in t.cell_keys()}
     cell_values = {kk: values[kk] for kk in sorted(all_keys)}
-    protection = suppress_complementary(cell_values, relations, k, p)
+    protection = suppress_complementary(cell_values, relations, k, p, forced=forced)
     check(protection, cell_values, relations)  # refuse to release on any failure
 
     people_refs = {r.person_ref for r in chosen if r.person_ref}
@@ -301,7 +379,24 @@ def build(
         people=len(people_refs) if len(people_refs) >= k else None,
         pooled_provinces=sorted({c for c in province_of.values() if "+" in c}),
         pooled_communities=sorted(small),
+        filters=filters,
+        sources=tuple(sorted({r.source for r in chosen})),
     )
+
+
+def reprotect(b: Briefing, forced: Mapping[Key, Forced]) -> Briefing:
+    """``b`` protected further with ``forced`` cells suppressed, from its
+    current protection (the counts are kept: suppression continues and the
+    audit runs again).
+
+    Raises:
+        DisclosureError: the audit refuses.
+    """
+    protection = suppress_complementary(
+        b.values, b.relations, b.k, b.protection.p, forced=forced, start=b.protection
+    )
+    check(protection, b.values, b.relations)
+    return dataclasses.replace(b, protection=protection)
 
 
 def _province_order(code: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
-from .build import MIN_CELL, Period, PeriodError, Vignette, build
+from .build import MIN_CELL, FilterError, Filters, Period, PeriodError, Vignette, build
 from .records import (
     CodedRecordError,
     briefing_records,
@@ -18,6 +18,7 @@ from .records import (
     export_json,
     import_records,
     read_records,
+    read_release_docs,
 )
 from .render import write_outputs
 from .sdc import DisclosureError
@@ -40,6 +41,13 @@ from .sdc import DisclosureError
     "--p", "protection", default=None, type=click.IntRange(1, 99), help="Protection level (default ~k/3)."
 )
 @click.option("--no-html", is_flag=True, help="Skip the HTML reports.")
+@click.option("--province", default=None, metavar="CODE", help="Only cases in this province (CA-ON, …).")
+@click.option("--community", default=None, metavar="CODE", help="Only cases of this community (uyghur, …).")
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="A draft: not recorded in the release ledger; every page and CSV says DRAFT — NOT FOR RELEASE.",
+)
 @click.option(
     "--vignettes",
     "with_vignettes",
@@ -54,20 +62,30 @@ def briefing_command(
     k: int,
     protection: int | None,
     no_html: bool,
+    province: str | None,
+    community: str | None,
+    draft: bool,
     with_vignettes: bool,
 ) -> None:
-    """Build a briefing: DIR/*.csv, DIR/briefing-{en,fr}.pdf (and .html),
-    DIR/disclosure-log.csv. Refuses when the intruder audit fails. With
-    --vignettes, the reports print the released vignettes of counted cases
-    whose reporters consented to quoting."""
+    """Publish a briefing: DIR/*.csv, DIR/briefing-{en,fr}.pdf (and .html),
+    DIR/disclosure-log.csv, recorded in the release ledger after an audit
+    jointly with every earlier release (further suppression where a
+    combination would disclose). Refuses, writing and recording nothing,
+    when the audit fails. --draft writes a marked draft and records
+    nothing. With --vignettes, the reports print the released vignettes of
+    counted cases whose reporters consented to quoting."""
+    import dataclasses
+
     from .. import audit
     from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
     from ..vignettes import for_briefing
+    from .ledger import load_releases, protect_across, publish
 
     released: list[tuple[str, Vignette]] = []
     try:
         period = Period.parse(start, end)
+        filters = Filters.parse(province, community)
         if with_vignettes:
             unlock_from_stdin()
             try:
@@ -77,10 +95,26 @@ def briefing_command(
                 lock_after_command()
         with db().session() as session:
             records = briefing_records(session)
-        briefing = build(records, period, k, protection, released=released)
-    except (PeriodError, DisclosureError) as exc:
+            earlier = load_releases(session)
+        briefing = build(records, period, k, protection, released=released, filters=filters)
+        briefing = protect_across(briefing, earlier)
+    except (PeriodError, FilterError, DisclosureError) as exc:
         raise click.ClickException(f"no briefing released: {exc}") from exc
-    written = write_outputs(briefing, out_dir, html=not no_html)
+    release_id = None
+    if draft:
+        briefing = dataclasses.replace(briefing, draft=True)
+        written = write_outputs(briefing, out_dir, html=not no_html)
+    else:
+        from ..audit import now_utc
+
+        try:
+            with db().session() as session:
+                # Recorded and written together: a failure to write rolls
+                # the record back, a refusal writes nothing.
+                release_id = publish(session, briefing, "cli", now_utc()).uid
+                written = write_outputs(briefing, out_dir, html=not no_html)
+        except DisclosureError as exc:
+            raise click.ClickException(f"no briefing released: {exc}") from exc
     if briefing.vignettes:
         with db().session() as session:
             audit.record(
@@ -89,7 +123,12 @@ def briefing_command(
     if not with_vignettes:
         click.echo("released vignettes of this console not included (--vignettes to include them)", err=True)
     suppressed = len(briefing.protection.suppressed())
-    click.echo(f"{briefing.total} cases; {suppressed} cells suppressed; audit passed (k={k}).")
+    linked = sum(s.value == "linked" for s in briefing.protection.status.values())
+    click.echo(
+        f"{briefing.total} cases; {suppressed} cells suppressed ({linked} because of earlier releases); "
+        f"audit passed (k={k}) against {len(earlier)} earlier releases."
+    )
+    click.echo("DRAFT — NOT FOR RELEASE: not recorded." if draft else f"published as release {release_id}.")
     for path in written:
         click.echo(str(path))
 
@@ -102,17 +141,34 @@ coded_cli = AppGroup("coded", help="Coded records (no free text): import and exp
 @click.option("--source", default=None, help="Label of where the records come from (default: the file name).")
 def import_command(path: Path, source: str | None) -> None:
     """Import coded records: another console's export (JSON or CSV) or CSV
-    with the columns of shared/cases/coded_cases.csv."""
+    with the columns of shared/cases/coded_cases.csv. A JSON export's
+    release ledger is imported too: later briefings are audited against
+    those releases as against this console's own."""
+    from .. import audit
+    from .ledger import LedgerError, Release, relabel, store_release
+
+    label = source or path.stem[:64]
     try:
         records = read_records(path)
+        releases = [
+            relabel(Release.from_json(doc, f"release {i}"), label)
+            for i, doc in enumerate(read_release_docs(path), start=1)
+        ]
         with db().session() as session:
-            result = import_records(session, records, source or path.stem[:64])
-    except CodedRecordError as exc:
+            result = import_records(session, records, label)
+            new = [r.uid for r in releases if store_release(session, r)]
+            if new:
+                audit.record(
+                    session, "cli", audit.Action.BRIEFING_LEDGER_IMPORT, None, f"releases={len(new)}"
+                )
+    except (CodedRecordError, LedgerError) as exc:
         raise click.ClickException(f"nothing imported: {exc}") from exc
     click.echo(
         f"added {result.added}, updated {result.updated}, "
         f"merged into existing cases (same envelope) {result.merged}, conflicts {len(result.conflicts)}"
     )
+    if releases:
+        click.echo(f"release ledger: {len(new)} new releases, {len(releases) - len(new)} already here")
     for case_id in result.conflicts:
         click.echo(f"conflict: case id {case_id} is used by a case with other envelopes; skipped", err=True)
 
@@ -123,11 +179,23 @@ def import_command(path: Path, source: str | None) -> None:
 def export_command(path: Path, source: str) -> None:
     """Export coded records (codes and envelope ids only: no text, no
     receipt, no envelope content). JSON unless PATH ends in .csv."""
+    from .ledger import as_mapping, load_releases
+
     with db().session() as session:
         records = briefing_records(session)
-    data = export_csv(records) if path.suffix.lower() == ".csv" else export_json(records, source)
+        releases = load_releases(session)
+    if path.suffix.lower() == ".csv":
+        data = export_csv(records)
+        if releases:
+            click.echo(
+                "the release ledger travels only in the JSON export: export to .json to keep it", err=True
+            )
+    else:
+        data = export_json(records, source, as_mapping(releases))
     path.write_text(data, encoding="utf-8")
     click.echo(f"exported {len(records)} coded cases to {path}")
+    if path.suffix.lower() != ".csv":
+        click.echo(f"with the release ledger: {len(releases)} releases")
 
 
 def register_briefing_commands(app: Flask) -> None:

@@ -92,6 +92,8 @@ class CodedRecord:
     person_ref: str | None = None
     vignette_en: str | None = field(default=None, repr=False)
     vignette_fr: str | None = field(default=None, repr=False)
+    #: Where the coding came from ("local" or an import's label); not exported.
+    source: str = "local"
 
     def coded_fields(self) -> dict[str, str]:
         """The record as interchange strings (no vignettes: never exported)."""
@@ -241,6 +243,26 @@ def parse_json(text: str) -> list[CodedRecord]:
     return out
 
 
+def read_release_docs(path: Path) -> list[Any]:
+    """The release ledger carried by a JSON export (``[]`` for CSV or an
+    export from before the ledger); validated by the ledger's reader.
+
+    Raises:
+        CodedRecordError: ``releases`` is not a list.
+    """
+    text = path.read_text(encoding="utf-8-sig")
+    if not (path.suffix.lower() == ".json" or text.lstrip().startswith("{")):
+        return []
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CodedRecordError("the file is not JSON") from exc
+    releases = doc.get("releases", []) if isinstance(doc, dict) else []
+    if not isinstance(releases, list):
+        raise CodedRecordError("the export's release ledger is not a list")
+    return releases
+
+
 def read_records(path: Path) -> list[CodedRecord]:
     """Records from a ``.json`` export or a ``.csv`` file."""
     text = path.read_text(encoding="utf-8-sig")
@@ -249,13 +271,17 @@ def read_records(path: Path) -> list[CodedRecord]:
     return parse_csv(text)
 
 
-def export_json(records: Iterable[CodedRecord], source: str) -> str:
-    """The JSON export: coded fields only (no vignettes), sorted by case id."""
+def export_json(records: Iterable[CodedRecord], source: str, releases: Sequence[Any] = ()) -> str:
+    """The JSON export: coded fields only (no vignettes), sorted by case id,
+    and the release ledger (``releases``: published briefings' numbers,
+    :mod:`admin.briefing.ledger`), which travels with the records so that
+    the next release, wherever it is built, is audited against them."""
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "source": source,
         "records": [r.coded_fields() for r in sorted(records, key=lambda r: r.case_id)],
+        "releases": list(releases),
     }
     return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
@@ -359,6 +385,7 @@ def _from_row(row: CodedCase) -> CodedRecord:
         person_ref=row.person_ref,
         vignette_en=row.vignette_en,
         vignette_fr=row.vignette_fr,
+        source=row.source,
     )
 
 

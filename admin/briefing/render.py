@@ -33,6 +33,10 @@ from .sdc import GRAND_TOTAL, Status  # noqa: E402
 
 LANGS = ("en", "fr")
 SUPPRESSED = "x"
+#: On every page and in every CSV of a draft (never recorded as a release).
+DRAFT_MARK = "DRAFT — NOT FOR RELEASE"
+#: The French reports carry it in both languages.
+DRAFT_MARK_FR = "DRAFT — NOT FOR RELEASE · ÉBAUCHE — NE PAS DIFFUSER"
 LOCALES = {"en": "en_CA", "fr": "fr_CA"}
 
 TEXT: dict[str, dict[str, str]] = {
@@ -278,13 +282,17 @@ def report_context(b: Briefing, lang: str, charts: dict[str, str] | None = None)
         "caveat": tx["caveat"],
         "vignettes": [v for v in (getattr(v, lang) for v in b.vignettes) if v],
         "charts": charts or {},
+        "draft": (DRAFT_MARK_FR if lang == "fr" else DRAFT_MARK) if b.draft else None,
     }
 
 
 # -- CSV -------------------------------------------------------------------------
 
 
-def _csv(rows: list[list[str]]) -> bytes:
+def _csv(rows: list[list[str]], draft: bool = False) -> bytes:
+    """CSV bytes; a draft starts with a one-field row saying so."""
+    if draft:
+        rows = [[DRAFT_MARK], *rows]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerows(rows)
@@ -308,7 +316,7 @@ def table_csv(b: Briefing, t: Table) -> bytes:
                 cell_text(b, t.key(r, None), None),
             ]
         )
-    return _csv(rows)
+    return _csv(rows, b.draft)
 
 
 def disclosure_log_csv(b: Briefing) -> bytes:
@@ -334,7 +342,7 @@ def disclosure_log_csv(b: Briefing) -> bytes:
                     str(iv.high) if iv else "",
                 ]
             )
-    return _csv(rows)
+    return _csv(rows, b.draft)
 
 
 # -- charts and PDF ----------------------------------------------------------------
@@ -411,16 +419,20 @@ LINE = 0.018
 class _Pages:
     """A minimal flow layout of text blocks and tables on PDF pages."""
 
-    def __init__(self, pdf: PdfPages) -> None:
+    def __init__(self, pdf: PdfPages, mark: str | None = None) -> None:
         self.pdf = pdf
         self.fig: Figure | None = None
         self.y = 0.0
+        self.mark = mark
 
     def _new(self) -> Figure:
         if self.fig is not None:
             self.pdf.savefig(self.fig)  # type: ignore[no-untyped-call]
         self.fig = Figure(figsize=PAGE)
         self.y = 1 - MARGIN
+        if self.mark:  # a draft: at the top and foot of every page
+            for y, va in ((1 - MARGIN / 3, "top"), (MARGIN / 3, "bottom")):
+                self.fig.text(0.5, y, self.mark, ha="center", va=va, fontsize=11, weight="bold")
         return self.fig
 
     def _room(self, height: float) -> Figure:
@@ -516,7 +528,7 @@ def report_pdf(b: Briefing, lang: str) -> bytes:
     figs = chart_data(b, lang)
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": ctx["title"], "CreationDate": None}) as pdf:
-        pages = _Pages(pdf)
+        pages = _Pages(pdf, ctx["draft"])
         pages.text(ctx["classification"], size=8)
         pages.text(ctx["title"], size=16, weight="bold", width=60)
         pages.text(ctx["subtitle"], size=11)

@@ -33,6 +33,11 @@ ch. 4 and 5; τ-ARGUS manual, "hypercube" and "optimal" methods):
    disclosure log may leak): primary cells lie in ``[1, k-1]``, complementary
    ones in ``[k, ∞)``. A primary cell whose interval is narrower than the
    protection level ``p`` fails the audit, and the briefing is refused.
+
+Cells *linked* to earlier releases (:mod:`admin.briefing.ledger`) are
+suppressed with the bounds an intruder who reads the earlier release and
+the disclosure log knows for them, and audited like primary cells. Every
+count is at most the grand total, which is always published.
 """
 
 from __future__ import annotations
@@ -62,6 +67,23 @@ class Status(enum.StrEnum):
     PUBLISHED = "published"
     PRIMARY = "primary"
     COMPLEMENTARY = "complementary"
+    #: Suppressed because, with an earlier release, it would disclose
+    #: (admin/briefing/ledger.py); audited like a primary cell.
+    LINKED = "linked"
+
+
+#: Audit targets: cells the intruder must not narrow below the protection level.
+TARGETS = frozenset({Status.PRIMARY, Status.LINKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Forced:
+    """A cell to suppress whatever its value (linked to an earlier
+    release): the intruder's bounds on it, ``low..high``, and why."""
+
+    low: int
+    high: int | None
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +120,10 @@ class Protection:
     status: dict[Key, Status]
     reason: dict[Key, str] = field(default_factory=dict)
     intervals: dict[Key, Interval] = field(default_factory=dict)
+    #: Linked cells' bounds as the intruder knows them (low, high or None).
+    bounds: dict[Key, tuple[int, int | None]] = field(default_factory=dict)
+    #: Intervals of other suppressed cells, solved on demand (:func:`intervals_of`).
+    solved: dict[Key, Interval] = field(default_factory=dict)
 
     def suppressed(self) -> list[Key]:
         return sorted(kk for kk, s in self.status.items() if s is not Status.PUBLISHED)
@@ -164,6 +190,8 @@ def suppress_complementary(
     *,
     max_rounds: int = 500,
     tries: int = 12,
+    forced: Mapping[Key, Forced] | None = None,
+    start: Protection | None = None,
 ) -> Protection:
     """Primary then complementary suppression until :func:`audit` passes.
 
@@ -172,6 +200,12 @@ def suppress_complementary(
     cells, nearest and smallest first; the first one (of ``tries``) that
     widens the cell's interval is suppressed, else the nearest.
 
+    Suppressing a cell only widens the intruder's intervals (its value lies
+    within the bounds it gets), so a cell that passed stays passed and is
+    not solved again; :func:`check` recomputes every interval at the end.
+    ``start`` continues from an earlier protection of the same values
+    (with more ``forced`` cells).
+
     Raises:
         DisclosureError: the grand total is below ``k``, or no further
             complement can protect a cell.
@@ -179,20 +213,44 @@ def suppress_complementary(
     p = default_protection(k) if p is None else p
     if GRAND_TOTAL in values and values[GRAND_TOTAL] < k:
         raise DisclosureError(f"fewer than {k} cases in all: nothing can be released")
-    status = suppress_primary(values, k)
-    reason = {kk: f"primary: fewer than {k} cases" for kk, s in status.items() if s is Status.PRIMARY}
+    if start is not None:
+        status, reason, bounds = dict(start.status), dict(start.reason), dict(start.bounds)
+    else:
+        status = suppress_primary(values, k)
+        reason = {kk: f"primary: fewer than {k} cases" for kk, s in status.items() if s is Status.PRIMARY}
+        bounds = {}
+    for kk, f in sorted((forced or {}).items()):
+        if kk not in status or status[kk] is Status.PRIMARY:
+            continue
+        if kk == GRAND_TOTAL:
+            raise DisclosureError(f"the grand total {f.reason}")
+        status[kk] = Status.LINKED
+        reason[kk] = f.reason
+        bounds[kk] = (f.low, f.high)
     by_member: dict[Key, list[Relation]] = {}
     for rel in relations:
         for m in rel.members():
             by_member.setdefault(m, []).append(rel)
+    intervals: dict[Key, Interval] = {}
+    passed: set[Key] = set()
+    if start is not None:
+        # Cells that passed before still pass (more suppression only widens),
+        # unless forced now with new bounds (more knowledge for the intruder).
+        intervals = {kk: iv for kk, iv in start.intervals.items() if kk not in (forced or {})}
+        passed = {kk for kk, iv in intervals.items() if iv.width >= p}
     for _round in range(max_rounds):
         _singletons(relations, values, status, reason)
-        intervals = audit(values, relations, status, k)
-        failing = sorted(kk for kk, iv in intervals.items() if iv.width < p)
+        todo = sorted(kk for kk, s in status.items() if s in TARGETS and kk not in passed)
+        if todo:
+            model = _Model(values, relations, status, k, bounds)
+            for kk in todo:
+                intervals[kk] = model.interval(kk)
+        passed.update(kk for kk in todo if intervals[kk].width >= p)
+        failing = [kk for kk in todo if kk not in passed]
         if not failing:
-            return Protection(k=k, p=p, status=status, reason=reason, intervals=intervals)
+            return Protection(k=k, p=p, status=status, reason=reason, intervals=intervals, bounds=bounds)
         for cell in failing:
-            model = _Model(values, relations, status, k)
+            model = _Model(values, relations, status, k, bounds)
             width = model.interval(cell).width
             if width >= p:
                 continue  # an earlier complement of this round already helped
@@ -202,7 +260,7 @@ def suppress_complementary(
             chosen = candidates[0]
             for cand in candidates[:tries]:
                 status[cand] = Status.COMPLEMENTARY
-                wider = _Model(values, relations, status, k).interval(cell).width > width
+                wider = _Model(values, relations, status, k, bounds).interval(cell).width > width
                 status[cand] = Status.PUBLISHED
                 if wider:
                     chosen = cand
@@ -247,7 +305,12 @@ class _Model:
     """The intruder's integer program over the suppressed cells."""
 
     def __init__(
-        self, values: Mapping[Key, int], relations: Sequence[Relation], status: Mapping[Key, Status], k: int
+        self,
+        values: Mapping[Key, int],
+        relations: Sequence[Relation],
+        status: Mapping[Key, Status],
+        k: int,
+        bounds: Mapping[Key, tuple[int, int | None]] | None = None,
     ) -> None:
         self.status = status
         hidden = sorted(kk for kk, s in status.items() if s is not Status.PUBLISHED)
@@ -293,9 +356,20 @@ class _Model:
                 for c in rel.children:
                     if c in index or rel.parent in index:
                         add({c: 1.0, rel.parent: -1.0}, -np.inf, 0.0)
-        lb = np.array([1.0 if status[kk] is Status.PRIMARY else float(k) for kk in hidden])
-        ub = np.array([float(k - 1) if status[kk] is Status.PRIMARY else np.inf for kk in hidden])
-        self.bounds = Bounds(lb, ub)
+        # Every count is at most the grand total (always published).
+        top = float(values[GRAND_TOTAL]) if GRAND_TOTAL in values else np.inf
+        linked = bounds or {}
+
+        def bound(kk: Key) -> tuple[float, float]:
+            if status[kk] is Status.PRIMARY:
+                return 1.0, float(k - 1)
+            if status[kk] is Status.LINKED:
+                low, high = linked.get(kk, (0, None))
+                return float(low), min(top, np.inf if high is None else float(high))
+            return float(k), max(float(k), top)
+
+        ends = [bound(kk) for kk in hidden]
+        self.bounds = Bounds(np.array([e[0] for e in ends]), np.array([e[1] for e in ends]))
         self.constraints = []
         if lower:
             a = coo_array((data, (rows, cols)), shape=(len(lower), n)).tocsr()
@@ -316,21 +390,50 @@ class _Model:
 
 
 def audit(
-    values: Mapping[Key, int], relations: Sequence[Relation], status: Mapping[Key, Status], k: int
+    values: Mapping[Key, int],
+    relations: Sequence[Relation],
+    status: Mapping[Key, Status],
+    k: int,
+    bounds: Mapping[Key, tuple[int, int | None]] | None = None,
+    *,
+    every: bool = False,
 ) -> dict[Key, Interval]:
-    """The intruder audit: for each primary-suppressed key, the smallest and
-    largest integer value consistent with the published cells, the
-    relations and the suppression rule (primary cells in ``[1, k-1]``,
-    complementary ones ``>= k``).
+    """The intruder audit: for each primary-suppressed or linked key (every
+    suppressed key with ``every``), the smallest and largest integer value
+    consistent with the published cells, the relations and the suppression
+    rule (primary cells in ``[1, k-1]``, complementary ones ``>= k``,
+    linked ones within ``bounds``; all at most the grand total).
 
     Raises:
         DisclosureError: published numbers contradict the relations.
     """
-    primary = sorted(kk for kk, s in status.items() if s is Status.PRIMARY)
-    if not primary:
+    targets = sorted(kk for kk, s in status.items() if (s is not Status.PUBLISHED if every else s in TARGETS))
+    if not targets:
         return {}
-    model = _Model(values, relations, status, k)
-    return {kk: model.interval(kk) for kk in primary}
+    model = _Model(values, relations, status, k, bounds)
+    return {kk: model.interval(kk) for kk in targets}
+
+
+def intervals_of(
+    values: Mapping[Key, int], relations: Sequence[Relation], protection: Protection, keys: Iterable[Key]
+) -> dict[Key, Interval]:
+    """The intruder's interval for each suppressed key in ``keys``: those
+    the audit computed already (primary and linked cells), the others
+    (complementary cells) solved here on one model."""
+    out: dict[Key, Interval] = {}
+    rest = []
+    for kk in keys:
+        if kk in protection.intervals:
+            out[kk] = protection.intervals[kk]
+        elif kk in protection.solved:
+            out[kk] = protection.solved[kk]
+        elif protection.status[kk] is not Status.PUBLISHED:
+            rest.append(kk)
+    if rest:
+        model = _Model(values, relations, protection.status, protection.k, protection.bounds)
+        for kk in rest:
+            out[kk] = protection.solved[kk] = model.interval(kk)
+    return out
 
 
 def check(protection: Protection, values: Mapping[Key, int], relations: Sequence[Relation]) -> None:
@@ -345,9 +448,9 @@ def check(protection: Protection, values: Mapping[Key, int], relations: Sequence
     for kk, s in protection.status.items():
         if s is Status.PUBLISHED and 0 < values[kk] < k:
             raise DisclosureError(f"{_describe(kk)} is published below k={k}")
-    intervals = audit(values, relations, protection.status, k)
+    intervals = audit(values, relations, protection.status, k, protection.bounds)
     for kk, iv in intervals.items():
-        if protection.status[kk] is Status.PRIMARY and iv.width < p:
+        if protection.status[kk] in TARGETS and iv.width < p:
             raise DisclosureError(
                 f"{_describe(kk)} can be narrowed to {iv.low}..{iv.high} (protection level {p})"
             )

@@ -1,8 +1,13 @@
-"""Briefing views (coordinator or admin): a preview of the protected tables
-and downloads of every output. Views validate, call the services, render."""
+"""Briefing views (coordinator or admin): a preview of the protected tables,
+drafts (every file marked DRAFT — NOT FOR RELEASE, not recorded) and
+publishing (recorded in the release ledger after the audit across
+releases). Views validate, call the services, render."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import zipfile
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -11,8 +16,9 @@ from flask_login import current_user
 from .. import audit
 from ..extensions import db_session, keyring
 from ..models import Role
-from . import render
-from .build import MIN_CELL, TABLES, Briefing, Period, PeriodError, build
+from . import codes, render
+from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
+from .ledger import load_releases, protect_across, publish
 from .records import briefing_records
 from .sdc import DisclosureError
 
@@ -37,10 +43,13 @@ def _coordinators_only() -> None:
 
 
 def _params() -> tuple[dict[str, Any], str | None]:
+    source = request.form if request.method == "POST" else request.args
     args = {
-        "start": request.args.get("from", ""),
-        "end": request.args.get("to", ""),
-        "k": request.args.get("k", current_app.config.get("BRIEFING_MIN_CELL", 5), type=int),
+        "start": source.get("from", ""),
+        "end": source.get("to", ""),
+        "k": source.get("k", current_app.config.get("BRIEFING_MIN_CELL", 5), type=int),
+        "province": source.get("province", ""),
+        "community": source.get("community", ""),
     }
     if not args["start"] or not args["end"]:
         return args, None
@@ -56,54 +65,36 @@ def _build(args: dict[str, Any]) -> Briefing:
 
     session = db_session()
     released = for_briefing(session, keyring()) if keyring().unlocked else []
-    return build(
-        briefing_records(session), Period.parse(args["start"], args["end"]), args["k"], released=released
+    b = build(
+        briefing_records(session),
+        Period.parse(args["start"], args["end"]),
+        args["k"],
+        released=released,
+        filters=Filters.parse(args["province"], args["community"]),
     )
+    # Protected against every earlier release, as it would be published.
+    return protect_across(b, load_releases(session))
 
 
-@bp.get("/")
-def index() -> str:
-    """The form (period, k) and, when given, the English preview."""
-    args, error = _params()
-    context: dict[str, Any] | None = None
-    if error == "":
-        try:
-            briefing = _build(args)
-        except (PeriodError, DisclosureError) as exc:
-            error = str(exc)
-        else:
-            context = render.report_context(briefing, "en")
-    return render_template(
-        "briefing/index.html",
-        args=args,
-        error=error,
-        report=context,
-        downloads=DOWNLOADS,
-        locked=not keyring().unlocked,
-    )
+def _query(args: dict[str, Any]) -> dict[str, Any]:
+    """The page's query string for ``args`` (empty filters left out)."""
+    q = {"from": args["start"], "to": args["end"], "k": args["k"]}
+    q.update({name: args[name] for name in ("province", "community") if args[name]})
+    return q
 
 
-@bp.get("/download/<name>")
-def download(name: str) -> Response:
-    """One output file, as an attachment."""
-    if name not in DOWNLOADS:
-        abort(404)
-    args, error = _params()
-    if error != "":
-        abort(400, error or "Give the period: from and to (YYYY-MM).")
-    try:
-        briefing = _build(args)
-    except (PeriodError, DisclosureError) as exc:
-        abort(400, str(exc))
+def _file(briefing: Briefing, name: str) -> bytes | str:
     if name == "disclosure-log.csv":
-        data: bytes | str = render.disclosure_log_csv(briefing)
-    elif name.endswith(".csv"):
+        return render.disclosure_log_csv(briefing)
+    if name.endswith(".csv"):
         table = next(t for t in briefing.tables if f"{t.spec.id}.csv" == name)
-        data = render.table_csv(briefing, table)
-    elif name.endswith(".pdf"):
-        data = render.report_pdf(briefing, name[9:11])
-    else:
-        data = render.report_html(briefing, name[9:11])
+        return render.table_csv(briefing, table)
+    if name.endswith(".pdf"):
+        return render.report_pdf(briefing, name[9:11])
+    return render.report_html(briefing, name[9:11])
+
+
+def _audit_vignettes(briefing: Briefing, name: str) -> None:
     if briefing.vignettes and not name.endswith(".csv"):
         # Free text leaves the console here (invariant 8): say who took it.
         audit.record(
@@ -113,8 +104,118 @@ def download(name: str) -> Response:
             None,
             f"file={name} vignettes={len(briefing.vignettes)}",
         )
-        db_session().commit()
+
+
+@bp.get("/")
+def index() -> str:
+    """The form (period, k, filters), the English preview as it would be
+    published (protected against the release ledger), the two actions, and
+    the ledger."""
+    args, error = _params()
+    context: dict[str, Any] | None = None
+    if error == "":
+        try:
+            briefing = _build(args)
+        except (PeriodError, FilterError, DisclosureError) as exc:
+            error = str(exc)
+        else:
+            context = render.report_context(briefing, "en")
+    return render_template(
+        "briefing/index.html",
+        args=args,
+        query=_query(args),
+        error=error,
+        report=context,
+        downloads=DOWNLOADS,
+        locked=not keyring().unlocked,
+        releases=list(reversed(load_releases(db_session()))),
+        provinces=codes.PROVINCES,
+        communities=codes.COMMUNITIES,
+    )
+
+
+@bp.get("/download/<name>")
+def download(name: str) -> Response:
+    """One output file of a draft (marked, not recorded), as an attachment."""
+    if name not in DOWNLOADS:
+        abort(404)
+    args, error = _params()
+    if error != "":
+        abort(400, error or "Give the period: from and to (YYYY-MM).")
+    try:
+        briefing = dataclasses.replace(_build(args), draft=True)
+    except (PeriodError, FilterError, DisclosureError) as exc:
+        abort(400, str(exc))
+    data = _file(briefing, name)
+    _audit_vignettes(briefing, name)
+    db_session().commit()
     mimetype = {"csv": "text/csv", "pdf": "application/pdf", "html": "text/html"}[name.rsplit(".", 1)[1]]
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _zip(briefing: Briefing, prefix: str) -> Response:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in DOWNLOADS:
+            data = _file(briefing, name)
+            archive.writestr(f"{prefix}/{name}", data.encode("utf-8") if isinstance(data, str) else data)
+            _audit_vignettes(briefing, name)
+    response = Response(buf.getvalue(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{prefix}.zip"'
+    return response
+
+
+def _refused(args: dict[str, Any], message: str) -> tuple[str, int]:
+    return (
+        render_template(
+            "briefing/index.html",
+            args=args,
+            query=_query(args),
+            error=message,
+            report=None,
+            downloads=DOWNLOADS,
+            locked=not keyring().unlocked,
+            releases=list(reversed(load_releases(db_session()))),
+            provinces=codes.PROVINCES,
+            communities=codes.COMMUNITIES,
+        ),
+        400,
+    )
+
+
+@bp.post("/draft")
+def draft() -> Response | tuple[str, int]:
+    """Every output of a draft in one zip: marked DRAFT — NOT FOR RELEASE on
+    every page and in every CSV, and not recorded in the release ledger."""
+    args, error = _params()
+    if error != "":
+        return _refused(args, error or "Give the period: from and to (YYYY-MM).")
+    try:
+        briefing = dataclasses.replace(_build(args), draft=True)
+    except (PeriodError, FilterError, DisclosureError) as exc:
+        return _refused(args, f"No draft: {exc}")
+    response = _zip(briefing, f"briefing-draft-{args['start']}-{args['end']}")
+    db_session().commit()
+    return response
+
+
+@bp.post("/publish")
+def publish_briefing() -> Response | tuple[str, int]:
+    """Publish: audit against every earlier release, record the release in
+    the ledger (and the audit log), and return every output in one zip.
+    Refused (nothing recorded, nothing returned) when the audit fails."""
+    args, error = _params()
+    if error != "":
+        return _refused(args, error or "Give the period: from and to (YYYY-MM).")
+    session = db_session()
+    try:
+        briefing = _build(args)
+        release = publish(session, briefing, current_user.email, audit.now_utc())
+    except (PeriodError, FilterError, DisclosureError) as exc:
+        session.rollback()
+        return _refused(args, f"Not published: {exc}")
+    response = _zip(briefing, f"briefing-{release.uid}")
+    session.commit()
     return response

@@ -5,9 +5,9 @@ urgency, tags, coding, notes, assignment). Who may do which is in
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from intake.envelope import EnvelopeError
 
-from .. import attachments, audit, links, replies, reportview, taxonomy, triage, vignettes
+from .. import attachments, audit, links, replies, reportview, roster, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case
 from ..display import content_disposition
 from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
@@ -68,9 +68,14 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
         db, opened.report, case.sealed_by, case.envelope_id
     )
     # The reporter's answers with the form's own labels (admin/reportview.py).
+    pinned = roster.pinned(db) if opened is not None else None
     report_view = (
         reportview.report_sections(
-            opened.report, reportview.recipients_of(case.header, data_dir()), interview=interview
+            opened.report,
+            reportview.recipients_of(
+                case.header, data_dir(), pinned.by_key_id() if pinned is not None else None
+            ),
+            interview=interview,
         )
         if opened is not None
         else None
@@ -484,7 +489,47 @@ def attachment(envelope_id: str, position: int) -> Response:
 
 
 # --------------------------------------------------------------------------
-# Safe looks at images (admin/attachments.py)
+# Safe looks at images and PDFs (admin/attachments.py)
+
+#: Key of the console's image decode budget in ``app.extensions``.
+DECODE_BUDGET_EXTENSION = "admin_decode_budget"
+
+
+def _budget() -> attachments.DecodeBudget:
+    """This process's decode budget, made from the settings on first use
+    (``IMAGE_MEMORY_BUDGET``, ``IMAGE_DECODES``, ``IMAGE_DECODE_WAIT``)."""
+    found = current_app.extensions.get(DECODE_BUDGET_EXTENSION)
+    if found is None:
+        # dict.setdefault is atomic: two first requests share one budget.
+        found = current_app.extensions.setdefault(
+            DECODE_BUDGET_EXTENSION, attachments.DecodeBudget.from_config(current_app.config)
+        )
+    return cast(attachments.DecodeBudget, found)
+
+
+def _over_budget(exc: attachments.UnsafeImageError) -> None:
+    """Answer an image over the decode budget with a page that says so:
+    413 for one that alone exceeds it (it never fits: download it), 503
+    with Retry-After while others hold it. Other errors return."""
+    if isinstance(exc, attachments.ImageTooLargeError):
+        abort(
+            413,
+            _(
+                "This image is too large to decode within the console's memory limit; "
+                "download it and open it on an isolated machine."
+            ),
+        )
+    if isinstance(exc, attachments.DecoderBusyError):
+        busy = Response(
+            render_template(
+                "error.html",
+                code=503,
+                message=_("The console is busy decoding other large images. Try again in a minute."),
+            ),
+            status=503,
+        )
+        busy.headers["Retry-After"] = "60"
+        abort(busy)
 
 
 def _attachment_bytes(case: Case, position: int) -> tuple[AttachmentInfo, bytes]:
@@ -504,9 +549,11 @@ def _attachment_bytes(case: Case, position: int) -> tuple[AttachmentInfo, bytes]
 
 @bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/inspect")
 def inspect(envelope_id: str, position: int) -> Response | str:
-    """An image's metadata (GPS, device, time, owner) and a re-encoded
-    preview, a PDF's document information; for any attachment its SHA-256
-    (chain of custody)."""
+    """An image's metadata (GPS, device, time, owner, XMP, ICC device,
+    readable text) and a re-encoded preview; a PDF's document information
+    and active content; for any attachment its SHA-256 (chain of custody).
+    Images are recognised by their bytes (a HEIC photo named ``.txt`` is
+    still a photo)."""
     case = _case_or_404(envelope_id)
     if not keyring().unlocked:
         flash(_("Unlock the organization key to open attachments."), "error")
@@ -515,10 +562,12 @@ def inspect(envelope_id: str, position: int) -> Response | str:
     facts: attachments.ImageFacts | None = None
     pdf: attachments.PdfFacts | None = None
     reason: str | None = None
+    busy = False
     try:
-        facts = attachments.inspect_image(data)
+        facts = attachments.inspect_image(data, budget=_budget())
     except attachments.UnsafeImageError as exc:
         reason = str(exc)
+        busy = isinstance(exc, attachments.DecoderBusyError)
     if attachments.is_pdf(data):
         # Also for an image that is a PDF too (a polyglot: "%PDF-" within
         # its first kilobyte): a PDF reader would open it, so show both.
@@ -543,6 +592,7 @@ def inspect(envelope_id: str, position: int) -> Response | str:
         facts=facts,
         pdf=pdf,
         reason=reason,
+        busy=busy,
         # Offered only for what was just read whole: a PDF, or an image
         # whose pixels decoded.
         redactable="image" if facts is not None else ("pdf" if pdf is not None else None),
@@ -552,8 +602,10 @@ def inspect(envelope_id: str, position: int) -> Response | str:
 @bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/redacted")
 def redacted(envelope_id: str, position: int) -> Response:
     """A copy without metadata, for passing on: images re-encoded from their
-    pixels (no EXIF, XMP, ICC, text), PDFs without document information and
-    XMP (pages kept). Other types: 404 (never offered). A download, never
+    pixels (no EXIF, XMP, ICC, text), PDFs cleaned (no JavaScript or
+    actions, embedded files, annotations, form fields, document information
+    or XMP; pages kept) or, with ``?as=flattened``, flattened (each page
+    drawn as an image). Other types: 404 (never offered). A download, never
     rendered, with the sandbox CSP like the original."""
     case = _case_or_404(envelope_id)
     if not keyring().unlocked:
@@ -561,26 +613,36 @@ def redacted(envelope_id: str, position: int) -> Response:
         return _back(case)
     info, data = _attachment_bytes(case, position)
     kind = attachments.redactable(data)
+    flattened = request.args.get("as") == attachments.PDF_FLATTENED
     try:
         if kind == "image":
-            copy = attachments.redact_image(data)
+            copy = attachments.redact_image(data, budget=_budget())
+        elif kind == "pdf" and flattened:
+            copy = attachments.flatten_pdf(data, budget=_budget())
         elif kind == "pdf":
             copy = attachments.redact_pdf(data)
         else:
             abort(404)
-    except (attachments.UnsafeImageError, attachments.UnsafePdfError):
+    except attachments.UnsafeImageError as exc:
+        _over_budget(exc)
         abort(415, _("This file cannot be rewritten without its metadata; it is not offered."))
+    except attachments.UnsafePdfError as exc:
+        abort(415, _("No redacted copy of this PDF: %(reason)s.", reason=str(exc)))
+    what = f"{kind} {attachments.PDF_FLATTENED}" if kind == "pdf" and flattened else str(kind)
     audit.record(
         db_session(),
         current_user.email,
         audit.Action.ATTACHMENT_REDACTED,
         case.envelope_id,
-        f"attachment {position} {kind}",
+        f"attachment {position} {what}",
     )
     db_session().commit()
     response = Response(copy.data, mimetype="application/octet-stream")
+    # The name says which copy it is: "-flattened" (pages as images) or
+    # "-redacted" (cleaned, or an image re-encoded).
+    suffix = "-flattened" if kind == "pdf" and flattened else "-redacted"
     response.headers["Content-Disposition"] = content_disposition(
-        info.name, f"attachment-{position}", suffix="-redacted", extension=copy.extension
+        info.name, f"attachment-{position}", suffix=suffix, extension=copy.extension
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
@@ -590,14 +652,18 @@ def redacted(envelope_id: str, position: int) -> Response:
 @bp.get("/<envelope_id>/attachments/<int(max=2147483647):position>/preview.png")
 def preview(envelope_id: str, position: int) -> Response:
     """The image re-encoded to a metadata-free PNG, for ``<img>`` on the
-    inspect page. The original bytes are never sent inline."""
+    inspect page. The original bytes are never sent inline. Decoded within
+    the console's memory budget: 413 for an image that alone exceeds it,
+    503 (Retry-After) while other decodes hold it, 415 for what is not an
+    image."""
     case = _case_or_404(envelope_id)
     if not keyring().unlocked:
         abort(403)
     _info, data = _attachment_bytes(case, position)
     try:
-        png = attachments.reencode_image(data)
-    except attachments.UnsafeImageError:
+        png = attachments.reencode_image(data, budget=_budget())
+    except attachments.UnsafeImageError as exc:
+        _over_budget(exc)
         abort(415)
     response = Response(png, mimetype="image/png")
     response.headers["Content-Disposition"] = "inline; filename=preview.png"

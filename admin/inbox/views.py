@@ -150,13 +150,13 @@ def sync_status() -> str:
 
 @bp.post("/sync/stop")
 def stop_sync() -> Response:
-    """Stop the running sync after the envelope it is opening (what it
-    opened is stored; the next sync goes on from there). Audited with the
+    """Stop the running sync at once, a download in progress included (what
+    it stored is kept; the next sync goes on from there). Audited with the
     sync's outcome (``sync.failed``, ``SyncStoppedError``)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     if sync_jobs().stop(current_user.email):
-        flash(_("Stopping the sync after the report it is opening."), "info")
+        flash(_("Stopping the sync now: what it stored is kept."), "info")
     return redirect(url_for("inbox.sync_status"))
 
 

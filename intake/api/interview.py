@@ -26,7 +26,7 @@ Answers are JSON, never a page and never a 500:
   a lost answer. Nothing new is stored.
 * ``400 {"error": code, "message"}`` with ``code`` one of ``malformed`` (not
   a multipart form, or a part missing or of the wrong length), ``header``
-  (not a valid v1 header), ``sealed_by`` (not ``"console"``), ``reply_key``
+  (not a valid v1 or v2 header), ``sealed_by`` (not ``"console"``), ``reply_key``
   (missing, or not the reply key of this receipt), ``receipt`` (not 28
   digits with a valid check digit), ``recipients`` (a key that is not an
   active key of the token's organization), ``day`` (not today, give or take
@@ -53,11 +53,12 @@ from werkzeug.wrappers import Response
 
 from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from ..envelope.conversation import lookup_value
 from ..envelope.format import TAG_SIZE
-from ..envelope.replykey import reply_private_key
+from ..envelope.replykey import reply_private_key, reply_seed
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
-from ..receipts import is_receipt, receipt_hash
+from ..receipts import is_receipt, lookup_hash
 from ..report.limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from ..store import BlobStorage, StoreError, store_envelope, today_utc
 from ..timing import equal
@@ -156,7 +157,7 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
     try:
         header = parse_header(raw_header)
     except EnvelopeError as exc:
-        raise EnvelopeRefused("header", "the header is not a valid version 1 header") from exc
+        raise EnvelopeRefused("header", "the header is not a valid envelope header") from exc
     body = _read_part(files.get("body"))
     attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
     keyring = current_keyring()
@@ -215,7 +216,13 @@ def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
         EnvelopeRefused: ``duplicate``, ``receipt_in_use`` or ``unavailable``.
     """
     session = request_session("intake.db")
-    stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
+    # Stored as a browser's report is: the keyed hash of the receipt's
+    # lookup value (docs/threat-model.md, "The receipt"), labelled with the
+    # envelope's format, so the reporter's browser finds it without ever
+    # sending the receipt.
+    stored_hash = lookup_hash(
+        current_app.config["RECEIPT_SECRET"], lookup_value(reply_seed(receipt)), header.version
+    )
     try:
         if _stored_earlier(envelope, header, stored_hash):
             return True

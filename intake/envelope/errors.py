@@ -33,3 +33,10 @@ class KeyFileError(Exception):
 
 class WrongPassphraseError(KeyFileError):
     """The passphrase does not decrypt the private key file."""
+
+
+class UnauthenticatedError(EnvelopeError):
+    """A follow-up or a reply of a v2 conversation whose proof is missing
+    or does not verify under the report's auth key
+    (intake/envelope/conversation.py): whoever sealed it did not know the
+    receipt. Never shown as the reporter's or the coalition's words."""

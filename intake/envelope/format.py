@@ -61,6 +61,16 @@ from .errors import (
 from .keys import PUBLIC_KEY_SIZE, RecipientPrivateKey, RecipientPublicKey, b64decode, b64encode
 
 VERSION = 1
+#: Format v2 (docs/envelope.md, "Version 2"): the same header and key
+#: schedule, ``"v": 2``, and a third body member ``auth`` that binds the
+#: conversation between a reporter and the coalition.
+VERSION_2 = 2
+VERSIONS = (VERSION, VERSION_2)
+#: Members of a v2 body's ``auth`` object: a report carries its
+#: conversation's authentication ``key``, a follow-up or a reply its
+#: ``proof`` (HMAC-SHA256, intake/envelope/conversation.py).
+AUTH_MEMBERS = ("key", "proof")
+AUTH_SIZE = 32
 SUITE = "XWING-HKDFSHA256-AES256GCM"
 #: ``console``: a reviewer's reply to a reporter, or a report taken by
 #: interview in the console (docs/envelope.md, "Reply keys").
@@ -155,6 +165,8 @@ class Header:
     attachments: tuple[AttachmentSlot, ...]
     reply_key: bytes | None
     raw: bytes = field(repr=False)
+    #: The format version, 1 or 2 (a v2 body carries ``auth``).
+    version: int = VERSION
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -200,6 +212,9 @@ class OpenedEnvelope:
     report: dict[str, Any]
     attachments: tuple[OpenedAttachment, ...]
     content_key: bytes = field(repr=False)
+    #: A v2 envelope's ``auth`` member (``{"key": bytes}`` or
+    #: ``{"proof": bytes}``, 32 bytes); None for v1.
+    auth: dict[str, bytes] | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------
@@ -246,7 +261,7 @@ def parse_header(raw: bytes) -> Header:
         raise MalformedEnvelopeError("header fields are not those of version 1")
     # type() rather than isinstance: bool is an int, and 1.0 == 1 would let
     # '"v":1.0' pass (json.dumps keeps it as "1.0", so it also looks canonical).
-    if type(doc["v"]) is not int or doc["v"] != VERSION:
+    if type(doc["v"]) is not int or doc["v"] not in VERSIONS:
         raise MalformedEnvelopeError("unsupported envelope version")
     if doc["suite"] != SUITE:
         raise MalformedEnvelopeError("unsupported suite")
@@ -319,6 +334,7 @@ def parse_header(raw: bytes) -> Header:
         attachments=tuple(slots),
         reply_key=reply_key,
         raw=raw,
+        version=doc["v"],
     )
 
 
@@ -366,6 +382,8 @@ def seal(
     attachments: Sequence[AttachmentInput] = (),
     reply_key: bytes | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    auth: Mapping[str, bytes] | None = None,
+    envelope_id: str | None = None,
 ) -> SealedEnvelope:
     """Seal ``report`` (a JSON-serializable mapping) and ``attachments`` to
     every key in ``recipients``.
@@ -379,6 +397,13 @@ def seal(
         attachments: files, at most 64.
         reply_key: the reporter's 1216-byte reply public key, if any.
         chunk_size: STREAM chunk size in bytes, 64 KiB to 1 MiB.
+        auth: for a v2 envelope, its ``auth`` member: ``{"key": 32 bytes}``
+            (a report) or ``{"proof": 32 bytes}`` (a follow-up, a reply);
+            None seals v1.
+        envelope_id: the envelope id (32 hex digits) when the caller needs
+            it before sealing (a proof binds it,
+            intake/envelope/conversation.py); None draws a fresh one. Never
+            reuse an id: the body key is derived from it.
 
     Returns:
         The sealed envelope. Nothing of the plaintext is kept.
@@ -400,10 +425,15 @@ def seal(
     if reply_key is not None and len(reply_key) != PUBLIC_KEY_SIZE:
         raise EnvelopeError("reply key must be 1216 bytes")
 
-    envelope_id = secrets.token_hex(ENVELOPE_ID_SIZE)
+    if auth is not None:
+        _check_auth(auth)
+    if envelope_id is None:
+        envelope_id = new_envelope_id()
+    elif not _HEX32.fullmatch(envelope_id):
+        raise EnvelopeError("an envelope id is 32 lowercase hex digits")
     content_key = secrets.token_bytes(CONTENT_KEY_SIZE)
 
-    inner = {
+    inner: dict[str, Any] = {
         "report": dict(report),
         "attachments": [
             {
@@ -415,6 +445,8 @@ def seal(
             for a in attachments
         ],
     }
+    if auth is not None:
+        inner["auth"] = {name: b64encode(value) for name, value in auth.items()}
     try:
         body_plain = json.dumps(inner, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
@@ -422,7 +454,7 @@ def seal(
     body_size = max(MIN_BODY_SIZE, padme(len(body_plain) + 1))
 
     header_doc = {
-        "v": VERSION,
+        "v": VERSION if auth is None else VERSION_2,
         "id": envelope_id,
         "suite": SUITE,
         "sealed_by": sealed_by,
@@ -455,6 +487,39 @@ def seal(
         for index, (a, slot) in enumerate(zip(attachments, header.attachments, strict=True))
     )
     return SealedEnvelope(header=header_raw, body=body_ct, attachments=sealed_attachments)
+
+
+def new_envelope_id() -> str:
+    """A fresh envelope id: 16 random bytes as 32 lowercase hex digits."""
+    return secrets.token_hex(ENVELOPE_ID_SIZE)
+
+
+def _check_auth(auth: Mapping[str, bytes]) -> None:
+    if len(auth) != 1 or next(iter(auth)) not in AUTH_MEMBERS:
+        raise EnvelopeError("auth holds exactly one of 'key' or 'proof'")
+    if any(not isinstance(v, bytes) or len(v) != AUTH_SIZE for v in auth.values()):
+        raise EnvelopeError("an auth key or proof is 32 bytes")
+
+
+def _parse_auth(value: object) -> dict[str, bytes]:
+    """The ``auth`` member of a v2 body, decoded.
+
+    Raises:
+        MalformedEnvelopeError: not one of ``{"key": b64}`` / ``{"proof":
+            b64}`` with 32 bytes of canonical base64.
+    """
+    if not isinstance(value, dict) or len(value) != 1:
+        raise MalformedEnvelopeError("body auth must hold one member")
+    ((name, text),) = value.items()
+    if name not in AUTH_MEMBERS:
+        raise MalformedEnvelopeError("body auth must hold 'key' or 'proof'")
+    try:
+        raw = b64decode(text, "auth")
+    except ValueError as exc:
+        raise MalformedEnvelopeError(str(exc)) from exc
+    if len(raw) != AUTH_SIZE:
+        raise MalformedEnvelopeError("body auth has the wrong length")
+    return {name: raw}
 
 
 def _chunks(data: bytes, size: int) -> Iterator[bytes]:
@@ -521,7 +586,8 @@ def unwrap_content_key(header: Header, private_keys: Iterable[RecipientPrivateKe
 
 
 def open_body(header: Header, body: bytes, content_key: bytes) -> dict[str, Any]:
-    """Decrypt and parse the body: ``{"report": {...}, "attachments": [...]}``.
+    """Decrypt and parse the body: ``{"report": {...}, "attachments": [...]}``,
+    and in version 2 ``"auth": {"key" | "proof": 32 bytes}`` (decoded).
 
     Raises:
         TamperedEnvelopeError: authentication failed.
@@ -542,8 +608,11 @@ def open_body(header: Header, body: bytes, content_key: bytes) -> dict[str, Any]
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedEnvelopeError("body is not UTF-8 JSON") from exc
     check_plain_json(inner)
-    if not isinstance(inner, dict) or set(inner) != {"report", "attachments"}:
-        raise MalformedEnvelopeError("body must hold 'report' and 'attachments'")
+    members = {"report", "attachments"} if header.version == VERSION else {"report", "attachments", "auth"}
+    if not isinstance(inner, dict) or set(inner) != members:
+        raise MalformedEnvelopeError("body must hold 'report' and 'attachments' (and 'auth' in version 2)")
+    if header.version == VERSION_2:
+        inner["auth"] = _parse_auth(inner["auth"])
     if not isinstance(inner["report"], dict) or not isinstance(inner["attachments"], list):
         raise MalformedEnvelopeError("body fields have the wrong types")
     if len(inner["attachments"]) != len(header.attachments):
@@ -668,7 +737,11 @@ def open_envelope(sealed: SealedEnvelope, private_keys: Iterable[RecipientPrivat
         plain = b"".join(open_attachment_chunks(content_key, header, index, split_ciphertext(slot, data)))
         opened.append(finish_attachment(meta, plain))
     return OpenedEnvelope(
-        header=header, report=inner["report"], attachments=tuple(opened), content_key=content_key
+        header=header,
+        report=inner["report"],
+        attachments=tuple(opened),
+        content_key=content_key,
+        auth=inner.get("auth"),
     )
 
 

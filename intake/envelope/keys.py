@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from . import argon2
 from .errors import KeyFileError, WrongPassphraseError
 
 SEED_SIZE = 32
@@ -398,10 +398,10 @@ def _private_key_aad(recipient_id: str, key_id: str) -> bytes:
 
 
 def _argon2id(passphrase: str, salt: bytes, params: Mapping[str, int]) -> bytes:
-    return Argon2id(
-        salt=salt,
-        length=32,
+    return argon2.derive(
+        passphrase.encode("utf-8"),
+        salt,
         iterations=params["iterations"],
         lanes=params["lanes"],
-        memory_cost=params["memory_kib"],
-    ).derive(passphrase.encode("utf-8"))
+        memory_kib=params["memory_kib"],
+    )

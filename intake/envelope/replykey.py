@@ -27,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
 from ..receipts import is_receipt
-from .errors import EnvelopeError, MalformedEnvelopeError
-from .format import SealedEnvelope, open_envelope, seal
+from . import argon2
+from .conversation import reply_proof, verify
+from .errors import EnvelopeError, MalformedEnvelopeError, UnauthenticatedError
+from .format import SealedEnvelope, new_envelope_id, open_envelope, seal
 from .keys import RecipientPrivateKey, RecipientPublicKey
 
 REPLY_KEY_SALT = b"tnr-intake/reply-key/v1"
@@ -57,13 +57,13 @@ def reply_seed(receipt: str) -> bytes:
     """
     if not is_receipt(receipt):
         raise EnvelopeError("a reply key is derived from a well-formed receipt only")
-    return Argon2id(
-        salt=REPLY_KEY_SALT,
-        length=32,
+    return argon2.derive(
+        receipt.encode("ascii"),
+        REPLY_KEY_SALT,
         iterations=REPLY_KEY_ITERATIONS,
         lanes=REPLY_KEY_LANES,
-        memory_cost=REPLY_KEY_MEMORY_KIB,
-    ).derive(receipt.encode("ascii"))
+        memory_kib=REPLY_KEY_MEMORY_KIB,
+    )
 
 
 def reply_private_key(receipt: str) -> RecipientPrivateKey:
@@ -80,11 +80,15 @@ MAX_REPLY_TEXT = 8000
 @dataclass(frozen=True)
 class ReplyText:
     """An opened reply: its text, the organization's name as the reviewer's
-    console gave it, and the day it was sealed."""
+    console gave it, and the day it was sealed. ``authenticated`` is True
+    when its proof verified under the conversation's auth key (format v2);
+    False for a reply to an older (v1) report, which has no such key and
+    must be shown as "not authenticated (older report)"."""
 
     text: str
     sender: str
     day: date
+    authenticated: bool = False
 
 
 def seal_reply(
@@ -93,8 +97,14 @@ def seal_reply(
     text: str,
     sender: str,
     day: date,
+    auth_key: bytes | None = None,
 ) -> SealedEnvelope:
     """Seal a reviewer's reply to the reporter's reply key.
+
+    With ``auth_key`` (the v2 report's conversation key,
+    intake/envelope/conversation.py) the reply is a v2 envelope whose body
+    ``auth`` carries :func:`~.conversation.reply_proof`; without, a v1
+    reply to an older report.
 
     The body is ``{"kind": "reply", "report": <the report's envelope id>,
     "text": …, "from": …}`` (docs/envelope.md, "Reply keys"); naming the
@@ -114,16 +124,40 @@ def seal_reply(
     if not text.strip() or len(text) > MAX_REPLY_TEXT:
         raise EnvelopeError(f"a reply has 1 to {MAX_REPLY_TEXT} characters")
     body = {"kind": REPLY_KIND, "report": report_envelope_id, "text": text, "from": sender}
-    return seal(body, [RecipientPublicKey(reply_public_key)], day=day, sealed_by="console")
+    if auth_key is None:
+        return seal(body, [RecipientPublicKey(reply_public_key)], day=day, sealed_by="console")
+    envelope_id = new_envelope_id()
+    proof = reply_proof(auth_key, report_envelope_id, envelope_id, text, sender)
+    return seal(
+        body,
+        [RecipientPublicKey(reply_public_key)],
+        day=day,
+        sealed_by="console",
+        auth={"proof": proof},
+        envelope_id=envelope_id,
+    )
 
 
-def open_reply(sealed: SealedEnvelope, key: RecipientPrivateKey, report_envelope_id: str) -> ReplyText:
+def open_reply(
+    sealed: SealedEnvelope,
+    key: RecipientPrivateKey,
+    report_envelope_id: str,
+    auth_key: bytes | None = None,
+) -> ReplyText:
     """Open a reply with the reporter's reply key and check it answers this
     report.
+
+    Args:
+        auth_key: the conversation key of a v2 report: the reply must then
+            be v2 and its proof verify. None for a v1 report: the reply is
+            returned with ``authenticated=False``.
 
     Raises:
         NotARecipientError, TamperedEnvelopeError: the key does not open it.
         MalformedEnvelopeError: not a reply, or a reply to another report.
+        UnauthenticatedError: a v2 report's reply without a valid proof
+            (anyone can seal to the public reply key; only the coalition
+            holds the auth key).
     """
     opened = open_envelope(sealed, [key])
     body = opened.report
@@ -135,4 +169,15 @@ def open_reply(sealed: SealedEnvelope, key: RecipientPrivateKey, report_envelope
         or not isinstance(body.get("from"), str)
     ):
         raise MalformedEnvelopeError("not a reply to this report")
-    return ReplyText(text=body["text"], sender=body["from"], day=opened.header.day)
+    authenticated = False
+    if auth_key is not None:
+        proof = opened.auth.get("proof") if opened.auth else None
+        expected = reply_proof(
+            auth_key, report_envelope_id, opened.header.envelope_id, body["text"], body["from"]
+        )
+        if not verify(expected, proof):
+            raise UnauthenticatedError("the reply's proof does not verify under the report's key")
+        authenticated = True
+    return ReplyText(
+        text=body["text"], sender=body["from"], day=opened.header.day, authenticated=authenticated
+    )

@@ -23,6 +23,14 @@ from .views import bp
 _warned = False
 
 
+def secure_cookie_over_http() -> bool:
+    """Whether ``SESSION_COOKIE_SECURE`` is on but this request came over
+    plain http: no browser returns the session cookie here, so no form can
+    be sent from this address at all (the operator's mistake)."""
+    config = current_app.config
+    return bool(config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
+
+
 def missing_cookie_message() -> str | None:
     """The reporter's message when this post carries no session cookie (see
     the module docstring), or None when it does (the page did expire)."""
@@ -30,7 +38,7 @@ def missing_cookie_message() -> str | None:
     config = current_app.config
     if request.cookies.get(config.get("SESSION_COOKIE_NAME") or "session"):
         return None
-    if config.get("SESSION_COOKIE_SECURE") and not request.is_secure:
+    if secure_cookie_over_http():
         if not _warned:
             _warned = True
             current_app.logger.warning(

@@ -18,11 +18,14 @@ verifies it with the ``altcha`` Python package:
   from ``SECRET_KEY`` and valid for ``ALTCHA_MAX_AGE`` seconds;
 * the solution is checked by its key signature: one HMAC, no derivation,
   so the upload itself pays almost nothing and a flood pays everything;
-* each challenge is accepted once per process: spent nonces are kept in
-  memory until they expire, never on disk, so the intake stores nothing
-  that could date a report. A payload replayed to another worker or host is
-  accepted there once more at most; the throttles of :mod:`.throttle` still
-  apply.
+* each challenge is accepted once, by every worker and host: a spent
+  challenge is a row of ``spent_challenge`` (:class:`intake.models.SpentChallenge`),
+  SHA-256 of its nonce and a day to keep it until, never its expiry to
+  the second (that would date the report it came with). A submission
+  records its challenge in the transaction that stores the envelope
+  (:func:`check`, then ``insert_envelope(spent=...)``), so a report costs
+  no second commit; a receipt check records it on its own
+  (:func:`verify`). Rows past their day are purged once a day.
 
 Without JavaScript there is no proof of work: the in-memory token buckets
 of :mod:`.throttle` and the honeypot stand alone. Proof of work is what
@@ -39,14 +42,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import altcha
 from flask import current_app, jsonify
+from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from ..db import request_session
+from ..models import SpentChallenge
+from ..store import today_utc
 from .views import bp
 
 ALGORITHM = "PBKDF2/SHA-256"
@@ -56,8 +66,6 @@ DEFAULT_COUNTER_MAX = 1500
 DEFAULT_MAX_AGE = 2 * 3600
 #: Longest ``altcha`` field accepted (a v2 payload is about 600 bytes).
 MAX_PAYLOAD = 4096
-#: Spent nonces kept per process, at most (oldest expire first).
-MAX_SPENT = 200_000
 
 
 def _key(label: bytes) -> bytes:
@@ -66,38 +74,52 @@ def _key(label: bytes) -> bytes:
     return hmac.new(raw, b"tnr-intake/altcha/" + label, hashlib.sha256).digest()
 
 
-class SpentChallenges:
-    """Nonces of challenges already used, with their expiry (Unix seconds),
-    in this process's memory only. Thread-safe."""
+@dataclass(frozen=True)
+class Proof:
+    """A verified, not yet spent challenge: what :func:`check` returns and
+    ``insert_envelope(spent=...)`` records.
 
-    def __init__(self, limit: int = MAX_SPENT) -> None:
-        self._spent: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._limit = limit
+    Attributes:
+        challenge_hash: SHA-256 of the challenge's nonce, hex.
+        keep_until: the day after which the record may be purged
+            (:func:`keep_until`).
+    """
 
-    def seen(self, nonce: str) -> bool:
-        """Whether ``nonce`` was spent already."""
-        with self._lock:
-            return nonce in self._spent
-
-    def spend(self, nonce: str, expires_at: float, now: float) -> bool:
-        """Mark ``nonce`` spent; False when it was spent before."""
-        with self._lock:
-            if nonce in self._spent:
-                return False
-            if len(self._spent) >= self._limit:
-                self._spent = {n: e for n, e in self._spent.items() if e > now}
-                while len(self._spent) >= self._limit:  # still full: drop the oldest
-                    self._spent.pop(next(iter(self._spent)))
-            self._spent[nonce] = expires_at
-            return True
+    challenge_hash: str
+    keep_until: date
 
 
-def _spent() -> SpentChallenges:
-    spent: SpentChallenges | None = current_app.extensions.get("intake.altcha_spent")
-    if spent is None:
-        spent = current_app.extensions.setdefault("intake.altcha_spent", SpentChallenges())
-    return spent
+def keep_until(today: date) -> date:
+    """The day a challenge spent ``today`` must be remembered through: it
+    expires at most ``ALTCHA_MAX_AGE`` seconds after it is spent, so the
+    spend's day plus one plus the lifetime in whole days outlasts it. A
+    function of the spend's day only, which the envelope stores anyway."""
+    max_age = int(current_app.config.get("ALTCHA_MAX_AGE", DEFAULT_MAX_AGE))
+    return today + timedelta(days=1 + -(-max_age // 86400))
+
+
+def _challenge_hash(nonce: str) -> str:
+    return hashlib.sha256(b"tnr-intake/altcha-spent/" + nonce.encode("utf-8")).hexdigest()
+
+
+_SPENT: Table = SpentChallenge.__table__  # type: ignore[assignment]
+_IS_SPENT = select(_SPENT.c.challenge_hash).where(_SPENT.c.challenge_hash == bindparam("h"))
+#: Built once, like the store's statements.
+INSERT_SPENT = insert(_SPENT)
+
+
+def _purge_daily(session: Session, today: date) -> None:
+    """Delete records past their day, once a day per process (a few rows
+    a day at most; the index on ``keep_until`` finds them)."""
+    if current_app.extensions.get("intake.altcha_purged") == today:
+        return
+    try:
+        session.execute(delete(_SPENT).where(_SPENT.c.keep_until < today))
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()  # another worker purging at the same moment: next time
+        return
+    current_app.extensions["intake.altcha_purged"] = today
 
 
 def required() -> bool:
@@ -123,28 +145,84 @@ def new_challenge() -> dict[str, Any]:
     return dict(challenge.to_dict())
 
 
-def verify(payload: str | None) -> bool:
-    """Whether ``payload`` (the ``altcha`` form field) solves a challenge
-    this intake issued, unexpired and not used before in this process.
-    Never raises on bad input."""
+def check(payload: str | None, *, look_up: bool = True) -> Proof | None:
+    """The challenge ``payload`` (the ``altcha`` form field) solves, if it
+    is one this intake issued, unexpired and not recorded as spent; None
+    otherwise. With ``look_up=False`` the spent record is left for the
+    caller to look up in a query of its own (the browser upload asks it
+    with its other questions, ``upload.look_up_prior``: one round trip).
+    Records nothing: the caller records the :class:`Proof` with what it
+    stores (``insert_envelope(spent=...)``) or through :func:`spend`.
+    Never raises on bad input.
+
+    Raises:
+        SQLAlchemyError: the spent-challenge look-up failed.
+    """
     if not payload or len(payload) > MAX_PAYLOAD:
-        return False
+        return None
     try:
         parsed = altcha.Payload.from_base64(payload)
         parameters = parsed.challenge.parameters
         nonce, expires_at = str(parameters.nonce), parameters.expires_at
         if not isinstance(expires_at, int) or isinstance(expires_at, bool):
-            return False  # we always set one: a challenge without it is not ours
-        if parameters.algorithm != ALGORITHM or _spent().seen(nonce):
-            return False
-        if not parameters.key_signature:
-            return False  # ours are all deterministic: verified by their key signature
+            return None  # we always set one: a challenge without it is not ours
+        if parameters.algorithm != ALGORITHM or not parameters.key_signature:
+            return None  # ours are all deterministic: verified by their key signature
         # The parsed payload, not the text: verify_solution would decode the
         # same base64 and JSON a second time (altcha parses both alike).
         result = altcha.verify_solution(parsed, _key(b"challenge"), hmac_key_secret=_key(b"derived-key"))
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError):
+        return None
+    if not result.verified:
+        return None
+    # Only now the database: a forged or expired payload costs one HMAC.
+    today = today_utc()
+    session = request_session("intake.db")
+    _purge_daily(session, today)
+    challenge_hash = _challenge_hash(nonce)
+    if not look_up:
+        return Proof(challenge_hash, keep_until(today))
+    if session.connection().execute(_IS_SPENT, {"h": challenge_hash}).first() is not None:
+        session.rollback()
+        return None
+    # No rollback: the caller's look-ups and insert go on in this
+    # transaction (on PostgreSQL a rollback and a new checkout would cost
+    # two more round trips per report; pysqlite opens no transaction for a
+    # SELECT). The insert's primary key settles a race.
+    return Proof(challenge_hash, keep_until(today))
+
+
+def spend(proof: Proof) -> bool:
+    """Record ``proof`` as spent, in a transaction of its own; False when
+    another request recorded it first.
+
+    Raises:
+        SQLAlchemyError: the database failed otherwise.
+    """
+    session = request_session("intake.db")
+    try:
+        session.execute(
+            INSERT_SPENT, {"challenge_hash": proof.challenge_hash, "keep_until": proof.keep_until}
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
         return False
-    return bool(result.verified) and _spent().spend(nonce, float(expires_at), time.time())
+    return True
+
+
+def verify(payload: str | None) -> bool:
+    """Whether ``payload`` solves a challenge this intake issued, unexpired
+    and never used before by any worker or host; records it as spent.
+    For requests that store nothing (the receipt check). Never raises on
+    bad input; False when the database fails."""
+    try:
+        proof = check(payload)
+        return proof is not None and spend(proof)
+    except SQLAlchemyError as exc:
+        request_session("intake.db").rollback()
+        current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
+        return False
 
 
 @bp.get("/<lang_code>/challenge")

@@ -217,6 +217,21 @@ def submissions() -> TokenBuckets:
     return _app_buckets("intake.submissions", settings, DEFAULT_SUBMISSIONS)
 
 
+def followups() -> TokenBuckets:
+    """The app's follow-up buckets (made on first use): the same limits as
+    report submissions unless ``FOLLOWUP_BURST``, ``FOLLOWUP_INTERVAL``,
+    ``FOLLOWUP_GLOBAL_BURST``, ``FOLLOWUP_GLOBAL_INTERVAL`` say otherwise,
+    but buckets of their own, so that whoever holds a receipt cannot spend
+    with follow-ups what new reports need."""
+    settings = (
+        "FOLLOWUP_BURST",
+        "FOLLOWUP_INTERVAL",
+        "FOLLOWUP_GLOBAL_BURST",
+        "FOLLOWUP_GLOBAL_INTERVAL",
+    )
+    return _app_buckets("intake.followups", settings, DEFAULT_SUBMISSIONS)
+
+
 #: Addresses that stand for many clients: a reverse proxy or a Tor daemon
 #: on the same host (the documented deployment, docs/deployment.md, passes
 #: no client address to the app). A per-client bucket on them would make
@@ -261,3 +276,13 @@ def allow_guess(address: str | None, *, proven: bool = False) -> bool:
         return proven_guesses().allow(address, per_client=False)
     shared = current_app.config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
     return guesses().allow(address, per_client=address not in shared)
+
+
+def allow_followup(address: str | None, *, per_client: bool = True, use_global: bool = True) -> bool:
+    """:func:`allow_submission` for follow-ups (:func:`followups`), taken
+    in the same steps; off with ``SUBMISSION_THROTTLE = False`` too."""
+    config = current_app.config
+    if config.get("SUBMISSION_THROTTLE", True) is False:
+        return True
+    shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    return followups().allow(address, per_client=per_client and address not in shared, use_global=use_global)

@@ -10,12 +10,18 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     the form's one-time submission token (a text field, see
     :func:`intake.receipts.submission_hash`): a retry of the same form after
     a lost answer stores nothing twice;
-``receipt``
-    the receipt, made by the browser (a text field: 28 ASCII digits, the
-    last a Damm check digit, no separators; ``js/receipt.js``). The intake
-    keeps only its keyed hash, committed with the envelope. The browser
-    sends the same receipt on every retry of one form, which is how a
-    retry after a lost answer gets the receipt shown (below);
+``lookup``
+    the receipt's lookup value (a text field, 64 lowercase hex digits),
+    derived in the browser from the receipt it made (``js/receipt.js``,
+    ``js/replykey.js``; intake/envelope/conversation.py). The receipt
+    itself never leaves the browser (docs/threat-model.md, "The
+    receipt"). The intake keeps only the lookup's keyed hash
+    (:func:`intake.receipts.lookup_hash`, labelled with the header's
+    format version), committed with the envelope. The browser sends the
+    same value on every retry of one form, which is how a retry after a
+    lost answer is told so (below). A page from before this field sends
+    ``receipt`` (28 digits) instead: the intake then derives the lookup in
+    memory, for that request only, and answers with the receipt as before;
 ``header``, ``body``
     file parts: the canonical header bytes and the body ciphertext;
 ``attachment``
@@ -28,12 +34,12 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
 Every part is ciphertext except the header, which is the cleartext the store
 keeps anyway. Answers are JSON, never a page and never a 500:
 
-* ``200 {"receipt": "1234 5678 …", "earlier": false}`` after the envelope
-  is committed (invariant 5). The receipt travels only in the request's and
-  this response's bodies: never in a URL, a cookie or a log.
-* ``200 {"receipt": "1234 5678 …", "earlier": true}``: this form
-  (submission token) was stored already under this very receipt (its keyed
-  hash is the one stored with that envelope): the first answer was lost.
+* ``200 {"stored": true, "earlier": false}`` after the envelope is
+  committed (invariant 5); the browser then shows the receipt it made.
+  (``"receipt": "1234 5678 …"`` as well when the request carried one.)
+* ``200 {"stored": true, "earlier": true}``: this form (submission token)
+  was stored already under this very receipt (its keyed lookup hash is the
+  one stored with that envelope): the first answer was lost.
   Nothing new is stored (what the retry carries is dropped, which the page
   says); the reporter sees the receipt that holds. Each such comparison
   costs a receipt guess (``throttle.guesses``).
@@ -44,13 +50,18 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   receipt is missing or malformed, or a part is missing or of the wrong
   length.
 * ``400 {"error": "altcha", "message"}``: the proof of work is missing,
-  forged, expired or spent; nothing was looked at or stored.
+  forged, expired or spent (on any worker or host: spent challenges are
+  rows of the database); nothing was stored.
 * ``409 {"error": "duplicate", "message"}``: this form (submission token)
   is stored already under another receipt, or this envelope id is stored
   already; no receipt is shown.
 * ``429 {"error": "busy", "message"}``: too many attempts (receipt guesses
   on a retry, or the submission throttle).
 * ``413 {"error": "too_large", "message"}``: over the size limits.
+* ``429 {"error": "quota", "message"}``: a follow-up over its report's
+  daily quota (:mod:`.limits`).
+* ``507 {"error": "disk_full", "message"}``: storing it would go below the
+  free-disk floor (``MIN_FREE_DISK``); the page keeps what was typed.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
 
 What the intake checks (it cannot read the envelope, only its header):
@@ -93,16 +104,41 @@ from wtforms.validators import ValidationError
 
 from ..db import request_session
 from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from ..envelope.conversation import lookup_value
 from ..envelope.format import TAG_SIZE
+from ..envelope.replykey import reply_seed
 from ..keyring import current_keyring
-from ..models import Envelope, ReceiptRecord
-from ..receipts import format_receipt, is_receipt, is_submission_token, receipt_hash, submission_hash
-from ..store import BlobStorage, DuplicateSubmissionError, StoreError, insert_envelope, today_utc
+from ..models import Envelope, ReceiptRecord, SpentChallenge
+from ..receipts import (
+    format_receipt,
+    is_lookup,
+    is_receipt,
+    is_submission_token,
+    lookup_hash,
+    submission_hash,
+)
+from ..store import (
+    BlobStorage,
+    ChallengeSpentError,
+    DuplicateSubmissionError,
+    FollowupQuotaError,
+    StoreError,
+    insert_envelope,
+    today_utc,
+)
 from ..timing import equal
 from . import proofofwork
 from .cookies import missing_cookie_message
 from .forms import csrf_time_limit
-from .limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from .limits import (
+    MAX_BODY_SIZE,
+    UploadLimits,
+    current_limits,
+    disk_full_message,
+    disk_has_room,
+    followup_quota,
+    quota_message,
+)
 from .throttle import allow_guess, allow_submission
 from .views import bp
 
@@ -155,7 +191,7 @@ def _unavailable() -> UploadRefused:
     )
 
 
-def _busy() -> UploadRefused:
+def busy() -> UploadRefused:
     return UploadRefused(
         "busy", _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
     )
@@ -287,9 +323,31 @@ def _expired_page(*, followup: bool) -> str:
     return str(_("The page expired. Please press “Send report” again."))
 
 
-def require_proof_of_work(*, followup: bool = False) -> None:
+def _proof_refused(*, followup: bool = False) -> UploadRefused:
+    """The refusal of a missing, forged, expired or spent proof of work,
+    naming the button of the page that sent ("Send" on the follow-up page,
+    "Send report" on the form)."""
+    if followup:
+        message = _(
+            "Your browser did not finish a short automatic check in time. "
+            "Nothing was stored. Please press “Send” again."
+        )
+    else:
+        message = _(
+            "Your browser did not finish a short automatic check in time. "
+            "Nothing was stored. Please press “Send report” again."
+        )
+    return UploadRefused("altcha", str(message))
+
+
+def require_proof_of_work(*, followup: bool = False, look_up: bool = True) -> proofofwork.Proof | None:
     """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
-    parts were read and before any database work.
+    parts were read and before anything everyone shares is spent. Returns
+    the challenge to record with the envelope (None when proof of work is
+    off).
+
+    With ``look_up=False`` whether it was spent is left to the caller
+    (:func:`look_up_prior`).
 
     Args:
         followup: the upload comes from the follow-up page (its button is
@@ -297,20 +355,36 @@ def require_proof_of_work(*, followup: bool = False) -> None:
 
     Raises:
         UploadRefused: ``altcha`` when it is missing, forged, expired or
-            spent (the page's script renews it and sends again once).
+            spent (the page's script renews it and sends again once);
+            ``unavailable`` (database).
     """
-    if proofofwork.required() and not proofofwork.verify(request.form.get("altcha")):
-        if followup:
-            message = _(
-                "Your browser did not finish a short automatic check in time. "
-                "Nothing was stored. Please press “Send” again."
-            )
-        else:
-            message = _(
-                "Your browser did not finish a short automatic check in time. "
-                "Nothing was stored. Please press “Send report” again."
-            )
-        raise UploadRefused("altcha", str(message))
+    if not proofofwork.required():
+        return None
+    try:
+        proof = proofofwork.check(request.form.get("altcha"), look_up=look_up)
+    except SQLAlchemyError as exc:
+        request_session("intake.db").rollback()
+        current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
+        raise _unavailable() from exc
+    if proof is None:
+        raise _proof_refused(followup=followup)
+    return proof
+
+
+def _disk_full() -> UploadRefused:
+    return UploadRefused("disk_full", disk_full_message(), 507)
+
+
+def require_disk_room(envelope: SealedEnvelope) -> None:
+    """Refuse an upload that would bring the data folder's free space under
+    ``MIN_FREE_DISK`` (:func:`.limits.disk_has_room`).
+
+    Raises:
+        UploadRefused: ``disk_full`` (507).
+    """
+    size = len(envelope.header) + len(envelope.body) + sum(len(a) for a in envelope.attachments)
+    if not disk_has_room(size):
+        raise _disk_full()
 
 
 def _refused(refusal: UploadRefused) -> Response:
@@ -334,12 +408,15 @@ class Prior:
             if it has none, or there is no such envelope).
         envelope_known: an envelope with this envelope id is stored.
         receipt_taken: another envelope holds this receipt's keyed hash.
+        challenge_spent: the upload's proof-of-work challenge is recorded
+            as spent.
     """
 
     submission_seq: int | None
     submission_receipt_hash: str | None
     envelope_known: bool
     receipt_taken: bool
+    challenge_spent: bool = False
 
 
 def _prior_query() -> Select[Any]:
@@ -359,6 +436,10 @@ def _prior_query() -> Select[Any]:
         .where(ReceiptRecord.receipt_hash == bindparam("stored_hash"))
         .limit(1)
         .scalar_subquery(),
+        select(SpentChallenge.challenge_hash)
+        .where(SpentChallenge.challenge_hash == bindparam("spent"))
+        .limit(1)
+        .scalar_subquery(),
     )
 
 
@@ -366,21 +447,24 @@ def _prior_query() -> Select[Any]:
 PRIOR_QUERY = _prior_query()
 
 
-def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | None) -> Prior:
+def look_up_prior(
+    submitted: str | None, envelope_id: str, stored_hash: str | None, spent: str | None = None
+) -> Prior:
     """Answer every question :func:`sealed` asks the database before it
-    stores, in one round trip: ``SELECT`` of four scalar subqueries, each on
-    a unique or indexed column.
+    stores, in one round trip: ``SELECT`` of five scalar subqueries, each on
+    a unique or indexed column (``spent``: the hash of the upload's
+    proof-of-work challenge, :class:`.proofofwork.Proof`).
 
     Raises:
         UploadRefused: ``unavailable`` (database).
     """
     session = request_session("intake.db")
-    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash}
+    params = {"submitted": submitted, "envelope_id": envelope_id, "stored_hash": stored_hash, "spent": spent}
     try:
         # On the session's connection (its transaction) rather than through
         # session.execute: the query returns plain values, so the ORM's
         # result processing would be cost and nothing else.
-        seq, held_hash, known, holder = session.connection().execute(PRIOR_QUERY, params).one()
+        seq, held_hash, known, holder, spent_row = session.connection().execute(PRIOR_QUERY, params).one()
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
         raise _unavailable() from exc
@@ -389,6 +473,7 @@ def look_up_prior(submitted: str | None, envelope_id: str, stored_hash: str | No
         submission_receipt_hash=held_hash if submitted is not None else None,
         envelope_known=known is not None,
         receipt_taken=stored_hash is not None and holder is not None,
+        challenge_spent=spent is not None and spent_row is not None,
     )
 
 
@@ -400,24 +485,30 @@ def store_browser_envelope(
     receipt: str | None,
     followup_of: int | None = None,
     prior: Prior | None = None,
+    proof: proofofwork.Proof | None = None,
 ) -> None:
     """Store a checked browser upload and commit it.
 
     Args:
-        receipt: the receipt (28 digits, made by the browser) whose keyed
-            hash is stored with it, in the envelope's transaction (None for a
-            follow-up, which lives under its report's receipt).
+        receipt: the receipt's lookup value (64 hex digits, derived by the
+            browser) whose keyed hash is stored with it, in the envelope's
+            transaction (None for a follow-up, which lives under its
+            report's receipt).
         followup_of: the ``seq`` of the report a follow-up adds to.
         prior: :func:`look_up_prior` of this upload, made by the caller
             (which found no envelope with its submission token); None to
             look up here.
+        proof: the upload's proof-of-work challenge, recorded as spent in
+            the envelope's transaction.
 
     Raises:
-        UploadRefused: ``duplicate`` or ``unavailable``; nothing kept.
+        UploadRefused: ``duplicate``, ``altcha`` (the challenge was spent
+            by a racing request), ``quota`` (a follow-up over its report's
+            daily quota) or ``unavailable``; nothing kept.
     """
     session = request_session("intake.db")
     secret = current_app.config["RECEIPT_SECRET"]
-    stored_hash = receipt_hash(secret, receipt) if receipt is not None else None
+    stored_hash = lookup_hash(secret, receipt, header.version) if receipt is not None else None
     checked = prior is not None
     if prior is None:
         prior = look_up_prior(None, header.envelope_id, stored_hash)
@@ -444,15 +535,21 @@ def store_browser_envelope(
             followup_of=followup_of,
             submission_checked=checked and prior.submission_seq is None,
             header=header,
+            spent=(proof.challenge_hash, proof.keep_until) if proof is not None else None,
+            followup_quota=followup_quota() if followup_of is not None else None,
         )
     except DuplicateSubmissionError as exc:
         raise _duplicate() from exc
+    except ChallengeSpentError as exc:
+        raise _proof_refused() from exc
+    except FollowupQuotaError as exc:
+        raise UploadRefused("quota", quota_message(), 429) from exc
     except StoreError as exc:
         current_app.logger.error("could not store a browser-sealed envelope")
         raise _unavailable() from exc
 
 
-def stored_earlier(submitted: str, receipt: str) -> bool:
+def stored_earlier(submitted: str, receipt: str, version: int) -> bool:
     """Whether this form was stored already under this very receipt: the
     same page's retry after its first answer was lost.
 
@@ -480,18 +577,18 @@ def stored_earlier(submitted: str, receipt: str) -> bool:
         raise _unavailable() from exc
     if row is None:
         return False
-    return _same_receipt(row.receipt_hash, receipt)
+    return _same_receipt(row.receipt_hash, receipt, version)
 
 
-def _same_receipt(stored: str | None, receipt: str) -> bool:
+def _same_receipt(stored: str | None, receipt: str, version: int) -> bool:
     """The decision of :func:`stored_earlier` once an envelope with the
     form's submission token is found, its keyed receipt hash ``stored``:
     True, or raises as :func:`stored_earlier`."""
     if stored is None:
         raise _duplicate()
     if not allow_guess(request.remote_addr):
-        raise _busy()
-    if not equal(stored, receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)):
+        raise busy()
+    if not equal(stored, lookup_hash(current_app.config["RECEIPT_SECRET"], receipt, version)):
         raise _duplicate()
     return True
 
@@ -509,35 +606,63 @@ def sealed() -> Response:
         # One address's flood is refused before the body is read; what
         # everyone shares is spent only on uploads that did the work.
         if not allow_submission(request.remote_addr, use_global=not proofofwork.required()):
-            raise _busy()
+            raise busy()
         envelope, header, submitted = receive_browser_envelope()
-        require_proof_of_work()
-        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
-            raise _busy()
-        receipt = request.form.get("receipt")
-        if receipt is None or not is_receipt(receipt):
-            # Every page this intake serves makes one (js/receipt.js): a
-            # missing or malformed one is an old or foreign page.
+        # The proof's signature here (one HMAC); whether it was spent is
+        # one more question of look_up_prior's single query.
+        proof = require_proof_of_work(look_up=False)
+        digits: str | None = None
+        lookup = request.form.get("lookup")
+        if lookup is None:
+            # A page from before the lookup value: it sent the receipt. The
+            # lookup is derived here, in memory, for this request only.
+            digits = request.form.get("receipt")
+            if digits is None or not is_receipt(digits):
+                # Every page this intake serves makes one (js/receipt.js): a
+                # missing or malformed one is an old or foreign page.
+                raise _stale()
+            lookup = lookup_value(reply_seed(digits))
+        elif not is_lookup(lookup):
             raise _stale()
-        # One query answers "this form again?", "this envelope again?" and
-        # "this receipt in use?" (look_up_prior), rather than three, plus
-        # the store's own look-up of the token.
-        stored_hash = receipt_hash(current_app.config["RECEIPT_SECRET"], receipt)
-        prior = look_up_prior(submitted, header.envelope_id, stored_hash)
-        if prior.submission_seq is not None and _same_receipt(prior.submission_receipt_hash, receipt):
-            return _receipt_answer(receipt, earlier=True)
+        # One query answers "this form again?", "this envelope again?",
+        # "this receipt in use?" and "this challenge spent?"
+        # (look_up_prior), rather than four, plus the store's own look-up
+        # of the token.
+        stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup, header.version)
+        prior = look_up_prior(
+            submitted, header.envelope_id, stored_hash, proof.challenge_hash if proof is not None else None
+        )
+        if prior.challenge_spent:
+            raise _proof_refused()
+        # Everyone's allowance only now: the form's CSRF token, a
+        # well-formed envelope and an unspent proof of work are shown.
+        if proofofwork.required() and not allow_submission(request.remote_addr, per_client=False):
+            raise busy()
+        require_disk_room(envelope)
+        if prior.submission_seq is not None and _same_receipt(
+            prior.submission_receipt_hash, lookup, header.version
+        ):
+            return _receipt_answer(digits, earlier=True)
         try:
-            store_browser_envelope(envelope, header, submitted, receipt=receipt, prior=prior)
+            store_browser_envelope(envelope, header, submitted, receipt=lookup, prior=prior, proof=proof)
         except UploadRefused as refusal:
             # The same form racing itself: the other request stored it.
-            if refusal.error == "duplicate" and submitted is not None and stored_earlier(submitted, receipt):
-                return _receipt_answer(receipt, earlier=True)
+            if (
+                refusal.error == "duplicate"
+                and submitted is not None
+                and stored_earlier(submitted, lookup, header.version)
+            ):
+                return _receipt_answer(digits, earlier=True)
             raise
     except UploadRefused as refusal:
         return _refused(refusal)
-    return _receipt_answer(receipt, earlier=False)
+    return _receipt_answer(digits, earlier=False)
 
 
-def _receipt_answer(receipt: str, *, earlier: bool) -> Response:
-    # The receipt travels in this body only: never a URL, a cookie or a log.
-    return jsonify(receipt=format_receipt(receipt), earlier=earlier)
+def _receipt_answer(receipt: str | None, *, earlier: bool) -> Response:
+    # The browser shows the receipt it made. Only a page from before the
+    # lookup value sent the receipt, and gets it back in this body: never a
+    # URL, a cookie or a log.
+    if receipt is None:
+        return jsonify(stored=True, earlier=earlier)
+    return jsonify(stored=True, receipt=format_receipt(receipt), earlier=earlier)

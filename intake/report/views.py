@@ -9,24 +9,27 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 from wtforms import StringField
+from wtforms.validators import ValidationError
 
 from ..db import request_session
 from ..envelope import PublicKeyFile, seal
-from ..envelope.keys import b64encode
-from ..envelope.replykey import reply_private_key
+from ..envelope.conversation import auth_key, lookup_value
+from ..envelope.keys import RecipientPrivateKey, b64encode
+from ..envelope.replykey import reply_seed
 from ..i18n import available_languages, best_language, current_language
 from ..keyring import Keyring, current_keyring
 from ..receipts import (
     ReceiptFormatError,
     format_receipt,
     is_submission_token,
+    lookup_hash,
     new_receipt,
     new_submission_token,
     normalize_receipt,
-    receipt_hash,
     submission_hash,
 )
 from ..store import (
@@ -41,8 +44,15 @@ from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, attachment_inputs, chosen_files, file_size, note_request_start
-from .limits import current_limits, megabytes, size_text
+from .forms import (
+    ReportForm,
+    attachment_inputs,
+    chosen_files,
+    csrf_time_limit,
+    file_size,
+    note_request_start,
+)
+from .limits import MIB, current_limits, disk_has_room, megabytes, size_text
 from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
@@ -211,7 +221,7 @@ TRAP_FIELD = "extra_note"
 
 def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
     """The form again with everything posted kept (files must be chosen
-    again), a ``notice`` (``throttled``, ``trap`` or one of
+    again), a ``notice`` (``throttled``, ``disk_full``, ``trap`` or one of
     :data:`FORM_LIMITS`) and nothing stored."""
     return (
         render_template(
@@ -225,6 +235,41 @@ def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, statu
         ),
         status,
     )
+
+
+def from_own_page() -> bool:
+    """Whether the current POST comes from this reporter's own page: its
+    CSRF token belongs to their session (a cookie that another site's post
+    never carries: ``SameSite=Strict``), or the browser says the post was
+    sent from a page of this very origin (``Sec-Fetch-Site: same-origin``,
+    a header no page can set), which keeps what a reporter typed when only
+    their session expired. True when CSRF checking is off (tests)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"), time_limit=csrf_time_limit())
+    except ValidationError:
+        return False
+    return True
+
+
+def _cannot_send_here() -> bool:
+    """Whether no form can be sent from this address at all: a ``Secure``
+    session cookie on plain http (intake/report/cookies.py). Such a post
+    cannot be told from another site's (no cookie, and browsers say where
+    a post came from only in a secure context), but nothing it carries can
+    be stored from here either, so the form comes back with what was typed
+    and says why (the CSRF check fails below) rather than an empty form."""
+    from .cookies import secure_cookie_over_http
+
+    return secure_cookie_over_http()
+
+
+def _upload_size(report_form: ReportForm) -> int:
+    """Bytes of the chosen files (in memory), for the disk floor."""
+    return sum(file_size(f) for f in chosen_files(report_form.attachments.data))
 
 
 def _files_were_chosen(posted: MultiDict[str, str]) -> bool:
@@ -262,10 +307,27 @@ def form() -> str | tuple[str, int]:
     """Show the form; on a valid POST, seal in memory, store, show the
     receipt. A POST from the language chooser (``switch_language``) only
     shows the form again in this language; a POST past the submission
-    throttle, or with the honeypot filled, stores nothing and shows the
-    form again with everything kept."""
+    throttle or the disk floor, or with the honeypot filled, stores
+    nothing and shows the form again with everything kept. A POST that is
+    not from the reporter's own page (:func:`from_own_page`) gets a fresh,
+    empty form."""
     keyring = current_keyring()
     report_form = ReportForm()
+    if report_form.is_submitted() and not from_own_page() and not _cannot_send_here():
+        # A post from another site (or from a page whose session is gone,
+        # in a browser that does not say where it was sent from): nothing
+        # it carries reaches the page, so it can neither plant a spent
+        # submission token ("received already" on the next Send) nor tick
+        # consents or untick recipients. A fresh, empty form; nothing done.
+        fresh = ReportForm(formdata=None)
+        fresh.submission.data = new_submission_token()
+        notice = None if SWITCH_LANGUAGE in request.form else "foreign"
+        return (
+            render_template(
+                "intake/form.html", form=fresh, errors={}, notice=notice, **form_context(keyring, None)
+            ),
+            200 if notice is None else 400,
+        )
     if not is_submission_token(report_form.submission.data):
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
@@ -276,11 +338,11 @@ def form() -> str | tuple[str, int]:
         # kept and say which limit, rather than refuse the whole post.
         return _form_again(keyring, report_form, notice=limit, status=413)
     if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
-        # The language chooser on this form posted what was typed to the
-        # form of another language: show it there, keep every value, store
-        # nothing, check nothing (not even CSRF: nothing is done). Files
-        # cannot be kept by a server that must not hold them (and a file
-        # input cannot be filled in), so the page asks for them again.
+        # The language chooser on this reporter's own form (checked above)
+        # posted what was typed to the form of another language: show it
+        # there, keep every value, store nothing. Files cannot be kept by a
+        # server that must not hold them (and a file input cannot be
+        # filled in), so the page asks for them again.
         return render_template(
             "intake/form.html",
             form=report_form,
@@ -289,10 +351,6 @@ def form() -> str | tuple[str, int]:
             files_dropped=_files_were_chosen(request.form),
             **form_context(keyring, request.form),
         )
-    if report_form.is_submitted() and not allow_submission(request.remote_addr):
-        # A flood (docs/report-fields.md, "Floods"): refuse before any work,
-        # but keep what a real reporter typed so they can send it later.
-        return _form_again(keyring, report_form, notice="throttled", status=429)
     if report_form.is_submitted() and request.form.get(TRAP_FIELD, "").strip():
         # The hidden "leave this field empty" field has text: a script that
         # fills every field, or (rarely) a browser's autofill or a person.
@@ -328,6 +386,14 @@ def form() -> str | tuple[str, int]:
         )
     if report is None:  # not reachable: set whenever the form was submitted
         abort(400)
+    # Everyone's allowance only now, once the post has shown what it can
+    # cheaply show (a CSRF token of this session, a well-formed form): a
+    # flood of empty or junk posts spends none of it (docs/report-fields.md,
+    # "Floods"). What a real reporter typed is kept, to send later.
+    if not allow_submission(request.remote_addr):
+        return _form_again(keyring, report_form, notice="throttled", status=429)
+    if not disk_has_room(_upload_size(report_form) + MIB):
+        return _form_again(keyring, report_form, notice="disk_full", status=507)
 
     session = request_session("intake.db")
     submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
@@ -339,7 +405,11 @@ def form() -> str | tuple[str, int]:
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
+    # The conversation's auth key (intake/envelope/conversation.py) goes
+    # inside the sealed body (format v2): replies and follow-ups must prove
+    # it. Both, and the receipt, leave scope with this request.
     receipt = new_receipt()
+    receipt_key = reply_seed(receipt)
     sealed = seal(
         report,
         [key.public_key for org in chosen for key in org.keys],
@@ -347,9 +417,11 @@ def form() -> str | tuple[str, int]:
         sealed_by="server",
         attachments=attachments,
         chunk_size=current_app.config["CHUNK_SIZE"],
-        reply_key=reply_private_key(receipt).public_key.raw,
+        reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
+        auth={"key": auth_key(receipt_key)},
     )
-    del report, attachments  # plaintext leaves scope before any I/O
+    stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup_value(receipt_key), 2)
+    del report, attachments, receipt_key  # plaintext leaves scope before any I/O
 
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
@@ -358,7 +430,7 @@ def form() -> str | tuple[str, int]:
             blobs,
             sealed,
             keyring.recipient_of_key(),
-            receipt_hash=receipt_hash(current_app.config["RECEIPT_SECRET"], receipt),
+            receipt_hash=stored_hash,
             submission_hash=submitted,
             # Looked up above, before the sealing: not again (a race of the
             # same form with itself still meets the unique column).

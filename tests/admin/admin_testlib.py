@@ -29,8 +29,9 @@ from werkzeug.serving import make_server
 
 from admin import accounts, custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.roster import Roster
 from admin.sync import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
-from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, seal
+from intake.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
 from intake.envelope.keys import b64decode, b64encode
 
 CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
@@ -54,6 +55,60 @@ def unlock(app: Flask, passphrase: str = PASSPHRASE) -> None:
     with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
         keyring = app.extensions[KEYRING_EXTENSION]
         custody.unlock(keyring, session, Path(app.config["DATA_DIR"]), passphrase)
+
+
+def pin_roster(app: Flask, *others: RecipientPublicKey, recipient_id: str = "other-org") -> Roster:
+    """Pin a coalition roster in ``app`` (admin/roster.py) as ``roster
+    import`` would: every key this console holds (its private key files,
+    under their own recipient ids) and ``others`` under ``recipient_id``.
+    Without one, a console pins its own keys only, so a test that syncs
+    envelopes sealed to other organizations' keys pins them here."""
+    from admin import roster
+
+    data_dir = Path(app.config["DATA_DIR"])
+    today = date.today()
+    entries = []
+    for info, _doc in custody.list_private_keys(data_dir):
+        entries.append(_entry(info.recipient_id, _public_of(data_dir, info.key_id), today))
+    entries += [_entry(recipient_id, key, today) for key in others]
+    made = roster.Roster.of(entries)
+    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+        roster.pin(session, made, today)
+    return made
+
+
+def _entry(recipient_id: str, key: RecipientPublicKey, today: date) -> Any:
+    from admin.roster import RosterEntry
+
+    return RosterEntry(
+        recipient_id,
+        f"{recipient_id} (en)",
+        f"{recipient_id} (zh)",
+        key,
+        today,
+        today.replace(year=today.year + 2),
+    )
+
+
+#: Public halves of the private keys tests store, by key id (the private key
+#: files hold the key id only; the tests made the keys, so they know them).
+PUBLIC_KEYS: dict[str, RecipientPublicKey] = {}
+
+
+def _public_of(data_dir: Path, key_id: str) -> RecipientPublicKey:
+    try:
+        return PUBLIC_KEYS[key_id]
+    except KeyError:
+        raise AssertionError("store test keys with admin_testlib.store_key to pin them") from None
+
+
+def store_key(key: RecipientPrivateKey, data_dir: Path, recipient_id: str = RECIPIENT_ID) -> Path:
+    """:func:`admin.custody.store_private_key` under PASSPHRASE with cheap
+    Argon2id, remembering the public half for :func:`pin_roster`."""
+    PUBLIC_KEYS[key.key_id] = key.public_key
+    return custody.store_private_key(
+        key, PASSPHRASE, recipient_id=recipient_id, data_dir=data_dir, argon2id=CHEAP_ARGON2ID
+    )
 
 
 def sync_from(app: Flask, fake: FakeIntake, page_size: int = MAX_PAGE_SIZE, **options: Any) -> SyncResult:
@@ -312,7 +367,11 @@ class FakeIntake:
         day: date = date(2026, 11, 2),
         sealed_by: str = "server",
         reply_key: bytes | None = None,
+        **seal_options: Any,
     ) -> Served:
+        """Seal ``report`` to the organization's key and serve it next;
+        ``seal_options`` go to :func:`intake.envelope.seal` (``auth``,
+        ``envelope_id``: format v2)."""
         sealed = seal(
             report,
             [self.key.public_key],
@@ -320,6 +379,7 @@ class FakeIntake:
             sealed_by=sealed_by,
             attachments=attachments,
             reply_key=reply_key,
+            **seal_options,
         )
         served = Served(
             seq=len(self.envelopes) + 1,

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake
+from admin_testlib import CHEAP_ARGON2ID, AuthActions, FakeIntake, store_key
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from admin import create_app, custody
+from admin import create_app
 from admin.extensions import DB_EXTENSION
 from intake.envelope import RecipientPrivateKey
 
@@ -38,6 +38,9 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
             "WTF_CSRF_ENABLED": False,
             # No login floor in tests (tests/hardening/test_timing.py sets one).
             "LOGIN_TIME_FLOOR": 0,
+            # The fake intake serves the reviewer API only, no public pages:
+            # tests of the watch (test_seized_intake.py) turn it on.
+            "INTAKE_CHECK_ON_SYNC": False,
             **overrides,
         }
         app = create_app(config)
@@ -78,9 +81,7 @@ def auth(app: Flask, client: FlaskClient) -> AuthActions:
 def org_key(data_dir: Path) -> RecipientPrivateKey:
     """The organization's key, sealed under PASSPHRASE in DATA_DIR/private-keys."""
     key = RecipientPrivateKey.generate()
-    custody.store_private_key(
-        key, PASSPHRASE, recipient_id=RECIPIENT_ID, data_dir=data_dir, argon2id=CHEAP_ARGON2ID
-    )
+    store_key(key, data_dir)
     return key
 
 
@@ -107,13 +108,7 @@ def intake_factory() -> Iterator[Callable[[Flask], FakeIntake]]:
 
     def make(app: Flask) -> FakeIntake:
         key = RecipientPrivateKey.generate()
-        custody.store_private_key(
-            key,
-            PASSPHRASE,
-            recipient_id=RECIPIENT_ID,
-            data_dir=Path(app.config["DATA_DIR"]),
-            argon2id=CHEAP_ARGON2ID,
-        )
+        store_key(key, Path(app.config["DATA_DIR"]))
         fake = FakeIntake(key)
         fake.start()
         fakes.append(fake)

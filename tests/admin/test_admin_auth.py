@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from admin import accounts
+from admin.config import ProductionSettingsError
 from admin.extensions import DB_EXTENSION
 from admin.models import User
 
@@ -113,17 +114,49 @@ def test_session_cookie_flags(client: FlaskClient, auth: AuthActions) -> None:
     assert "SameSite=Strict" in cookie
 
 
+PRODUCTION = {
+    "TESTING": False,
+    "WEBAUTHN_RP_ID": "console.example.org",
+    "WEBAUTHN_ORIGIN": "https://console.example.org",
+}
+
+
 def test_cookie_secure_by_default_outside_tests(make_app: Callable[..., Flask]) -> None:
-    assert make_app(TESTING=False).config["SESSION_COOKIE_SECURE"] is True
+    assert make_app(**PRODUCTION).config["SESSION_COOKIE_SECURE"] is True
 
 
 def test_cookie_secure_can_be_turned_off_for_the_demo(
     make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert make_app(TESTING=False, SESSION_COOKIE_SECURE=False).config["SESSION_COOKIE_SECURE"] is False
+    demo = {"TESTING": False, "DEVELOPMENT": True}
+    assert make_app(**demo, SESSION_COOKIE_SECURE=False).config["SESSION_COOKIE_SECURE"] is False
     monkeypatch.setenv("ADMIN_SESSION_COOKIE_SECURE", "false")
+    monkeypatch.setenv("ADMIN_DEVELOPMENT", "true")
     app = make_app(TESTING=False)
     assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"WEBAUTHN_RP_ID": None}, "ADMIN_WEBAUTHN_RP_ID is not set"),
+        ({"WEBAUTHN_ORIGIN": None}, "ADMIN_WEBAUTHN_ORIGIN is not set"),
+        ({"WEBAUTHN_ORIGIN": "http://console.example.org"}, "must be https://"),
+        ({"WEBAUTHN_ORIGIN": "https://elsewhere.example.net"}, "must be ADMIN_WEBAUTHN_RP_ID or under it"),
+        ({"SESSION_COOKIE_SECURE": False}, "ADMIN_SESSION_COOKIE_SECURE must be true"),
+    ],
+)
+def test_production_start_needs_relying_party_and_secure_cookies(
+    make_app: Callable[..., Flask], settings: dict[str, object], named: str
+) -> None:
+    """Outside tests and the demo, the console refuses to start rather than
+    take the WebAuthn relying party from the request's Host header or send
+    its session cookie without Secure; the message names the setting."""
+    with pytest.raises(ProductionSettingsError, match=named):
+        make_app(**{**PRODUCTION, **settings})
+    # A subdomain of the RP ID is a valid origin.
+    app = make_app(**{**PRODUCTION, "WEBAUTHN_ORIGIN": "https://reviewers.console.example.org:8443"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
 def test_security_headers(client: FlaskClient) -> None:
@@ -132,7 +165,9 @@ def test_security_headers(client: FlaskClient) -> None:
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # same-origin: behind HTTPS, Flask-WTF wants a same-origin Referer on
+    # every post (tests/admin/test_admin_https.py); nothing goes elsewhere.
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert b'<html lang="en" dir="ltr">' in response.data
 
@@ -167,8 +202,16 @@ def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
 
 def test_console_pages_use_the_same_origin_stylesheet(client: FlaskClient) -> None:
     page = client.get("/login").get_data(as_text=True)
-    assert '<link rel="stylesheet" href="/static/console.css">' in page
-    with client.get("/static/console.css") as css:
+    css_asset = client.application.extensions["assets"]["console.css"]
+    assert css_asset.hashed.startswith("console.") and css_asset.integrity.startswith("sha384-")
+    tag = f'<link rel="stylesheet" href="/static/{css_asset.hashed}" integrity="{css_asset.integrity}">'
+    assert tag in page
+    # The hashed name is cached for long; the page itself never.
+    with client.get(f"/static/{css_asset.hashed}") as css:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
         assert css.headers["X-Content-Type-Options"] == "nosniff"
+        assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    with client.get("/static/console.css") as plain:
+        assert plain.status_code == 200 and plain.headers["Cache-Control"] == "no-cache"
+    assert client.get("/login").headers["Cache-Control"] == "no-store"

@@ -100,7 +100,7 @@ def test_one_message_per_account_with_counts_only(
         assert "http" not in raw
         for s, mark in zip(served, marks, strict=True):
             assert s.envelope_id not in raw and mark not in raw
-    assert digest_audit(app) == ["new=2 needs_information=1 urgent=2 recipients=3 sent=3 failed=0"]
+    assert digest_audit(app) == ["new=2 needs_information=1 urgent=2 alarms=0 recipients=3 sent=3 failed=0"]
 
 
 def test_sent_when_nothing_waits(
@@ -127,7 +127,7 @@ def test_never_in_clear_when_starttls_is_expected(
     assert SMTP_PASSWORD not in result.output
     assert sink.state.messages == [] and sink.state.logins == []
     assert not any(line.upper().startswith(("AUTH", "MAIL", "DATA")) for line in sink.state.lines)
-    assert digest_audit(app) == ["new=0 needs_information=0 urgent=0 failed=SMTPNotSupportedError"]
+    assert digest_audit(app) == ["new=0 needs_information=0 urgent=0 alarms=0 failed=SMTPNotSupportedError"]
 
 
 def test_login_and_a_refused_recipient(

@@ -3,6 +3,8 @@ and only when the sealed body agrees with the intake's link."""
 
 from __future__ import annotations
 
+import os
+
 from admin_testlib import AuthActions, FakeIntake, canary, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,6 +14,8 @@ from admin.extensions import DB_EXTENSION
 from admin.models import Case, Quarantine
 from admin.sync import SyncResult
 from intake.envelope import AttachmentInput
+from intake.envelope.conversation import followup_proof
+from intake.envelope.format import new_envelope_id
 
 
 def run_sync(app: Flask, fake: FakeIntake) -> SyncResult:
@@ -74,3 +78,46 @@ def test_a_followup_whose_report_is_missing_stays_in_the_inbox(
     auth.login_as("reviewer")
     assert text in client.get("/").get_data(as_text=True)
     assert "not in this console" in client.get(f"/cases/{orphan}").get_data(as_text=True)
+
+
+def test_follow_ups_are_checked_against_their_reports_conversation_key(
+    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+) -> None:
+    """Format v2 (docs/envelope.md section 14): a follow-up of a v2 report is
+    filed only with a proof under that report's key; a follow-up of an
+    older (v1) report cannot be checked and is marked on the case page."""
+    key = os.urandom(32)
+    report = intake.add({"narrative": "new"}, auth={"key": key}).envelope_id
+    proven_id = new_envelope_id()
+    proven = intake.add(
+        {"form_version": 2, "kind": "followup", "follows": report, "narrative": f"proven {canary()}"},
+        auth={"proof": followup_proof(key, report, proven_id)},
+        envelope_id=proven_id,
+    )
+    proven.follows = report
+    # A proof made for another envelope id does not move to this one.
+    moved = intake.add(
+        {"form_version": 2, "kind": "followup", "follows": report, "narrative": "moved"},
+        auth={"proof": followup_proof(key, report, new_envelope_id())},
+    )
+    moved.follows = report
+    older = intake.add({"narrative": "older"}).envelope_id
+    older_followup = followup(intake, older, f"older follow-up {canary()}")
+    unlock(app)
+    result = run_sync(app, intake)
+    assert (result.added, result.quarantined) == (4, 1)
+    assert result.alarms == [
+        "sync quarantined a follow-up: forged follow-up: its proof does not verify under the report's key; "
+        "not filed on the case"
+    ]
+    with app.extensions[DB_EXTENSION].session() as session:
+        verified = {e: v for e, v in session.execute(select(Case.envelope_id, Case.followup_verified))}
+        quarantined = {q.envelope_id: q.error_class for q in session.scalars(select(Quarantine))}
+    assert quarantined == {moved.envelope_id: "ForgedFollowupError"}
+    assert verified[proven_id] is True and verified[older_followup] is False
+
+    auth.login_as("reviewer")
+    page = client.get(f"/cases/{report}").get_data(as_text=True)
+    assert "proven" in page and "not authenticated (older report)" not in page
+    page = client.get(f"/cases/{older}").get_data(as_text=True)
+    assert "older follow-up" in page and "not authenticated (older report)" in page

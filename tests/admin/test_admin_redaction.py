@@ -180,18 +180,24 @@ def test_redacted_copy_needs_the_key(app: Flask, client: FlaskClient, auth: Auth
 
 def _damaged_images() -> list[tuple[str, str, bytes]]:
     """Images Pillow opens but cannot fully decode: a WebP whose EXIF chunk
-    is not TIFF (SyntaxError in Pillow), a JPEG whose orientation entry is
-    cut (struct.error when the orientation is applied)."""
+    is not TIFF (SyntaxError in Pillow)."""
     webp = io.BytesIO()
     Image.new("RGB", (4, 4), (9, 9, 9)).save(webp, "WEBP", exif=b"this is not a TIFF header at all")
+    return [("broken.webp", "image/webp", webp.getvalue())]
+
+
+def _jpeg_with_cut_orientation() -> bytes:
+    """A JPEG whose EXIF orientation entry is cut: Pillow's exif_transpose
+    fails on it (struct.error rewriting the EXIF), but its pixels decode and
+    the orientation value reads."""
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation
     exif[0x010F], exif[0x0110] = "Make", "Model"
     jpeg = io.BytesIO()
-    Image.new("RGB", (4, 4), (9, 9, 9)).save(jpeg, "JPEG", exif=exif.tobytes())
+    Image.new("RGB", (4, 2), (9, 9, 9)).save(jpeg, "JPEG", exif=exif.tobytes())
     data = bytearray(jpeg.getvalue())
     data[data.index(b"Exif\x00\x00") + 17] = 0
-    return [("broken.webp", "image/webp", webp.getvalue()), ("broken.jpg", "image/jpeg", bytes(data))]
+    return bytes(data)
 
 
 def test_damaged_images_get_no_preview_and_no_server_error(
@@ -199,9 +205,12 @@ def test_damaged_images_get_no_preview_and_no_server_error(
 ) -> None:
     """Pillow raises far more than OSError on damaged files: every page of
     an attachment answers "no preview" (415), never a 500, and no redacted
-    copy is offered for what cannot be decoded."""
+    copy is offered for what cannot be decoded. A JPEG whose EXIF is
+    damaged but whose pixels decode is previewed, upright, and its redacted
+    copy carries no EXIF at all."""
     files = _damaged_images()
-    served = intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in files))
+    cut = ("cut.jpg", "image/jpeg", _jpeg_with_cut_orientation())
+    served = intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in [*files, cut]))
     unlock(app)
     sync_from(app, intake)
     auth.login_as("reviewer")
@@ -219,6 +228,14 @@ def test_damaged_images_get_no_preview_and_no_server_error(
             assert client.get(f"{base}/{position}/preview.png").status_code == 415
             assert client.get(f"{base}/{position}/redacted").status_code == 415
             assert client.get(f"{base}/{position}").status_code == 200  # the original, as a download
+        position = len(files)
+        assert "Download a redacted copy" in client.get(f"{base}/{position}/inspect").get_data(as_text=True)
+        preview = client.get(f"{base}/{position}/preview.png")
+        assert preview.status_code == 200
+        with Image.open(io.BytesIO(preview.data)) as image:
+            assert image.size == (2, 4)  # orientation 6 applied
+        redacted = client.get(f"{base}/{position}/redacted")
+        assert redacted.status_code == 200 and b"Exif" not in redacted.data
 
 
 def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
@@ -236,7 +253,8 @@ def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments/0"
     page = client.get(f"{base}/inspect").get_data(as_text=True)
-    assert "This image reveals: GPS, device, time, owner." in page
+    # The comment that makes it a PDF is readable text, counted as such.
+    assert "This image reveals: GPS, device, time, owner, readable text (1)." in page
     redacted = client.get(f"{base}/redacted")
     assert redacted.status_code == 200 and "-redacted.jpg" in redacted.headers["Content-Disposition"]
     assert attachments.inspect_image(redacted.data).gps is None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, canary, unlock
+from admin_testlib import AuthActions, FakeIntake, canary, pin_roster, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -293,6 +293,15 @@ def test_recipients_name_our_keys_and_count_the_others(app: Flask, org_key: Reci
         assert [v.text for v in values] == ["this organization (test-org)", "another organization"]
         assert [v.code for v in values] == [org_key.key_id[:16], other.key_id[:16]]
         assert recipients_of(b"not a header", Path(app.config["DATA_DIR"])) == []
+        # With a pinned roster, the other organization is named from it,
+        # and a key outside it is said to be so.
+        pinned = pin_roster(app, other.public_key).by_key_id()
+        named = recipients_of(sealed.header, Path(app.config["DATA_DIR"]), pinned)
+        assert [v.text for v in named] == ["this organization (test-org)", "other-org (en) (other-org)"]
+        stranger = RecipientPrivateKey.generate().public_key
+        planted = seal({"narrative": "x"}, [org_key.public_key, stranger], day=date(2026, 11, 2))
+        shown = recipients_of(planted.header, Path(app.config["DATA_DIR"]), pinned)
+        assert shown[1].text == "a key outside the pinned roster" and shown[1].unknown
 
 
 def test_report_sections_never_raise_on_odd_reports(app: Flask) -> None:

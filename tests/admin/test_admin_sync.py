@@ -14,6 +14,7 @@ from admin_testlib import (
     Served,
     canary,
     files_containing,
+    pin_roster,
     sync_from,
     unlock,
 )
@@ -99,7 +100,9 @@ def test_tampered_envelopes_are_quarantined_and_the_rest_sync(app: Flask, intake
 
 
 def test_envelope_for_another_key_is_quarantined(app: Flask, intake: FakeIntake) -> None:
+    # A key of the pinned roster, but not ours: quarantined as not for us.
     stranger = RecipientPrivateKey.generate().public_key
+    pin_roster(app, stranger)
     sealed = seal({"narrative": "not for us"}, [stranger], day=date(2026, 11, 2))
     intake.envelopes.append(Served(seq=1, sealed=sealed, header=sealed.header, body=sealed.body))
     unlock(app)

@@ -116,5 +116,6 @@ def test_briefing_page_is_for_coordinators(app: Flask, auth: AuthActions, coded_
     csv_response = client.get("/briefing/download/tactic.csv?from=2025-01&to=2026-10&k=5")
     assert csv_response.status_code == 200
     assert csv_response.headers["Content-Disposition"].startswith("attachment")
-    assert csv_response.get_data(as_text=True).startswith("unit,tactic,")
+    # Files from the page are drafts unless published (tests/briefing/test_briefing_ledger.py).
+    assert csv_response.get_data(as_text=True).startswith("DRAFT — NOT FOR RELEASE\nunit,tactic,")
     assert client.get("/briefing/download/secrets.txt?from=2025-01&to=2026-10").status_code == 404

@@ -149,7 +149,11 @@ class LiveIntake:
         report's reply key and hand it over with the console's client."""
         reply_key = parse_header(report.header).reply_key
         assert reply_key is not None
-        sealed = seal_reply(reply_key, report.envelope_id, text, sender, today_utc())
+        # The conversation key comes from the sealed report, as a console
+        # opens it (format v2); an older report has none.
+        opened = self.open(report)
+        auth_key = opened.auth.get("key") if opened.auth else None
+        sealed = seal_reply(reply_key, report.envelope_id, text, sender, today_utc(), auth_key=auth_key)
         with IntakeClient(self.url, self.api_token("org-a")) as client:
             assert client.post_reply(report.envelope_id, sealed.header, sealed.body) is True
 

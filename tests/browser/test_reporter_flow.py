@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from intake.envelope import parse_header
-from intake.envelope.replykey import reply_private_key
+from intake.envelope.conversation import auth_key, followup_proof
+from intake.envelope.replykey import reply_private_key, reply_seed
 from intake.receipts import normalize_receipt
 
 from ..helpers import database_bytes
@@ -125,6 +126,11 @@ def test_report_receipt_follow_up_in_every_language(page: Any, live_intake: Live
     opened = live_intake.open(followup_row)
     assert opened.report["kind"] == "followup" and opened.report["follows"] == report_row.envelope_id
     assert [a.data for a in opened.attachments] == [b"one more thing"]
+    # Format v2: the report carries the conversation key derived from the
+    # receipt, the follow-up a proof under it (docs/envelope.md section 14).
+    key = auth_key(reply_seed(digits))
+    assert live_intake.open(report_row).auth == {"key": key}
+    assert opened.auth == {"proof": followup_proof(key, report_row.envelope_id, followup_row.envelope_id)}
     assert _storage(page) == {"local": 0, "session": 0, "idb": 0, "cookies": ""}
     assert page.errors == []
 
@@ -379,16 +385,26 @@ def test_enter_in_a_text_field_neither_sends_nor_changes_language(page: Any, liv
 
 def test_changing_language_after_the_receipt_keeps_the_receipt(page: Any, live_intake: LiveIntake) -> None:
     """A reporter on the English form switches to Chinese to read the
-    receipt page: the receipt comes along (posted, never in a URL)."""
+    receipt page: the receipt comes along, and never leaves the browser
+    (the page is rebuilt from the Chinese form page, docs/threat-model.md)."""
     page.goto("/en/")
     page.wait_for_selector("form[data-sealing=browser]", state="attached")
     page.fill("textarea[name=narrative]", "a report in the wrong language")
     page.click("form button[type=submit]")
     receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
+    live_intake.capture.requests.clear()
     page.click("button[name=switch_language][value=zh-hant]")
-    page.wait_for_url("**/zh-hant/receipt/shown")
+    page.wait_for_selector("html[lang=zh-Hant] .receipt-number output", state="attached")
     assert page.text_content(".receipt-number output") == receipt
-    assert page.get_attribute("html", "lang") == "zh-Hant"
-    assert receipt.replace(" ", "") not in page.url.replace(" ", "")
+    assert page.is_visible("[data-receipt-action=copy]")
+    # And back again, from the Chinese page's own buttons.
+    page.click("button[name=switch_language][value=fr]")
+    page.wait_for_selector("html[lang=fr] .receipt-number output", state="attached")
+    assert page.text_content(".receipt-number output") == receipt
+    digits = receipt.replace(" ", "")
+    assert live_intake.capture.requests, "the switch fetched the other language's page"
+    for request in live_intake.capture.requests:
+        assert request.method == "GET" and "receipt" not in request.target
+        assert not request.contains(digits.encode()) and not request.contains(receipt.encode())
     assert len(live_intake.new_envelopes()) == 1  # the report was not sent again
     assert page.errors == []

@@ -95,10 +95,12 @@ def test_more_fields_than_the_limit_keep_the_first_and_say_so(server: Server) ->
 
 class _HugeBody:
     """A URL-encoded body of ``size`` bytes made as it is read: a narrative
-    field of ``size`` bytes of ``a`` after a short city field."""
+    field of ``size`` bytes of ``a`` after a CSRF token (if any) and a
+    short city field."""
 
-    def __init__(self, size: int) -> None:
-        self.head = b"city=Richmond&narrative="
+    def __init__(self, size: int, csrf: str | None = None) -> None:
+        token = f"csrf_token={csrf}&".encode("ascii") if csrf is not None else b""
+        self.head = token + b"city=Richmond&narrative="
         self.size = size
         self.sent = 0
 
@@ -124,9 +126,22 @@ def _peak_rss_kib(pid: int) -> int:
 def test_a_200_mb_url_encoded_post_is_never_held_or_echoed(server: Server) -> None:
     (worker,) = server.worker_pids()
     size = 200 * MIB
-    response = requests.post(
+    # From another site (no session, no CSRF token): refused, nothing echoed.
+    foreign = requests.post(
         server.url + "/en/",
         data=_HugeBody(size),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=300,
+    )
+    assert foreign.status_code == 400
+    assert 'value="Richmond"' not in foreign.text
+    assert len(foreign.content) < 8 * MIB
+    # From the reporter's own page: the beginning is kept and shown.
+    session = requests.Session()
+    token = csrf_token(session.get(server.url + "/en/", timeout=30).text)
+    response = session.post(
+        server.url + "/en/",
+        data=_HugeBody(size, token),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         timeout=300,
     )
@@ -155,7 +170,7 @@ def test_the_follow_up_page_keeps_its_text_over_the_field_limit(server: Server) 
     check = session.get(server.url + "/zh-hans/receipt", timeout=30).text
     status = session.post(
         server.url + "/zh-hans/receipt",
-        data={"csrf_token": csrf_token(check), "receipt": found.group(1)},
+        data={"csrf_token": csrf_token(check), "check": hidden(check, "check"), "receipt": found.group(1)},
         timeout=30,
     ).text
     added = "他们又来了。" * 70_000  # 1.2 MB of UTF-8
