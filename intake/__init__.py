@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     # A reporter may take a long time to write; the token lives as long as
     # the browser session.
     "WTF_CSRF_TIME_LIMIT": None,
+    # Seconds a status page may add information after a receipt check;
+    # past it, what was typed is kept through a new check.
+    "FOLLOWUP_ACCESS_MAX_AGE": 3600,
     "SESSION_COOKIE_SAMESITE": "Strict",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": False,

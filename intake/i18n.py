@@ -47,19 +47,18 @@ PSEUDO_LANGUAGES: dict[str, Language] = {
 }
 DEFAULT_LANGUAGE = "en"
 
-#: Accept-Language tags (lower case) → URL code, beyond each language's own tag.
-_ALIASES = {
-    "zh-tw": "zh-hant",
-    "zh-hk": "zh-hant",
-    "zh-mo": "zh-hant",
-    "zh-hant-tw": "zh-hant",
-    "zh-hant-hk": "zh-hant",
-    "zh-cn": "zh-hans",
-    "zh-sg": "zh-hans",
-    "zh-my": "zh-hans",
-    "zh-hans-cn": "zh-hans",
-    "zh": "zh-hans",
-}
+#: Chinese regions whose readers use Traditional characters when a tag names
+#: no script (RFC 5646 region subtags, lower case).
+_TRADITIONAL_REGIONS = frozenset({"tw", "hk", "mo"})
+#: Language (or extended language) subtags read in Chinese characters:
+#: Mandarin, Cantonese, Min Nan, Hakka, Wu and the other Chinese languages
+#: (ISO 639-3, as RFC 5646 lists them under ``zh``).
+_CHINESE = frozenset(
+    {"zh", "cmn", "yue", "nan", "hak", "wuu", "gan", "hsn", "cjy", "cdo", "cpx", "czh", "czo", "mnp"}
+)
+#: Chinese languages written in Traditional characters when the tag names no
+#: script: Cantonese is read in Hong Kong and Macao.
+_TRADITIONAL_LANGUAGES = frozenset({"yue"})
 
 babel = Babel()
 
@@ -82,20 +81,51 @@ def _locale_selector() -> str:
     return current_language().locale
 
 
+def language_for_tag(tag: str) -> str | None:
+    """The URL code of the shipped language that serves a reader asking for
+    the BCP 47 ``tag`` (RFC 5646: ``zh-TW-u-ca-chinese``, ``zh-cmn-Hant-TW``,
+    ``yue-HK``, ``zh_Hans``; case and ``_`` ignored), or None.
+
+    Chinese tags choose the script: an explicit ``Hant``/``Hans`` script
+    subtag wins; otherwise Taiwan, Hong Kong and Macao, and Cantonese, read
+    Traditional characters, every other Chinese tag Simplified. Extensions
+    and private use (everything from a singleton such as ``-u-`` or ``-x-``)
+    are ignored.
+    """
+    subtags = [s for s in tag.lower().replace("_", "-").split("-") if s]
+    # Extensions and private use follow a single-letter subtag.
+    for i, subtag in enumerate(subtags):
+        if len(subtag) == 1:
+            subtags = subtags[:i]
+            break
+    if not subtags:
+        return None
+    primary, rest = subtags[0], subtags[1:]
+    languages = {primary}
+    # An extended language subtag (three letters: ``zh-yue``, ``zh-cmn``).
+    if rest and len(rest[0]) == 3 and rest[0].isalpha():
+        languages.add(rest[0])
+        rest = rest[1:]
+    script = next((s for s in rest if len(s) == 4 and s.isalpha()), None)
+    region = next((s for s in rest if len(s) == 2 or (len(s) == 3 and s.isdigit())), None)
+    if languages & _CHINESE:
+        if script in ("hant", "hans"):
+            return f"zh-{script}"
+        if region in _TRADITIONAL_REGIONS or languages & _TRADITIONAL_LANGUAGES:
+            return "zh-hant"
+        return "zh-hans"
+    by_language = {lang.tag.lower(): lang.code for lang in LANGUAGES.values() if "-" not in lang.tag}
+    return by_language.get(primary)
+
+
 def best_language() -> str:
     """The URL code of the shipped language that best matches
-    ``Accept-Language`` (in the header's order of preference)."""
-    by_tag = {lang.tag.lower(): lang.code for lang in LANGUAGES.values()}
-    by_tag.update(_ALIASES)
+    ``Accept-Language`` (in the header's order of preference; see
+    :func:`language_for_tag`), else English."""
     for value, _quality in request.accept_languages:
-        tag = value.lower().replace("_", "-")
-        if tag in by_tag:
-            return by_tag[tag]
-        parts = tag.split("-")
-        if parts[0] == "zh" and len(parts) > 1 and parts[1] in ("hant", "hans"):
-            return f"zh-{parts[1]}"
-        if parts[0] in by_tag:
-            return by_tag[parts[0]]
+        code = language_for_tag(value)
+        if code is not None:
+            return code
     return DEFAULT_LANGUAGE
 
 

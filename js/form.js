@@ -292,18 +292,51 @@ export function enhance(form, state = {}) {
     return keys;
   }
 
-  function showDone() {
+  /** List the files that arrived (name, size) in the page's
+   * ``[data-arrived]`` section, as the server does without JavaScript
+   * (templates/intake/macros.html arrived_files, limits.py size_text). */
+  function showArrived(root, files) {
+    const section = root.querySelector("[data-arrived]");
+    if (!section || !files || files.length === 0) return;
+    const lang = document.documentElement.lang || undefined;
+    const kb = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
+    const mb = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+    const MIB = 1024 * 1024;
+    const size = (bytes) =>
+      bytes < MIB
+        ? section.dataset.kb.replace("{size}", kb.format(Math.max(1, Math.ceil(bytes / 1024))))
+        : section.dataset.mb.replace("{size}", mb.format(Math.floor((bytes / MIB) * 10) / 10));
+    section.querySelector("[data-arrived-count]").textContent = section.dataset.count.replace(
+      "{num}",
+      String(files.length),
+    );
+    const list = section.querySelector("ul");
+    for (const file of files) {
+      const item = document.createElement("li");
+      const name = document.createElement("span");
+      name.className = "file-name";
+      name.textContent = file.name;
+      item.append(name, `, ${size(file.size)}`);
+      list.append(item);
+    }
+    section.hidden = false;
+  }
+
+  function showDone(files) {
     const template = document.getElementById("seal-done");
     const main = form.closest("main") || document.body;
-    main.replaceChildren(template.content.cloneNode(true));
+    const content = template.content.cloneNode(true);
+    showArrived(content, files);
+    main.replaceChildren(content);
     const heading = main.querySelector("h1");
     if (heading) heading.focus();
   }
 
-  function showReceipt(text, earlier) {
+  function showReceipt(text, earlier, files) {
     const template = document.getElementById("seal-receipt");
     const main = form.closest("main") || document.body;
     const content = template.content.cloneNode(true);
+    showArrived(content, files);
     content.querySelector("output").textContent = text;
     // From now on a language button shows this receipt page in that
     // language: built here from that language's form page (a GET that
@@ -433,11 +466,11 @@ export function enhance(form, state = {}) {
       status.hidden = true;
       const payload = answer.payload || {};
       if (answer.status === 200 && payload.stored === true && settings.kind !== "followup") {
-        showReceipt(formatReceipt(receipt), payload.earlier === true);
+        showReceipt(formatReceipt(receipt), payload.earlier === true, files);
         return;
       }
       if (answer.status === 200 && payload.followup === "received") {
-        showDone();
+        showDone(files);
         return;
       }
       if (typeof payload.csrf_token === "string") {
@@ -446,6 +479,11 @@ export function enhance(form, state = {}) {
       }
       const text = typeof payload.message === "string" ? payload.message : message("server");
       showError(text, { canRetry: payload.error !== "duplicate" });
+    } catch {
+      // Anything unforeseen while building or sending the upload (memory,
+      // a browser's quirk): never end with no message.
+      status.hidden = true;
+      showError(message("server"), { canRetry: true });
     } finally {
       busy = false;
       submit.disabled = false;
@@ -484,6 +522,10 @@ export function enhance(form, state = {}) {
     });
   }
   retry.addEventListener("click", () => send());
+  // Say which mode is in use: the page says "the server encrypts" until
+  // the script takes over (templates/intake/macros.html seal_mode).
+  const mode = form.querySelector("[data-seal-mode]");
+  if (mode && mode.dataset.browser) mode.textContent = mode.dataset.browser;
   form.dataset.sealing = "browser"; // for tests and styles: the script took over
 }
 

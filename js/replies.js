@@ -104,6 +104,11 @@ export async function openReplies(root, receipt, seedGiven = null) {
   seed = null;
 }
 
+/** Whether this browser can check a receipt and open replies itself. */
+export function canCheckHere() {
+  return Boolean(globalThis.isSecureContext && globalThis.crypto && globalThis.crypto.subtle && canDerive());
+}
+
 /** Whether ``text`` has 28 digits whose check digit fails (a typo), as
  *  opposed to a wrong number of digits or a letter. */
 function typoOnly(text) {
@@ -118,10 +123,13 @@ function typoOnly(text) {
  *  by fetch, show the answer in place, open the replies here. ``onPage``
  *  is called with the new <main> so the page's other forms are enhanced. */
 export function enhanceReceiptCheck(form, onPage) {
-  // WebCrypto (a secure context) derives the lookup value and checks the
-  // replies' proofs: without it, the plain form post lets the server do both.
-  if (!canDerive() || typeof fetch !== "function" || typeof DOMParser !== "function"
-    || !globalThis.isSecureContext || !globalThis.crypto || !globalThis.crypto.subtle) return;
+  // The proof of work (PBKDF2), the lookup value and the replies' proofs
+  // need WebCrypto, which exists only in a secure context: on an http://
+  // LAN name or an onion address in some browsers crypto.subtle is
+  // undefined. Then the form posts as plain HTML, as the report form does,
+  // and the server derives the lookup and opens the replies
+  // (intake/report/followup.py).
+  if (!canCheckHere() || typeof fetch !== "function" || typeof DOMParser !== "function") return;
   let busy = false;
   const work = proofOfWork(form.dataset.challengeUrl);
   form.addEventListener("focusin", () => work.get().catch(() => {}), { once: true });
@@ -174,6 +182,15 @@ export function enhanceReceiptCheck(form, onPage) {
       busy = false;
       const answer = new DOMParser().parseFromString(html, "text/html");
       const error = answer.getElementById("receipt-error");
+      if (!error) {
+        // An answer that is not one of our pages (a proxy's error page):
+        // say so rather than end with no message.
+        const lost = form.querySelector(".check-network");
+        if (lost) lost.hidden = false;
+        const main = form.closest("main");
+        if (main) main.dataset.repliesReady = "true";
+        return;
+      }
       const older = form.querySelector("[data-older-receipt]");
       if (older) older.hidden = status !== 404;
       let shown = document.getElementById("receipt-error");
@@ -186,7 +203,7 @@ export function enhanceReceiptCheck(form, onPage) {
         alert.append(shown);
         form.before(alert);
       }
-      shown.textContent = error ? error.textContent : "";
+      shown.textContent = error.textContent;
       if (input) {
         input.setAttribute("aria-invalid", "true");
         input.setAttribute("aria-describedby", "receipt-hint receipt-error");
@@ -199,7 +216,11 @@ export function enhanceReceiptCheck(form, onPage) {
     const main = document.getElementById("main");
     const nextMain = next.getElementById("main");
     if (!main || !nextMain) {
+      // An answer that is not one of our pages (a proxy's error page):
+      // say so rather than end with no message.
       busy = false;
+      const error = form.querySelector(".check-network");
+      if (error) error.hidden = false;
       return;
     }
     for (const script of nextMain.querySelectorAll("script")) script.remove();

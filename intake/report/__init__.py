@@ -5,6 +5,7 @@ coming back with the receipt to add information and read replies
 (``proofofwork``). The report's
 fields are defined once, in ``fields``."""
 
+from . import cookies as _cookies  # noqa: F401  (registers its template global on bp)
 from . import followup as _followup  # noqa: F401  (registers its routes on bp)
 from . import proofofwork as _proofofwork  # noqa: F401  (registers its route on bp)
 from . import upload as _upload  # noqa: F401  (registers its route on bp)

@@ -75,9 +75,11 @@ from ..store import (
     store_envelope,
     today_utc,
 )
+from ..uploads import form_limit
 from ..web import csp_allow
 from . import proofofwork
-from .fields import ReportFieldError, followup_from_form
+from .cookies import missing_cookie_message
+from .fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
 from .forms import FollowupForm, attachment_inputs, chosen_files, file_size
 from .limits import MIB, disk_full_message, disk_has_room, followup_quota, quota_message
 from .throttle import allow_followup, allow_guess
@@ -90,10 +92,27 @@ from .upload import (
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import Organization, _seal_settings, bp, field_message, from_own_page, organizations
+from .views import (
+    Organization,
+    _seal_settings,
+    arrived_files,
+    bp,
+    field_message,
+    form_limit_message,
+    from_own_page,
+    organizations,
+)
 
-#: How long a status page may be used to add information (seconds).
+#: How long a status page may be used to add information (seconds;
+#: ``FOLLOWUP_ACCESS_MAX_AGE`` overrides). Past it, what was typed is kept
+#: and carried through a new receipt check (:func:`followup`).
 ACCESS_MAX_AGE = 3600
+
+
+def _access_max_age() -> int:
+    return int(current_app.config.get("FOLLOWUP_ACCESS_MAX_AGE") or ACCESS_MAX_AGE)
+
+
 _ACCESS_SALT = "tnr-intake/followup-access"
 
 
@@ -188,8 +207,9 @@ class Access:
 
 def access_token(access: Access) -> str:
     """An encrypted token that lets one status page add information for
-    :data:`ACCESS_MAX_AGE` seconds. It holds the receipt's keyed hash (and
-    perhaps the auth key), never the receipt."""
+    ``FOLLOWUP_ACCESS_MAX_AGE`` seconds (default :data:`ACCESS_MAX_AGE`).
+    It holds the receipt's keyed hash (and perhaps the auth key), never
+    the receipt."""
     doc = {
         "h": access.stored_hash,
         "v": access.version,
@@ -203,7 +223,7 @@ def access_of(token: str | None) -> Access | None:
     if not token:
         return None
     try:
-        doc = json.loads(_access_cipher().decrypt(token.encode("ascii"), ttl=ACCESS_MAX_AGE))
+        doc = json.loads(_access_cipher().decrypt(token.encode("ascii"), ttl=_access_max_age()))
         key = doc["k"]
         return Access(
             stored_hash=str(doc["h"]),
@@ -292,10 +312,23 @@ def followup_organizations(session: Session, report: Envelope) -> list[Organizat
     return [org for org in organizations(current_keyring()) if org.recipient_id in recipient_ids]
 
 
-def _check_page(form: ReceiptForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _check_page(
+    form: ReceiptForm, error: str | None = None, status: int = 200, *, files_dropped: bool = False
+) -> tuple[str, int]:
     form.check.data = new_check_token()  # each page one lookup without JavaScript
+    # Text typed on a status page whose access expired rides along with the
+    # check, in the body of each post only, until the status page shows it
+    # again (followup()).
+    kept = request.form.get("narrative", "")[:MAX_NARRATIVE] if request.method == "POST" else ""
     return (
-        render_template("intake/check.html", form=form, error=error, title=_("Come back with your receipt")),
+        render_template(
+            "intake/check.html",
+            form=form,
+            error=error,
+            title=_("Come back with your receipt"),
+            kept_narrative=kept,
+            files_dropped=files_dropped,
+        ),
         status,
     )
 
@@ -397,7 +430,9 @@ def check() -> tuple[str, int]:
     if not form.is_submitted():
         return _check_page(form)
     if not form.validate():
-        return _check_page(form, _("The page expired. Please press “Continue” again."), 400)
+        # No session cookie came back: say why, rather than loop on "expired".
+        message = missing_cookie_message() or _("The page expired. Please press “Continue” again.")
+        return _check_page(form, message, 400)
     # With JavaScript the browser sends the receipt's lookup value, never
     # the receipt (js/replies.js; docs/threat-model.md, "The receipt"), and
     # names a typing mistake it found instead of sending what was typed.
@@ -490,7 +525,22 @@ def followup() -> tuple[str, int]:
     access = access_of(form.access.data)
     report = _report_of_hash(session, access.stored_hash) if access is not None else None
     if report is None or access is None:
+        if (form.narrative.data or "").strip():
+            # The page expired while the reporter wrote: keep the text and
+            # ask for the receipt again; the status page then shows it.
+            return _check_page(
+                ReceiptForm(formdata=None),
+                _(
+                    "This page expired while you were writing. Nothing was sent. What you wrote is kept: "
+                    "enter your receipt again and press “Continue” to go on."
+                ),
+                400,
+                files_dropped=bool(chosen_files(form.attachments.data)),
+            )
         return _followup_refused(_expired())
+    if (limit := form_limit()) is not None:
+        # Text over the form's limits: the beginning was kept (uploads.py).
+        return _status_page(session, report, access, form, form_limit_message(limit), 413)
     if not form.validate_on_submit():
         return _status_page(session, report, access, form, status=400)
     try:
@@ -518,6 +568,7 @@ def followup() -> tuple[str, int]:
     submitted = None
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
+    arrived = arrived_files(files)
     attachments = attachment_inputs(files)
     # The follow-up proves the receipt (format v2): the console files it on
     # the case only if the proof verifies under the report's auth key. The
@@ -559,7 +610,12 @@ def followup() -> tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store a follow-up")
         abort(503)
-    return render_template("intake/followup_received.html", title=_("Your information was received")), 200
+    return (
+        render_template(
+            "intake/followup_received.html", title=_("Your information was received"), arrived=arrived
+        ),
+        200,
+    )
 
 
 @bp.route("/<lang_code>/followup/sealed", methods=["POST"])

@@ -5,8 +5,11 @@ the one definition both paths share."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
+from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -76,7 +79,36 @@ def within_limits(_form: Any, field: Any) -> None:
         )
 
 
-class ReportForm(FlaskForm):  # type: ignore[misc]
+def note_request_start() -> None:
+    """Remember when this request's headers arrived (``before_request``):
+    its body, the files of an upload, is read after."""
+    g.request_started = time.monotonic()
+
+
+def csrf_time_limit() -> int | None:
+    """``WTF_CSRF_TIME_LIMIT`` (seconds, None: no limit), counted to the
+    start of the request rather than its end: a token that was valid when
+    an upload began stays valid however long the files take to arrive, so
+    a slow connection is not refused at the end of every try."""
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    if limit is None:
+        return None
+    started = g.get("request_started")
+    elapsed = time.monotonic() - started if started is not None else 0.0
+    return int(limit) + math.ceil(elapsed)
+
+
+class UploadForm(FlaskForm):  # type: ignore[misc]
+    """A form that carries files: its CSRF time limit is
+    :func:`csrf_time_limit`."""
+
+    class Meta:
+        @property
+        def csrf_time_limit(self) -> int | None:
+            return csrf_time_limit()
+
+
+class ReportForm(UploadForm):
     """What happened, and evidence files. "A narrative or one tactic" is
     checked by :func:`.fields.report_from_form`, which sees both."""
 
@@ -93,7 +125,7 @@ class ReportForm(FlaskForm):  # type: ignore[misc]
     submission = HiddenField()
 
 
-class FollowupForm(FlaskForm):  # type: ignore[misc]
+class FollowupForm(UploadForm):
     """More information on a stored report: text, files, or both."""
 
     narrative = TextAreaField(

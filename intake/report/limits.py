@@ -89,6 +89,18 @@ def megabytes(size: int) -> str:
     return str(max(1, size // MIB))
 
 
+def size_text(size: int) -> str:
+    """A file's size for the reporter, in the page's language: kB under
+    1 MB (at least 1), else MB with one decimal (1 kB = 1024 bytes, as
+    :func:`megabytes`). js/form.js formats the browser path alike."""
+    from flask_babel import format_decimal, gettext
+
+    if size < MIB:
+        return str(gettext("%(size)s kB", size=format_decimal(max(1, -(-size // 1024)), format="#,##0")))
+    # One decimal, rounded down like the browser path.
+    return str(gettext("%(size)s MB", size=format_decimal(size * 10 // MIB / 10, format="#,##0.#")))
+
+
 DEFAULT_FOLLOWUP_DAILY_COUNT = 20
 DEFAULT_FOLLOWUP_DAILY_BYTES = 256 * MIB
 DEFAULT_MIN_FREE_DISK = 1024 * MIB

@@ -128,6 +128,8 @@ from ..store import (
 )
 from ..timing import equal
 from . import proofofwork
+from .cookies import missing_cookie_message
+from .forms import csrf_time_limit
 from .limits import (
     MAX_BODY_SIZE,
     UploadLimits,
@@ -282,7 +284,7 @@ def receive_browser_envelope(
         raise _too_large() from exc
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         try:
-            validate_csrf(form.get("csrf_token"))
+            validate_csrf(form.get("csrf_token"), time_limit=csrf_time_limit())
         except ValidationError as exc:
             raise UploadRefused("csrf", _expired_page(followup=expected_key_ids is not None)) from exc
     token = form.get("submission")
@@ -311,6 +313,11 @@ def receive_browser_envelope(
 def _expired_page(*, followup: bool) -> str:
     """The expired-token message, naming the button of the page that sent:
     "Send report" on the form, "Send" on the follow-up page."""
+    # No session cookie came back at all: say why (cookies.py), or the
+    # reporter would press again for ever.
+    missing = missing_cookie_message()
+    if missing:
+        return missing
     if followup:
         return str(_("The page expired. Please press “Send” again."))
     return str(_("The page expired. Please press “Send report” again."))

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import ValidationError
@@ -40,11 +40,19 @@ from ..store import (
     submission_exists,
     today_utc,
 )
+from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
 from ..web import csp_allow
 from . import fields
 from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import ReportForm, attachment_inputs, chosen_files, file_size
-from .limits import MIB, current_limits, disk_has_room, megabytes
+from .forms import (
+    ReportForm,
+    attachment_inputs,
+    chosen_files,
+    csrf_time_limit,
+    file_size,
+    note_request_start,
+)
+from .limits import MIB, current_limits, disk_has_room, megabytes, size_text
 from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
@@ -58,6 +66,10 @@ def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
     if code not in available_languages():
         abort(404)
     g.lang_code = code
+
+
+# The CSRF time limit of an upload counts to the start of its request (forms.py).
+bp.before_app_request(note_request_start)
 
 
 @bp.url_defaults
@@ -159,6 +171,28 @@ def field_message(code: str, field: str = "") -> str:
     return FIELD_MESSAGES[code]()
 
 
+#: The notices of :func:`form_limit_message`.
+FORM_LIMITS = frozenset({FIELD_TOO_LONG, TOO_MANY_FIELDS})
+
+
+def form_limit_message(limit: str) -> str:
+    """The reporter's message for a form limit of intake/uploads.py
+    (``field_too_long`` or ``too_many_fields``): what was kept, what to do."""
+    if limit == TOO_MANY_FIELDS:
+        return str(
+            _(
+                "Nothing was sent. The form arrived with more fields than it accepts, so the "
+                "last ones were left out. Please check what is below, then send it again."
+            )
+        )
+    return str(
+        _(
+            "Nothing was sent. Your text was longer than this form accepts, so only its "
+            "beginning is kept below. Please shorten it, then send it again."
+        )
+    )
+
+
 def form_context(keyring: Keyring, values: MultiDict[str, str] | None) -> dict[str, object]:
     """What the form template needs besides the WTForms form: the choices,
     the organizations, and what was posted (to keep it on an error)."""
@@ -187,14 +221,15 @@ TRAP_FIELD = "extra_note"
 
 def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
     """The form again with everything posted kept (files must be chosen
-    again), a ``notice`` (``throttled``, ``disk_full`` or ``trap``) and
-    nothing stored."""
+    again), a ``notice`` (``throttled``, ``disk_full``, ``trap`` or one of
+    :data:`FORM_LIMITS`) and nothing stored."""
     return (
         render_template(
             "intake/form.html",
             form=report_form,
             errors={},
             notice=notice,
+            limit_message=form_limit_message(notice) if notice in FORM_LIMITS else None,
             files_dropped=_files_were_chosen(request.form),
             **form_context(keyring, request.form),
         ),
@@ -214,10 +249,22 @@ def from_own_page() -> bool:
     if request.headers.get("Sec-Fetch-Site") == "same-origin":
         return True
     try:
-        validate_csrf(request.form.get("csrf_token"))
+        validate_csrf(request.form.get("csrf_token"), time_limit=csrf_time_limit())
     except ValidationError:
         return False
     return True
+
+
+def _cannot_send_here() -> bool:
+    """Whether no form can be sent from this address at all: a ``Secure``
+    session cookie on plain http (intake/report/cookies.py). Such a post
+    cannot be told from another site's (no cookie, and browsers say where
+    a post came from only in a secure context), but nothing it carries can
+    be stored from here either, so the form comes back with what was typed
+    and says why (the CSRF check fails below) rather than an empty form."""
+    from .cookies import secure_cookie_over_http
+
+    return secure_cookie_over_http()
 
 
 def _upload_size(report_form: ReportForm) -> int:
@@ -266,7 +313,7 @@ def form() -> str | tuple[str, int]:
     empty form."""
     keyring = current_keyring()
     report_form = ReportForm()
-    if report_form.is_submitted() and not from_own_page():
+    if report_form.is_submitted() and not from_own_page() and not _cannot_send_here():
         # A post from another site (or from a page whose session is gone,
         # in a browser that does not say where it was sent from): nothing
         # it carries reaches the page, so it can neither plant a spent
@@ -285,6 +332,11 @@ def form() -> str | tuple[str, int]:
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
+    if report_form.is_submitted() and (limit := form_limit()) is not None:
+        # Text over the form's limits (intake/uploads.py): the beginning of
+        # each field was kept, the rest dropped as it arrived. Show what was
+        # kept and say which limit, rather than refuse the whole post.
+        return _form_again(keyring, report_form, notice=limit, status=413)
     if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
         # The language chooser on this reporter's own form (checked above)
         # posted what was typed to the form of another language: show it
@@ -348,6 +400,7 @@ def form() -> str | tuple[str, int]:
     if submission_exists(session, submitted):
         return _already_received()
 
+    arrived = arrived_files(report_form.attachments.data)
     attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, intake/envelope/replykey.py) and its public half sealed
@@ -388,7 +441,7 @@ def form() -> str | tuple[str, int]:
     except StoreError:
         current_app.logger.error("could not store an envelope")
         abort(503)
-    return _receipt_page(format_receipt(receipt))
+    return _receipt_page(format_receipt(receipt), arrived=arrived, sealed_by_server=True)
 
 
 #: The hidden form of the receipt page that the language buttons post: the
@@ -403,11 +456,24 @@ class ReceiptShownForm(FlaskForm):  # type: ignore[misc]
     receipt = StringField()
 
 
-def _receipt_page(receipt: str, status: int = 200) -> tuple[str, int]:
+def arrived_files(files: list[FileStorage] | None) -> list[tuple[str, str]]:
+    """The chosen files as the receipt page lists them: (name, size text)."""
+    return [(f.filename or "", size_text(file_size(f))) for f in chosen_files(files)]
+
+
+def _receipt_page(
+    receipt: str,
+    status: int = 200,
+    arrived: list[tuple[str, str]] | None = None,
+    *,
+    sealed_by_server: bool = False,
+) -> tuple[str, int]:
     return (
         render_template(
             "intake/receipt.html",
             receipt=receipt,
+            arrived=arrived or [],
+            sealed_by_server=sealed_by_server,
             title=_("Your report was received"),
             switch_form=RECEIPT_LANGUAGE_FORM_ID,
             switch_endpoint="report.receipt_shown",

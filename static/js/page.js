@@ -46,11 +46,34 @@
       return;
     }
     var status = box.querySelector("[data-copied]");
-    function copied() {
-      if (status) status.textContent = status.getAttribute("data-copied");
+    function say(attribute) {
+      if (status) status.textContent = status.getAttribute(attribute);
+    }
+    // No clipboard API (an http:// address that is not a secure context,
+    // an old browser) or a refusal: select the number, try the older copy
+    // command, and otherwise ask the reporter to copy it by hand.
+    function byHand() {
+      var copied = false;
+      if (output && window.getSelection && document.createRange) {
+        var range = document.createRange();
+        range.selectNodeContents(output);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        try {
+          copied = document.execCommand("copy") === true;
+        } catch (e) {
+          copied = false;
+        }
+      }
+      say(copied ? "data-copied" : "data-copy-by-hand");
     }
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(copied, function () {});
+      navigator.clipboard.writeText(text).then(function () {
+        say("data-copied");
+      }, byHand);
+    } else {
+      byHand();
     }
   });
 
