@@ -5,6 +5,7 @@ console's purge against this intake."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,9 @@ def test_followups_go_with_the_last_recipient_of_their_report(two_orgs: Orgs) ->
 
 
 def test_console_purge_against_the_intake(two_orgs: Orgs, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "admin"))
+    from admin_testlib import PASSPHRASE, pin_roster, store_key
+
     from admin import create_app, custody
     from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
     from admin.models import AuditEntry, Case, PurgedEnvelope
@@ -180,10 +184,13 @@ def test_console_purge_against_the_intake(two_orgs: Orgs, tmp_path: Path) -> Non
     )
     try:
         data_dir = Path(console.config["DATA_DIR"])
-        custody.store_private_key(one, "pass", recipient_id="org-one", data_dir=data_dir, argon2id=cheap)
+        store_key(one, data_dir, recipient_id="org-one")
+        # The shared envelope is sealed to org-two's key too: the coalition
+        # roster pins it, or the sync would quarantine it as a planted key.
+        pin_roster(console, two.public_key, recipient_id="org-two")
         database, keyring = console.extensions[DB_EXTENSION], console.extensions[KEYRING_EXTENSION]
         with console.app_context(), database.session() as session:
-            custody.unlock(keyring, session, data_dir, "pass")
+            custody.unlock(keyring, session, data_dir, PASSPHRASE)
         with IntakeClient(console.config["INTAKE_URL"], console.config["INTAKE_TOKEN"]) as c:
             assert sync(database, keyring, data_dir, c).added == 2
         long_ago = datetime.now(UTC).date() - timedelta(days=400)

@@ -146,6 +146,8 @@ def console_server(request: pytest.FixtureRequest, tmp_path: Path, databases: Da
     env = {
         "ADMIN_DATA_DIR": str(tmp_path / "console"),
         "ADMIN_SESSION_COOKIE_SECURE": "false",
+        # A console on http://127.0.0.1: the production settings do not apply.
+        "ADMIN_DEVELOPMENT": "true",
         "ADMIN_ARGON2ID": '{"memory_kib": 1024, "iterations": 1, "lanes": 1}',
         "ADMIN_LOGIN_TIME_FLOOR": "0",
         **databases.env(),
