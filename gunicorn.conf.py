@@ -2,7 +2,7 @@
 
 No access log: an access log records client addresses, user agents and exact
 times, which DESIGN.md invariant 3 forbids. The error log goes to stderr
-through :class:`intake.logs.ScrubFilter`, because gunicorn itself writes
+through :class:`core.logs.ScrubFilter`, because gunicorn itself writes
 ``Invalid request from ip=<address>`` at WARNING for a malformed request.
 
 Environment (all optional): ``GUNICORN_BIND`` (default ``127.0.0.1:5000``:
@@ -15,7 +15,7 @@ import os
 
 from gunicorn.glogging import Logger
 
-from intake.logs import install_scrubbing
+from core.logs import install_scrubbing
 
 # Files the apps create (databases, blobs, logs) are for the service account
 # only: ciphertext, but days, sizes and order are still worth hiding from

@@ -19,11 +19,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from intake.assets import install as install_assets
-from intake.db import ROOT, Database
-from intake.logs import install_app_scrubbing
-from intake.timing import pad_endpoints
-from intake.web import apply_security_headers
+from core.assets import install as install_assets
+from core.db import ROOT, Database
+from core.logs import install_app_scrubbing
+from core.timing import pad_endpoints
+from core.web import apply_security_headers
 
 from . import alarms
 from . import config as settings
@@ -40,7 +40,7 @@ MIGRATIONS = ROOT / "migrations" / "admin"
 
 #: The console's CSP: no script at all, nothing from another origin. The
 #: other headers (no-store, no-referrer, COOP/CORP, …) come from the one
-#: header policy in :func:`intake.web.apply_security_headers`.
+#: header policy in :func:`core.web.apply_security_headers`.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; "
@@ -155,7 +155,7 @@ def _select_locale() -> str:
 def _security_headers(response: Response) -> Response:
     # Pages carry decrypted reports: never cached. Only the stylesheet and
     # script keep the caching the static view gave them (a year under a
-    # content-hashed name, intake/assets.py).
+    # content-hashed name, core/assets.py).
     static = request.endpoint == "auth.static" and response.status_code < 400
     apply_security_headers(
         response,

@@ -1,7 +1,7 @@
 """Console accounts: creation, Argon2id password hashes, authentication.
 
 Password hashes are PHC strings from ``cryptography``'s Argon2id (RFC 9106),
-one derivation at a time per process (:mod:`intake.envelope.argon2`); the
+one derivation at a time per process (:mod:`core.envelope.argon2`); the
 parameters live in the string, so raising them later keeps old hashes valid.
 
 A second factor is mandatory (``admin/auth/views.py``): WebAuthn security keys
@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake.envelope import argon2
-from intake.envelope.keys import DEFAULT_ARGON2ID
+from core.envelope import argon2
+from core.envelope.keys import DEFAULT_ARGON2ID
 
 from .models import ROLES, LoginSession, User, WebAuthnCredential
 

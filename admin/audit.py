@@ -59,7 +59,7 @@ from sqlalchemy import Connection, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
-from intake.db import Database
+from core.db import Database
 
 from .models import AuditEntry
 

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from intake.envelope import MalformedEnvelopeError, TamperedEnvelopeError
+from core.envelope import MalformedEnvelopeError, TamperedEnvelopeError
 
 READ_SIZE = 64 * 1024
 

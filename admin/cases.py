@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from intake.envelope import open_attachment_chunks, parse_header
-from intake.envelope.format import TAG_SIZE
+from core.envelope import open_attachment_chunks, parse_header
+from core.envelope.format import TAG_SIZE
 
 from .blobs import blob_dir, read_chunks, rechunk, unpad_and_verify
 from .custody import Keyring, open_field

@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.orm import Session
 
-from intake.envelope import KeyFileError, WrongPassphraseError
+from core.envelope import KeyFileError, WrongPassphraseError
 
 from . import accounts, custody, reportview
 from .cases import find_case, list_cases, open_case
@@ -538,7 +538,7 @@ def roster_import_command(roster_file: Path, replace: bool) -> None:
 def roster_show_command() -> None:
     """Print the pinned roster (organization, status, fingerprint as the
     form shows it, expiry; "ours" marks this console's keys) and its digest."""
-    from intake.envelope.keys import group_fingerprint
+    from core.envelope.keys import group_fingerprint
 
     from . import roster
 

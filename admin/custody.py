@@ -3,7 +3,7 @@ and the console's data key.
 
 - Private keys live in ``DATA_DIR/private-keys/<recipient_id>-<key_id[:16]>.json``,
   each sealed under a passphrase (Argon2id + AES-256-GCM, see
-  :func:`intake.envelope.encrypt_private_key`).
+  :func:`core.envelope.encrypt_private_key`).
 - Unlocking decrypts them into a :class:`Keyring` held by the process only:
   never in the session cookie, the database or a file.
 - Opened content is stored under a random 32-byte *data key* (AES-256-GCM,
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.envelope import (
+from core.envelope import (
     KeyFileError,
     PublicKeyFile,
     RecipientPrivateKey,

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.db import Database
+from core.db import Database
 
 from . import audit
 from .alarms import count_open

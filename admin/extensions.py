@@ -12,7 +12,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
-from intake.db import Database, request_session
+from core.db import Database, request_session
 
 from .custody import Keyring
 
@@ -25,7 +25,7 @@ babel = Babel()
 
 
 def db() -> Database:
-    """The current app's :class:`~intake.db.Database`."""
+    """The current app's :class:`~core.db.Database`."""
     return cast(Database, current_app.extensions[DB_EXTENSION])
 
 

@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from intake.report.fields import normalize_narrative
+from core.schema.fields import normalize_narrative
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]

@@ -3,7 +3,7 @@ call, a community meeting) from the console (docs/console.md, "Interview
 mode").
 
 The form offers the public form's fields, read by the same function
-(:func:`intake.report.fields.report_from_form`), so the report has the same
+(:func:`core.schema.fields.report_from_form`), so the report has the same
 shape, plus ``"taken_by": "interview"``. The console makes a receipt,
 derives the person's reply key from it, seals the report to its
 organization's active keys (``sealed_by: "console"``) and sends the envelope
@@ -29,17 +29,16 @@ from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField, MultipleFileField, SelectField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from intake.envelope import KeyFileError, RecipientPrivateKey, RecipientPublicKey, seal
-from intake.envelope.conversation import auth_key
-from intake.envelope.replykey import reply_seed
-from intake.i18n import LANGUAGES
-from intake.receipts import format_receipt, is_submission_token, new_receipt, new_submission_token
-from intake.report import fields
-from intake.report.fields import MAX_NARRATIVE, ReportFieldError, report_from_form
-from intake.report.forms import attachment_inputs, chosen_files, file_size
-from intake.report.limits import DEFAULT_MAX_FILE_SIZE, MIB, REQUEST_MARGIN, UploadLimits, megabytes
-from intake.store import today_utc
-from intake.uploads import InMemoryRequest
+from core.envelope import KeyFileError, RecipientPrivateKey, RecipientPublicKey, seal
+from core.envelope.conversation import auth_key
+from core.envelope.replykey import reply_seed
+from core.i18n import LANGUAGES
+from core.limits import DEFAULT_MAX_FILE_SIZE, MIB, REQUEST_MARGIN, UploadLimits, megabytes
+from core.receipts import format_receipt, is_submission_token, new_receipt, new_submission_token
+from core.schema import fields
+from core.schema.fields import MAX_NARRATIVE, ReportFieldError, report_from_form
+from core.timing import today_utc
+from core.uploads import InMemoryRequest, attachment_inputs, chosen_files, file_size
 
 from . import audit
 from .auth.guard import can, live
@@ -97,7 +96,7 @@ def request_limit(config: Mapping[str, Any]) -> int:
 
 def upload_limits(config: Mapping[str, Any]) -> UploadLimits:
     """Limits on an interview's files, by the intake's rule
-    (intake/report/limits.py): what still fits the request once padded, and
+    (core/limits.py): what still fits the request once padded, and
     at most 50 MiB a file."""
     fits = max(0, (request_limit(config) - REQUEST_MARGIN) * 8 // 9)
     return UploadLimits(max_file=min(DEFAULT_MAX_FILE_SIZE, fits), max_total=fits)
@@ -118,8 +117,8 @@ def _within_limits(_form: Any, field: Any) -> None:
 class InterviewForm(FlaskForm):  # type: ignore[misc]
     """The parts of the interview form WTForms holds: CSRF token, narrative,
     files, the person's language and a one-time submission token. The coded
-    fields are rendered from :mod:`intake.report.fields` and read by
-    :func:`intake.report.fields.report_from_form`."""
+    fields are rendered from :mod:`core.schema.fields` and read by
+    :func:`core.schema.fields.report_from_form`."""
 
     narrative = TextAreaField(
         "What happened?",
@@ -291,10 +290,10 @@ def form() -> str | tuple[str, int]:
         )
     attachments = attachment_inputs(interview.attachments.data)
     # The receipt first: the person's reply key is derived from it
-    # (Argon2id, intake/envelope/replykey.py) and its public half sealed into
+    # (Argon2id, core/envelope/replykey.py) and its public half sealed into
     # the header, so replies open with this receipt only.
     # The conversation's auth key goes inside the sealed report (format v2,
-    # intake/envelope/conversation.py), so that replies and follow-ups to
+    # core/envelope/conversation.py), so that replies and follow-ups to
     # this case are proved as for any report.
     receipt = new_receipt()
     receipt_key = reply_seed(receipt)

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from intake.db import new_metadata
+from core.db import new_metadata
 
 
 class Base(DeclarativeBase):
@@ -146,7 +146,7 @@ class Case(Base):
     # Two booleans, no content; False unless the reporter ticked the box.
     consent_statistics: Mapped[bool] = mapped_column(default=False, server_default="0")
     consent_quote: Mapped[bool] = mapped_column(default=False, server_default="0")
-    # --- the conversation (envelope format v2, intake/envelope/conversation.py):
+    # --- the conversation (envelope format v2, core/envelope/conversation.py):
     # a v2 report's auth key, sealed under the data key like the report
     # (field "auth-key"); replies are proved under it. None for an older
     # (v1) report and for follow-ups.

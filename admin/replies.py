@@ -3,7 +3,7 @@
 A reviewer writes a reply on the case page; the console seals it to the
 reporter's reply public key (the report header's ``reply_key``, derived from
 the receipt: docs/envelope.md, "Reply keys") with
-:func:`intake.envelope.replykey.seal_reply`, hands the sealed envelope to the
+:func:`core.envelope.replykey.seal_reply`, hands the sealed envelope to the
 intake (:meth:`admin.sync.IntakeClient.post_reply`), and only once the intake
 has confirmed it stores its own copy of the text under the data key, for the
 case timeline. The reporter reads it after typing the receipt.
@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from intake.envelope import EnvelopeError, parse_header
-from intake.envelope.replykey import MAX_REPLY_TEXT, seal_reply
+from core.envelope import EnvelopeError, parse_header
+from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
 from .custody import Keyring, open_field, seal_field
 from .models import Case, CaseReply, User
@@ -104,7 +104,7 @@ def send_reply(
     data_key = keyring.data_key()  # locked: fail before anything leaves
     today = datetime.now(UTC).date()
     # A v2 report's reply carries a proof under its conversation key
-    # (intake/envelope/conversation.py): the reporter's page shows only
+    # (core/envelope/conversation.py): the reporter's page shows only
     # replies that verify. An older report has no such key: its reporter's
     # page marks the reply "not authenticated (older report)".
     auth_key = (

@@ -1,6 +1,6 @@
 """The reporter's answers as the case page shows them.
 
-A sealed report is the JSON of ``intake/report/fields.py``
+A sealed report is the JSON of ``core/schema/fields.py``
 (docs/report-fields.md). :func:`report_sections` turns it into labelled rows
 with that module's choice tables, so the console shows the words the reporter
 saw, from the one definition of the fields; nothing here repeats a table.
@@ -28,10 +28,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.envelope import EnvelopeError, KeyFileError, parse_header
-from intake.i18n import LANGUAGES
-from intake.report import fields
-from intake.report.fields import Choice
+from core.envelope import EnvelopeError, KeyFileError, parse_header
+from core.i18n import LANGUAGES
+from core.schema import fields
+from core.schema.fields import Choice
 
 from .cases import display_value
 from .custody import key_states

@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from intake.db import Database
+from core.db import Database
 
 from . import audit
 from .blobs import blob_dir

@@ -55,14 +55,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from intake.envelope import (
+from core.envelope import (
     EnvelopeError,
     KeyFileError,
     PublicKeyFile,
     RecipientPublicKey,
     parse_public_key_file,
 )
-from intake.envelope.keys import b64encode, group_fingerprint
+from core.envelope.keys import b64encode, group_fingerprint
 
 from .custody import list_private_keys
 from .models import RosterKey

@@ -72,8 +72,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.db import Database
-from intake.envelope import (
+from core.db import Database
+from core.envelope import (
     EnvelopeError,
     KeyFileError,
     MalformedEnvelopeError,
@@ -84,10 +84,10 @@ from intake.envelope import (
     parse_header,
     unwrap_content_key,
 )
-from intake.envelope.conversation import followup_proof, verify
-from intake.envelope.errors import UnauthenticatedError
-from intake.envelope.format import TAG_SIZE
-from intake.envelope.keys import b64decode
+from core.envelope.conversation import followup_proof, verify
+from core.envelope.errors import UnauthenticatedError
+from core.envelope.format import TAG_SIZE
+from core.envelope.keys import b64decode
 
 from .alarms import raise_alarm
 from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
@@ -1472,7 +1472,7 @@ class ForgedFollowupError(UnauthenticatedError):
 
 class Conversations:
     """The conversation keys of the reports this console holds (envelope
-    format v2, intake/envelope/conversation.py), for checking follow-ups
+    format v2, core/envelope/conversation.py), for checking follow-ups
     while a sync opens them.
 
     A report's auth key is read from its case (sealed under the data key)

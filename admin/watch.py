@@ -13,7 +13,7 @@ proxy such as Tor, so it looks like one):
   safety page): the Content-Security-Policy must be the release's; no
   inline script or event handler; every script and stylesheet must be one
   of the release's, under its content-hashed name, with the release's
-  Subresource Integrity (intake/assets.py); no resource from another
+  Subresource Integrity (core/assets.py); no resource from another
   origin, no form posting elsewhere; every key the page shows (``data-kid``,
   ``data-public-key``, the fingerprint) must be pinned, and the form must
   offer every active roster key;
@@ -45,14 +45,14 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy.orm import Session
 
-from intake.assets import AssetManifest
-from intake.db import ROOT, Database
-from intake.envelope import KeyFileError
-from intake.envelope.keys import b64encode, group_fingerprint
-from intake.i18n import LANGUAGES
-from intake.keyset import FORMAT as KEYSET_FORMAT
-from intake.keyset import PATH as KEYSET_PATH
-from intake.web import CSP, CSP_DIRECTIVES, build_csp
+from core.assets import AssetManifest
+from core.db import ROOT, Database
+from core.envelope import KeyFileError
+from core.envelope.keys import b64encode, group_fingerprint
+from core.i18n import LANGUAGES
+from core.keyset import FORMAT as KEYSET_FORMAT
+from core.keyset import PATH as KEYSET_PATH
+from core.web import CSP, CSP_DIRECTIVES, build_csp
 
 from . import audit
 from .alarms import Kind, raise_alarm
@@ -61,7 +61,7 @@ from .roster import Pins, RosterEntry
 #: The public pages fetched in every language (``{lang}``: its URL code).
 PAGES = ("/{lang}/", "/{lang}/receipt", "/{lang}/safety")
 #: The release's policies: the pages that seal in the browser add
-#: ``'wasm-unsafe-eval'`` to ``script-src`` (intake/web.py), nothing else.
+#: ``'wasm-unsafe-eval'`` to ``script-src`` (core/web.py), nothing else.
 ALLOWED_CSP = frozenset({CSP, build_csp(CSP_DIRECTIVES, {"script-src": ("'wasm-unsafe-eval'",)})})
 #: Tor Browser's User-Agent: the check looks like a reporter's browser.
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"

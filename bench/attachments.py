@@ -52,7 +52,7 @@ from admin_testlib import (  # noqa: E402
 
 from admin import create_app, custody  # noqa: E402
 from admin.extensions import DB_EXTENSION  # noqa: E402
-from intake.envelope import AttachmentInput, RecipientPrivateKey  # noqa: E402
+from core.envelope import AttachmentInput, RecipientPrivateKey  # noqa: E402
 
 MIB = 1024 * 1024
 

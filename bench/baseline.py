@@ -3,7 +3,7 @@ SQLAlchemy, no form library, no sealing, no templates. ``POST /submit``
 parses the same multipart body the intake parses (Flask's own form
 handling) and inserts a blob of ``BASELINE_BLOB_SIZE`` bytes, the size of
 what the intake stores for the path measured (load.py measures it), then
-answers 200. Same engine settings as the intake (``intake.db.make_engine``:
+answers 200. Same engine settings as the intake (``core.db.make_engine``:
 SQLite WAL + full sync, PostgreSQL pool).
 
 ``BASELINE_PATH`` says which body arrives: ``sealed`` (the browser upload:
@@ -21,7 +21,7 @@ import os
 from flask import Flask, request
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert
 
-from intake.db import make_engine
+from core.db import make_engine
 
 metadata = MetaData()
 blobs = Table(

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import intake  # noqa: E402
-from intake.envelope.replykey import reply_seed  # noqa: E402
-from intake.receipts import new_receipt  # noqa: E402
+from core.envelope.replykey import reply_seed  # noqa: E402
+from core.receipts import new_receipt  # noqa: E402
 from tests.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.helpers import write_key_file  # noqa: E402
 

@@ -51,7 +51,7 @@ from admin import accounts, create_app, custody  # noqa: E402
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION  # noqa: E402
 from admin.models import Case, CaseCoding, CaseCodingTactic, CaseTag  # noqa: E402
 from admin.sync import MAX_PAGE_SIZE, IntakeClient, sync  # noqa: E402
-from intake.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
+from core.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
 
 
 def _app(data_dir: Path) -> Any:

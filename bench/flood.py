@@ -83,11 +83,11 @@ import altcha  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from intake.db import normalize_url  # noqa: E402
-from intake.envelope import PublicKeyFile, RecipientPrivateKey, seal  # noqa: E402
-from intake.envelope.keys import RecipientPublicKey, b64decode  # noqa: E402
-from intake.receipts import new_receipt, new_submission_token  # noqa: E402
-from intake.store import today_utc  # noqa: E402
+from core.db import normalize_url  # noqa: E402
+from core.envelope import PublicKeyFile, RecipientPrivateKey, seal  # noqa: E402
+from core.envelope.keys import RecipientPublicKey, b64decode  # noqa: E402
+from core.receipts import new_receipt, new_submission_token  # noqa: E402
+from core.timing import today_utc  # noqa: E402
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -20,7 +20,7 @@ Two paths (``--path``):
     reply public key in the header. The envelopes are sealed here *before*
     the timed run (the reporter's browser pays for that, not the server).
     The reply key is a fresh X-Wing key per envelope rather than the
-    Argon2id derivation from the receipt (intake/envelope/replykey.py):
+    Argon2id derivation from the receipt (core/envelope/replykey.py):
     same size, the intake cannot tell the difference, and 10,000
     derivations would cost the client minutes of CPU. Lost submissions
     are counted by envelope id: every acknowledged id must be stored.
@@ -76,17 +76,17 @@ sys.path.insert(0, str(ROOT))
 import altcha  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from intake.db import normalize_url  # noqa: E402
-from intake.envelope import (  # noqa: E402
+from core.db import normalize_url  # noqa: E402
+from core.envelope import (  # noqa: E402
     PublicKeyFile,
     RecipientPrivateKey,
     SealedEnvelope,
     parse_header,
     seal,
 )
+from core.receipts import new_submission_token  # noqa: E402
+from core.timing import today_utc  # noqa: E402
 from intake.models import Envelope  # noqa: E402
-from intake.receipts import new_submission_token  # noqa: E402
-from intake.store import today_utc  # noqa: E402
 
 NARRATIVE_SIZE = 1500  # characters: a paragraph or two
 NARRATIVE = ("They followed me after the vigil. " * 100)[:NARRATIVE_SIZE]

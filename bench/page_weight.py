@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import intake  # noqa: E402
-from intake.i18n import LANGUAGES  # noqa: E402
+from core.i18n import LANGUAGES  # noqa: E402
 from tests.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.helpers import write_key_file  # noqa: E402
 

@@ -11,17 +11,19 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 
-from .assets import install as install_assets
-from .db import ROOT, Database
-from .envelope import KeyFileError
-from .i18n import init_i18n
+from core.assets import install as install_assets
+from core.db import ROOT, Database
+from core.envelope import KeyFileError
+from core.i18n import init_i18n
+from core.logs import install_app_scrubbing
+from core.settings import load_settings, secret_file
+from core.timing import today_utc
+from core.uploads import InMemoryRequest
+from core.web import init_web
+
 from .keyring import Keyring
-from .logs import install_app_scrubbing
 from .models import Base
-from .settings import load_settings, secret_file
-from .store import BlobStore, DatabaseBlobStore, today_utc
-from .uploads import InMemoryRequest
-from .web import init_web
+from .store import BlobStore, DatabaseBlobStore
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -32,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "KEYS_DIR": str(ROOT / "keys"),
     "DATABASE_URL": None,
     "AUTO_MIGRATE": True,
-    # Bounded because uploads are held in memory (see intake/uploads.py).
+    # Bounded because uploads are held in memory (see core/uploads.py).
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
     "MAX_FORM_PARTS": 200,
@@ -153,7 +155,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(report.bp)
     register_cli(app)
 
-    from .keyset import PATH as KEYSET_PATH
+    from core.keyset import PATH as KEYSET_PATH
+
     from .keyset import keyset_document
 
     @app.get(KEYSET_PATH)

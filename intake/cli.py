@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
+from core.db import Database
+
 from .api.tokens import create_token
-from .db import Database
 from .keyring import current_keyring
 from .store import BlobStore, remove_orphans
 

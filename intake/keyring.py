@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from .envelope import PublicKeyFile, RecipientPublicKey, load_key_directory
+from core.envelope import PublicKeyFile, RecipientPublicKey, load_key_directory
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .envelope.keys import b64encode
-from .keyring import Keyring
+from core.envelope.keys import b64encode
+from core.keyset import FORMAT, VERSION
 
-FORMAT = "tnr-intake-keyset"
-VERSION = 1
-#: Where the intake serves it (stable: consoles and scripts fetch it).
-PATH = "/keys.json"
+from .keyring import Keyring
 
 
 def keyset_document(keyring: Keyring) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .db import new_metadata
+from core.db import new_metadata
 
 
 class Base(DeclarativeBase):

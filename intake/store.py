@@ -36,11 +36,13 @@ from sqlalchemy import LargeBinary, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from .envelope import Header, SealedEnvelope, parse_header
+from core.envelope import Header, SealedEnvelope, parse_header
+from core.timing import today_utc
+
 from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord, SpentChallenge
 
 if TYPE_CHECKING:
-    from .db import Database
+    from core.db import Database
 
 BLOB_READ_SIZE = 1024 * 1024
 
@@ -170,7 +172,7 @@ class DatabaseBlobStore:
     PostgreSQL alike) so a large attachment is never whole in memory.
 
     Args:
-        database: the intake's :class:`~intake.db.Database`; reads use a
+        database: the intake's :class:`~core.db.Database`; reads use a
             short session of their own (the reviewer API streams them after
             the view has returned).
     """
@@ -458,7 +460,7 @@ def store_envelope(
         receipt_hash: the keyed hash of the reporter's receipt, committed in
             the same transaction as the envelope.
         submission_hash: the keyed hash
-            (:func:`intake.receipts.submission_hash`) of the one-time token
+            (:func:`core.receipts.submission_hash`) of the one-time token
             the form carried. The same token twice stores one envelope: the
             second call raises :class:`DuplicateSubmissionError`, also when
             both race (the column is unique). Every submission path (the
@@ -529,10 +531,3 @@ def remove_orphans(session: Session, blobs: BlobStorage) -> int:
                 blobs.delete(envelope_id)
                 removed += 1
     return removed
-
-
-def today_utc() -> date:
-    """The current UTC day: the only time the intake records."""
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).date()

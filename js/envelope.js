@@ -3,7 +3,7 @@
 // vectors and, later, the reporter's replies).
 //
 // This is the second implementation of docs/envelope.md (the first, and the
-// reference, is intake/envelope/format.py). HPKE is @hpke/core with the X-Wing
+// reference, is core/envelope/format.py). HPKE is @hpke/core with the X-Wing
 // KEM of @hpke/hybridkem-x-wing; HKDF, AES-256-GCM and SHA-256 are WebCrypto,
 // which exists only in a secure context (https, or http://127.0.0.1).
 //

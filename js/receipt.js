@@ -1,6 +1,6 @@
 // The reporter's receipt, made in the browser (docs/browser-sealing.md).
 //
-// Same format as intake/receipts.py: 27 random decimal digits and one Damm
+// Same format as core/receipts.py: 27 random decimal digits and one Damm
 // check digit, 28 digits in all (about 89.7 bits). The browser makes it so
 // that a retry after a lost answer can name the same receipt and be shown
 // it (intake/report/upload.py); the intake keeps only its keyed hash.
@@ -50,11 +50,11 @@ export function newReceipt() {
 }
 
 /** Symbols typed as separators that Unicode does not class as punctuation
- *  (the same set as intake/receipts.py): minus sign, tilde, wave dash,
+ *  (the same set as core/receipts.py): minus sign, tilde, wave dash,
  *  katakana long-vowel marks. */
 const DASH_LIKE = new Set(["\u2212", "~", "\u301c", "\u30fc", "\uff70"]);
 
-/** The 28 digits of a typed receipt, as intake/receipts.py
+/** The 28 digits of a typed receipt, as core/receipts.py
  *  ``normalize_receipt`` reads it (NFKC folds full-width digits; spaces,
  *  dashes and punctuation are dropped), or null when it is not a receipt
  *  (wrong length, a letter, a failed check digit). */
@@ -70,7 +70,7 @@ export function normalizeReceipt(text) {
 }
 
 /** ``"1234 5678 …"``: a receipt in groups of four, as the intake writes it
- *  (intake/receipts.py ``format_receipt``). */
+ *  (core/receipts.py ``format_receipt``). */
 export function formatReceipt(digits) {
   return String(digits).match(/.{1,4}/g).join(" ");
 }

@@ -1,6 +1,6 @@
 // The reporter's reply key, derived from the receipt on this device
 // (docs/envelope.md, "Reply keys"; the same derivation as
-// intake/envelope/replykey.py):
+// core/envelope/replykey.py):
 //
 //   seed = Argon2id(the 28 receipt digits, salt "tnr-intake/reply-key/v1",
 //                   t = 2, m = 19456 KiB, p = 1, 32 bytes)      RFC 9106
@@ -48,7 +48,7 @@ export async function replyPublicKey(receipt) {
 }
 
 // The conversation key (envelope format v2; docs/envelope.md section 14;
-// the same derivation as intake/envelope/conversation.py). From the 32
+// the same derivation as core/envelope/conversation.py). From the 32
 // bytes of replySeed, with WebCrypto's HKDF-SHA256 and HMAC-SHA256:
 //
 //   auth_key = HKDF(seed, salt "", info "tnr-intake/v2/auth-key", 32)

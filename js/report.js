@@ -1,5 +1,5 @@
 // The report JSON, read from the form by the rules of
-// intake/report/fields.py (the definition; docs/report-fields.md). The two
+// core/schema/fields.py (the definition; docs/report-fields.md). The two
 // must give the same JSON for the same inputs: tests/browser checks that
 // the browser-sealed and the server-sealed report open equal.
 

@@ -72,8 +72,10 @@ start_throwaway() {
 
 echo "== ruff"
 ruff check .
-echo "== mypy (strict on intake/ and admin/)"
+echo "== mypy (strict on core/, intake/ and admin/)"
 mypy
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+lint-imports
 
 databases="${TNR_TEST_DATABASES:-sqlite postgres}"
 status=0

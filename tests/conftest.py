@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 import intake
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 
 from . import pgtest
 from .helpers import write_key_file

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from intake.envelope import PublicKeyFile, RecipientPrivateKey
+from core.envelope import PublicKeyFile, RecipientPrivateKey
 
 
 def write_key_file(
@@ -85,7 +85,7 @@ def database_bytes(app: object) -> bytes:
 
 def url_bytes(url: str) -> bytes:
     """:func:`database_bytes` of the database at ``url``."""
-    from intake.db import make_engine
+    from core.db import make_engine
 
     engine = make_engine(url)
     try:
@@ -133,7 +133,7 @@ def solved_altcha(client: Any, lang: str = "en") -> str:
 
 def asset_tag(app: Any, name: str) -> str:
     """The tag a page of ``app`` loads script or stylesheet ``name`` with:
-    its content-hashed URL and its Subresource Integrity (intake/assets.py)."""
+    its content-hashed URL and its Subresource Integrity (core/assets.py)."""
     asset = app.extensions["assets"][name]
     prefix = "/static/"
     if name.endswith(".css"):

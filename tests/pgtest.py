@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Engine, create_engine, text
 
-from intake.db import normalize_url
+from core.db import normalize_url
 
 POSTGRES_URL = os.environ.get("TNR_TEST_POSTGRES_URL") or None
 ON_POSTGRES = os.environ.get("TNR_TEST_DATABASE", "sqlite") == "postgres"

@@ -23,8 +23,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 import admin
 import intake
 from admin.extensions import DB_EXTENSION
-from intake.envelope import PublicKeyFile, RecipientPrivateKey
-from intake.store import today_utc
+from core.envelope import PublicKeyFile, RecipientPrivateKey
+from core.timing import today_utc
 
 PASSPHRASE = "seized intake test passphrase " + secrets.token_hex(4)
 CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}

@@ -22,12 +22,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 import intake
-from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
-from intake.envelope.conversation import lookup_value
-from intake.envelope.replykey import reply_private_key, reply_seed
+from core.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.envelope.conversation import lookup_value
+from core.envelope.replykey import reply_private_key, reply_seed
+from core.receipts import format_receipt, lookup_hash, new_receipt
+from core.timing import today_utc
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import format_receipt, lookup_hash, new_receipt
-from intake.store import today_utc
 
 from .helpers import database_bytes, multipart, write_key_file
 

@@ -47,7 +47,7 @@ def test_an_untranslated_plural_is_incomplete() -> None:
 def test_shipped_locales() -> None:
     """Every language the intake offers (but English, the source) has a
     catalog, and every catalog is a language the intake offers."""
-    from intake.i18n import LANGUAGES
+    from core.i18n import LANGUAGES
 
     shipped = {lang.locale for lang in LANGUAGES.values() if lang.shipped and lang.locale != "en"}
     assert shipped == {"zh_Hant", "zh_Hans", "fr"}

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from intake.envelope import MalformedEnvelopeError, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
-from intake.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
-from intake.envelope.errors import EnvelopeError, UnauthenticatedError
-from intake.envelope.format import new_envelope_id, parse_header
-from intake.envelope.replykey import open_reply, reply_seed, seal_reply
-from intake.receipts import lookup_hash, receipt_hash
+from core.envelope import MalformedEnvelopeError, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
+from core.envelope.errors import EnvelopeError, UnauthenticatedError
+from core.envelope.format import new_envelope_id, parse_header
+from core.envelope.replykey import open_reply, reply_seed, seal_reply
+from core.receipts import lookup_hash, receipt_hash
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parent / "vectors" / "conversation-v2.json").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Tests of the envelope format v1 (``intake/envelope``, ``docs/envelope.md``).
+"""Tests of the envelope format v1 (``core/envelope``, ``docs/envelope.md``).
 
 * X-Wing: our seed expansion against draft-connolly-cfrg-xwing-kem Appendix C.
 * Known-answer vectors (``tests/vectors/envelope-v1.json``): opened by the
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from intake.envelope import (
+from core.envelope import (
     AttachmentInput,
     EnvelopeError,
     KeyFileError,
@@ -59,7 +59,7 @@ from intake.envelope import (
     seal,
     split_ciphertext,
 )
-from intake.envelope.format import (
+from core.envelope.format import (
     TAG_SIZE,
     attachment_key,
     body_key,
@@ -284,7 +284,7 @@ def test_vector_rejects_an_outsider(vector: dict[str, Any], outsider: RecipientP
 
 
 # An opener written from docs/envelope.md with bare primitives (no
-# intake.envelope code): if it and the library both open the vectors, the
+# core.envelope code): if it and the library both open the vectors, the
 # spec says what the code does, byte for byte.
 
 _HPKE_SUITE_ID = (

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import intake
-from intake.envelope import (
+from core.envelope import (
     AttachmentInput,
     RecipientPrivateKey,
     RecipientPublicKey,
@@ -19,7 +19,8 @@ from intake.envelope import (
     open_envelope,
     seal,
 )
-from intake.store import store_envelope, today_utc
+from core.timing import today_utc
+from intake.store import store_envelope
 
 from .helpers import database_bytes, write_key_file
 

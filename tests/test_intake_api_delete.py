@@ -18,9 +18,10 @@ from sqlalchemy import func, select, update
 from werkzeug.serving import make_server
 
 import intake
-from intake.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, seal
+from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, seal
+from core.timing import today_utc
 from intake.models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
-from intake.store import store_envelope, today_utc
+from intake.store import store_envelope
 
 from .helpers import write_key_file
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm
 from admin.watch import CheckError, IntakeWatch, scan_page
-from intake.assets import AssetManifest
-from intake.db import ROOT
+from core.assets import AssetManifest
+from core.db import ROOT
 
 from .helpers import write_key_file
 from .seized import Coalition, WsgiApp, make_coalition

@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 import intake
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
-from intake.envelope.conversation import lookup_value
-from intake.envelope.replykey import reply_seed
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from core.envelope.conversation import lookup_value
+from core.envelope.replykey import reply_seed
+from core.receipts import lookup_hash, normalize_receipt
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import lookup_hash, normalize_receipt
 
 from .helpers import asset_tag, multipart, write_key_file
 
@@ -198,7 +198,7 @@ def test_too_large_upload_is_413_translated(tmp_path: Path, keys_dir: Path, org_
             "MAX_CONTENT_LENGTH": 100_000,
         }
     )
-    # Past four times the limit (intake/uploads.py): refused unread.
+    # Past four times the limit (core/uploads.py): refused unread.
     body, content_type = multipart({"narrative": "x", "attachments": (bytes(500_000), "big.bin", "x/y")})
     response = app.test_client().post("/zh-hant/", data=body, content_type=content_type)
     assert response.status_code == 413
@@ -345,7 +345,7 @@ def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskC
     import base64
     import hashlib
 
-    from intake.db import ROOT
+    from core.db import ROOT
 
     page = client.get("/en/")
     assert page.headers["Cache-Control"] == "no-store"

@@ -15,12 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from intake.envelope import RecipientPrivateKey, parse_header, seal
-from intake.envelope.conversation import auth_key, lookup_value
-from intake.envelope.replykey import reply_private_key, reply_seed, seal_reply
+from core.envelope import RecipientPrivateKey, parse_header, seal
+from core.envelope.conversation import auth_key, lookup_value
+from core.envelope.replykey import reply_private_key, reply_seed, seal_reply
+from core.receipts import lookup_hash, new_receipt, receipt_hash
+from core.timing import today_utc
 from intake.models import Envelope, ReceiptRecord, Reply
-from intake.receipts import lookup_hash, new_receipt, receipt_hash
-from intake.store import store_envelope, today_utc
+from intake.store import store_envelope
 
 OLDER = "Not authenticated (older report)"
 UNVERIFIED = "could not be verified as coming from the reviewers"

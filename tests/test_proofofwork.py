@@ -14,7 +14,7 @@ import altcha
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake.receipts import new_receipt
+from core.receipts import new_receipt
 from intake.report import proofofwork
 
 from .helpers import solved_altcha

@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
-from intake.envelope.conversation import auth_key
-from intake.envelope.errors import EnvelopeError, MalformedEnvelopeError
-from intake.envelope.replykey import (
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
+from core.envelope.conversation import auth_key
+from core.envelope.errors import EnvelopeError, MalformedEnvelopeError
+from core.envelope.replykey import (
     REPLY_KEY_ITERATIONS,
     REPLY_KEY_MEMORY_KIB,
     REPLY_KEY_SALT,
@@ -30,9 +30,9 @@ from intake.envelope.replykey import (
     reply_seed,
     seal_reply,
 )
+from core.receipts import new_receipt, normalize_receipt
+from core.timing import today_utc
 from intake.models import Envelope, Reply
-from intake.receipts import new_receipt, normalize_receipt
-from intake.store import today_utc
 
 from .helpers import database_bytes, multipart, solved_altcha
 

@@ -1,4 +1,4 @@
-"""The report's fields (intake/report/fields.py) on the no-JavaScript path:
+"""The report's fields (core/schema/fields.py) on the no-JavaScript path:
 the JSON shape of docs/report-fields.md, "a narrative or one tactic", the
 choice of organizations, the safety text."""
 
@@ -14,9 +14,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import intake
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
+from core.schema.fields import FORM_VERSION, ReportFieldError, normalize_when, report_from_form
 from intake.models import Envelope
-from intake.report.fields import FORM_VERSION, ReportFieldError, normalize_when, report_from_form
 
 from .helpers import write_key_file
 

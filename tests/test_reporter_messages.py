@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from flask_babel import refresh
 
 import intake
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 from intake.report import followup, upload
 
 from .helpers import multipart

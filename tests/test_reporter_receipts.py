@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.timing import today_utc
 from intake.models import Envelope
 from intake.report.throttle import TokenBuckets
-from intake.store import today_utc
 
 from .helpers import database_bytes, multipart, solved_altcha
 

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import intake
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 
 from .helpers import asset_tag
 

@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 import intake
-from intake.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
-from intake.envelope.conversation import lookup_value
-from intake.envelope.replykey import reply_seed
+from core.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.envelope.conversation import lookup_value
+from core.envelope.replykey import reply_seed
+from core.receipts import format_receipt, lookup_hash, new_receipt, normalize_receipt
+from core.timing import today_utc
 from intake.models import Envelope, ReceiptRecord
-from intake.receipts import format_receipt, lookup_hash, new_receipt, normalize_receipt
-from intake.store import today_utc
 
 from .helpers import asset_tag, multipart, solved_altcha, write_key_file
 

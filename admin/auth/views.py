@@ -35,7 +35,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from intake.db import ROOT
+from core.db import ROOT
 
 from .. import accounts, alarms, audit, triage
 from ..extensions import db_session

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from intake.db import ROOT  # noqa: E402
+from core.db import ROOT  # noqa: E402
 
 from . import codes  # noqa: E402
 from .build import UNIT, Briefing, Table  # noqa: E402

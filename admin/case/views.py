@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from intake.envelope import EnvelopeError
+from core.envelope import EnvelopeError
 
 from .. import attachments, audit, links, replies, reportview, roster, taxonomy, triage, vignettes
 from ..cases import AttachmentInfo, find_case, open_attachment, open_case

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from intake.envelope import KeyFileError, WrongPassphraseError
+from core.envelope import KeyFileError, WrongPassphraseError
 
 from .. import audit
 from ..custody import KeyState, key_states, public_key_file_text, retire_key, unlock

@@ -12,7 +12,7 @@ Contract (``multipart/form-data``, bearer token as for the rest of the API):
 
 ``receipt``
     a text field: the 28 receipt digits, no separators
-    (:func:`intake.receipts.is_receipt`). Only its keyed hash is stored.
+    (:func:`core.receipts.is_receipt`). Only its keyed hash is stored.
 ``header``, ``body``
     file parts: the canonical header bytes and the body ciphertext.
 ``attachment``
@@ -35,7 +35,7 @@ Answers are JSON, never a page and never a 500:
 * ``409 {"error": "duplicate" | "receipt_in_use"}``: another envelope has
   this id, or this receipt.
 * ``413 {"error": "too_large"}``: over the limits of
-  :mod:`intake.report.limits` (or the request limit).
+  :mod:`core.limits` (or the request limit).
 * ``503 {"error": "unavailable"}``: the store failed; nothing kept.
 
 Messages are English, for the console's log and its reviewer, never the
@@ -51,17 +51,18 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from ..db import request_session
-from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
-from ..envelope.conversation import lookup_value
-from ..envelope.format import TAG_SIZE
-from ..envelope.replykey import reply_private_key, reply_seed
+from core.db import request_session
+from core.envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from core.envelope.conversation import lookup_value
+from core.envelope.format import TAG_SIZE
+from core.envelope.replykey import reply_private_key, reply_seed
+from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from core.receipts import is_receipt, lookup_hash
+from core.timing import equal, today_utc
+
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
-from ..receipts import is_receipt, lookup_hash
-from ..report.limits import MAX_BODY_SIZE, UploadLimits, current_limits
-from ..store import BlobStorage, StoreError, store_envelope, today_utc
-from ..timing import equal
+from ..store import BlobStorage, StoreError, store_envelope
 from .views import bp
 
 #: The largest header part read (the format allows no more).
@@ -83,7 +84,7 @@ class EnvelopeRefused(Exception):
 
 def _read_part(part: FileStorage | None, limit: int | None = None) -> bytes:
     # The request is bounded by MAX_CONTENT_LENGTH and held in memory
-    # (intake/uploads.py); the header has a bound of its own.
+    # (core/uploads.py); the header has a bound of its own.
     if part is None:
         raise EnvelopeRefused("malformed", "a part of the envelope is missing")
     data = part.stream.read() if limit is None else part.stream.read(limit + 1)
@@ -170,7 +171,7 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
     )
     # Last, because it costs an Argon2id (19 MiB, ~50 ms): the header's
     # reply key must be the one this receipt opens, or the reporter could
-    # never read a reply (intake/envelope/replykey.py).
+    # never read a reply (core/envelope/replykey.py).
     if not equal(header.reply_key or b"", reply_private_key(receipt).public_key.raw):
         raise EnvelopeRefused("reply_key", "the reply key is not the one derived from this receipt")
     return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, receipt

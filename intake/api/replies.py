@@ -17,12 +17,13 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..db import request_session
-from ..envelope import EnvelopeError, parse_header
-from ..envelope.format import TAG_SIZE
-from ..envelope.keys import key_id_of
+from core.db import request_session
+from core.envelope import EnvelopeError, parse_header
+from core.envelope.format import TAG_SIZE
+from core.envelope.keys import key_id_of
+from core.timing import today_utc
+
 from ..models import Reply
-from ..store import today_utc
 from .views import bp, own_envelope
 
 #: Largest padded reply body (bytes): a reply is text, a few pages at most.

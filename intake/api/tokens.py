@@ -8,8 +8,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.timing import today_utc
+
 from ..models import ApiToken
-from ..store import today_utc
 
 TOKEN_PREFIX = "tnr_"  # noqa: S105 - a public prefix, not a secret
 

@@ -12,7 +12,8 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db import request_session
+from core.db import request_session
+
 from ..models import Envelope, EnvelopeRecipient
 from ..store import BlobStore
 from .tokens import recipient_for_token

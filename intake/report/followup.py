@@ -5,7 +5,7 @@ Pages (``/<lang>/…``):
 
 ``receipt`` (GET, POST)
     the receipt check. The typed receipt is normalized
-    (:func:`intake.receipts.normalize_receipt`: full-width digits, spaces,
+    (:func:`core.receipts.normalize_receipt`: full-width digits, spaces,
     dashes, Chinese punctuation); a failed check digit gets its own message
     and costs nothing; a well-formed receipt is looked up by its keyed hash,
     and each lookup takes a token from :func:`.throttle.guesses` (a global bucket and
@@ -46,17 +46,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 
-from ..db import request_session
-from ..envelope import EnvelopeError, SealedEnvelope, seal
-from ..envelope.conversation import auth_key, followup_proof, lookup_value
-from ..envelope.errors import UnauthenticatedError
-from ..envelope.format import new_envelope_id
-from ..envelope.keys import RecipientPrivateKey, b64encode
-from ..envelope.replykey import ReplyText, open_reply, reply_seed
-from ..i18n import current_language
-from ..keyring import current_keyring
-from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
-from ..receipts import (
+from core.db import request_session
+from core.envelope import EnvelopeError, SealedEnvelope, seal
+from core.envelope.conversation import auth_key, followup_proof, lookup_value
+from core.envelope.errors import UnauthenticatedError
+from core.envelope.format import new_envelope_id
+from core.envelope.keys import RecipientPrivateKey, b64encode
+from core.envelope.replykey import ReplyText, open_reply, reply_seed
+from core.i18n import current_language
+from core.limits import MIB
+from core.receipts import (
     ReceiptFormatError,
     is_lookup,
     is_submission_token,
@@ -66,6 +65,13 @@ from ..receipts import (
     receipt_hash,
     submission_hash,
 )
+from core.schema.fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
+from core.timing import today_utc
+from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
+from core.web import csp_allow
+
+from ..keyring import current_keyring
+from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
 from ..store import (
     BlobStorage,
     DuplicateSubmissionError,
@@ -73,15 +79,11 @@ from ..store import (
     StoreError,
     followup_quota_left,
     store_envelope,
-    today_utc,
 )
-from ..uploads import form_limit
-from ..web import csp_allow
 from . import proofofwork
 from .cookies import missing_cookie_message
-from .fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
-from .forms import FollowupForm, attachment_inputs, chosen_files, file_size
-from .limits import MIB, disk_full_message, disk_has_room, followup_quota, quota_message
+from .forms import FollowupForm
+from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
 from .throttle import allow_followup, allow_guess
 from .upload import (
     UploadRefused,
@@ -252,7 +254,7 @@ def _report_of_hash(session: Session, stored_hash: str) -> Envelope | None:
 class Found:
     """A report found by its receipt: the report, how its receipt is
     stored, its format, and (no-JavaScript path only, this request only)
-    the receipt key (intake/envelope/replykey.py)."""
+    the receipt key (core/envelope/replykey.py)."""
 
     report: Envelope
     access: Access
@@ -264,7 +266,7 @@ def find_report(session: Session, *, lookup: str | None = None, digits: str | No
     JavaScript) the receipt's digits.
 
     The format comes from the label of the stored hash that answers
-    (:func:`intake.receipts.lookup_hash`): without the lookup value no one
+    (:func:`core.receipts.lookup_hash`): without the lookup value no one
     can make a record that answers under another label, so an intake's
     database cannot pass a v2 report off as an older one.
 
@@ -358,7 +360,7 @@ def replies_for_page(report: Envelope, found: Found, *, in_browser: bool) -> Sho
     is derived on the reporter's device; otherwise the reply key is
     derived here, in memory, for this request only (Argon2id, about 40 ms),
     and each reply of a v2 report must carry a proof under the auth key
-    (intake/envelope/conversation.py).
+    (core/envelope/conversation.py).
     """
     version = found.access.version
     rows = list(report.replies)

@@ -13,45 +13,12 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import FileStorage
 from wtforms import HiddenField, MultipleFileField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from ..envelope import AttachmentInput
-from .fields import MAX_NARRATIVE
-from .limits import current_limits, megabytes
-
-
-def file_size(file: FileStorage) -> int:
-    """Byte length of an uploaded file (held in memory, see uploads.py)."""
-    stream = file.stream
-    position = stream.tell()
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(position)
-    return size
-
-
-def chosen_files(files: list[FileStorage] | None) -> list[FileStorage]:
-    """The files actually chosen: a browser sends one empty part when none."""
-    # A text part named like the file field arrives as a str, not a file
-    # (found by tests/hardening/test_fuzz.py): not a chosen file.
-    return [f for f in files or [] if isinstance(f, FileStorage) and f.filename]
-
-
-def attachment_inputs(files: list[FileStorage] | None) -> list[AttachmentInput]:
-    """The chosen files (:func:`chosen_files`) as what :func:`intake.envelope.seal`
-    takes: name, media type (``application/octet-stream`` when the browser
-    gave none) and bytes, read from memory (never a temporary file,
-    intake/uploads.py)."""
-    return [
-        AttachmentInput(
-            name=file.filename or "",
-            media_type=file.mimetype or "application/octet-stream",
-            data=file.stream.read(),
-        )
-        for file in chosen_files(files)
-    ]
+from core.limits import current_limits, megabytes
+from core.schema.fields import MAX_NARRATIVE
+from core.uploads import chosen_files, file_size
 
 
 def within_limits(_form: Any, field: Any) -> None:
@@ -120,7 +87,7 @@ class ReportForm(UploadForm):
         render_kw={"rows": 10, "autocomplete": "off", "spellcheck": "false"},
     )
     attachments = MultipleFileField(_l("Evidence files (optional)"), validators=[within_limits])
-    #: One-time token of this rendered form (intake.receipts): the same form
+    #: One-time token of this rendered form (core.receipts): the same form
     #: posted twice stores one envelope. Rendered by ``form.hidden_tag()``.
     submission = HiddenField()
 

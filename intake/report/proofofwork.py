@@ -54,9 +54,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from ..db import request_session
+from core.db import request_session
+from core.timing import today_utc
+
 from ..models import SpentChallenge
-from ..store import today_utc
 from .views import bp
 
 ALGORITHM = "PBKDF2/SHA-256"

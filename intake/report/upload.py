@@ -8,15 +8,15 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     the form's CSRF token (a text field);
 ``submission``
     the form's one-time submission token (a text field, see
-    :func:`intake.receipts.submission_hash`): a retry of the same form after
+    :func:`core.receipts.submission_hash`): a retry of the same form after
     a lost answer stores nothing twice;
 ``lookup``
     the receipt's lookup value (a text field, 64 lowercase hex digits),
     derived in the browser from the receipt it made (``js/receipt.js``,
-    ``js/replykey.js``; intake/envelope/conversation.py). The receipt
+    ``js/replykey.js``; core/envelope/conversation.py). The receipt
     itself never leaves the browser (docs/threat-model.md, "The
     receipt"). The intake keeps only the lookup's keyed hash
-    (:func:`intake.receipts.lookup_hash`, labelled with the header's
+    (:func:`core.receipts.lookup_hash`, labelled with the header's
     format version), committed with the envelope. The browser sends the
     same value on every retry of one form, which is how a retry after a
     lost answer is told so (below). A page from before this field sends
@@ -102,14 +102,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from ..db import request_session
-from ..envelope import EnvelopeError, Header, SealedEnvelope, parse_header
-from ..envelope.conversation import lookup_value
-from ..envelope.format import TAG_SIZE
-from ..envelope.replykey import reply_seed
-from ..keyring import current_keyring
-from ..models import Envelope, ReceiptRecord, SpentChallenge
-from ..receipts import (
+from core.db import request_session
+from core.envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from core.envelope.conversation import lookup_value
+from core.envelope.format import TAG_SIZE
+from core.envelope.replykey import reply_seed
+from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from core.receipts import (
     format_receipt,
     is_lookup,
     is_receipt,
@@ -117,6 +116,10 @@ from ..receipts import (
     lookup_hash,
     submission_hash,
 )
+from core.timing import equal, today_utc
+
+from ..keyring import current_keyring
+from ..models import Envelope, ReceiptRecord, SpentChallenge
 from ..store import (
     BlobStorage,
     ChallengeSpentError,
@@ -124,21 +127,11 @@ from ..store import (
     FollowupQuotaError,
     StoreError,
     insert_envelope,
-    today_utc,
 )
-from ..timing import equal
 from . import proofofwork
 from .cookies import missing_cookie_message
 from .forms import csrf_time_limit
-from .limits import (
-    MAX_BODY_SIZE,
-    UploadLimits,
-    current_limits,
-    disk_full_message,
-    disk_has_room,
-    followup_quota,
-    quota_message,
-)
+from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
 from .throttle import allow_guess, allow_submission
 from .views import bp
 
@@ -377,7 +370,7 @@ def _disk_full() -> UploadRefused:
 
 def require_disk_room(envelope: SealedEnvelope) -> None:
     """Refuse an upload that would bring the data folder's free space under
-    ``MIN_FREE_DISK`` (:func:`.limits.disk_has_room`).
+    ``MIN_FREE_DISK`` (:func:`.quota.disk_has_room`).
 
     Raises:
         UploadRefused: ``disk_full`` (507).

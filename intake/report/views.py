@@ -15,14 +15,14 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
-from ..db import request_session
-from ..envelope import PublicKeyFile, seal
-from ..envelope.conversation import auth_key, lookup_value
-from ..envelope.keys import RecipientPrivateKey, b64encode
-from ..envelope.replykey import reply_seed
-from ..i18n import available_languages, best_language, current_language
-from ..keyring import Keyring, current_keyring
-from ..receipts import (
+from core.db import request_session
+from core.envelope import PublicKeyFile, seal
+from core.envelope.conversation import auth_key, lookup_value
+from core.envelope.keys import RecipientPrivateKey, b64encode
+from core.envelope.replykey import reply_seed
+from core.i18n import available_languages, best_language, current_language
+from core.limits import MIB, current_limits, megabytes, size_text
+from core.receipts import (
     ReceiptFormatError,
     format_receipt,
     is_submission_token,
@@ -32,27 +32,29 @@ from ..receipts import (
     normalize_receipt,
     submission_hash,
 )
+from core.schema import fields
+from core.schema.fields import FORM_VERSION, ReportFieldError, report_from_form
+from core.timing import today_utc
+from core.uploads import (
+    FIELD_TOO_LONG,
+    TOO_MANY_FIELDS,
+    attachment_inputs,
+    chosen_files,
+    file_size,
+    form_limit,
+)
+from core.web import csp_allow
+
+from ..keyring import Keyring, current_keyring
 from ..store import (
     BlobStorage,
     DuplicateSubmissionError,
     StoreError,
     store_envelope,
     submission_exists,
-    today_utc,
 )
-from ..uploads import FIELD_TOO_LONG, TOO_MANY_FIELDS, form_limit
-from ..web import csp_allow
-from . import fields
-from .fields import FORM_VERSION, ReportFieldError, report_from_form
-from .forms import (
-    ReportForm,
-    attachment_inputs,
-    chosen_files,
-    csrf_time_limit,
-    file_size,
-    note_request_start,
-)
-from .limits import MIB, current_limits, disk_has_room, megabytes, size_text
+from .forms import ReportForm, csrf_time_limit, note_request_start
+from .quota import disk_has_room
 from .throttle import allow_submission
 
 bp = Blueprint("report", __name__)
@@ -176,7 +178,7 @@ FORM_LIMITS = frozenset({FIELD_TOO_LONG, TOO_MANY_FIELDS})
 
 
 def form_limit_message(limit: str) -> str:
-    """The reporter's message for a form limit of intake/uploads.py
+    """The reporter's message for a form limit of core/uploads.py
     (``field_too_long`` or ``too_many_fields``): what was kept, what to do."""
     if limit == TOO_MANY_FIELDS:
         return str(
@@ -333,7 +335,7 @@ def form() -> str | tuple[str, int]:
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
     if report_form.is_submitted() and (limit := form_limit()) is not None:
-        # Text over the form's limits (intake/uploads.py): the beginning of
+        # Text over the form's limits (core/uploads.py): the beginning of
         # each field was kept, the rest dropped as it arrived. Show what was
         # kept and say which limit, rather than refuse the whole post.
         return _form_again(keyring, report_form, notice=limit, status=413)
@@ -403,9 +405,9 @@ def form() -> str | tuple[str, int]:
     arrived = arrived_files(report_form.attachments.data)
     attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
-    # (Argon2id, intake/envelope/replykey.py) and its public half sealed
+    # (Argon2id, core/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
-    # The conversation's auth key (intake/envelope/conversation.py) goes
+    # The conversation's auth key (core/envelope/conversation.py) goes
     # inside the sealed body (format v2): replies and follow-ups must prove
     # it. Both, and the receipt, leave scope with this request.
     receipt = new_receipt()

@@ -31,8 +31,8 @@ from admin import accounts, custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.roster import Roster
 from admin.sync import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
-from intake.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
-from intake.envelope.keys import b64decode, b64encode
+from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
+from core.envelope.keys import b64decode, b64encode
 
 CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
 PASSPHRASE = "test passphrase for the org key"
@@ -370,7 +370,7 @@ class FakeIntake:
         **seal_options: Any,
     ) -> Served:
         """Seal ``report`` to the organization's key and serve it next;
-        ``seal_options`` go to :func:`intake.envelope.seal` (``auth``,
+        ``seal_options`` go to :func:`core.envelope.seal` (``auth``,
         ``envelope_id``: format v2)."""
         sealed = seal(
             report,

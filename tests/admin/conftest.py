@@ -16,7 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from admin import create_app
 from admin.extensions import DB_EXTENSION
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 
 from admin import attachments
 from admin.case.views import DECODE_BUDGET_EXTENSION
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 # --------------------------------------------------------------------------
 # The console over HTTP

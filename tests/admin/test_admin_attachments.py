@@ -16,7 +16,7 @@ from PIL import ExifTags, Image
 from admin import attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.sync import IntakeClient, sync
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text, update
 from admin import audit
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 
 def entries(app: Flask) -> list[AuditEntry]:

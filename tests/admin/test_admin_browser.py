@@ -17,9 +17,9 @@ from werkzeug.serving import make_server
 
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
-from intake.envelope import SealedEnvelope
-from intake.envelope.replykey import open_reply, reply_private_key
-from intake.receipts import new_receipt
+from core.envelope import SealedEnvelope
+from core.envelope.replykey import open_reply, reply_private_key
+from core.receipts import new_receipt
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from admin.display import content_disposition
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from admin import accounts, custody
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 
 #: Cheap, but with more than one lane: two such derivations at once hung
 #: (or failed with MemoryError) in the installed cryptography/OpenSSL.

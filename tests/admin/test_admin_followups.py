@@ -13,9 +13,9 @@ from sqlalchemy import select
 from admin.extensions import DB_EXTENSION
 from admin.models import Case, Quarantine
 from admin.sync import SyncResult
-from intake.envelope import AttachmentInput
-from intake.envelope.conversation import followup_proof
-from intake.envelope.format import new_envelope_id
+from core.envelope import AttachmentInput
+from core.envelope.conversation import followup_proof
+from core.envelope.format import new_envelope_id
 
 
 def run_sync(app: Flask, fake: FakeIntake) -> SyncResult:

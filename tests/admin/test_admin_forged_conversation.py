@@ -32,11 +32,12 @@ import intake
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine
 from admin.sync import IntakeClient, sync
-from intake.envelope import PublicKeyFile, RecipientPrivateKey, parse_header, seal
-from intake.envelope.replykey import seal_reply
+from core.envelope import PublicKeyFile, RecipientPrivateKey, parse_header, seal
+from core.envelope.replykey import seal_reply
+from core.receipts import format_receipt, normalize_receipt
+from core.timing import today_utc
 from intake.models import Envelope, Reply
-from intake.receipts import format_receipt, normalize_receipt
-from intake.store import store_envelope, today_utc
+from intake.store import store_envelope
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 pytest.importorskip("playwright.sync_api")

@@ -45,11 +45,11 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.interview import AUDIT_ACTION, organization_keys
 from admin.models import AuditEntry, Case
 from admin.sync import IntakeClient, sync
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_key, open_envelope, seal
-from intake.envelope.replykey import reply_private_key
+from core.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_key, open_envelope, seal
+from core.envelope.replykey import reply_private_key
+from core.receipts import new_receipt
+from core.timing import today_utc
 from intake.models import Envelope
-from intake.receipts import new_receipt
-from intake.store import today_utc
 from tests.helpers import database_bytes, multipart
 
 RECEIPT = re.compile(r"<output>(\d{4}(?: \d{4}){6})</output>")

@@ -17,7 +17,7 @@ from admin.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_fie
 from admin.errors import DataKeyError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import DataKeyWrap
-from intake.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
+from core.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
 
 GENERATE = [
     "keys",

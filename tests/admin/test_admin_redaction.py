@@ -18,7 +18,7 @@ from sqlalchemy import select
 from admin import attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 # Copies of /work/shared/cases/files (the photo carries GPS, device and owner;
 # the letter's document information names a person).

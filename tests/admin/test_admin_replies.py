@@ -26,9 +26,9 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, CaseReply
 from admin.replies import reply_sender
 from admin.sync import IntakeClient, sync
-from intake.envelope import PublicKeyFile, RecipientPrivateKey
+from core.envelope import PublicKeyFile, RecipientPrivateKey
+from core.receipts import normalize_receipt
 from intake.models import Envelope, Reply
-from intake.receipts import normalize_receipt
 from tests.helpers import database_bytes
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")

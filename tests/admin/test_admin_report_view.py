@@ -1,5 +1,5 @@
 """The case page shows the reporter's answers with the form's own labels
-(admin/reportview.py, from intake/report/fields.py), never raw JSON; unknown
+(admin/reportview.py, from core/schema/fields.py), never raw JSON; unknown
 codes as themselves; hostile text escaped and marked; emoji joined by a ZWJ
 intact."""
 
@@ -19,8 +19,8 @@ from admin.display import visible_controls
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.reportview import recipients_of, report_sections
 from admin.sync import IntakeClient, sync
-from intake.envelope import RecipientPrivateKey, seal
-from intake.report import fields
+from core.envelope import RecipientPrivateKey, seal
+from core.schema import fields
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl
 
@@ -99,7 +99,7 @@ def test_a_full_report_shows_the_forms_labels_not_json(
     app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
 ) -> None:
     part = report_part(case_page(app, client, auth, intake, full_report()))
-    # Labels of intake/report/fields.py, the words the reporter saw.
+    # Labels of core/schema/fields.py, the words the reporter saw.
     tactics = dd(part, "tactics")
     assert "T04" in tactics
     assert str(fields.TACTICS[1].label) in tactics  # T04: threats to family back home

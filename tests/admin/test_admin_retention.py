@@ -31,7 +31,7 @@ from admin.models import (
     User,
 )
 from admin.sync import IntakeClient, sync
-from intake.envelope import AttachmentInput, RecipientPrivateKey
+from core.envelope import AttachmentInput, RecipientPrivateKey
 
 TODAY = datetime.now(UTC).date()
 LONG_AGO = TODAY - timedelta(days=400)

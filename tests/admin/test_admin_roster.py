@@ -18,7 +18,7 @@ from sqlalchemy import select
 from admin import roster
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm, AuditEntry, Case, Quarantine
-from intake.envelope import PublicKeyFile, RecipientPrivateKey, RecipientPublicKey, seal
+from core.envelope import PublicKeyFile, RecipientPrivateKey, RecipientPublicKey, seal
 
 TODAY = date(2026, 12, 1)
 

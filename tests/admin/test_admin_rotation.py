@@ -16,7 +16,7 @@ from admin import custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case
 from admin.sync import IntakeClient, sync
-from intake.envelope import RecipientPrivateKey, load_key_directory, seal
+from core.envelope import RecipientPrivateKey, load_key_directory, seal
 from intake.keyring import Keyring as IntakeKeyring
 
 GENERATE = [

@@ -26,7 +26,7 @@ from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine, SyncState
 from admin.sync import IntakeClient, SyncResult, get_cursor, sync
-from intake.envelope import AttachmentInput, RecipientPrivateKey, seal
+from core.envelope import AttachmentInput, RecipientPrivateKey, seal
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int = 100) -> SyncResult:

@@ -21,7 +21,7 @@ from admin.errors import IntakeError, KeyLockedError, SyncBusyError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseAttachment, Quarantine
 from admin.sync import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
-from intake.envelope import AttachmentInput
+from core.envelope import AttachmentInput
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int, progress: list[SyncProgress]) -> SyncResult:

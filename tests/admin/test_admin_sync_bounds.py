@@ -26,8 +26,8 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine
 from admin.sync import SyncLimits, SyncResult
 from admin.syncjob import SyncJobs
-from intake.envelope import AttachmentInput, RecipientPublicKey, SealedEnvelope, parse_header
-from intake.envelope.format import (
+from core.envelope import AttachmentInput, RecipientPublicKey, SealedEnvelope, parse_header
+from core.envelope.format import (
     _SUITE,
     MAX_CHUNK_SIZE,
     MIN_BODY_SIZE,
@@ -39,7 +39,7 @@ from intake.envelope.format import (
     padme,
     seal_attachment_chunks,
 )
-from intake.envelope.keys import b64encode
+from core.envelope.keys import b64encode
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024

@@ -20,7 +20,7 @@ from admin.briefing.records import import_records, read_records
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, CaseVignette
 from admin.sync import IntakeClient, sync
-from intake.envelope import RecipientPrivateKey
+from core.envelope import RecipientPrivateKey
 
 PERIOD_ARGS = ["--from", "2025-01", "--to", "2026-10"]
 

@@ -29,10 +29,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import intake
 from admin.sync import IntakeClient
-from intake.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
-from intake.envelope.replykey import seal_reply
+from core.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
+from core.envelope.replykey import seal_reply
+from core.timing import today_utc
 from intake.models import Envelope
-from intake.store import today_utc
 
 from ..chromium import CHROMIUM_ARGS, require_chromium
 from ..helpers import write_key_file
@@ -57,7 +57,7 @@ class CapturedRequest:
 
 class CaptureMiddleware:
     """Record every request (the whole body is read into memory, which the
-    app does anyway: see intake/uploads.py)."""
+    app does anyway: see core/uploads.py)."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app

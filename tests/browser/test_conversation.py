@@ -12,13 +12,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
-from intake.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
-from intake.envelope.format import new_envelope_id
-from intake.envelope.keys import b64encode
-from intake.envelope.replykey import open_reply, reply_seed, seal_reply
-from intake.receipts import format_receipt, new_receipt, receipt_hash
-from intake.store import store_envelope, today_utc
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
+from core.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
+from core.envelope.format import new_envelope_id
+from core.envelope.keys import b64encode
+from core.envelope.replykey import open_reply, reply_seed, seal_reply
+from core.receipts import format_receipt, new_receipt, receipt_hash
+from core.timing import today_utc
+from intake.store import store_envelope
 
 from .conftest import LiveIntake
 

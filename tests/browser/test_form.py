@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from stdnum import damm
 
-from intake.envelope import OpenedEnvelope, parse_header
-from intake.envelope.conversation import lookup_value
-from intake.envelope.replykey import reply_seed
+from core.envelope import OpenedEnvelope, parse_header
+from core.envelope.conversation import lookup_value
+from core.envelope.replykey import reply_seed
+from core.receipts import is_receipt, lookup_hash, normalize_receipt
 from intake.models import ReceiptRecord
-from intake.receipts import is_receipt, lookup_hash, normalize_receipt
 
 from .conftest import LiveIntake
 
@@ -361,7 +361,7 @@ def test_the_page_loads_nothing_from_another_origin(page: Any, live_intake: Live
     page.click("form button[type=submit]")
     page.wait_for_selector(".receipt-number output")
     assert urls and all(u.startswith(live_intake.url + "/") for u in urls)
-    # The bundle under its content-hashed name (intake/assets.py).
+    # The bundle under its content-hashed name (core/assets.py).
     assert any(re.search(r"/static/js/intake\.[0-9a-f]{16}\.js$", u) for u in urls)
     assert page.errors == []  # includes CSP violations, which Chromium logs as errors
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from intake.envelope import (
+from core.envelope import (
     MalformedEnvelopeError,
     RecipientPrivateKey,
     SealedEnvelope,
@@ -21,7 +21,7 @@ from intake.envelope import (
     open_envelope,
     parse_header,
 )
-from intake.envelope.keys import b64encode
+from core.envelope.keys import b64encode
 
 from .conftest import LiveIntake
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from intake.receipts import normalize_receipt
+from core.receipts import normalize_receipt
 
 from .conftest import LiveIntake
 

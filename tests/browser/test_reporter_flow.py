@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from intake.envelope import parse_header
-from intake.envelope.conversation import auth_key, followup_proof
-from intake.envelope.replykey import reply_private_key, reply_seed
-from intake.receipts import normalize_receipt
+from core.envelope import parse_header
+from core.envelope.conversation import auth_key, followup_proof
+from core.envelope.replykey import reply_private_key, reply_seed
+from core.receipts import normalize_receipt
 
 from ..helpers import database_bytes
 from .conftest import LiveIntake

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm
-from intake.db import ROOT
+from core.db import ROOT
 
 from ..seized import Coalition, WsgiApp, make_coalition
 

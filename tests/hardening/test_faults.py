@@ -22,11 +22,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 import intake
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.receipts import new_submission_token, submission_hash
+from core.timing import today_utc
 from intake.api.tokens import create_token
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
 from intake.models import Envelope
-from intake.receipts import new_submission_token, submission_hash
-from intake.store import BlobStore, DuplicateSubmissionError, remove_orphans, store_envelope, today_utc
+from intake.store import BlobStore, DuplicateSubmissionError, remove_orphans, store_envelope
 
 from ..conftest import Databases
 from ..helpers import multipart, write_key_file
@@ -194,7 +195,7 @@ def test_database_down_gives_translated_503_and_no_receipt(
     # Point the app at a PostgreSQL port where nothing listens.
     db = app.extensions["intake.db"]
     db.engine.dispose()
-    from intake.db import make_engine
+    from core.db import make_engine
 
     dead = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{servers.free_port()}/none")
     db.engine = dead

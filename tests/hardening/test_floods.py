@@ -24,9 +24,9 @@ import altcha
 import pytest
 import requests
 
-from intake.envelope import RecipientPrivateKey, seal
-from intake.receipts import new_receipt
-from intake.store import today_utc
+from core.envelope import RecipientPrivateKey, seal
+from core.receipts import new_receipt
+from core.timing import today_utc
 
 from ..conftest import Databases
 from ..helpers import write_key_file

@@ -24,8 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import intake
-from intake.api.tokens import create_token
-from intake.envelope import (
+from core.envelope import (
     EnvelopeError,
     RecipientPrivateKey,
     SealedEnvelope,
@@ -33,13 +32,14 @@ from intake.envelope import (
     parse_header,
     seal,
 )
-from intake.receipts import (
+from core.receipts import (
     ReceiptFormatError,
     is_submission_token,
     new_receipt,
     normalize_receipt,
 )
-from intake.timing import equal
+from core.timing import equal
+from intake.api.tokens import create_token
 
 from ..helpers import write_key_file
 

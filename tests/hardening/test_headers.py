@@ -1,6 +1,6 @@
 """Invariant 6, headers: every response of both apps — every route, with and
 without credentials, redirects, errors (400, 401, 403, 404, 405, 413, 500),
-static files — carries the one header policy of intake/web.py."""
+static files — carries the one header policy of core/web.py."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 import intake
+from core.web import CSP, build_csp, csp_allow
 from intake.api.tokens import create_token
-from intake.web import CSP, build_csp, csp_allow
 
 from ..helpers import write_key_file
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 import admin.models
 import intake.models
-from intake.db import ROOT, Database
+from core.db import ROOT, Database
 
 from ..conftest import Databases
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.logs import ScrubFilter, scrub
+from core.logs import ScrubFilter, scrub
 
 from ..conftest import Databases
 from ..helpers import write_key_file

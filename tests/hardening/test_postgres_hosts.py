@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from core.db import Database
+from core.envelope import SealedEnvelope, open_envelope
 from intake.api.tokens import create_token
-from intake.db import Database
-from intake.envelope import SealedEnvelope, open_envelope
 from intake.models import Base, Envelope
 
 from ..conftest import Databases

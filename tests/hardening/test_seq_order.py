@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from intake.db import ROOT, Database
-from intake.envelope import RecipientPrivateKey, seal
+from core.db import ROOT, Database
+from core.envelope import RecipientPrivateKey, seal
 from intake.models import Base
 from intake.store import SEQ_ORDER_LOCK, DatabaseBlobStore, insert_envelope
 

@@ -68,7 +68,7 @@ VERSION_2 = 2
 VERSIONS = (VERSION, VERSION_2)
 #: Members of a v2 body's ``auth`` object: a report carries its
 #: conversation's authentication ``key``, a follow-up or a reply its
-#: ``proof`` (HMAC-SHA256, intake/envelope/conversation.py).
+#: ``proof`` (HMAC-SHA256, core/envelope/conversation.py).
 AUTH_MEMBERS = ("key", "proof")
 AUTH_SIZE = 32
 SUITE = "XWING-HKDFSHA256-AES256GCM"
@@ -402,7 +402,7 @@ def seal(
             None seals v1.
         envelope_id: the envelope id (32 hex digits) when the caller needs
             it before sealing (a proof binds it,
-            intake/envelope/conversation.py); None draws a fresh one. Never
+            core/envelope/conversation.py); None draws a fresh one. Never
             reuse an id: the body key is derived from it.
 
     Returns:

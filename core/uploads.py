@@ -45,6 +45,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from core.envelope import AttachmentInput
+
 #: Endpoints of the plain form posts that carry files (report, follow-up).
 FORM_ENDPOINTS = frozenset({"report.form", "report.followup"})
 #: How much larger than ``MAX_CONTENT_LENGTH`` such a post may be read.
@@ -146,7 +148,7 @@ class InMemoryRequest(Request):
         if not (current_app and self._form_post()):
             return io.BytesIO()
         if self._allowance is None:
-            from .report.limits import current_limits  # the report package imports this module's app
+            from core.limits import current_limits  # the report package imports this module's app
 
             self._allowance = _Allowance(current_limits().max_total + 1)
         return CappedFileBuffer(self._allowance)
@@ -345,3 +347,35 @@ class LimitedFormParser(FormDataParser):
                 (unquote_to_bytes(name).decode("utf-8", "replace"), _decode_kept(raw, "utf-8", True))
             )
         return stream, self.cls(items), self.cls()
+
+
+def file_size(file: FileStorage) -> int:
+    """Byte length of an uploaded file (held in memory, see uploads.py)."""
+    stream = file.stream
+    position = stream.tell()
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+def chosen_files(files: list[FileStorage] | None) -> list[FileStorage]:
+    """The files actually chosen: a browser sends one empty part when none."""
+    # A text part named like the file field arrives as a str, not a file
+    # (found by tests/hardening/test_fuzz.py): not a chosen file.
+    return [f for f in files or [] if isinstance(f, FileStorage) and f.filename]
+
+
+def attachment_inputs(files: list[FileStorage] | None) -> list[AttachmentInput]:
+    """The chosen files (:func:`chosen_files`) as what :func:`core.envelope.seal`
+    takes: name, media type (``application/octet-stream`` when the browser
+    gave none) and bytes, read from memory (never a temporary file,
+    core/uploads.py)."""
+    return [
+        AttachmentInput(
+            name=file.filename or "",
+            media_type=file.mimetype or "application/octet-stream",
+            data=file.stream.read(),
+        )
+        for file in chosen_files(files)
+    ]

@@ -122,7 +122,7 @@ def submission_hash(secret: bytes, token: str) -> str:
     return hmac.new(secret, b"submission\x00" + token.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-#: A lookup value (intake/envelope/conversation.py): 64 lowercase hex digits,
+#: A lookup value (core/envelope/conversation.py): 64 lowercase hex digits,
 #: what the browser sends instead of the receipt.
 LOOKUP_LENGTH = 64
 _HEX = frozenset("0123456789abcdef")

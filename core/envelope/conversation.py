@@ -2,7 +2,7 @@
 coalition's replies to the report (envelope format v2).
 
 Everything here is derived from the receipt key, the Argon2id output of
-:func:`intake.envelope.replykey.reply_seed` (the same 32 bytes that make
+:func:`core.envelope.replykey.reply_seed` (the same 32 bytes that make
 the reply key pair), with HKDF-SHA256 (RFC 5869) under labels of its own, so
 that no value derived here tells anything about another::
 
@@ -22,7 +22,7 @@ in the browser (``js/replykey.js``).
 
 The **lookup** value is what the browser sends the intake instead of the
 receipt (docs/threat-model.md, "The receipt"): the intake keeps only its
-keyed hash (:func:`intake.receipts.lookup_hash`).
+keyed hash (:func:`core.receipts.lookup_hash`).
 
 Specified in docs/envelope.md, section 14; known-answer vectors in
 ``tests/vectors/conversation-v2.json``.

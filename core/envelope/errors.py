@@ -38,5 +38,5 @@ class WrongPassphraseError(KeyFileError):
 class UnauthenticatedError(EnvelopeError):
     """A follow-up or a reply of a v2 conversation whose proof is missing
     or does not verify under the report's auth key
-    (intake/envelope/conversation.py): whoever sealed it did not know the
+    (core/envelope/conversation.py): whoever sealed it did not know the
     receipt. Never shown as the reporter's or the coalition's words."""

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from flask import Flask, Response, g, request
 
@@ -117,3 +118,8 @@ def pad_endpoints(app: Flask, floors: Mapping[str, str | float]) -> None:
 
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
+
+
+def today_utc() -> date:
+    """The current UTC day: the only time the intake records."""
+    return datetime.now(UTC).date()

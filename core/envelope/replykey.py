@@ -47,7 +47,7 @@ def reply_seed(receipt: str) -> bytes:
 
     Args:
         receipt: the 28 receipt digits, ASCII, no separators (as
-            :func:`intake.receipts.normalize_receipt` returns them).
+            :func:`core.receipts.normalize_receipt` returns them).
 
     Returns:
         32 bytes: Argon2id (RFC 9106) of the digits under the fixed salt.
@@ -102,7 +102,7 @@ def seal_reply(
     """Seal a reviewer's reply to the reporter's reply key.
 
     With ``auth_key`` (the v2 report's conversation key,
-    intake/envelope/conversation.py) the reply is a v2 envelope whose body
+    core/envelope/conversation.py) the reply is a v2 envelope whose body
     ``auth`` carries :func:`~.conversation.reply_proof`; without, a v1
     reply to an older report.
 
