@@ -12,8 +12,8 @@ import pytest
 from admin_testlib import PASSWORD, AuthActions
 from flask import Flask
 
+from core import timing
 from core.timing import equal, time_floor
-from intake import timing
 
 FLOOR = 0.2
 
