@@ -25,14 +25,14 @@ from core.logs import install_app_scrubbing
 from core.timing import pad_endpoints
 from core.web import apply_security_headers
 
-from . import alarms
 from . import config as settings
-from .custody import Keyring
+from .alarms import service as alarms
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
+from .keys.custody import Keyring
 from .models import Base, User
-from .syncjob import EXTENSION as SYNCJOB_EXTENSION
-from .syncjob import SyncJobs
+from .sync.job import EXTENSION as SYNCJOB_EXTENSION
+from .sync.job import SyncJobs
 from .taxonomy import disposition_label
 
 TEMPLATES = ROOT / "templates" / "admin"
@@ -86,7 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.user_loader(_load_user)
 
     from .auth import bp as auth_bp
-    from .case import bp as case_bp
+    from .cases import bp as case_bp
     from .cli import register_commands
     from .inbox import bp as inbox_bp
     from .keys import bp as keys_bp
@@ -106,8 +106,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Console issue: audit log head file, the audit page, and the one
     # before-request check of login, session and role (admin/permissions.py).
-    from . import audit
-    from .auditlog import bp as audit_bp
+    from .audit import bp as audit_bp
+    from .audit import log as audit
     from .auth.guard import can, guard
 
     audit.init_app(app, database)
@@ -115,14 +115,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Issue 5 item 9: interview mode. Its request class holds uploads in
     # memory and lets the interview form (only) post files.
-    from .interview import InterviewRequest
-    from .interview import bp as interview_bp
+    from .interview.views import InterviewRequest
+    from .interview.views import bp as interview_bp
 
     app.request_class = InterviewRequest
     app.register_blueprint(interview_bp)
 
-    # Against a seized intake: the alarms page (admin/alarms.py).
-    from .alarmviews import bp as alarms_bp
+    # Against a seized intake: the alarms page (admin/alarms/service.py).
+    from .alarms import bp as alarms_bp
 
     app.register_blueprint(alarms_bp)
     app.jinja_env.globals["can"] = can

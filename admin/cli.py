@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 
 from core.envelope import KeyFileError, WrongPassphraseError
 
-from . import accounts, custody, reportview
-from .cases import find_case, list_cases, open_case
+from .auth import accounts
+from .cases import reportview
+from .cases.service import find_case, list_cases, open_case
 from .display import visible_controls
 from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
+from .keys import custody
 from .models import ROLES
-from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
+from .sync.run import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:
@@ -48,7 +50,7 @@ def read_secret(prompt: str, *, confirm: bool = False) -> str:
 
 def _audit(session: Session, action: str, object_id: str | None = None, detail: str = "") -> None:
     # Console issue: commands are audited too, with the actor "cli".
-    from . import audit
+    from .audit import log as audit
 
     audit.record(session, "cli", getattr(audit.Action, action), object_id, detail)
 
@@ -295,13 +297,13 @@ def show_command(case_ref: str) -> None:
 
 
 def report_lines(report: Mapping[str, Any], *, interview: bool = False) -> list[str]:
-    """The report as the case page shows it (admin/reportview.py: the
+    """The report as the case page shows it (admin/cases/reportview.py: the
     form's labels, codes beside tactics, unknown codes flagged), as lines
     of text for a terminal. Every untrusted text goes through
     :func:`admin.display.visible_controls`: a report is sealed by anyone,
     and an escape sequence printed raw would drive the reviewer's
     terminal (rewrite lines, set its title, and worse)."""
-    from .reportview import report_sections
+    from .cases.reportview import report_sections
 
     lines: list[str] = []
     for section in report_sections(report, interview=interview):
@@ -333,7 +335,7 @@ def reset_second_factor_command(email: str) -> None:
     """Recovery: forget EMAIL's authenticator app and security keys, end its
     sessions and clear its lockout. It enrols a new second factor at its
     next password login."""
-    from . import audit
+    from .audit import log as audit
 
     with db().session() as session:
         user = accounts.find_user(session, email)
@@ -350,7 +352,7 @@ def unpause_command(email: str) -> None:
     """Clear EMAIL's login pause, for every browser (after checking with the
     person: a pause means someone typed wrong passwords or codes). Its
     password and second factor are asked as always."""
-    from . import audit
+    from .audit import log as audit
 
     with db().session() as session:
         user = accounts.find_user(session, email)
@@ -369,7 +371,7 @@ def audit_verify_command() -> None:
     """Check every entry's hash, the chain and the sequence, and that the log
     reaches the recorded head (DATA_DIR/audit-head.json). Exits 1 naming the
     first bad entry."""
-    from . import audit
+    from .audit import log as audit
 
     try:
         head = audit.read_head(data_dir())
@@ -391,7 +393,7 @@ def purge_command(dry_run: bool) -> None:
     forever) from the console, after the intake confirmed it deleted each
     envelope for this organization (docs/console.md, "Retention and purge").
     No passphrase needed: nothing is decrypted."""
-    from . import retention
+    from .operations import retention
 
     days = int(current_app.config["RETENTION_DAYS_CLOSED"])
     if days <= 0 and not dry_run:
@@ -434,7 +436,7 @@ def digest_command() -> None:
     """E-mail every active account how many cases wait (new, needs
     information, urgent): counts only, no case, no link; sent also when all
     are zero. Off (exit 0) without ADMIN_SMTP_HOST."""
-    from . import digest
+    from .operations import digest
 
     try:
         settings = digest.SmtpSettings.from_config(current_app.config)
@@ -466,7 +468,7 @@ def roster_make_command(key_files: tuple[Path, ...], out_file: Path, revoke: tup
     of the coalition (their keys/ files; a retired file makes a retired
     entry). Prints the roster's digest: compare it by telephone with every
     organization before each imports it."""
-    from . import roster
+    from .keys import roster
 
     try:
         made = roster.make_roster(list(key_files), revoke)
@@ -495,7 +497,7 @@ def roster_import_command(roster_file: Path, replace: bool) -> None:
     organization, names or dates needs --replace."""
     from datetime import UTC, datetime
 
-    from . import roster
+    from .keys import roster
 
     try:
         new = roster.parse_roster(roster_file.read_text(encoding="utf-8"), roster_file.name)
@@ -540,7 +542,7 @@ def roster_show_command() -> None:
     form shows it, expiry; "ours" marks this console's keys) and its digest."""
     from core.envelope.keys import group_fingerprint
 
-    from . import roster
+    from .keys import roster
 
     try:
         held = roster.held_keys(data_dir())
@@ -572,8 +574,8 @@ intake_cli = AppGroup("intake", help="The public intake, watched from the consol
 
 
 def check_intake_now(actor: str = "cli") -> tuple[list[str], str | None]:
-    """:func:`admin.watch.check_now` with the current app's settings."""
-    from . import watch
+    """:func:`admin.sync.watch.check_now` with the current app's settings."""
+    from .sync import watch
 
     return watch.check_now(current_app.config, db(), data_dir(), actor=actor)
 
@@ -609,7 +611,7 @@ def alarms_list_command(show_all: bool) -> None:
     """List the unacknowledged alarms (id, raised, times, kind, detail).
     Exits 1 while any is open, so a timer or a monitoring script can act on
     it. A coordinator acknowledges them on the console's Alarms page."""
-    from . import alarms
+    from .alarms import service as alarms
 
     with db().session() as session:
         rows = alarms.recent_alarms(session) if show_all else alarms.open_alarms(session)

@@ -31,13 +31,13 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_TOKEN": None,
     "INTAKE_TIMEOUT": 30,
     "SYNC_PAGE_SIZE": 500,
-    # What one sync may cost (admin/sync.py, SyncLimits): bytes one envelope
+    # What one sync may cost (admin/sync/run.py, SyncLimits): bytes one envelope
     # may declare (larger: quarantined, not downloaded; at most half of
     # SYNC_MAX_BYTES), attachment bytes one sync writes, seconds it runs.
     "SYNC_MAX_ENVELOPE_BYTES": 256 * 1024 * 1024,
     "SYNC_MAX_BYTES": 4 * 1024 * 1024 * 1024,
     "SYNC_DEADLINE": 1800,
-    # The watch from the trusted side (admin/watch.py, `intake check`): the
+    # The watch from the trusted side (admin/sync/watch.py, `intake check`): the
     # address reporters use (None: INTAKE_URL), an optional proxy such as
     # Tor ("socks5h://127.0.0.1:9050", needs the [tor] extra), and whether
     # every sync runs the check too.
@@ -86,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_ORIGIN": None,
     "WEBAUTHN_RP_NAME": "TNR Intake console",
     "TOTP_ISSUER": "TNR Intake console",
-    # Form posts only (no uploads but the interview form, admin/interview.py):
+    # Form posts only (no uploads but the interview form, admin/interview/views.py):
     # 1 MiB holds the longest note or reply even in Chinese, which a form post
     # percent-encodes at 9 bytes a character.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -104,7 +104,7 @@ DEFAULTS: dict[str, Any] = {
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.
     "RETENTION_DAYS_CLOSED": 365,
-    # --- issue 5: the daily digest (`flask --app admin digest`, admin/digest.py).
+    # --- issue 5: the daily digest (`flask --app admin digest`, admin/operations/digest.py).
     # No host: the digest is off. STARTTLS is required unless set false.
     "SMTP_HOST": None,
     "SMTP_PORT": 587,
@@ -113,7 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": None,
     "SMTP_STARTTLS": True,
     "SMTP_TIMEOUT": 30,
-    # --- attachments: memory of image decoding (admin/attachments.py) ---
+    # --- attachments: memory of image decoding (admin/attachments/sanitize.py) ---
     # MiB of decoded pixels one console process holds at once (previews,
     # redacted copies); an image that alone needs more is refused.
     "IMAGE_MEMORY_BUDGET": 384,

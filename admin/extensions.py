@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, request_session
 
-from .custody import Keyring
+from .keys.custody import Keyring
 
 DB_EXTENSION = "admin_db"
 KEYRING_EXTENSION = "admin_keyring"
@@ -35,7 +35,7 @@ def db_session() -> Session:
 
 
 def keyring() -> Keyring:
-    """The current app's in-memory :class:`~admin.custody.Keyring`."""
+    """The current app's in-memory :class:`~admin.keys.custody.Keyring`."""
     return cast(Keyring, current_app.extensions[KEYRING_EXTENSION])
 
 

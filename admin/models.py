@@ -2,7 +2,7 @@
 
 Nothing a reporter wrote is stored in clear: report fields, attachment names
 and types, and envelope content keys are AES-256-GCM ciphertext under the
-data key (see :mod:`admin.custody`). The envelope header is kept as received:
+data key (see :mod:`admin.keys.custody`). The envelope header is kept as received:
 it is cleartext at the intake too (ids, day, padded sizes, recipient key ids).
 """
 
@@ -60,14 +60,14 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    # --- console issue: second factor and lockout (admin/accounts.py) ---
+    # --- console issue: second factor and lockout (admin/auth/accounts.py) ---
     #: Consecutive failed logins (password or second factor); 0 after a login.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Unix time until which logins are refused (backoff), or None.
     locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: The same two for browsers that completed a login to this account
     #: before (a device token, admin/auth/devices.py): a stranger's guesses
-    #: never pause them (admin/accounts.py, "Lockout").
+    #: never pause them (admin/auth/accounts.py, "Lockout").
     device_failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     device_locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: TOTP secret, AES-256-GCM under a key derived from SECRET_KEY, or None.
@@ -129,7 +129,7 @@ class Case(Base):
     day: Mapped[date] = mapped_column(Date)
     sealed_by: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="new")
-    # --- console issue: triage (admin/triage.py) ---
+    # --- console issue: triage (admin/cases/triage.py) ---
     #: Imminent danger: listed first.
     urgent: Mapped[bool] = mapped_column(default=False, server_default="0")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
@@ -258,7 +258,7 @@ class WebAuthnCredential(Base):
 
 
 class AuditEntry(Base):
-    """One entry of the hash-chained audit log (see :mod:`admin.audit`).
+    """One entry of the hash-chained audit log (see :mod:`admin.audit.log`).
     Never carries report content: actor, action, object id and a short
     detail written by the console itself."""
 
@@ -404,7 +404,7 @@ class CaseLink(Base):
     """A link between two cases of this console. For ``duplicate``,
     ``case_id`` is the duplicate and ``other_id`` the case it duplicates;
     ``related`` is symmetric. One link per pair of cases (either direction,
-    enforced by :func:`admin.links.add_link`). Ids and a kind only."""
+    enforced by :func:`admin.cases.links.add_link`). Ids and a kind only."""
 
     __tablename__ = "case_links"
     __table_args__ = (
@@ -500,8 +500,8 @@ class CodedEnvelope(Base):
 
 
 # --------------------------------------------------------------------------
-# Against a seized intake: alarms (admin/alarms.py) and the pinned coalition
-# roster (admin/roster.py).
+# Against a seized intake: alarms (admin/alarms/service.py) and the pinned coalition
+# roster (admin/keys/roster.py).
 
 
 class Alarm(Base):
@@ -529,7 +529,7 @@ class Alarm(Base):
 
 
 class RosterKey(Base):
-    """A key of the pinned coalition roster (admin/roster.py): what the
+    """A key of the pinned coalition roster (admin/keys/roster.py): what the
     console trusts, whatever the intake's ``keys/`` says. Replaced as a
     whole by ``flask --app admin roster import``."""
 

@@ -41,13 +41,13 @@ class Permission(enum.StrEnum):
     #: Confirm a vignette for release (the text that may leave the console).
     RELEASE_VIGNETTE = "release_vignette"
     MANAGE_ACCOUNTS = "manage_accounts"
-    #: Send a reply to a reporter (admin/replies.py).
+    #: Send a reply to a reporter (admin/cases/replies.py).
     REPLY = "reply"
-    #: File a report taken by interview (admin/interview.py).
+    #: File a report taken by interview (admin/interview/views.py).
     INTERVIEW = "interview"
     #: See the alarms page (everyone logged in sees the banner).
     VIEW_ALARMS = "view_alarms"
-    #: Acknowledge an alarm (admin/alarms.py): ends its banner.
+    #: Acknowledge an alarm (admin/alarms/service.py): ends its banner.
     ACKNOWLEDGE_ALARM = "acknowledge_alarm"
 
 

@@ -50,8 +50,9 @@ from admin_testlib import (  # noqa: E402
     unlock,
 )
 
-from admin import create_app, custody  # noqa: E402
+from admin import create_app  # noqa: E402
 from admin.extensions import DB_EXTENSION  # noqa: E402
+from admin.keys import custody  # noqa: E402
 from core.envelope import AttachmentInput, RecipientPrivateKey  # noqa: E402
 
 MIB = 1024 * 1024

@@ -1,7 +1,7 @@
 """Console benchmarks (issue 5 targets).
 
 1. Sync-and-open rate: N envelopes (default 10,000) served by the fake
-   intake of the tests over loopback HTTP and pulled by ``admin.sync.sync``
+   intake of the tests over loopback HTTP and pulled by ``admin.sync.run.sync``
    (fetch pages, open, verify, seal under the data key, store with the
    cursor, one transaction per page), against a raw loop of the library's
    ``open_envelope`` over the same envelopes in memory, both in this run.
@@ -47,10 +47,12 @@ sys.path.insert(0, str(ROOT / "tests" / "admin"))
 
 from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, FakeIntake  # noqa: E402
 
-from admin import accounts, create_app, custody  # noqa: E402
+from admin import create_app  # noqa: E402
+from admin.auth import accounts  # noqa: E402
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION  # noqa: E402
+from admin.keys import custody  # noqa: E402
 from admin.models import Case, CaseCoding, CaseCodingTactic, CaseTag  # noqa: E402
-from admin.sync import MAX_PAGE_SIZE, IntakeClient, sync  # noqa: E402
+from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, sync  # noqa: E402
 from core.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
 
 
@@ -171,7 +173,7 @@ def bench_sync(n: int, rounds: int) -> None:
 
 
 def bench_threads(n: int) -> None:
-    """Why the sync opens in one thread (admin/sync.py): the library's
+    """Why the sync opens in one thread (admin/sync/run.py): the library's
     ``open_envelope`` over the same envelopes in one thread, then split
     between two. cryptography's HPKE holds Python's interpreter lock, so
     two threads do not open faster than one (on any number of cores)."""

@@ -19,7 +19,7 @@ SHA-384), so:
 The manifest is read once at start from the files on disk; a deployment
 restarts the app with a new release. The console uses the same manifest of
 its own copy of the release to check what an intake serves
-(admin/watch.py).
+(admin/sync/watch.py).
 """
 
 from __future__ import annotations

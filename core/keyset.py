@@ -1,6 +1,6 @@
 """The key set document's stable names, shared by the intake that serves
 it (intake/keyset.py) and the console that checks it against the roster
-(admin/watch.py): the format tag, its version, and the URL path."""
+(admin/sync/watch.py): the format tag, its version, and the URL path."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ well as in the form, so that consoles can compare what the intake offers
 reporters with the coalition roster they pinned (``flask --app admin
 intake check``, docs/threat-model.md, "Seized intake").
 
-Each entry has the fields of a roster entry (admin/roster.py): recipient id,
+Each entry has the fields of a roster entry (admin/keys/roster.py): recipient id,
 names, key id, public key (base64), created, expires, and a status
 (``active``: offered to reporters; ``retired``: kept for follow-ups and old
 envelopes). The list is in the order the form shows it.

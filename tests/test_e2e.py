@@ -27,8 +27,9 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 import admin
-from admin import cases, custody
+from admin.cases import service as cases
 from admin.extensions import DB_EXTENSION
+from admin.keys import custody
 from admin.models import Case
 
 from .conftest import Databases

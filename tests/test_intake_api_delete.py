@@ -160,10 +160,11 @@ def test_console_purge_against_the_intake(two_orgs: Orgs, tmp_path: Path) -> Non
     sys.path.insert(0, str(Path(__file__).resolve().parent / "admin"))
     from admin_testlib import PASSPHRASE, pin_roster, store_key
 
-    from admin import create_app, custody
+    from admin import create_app
     from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+    from admin.keys import custody
     from admin.models import AuditEntry, Case, PurgedEnvelope
-    from admin.sync import IntakeClient, sync
+    from admin.sync.run import IntakeClient, sync
 
     app, one, two = two_orgs
     ours = _store(app, [one.public_key], (b"file",))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm
-from admin.watch import CheckError, IntakeWatch, scan_page
+from admin.sync.watch import CheckError, IntakeWatch, scan_page
 from core.assets import AssetManifest
 from core.db import ROOT
 
@@ -160,7 +160,7 @@ def test_a_socks_proxy_without_pysocks_is_a_clear_error() -> None:
         pass
     else:
         pytest.skip("PySocks is installed here")
-    from admin.roster import Pins
+    from admin.keys.roster import Pins
 
     watch = IntakeWatch(
         "http://127.0.0.1:9", Pins(None, {}), AssetManifest(ROOT / "static"), proxy="socks5h://127.0.0.1:9"

@@ -68,11 +68,11 @@ def test_a_key_planted_in_keys_alarms_and_the_report_is_not_filed(coalition: Coa
 
 
 def test_the_sync_button_runs_the_check_too(coalition: Coalition) -> None:
-    """The web console's sync (admin/syncjob.py) quarantines and alarms the
+    """The web console's sync (admin/sync/job.py) quarantines and alarms the
     same way, and runs the intake check after it."""
-    from admin import custody
     from admin.extensions import KEYRING_EXTENSION
-    from admin.syncjob import EXTENSION as SYNCJOB_EXTENSION
+    from admin.keys import custody
+    from admin.sync.job import EXTENSION as SYNCJOB_EXTENSION
 
     planted = coalition.plant_key()
     coalition.start_intake()

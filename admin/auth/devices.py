@@ -4,7 +4,7 @@ full login (password and second factor) in this browser.
 Why: failed logins pause an account, and a stranger who knows a
 reviewer's e-mail could otherwise keep that account paused for ever. With
 the token, the reviewer's usual browser counts its failures apart from
-everyone else's (admin/accounts.py, "Lockout"). The token proves only that
+everyone else's (admin/auth/accounts.py, "Lockout"). The token proves only that
 this browser logged in to the account before; it never skips the password
 or the second factor.
 

@@ -37,11 +37,13 @@ from werkzeug.wrappers import Response
 
 from core.db import ROOT
 
-from .. import accounts, alarms, audit, triage
+from ..alarms import service as alarms
+from ..audit import log as audit
+from ..cases import triage
 from ..extensions import db_session
 from ..forms import ActionForm, LoginForm, TotpForm
 from ..models import User
-from . import devices, guard, passkeys
+from . import accounts, devices, guard, passkeys
 
 bp = Blueprint("auth", __name__, static_folder=str(ROOT / "static" / "admin"), static_url_path="/static")
 
@@ -79,7 +81,7 @@ def _drop_pending() -> None:
 
 def _fail(user: User, how: str) -> None:
     """Count a failure (lockout with backoff, on the counter of this kind
-    of browser: admin/accounts.py, "Lockout") and audit it; commits."""
+    of browser: admin/auth/accounts.py, "Lockout") and audit it; commits."""
     cfg = current_app.config
     known = devices.is_known(user)
     accounts.record_failure(

@@ -279,7 +279,7 @@ def build(
     :func:`admin.briefing.ledger.protect_across`).
 
     ``released`` are the console's released vignettes by envelope id
-    (:func:`admin.vignettes.released_vignettes`, which checked the
+    (:func:`admin.cases.vignettes.released_vignettes`, which checked the
     reporter's consent to quoting); one is printed only when its envelope
     belongs to a case this briefing counts.
 

@@ -76,10 +76,10 @@ def briefing_command(
     counted cases whose reporters consented to quoting."""
     import dataclasses
 
-    from .. import audit
+    from ..audit import log as audit
+    from ..cases.vignettes import for_briefing
     from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
-    from ..vignettes import for_briefing
     from .ledger import load_releases, protect_across, publish
 
     released: list[tuple[str, Vignette]] = []
@@ -105,7 +105,7 @@ def briefing_command(
         briefing = dataclasses.replace(briefing, draft=True)
         written = write_outputs(briefing, out_dir, html=not no_html)
     else:
-        from ..audit import now_utc
+        from ..audit.log import now_utc
 
         try:
             with db().session() as session:
@@ -144,7 +144,7 @@ def import_command(path: Path, source: str | None) -> None:
     with the columns of shared/cases/coded_cases.csv. A JSON export's
     release ledger is imported too: later briefings are audited against
     those releases as against this console's own."""
-    from .. import audit
+    from ..audit import log as audit
     from .ledger import LedgerError, Release, relabel, store_release
 
     label = source or path.stem[:64]

@@ -559,7 +559,7 @@ def publish(session: Session, b: Briefing, actor: str, published_at: str) -> Rel
         DisclosureError: ``b`` is a draft, or fails the audit against the
             ledger as it is now (a release published meanwhile).
     """
-    from .. import audit as audit_log  # the console's log; ledger stays importable alone
+    from ..audit import log as audit_log  # the console's log; ledger stays importable alone
 
     # One publication at a time: two coordinators publishing at once would
     # each be audited without the other's release. PostgreSQL: a table lock

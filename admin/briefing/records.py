@@ -405,7 +405,7 @@ def merge_duplicates(records: Sequence[CodedRecord], pairs: Iterable[tuple[str, 
     """Count linked duplicates once (shared/TAXONOMY.md, "Counting units").
 
     ``pairs`` are ``(duplicate envelope id, original envelope id)`` from the
-    console's case links (:func:`admin.links.duplicate_pairs`). Records
+    console's case links (:func:`admin.cases.links.duplicate_pairs`). Records
     whose envelopes are joined by such a link, directly or through a chain,
     form one group and become one record: the group's first record by
     (counted disposition before spam/duplicate, holding an original rather
@@ -504,7 +504,7 @@ def briefing_records(session: Session) -> list[CodedRecord]:
     consoles), de-duplicated by envelope id — a report coded here and also
     imported counts once, with this console's coding — and cases linked as
     duplicates merged into one (:func:`merge_duplicates`)."""
-    from ..links import duplicate_pairs  # the console's links; records stays importable alone
+    from ..cases.links import duplicate_pairs  # the console's links; records stays importable alone
 
     local = local_records(session)
     mine = {envelope_id for r in local for envelope_id in r.envelope_ids}

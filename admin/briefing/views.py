@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
 
-from .. import audit
+from ..audit import log as audit
 from ..extensions import db_session, keyring
 from ..models import Role
 from . import codes, render
@@ -61,7 +61,7 @@ def _params() -> tuple[dict[str, Any], str | None]:
 def _build(args: dict[str, Any]) -> Briefing:
     """The briefing; with the console's released vignettes when the key is
     unlocked (they are encrypted: locked, the briefing has none of them)."""
-    from ..vignettes import for_briefing  # the case side of the console
+    from ..cases.vignettes import for_briefing  # the case side of the console
 
     session = db_session()
     released = for_briefing(session, keyring()) if keyring().unlocked else []

@@ -10,14 +10,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import audit, search, taxonomy
+from .. import taxonomy
+from ..audit import log as audit
+from ..cases.triage import TAG_RE, InboxFilter, InboxRow, assignable_users, inbox_page
 from ..errors import ConsoleError
 from ..extensions import db_session, keyring
 from ..forms import ActionForm
 from ..models import DISPOSITIONS, Quarantine
-from ..sync import client_from_config
-from ..syncjob import SyncStatus, sync_jobs
-from ..triage import TAG_RE, InboxFilter, InboxRow, assignable_users, inbox_page
+from ..sync.job import SyncStatus, sync_jobs
+from ..sync.run import client_from_config
+from . import search
 
 bp = Blueprint("inbox", __name__)
 
@@ -118,7 +120,7 @@ def index() -> str:
 @bp.post("/sync")
 def run_sync() -> Response:
     """Pull new envelopes from the intake, in the background
-    (admin/syncjob.py). Any logged-in account may press it once a
+    (admin/sync/job.py). Any logged-in account may press it once a
     coordinator has unlocked the key: sync only brings in what the key
     already lets that account read. A short sync is waited for (up to
     ``SYNC_WAIT`` seconds) and its counts shown in the inbox; a long one

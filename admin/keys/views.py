@@ -11,11 +11,11 @@ from werkzeug.wrappers import Response
 
 from core.envelope import KeyFileError, WrongPassphraseError
 
-from .. import audit
-from ..custody import KeyState, key_states, public_key_file_text, retire_key, unlock
+from ..audit import log as audit
 from ..errors import DataKeyError, NoPrivateKeyError
 from ..extensions import data_dir, db_session, keyring
 from ..forms import ActionForm, UnlockForm
+from .custody import KeyState, key_states, public_key_file_text, retire_key, unlock
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 

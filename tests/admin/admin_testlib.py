@@ -27,10 +27,11 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from admin import accounts, custody
+from admin.auth import accounts
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.roster import Roster
-from admin.sync import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
+from admin.keys import custody
+from admin.keys.roster import Roster
+from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
 from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
 from core.envelope.keys import b64decode, b64encode
 
@@ -58,12 +59,12 @@ def unlock(app: Flask, passphrase: str = PASSPHRASE) -> None:
 
 
 def pin_roster(app: Flask, *others: RecipientPublicKey, recipient_id: str = "other-org") -> Roster:
-    """Pin a coalition roster in ``app`` (admin/roster.py) as ``roster
+    """Pin a coalition roster in ``app`` (admin/keys/roster.py) as ``roster
     import`` would: every key this console holds (its private key files,
     under their own recipient ids) and ``others`` under ``recipient_id``.
     Without one, a console pins its own keys only, so a test that syncs
     envelopes sealed to other organizations' keys pins them here."""
-    from admin import roster
+    from admin.keys import roster
 
     data_dir = Path(app.config["DATA_DIR"])
     today = date.today()
@@ -78,7 +79,7 @@ def pin_roster(app: Flask, *others: RecipientPublicKey, recipient_id: str = "oth
 
 
 def _entry(recipient_id: str, key: RecipientPublicKey, today: date) -> Any:
-    from admin.roster import RosterEntry
+    from admin.keys.roster import RosterEntry
 
     return RosterEntry(
         recipient_id,
@@ -103,7 +104,7 @@ def _public_of(data_dir: Path, key_id: str) -> RecipientPublicKey:
 
 
 def store_key(key: RecipientPrivateKey, data_dir: Path, recipient_id: str = RECIPIENT_ID) -> Path:
-    """:func:`admin.custody.store_private_key` under PASSPHRASE with cheap
+    """:func:`admin.keys.custody.store_private_key` under PASSPHRASE with cheap
     Argon2id, remembering the public half for :func:`pin_roster`."""
     PUBLIC_KEYS[key.key_id] = key.public_key
     return custody.store_private_key(
@@ -112,7 +113,7 @@ def store_key(key: RecipientPrivateKey, data_dir: Path, recipient_id: str = RECI
 
 
 def sync_from(app: Flask, fake: FakeIntake, page_size: int = MAX_PAGE_SIZE, **options: Any) -> SyncResult:
-    """Sync ``app`` from ``fake`` as the console does (:func:`admin.sync.sync`
+    """Sync ``app`` from ``fake`` as the console does (:func:`admin.sync.run.sync`
     with the app's database, keyring and data folder); the key must be
     unlocked. ``options`` go to ``sync`` (``progress``, ``into``, ``stop`` …)."""
     with IntakeClient(fake.url, fake.token) as client:

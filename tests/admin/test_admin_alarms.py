@@ -1,4 +1,4 @@
-"""Alarms (admin/alarms.py): raised with an audit entry, a banner on every
+"""Alarms (admin/alarms/service.py): raised with an audit entry, a banner on every
 page of a logged-in account until a coordinator acknowledges it (POST,
 audited), a count in the daily digest and in `alarms list`."""
 
@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from admin import alarms
-from admin.digest import body, waiting
+from admin.alarms import service as alarms
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm, AuditEntry
+from admin.operations.digest import body, waiting
 
 FINGERPRINT = "ab12 cd34 ef56 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc"
 

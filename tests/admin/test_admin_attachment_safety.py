@@ -27,8 +27,8 @@ from pikepdf import Array, Dictionary, Name, String
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat, PngImagePlugin
 from werkzeug.serving import make_server
 
-from admin import attachments
-from admin.case.views import DECODE_BUDGET_EXTENSION
+from admin.attachments import sanitize as attachments
+from admin.cases.views import DECODE_BUDGET_EXTENSION
 from core.envelope import AttachmentInput
 
 # --------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
 
-from admin import attachments
+from admin.attachments import sanitize as attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import AttachmentInput
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'

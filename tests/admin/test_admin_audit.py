@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, select, text, update
 
-from admin import audit
+from admin.audit import log as audit
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
 from core.envelope import AttachmentInput

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin import accounts
+from admin.auth import accounts
 from admin.config import ProductionSettingsError
 from admin.extensions import DB_EXTENSION
 from admin.models import User

@@ -21,8 +21,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from admin import accounts, custody
+from admin.auth import accounts
 from admin.extensions import DB_EXTENSION
+from admin.keys import custody
 from admin.models import AuditEntry
 from core.envelope import RecipientPrivateKey
 

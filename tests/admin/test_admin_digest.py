@@ -15,10 +15,10 @@ from flask.testing import FlaskCliRunner
 from smtp_sink import SmtpSink
 from sqlalchemy import select, update
 
-from admin.digest import SUBJECT
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, User
-from admin.sync import IntakeClient, sync
+from admin.operations.digest import SUBJECT
+from admin.sync.run import IntakeClient, sync
 
 SMTP_PASSWORD = "smtp-secret-" + "x" * 8
 

@@ -23,7 +23,7 @@ import requests
 from admin_testlib import PASSWORD, AuthActions, totp_code
 from flask import Flask
 
-from admin import accounts
+from admin.auth import accounts
 from tests.hardening import servers
 
 HOST = "console.example.org"

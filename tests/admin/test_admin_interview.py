@@ -1,4 +1,4 @@
-"""Interview mode (admin/interview.py): a reviewer files a report on someone's
+"""Interview mode (admin/interview/views.py): a reviewer files a report on someone's
 behalf. What people rely on: the receipt handed over opens the report on the
 public intake and adds information to it; after a sync the case shows the
 same fields as a public report, marked as taken by interview; the console
@@ -40,11 +40,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
 import intake
-from admin import custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.interview import AUDIT_ACTION, organization_keys
+from admin.interview.views import AUDIT_ACTION, organization_keys
+from admin.keys import custody
 from admin.models import AuditEntry, Case
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_key, open_envelope, seal
 from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from admin.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
 from admin.errors import DataKeyError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.keys.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
 from admin.models import DataKeyWrap
 from core.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
 

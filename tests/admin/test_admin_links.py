@@ -9,11 +9,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from admin import accounts, links, retention
+from admin.auth import accounts
 from admin.briefing.build import Period, build
 from admin.briefing.records import CodedRecord, briefing_records, import_records
+from admin.cases import links
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, Case, CaseLink
+from admin.operations import retention
 
 
 def status_of(app: Flask, envelope_id: str) -> str:

@@ -10,10 +10,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from admin.briefing.records import briefing_records
+from admin.cases.triage import Coding, set_coding
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User
-from admin.sync import IntakeClient, sync
-from admin.triage import Coding, set_coding
+from admin.sync.run import IntakeClient, sync
 
 
 def _sync(app: Flask, fake: FakeIntake) -> None:

@@ -17,8 +17,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from admin import accounts
-from admin.auth import devices
+from admin.auth import accounts, devices
 from admin.extensions import DB_EXTENSION
 
 WRONG = "wrong password, long enough"

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
-from admin import attachments
+from admin.attachments import sanitize as attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
 from core.envelope import AttachmentInput

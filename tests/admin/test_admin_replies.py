@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 import intake
+from admin.cases.replies import reply_sender
 from admin.config import DEFAULTS
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, CaseReply
-from admin.replies import reply_sender
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import PublicKeyFile, RecipientPrivateKey
 from core.receipts import normalize_receipt
 from intake.models import Envelope, Reply

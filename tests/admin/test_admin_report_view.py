@@ -1,5 +1,5 @@
 """The case page shows the reporter's answers with the form's own labels
-(admin/reportview.py, from core/schema/fields.py), never raw JSON; unknown
+(admin/cases/reportview.py, from core/schema/fields.py), never raw JSON; unknown
 codes as themselves; hostile text escaped and marked; emoji joined by a ZWJ
 intact."""
 
@@ -14,11 +14,11 @@ from admin_testlib import AuthActions, FakeIntake, canary, pin_roster, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 
-from admin import audit
+from admin.audit import log as audit
+from admin.cases.reportview import recipients_of, report_sections
 from admin.display import visible_controls
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.reportview import recipients_of, report_sections
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, seal
 from core.schema import fields
 
@@ -152,7 +152,7 @@ def test_unanswered_fields_and_an_interview(
     )
     filed = intake.add(report, sealed_by="console")
     with app.extensions[DB_EXTENSION].session() as session:
-        # As admin/interview.py records a filing from this console.
+        # As admin/interview/views.py records a filing from this console.
         audit.record(session, "rev@example.org", "interview.file", filed.envelope_id, "attachments=0")
     page = synced_page(app, client, auth, intake, filed.envelope_id)
     part = report_part(page)

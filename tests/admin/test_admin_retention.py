@@ -15,8 +15,8 @@ from flask import Flask, jsonify
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, update
 
-from admin import retention, triage
-from admin.blobs import blob_dir
+from admin.attachments.blobs import blob_dir
+from admin.cases import triage
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import (
     AuditEntry,
@@ -30,7 +30,8 @@ from admin.models import (
     SyncState,
     User,
 )
-from admin.sync import IntakeClient, sync
+from admin.operations import retention
+from admin.sync.run import IntakeClient, sync
 from core.envelope import AttachmentInput, RecipientPrivateKey
 
 TODAY = datetime.now(UTC).date()

@@ -1,4 +1,4 @@
-"""The pinned coalition roster (admin/roster.py): `roster make`, `roster
+"""The pinned coalition roster (admin/keys/roster.py): `roster make`, `roster
 import` (own entries must be the keys held; drops and changes need
 --replace, audited), `roster show`, and the sync's check of every
 envelope's keys against it (quarantine + alarm, never a case)."""
@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from admin import roster
 from admin.extensions import DB_EXTENSION
+from admin.keys import roster
 from admin.models import Alarm, AuditEntry, Case, Quarantine
 from core.envelope import PublicKeyFile, RecipientPrivateKey, RecipientPublicKey, seal
 
@@ -251,7 +251,7 @@ def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
     try, never counted as 'already here' with the cursor moved past it."""
     from sqlalchemy.exc import IntegrityError
 
-    import admin.sync as sync_module
+    import admin.sync.run as sync_module
 
     planted = RecipientPrivateKey.generate().public_key
     _serve_sealed_to(intake, org_key.public_key, planted)

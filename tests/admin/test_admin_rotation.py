@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from admin import custody
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.keys import custody
 from admin.models import AuditEntry, Case
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, load_key_directory, seal
 from intake.keyring import Keyring as IntakeKeyring
 
@@ -130,7 +130,7 @@ def test_envelopes_sealed_to_old_and_new_key_both_open(
         result = sync(app.extensions[DB_EXTENSION], keyring, data_dir, c)
     assert (result.added, result.quarantined) == (2, 0)
     with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
-        from admin.cases import open_case
+        from admin.cases.service import open_case
 
         texts = {open_case(case, keyring).report["narrative"] for case in session.scalars(select(Case))}
     assert texts == {"sealed to the old key", "sealed to the new key"}

@@ -10,11 +10,11 @@ from admin_testlib import AuthActions, FakeIntake, canary, files_containing, unl
 from flask import Flask
 from sqlalchemy import select, update
 
-from admin import search
+from admin.cases.triage import InboxFilter
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.inbox import search
 from admin.models import AuditEntry, Case
-from admin.sync import IntakeClient, sync
-from admin.triage import InboxFilter
+from admin.sync.run import IntakeClient, sync
 
 EVERY_CASE = InboxFilter()
 

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
 
-from admin import accounts
+from admin.auth import accounts
 from admin.extensions import DB_EXTENSION
 from admin.models import LoginSession, User, WebAuthnCredential
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine, SyncState
-from admin.sync import IntakeClient, SyncResult, get_cursor, sync
+from admin.sync.run import IntakeClient, SyncResult, get_cursor, sync
 from core.envelope import AttachmentInput, RecipientPrivateKey, seal
 
 
@@ -170,7 +170,7 @@ def test_no_plaintext_at_rest(app: Flask, intake: FakeIntake) -> None:
         assert files_containing(data_dir, needle.encode()) == []
     # The content is there, just closed: the canary is readable when unlocked.
     with app.test_request_context():
-        from admin.cases import find_case, open_case
+        from admin.cases.service import find_case, open_case
 
         with app.extensions[DB_EXTENSION].session() as session:
             opened = open_case(find_case(session, "1"), app.extensions[KEYRING_EXTENSION])
@@ -215,7 +215,7 @@ def test_sync_batch_survives_a_concurrent_sync(
 ) -> None:
     """Another process stores an envelope of this page meanwhile: the page
     falls back to one transaction per envelope, skipping that one."""
-    import admin.sync as sync_module
+    import admin.sync.run as sync_module
 
     intake.add({"narrative": "one"}, (AttachmentInput("a.txt", "text/plain", b"data"),))
     second = intake.add({"narrative": "two"})
@@ -253,7 +253,7 @@ def test_an_unexpected_failure_quarantines_one_envelope_not_the_sync(
 ) -> None:
     """Anyone can seal to the public key: whatever one envelope makes the
     opener raise, later reports still arrive."""
-    import admin.sync as sync_module
+    import admin.sync.run as sync_module
 
     intake.add({"narrative": "hostile"})
     intake.add({"narrative": "fine"})
@@ -277,7 +277,7 @@ def test_an_unexpected_failure_quarantines_one_envelope_not_the_sync(
 def test_a_network_failure_mid_envelope_is_not_quarantined(
     app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import admin.sync as sync_module
+    import admin.sync.run as sync_module
 
     intake.add({"narrative": "one"})
 

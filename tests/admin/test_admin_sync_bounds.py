@@ -24,8 +24,8 @@ from sqlalchemy import select
 from admin.errors import KeyLockedError, SyncDeadlineError, SyncLimitError, SyncStoppedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine
-from admin.sync import SyncLimits, SyncResult
-from admin.syncjob import SyncJobs
+from admin.sync.job import SyncJobs
+from admin.sync.run import SyncLimits, SyncResult
 from core.envelope import AttachmentInput, RecipientPublicKey, SealedEnvelope, parse_header
 from core.envelope.format import (
     _SUITE,

@@ -1,4 +1,4 @@
-"""The Sync button runs the sync in the background (admin/syncjob.py): a
+"""The Sync button runs the sync in the background (admin/sync/job.py): a
 short one is waited for, a long one shows its progress on a page that
 refreshes itself, one runs at a time, and each is audited under the
 account that pressed the button."""
@@ -19,8 +19,8 @@ from sqlalchemy import select
 from admin.errors import IntakeError
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
-from admin.sync import IntakeClient, get_cursor
-from admin.syncjob import SyncJobs
+from admin.sync.job import SyncJobs
+from admin.sync.run import IntakeClient, get_cursor
 
 
 def audit_of(app: Flask, action: str) -> list[tuple[str, str]]:

@@ -13,8 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin import taxonomy, triage
+from admin import taxonomy
 from admin.briefing import codes as briefing_codes
+from admin.cases import triage
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseNote
 
@@ -157,7 +158,7 @@ def test_take_and_assign(app: Flask, client: FlaskClient, auth: AuthActions, int
     reviewer = auth.create("reviewer", email="rev@example.org")
     auth.login_as("coordinator")
     with app.extensions[DB_EXTENSION].session() as session:
-        from admin.accounts import find_user
+        from admin.auth.accounts import find_user
 
         rev = find_user(session, reviewer)
         assert rev is not None

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from admin import alarms
+from admin.alarms import service as alarms
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, WebAuthnCredential
 

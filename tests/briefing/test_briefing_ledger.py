@@ -387,7 +387,7 @@ def test_linked_cells_keep_the_audit_guarantee(coded: list[CodedRecord]) -> None
 def test_publishing_audits_against_the_ledger_as_it_is_then(app: Flask) -> None:
     """A briefing protected against an older ledger (another coordinator
     published meanwhile) is refused at the moment of recording."""
-    from admin.audit import now_utc
+    from admin.audit.log import now_utc
     from admin.briefing.ledger import publish as record
     from admin.briefing.sdc import DisclosureError
 

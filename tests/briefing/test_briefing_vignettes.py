@@ -15,11 +15,13 @@ from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, RECIPIENT_ID, AuthActions,
 from flask import Flask
 from sqlalchemy import select
 
-from admin import accounts, custody, vignettes
+from admin.auth import accounts
 from admin.briefing.records import import_records, read_records
+from admin.cases import vignettes
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.keys import custody
 from admin.models import AuditEntry, Case, CaseVignette
-from admin.sync import IntakeClient, sync
+from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey
 
 PERIOD_ARGS = ["--from", "2025-01", "--to", "2026-10"]

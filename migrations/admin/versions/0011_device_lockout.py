@@ -1,6 +1,6 @@
 """Lockout kept apart for known browsers: a second failure counter and
 pause on each account, for browsers that completed a login to it before
-(admin/accounts.py, "Lockout"), so a stranger's guesses cannot keep a
+(admin/auth/accounts.py, "Lockout"), so a stranger's guesses cannot keep a
 reviewer out.
 
 Revision ID: 0011

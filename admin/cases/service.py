@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, selectinload
 from core.envelope import open_attachment_chunks, parse_header
 from core.envelope.format import TAG_SIZE
 
-from .blobs import blob_dir, read_chunks, rechunk, unpad_and_verify
-from .custody import Keyring, open_field
-from .errors import CaseNotFoundError
-from .models import Case
+from ..attachments.blobs import blob_dir, read_chunks, rechunk, unpad_and_verify
+from ..errors import CaseNotFoundError
+from ..keys.custody import Keyring, open_field
+from ..models import Case
 
 SNIPPET_LENGTH = 80
 _ENVELOPE_ID = re.compile(r"[0-9a-f]{32}")

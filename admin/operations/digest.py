@@ -4,7 +4,7 @@ wait, and nothing else.
 What it says: the number of cases that are new, that need information, and
 that are flagged urgent (imminent danger) and still open (not closed, spam
 or duplicate), counted as the inbox lists them, and the number of alarms
-no coordinator has acknowledged (admin/alarms.py: the kind and detail stay
+no coordinator has acknowledged (admin/alarms/service.py: the kind and detail stay
 in the console) (a follow-up shown on its
 report's case is not a case of its own). No case number, envelope id,
 code, tag, name or text: mail passes through providers the organization
@@ -35,11 +35,11 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 
-from . import audit
-from .alarms import count_open
-from .errors import ConsoleError
-from .models import Case, Disposition, User
-from .triage import InboxFilter
+from ..alarms.service import count_open
+from ..audit import log as audit
+from ..cases.triage import InboxFilter
+from ..errors import ConsoleError
+from ..models import Case, Disposition, User
 
 SUBJECT = "Console: daily summary"
 #: Dispositions after which an urgent case no longer waits.
@@ -58,7 +58,7 @@ class Waiting:
     new: int
     needs_information: int
     urgent: int
-    #: Alarms no coordinator has acknowledged yet (admin/alarms.py).
+    #: Alarms no coordinator has acknowledged yet (admin/alarms/service.py).
     alarms: int = 0
 
 

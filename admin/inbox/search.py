@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from .custody import Keyring, open_field
-from .models import Case
-from .triage import InboxFilter, InboxRow, inbox_rows
+from ..cases.triage import InboxFilter, InboxRow, inbox_rows
+from ..keys.custody import Keyring, open_field
+from ..models import Case
 
 MAX_QUERY = 200
 MAX_TERMS = 10

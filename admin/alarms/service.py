@@ -35,8 +35,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .models import Alarm, User
+from ..audit import log as audit
+from ..models import Alarm, User
 
 #: Actor of the audit entry an alarm writes: the console itself noticed.
 ACTOR = "console"

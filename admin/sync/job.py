@@ -10,10 +10,10 @@ to a thread of the console's process (the key lives there, and only there:
 docs/console.md, one worker with threads), waits a few seconds for a short
 one to finish, and otherwise shows a status page that refreshes itself
 until it is done. At most one sync runs per process; the CLI's
-``flask --app admin sync`` is the same :func:`admin.sync.sync`, and across
+``flask --app admin sync`` is the same :func:`admin.sync.run.sync`, and across
 processes the unique envelope ids keep a case from being stored twice.
 
-What is kept and shown is counts only (:class:`admin.sync.SyncProgress`),
+What is kept and shown is counts only (:class:`admin.sync.run.SyncProgress`),
 never an envelope id or content.
 """
 
@@ -28,10 +28,10 @@ from typing import cast
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
-from .errors import ConsoleError, KeyLockedError, SyncStoppedError
-from .extensions import DB_EXTENSION, KEYRING_EXTENSION
-from .sync import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
+from ..audit import log as audit
+from ..errors import ConsoleError, KeyLockedError, SyncStoppedError
+from ..extensions import DB_EXTENSION, KEYRING_EXTENSION
+from .run import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
 
 EXTENSION = "admin_syncjob"
 
@@ -108,7 +108,7 @@ class SyncJobs:
 
     def stop(self, actor: str) -> bool:
         """Ask the running sync to stop: at once, a download in progress
-        included (what it stored is kept; admin/sync.py, ``_Watch``).
+        included (what it stored is kept; admin/sync/run.py, ``_Watch``).
         True if one was running."""
         with self._lock:
             current = self._status
@@ -203,7 +203,7 @@ class SyncJobs:
 
     def _audit(self, actor: str, action: str, detail: str) -> None:
         # Two transactions appending at once compute the same audit seq and
-        # the second is refused (admin/audit.py): tried again, a few times.
+        # the second is refused (admin/audit/log.py): tried again, a few times.
         for attempt in range(AUDIT_TRIES):
             try:
                 with self._app.extensions[DB_EXTENSION].session() as session:

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from .. import alarms
 from ..extensions import db_session
 from ..forms import ActionForm
+from . import service as alarms
 
 bp = Blueprint("alarms", __name__, url_prefix="/alarms")
 

@@ -4,7 +4,7 @@ A reviewer writes a reply on the case page; the console seals it to the
 reporter's reply public key (the report header's ``reply_key``, derived from
 the receipt: docs/envelope.md, "Reply keys") with
 :func:`core.envelope.replykey.seal_reply`, hands the sealed envelope to the
-intake (:meth:`admin.sync.IntakeClient.post_reply`), and only once the intake
+intake (:meth:`admin.sync.run.IntakeClient.post_reply`), and only once the intake
 has confirmed it stores its own copy of the text under the data key, for the
 case timeline. The reporter reads it after typing the receipt.
 """
@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from core.envelope import EnvelopeError, parse_header
 from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
-from .custody import Keyring, open_field, seal_field
-from .models import Case, CaseReply, User
-from .sync import IntakeClient
+from ..keys.custody import Keyring, open_field, seal_field
+from ..models import Case, CaseReply, User
+from ..sync.run import IntakeClient
 from .triage import sealed_texts
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.envelope import argon2
 from core.envelope.keys import DEFAULT_ARGON2ID
 
-from .models import ROLES, LoginSession, User, WebAuthnCredential
+from ..models import ROLES, LoginSession, User, WebAuthnCredential
 
 MIN_PASSWORD_LENGTH = 12
 

@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 
-from . import audit
-from .blobs import blob_dir
-from .errors import IntakeAuthError, IntakeError
-from .models import (
+from ..attachments.blobs import blob_dir
+from ..audit import log as audit
+from ..errors import IntakeAuthError, IntakeError
+from ..models import (
     Case,
     CaseAttachment,
     CaseCoding,
@@ -52,7 +52,7 @@ from .models import (
     CaseVignette,
     PurgedEnvelope,
 )
-from .sync import IntakeClient
+from ..sync.run import IntakeClient
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Storage decisions:
   codes and reviewer labels, never text a reporter wrote. Accepted: a
   stolen console database shows each case's codes (not its story).
 - Internal notes are free text about a person, so they are sealed under the
-  data key like the report (:func:`admin.custody.seal_field`, bound to the
+  data key like the report (:func:`admin.keys.custody.seal_field`, bound to the
   envelope id and ``note/<uid>``) and readable only while the key is
   unlocked.
 - The reviewer's coding (:class:`Coding`) is separate from what the
@@ -29,9 +29,9 @@ from typing import Any, cast
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from . import taxonomy
-from .custody import Keyring, open_field, seal_field
-from .models import (
+from .. import taxonomy
+from ..keys.custody import Keyring, open_field, seal_field
+from ..models import (
     DISPOSITIONS,
     Case,
     CaseCoding,
@@ -100,7 +100,7 @@ def update_case(session: Session, case: Case, *, status: str, urgent: bool, tags
     if case.status != status:
         changes.append(f"status={status}")
         case.status = status
-        # Retention counts from the day a case was closed (admin/retention.py).
+        # Retention counts from the day a case was closed (admin/operations/retention.py).
         case.closed_day = _today() if status == "closed" else None
     if bool(case.urgent) != urgent:
         changes.append(f"urgent={int(urgent)}")

@@ -33,12 +33,12 @@ from core.i18n import LANGUAGES
 from core.schema import fields
 from core.schema.fields import Choice
 
-from .cases import display_value
-from .custody import key_states
-from .models import AuditEntry
-from .roster import RosterEntry
+from ..keys.custody import key_states
+from ..keys.roster import RosterEntry
+from ..models import AuditEntry
+from .service import display_value
 
-#: The audit action of a report filed in interview mode (admin/interview.py).
+#: The audit action of a report filed in interview mode (admin/interview/views.py).
 INTERVIEW_FILED = "interview.file"
 
 
@@ -231,7 +231,7 @@ def taken_by_interview(session: Session, report: Mapping[str, Any], sealed_by: s
     """Whether a reviewer of this console filed this report in interview
     mode: the body says so, the header says the console sealed it, *and*
     this console's audit log has the filing (``interview.file`` for the
-    envelope id, admin/interview.py). Anyone can seal a body saying
+    envelope id, admin/interview/views.py). Anyone can seal a body saying
     ``"taken_by": "interview"``, and a seized intake could also forge the
     header's ``sealed_by``; only the audit entry is this console's own
     record, so a planted report cannot pass for a colleague's."""

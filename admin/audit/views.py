@@ -6,9 +6,9 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import audit
 from ..extensions import db_session
 from ..models import AuditEntry
+from . import log as audit
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -89,10 +89,9 @@ from core.envelope.errors import UnauthenticatedError
 from core.envelope.format import TAG_SIZE
 from core.envelope.keys import b64decode
 
-from .alarms import raise_alarm
-from .blobs import blob_dir, blob_name, rechunk, unpad_and_verify
-from .custody import FieldSealer, Keyring, open_field
-from .errors import (
+from ..alarms.service import raise_alarm
+from ..attachments.blobs import blob_dir, blob_name, rechunk, unpad_and_verify
+from ..errors import (
     ConsoleError,
     IntakeAuthError,
     IntakeError,
@@ -103,8 +102,9 @@ from .errors import (
     SyncNotConfiguredError,
     SyncStoppedError,
 )
-from .models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
-from .roster import Pins, UnpinnedKeyError, check_header_keys
+from ..keys.custody import FieldSealer, Keyring, open_field
+from ..keys.roster import Pins, UnpinnedKeyError, check_header_keys
+from ..models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
 SOURCE = "intake"
 #: Envelopes asked for per page (the intake's API allows 1-500; it sends
@@ -1160,7 +1160,7 @@ def _ingest_page(
 def _known_ids(db: Database, ids: Sequence[str], *, with_quarantine: bool = True) -> set[str]:
     """Which of ``ids`` are already here: stored, quarantined (unless
     ``with_quarantine`` is False: a rescan retries those), or purged by
-    retention (never added again, admin/retention.py). One query per page."""
+    retention (never added again, admin/operations/retention.py). One query per page."""
     query = _KNOWN if with_quarantine else _KNOWN_NOT_QUARANTINED
     with db.session() as session:
         return {envelope_id for envelope_id in session.scalars(query, {"ids": ids}) if envelope_id}
@@ -1254,7 +1254,7 @@ def _forget_quarantined(session: Session, batch: _Batch) -> None:
 
 
 #: Tries to store one row whose alarm's audit entry met another
-#: transaction's (both computed the same audit seq, admin/audit.py).
+#: transaction's (both computed the same audit seq, admin/audit/log.py).
 ROW_TRIES = 5
 
 
@@ -1459,7 +1459,7 @@ def _open_item(
     )
 
 
-#: The alarm kind (admin/alarms.py) of a forged follow-up.
+#: The alarm kind (admin/alarms/service.py) of a forged follow-up.
 FORGED_FOLLOWUP_ALARM = "conversation.forged_followup"
 
 

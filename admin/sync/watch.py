@@ -6,7 +6,7 @@ It fetches, as a reporter's browser would (optionally through a SOCKS
 proxy such as Tor, so it looks like one):
 
 - ``/keys.json``, the key set the form offers (intake/keyset.py), compared
-  with the pinned roster (admin/roster.py): a key outside it, a key whose
+  with the pinned roster (admin/keys/roster.py): a key outside it, a key whose
   organization, names, dates or status differ, a revoked key, or a roster
   key the intake no longer offers;
 - the public pages in every language (the form, the receipt check, the
@@ -54,9 +54,9 @@ from core.keyset import FORMAT as KEYSET_FORMAT
 from core.keyset import PATH as KEYSET_PATH
 from core.web import CSP, CSP_DIRECTIVES, build_csp
 
-from . import audit
-from .alarms import Kind, raise_alarm
-from .roster import Pins, RosterEntry
+from ..alarms.service import Kind, raise_alarm
+from ..audit import log as audit
+from ..keys.roster import Pins, RosterEntry
 
 #: The public pages fetched in every language (``{lang}``: its URL code).
 PAGES = ("/{lang}/", "/{lang}/receipt", "/{lang}/safety")

@@ -29,10 +29,10 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .briefing.build import Vignette
-from .cases import open_case
-from .custody import Keyring, open_field, seal_field
-from .models import Case, CaseVignette, User
+from ..briefing.build import Vignette
+from ..keys.custody import Keyring, open_field, seal_field
+from ..models import Case, CaseVignette, User
+from .service import open_case
 
 #: Characters per language: a vignette is a few sentences, not a story.
 MAX_LENGTH = 1200

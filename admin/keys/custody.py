@@ -45,8 +45,8 @@ from core.envelope import (
     parse_public_key_file,
 )
 
-from .errors import DataKeyError, KeyLockedError, NoPrivateKeyError
-from .models import DataKeyWrap
+from ..errors import DataKeyError, KeyLockedError, NoPrivateKeyError
+from ..models import DataKeyWrap
 
 DATA_KEY_SIZE = 32
 NONCE_SIZE = 12

@@ -64,8 +64,8 @@ from core.envelope import (
 )
 from core.envelope.keys import b64encode, group_fingerprint
 
+from ..models import RosterKey
 from .custody import list_private_keys
-from .models import RosterKey
 
 FORMAT = "tnr-intake-roster"
 VERSION = 1

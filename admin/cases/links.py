@@ -23,9 +23,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .cases import find_case
-from .errors import CaseNotFoundError
-from .models import LINK_KINDS, Case, CaseLink, Disposition, LinkKind, User
+from ..errors import CaseNotFoundError
+from ..models import LINK_KINDS, Case, CaseLink, Disposition, LinkKind, User
+from .service import find_case
 
 
 class LinkError(ValueError):

@@ -8,7 +8,7 @@ photos through pillow-heif's libheif), what it gives away (EXIF GPS,
 device, time and owner; XMP; the device an ICC profile names; PNG text
 chunks and JPEG comments) listed for the reviewer to see, and only a fresh
 PNG of its pixels, with no metadata at all, is shown. Other types are
-downloaded only, never rendered (see ``admin/case/views.py``).
+downloaded only, never rendered (see ``admin/cases/views.py``).
 
 Pillow's and libheif's decoders still parse the hostile bytes in this
 process; the size and pixel limits below bound the work, not the decoders'

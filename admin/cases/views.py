@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response
 
 from core.envelope import EnvelopeError
 
-from .. import attachments, audit, links, replies, reportview, roster, taxonomy, triage, vignettes
-from ..cases import AttachmentInfo, find_case, open_attachment, open_case
+from .. import taxonomy
+from ..attachments import sanitize as attachments
+from ..audit import log as audit
 from ..display import content_disposition
 from ..errors import CaseNotFoundError, DataKeyError, IntakeError, KeyLockedError, SyncNotConfiguredError
 from ..extensions import data_dir, db_session, keyring
@@ -33,8 +34,11 @@ from ..forms import (
     VignetteForm,
     link_kind_choices,
 )
+from ..keys import roster
 from ..models import DISPOSITIONS, Case
-from ..sync import client_from_config
+from ..sync.run import client_from_config
+from . import links, replies, reportview, triage, vignettes
+from .service import AttachmentInfo, find_case, open_attachment, open_case
 
 bp = Blueprint("case", __name__, url_prefix="/cases")
 
@@ -67,7 +71,7 @@ def _show_page(case: Case, *, kept: FlaskForm | None = None, section: str = "", 
     interview = opened is not None and reportview.taken_by_interview(
         db, opened.report, case.sealed_by, case.envelope_id
     )
-    # The reporter's answers with the form's own labels (admin/reportview.py).
+    # The reporter's answers with the form's own labels (admin/cases/reportview.py).
     pinned = roster.pinned(db) if opened is not None else None
     report_view = (
         reportview.report_sections(
@@ -489,7 +493,7 @@ def attachment(envelope_id: str, position: int) -> Response:
 
 
 # --------------------------------------------------------------------------
-# Safe looks at images and PDFs (admin/attachments.py)
+# Safe looks at images and PDFs (admin/attachments/sanitize.py)
 
 #: Key of the console's image decode budget in ``app.extensions``.
 DECODE_BUDGET_EXTENSION = "admin_decode_budget"

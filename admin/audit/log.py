@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from core.db import Database
 
-from .models import AuditEntry
+from ..models import AuditEntry
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit-head.json"
@@ -118,7 +118,7 @@ class Action:
     BRIEFING_LEDGER_IMPORT = "briefing.ledger_import"
     DIGEST = "digest"
     CASE_REPLY = "case.reply"
-    # Against a seized intake (admin/alarms.py, admin/roster.py, admin/watch.py).
+    # Against a seized intake (admin/alarms/service.py, admin/keys/roster.py, admin/sync/watch.py).
     ALARM = "alarm"
     ALARM_ACKNOWLEDGE = "alarm.acknowledge"
     ROSTER_IMPORT = "roster.import"
