@@ -125,6 +125,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .alarmviews import bp as alarms_bp
 
     app.register_blueprint(alarms_bp)
+
+    # Reply templates: the coordinators' pages, "Use template", `replies seed`.
+    from . import replytemplateviews
+
+    replytemplateviews.init_app(app)
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls
