@@ -26,6 +26,7 @@ from wtforms.validators import Length
 
 from . import audit, replytemplates
 from .cases import open_case
+from .errors import DataKeyError, KeyLockedError
 from .extensions import db, db_session, keyring
 from .forms import ActionForm, ReplyForm
 from .models import Case, ReplyTemplate
@@ -215,8 +216,27 @@ def report_locale_of(case: Case) -> str | None:
         return None
     try:
         return replytemplates.language_of_report(open_case(case, keyring()).report.get("language"))
-    except Exception:  # a damaged or unreadable report: the templates fall back to English
+    except (KeyLockedError, DataKeyError):  # locked since, or damaged: the reviewer chooses
         return None
+
+
+def _kept_applied(console: str) -> Applied | None:
+    """The template a refused reply was started from (its hidden fields,
+    posted back with the text), so the page that keeps the text keeps
+    saying what it is, and the reply, once sent, is audited with it."""
+    if request.method != "POST" or not audit_note(request.form):
+        return None
+    key, locale = request.form["reply_template"], request.form["reply_language"]
+    template = next((t for t in replytemplates.every(db_session()) if t.key == key), None)
+    if template is None:
+        return None
+    return Applied(
+        key=template.key,
+        title=replytemplates.title_in(template, console),
+        summary=replytemplates.summary_in(template, console),
+        locale=locale,
+        language_name=str(_LANGUAGE_LABELS[locale]),
+    )
 
 
 @bp.app_template_global("reply_templates_panel")
@@ -226,7 +246,7 @@ def reply_templates_panel(case: Case, opened: Any) -> Panel:
     console = _console_locale()
     report = getattr(opened, "report", None)
     report_locale = replytemplates.language_of_report(report.get("language")) if report else None
-    applied: Applied | None = g.get("reply_template_applied")
+    applied: Applied | None = g.get("reply_template_applied") or _kept_applied(console)
     rows = replytemplates.offered(db_session())
     return Panel(
         templates=[

@@ -258,12 +258,20 @@ def test_a_template_leaves_nothing_to_fill_in_unsent_and_keeps_own_words(
     box = _reply_box(page)
     assert box == f"{more.text_fr}\n\n{own}"  # the French form's text, then what was typed
 
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": box})
+    hidden = {"reply_template": "more-information", "reply_language": "fr"}
+    assert all(f'name="{k}" value="{v}"' in page for k, v in hidden.items())
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": box} | hidden)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Replace each […]" in page and _reply_box(page) == box
+    # Still said to come from the template, so the sent reply is audited so.
+    assert all(f'name="{k}" value="{v}"' in page for k, v in hidden.items())
     filled = box.replace(PLACEHOLDER, "la date de l’appel")
-    assert client.post(f"/cases/{envelope_id}/reply", data={"body": filled}).status_code == 302
+    response = client.post(f"/cases/{envelope_id}/reply", data={"body": filled} | hidden)
+    assert response.status_code == 302
+    [entry] = [e for e in _audit(app) if e.action == "case.reply"]
+    assert entry.detail.endswith(" template=more-information language=fr")
+    assert "Amina" not in entry.detail
 
     # A retired or unknown template is refused with the typed text kept.
     response = client.post(f"/reply-templates/use/{envelope_id}", data={"template": "999999", "body": own})
