@@ -204,6 +204,7 @@ class Panel:
     languages: list[tuple[str, str, str]]
     report_locale: str | None
     report_language: str
+    locked: bool
     chosen: int | None
     language: str
     applied: Applied | None
@@ -258,6 +259,7 @@ def reply_templates_panel(case: Case, opened: Any) -> Panel:
         ],
         report_locale=report_locale,
         report_language=str(_LANGUAGE_LABELS[report_locale]) if report_locale else "",
+        locked=opened is None,
         chosen=g.get("reply_template_chosen"),
         language=applied.locale if applied else (report_locale or "en"),
         applied=applied,
