@@ -180,9 +180,9 @@ STARTER: tuple[StarterTemplate, ...] = (
         },
         summaries={
             "en": "Call 911 if in danger now; the RCMP National Security Information Network "
-            "(1-800-420-5805) and CSIS (1-800-267-7685) take reports of threats for a government outside "
-            "Canada; keep the evidence, do not delete it; do not answer or meet those who threaten; talk "
-            "only on a trusted device and app (not WeChat); keep the receipt number private.",
+            "(1-800-420-5805) and CSIS (1-800-267-7685) for threats from someone acting for a government "
+            "outside Canada; keep the evidence, do not delete it; do not answer or meet those who "
+            "threaten; talk only on a trusted device and app (not WeChat); keep the receipt number private.",
             "fr": _fr(
                 "Le 911 en cas de danger immédiat ; le Réseau info-sécurité nationale de la GRC "
                 "(1-800-420-5805) et le SCRS (1-800-267-7685) reçoivent les signalements de menaces pour un "

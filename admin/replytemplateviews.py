@@ -221,6 +221,12 @@ def report_locale_of(case: Case) -> str | None:
         return None
 
 
+def _language_label(locale: str) -> str:
+    """The console's name of a reporter language, then its own name."""
+    label, own = str(_LANGUAGE_LABELS[locale]), replytemplates.language_name(locale)
+    return label if label == own else f"{label} · {own}"
+
+
 def _kept_applied(console: str) -> Applied | None:
     """The template a refused reply was started from (its hidden fields,
     posted back with the text), so the page that keeps the text keeps
@@ -254,8 +260,7 @@ def reply_templates_panel(case: Case, opened: Any) -> Panel:
             (t.id, replytemplates.title_in(t, console), replytemplates.summary_in(t, console)) for t in rows
         ],
         languages=[
-            (locale, f"{_LANGUAGE_LABELS[locale]} · {replytemplates.language_name(locale)}", tag)
-            for locale, tag in replytemplates.REPLY_LANGUAGES.items()
+            (locale, _language_label(locale), tag) for locale, tag in replytemplates.REPLY_LANGUAGES.items()
         ],
         report_locale=report_locale,
         report_language=str(_LANGUAGE_LABELS[report_locale]) if report_locale else "",
