@@ -85,11 +85,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
 
-    from .auth import bp as auth_bp
-    from .cases import bp as case_bp
+    from .auth.views import bp as auth_bp
+    from .cases.views import bp as case_bp
     from .cli import register_commands
-    from .inbox import bp as inbox_bp
-    from .keys import bp as keys_bp
+    from .inbox.views import bp as inbox_bp
+    from .keys.views import bp as keys_bp
 
     for bp in (auth_bp, inbox_bp, case_bp, keys_bp):
         app.register_blueprint(bp)
@@ -98,16 +98,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
 
     # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
-    from .briefing import bp as briefing_bp
     from .briefing.cli import register_briefing_commands
+    from .briefing.views import bp as briefing_bp
 
     app.register_blueprint(briefing_bp)
     register_briefing_commands(app)
 
     # Console issue: audit log head file, the audit page, and the one
     # before-request check of login, session and role (admin/permissions.py).
-    from .audit import bp as audit_bp
     from .audit import log as audit
+    from .audit.views import bp as audit_bp
     from .auth.guard import can, guard
 
     audit.init_app(app, database)
@@ -122,9 +122,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(interview_bp)
 
     # Against a seized intake: the alarms page (admin/alarms/service.py).
-    from .alarms import bp as alarms_bp
+    from .alarms.views import bp as alarms_bp
 
     app.register_blueprint(alarms_bp)
+
+    # Reply templates: the coordinators' pages, "Use template", `replies seed`.
+    from .replytemplates import views as replytemplateviews
+
+    replytemplateviews.init_app(app)
     app.jinja_env.globals["can"] = can
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls

@@ -572,3 +572,34 @@ class BriefingRelease(Base):
     p: Mapped[int] = mapped_column()
     filters: Mapped[str] = mapped_column(String(128))
     body: Mapped[str] = mapped_column(Text)
+
+
+class ReplyTemplate(Base):
+    """A reply for a common situation, kept by coordinators
+    (admin/replytemplates/service.py): its text in each reporter language (the
+    reporter's form languages: ``en``, ``fr``, ``zh_Hant``, ``zh_Hans``),
+    and a title and short meaning in each console language (``en``, ``fr``,
+    ``zh_Hant``; French and Chinese may be empty, then English shows). No
+    reporter content: a template is the organization's own words, kept in
+    clear. A retired template is kept (the audit log names it) but no
+    longer offered on the case page."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable name (lower-case letters, digits, hyphens): the starter set's
+    #: seed and the audit log refer to it.
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    #: Order on the case page and the list, smallest first.
+    position: Mapped[int] = mapped_column(Integer, default=100)
+    retired: Mapped[bool] = mapped_column(default=False, server_default="0")
+    title_en: Mapped[str] = mapped_column(String(120))
+    title_fr: Mapped[str] = mapped_column(String(120), default="")
+    title_zh_hant: Mapped[str] = mapped_column(String(120), default="")
+    summary_en: Mapped[str] = mapped_column(Text)
+    summary_fr: Mapped[str] = mapped_column(Text, default="")
+    summary_zh_hant: Mapped[str] = mapped_column(Text, default="")
+    text_en: Mapped[str] = mapped_column(Text)
+    text_fr: Mapped[str] = mapped_column(Text)
+    text_zh_hant: Mapped[str] = mapped_column(Text)
+    text_zh_hans: Mapped[str] = mapped_column(Text)

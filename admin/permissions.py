@@ -49,6 +49,9 @@ class Permission(enum.StrEnum):
     VIEW_ALARMS = "view_alarms"
     #: Acknowledge an alarm (admin/alarms/service.py): ends its banner.
     ACKNOWLEDGE_ALARM = "acknowledge_alarm"
+    #: List, add, edit, retire and restore reply templates
+    #: (admin/replytemplates/service.py); using one on a case page is REPLY.
+    MANAGE_REPLY_TEMPLATES = "manage_reply_templates"
 
 
 _REVIEWER = frozenset(
@@ -73,6 +76,7 @@ _COORDINATOR = _REVIEWER | {
     Permission.PUBLISH_BRIEFING,
     Permission.RELEASE_VIGNETTE,
     Permission.ACKNOWLEDGE_ALARM,
+    Permission.MANAGE_REPLY_TEMPLATES,
 }
 _ADMIN = _COORDINATOR | {Permission.MANAGE_ACCOUNTS}
 
@@ -130,6 +134,12 @@ ENDPOINTS: Mapping[str, Permission] = {
     "alarms.index": Permission.VIEW_ALARMS,
     "alarms.acknowledge": Permission.ACKNOWLEDGE_ALARM,
     "briefing.publish_briefing": Permission.PUBLISH_BRIEFING,
+    "replytemplates.index": Permission.MANAGE_REPLY_TEMPLATES,
+    "replytemplates.new": Permission.MANAGE_REPLY_TEMPLATES,
+    "replytemplates.edit": Permission.MANAGE_REPLY_TEMPLATES,
+    "replytemplates.retire": Permission.MANAGE_REPLY_TEMPLATES,
+    "replytemplates.restore": Permission.MANAGE_REPLY_TEMPLATES,
+    "replytemplates.use": Permission.REPLY,
 }
 
 #: Blueprint -> the permission all its endpoints need, for blueprints whose

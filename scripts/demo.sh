@@ -42,6 +42,8 @@ printf '%s\n' "$passphrase" | flask --app admin keys generate --recipient-id dem
 flask --app admin roster make "$DEMO"/keys/*.json --out "$DEMO/roster.json" >/dev/null
 flask --app admin roster import "$DEMO/roster.json" >/dev/null
 printf '%s\n' "$password" | flask --app admin users create "$email" --role coordinator >/dev/null
+# The starter set of reply templates (each in the four reporter languages).
+flask --app admin replies seed >/dev/null
 token="$(flask --app intake api-token create demo-org | tail -n 1)"
 
 # The console's command line (flask --app admin sync, audit verify, purge …)

@@ -1,5 +1,3 @@
-"""The alarms page and the coordinator's acknowledgement (admin/alarms/service.py)."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""Alarms: what only a seized or tampered intake would do, kept until a
+coordinator acknowledges it (:mod:`.service`), and the alarms page
+(:mod:`.views`)."""

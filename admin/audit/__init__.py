@@ -1,5 +1,2 @@
-"""The audit log page (coordinators and admins)."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""The hash-chained audit log (:mod:`.log`) and its page for coordinators
+and admins (:mod:`.views`)."""

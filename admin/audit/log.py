@@ -124,6 +124,12 @@ class Action:
     ROSTER_IMPORT = "roster.import"
     ROSTER_REPLACE = "roster.replace"
     INTAKE_CHECK = "intake.check"
+    # Reply templates (admin/replytemplates/service.py): the template's name only.
+    REPLY_TEMPLATE_ADD = "reply_template.add"
+    REPLY_TEMPLATE_EDIT = "reply_template.edit"
+    REPLY_TEMPLATE_RETIRE = "reply_template.retire"
+    REPLY_TEMPLATE_RESTORE = "reply_template.restore"
+    REPLY_TEMPLATE_SEED = "reply_template.seed"
 
 
 def canonical(

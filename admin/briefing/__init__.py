@@ -5,7 +5,3 @@ Services: :mod:`.records` (coded records, import/export, merge),
 :mod:`.build` (select, generalize, count), :mod:`.sdc` (suppression and the
 intruder audit), :mod:`.render` (outputs). Blueprint: :mod:`.views`.
 """
-
-from .views import bp
-
-__all__ = ["bp"]

@@ -22,13 +22,15 @@ from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
 from ..keys.custody import Keyring, open_field, seal_field
 from ..models import Case, CaseReply, User
+from ..replytemplates.service import has_placeholder
 from ..sync.run import IntakeClient
 from .triage import sealed_texts
 
 
 class ReplyError(ValueError):
     """The reply cannot be sent: ``reason`` is ``empty``, ``too_long``,
-    ``no_reply_key`` (the report came without one, or this is a follow-up)."""
+    ``placeholder`` (a template's ``[…]`` was not written in), ``no_reply_key``
+    (the report came without one, or this is a follow-up)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -89,7 +91,8 @@ def send_reply(
         sender: the organization's name the reporter sees (``REPLY_FROM``).
 
     Raises:
-        ReplyError: empty, too long, or no reply key.
+        ReplyError: empty, too long, a template's ``[…]`` left in, or no
+            reply key.
         KeyLockedError: the key is locked (the copy needs the data key).
         IntakeError, IntakeAuthError: the intake did not take it.
     """
@@ -98,6 +101,8 @@ def send_reply(
         raise ReplyError("empty")
     if len(text) > MAX_REPLY_TEXT:
         raise ReplyError("too_long")
+    if has_placeholder(text):
+        raise ReplyError("placeholder")
     reply_key = parse_header(case.header).reply_key if can_reply(case) else None
     if reply_key is None:
         raise ReplyError("no_reply_key")

@@ -36,6 +36,7 @@ from ..forms import (
 )
 from ..keys import roster
 from ..models import DISPOSITIONS, Case
+from ..replytemplates.views import audit_note as template_audit_note
 from ..sync.run import client_from_config
 from . import links, replies, reportview, triage, vignettes
 from .service import AttachmentInfo, find_case, open_attachment, open_case
@@ -180,6 +181,7 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
         message = {
             "empty": _("Write the reply first (at most 8,000 characters)."),
             "too_long": _("Write the reply first (at most 8,000 characters)."),
+            "placeholder": _("Replace each […] of the template with what you mean before sending."),
         }.get(exc.reason, _("This reporter cannot be answered: the report came without a reply key."))
         return _refused(case, form, "reply", message)
     except KeyLockedError:
@@ -189,7 +191,8 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
         return _refused(
             case, form, "reply", _("The intake did not take the reply; nothing was sent. Try again."), 503
         )
-    audit.record(db, current_user.email, audit.Action.CASE_REPLY, case.envelope_id, f"reply {sent.reply_id}")
+    detail = f"reply {sent.reply_id}" + template_audit_note(request.form)
+    audit.record(db, current_user.email, audit.Action.CASE_REPLY, case.envelope_id, detail)
     db.commit()
     flash(_("Reply sent. The reporter reads it after entering the receipt."), "info")
     return _back(case)

@@ -1,5 +1,3 @@
-"""The inbox: the list of cases and the sync button."""
-
-from .views import bp
-
-__all__ = ["bp"]
+"""The inbox: the list of cases with its filters and the sync button
+(:mod:`.views`), and search across the decrypted reports, in memory only
+(:mod:`.search`)."""
