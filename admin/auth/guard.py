@@ -20,7 +20,7 @@ import secrets
 import time
 from typing import Any
 
-from flask import abort, current_app, flash, request, session
+from flask import Response, abort, current_app, flash, make_response, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete
@@ -84,8 +84,39 @@ def live() -> bool:
     return bool(current_user.is_authenticated) and _live(db_session(), time.time())
 
 
+def _cross_site_without_session() -> bool:
+    """Whether this request is a link followed from another site that came
+    without the session cookie. The cookie is ``SameSite=Strict``, so the
+    browser leaves it off such a navigation even for a logged-in reviewer;
+    answered as usual, the login redirect would write a new, empty session
+    cookie over theirs and log them out. Fetch Metadata (``Sec-Fetch-*``,
+    sent by current browsers over HTTPS and loopback) says who started the
+    request; an old browser without it takes the usual way."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.headers.get("Sec-Fetch-Site") == "cross-site"
+        and request.headers.get("Sec-Fetch-Mode") == "navigate"
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+    )
+
+
+def _reopen_here() -> Response:
+    """A page that opens the same address again from the console itself
+    (a same-origin navigation, so the browser now sends the Strict cookie).
+    It touches no session and sets no cookie; the address is the request's
+    own path and query, never another host."""
+    target = request.full_path if request.query_string else request.path
+    response = make_response(render_template("reopen.html", target=target))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def guard() -> Any:
-    """Before every request: login, live session, permission."""
+    """Before every request: a link from another site reopened from here
+    (:func:`_cross_site_without_session`), then login, live session,
+    permission."""
+    if _cross_site_without_session():
+        return _reopen_here()
     permission = required(request.endpoint)
     if permission is Permission.PUBLIC:
         return None
