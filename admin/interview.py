@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -132,7 +133,7 @@ class InterviewForm(FlaskForm):  # type: ignore[misc]
     attachments = MultipleFileField("Evidence files (optional)", validators=[_within_limits])
     #: Choices set by the view (:func:`language_choices`), as for the
     #: console's other select fields.
-    language = SelectField("Language the person reads", choices=[], default="en")
+    language = SelectField(_l("Language the person reads"), choices=[], default="en")
     submission = HiddenField()
 
 

@@ -120,7 +120,8 @@ def index() -> str:
         try:
             briefing = _build(args)
         except (PeriodError, FilterError, DisclosureError) as exc:
-            error = str(exc)
+            # The reason is the builder's (English, as the command prints it).
+            error = _("This briefing cannot be built: %(reason)s", reason=str(exc))
         else:
             context = render.report_context(briefing, "en")
     return render_template(
@@ -148,7 +149,7 @@ def download(name: str) -> Response:
     try:
         briefing = dataclasses.replace(_build(args), draft=True)
     except (PeriodError, FilterError, DisclosureError) as exc:
-        abort(400, str(exc))
+        abort(400, _("This briefing cannot be built: %(reason)s", reason=str(exc)))
     data = _file(briefing, name)
     _audit_vignettes(briefing, name)
     db_session().commit()
