@@ -30,7 +30,7 @@ from . import config as settings
 from .custody import Keyring
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
-from .i18n import http_error_message, language_tag, role_label, select_locale
+from .i18n import http_error_message, language_tag, role_label, sealed_by_label, select_locale
 from .models import Base, User
 from .syncjob import EXTENSION as SYNCJOB_EXTENSION
 from .syncjob import SyncJobs
@@ -131,6 +131,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["untrusted"] = visible_controls
     app.jinja_env.filters["disposition"] = disposition_label
     app.jinja_env.filters["role"] = role_label
+    app.jinja_env.filters["sealed_by"] = sealed_by_label
     app.before_request(guard)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)

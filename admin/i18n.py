@@ -124,3 +124,17 @@ ROLE_LABELS = {
 def role_label(code: str) -> str:
     """The label of a role code (the code itself if unknown)."""
     return str(ROLE_LABELS.get(code, code))
+
+
+#: Where an envelope was sealed (``Case.sealed_by``) -> label, for the inbox
+#: and case pages (``{{ case.sealed_by|sealed_by }}``).
+SEALED_BY_LABELS = {
+    "browser": _l("the reporter's browser"),
+    "server": _l("the intake server"),
+    "console": _l("this console (interview)"),
+}
+
+
+def sealed_by_label(code: str) -> str:
+    """The label of a ``sealed_by`` code (the code itself if unknown)."""
+    return str(SEALED_BY_LABELS.get(code, code))
