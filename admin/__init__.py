@@ -29,6 +29,7 @@ from . import config as settings
 from .alarms import service as alarms
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
+from .i18n import http_error_message, language_tag, role_label, sealed_by_label, select_locale
 from .keys.custody import Keyring
 from .models import Base, User
 from .sync.job import EXTENSION as SYNCJOB_EXTENSION
@@ -78,7 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[SYNCJOB_EXTENSION] = SyncJobs(app)
 
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in.")
@@ -134,6 +135,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Untrusted report text: make bidi overrides and invisible characters visible.
     app.jinja_env.filters["untrusted"] = visible_controls
     app.jinja_env.filters["disposition"] = disposition_label
+    app.jinja_env.filters["role"] = role_label
+    app.jinja_env.filters["sealed_by"] = sealed_by_label
     app.before_request(guard)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)
@@ -150,11 +153,6 @@ def _load_user(user_id: str) -> User | None:
         return None
     user = db_session().get(User, int(user_id))
     return user if user is not None and user.active else None
-
-
-def _select_locale() -> str:
-    # English only for now; the selector is where negotiation will go.
-    return "en"
 
 
 def _security_headers(response: Response) -> Response:
@@ -189,7 +187,7 @@ def _unexpected_error(error: Exception) -> tuple[str, int]:
 
 def _template_globals() -> dict[str, Any]:
     found: dict[str, Any] = {
-        "html_lang": str(get_locale() or "en"),
+        "html_lang": language_tag(get_locale()),
         "html_dir": "ltr",
         "key_unlocked": keyring().unlocked,
         "open_alarms": (),
@@ -218,7 +216,7 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
     if error.code is None or error.code < 400:
         return error
-    return render_template("error.html", code=error.code, message=error.description), error.code
+    return render_template("error.html", code=error.code, message=http_error_message(error)), error.code
 
 
 __all__ = ["create_app"]

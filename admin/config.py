@@ -65,6 +65,13 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "tnr_console_session",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
     "BABEL_DEFAULT_LOCALE": "en",
+    # The console's catalogs (fr, zh_Hant; admin/i18n.py), ";"-separated, a
+    # later one winning: the reporter pages' first, for the labels of the
+    # report fields the interview form shares with the public form
+    # (core/schema/fields.py), then the console's own.
+    "BABEL_TRANSLATION_DIRECTORIES": ";".join(
+        str(Path(__file__).resolve().parent.parent / app / "translations") for app in ("intake", "admin")
+    ),
     # --- console issue: login, second factor, audit ---
     # Seconds a logged-in session may stay unused, and may last at most.
     "SESSION_IDLE_TIMEOUT": 30 * 60,

@@ -32,6 +32,21 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     submit = SubmitField(_l("Log in"))
 
 
+class LanguageForm(FlaskForm):  # type: ignore[misc]
+    """The console language of one's own account ("" follows the browser)."""
+
+    locale = SelectField(_l("Console language"), choices=[], default="")
+    submit = SubmitField(_l("Save language"))
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The languages an account chooses from (value, label): each named in
+    itself, so a reader finds their own in a page they cannot read."""
+    from .i18n import LANGUAGES
+
+    return [("", str(_l("As my browser asks"))), *((lang.locale, lang.name) for lang in LANGUAGES.values())]
+
+
 class UnlockForm(FlaskForm):  # type: ignore[misc]
     """The organization key's passphrase."""
 

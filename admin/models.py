@@ -74,6 +74,9 @@ class User(Base):
     totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     #: The last TOTP time step accepted: a code is used once, never an older one.
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: The console language this reviewer chose (a locale of admin/i18n.py:
+    #: "en", "fr", "zh_Hant"), or None: the browser's Accept-Language decides.
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
 
     @property
     def is_authenticated(self) -> bool:

@@ -102,6 +102,7 @@ ENDPOINTS: Mapping[str, Permission] = {
     "auth.cancel": Permission.PUBLIC,
     "auth.logout": Permission.ACCOUNT,
     "auth.account": Permission.ACCOUNT,
+    "auth.account_language": Permission.ACCOUNT,
     "auth.users": Permission.MANAGE_ACCOUNTS,
     "inbox.index": Permission.READ_CASES,
     "inbox.run_sync": Permission.SYNC,

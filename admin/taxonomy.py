@@ -11,6 +11,7 @@ equal), so a reviewer's coding feeds briefings as it is.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 #: Tactic code -> (family, short label).
 TACTICS: dict[str, tuple[str, str]] = {
@@ -29,13 +30,14 @@ TACTICS: dict[str, tuple[str, str]] = {
     "T13": ("distance", _l("Coerced informing")),
     "T14": ("distance", _l("Pressure through institutions")),
     "T15": ("distance", _l("Economic pressure")),
-    "T99": ("other", _l("Other")),
+    "T99": ("other", lazy_pgettext("tactic", "Other")),
 }
 
 #: Community code -> label (multi-select, optional).
 COMMUNITIES: dict[str, str] = {
-    "uyghur": _l("Uyghur"),
-    "tibetan": _l("Tibetan"),
+    # Contexts: the same English word is also a language (docs/translations.md).
+    "uyghur": lazy_pgettext("community", "Uyghur"),
+    "tibetan": lazy_pgettext("community", "Tibetan"),
     "hong_konger": _l("Hong Konger"),
     "taiwanese": _l("Taiwanese"),
     "falun_gong": _l("Falun Gong practitioner"),
@@ -48,7 +50,7 @@ COMMUNITIES: dict[str, str] = {
     "academic": _l("Academic"),
     "lawyer": _l("Lawyer"),
     "lgbtq": _l("LGBTQ+"),
-    "other": _l("Other"),
+    "other": lazy_pgettext("community", "Other"),
     "prefer_not": _l("Prefer not to say"),
 }
 
@@ -86,7 +88,7 @@ CONFIDENCES: dict[str, str] = {"low": _l("low"), "medium": _l("medium"), "high":
 STATES: dict[str, str] = {
     "prc": _l("People's Republic of China"),
     "hksar": _l("Hong Kong SAR government"),
-    "other": _l("Other"),
+    "other": lazy_pgettext("state", "Other"),
     "unknown": _l("Don't know"),
 }
 

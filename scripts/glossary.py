@@ -28,7 +28,7 @@ END = "<!-- end of glossary table -->"
 TAGS = {"zh_Hant": "zh-Hant", "zh_Hans": "zh-Hans", "fr": "fr-CA"}
 CATEGORIES = {"safety": "Safety", "receipt": "Receipt, sending, the report",
               "consent": "Consent", "coding": "Coding (tactics, communities, languages)",
-              "typography": "Typography"}  # fmt: skip
+              "typography": "Typography", "console": "The reviewer console"}  # fmt: skip
 
 
 def rows() -> list[dict[str, str]]:

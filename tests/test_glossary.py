@@ -1,5 +1,8 @@
-"""The reporter catalogs follow the translation glossary
+"""The reporter and console catalogs follow the translation glossary
 (docs/glossary-translations.csv, explained in docs/glossary-translations.md).
+The console's catalogs (admin/translations: fr, zh_Hant) are checked with
+the reporter catalog of the same locale, as one: a term reads the same on
+both sides, and a row holds for whichever side its scope finds.
 
 One case per term per locale. A row's ``scope`` (a regular expression on the
 English msgid, optionally limited to one ``context``) selects the entries the
@@ -32,7 +35,10 @@ from flask.testing import FlaskClient
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "docs" / "glossary-translations.csv"
 CATALOGS = ROOT / "intake" / "translations"
+CONSOLE_CATALOGS = ROOT / "admin" / "translations"
 LOCALES = ("zh_Hant", "zh_Hans", "fr")
+#: The console's languages (admin/i18n.py), English aside.
+CONSOLE_LOCALES = ("zh_Hant", "fr")
 #: How each locale quotes a button or choice name inside a message.
 QUOTES = {"zh_Hant": ("「", "」"), "zh_Hans": ("“", "”"), "fr": ("«\u00a0", "\u00a0»")}
 
@@ -51,8 +57,8 @@ def _joined(value: object) -> str:
     return "\n".join(value) if isinstance(value, list | tuple) else str(value)
 
 
-def _catalog(locale: str) -> list[Entry]:
-    with (CATALOGS / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+def _catalog(locale: str, catalogs: Path = CATALOGS) -> list[Entry]:
+    with (catalogs / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         return [Entry(m.context, _joined(m.id), _joined(m.string)) for m in read_po(fh) if m.id]
 
 
@@ -62,7 +68,10 @@ def _rows() -> list[dict[str, str]]:
 
 
 ROWS = _rows()
-ENTRIES = {locale: _catalog(locale) for locale in LOCALES}
+#: The reporter pages' entries, and those with the console's added.
+REPORTER_ENTRIES = {locale: _catalog(locale) for locale in LOCALES}
+CONSOLE_ENTRIES = {locale: _catalog(locale, CONSOLE_CATALOGS) for locale in CONSOLE_LOCALES}
+ENTRIES = {locale: REPORTER_ENTRIES[locale] + CONSOLE_ENTRIES.get(locale, []) for locale in LOCALES}
 
 
 def _alternatives(text: str) -> list[str]:
@@ -130,7 +139,7 @@ def _named(msgid: str) -> list[str]:
 def test_named_buttons_and_choices_match_the_page(locale: str) -> None:
     """“Send report” in a message is the button's own label in this locale,
     in this locale's quotation marks, so a reader finds the button it names."""
-    entries = ENTRIES[locale]
+    entries = REPORTER_ENTRIES[locale]
     labels = {e.msgid: e.msgstr for e in entries if e.context is None}
     opening, closing = QUOTES[locale]
     checked, wrong = 0, []

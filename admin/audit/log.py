@@ -96,6 +96,8 @@ class Action:
     CASE_NOTE = "case.note"
     CASE_ASSIGN = "case.assign"
     ACCOUNT_CREATE = "account.create"
+    #: An account chose its console language (detail: the locale, or "browser").
+    ACCOUNT_LANGUAGE = "account.language"
     AUDIT_VIEW = "audit.view"
     # Issue 5: rotation, retention, redacted copies, search.
     KEY_GENERATE = "key.generate"

@@ -32,6 +32,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -41,7 +42,7 @@ from ..alarms import service as alarms
 from ..audit import log as audit
 from ..cases import triage
 from ..extensions import db_session
-from ..forms import ActionForm, LoginForm, TotpForm
+from ..forms import ActionForm, LanguageForm, LoginForm, TotpForm, language_choices
 from ..models import User
 from . import accounts, devices, guard, passkeys
 
@@ -387,12 +388,40 @@ def webauthn_register_verify() -> Response | tuple[Response, int]:
 
 @bp.get("/account")
 def account() -> str:
-    """One's own account: role, second factors, add a security key."""
+    """One's own account: role, second factors, add a security key, the
+    console language."""
+    language = LanguageForm(locale=current_user.locale or "")
+    language.locale.choices = language_choices()
     return render_template(
         "auth/account.html",
         keys=passkeys.credentials_of(db_session(), current_user),
         has_totp=current_user.totp_secret_ct is not None,
+        language_form=language,
     )
+
+
+@bp.post("/account/language")
+def account_language() -> Response:
+    """Set one's own console language (audited); "" follows the browser."""
+    form = LanguageForm()
+    form.locale.choices = language_choices()
+    if not form.validate():
+        # Only a forged choice gets here: the select offers valid ones.
+        flash(_("Choose one of the languages offered."), "error")
+        return redirect(url_for("auth.account"))
+    db = db_session()
+    user = db.get(User, current_user.id)
+    if user is None:  # the guard let a live account through: never, unless deleted meanwhile
+        abort(403)
+    chosen = form.locale.data or None
+    if user.locale != chosen:
+        user.locale = chosen
+        audit.record(db, user.email, audit.Action.ACCOUNT_LANGUAGE, str(user.id), chosen or "browser")
+        db.commit()
+        # This page's flash is in the new language already.
+        refresh()
+    flash(_("Your console language is saved."), "info")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/logout")

@@ -11,6 +11,7 @@ import zipfile
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..audit import log as audit
@@ -54,7 +55,9 @@ def _params() -> tuple[dict[str, Any], str | None]:
     if not args["start"] or not args["end"]:
         return args, None
     if args["k"] is None or not MIN_CELL <= args["k"] <= 100:
-        return args, f"k must be between {MIN_CELL} (restricted briefings) and 100; 10 for anything public."
+        return args, _(
+            "k must be between %(low)d (restricted briefings) and 100; 10 for anything public.", low=MIN_CELL
+        )
     return args, ""
 
 
@@ -117,7 +120,8 @@ def index() -> str:
         try:
             briefing = _build(args)
         except (PeriodError, FilterError, DisclosureError) as exc:
-            error = str(exc)
+            # The reason is the builder's (English, as the command prints it).
+            error = _("This briefing cannot be built: %(reason)s", reason=str(exc))
         else:
             context = render.report_context(briefing, "en")
     return render_template(
@@ -141,11 +145,11 @@ def download(name: str) -> Response:
         abort(404)
     args, error = _params()
     if error != "":
-        abort(400, error or "Give the period: from and to (YYYY-MM).")
+        abort(400, error or _("Give the period: from and to (YYYY-MM)."))
     try:
         briefing = dataclasses.replace(_build(args), draft=True)
     except (PeriodError, FilterError, DisclosureError) as exc:
-        abort(400, str(exc))
+        abort(400, _("This briefing cannot be built: %(reason)s", reason=str(exc)))
     data = _file(briefing, name)
     _audit_vignettes(briefing, name)
     db_session().commit()

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -106,12 +108,14 @@ def _within_limits(_form: Any, field: Any) -> None:
     limits = upload_limits(current_app.config)
     files = chosen_files(field.data)
     if len(files) > limits.max_files:
-        raise ValidationError(f"Choose at most {limits.max_files} files.")
+        raise ValidationError(_("Choose at most %(n)d files.", n=limits.max_files))
     sizes = [file_size(f) for f in files]
     if any(size > limits.max_file for size in sizes):
-        raise ValidationError(f"A file is larger than {megabytes(limits.max_file)} MB.")
+        raise ValidationError(_("A file is larger than %(size)s MB.", size=megabytes(limits.max_file)))
     if sum(sizes) > limits.max_total:
-        raise ValidationError(f"The files together are larger than {megabytes(limits.max_total)} MB.")
+        raise ValidationError(
+            _("The files together are larger than %(size)s MB.", size=megabytes(limits.max_total))
+        )
 
 
 class InterviewForm(FlaskForm):  # type: ignore[misc]
@@ -128,7 +132,7 @@ class InterviewForm(FlaskForm):  # type: ignore[misc]
     attachments = MultipleFileField("Evidence files (optional)", validators=[_within_limits])
     #: Choices set by the view (:func:`language_choices`), as for the
     #: console's other select fields.
-    language = SelectField("Language the person reads", choices=[], default="en")
+    language = SelectField(_l("Language the person reads"), choices=[], default="en")
     submission = HiddenField()
 
 

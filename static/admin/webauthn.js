@@ -49,6 +49,13 @@
     if (status) status.textContent = text;
   }
 
+  // The page's own words, in the console's language (data-* on the status
+  // line); English when a page has none.
+  function words(name, fallback) {
+    const status = document.getElementById("webauthn-status");
+    return (status && status.dataset[name]) || fallback;
+  }
+
   function descriptors(list) {
     return (list || []).map(function (c) {
       return { type: c.type, id: toBuffer(c.id), transports: c.transports };
@@ -110,15 +117,16 @@
     if (!button) return;
     if (!window.PublicKeyCredential) {
       button.disabled = true;
-      say("This browser cannot use security keys here.");
+      say(words("unsupported", "This browser cannot use security keys here."));
       return;
     }
     button.addEventListener("click", function () {
       button.disabled = true;
-      say("Waiting for the security key…");
+      say(words("waiting", "Waiting for the security key…"));
       action(button).catch(function (error) {
         button.disabled = false;
-        say("Not done: " + (error && error.message ? error.message : "cancelled"));
+        const reason = error && error.message ? error.message : words("cancelled", "cancelled");
+        say(words("failed", "Not done: %s").replace("%s", reason));
       });
     });
   }
