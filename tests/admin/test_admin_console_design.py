@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from admin.extensions import DB_EXTENSION
-from admin.models import AuditEntry, Case, User
+from admin.models import AuditEntry, Case, CaseTag, User
 from intake.envelope.replykey import reply_private_key
 from intake.receipts import new_receipt
 from tests.chromium import CHROMIUM_ARGS, require_chromium
@@ -144,15 +144,20 @@ def _two_hundred_cases(app: Flask, fake: FakeIntake) -> tuple[str, str]:
     today = datetime.now(UTC).date()
     with app.extensions[DB_EXTENSION].session() as session:
         ids = list(session.scalars(select(Case.id).order_by(Case.seq)))
-        for n, case_id in enumerate(ids):
-            # Busier lately; some days of each week of the quarter.
-            day = today - timedelta(days=(n * n) % 90)
-            values: dict[str, Any] = {"day": day}
+        assignees = list(session.scalars(select(User.id)))
+        for n, case_id in enumerate(ids[1:200], start=1):
+            # Some days of each week of the quarter (the Uyghur case and
+            # its follow-ups are today's).
+            values: dict[str, Any] = {"day": today - timedelta(days=(n * n) % 90)}
+            if assignees and n % 3 == 0:
+                values["assignee_id"] = assignees[n % len(assignees)]
             if n % 17 == 3:
                 values["urgent"] = True
             if n % 5 == 1:
                 values["status"] = ("in_review", "needs_information", "verified", "closed")[n % 4]
             session.execute(update(Case).where(Case.id == case_id).values(**values))
+            for tag in (("harbin", "wechat", "consulate")[: n % 4] if n % 2 else ()):
+                session.add(CaseTag(case_id=case_id, tag=tag))
         session.commit()
     return uyghur, receipt
 
@@ -173,9 +178,10 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
 ) -> None:
     app, base = live(CASES_PER_PAGE=50)
     fake = intake_factory(app)
-    uyghur, _receipt = _two_hundred_cases(app, fake)
     auth = AuthActions(app, app.test_client())
     email = auth.create("coordinator", email="coord@example.org")
+    auth.create("reviewer", email="reviewer.one@example.org")
+    uyghur, _receipt = _two_hundred_cases(app, fake)
     csp_errors: list[str] = []
 
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
