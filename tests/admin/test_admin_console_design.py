@@ -413,3 +413,47 @@ def test_bulk_actions_over_http_audited_per_case_and_refused_without_permission(
 
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+#: The console's other pages, as an administrator sees them.
+OTHER_PAGES = (
+    "/keys/",
+    "/audit/",
+    "/alarms/",
+    "/briefing/",
+    "/interview",
+    "/account",
+    "/users",
+    "/quarantine",
+    "/sync",
+    "/no-such-page",
+)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_other_console_page_has_no_wcag_violation(
+    live: Callable[..., tuple[Flask, str]],
+    chromium: Any,
+    intake_factory: Callable[[Flask], FakeIntake],
+    scheme: str,
+) -> None:
+    """The inbox and the case page are checked above; the rest of the
+    console here, logged out (the login page) and in, in ``scheme``."""
+    app, base = live()
+    fake = intake_factory(app)
+    fake.add({"narrative": "one report"})
+    unlock(app)
+    sync_from(app, fake)
+    auth = AuthActions(app, app.test_client())
+    email = auth.create("admin")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    _serve_axe(context)
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    found = _axe(page)
+    _log_in(page, base, auth, email)
+    for path in OTHER_PAGES:
+        page.goto(f"{base}{path}")
+        found += _axe(page)
+    context.close()
+    assert found == [], "\n".join(found)
