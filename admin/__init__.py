@@ -87,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.user_loader(_load_user)
 
     from .auth.views import bp as auth_bp
+    from .cases import actions as _case_actions  # noqa: F401  (the case page's POST routes, on case_bp)
     from .cases.views import bp as case_bp
     from .cli import register_commands
     from .inbox.views import bp as inbox_bp

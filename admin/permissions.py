@@ -105,6 +105,9 @@ ENDPOINTS: Mapping[str, Permission] = {
     "auth.account_language": Permission.ACCOUNT,
     "auth.users": Permission.MANAGE_ACCOUNTS,
     "inbox.index": Permission.READ_CASES,
+    "inbox.search_reports": Permission.READ_CASES,
+    # A bulk action needs more when it assigns to others (admin/cases/bulk.py).
+    "inbox.bulk_action": Permission.TRIAGE,
     "inbox.run_sync": Permission.SYNC,
     "inbox.sync_status": Permission.SYNC,
     "inbox.stop_sync": Permission.SYNC,

@@ -1,22 +1,30 @@
-"""Inbox views: list cases, run a sync."""
+"""Inbox views: list cases (counts per disposition, cases per week, the
+filters, a search posted never put in the URL), bulk actions on chosen
+cases, run a sync."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from .. import taxonomy
 from ..audit import log as audit
+from ..cases import bulk
 from ..cases.triage import TAG_RE, InboxFilter, InboxRow, assignable_users, inbox_page
 from ..errors import ConsoleError
 from ..extensions import db_session, keyring
 from ..forms import ActionForm
-from ..models import DISPOSITIONS, Quarantine
+from ..models import DISPOSITIONS, Case, Quarantine
+from ..permissions import allows
 from ..sync.job import SyncStatus, sync_jobs
 from ..sync.run import client_from_config
 from . import search
@@ -24,9 +32,9 @@ from . import search
 bp = Blueprint("inbox", __name__)
 
 
-def _filter_from_args() -> InboxFilter:
-    """The inbox filter from the query string; unknown values are ignored."""
-    args = request.args
+def _filter_from(args: Mapping[str, str]) -> InboxFilter:
+    """The inbox filter from the query string (or a posted search); unknown
+    values are ignored."""
     status = args.get("status") if args.get("status") in DISPOSITIONS else None
     urgent = {"yes": True, "no": False}.get(args.get("urgent", ""))
     who = args.get("assignee", "")
@@ -61,17 +69,48 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-@bp.get("/")
-def index() -> str:
-    """Cases matching the filters, urgent first then newest, ``?page=N``;
-    snippets only when unlocked."""
+#: The inbox's chart: cases per week over the last quarter.
+WEEKS = 13
+
+#: Filter arguments the inbox keeps across paging, a search and a bulk action.
+FILTER_ARGS = ("status", "urgent", "assignee", "tactic", "community", "province", "tag", "from", "to")
+
+
+def _disposition_counts(session: Session) -> dict[str, int]:
+    """Cases in the inbox (follow-ups under their report aside) per
+    disposition code, every disposition listed."""
+    counts = dict.fromkeys(DISPOSITIONS, 0)
+    columns: Select[Any] = select(Case.status, func.count(Case.id))  # type: ignore[assignment]
+    query = InboxFilter().apply(columns).group_by(Case.status)
+    for status, count in session.execute(query):
+        counts[status] = count
+    return counts
+
+
+def _weeks(session: Session, today: date) -> list[tuple[date, int, int]]:
+    """Cases per week (Monday to Sunday, UTC days) over the last
+    :data:`WEEKS` weeks, this one last, as ``(monday, count, height)``
+    with ``height`` the bar's height in twentieths of the busiest week."""
+    first = today - timedelta(days=today.weekday() + 7 * (WEEKS - 1))
+    counts = [0] * WEEKS
+    columns: Select[Any] = select(Case.day, func.count(Case.id))  # type: ignore[assignment]
+    query = InboxFilter(day_from=first).apply(columns).group_by(Case.day)
+    for day, count in session.execute(query):
+        index = (day - first).days // 7
+        if 0 <= index < WEEKS:
+            counts[index] += count
+    top = max(counts) or 1
+    return [(first + timedelta(weeks=i), n, -(-20 * n // top)) for i, n in enumerate(counts)]
+
+
+def _listing(flt: InboxFilter, kept: dict[str, str], query: str, page: int) -> str:
+    """The inbox page: ``flt`` (from ``kept``, the filter arguments) and,
+    when ``query`` has terms and the key is unlocked, the search."""
     # A page past the last shows the last; beyond any page count, the number
     # is cut before it reaches the database's integer.
-    page = max(1, min(request.args.get("page", 1, type=int) or 1, 2**31))
+    page = max(1, min(page, 2**31))
     per_page = int(current_app.config["CASES_PER_PAGE"])
     session = db_session()
-    flt = _filter_from_args()
-    query = request.args.get("q", "").strip()[: search.MAX_QUERY]
     searching = bool(search.terms_of(query))
     if searching and not keyring().unlocked:
         flash(_("Unlock the organization key to search the reports."), "error")
@@ -97,24 +136,96 @@ def index() -> str:
     if page > pages:
         page = pages
         rows, total = fetch(page)
-    # Filter values to carry into the paging links.
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    today = datetime.now(UTC).date()
+    users = assignable_users(session)
     return render_template(
         "inbox/index.html",
         cases=rows,
         searching=searching,
+        query=query if searching else "",
         page=page,
         pages=pages,
         total=total,
         kept=kept,
-        args=request.args,
+        filtered=any(k in kept for k in FILTER_ARGS),
         dispositions=DISPOSITIONS,
+        counts=_disposition_counts(session),
+        weeks=_weeks(session, today),
+        today=today,
         tactics=taxonomy.TACTICS,
-        users=assignable_users(session),
+        users=users,
         quarantined=session.scalar(select(func.count(Quarantine.id))) or 0,
         syncing=(job := sync_jobs().status()) is not None and job.running,
         form=ActionForm(),
     )
+
+
+def _kept(values: Mapping[str, str]) -> dict[str, str]:
+    """The filter arguments among ``values`` that have a value."""
+    return {k: str(values[k]) for k in FILTER_ARGS if values.get(k)}
+
+
+@bp.get("/")
+def index() -> str:
+    """Cases matching the filters, urgent first then newest, ``?page=N``;
+    snippets only when unlocked. A search is never in the URL: it is
+    posted (:func:`search_reports`)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return _listing(_filter_from(request.args), _kept(request.args), "", page)
+
+
+@bp.post("/")
+def search_reports() -> str:
+    """The inbox searched: the terms come in the body of a POST, never in
+    the URL (nor in the browser's history or a Referer), with the filters
+    and the page; paging posts them again."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    query = request.form.get("q", "").strip()[: search.MAX_QUERY]
+    page = request.form.get("page", 1, type=int) or 1
+    return _listing(_filter_from(request.form), _kept(request.form), query, page)
+
+
+def _bulk_refusal(reason: str) -> str:
+    messages: dict[str, str] = {
+        "none": _("Choose at least one case."),
+        "too_many": _("Choose at most %(count)d cases at once.", count=bulk.MAX_CASES),
+        "disposition": _("Choose a disposition."),
+        "assignee": _("Choose an account."),
+    }
+    return messages.get(reason, str(_("Choose what to do with the chosen cases.")))
+
+
+@bp.post("/bulk")
+def bulk_action() -> Response:
+    """Assign, set the disposition of, or mark as spam the chosen cases:
+    each checked and audited as its own case page's action
+    (:mod:`admin.cases.bulk`); refused whole, changing nothing, when the
+    account may not do it to one of them."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    # Back to the inbox as it was filtered (the filters came as keep-<name>).
+    kept: dict[str, Any] = _kept({k[5:]: v for k, v in request.form.items() if k.startswith("keep-")})
+    back = redirect(url_for("inbox.index", **kept))
+    session = db_session()
+    try:
+        wanted = bulk.parse(
+            session,
+            request.form.get("do", ""),
+            request.form.getlist("case"),
+            request.form.get("disposition", ""),
+            request.form.get("assignee", ""),
+            current_user,
+        )
+    except bulk.BulkError as exc:
+        flash(_bulk_refusal(exc.reason), "error")
+        return back
+    if not allows(current_user.role, bulk.needed(wanted, current_user)):
+        abort(403)
+    count = bulk.apply(session, wanted, current_user)
+    session.commit()
+    flash(ngettext("%(num)d case changed.", "%(num)d cases changed.", count), "info")
+    return back
 
 
 @bp.post("/sync")

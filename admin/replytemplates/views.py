@@ -279,7 +279,10 @@ def use(envelope_id: str) -> tuple[str, int] | str:
     shown in the console's language. Nothing is sent: the reviewer reads,
     edits and sends with "Send reply". What the reviewer had typed stays
     below the template's text."""
-    from ..cases import views as case_views  # the case page is drawn by its own module
+    # The case page is drawn and refused by its own modules.
+    from ..cases import actions as case_actions
+    from ..cases import views as case_views
+    from ..cases.page import render_case
 
     session = db_session()
     case = case_views._case_or_404(envelope_id)
@@ -288,9 +291,9 @@ def use(envelope_id: str) -> tuple[str, int] | str:
     form = ReplyForm()
     template = replytemplates.find(session, request.form.get("template"))
     if template is None or template.retired:
-        return case_views._refused(case, form, "reply", _("Choose a template."))
+        return case_actions._refused(case, form, "reply", _("Choose a template."))
     if not keyring().unlocked:
-        return case_views._refused(
+        return case_actions._refused(
             case, form, "reply", _("Unlock the organization key to send replies."), 409
         )
     chosen = request.form.get("template_language") or ""
@@ -307,7 +310,8 @@ def use(envelope_id: str) -> tuple[str, int] | str:
         locale=locale,
         language_name=str(_LANGUAGE_LABELS[locale]),
     )
-    return case_views._show_page(case, kept=form, section="reply")
+    case_views._record_view(case)
+    return render_case(case, kept=form, section="reply")
 
 
 def audit_note(form: Any) -> str:

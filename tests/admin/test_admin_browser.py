@@ -122,7 +122,8 @@ def test_security_key_login_unlock_sync_code_reply_and_audit(
 
     # Code and triage the first case.
     page.goto(f"{base}/cases/{first.envelope_id}")
-    page.select_option("#coding-form select[name=tactics]", ["T06", "T05"])
+    page.check("#tactic-T06")
+    page.check("#tactic-T05")
     page.select_option("#coding-form select[name=province]", "CA-ON")
     page.select_option("#coding-form select[name=attribution]", "C")
     page.select_option("#coding-form select[name=confidence]", "low")

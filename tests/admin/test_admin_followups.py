@@ -45,7 +45,7 @@ def test_a_followup_is_shown_on_its_report_not_in_the_inbox(
     assert first in inbox
     assert later not in inbox  # listed on the report's case instead
     page = client.get(f"/cases/{report}").get_data(as_text=True)
-    assert "Timeline: follow-ups and replies" in page and "Follow-up from the reporter" in page
+    assert "Timeline: follow-ups, replies and notes" in page and "Follow-up from the reporter" in page
     assert later in page and "more.png" in page
     assert f"/cases/{added}/attachments/0" in page
     child = client.get(f"/cases/{added}").get_data(as_text=True)

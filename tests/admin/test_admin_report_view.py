@@ -87,7 +87,7 @@ def case_page(
 
 def report_part(page: str) -> str:
     """The page between the report's heading and the attachments'."""
-    return page.split("<h2>Report</h2>", 1)[1].split("<h2>Attachments</h2>", 1)[0]
+    return page.split('<h2 id="report-title">Report</h2>', 1)[1].split("<h3>Attachments</h3>", 1)[0]
 
 
 def dd(part: str, key: str) -> str:

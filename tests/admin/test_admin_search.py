@@ -82,19 +82,23 @@ def test_inbox_search_box(
     app, ids = _setup(make_app, intake_factory, CASES_PER_PAGE=5)
     client = app.test_client()
     AuthActions(app, client).login_as("reviewer")
-    page = client.get("/?q=Hauptstrasse")
+    page = client.post("/", data={"q": "Hauptstrasse"})
     assert b"1 case matches the search" in page.data
     assert ids["street"].encode() in page.data and ids["wechat"].encode() not in page.data
 
-    first = client.get("/?q=wechat")
+    first = client.post("/", data={"q": "wechat"})
     assert b"8 cases match" in first.data and b"Page 1 of 2" in first.data
-    assert b"q=wechat" in first.data  # the paging link keeps the query
-    second = client.get("/?q=wechat&page=2")
+    # Paging posts the query again: a form, never a link with the terms.
+    assert b"q=wechat" not in first.data
+    assert b'name="q" value="wechat"' in first.data and b'name="page" value="2"' in first.data
+    second = client.post("/", data={"q": "wechat", "page": "2"})
     assert b"Page 2 of 2" in second.data and ids["wechat"].encode() in second.data
+    # A query in the URL is not a search.
+    assert b"match the search" not in client.get("/?q=wechat").data
 
     # The query is never stored: not in the audit log, not in any file.
     secret = canary()
-    assert b"No case matches." in client.get(f"/?q={secret}").data
+    assert b"No case matches." in client.post("/", data={"q": secret}).data
     with app.extensions[DB_EXTENSION].session() as session:
         details = list(session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "search")))
     assert details[0] == "terms=1 matches=1 scanned=10"
@@ -103,6 +107,6 @@ def test_inbox_search_box(
 
     # Locked: no search, a message instead.
     app.extensions[KEYRING_EXTENSION].lock()
-    locked = client.get("/?q=wechat", follow_redirects=True)
+    locked = client.post("/", data={"q": "wechat"}, follow_redirects=True)
     assert b"Unlock the organization key to search the reports." in locked.data
     assert b"match the search" not in locked.data
