@@ -11,6 +11,8 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+pytestmark = pytest.mark.db_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = [ROOT / "intake" / "translations"]
 LOCALES = sorted(

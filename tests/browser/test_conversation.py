@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
 from intake.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
 from intake.envelope.format import new_envelope_id
@@ -21,6 +23,8 @@ from intake.receipts import format_receipt, new_receipt, receipt_hash
 from intake.store import store_envelope, today_utc
 
 from .conftest import LiveIntake
+
+pytestmark = pytest.mark.db_independent
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parent.parent / "vectors" / "conversation-v2.json").read_text(encoding="utf-8")
