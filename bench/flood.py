@@ -38,18 +38,64 @@ the main disk by megabytes a second, which would move the floor.
 By default the bench starts the intake itself under gunicorn on 127.0.0.1
 (gunicorn.conf.py, ``--workers`` workers, SQLite or ``--database
 postgres``), with default throttles: every client then comes from one
-address, as behind Tor, so only what a request proves sorts it. With
-``--url`` it drives an intake that is already running instead, e.g.
-through the shipped nginx (deploy/): ``--data-dir`` then names the data
-folder to measure and ``--pid`` the gunicorn master for CPU (both
-optional), and the intake's own settings apply.
+address, as behind Tor, so only what a request proves sorts it.
+
+With ``--through-nginx`` the shipped deployment is in front: Debian's nginx
+on deploy/nginx, rendered for loopback with a throwaway certificate by the
+deployment tests' helpers (tests/deploy/shipped.py), and the intake with
+deploy/env/intake.env's settings. The flood then runs once per ``--paths``
+entry, each on a fresh intake:
+
+``clearnet``
+    https to nginx's clearnet site, where nginx limits posts per address:
+    each attacker sends from ``--spread`` loopback addresses of its own
+    (127.10-12.x.y, in turn), each real reporter's attempt from another
+    address (a reporter is one person, not the attacker's neighbour);
+``onion``
+    http to nginx's onion site, as the Tor daemon reaches it (Host: an
+    onion name): every client from 127.0.0.1 and no address limit, so the
+    app's own throttles do all the sorting.
+
+It also prints nginx's CPU. With ``--url`` it drives an intake that is
+already running instead: ``--data-dir`` then names the data folder to
+measure and ``--pid`` the gunicorn master for CPU (both optional), and the
+intake's own settings apply.
 
     python bench/flood.py [--duration 60] [--rate 30] [--workers 2]
                           [--database sqlite|postgres] [--postgres-url URL]
-                          [--disk-budget 64] [--url URL --data-dir DIR --pid PID]
+                          [--disk-budget 64] [--through-nginx [--paths clearnet,onion]
+                          [--spread 1]] [--url URL --data-dir DIR --pid PID]
 
 Exit status 1 if a real path stays under 95 %, a server error occurred,
 or the data folder outgrew the budget by more than one upload.
+
+Figures through the shipped nginx (2026-12-07, SQLite, 2 workers, on a
+shared 2-core machine whose load average was 15-20 during the runs, so
+the attackers reached well under the 30/s asked of them: the rates below
+are what each got through, as a ratio of the 30/s target)::
+
+    python bench/flood.py --through-nginx
+    python bench/flood.py --through-nginx --paths clearnet --spread 64
+
+    path (attacker addresses)  browser  no-js  check  attack /s (of 30)  data folder (floor: 64 MiB)
+    clearnet (1 each)          3/3      12/12  12/12  16.6 (0.55)        44.5 MiB
+    onion (all 127.0.0.1)      3/3      5/5    5/5     4.5 (0.15)        62.2 MiB, flat after 15 s
+    clearnet (64 each)         2/2      4/4    4/4     2.9 (0.10)        62.2 MiB, flat after 15 s
+
+Every real submission and check succeeded (100 %, target >= 95 %).
+On the clearnet with one address per attacker, nginx's per-address limit
+(30 posts a minute, burst 30, tnr-intake.conf) answered 429 to about 97 % of
+each attacker's posts, and real reporters, each from its own address,
+never met it (the limit counts posts only: page loads are exempt). With
+the attack spread over many addresses, or on the onion site where nginx
+limits nothing, the app's own defences held: empty posts, receipt
+guesses and follow-ups with a forged access token refused (400), junk
+follow-ups under the attacker's own receipts stored until the free-disk
+floor, then refused (507), the data folder flat from there on (the
+per-report quota was not reached first: 2 MiB files fill 64 MiB in 31
+follow-ups over three reports). The real-reporter samples are small
+(a few attempts per path in 60 s on that machine): run it again on an
+idle machine before reading more into them than "none refused".
 """
 
 from __future__ import annotations
@@ -61,33 +107,41 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
+import ssl
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from multiprocessing.queues import Queue
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import altcha  # noqa: E402
+import pytest  # noqa: E402
 import requests  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from requests.adapters import HTTPAdapter  # noqa: E402
 
-from core.db import normalize_url  # noqa: E402
-from core.envelope import PublicKeyFile, RecipientPrivateKey, seal  # noqa: E402
+from bench.serving import Server, bench_env, postgres_schema, start_gunicorn, write_key  # noqa: E402
+from core.envelope import RecipientPrivateKey, seal  # noqa: E402
 from core.envelope.keys import RecipientPublicKey, b64decode  # noqa: E402
 from core.receipts import new_receipt, new_submission_token  # noqa: E402
 from core.timing import today_utc  # noqa: E402
+from tests.deploy.shipped import (  # noqa: E402
+    Nginx,
+    Ports,
+    env_file,
+    render_nginx,
+    require_program,
+    self_signed_certificate,
+    start_nginx,
+)
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -106,26 +160,90 @@ def csrf(page: str) -> str:
     return found.group(1) if found else ""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: What Tor Browser sends as Host on the onion site (INTAKE_ONION_ADDRESS).
+ONION = "floodbenchxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"
 
 
-def write_key(directory: Path) -> None:
-    key = RecipientPrivateKey.generate()
-    today = date.today()
-    record = PublicKeyFile(
-        recipient_id="bench-org",
-        name_en="Bench org",
-        name_zh="測試機構",
-        public_key=key.public_key,
-        created=today,
-        expires=today + timedelta(days=30),
-        retired=False,
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "bench-org.json").write_text(record.to_json(), encoding="utf-8")
+class _From(HTTPAdapter):
+    """Connect from a given loopback address: one client among many, as
+    nginx's per-address limits see them."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the bench reaches the intake, and as whom.
+
+    ``url``: gunicorn itself, nginx's clearnet site (https) or its onion
+    site (http on loopback, as the Tor daemon reaches it); ``cafile``: the
+    certificate to trust on https; ``host``: the Host header to send (the
+    onion name on the onion site); ``pools``: whether clients come from
+    addresses of their own (the clearnet, where nginx limits each address)
+    or all from 127.0.0.1 (gunicorn direct, and the onion site: every onion
+    visitor arrives from the Tor daemon)."""
+
+    url: str
+    cafile: str | None = None
+    host: str | None = None
+    pools: bool = False
+
+    def session(self, address: str | None) -> requests.Session:
+        """A requests session to the target from ``address`` (None: the
+        system's choice, 127.0.0.1)."""
+        s = requests.Session()
+        s.trust_env = False  # no proxy, no system CA bundle: loopback only
+        if self.cafile is not None:
+            s.verify = self.cafile
+        if address is not None:
+            s.mount("http://", _From(address))
+            s.mount("https://", _From(address))
+        if self.host is not None:
+            s.headers["Host"] = self.host
+        return s
+
+    def connection(self, address: str | None) -> http.client.HTTPConnection:
+        """A fresh http.client connection to the target from ``address``."""
+        parts = urlsplit(self.url)
+        source = (address, 0) if address is not None else None
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=self.cafile)
+            return http.client.HTTPSConnection(
+                parts.hostname or "127.0.0.1",
+                parts.port,
+                timeout=TIMEOUT,
+                source_address=source,
+                context=context,
+            )
+        return http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=TIMEOUT, source_address=source
+        )
+
+
+class Addresses:
+    """Loopback source addresses handed out in turn (thread-safe):
+    ``127.<block>.<x>.<y>`` for ``count`` of them, or always None when the
+    target gives every client one address."""
+
+    def __init__(self, target: Target, block: int, count: int = 250) -> None:
+        self.addresses = (
+            [f"127.{block}.{1 + i // 250}.{1 + i % 250}" for i in range(count)] if target.pools else []
+        )
+        self.lock = threading.Lock()
+        self.turn = 0
+
+    def next(self) -> str | None:
+        if not self.addresses:
+            return None
+        with self.lock:
+            self.turn += 1
+            return self.addresses[self.turn % len(self.addresses)]
 
 
 # --- what a real reporter does
@@ -137,9 +255,11 @@ def page_keys(page: str) -> list[RecipientPublicKey]:
     return [RecipientPublicKey(b64decode(k, "public key")) for k in keys]
 
 
-def browser_report(url: str) -> str:
-    """One report on the browser path, the work done as the browser does."""
-    with requests.Session() as s:
+def browser_report(target: Target, address: str | None = None) -> str:
+    """One report on the browser path, the work done as the browser does,
+    from ``address``."""
+    url = target.url
+    with target.session(address) as s:
         page = s.get(f"{url}/en/", timeout=TIMEOUT).text
         challenge = altcha.Challenge.from_dict(s.get(f"{url}/en/challenge", timeout=TIMEOUT).json())
         solution = altcha.solve_challenge(challenge)
@@ -168,9 +288,11 @@ def browser_report(url: str) -> str:
         return f"{answer.status_code} {answer.json().get('error', '')}"
 
 
-def no_js_report(url: str, receipts: list[str] | None = None) -> str:
-    """One report without JavaScript; its receipt goes to ``receipts``."""
-    with requests.Session() as s:
+def no_js_report(target: Target, address: str | None = None, receipts: list[str] | None = None) -> str:
+    """One report without JavaScript from ``address``; its receipt goes to
+    ``receipts``."""
+    url = target.url
+    with target.session(address) as s:
         page = s.get(f"{url}/en/", timeout=TIMEOUT).text
         data = {
             "csrf_token": csrf(page),
@@ -194,9 +316,11 @@ def status_page(s: requests.Session, url: str, receipt: str) -> str | None:
     return answer.text if answer.status_code == 200 and 'name="access"' in answer.text else None
 
 
-def check_receipt(url: str, receipt: str) -> str:
-    """A real reporter's receipt check without JavaScript: "ok" or why not."""
-    with requests.Session() as s:
+def check_receipt(target: Target, address: str | None, receipt: str) -> str:
+    """A real reporter's receipt check without JavaScript from ``address``:
+    "ok" or why not."""
+    url = target.url
+    with target.session(address) as s:
         page = s.get(f"{url}/en/receipt", timeout=TIMEOUT).text
         data = {"csrf_token": csrf(page), "check": hidden(page, "check"), "receipt": receipt}
         answer = s.post(f"{url}/en/receipt", data=data, timeout=TIMEOUT)
@@ -244,15 +368,18 @@ def paced(
     return [threading.Thread(target=run, args=(t,), daemon=True) for t in range(threads)]
 
 
-def post(url: str, path: str, body: bytes, content_type: str, cookie: str = "") -> str:
-    """One POST on a fresh connection (http.client: a light client, so
-    that the bench's own CPU does not set the attack's rate); the status."""
-    parts = urlsplit(url)
-    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=TIMEOUT)
+def post(
+    target: Target, address: str | None, path: str, body: bytes, content_type: str, cookie: str = ""
+) -> str:
+    """One POST on a fresh connection from ``address`` (http.client: a
+    light client, so that the bench's own CPU does not set the attack's
+    rate); the status."""
+    conn = target.connection(address)
     try:
         headers = {"Content-Type": content_type, "Cookie": cookie}
-        conn.request("POST", parts.path.rstrip("/") + path, body=body, headers=headers)
+        if target.host is not None:
+            headers["Host"] = target.host
+        conn.request("POST", urlsplit(target.url).path.rstrip("/") + path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
         return str(response.status)
@@ -283,28 +410,29 @@ def multipart(fields: list[tuple[str, str]], file: bytes | None, boundary: str) 
     return b"".join(out)
 
 
-def empty_posts(url: str) -> Callable[[int], str]:
-    s = requests.Session()
-    token = csrf(s.get(f"{url}/en/", timeout=TIMEOUT).text)
+def empty_posts(target: Target, addresses: Addresses) -> Callable[[int], str]:
+    s = target.session(addresses.next())
+    token = csrf(s.get(f"{target.url}/en/", timeout=TIMEOUT).text)
     cookie = cookie_of(s)
     with_token = urlencode({"csrf_token": token}).encode()
 
     def send(i: int) -> str:
         if i % 2:
-            return post(url, "/en/", b"", FORM)  # nothing at all
-        return post(url, "/en/", with_token, FORM, cookie)  # a valid token, an empty form
+            return post(target, addresses.next(), "/en/", b"", FORM)  # nothing at all
+        # A valid token, an empty form.
+        return post(target, addresses.next(), "/en/", with_token, FORM, cookie)
 
     return send
 
 
-def junk_followups(url: str, receipts: list[str]) -> Callable[[int], str]:
+def junk_followups(target: Target, receipts: list[str], addresses: Addresses) -> Callable[[int], str]:
     """Half with a forged access token, half under the attacker's own
     receipts (their status pages: CSRF and access tokens), each with a
     2 MiB file and a fresh submission token."""
     held = []
     for receipt in receipts:
-        s = requests.Session()
-        page = status_page(s, url, receipt)
+        s = target.session(addresses.next())
+        page = status_page(s, target.url, receipt)
         if page is not None:
             held.append((cookie_of(s), csrf(page), hidden(page, "access")))
     junk = secrets.token_bytes(JUNK_FILE)
@@ -313,7 +441,7 @@ def junk_followups(url: str, receipts: list[str]) -> Callable[[int], str]:
 
     def send(i: int) -> str:
         if i % 2 or not held:
-            return post(url, "/en/followup", forged, FORM)
+            return post(target, addresses.next(), "/en/followup", forged, FORM)
         cookie, token, access = held[(i // 2) % len(held)]
         fields = [
             ("csrf_token", token),
@@ -322,35 +450,41 @@ def junk_followups(url: str, receipts: list[str]) -> Callable[[int], str]:
             ("narrative", "junk"),
         ]
         body = multipart(fields, junk, boundary)
-        return post(url, "/en/followup", body, f"multipart/form-data; boundary={boundary}", cookie)
+        content_type = f"multipart/form-data; boundary={boundary}"
+        return post(target, addresses.next(), "/en/followup", body, content_type, cookie)
 
     return send
 
 
-def receipt_guesses(url: str) -> Callable[[int], str]:
-    s = requests.Session()
-    page = s.get(f"{url}/en/receipt", timeout=TIMEOUT).text
+def receipt_guesses(target: Target, addresses: Addresses) -> Callable[[int], str]:
+    s = target.session(addresses.next())
+    page = s.get(f"{target.url}/en/receipt", timeout=TIMEOUT).text
     token, check, cookie = csrf(page), hidden(page, "check"), cookie_of(s)
 
     def send(i: int) -> str:
         data = {"csrf_token": token, "receipt": new_receipt()}
         if i % 2 == 0:
             data["check"] = check  # the same page's token, replayed
-        return post(url, "/en/receipt", urlencode(data).encode(), FORM, cookie)
+        return post(target, addresses.next(), "/en/receipt", urlencode(data).encode(), FORM, cookie)
 
     return send
 
 
-SENDERS: dict[str, Callable[..., Callable[[int], str]]] = {
-    "empty": lambda url, _receipts: empty_posts(url),
+SENDERS: dict[str, Callable[[Target, list[str], Addresses], Callable[[int], str]]] = {
+    "empty": lambda target, _receipts, addresses: empty_posts(target, addresses),
     "followup": junk_followups,
-    "guess": lambda url, _receipts: receipt_guesses(url),
+    "guess": lambda target, _receipts, addresses: receipt_guesses(target, addresses),
 }
+#: Each attacker's block of loopback addresses (127.<block>.x.y) on the
+#: clearnet; the real reporters' paths have theirs.
+ATTACKER_BLOCK = {"empty": 10, "followup": 11, "guess": 12}
+REAL_BLOCK = {"browser": 20, "no-js": 21, "check": 22}
 
 
 def attack(
     name: str,
-    url: str,
+    target: Target,
+    spread: int,
     receipts: list[str],
     rate: float,
     start_at: float,
@@ -360,8 +494,9 @@ def attack(
     """One attacker, in a process of its own (a real attacker has its own
     machine; one Python process for all three would set the rate by its
     own CPU): ``rate`` requests a second from ``start_at`` for
-    ``duration`` seconds; puts ``(name, Counter of statuses)`` on ``out``."""
-    send = SENDERS[name](url, receipts)
+    ``duration`` seconds, from ``spread`` addresses in turn where the target
+    tells clients apart; puts ``(name, Counter of statuses)`` on ``out``."""
+    send = SENDERS[name](target, receipts, Addresses(target, ATTACKER_BLOCK[name], spread))
     tally = Tally()
     stop = threading.Event()
     threads = paced(rate, stop, send, tally, threads=max(1, int(rate)))
@@ -401,35 +536,63 @@ def folder_bytes(path: Path | None) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(normalize_url(url))
-    query = "&".join(q for q in (parts.query, urlencode({"options": f"-csearch_path={schema}"})) if q)
-    return urlunsplit(parts._replace(query=query))
+@contextmanager
+def started_intake(
+    args: argparse.Namespace, work: Path, settings: dict[str, str], workers: int
+) -> Iterator[tuple[Server, Path]]:
+    """The intake under gunicorn on loopback with a data folder of its own
+    in ``work``, a generated key, the free-disk floor :func:`main` sets and
+    the database of ``args`` (a throwaway PostgreSQL schema, dropped after);
+    ``settings`` (the shipped env file's, when nginx is in front) first.
+    Yields the server and its data folder; stops it after."""
+    data_dir = work / "data"
+    data_dir.mkdir()
+    write_key(work / "keys")
+    env = {
+        **settings,
+        "INTAKE_DATA_DIR": str(data_dir),
+        "INTAKE_KEYS_DIR": str(work / "keys"),
+        # The floor: what is free now, less the budget.
+        "INTAKE_MIN_FREE_DISK": str(shutil.disk_usage(data_dir).free - args.disk_budget * MIB),
+    }
+    with ExitStack() as cleanup:
+        if args.database == "postgres":
+            if not args.postgres_url:
+                raise SystemExit("--database postgres needs --postgres-url or TNR_TEST_POSTGRES_URL")
+            env["INTAKE_DATABASE_URL"] = cleanup.enter_context(postgres_schema(args.postgres_url, "flood"))
+            env["INTAKE_BLOB_STORE"] = "files"  # so the floor is on this disk
+        server = start_gunicorn("intake", ["wsgi:intake"], bench_env(env), work / "intake.log", workers)
+        cleanup.callback(server.stop)
+        yield server, data_dir
 
 
-def start_intake(env: dict[str, str], log: Path, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
-    with log.open("ab") as fh:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:intake"],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return url, process
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"the intake did not start; see {log}")
-        time.sleep(0.1)
+def shipped_intake_settings() -> dict[str, str]:
+    """deploy/env/intake.env's settings that hold on loopback: everything
+    but the folders and the bind address (the bench's own)."""
+    mine = ("INTAKE_DATA_DIR", "INTAKE_KEYS_DIR", "GUNICORN_BIND")
+    return {k: v for k, v in env_file("intake.env").items() if k not in mine}
+
+
+@contextmanager
+def behind_nginx(work: Path, intake: Server) -> Iterator[tuple[Nginx, Ports, str]]:
+    """Debian's nginx on the shipped files (deploy/nginx), rendered for
+    loopback with a throwaway certificate by the deployment tests' own
+    helpers (tests/deploy/shipped.py), in front of ``intake``. Yields
+    nginx, its ports and the certificate to trust; stops nginx after."""
+    try:
+        nginx_bin = require_program("nginx")
+    except pytest.skip.Exception as exc:
+        raise SystemExit(f"--through-nginx: {exc}") from exc
+    certificate = self_signed_certificate(work / "tls")
+    # The console's site is rendered too (the shipped nginx.conf includes
+    # both); its gunicorn is not started: nothing here goes there.
+    ports = Ports(intake_gunicorn=intake.port)
+    render_nginx(work / "nginx", certificate, ports)
+    nginx = start_nginx(nginx_bin, work / "nginx", ports)
+    try:
+        yield nginx, ports, str(certificate.cert)
+    finally:
+        nginx.stop()
 
 
 def real_loop(name: str, attempt: Callable[[], str], stop: threading.Event, tally: Tally) -> threading.Thread:
@@ -447,13 +610,120 @@ def real_loop(name: str, attempt: Callable[[], str], stop: threading.Event, tall
     return threading.Thread(target=run, daemon=True)
 
 
+def run_flood(
+    target: Target,
+    args: argparse.Namespace,
+    data_dir: Path | None,
+    pid: int | None,
+    nginx_pid: int | None = None,
+) -> bool:
+    """The attack on ``target`` with real reporters alongside, and the
+    figures printed; True if a real path stayed under 95 %, a server error
+    occurred, or the data folder outgrew the budget by more than one upload
+    (``--url`` runs excepted: their floor is the intake's own)."""
+    budget = args.disk_budget * MIB
+    # Before the attack: real receipts for the checks, the attacker's own.
+    real_receipts: list[str] = []
+    attacker_receipts: list[str] = []
+    setup = Addresses(target, 30)
+    for _ in range(3):
+        no_js_report(target, setup.next(), real_receipts)
+        no_js_report(target, setup.next(), attacker_receipts)
+    if not real_receipts:
+        raise SystemExit("no real report went in before the attack")
+
+    tally = Tally()
+    stop = threading.Event()
+    context = multiprocessing.get_context("fork")
+    results: Queue[tuple[str, dict[str, int]]] = context.Queue()
+    start_at = time.time() + 3  # each attacker gets ready first
+    attackers = [
+        context.Process(
+            target=attack,
+            args=(name, target, args.spread, attacker_receipts, args.rate, start_at, args.duration, results),
+            daemon=True,
+        )
+        for name in SENDERS
+    ]
+    for process_ in attackers:
+        process_.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    receipts_cycle = iter(range(1_000_000))
+    # Each real attempt is another reporter: on the clearnet, another
+    # address (nginx's per-address limits are for the attacker's).
+    browser_from = Addresses(target, REAL_BLOCK["browser"])
+    no_js_from = Addresses(target, REAL_BLOCK["no-js"])
+    check_from = Addresses(target, REAL_BLOCK["check"])
+    threads = [
+        real_loop("browser", lambda: browser_report(target, browser_from.next()), stop, tally),
+        real_loop("no-js", lambda: no_js_report(target, no_js_from.next()), stop, tally),
+        real_loop(
+            "check",
+            lambda: check_receipt(
+                target, check_from.next(), real_receipts[next(receipts_cycle) % len(real_receipts)]
+            ),
+            stop,
+            tally,
+        ),
+    ]
+    size_before = folder_bytes(data_dir)
+    cpu_before, nginx_before, wall_before = cpu_seconds(pid), cpu_seconds(nginx_pid), time.monotonic()
+    for t in threads:
+        t.start()
+    samples = []
+    end = wall_before + args.duration
+    while time.monotonic() < end:
+        time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+        samples.append(folder_bytes(data_dir) - size_before)
+    stop.set()
+    for t in threads:
+        t.join(timeout=TIMEOUT)
+    attacks = dict(results.get(timeout=TIMEOUT) for _ in attackers)
+    for process_ in attackers:
+        process_.join(timeout=TIMEOUT)
+    wall = time.monotonic() - wall_before
+    cpu = cpu_seconds(pid) - cpu_before
+    nginx_cpu = cpu_seconds(nginx_pid) - nginx_before
+    growth = folder_bytes(data_dir) - size_before
+
+    failed = False
+    print("real reporters during the attack:")
+    for name in ("browser", "no-js", "check"):
+        outcomes = {k.split("\t", 1)[1]: v for k, v in tally.counts.items() if k.startswith(name + "\t")}
+        ok = outcomes.pop("ok", 0)
+        total = sum(outcomes.values()) + ok
+        rate = 100 * ok / total if total else 0.0
+        failed |= rate < 95
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
+        print(f"  {name:8} {ok:4}/{total:<4} succeeded  {rate:5.1f} %  (target >= 95 %)  {why}")
+    print("attackers (HTTP status: count):")
+    for name in SENDERS:
+        counts = attacks.get(name, {})
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+        failed |= any(k.startswith("5") and k != "507" for k in counts)
+        sent = sum(counts.values())
+        print(f"  {name:8} {sent:5} sent ({sent / wall:4.1f}/s)  {statuses}")
+    print(f"intake CPU: {cpu:.1f} s in {wall:.1f} s ({cpu / wall:.2f} cores)")
+    if nginx_pid is not None:
+        print(f"nginx CPU: {nginx_cpu:.1f} s in {wall:.1f} s ({nginx_cpu / wall:.2f} cores)")
+    if data_dir is not None:
+        series = " ".join(f"{s / MIB:.1f}" for s in samples)
+        print(f"data folder growth (MiB, every 5 s): {series}")
+        print(f"data folder grew {growth / MIB:.1f} MiB (budget to the floor: {budget / MIB:.0f} MiB)")
+        if not args.url and growth > budget + JUNK_FILE + MIB:
+            failed = True
+    return failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of attack (default 60)")
     parser.add_argument(
         "--rate", type=float, default=30.0, help="requests a second per attacker (default 30)"
     )
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers (default 2; with --through-nginx, intake.env's)"
+    )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=os.environ.get("TNR_TEST_POSTGRES_URL"))
     parser.add_argument(
@@ -467,146 +737,80 @@ def main() -> int:
         help="where the started intake's data folder goes (default /dev/shm: a file system that "
         "other programs on a shared machine do not fill while the floor is measured)",
     )
+    parser.add_argument(
+        "--through-nginx",
+        action="store_true",
+        help="put the shipped nginx (deploy/nginx, rendered for loopback) in front of the intake and "
+        "run the flood on each of --paths",
+    )
+    parser.add_argument(
+        "--paths",
+        default="clearnet,onion",
+        help="with --through-nginx: clearnet (https, one address per client), onion (nginx's onion "
+        "server, every client 127.0.0.1), or both (default)",
+    )
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=1,
+        help="on the clearnet: loopback addresses each attacker sends from, in turn (default 1)",
+    )
     parser.add_argument("--url", help="drive a running intake (e.g. through nginx) instead of starting one")
     parser.add_argument("--data-dir", type=Path, help="with --url: the intake's data folder, to measure")
     parser.add_argument("--pid", type=int, help="with --url: the gunicorn master's pid, for CPU")
     args = parser.parse_args()
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    if not set(paths) <= {"clearnet", "onion"} or not paths:
+        parser.error("--paths: clearnet, onion or both")
+    attack_line = (
+        f"attackers: empty posts, junk follow-ups, receipt guesses at {args.rate:g}/s each, "
+        f"{args.duration:g} s"
+    )
 
-    work = Path(tempfile.mkdtemp(prefix="tnr-flood-", dir=args.data_parent))
-    process: subprocess.Popen[bytes] | None = None
-    admin_engine = None
-    schema = None
-    data_dir: Path | None = args.data_dir
-    pid: int | None = args.pid
-    budget = args.disk_budget * MIB
-    try:
-        if args.url:
-            url = args.url.rstrip("/")
-            print(f"driving {url} (its own settings)")
-        else:
-            data_dir = work / "data"
-            data_dir.mkdir()
-            write_key(work / "keys")
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "GUNICORN_"))}
-            env.update(
-                INTAKE_DATA_DIR=str(data_dir),
-                INTAKE_KEYS_DIR=str(work / "keys"),
-                # The floor: what is free now, less the budget.
-                INTAKE_MIN_FREE_DISK=str(shutil.disk_usage(data_dir).free - budget),
-            )
-            if args.database == "postgres":
-                if not args.postgres_url:
-                    raise SystemExit("--database postgres needs --postgres-url or TNR_TEST_POSTGRES_URL")
-                schema = f"flood_{secrets.token_hex(4)}"
-                admin_engine = create_engine(normalize_url(args.postgres_url), isolation_level="AUTOCOMMIT")
-                with admin_engine.connect() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                env["INTAKE_DATABASE_URL"] = with_schema(args.postgres_url, schema)
-                env["INTAKE_BLOB_STORE"] = "files"  # so the floor is on this disk
-            url, process = start_intake(env, work / "intake.log", args.workers)
-            pid = process.pid
-            print(
-                f"intake under gunicorn ({args.workers} workers, {args.database}) at {url}; data in "
-                f"{work}; disk floor: free space now less {args.disk_budget} MiB"
-            )
-        print(
-            f"attackers: empty posts, junk follow-ups, receipt guesses at {args.rate:g}/s each, "
-            f"{args.duration:g} s"
-        )
+    if args.url:
+        print(f"driving {args.url} (its own settings)\n{attack_line}")
+        return 1 if run_flood(Target(args.url.rstrip("/")), args, args.data_dir, args.pid) else 0
 
-        # Before the attack: real receipts for the checks, the attacker's own.
-        real_receipts: list[str] = []
-        attacker_receipts: list[str] = []
-        for _ in range(3):
-            no_js_report(url, real_receipts)
-            no_js_report(url, attacker_receipts)
-        if not real_receipts:
-            raise SystemExit("no real report went in before the attack")
-
-        tally = Tally()
-        stop = threading.Event()
-        threads = []
-        context = multiprocessing.get_context("fork")
-        results: Queue[tuple[str, dict[str, int]]] = context.Queue()
-        start_at = time.time() + 3  # each attacker gets ready first
-        attackers = [
-            context.Process(
-                target=attack,
-                args=(name, url, attacker_receipts, args.rate, start_at, args.duration, results),
-                daemon=True,
-            )
-            for name in SENDERS
-        ]
-        for process_ in attackers:
-            process_.start()
-        time.sleep(max(0.0, start_at - time.time()))
-        receipts_cycle = iter(range(1_000_000))
-        threads += [
-            real_loop("browser", lambda: browser_report(url), stop, tally),
-            real_loop("no-js", lambda: no_js_report(url), stop, tally),
-            real_loop(
-                "check",
-                lambda: check_receipt(url, real_receipts[next(receipts_cycle) % len(real_receipts)]),
-                stop,
-                tally,
-            ),
-        ]
-        size_before = folder_bytes(data_dir)
-        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-        for t in threads:
-            t.start()
-        samples = []
-        end = wall_before + args.duration
-        while time.monotonic() < end:
-            time.sleep(min(5.0, max(0.0, end - time.monotonic())))
-            samples.append(folder_bytes(data_dir) - size_before)
-        stop.set()
-        for t in threads:
-            t.join(timeout=TIMEOUT)
-        attacks = dict(results.get(timeout=TIMEOUT) for _ in attackers)
-        for process_ in attackers:
-            process_.join(timeout=TIMEOUT)
-        wall = time.monotonic() - wall_before
-        cpu = cpu_seconds(pid) - cpu_before
-        growth = folder_bytes(data_dir) - size_before
-
-        failed = False
-        print("\nreal reporters during the attack:")
-        for name in ("browser", "no-js", "check"):
-            outcomes = {k.split("\t", 1)[1]: v for k, v in tally.counts.items() if k.startswith(name + "\t")}
-            ok, total = outcomes.pop("ok", 0), sum(outcomes.values()) + outcomes.get("ok", 0)
-            total += ok
-            rate = 100 * ok / total if total else 0.0
-            failed |= rate < 95
-            why = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
-            print(f"  {name:8} {ok:4}/{total:<4} succeeded  {rate:5.1f} %  (target >= 95 %)  {why}")
-        print("attackers (HTTP status: count):")
-        for name in SENDERS:
-            counts = attacks.get(name, {})
-            statuses = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-            failed |= any(k.startswith("5") and k != "507" for k in counts)
-            sent = sum(counts.values())
-            print(f"  {name:8} {sent:5} sent ({sent / wall:4.1f}/s)  {statuses}")
-        print(f"intake CPU: {cpu:.1f} s in {wall:.1f} s ({cpu / wall:.2f} cores)")
-        if data_dir is not None:
-            series = " ".join(f"{s / MIB:.1f}" for s in samples)
-            print(f"data folder growth (MiB, every 5 s): {series}")
-            print(f"data folder grew {growth / MIB:.1f} MiB (budget to the floor: {budget / MIB:.0f} MiB)")
-            if not args.url and growth > budget + JUNK_FILE + MIB:
-                failed = True
-        return 1 if failed else 0
-    finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if admin_engine is not None and schema is not None:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin_engine.dispose()
-        shutil.rmtree(work, ignore_errors=True)
+    failed = False
+    runs = paths if args.through_nginx else ["direct"]
+    for run in runs:
+        work = Path(tempfile.mkdtemp(prefix="tnr-flood-", dir=args.data_parent))
+        try:
+            if run == "direct":
+                workers = args.workers or 2
+                with started_intake(args, work, {}, workers) as (intake, data_dir):
+                    print(
+                        f"intake under gunicorn ({workers} workers, {args.database}) at {intake.url}, "
+                        f"every client from 127.0.0.1; data in {work}; disk floor: free space now "
+                        f"less {args.disk_budget} MiB\n{attack_line}"
+                    )
+                    failed |= run_flood(Target(intake.url), args, data_dir, intake.process.pid)
+                continue
+            settings = shipped_intake_settings()
+            settings["INTAKE_ONION_ADDRESS"] = ONION
+            workers = args.workers or int(settings.get("GUNICORN_WORKERS", "2"))
+            with (
+                started_intake(args, work, settings, workers) as (intake, data_dir),
+                behind_nginx(work, intake) as (nginx, ports, cafile),
+            ):
+                if run == "clearnet":
+                    target = Target(f"https://127.0.0.1:{ports.intake_https}", cafile=cafile, pools=True)
+                    who = (
+                        f"each real reporter from an address of its own, each attacker from "
+                        f"{args.spread} address(es)"
+                    )
+                else:
+                    target = Target(f"http://127.0.0.1:{ports.intake_onion}", host=ONION)
+                    who = "every client from 127.0.0.1, as from the Tor daemon"
+                print(
+                    f"\n== {run}: shipped nginx at {target.url} in front of the intake (intake.env's "
+                    f"settings, {workers} workers, {args.database}); {who}; disk floor: free space now "
+                    f"less {args.disk_budget} MiB\n{attack_line}"
+                )
+                failed |= run_flood(target, args, data_dir, intake.process.pid, nginx.process.pid)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ Two paths (``--path``):
     reply public key in the header. The envelopes are sealed here *before*
     the timed run (the reporter's browser pays for that, not the server).
     The reply key is a fresh X-Wing key per envelope rather than the
-    Argon2id derivation from the receipt (core/envelope/replykey.py):
+    Argon2id derivation from the receipt (intake/envelope/replykey.py):
     same size, the intake cannot tell the difference, and 10,000
     derivations would cost the client minutes of CPU. Lost submissions
     are counted by envelope id: every acknowledged id must be stored.
@@ -56,29 +56,25 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import altcha  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
+from bench.serving import Server, bench_env, postgres_schema, start_gunicorn, write_key  # noqa: E402
 from core.db import normalize_url  # noqa: E402
 from core.envelope import (  # noqa: E402
-    PublicKeyFile,
     RecipientPrivateKey,
     SealedEnvelope,
     parse_header,
@@ -93,29 +89,6 @@ NARRATIVE = ("They followed me after the vigil. " * 100)[:NARRATIVE_SIZE]
 RECEIPT = re.compile(rb"<output>([\d ]+)</output>")
 CSRF = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
 WARM_UP = 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_key(directory: Path) -> RecipientPrivateKey:
-    key = RecipientPrivateKey.generate()
-    today = date.today()
-    record = PublicKeyFile(
-        recipient_id="bench-org",
-        name_en="Bench org",
-        name_zh="測試機構",
-        public_key=key.public_key,
-        created=today,
-        expires=today + timedelta(days=30),
-        retired=False,
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "bench-org.json").write_text(record.to_json(), encoding="utf-8")
-    return key
 
 
 def browser_envelope(key: RecipientPrivateKey) -> SealedEnvelope:
@@ -141,55 +114,6 @@ def server_envelope_size(key: RecipientPrivateKey) -> int:
         reply_key=RecipientPrivateKey.generate().public_key.raw,
     )
     return len(sealed.header) + len(sealed.body)
-
-
-def with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(normalize_url(url))
-    query = "&".join(q for q in (parts.query, urlencode({"options": f"-csearch_path={schema}"})) if q)
-    return urlunsplit(parts._replace(query=query))
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def start_gunicorn(name: str, target: list[str], env: dict[str, str], log: Path, workers: int) -> Server:
-    port = free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
-    with log.open("ab") as fh:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *target],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"{name} did not start; see {log}")
-        time.sleep(0.1)
-    return Server(name, f"127.0.0.1:{port}", process)
 
 
 #: A multipart part: a text field (str) or a file part (bytes, sent with a
@@ -260,7 +184,7 @@ def presolved(server: Server, count: int) -> Callable[[], str]:
     browser fetches its challenge when the reporter starts typing."""
     proofs = []
     for _ in range(count):
-        _status, page, _headers = _request(server.url, "GET", "/en/challenge", None, {})
+        _status, page, _headers = _request(server.address, "GET", "/en/challenge", None, {})
         challenge = altcha.Challenge.from_dict(json.loads(page))
         solution = altcha.solve_challenge(challenge)
         assert solution is not None
@@ -351,7 +275,7 @@ def drive(
             headers = {"Content-Type": content_type, "Cookie": cookie}
             start = time.monotonic()
             try:
-                status, page, _headers = _request(server.url, "POST", target, body, headers)
+                status, page, _headers = _request(server.address, "POST", target, body, headers)
             except OSError:
                 with result.lock:
                     result.other_errors += 1
@@ -385,7 +309,7 @@ def form_sessions(server: Server, count: int) -> list[tuple[str, str]]:
     as a reporter does before writing (not timed)."""
     sessions = []
     for _ in range(count):
-        status, page, headers = _request(server.url, "GET", "/en/", None, {})
+        status, page, headers = _request(server.address, "GET", "/en/", None, {})
         assert status == 200, status
         cookie = "; ".join(v.split(";", 1)[0] for k, v in headers if k.lower() == "set-cookie")
         found = CSRF.search(page)
@@ -468,24 +392,16 @@ def main() -> int:
     else:
         size = server_envelope_size(key)
         intake_envelopes = bare_envelopes = None
-    schema = None
-    admin_engine = None
+    cleanup = ExitStack()
     if args.database == "postgres":
         if not args.postgres_url:
             raise SystemExit("--database postgres needs --postgres-url or TNR_TEST_POSTGRES_URL")
-        schema = f"bench_{secrets.token_hex(4)}"
-        admin_engine = create_engine(normalize_url(args.postgres_url), isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        intake_url = baseline_url = with_schema(args.postgres_url, schema)
+        intake_url = baseline_url = cleanup.enter_context(postgres_schema(args.postgres_url, "bench"))
     else:
         intake_url = f"sqlite:///{work / 'intake.db'}"
         baseline_url = f"sqlite:///{work / 'baseline.db'}"
 
-    ours = ("INTAKE_", "GUNICORN_", "BASELINE_")
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     intake_env = {
-        **base_env,
         "INTAKE_DATA_DIR": str(work / "data"),
         "INTAKE_KEYS_DIR": str(work / "keys"),
         "INTAKE_DATABASE_URL": intake_url,
@@ -499,12 +415,13 @@ def main() -> int:
         "INTAKE_ALTCHA_COUNTER_MIN": "0",
         "INTAKE_ALTCHA_COUNTER_MAX": "0",
     }
+    intake_env = bench_env(intake_env)
     baseline_env = {
-        **base_env,
         "BASELINE_DATABASE_URL": baseline_url,
         "BASELINE_BLOB_SIZE": str(size),
         "BASELINE_PATH": args.path,
     }
+    baseline_env = bench_env(baseline_env)
     print(
         f"path {args.path}, database {args.database}, {args.n} submissions at concurrency "
         f"{args.concurrency}, gunicorn {args.workers} workers, {size} bytes stored per report, "
@@ -580,10 +497,7 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
-        if admin_engine is not None:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin_engine.dispose()
+        cleanup.close()  # the PostgreSQL schema, if any
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

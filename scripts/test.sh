@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite, as CI runs it: lint, types, then pytest twice, on SQLite
-# and on PostgreSQL.
+# and on PostgreSQL. The PostgreSQL run leaves out the tests marked
+# db_independent (tests/conftest.py), which the SQLite run covers;
+# TNR_TEST_EVERY_TEST_ON_POSTGRES=1 keeps them.
 #   scripts/test.sh [pytest arguments]
 #
 # PostgreSQL, first found wins:

@@ -6,6 +6,7 @@ so every app a test builds uses it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,23 @@ from core.envelope import RecipientPrivateKey
 from . import pgtest
 from .helpers import write_key_file
 
+#: Set (to anything but "" or "0") to run the ``db_independent`` tests on
+#: the PostgreSQL run too.
+EVERY_TEST_ON_POSTGRES = os.environ.get("TNR_TEST_EVERY_TEST_ON_POSTGRES", "") not in ("", "0")
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The SQLite run skips ``postgres_only`` tests; the PostgreSQL run
+    leaves out (deselects) ``db_independent`` ones, which the SQLite run of
+    the same suite covers (scripts/test.sh runs both), unless
+    TNR_TEST_EVERY_TEST_ON_POSTGRES is set."""
     if pgtest.ON_POSTGRES:
+        if EVERY_TEST_ON_POSTGRES:
+            return
+        kept = [item for item in items if "db_independent" not in item.keywords]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if "db_independent" in item.keywords])
+            items[:] = kept
         return
     skip = pytest.mark.skip(reason="PostgreSQL only (TNR_TEST_DATABASE=postgres)")
     for item in items:

@@ -15,6 +15,8 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+pytestmark = pytest.mark.db_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Catalog directory -> the extraction config its template comes from.
 CONFIGS = {ROOT / "intake" / "translations": "babel.cfg", ROOT / "admin" / "translations": "babel-admin.cfg"}

@@ -67,6 +67,8 @@ from core.envelope.format import (
     seal_attachment_chunks,
 )
 
+pytestmark = pytest.mark.db_independent
+
 VECTORS = Path(__file__).parent / "vectors"
 XWING_DRAFT = json.loads((VECTORS / "xwing-draft.json").read_text(encoding="utf-8"))
 ENVELOPE_V1 = json.loads((VECTORS / "envelope-v1.json").read_text(encoding="utf-8"))

@@ -32,6 +32,8 @@ import pytest
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
+pytestmark = pytest.mark.db_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "docs" / "glossary-translations.csv"
 CATALOGS = ROOT / "intake" / "translations"

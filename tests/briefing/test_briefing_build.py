@@ -14,6 +14,8 @@ from admin.briefing.build import Briefing, Period, build, select_records
 from admin.briefing.records import CodedRecord, read_records
 from admin.briefing.sdc import DisclosureError, Protection, Status, check
 
+pytestmark = pytest.mark.db_independent
+
 PERIOD = Period.parse("2025-01", "2026-10")
 
 

@@ -17,6 +17,8 @@ from admin.briefing.sdc import (
     suppress_primary,
 )
 
+pytestmark = pytest.mark.db_independent
+
 K = 5
 
 

@@ -19,6 +19,8 @@ import pytest
 
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 LANGS = ["en", "zh-hant", "zh-hans", "fr"]

@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header, seal
 from core.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
 from core.envelope.format import new_envelope_id
@@ -22,6 +24,8 @@ from core.timing import today_utc
 from intake.store import store_envelope
 
 from .conftest import LiveIntake
+
+pytestmark = pytest.mark.db_independent
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parent.parent / "vectors" / "conversation-v2.json").read_text(encoding="utf-8")

@@ -21,6 +21,8 @@ import requests
 
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 ATTACKER = "http://attacker.example"
 TOKEN = re.compile(r'name="submission" type="hidden" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

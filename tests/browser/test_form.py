@@ -14,6 +14,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from stdnum import damm
 
@@ -24,6 +25,8 @@ from core.receipts import is_receipt, lookup_hash, normalize_receipt
 from intake.models import ReceiptRecord
 
 from .conftest import LiveIntake
+
+pytestmark = pytest.mark.db_independent
 
 RECEIPT = re.compile(r"^\d{4}( \d{4}){6}$")
 

@@ -25,6 +25,8 @@ from core.envelope.keys import b64encode
 
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 VECTORS = json.loads(
     (Path(__file__).resolve().parent.parent / "vectors" / "envelope-v1.json").read_text(encoding="utf-8")
 )["vectors"]

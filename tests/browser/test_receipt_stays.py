@@ -22,6 +22,8 @@ from core.receipts import normalize_receipt
 
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 
 class RecordingProxy:
     """A TCP proxy on 127.0.0.1: every connection to it is relayed to

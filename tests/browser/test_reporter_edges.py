@@ -13,6 +13,8 @@ import requests
 from ..chromium import CHROMIUM_ARGS, require_chromium
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 
 @pytest.mark.parametrize(
     ("header", "lands_on"),

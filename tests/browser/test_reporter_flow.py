@@ -19,6 +19,8 @@ from core.receipts import normalize_receipt
 from ..helpers import database_bytes
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 LANGS = ["en", "zh-hant", "zh-hans", "fr"]
 TAGS = {"en": "en", "zh-hant": "zh-Hant", "zh-hans": "zh-Hans", "fr": "fr"}
 FULL_WIDTH = str.maketrans("0123456789 ", "０１２３４５６７８９\u3000")

@@ -23,6 +23,8 @@ import pytest
 
 from .conftest import LiveIntake
 
+pytestmark = pytest.mark.db_independent
+
 LANGS = {"en": "en", "zh-hant": "zh-Hant", "zh-hans": "zh-Hans", "fr": "fr"}
 WIDTHS = (360, 1280)
 #: The receipt shown in the screenshots: 28 digits in groups of four, so the

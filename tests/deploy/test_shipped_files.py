@@ -9,6 +9,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .shipped import (
     DEPLOY,
     ROOT,
@@ -20,6 +22,8 @@ from .shipped import (
     self_signed_certificate,
     unit_exec_start,
 )
+
+pytestmark = pytest.mark.db_independent
 
 GUIDE = ROOT / "docs" / "deployment.md"
 

@@ -57,7 +57,7 @@ from .shipped import (
     unit_exec_start,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.db_independent]
 
 PASSPHRASE = "deployment passphrase " + secrets.token_hex(4)
 PASSWORD = "deployment password, long enough " + secrets.token_hex(4)

@@ -34,11 +34,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from intake.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
-from intake.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
-from intake.envelope.format import new_envelope_id
-from intake.envelope.replykey import open_reply, reply_seed, seal_reply
-from intake.receipts import new_receipt
+from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
+from core.envelope.conversation import auth_key, followup_proof, lookup_value, reply_proof
+from core.envelope.format import new_envelope_id
+from core.envelope.replykey import open_reply, reply_seed, seal_reply
+from core.receipts import new_receipt
 
 OUTPUT = Path(__file__).resolve().parent / "conversation-v2.json"
 

@@ -39,14 +39,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from intake.envelope import (
+from core.envelope import (
     AttachmentInput,
     RecipientPrivateKey,
     SealedEnvelope,
     open_envelope,
     seal,
 )
-from intake.envelope.format import attachment_key, body_key
+from core.envelope.format import attachment_key, body_key
 
 OUTPUT = Path(__file__).resolve().parent / "envelope-v1.json"
 MAX_OUTPUT_BYTES = 1_500_000
