@@ -39,7 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "admin"))
 
-from admin_testlib import (  # noqa: E402
+from admin import create_app  # noqa: E402
+from admin.extensions import DB_EXTENSION  # noqa: E402
+from admin.keys import custody  # noqa: E402
+from core.envelope import AttachmentInput, RecipientPrivateKey  # noqa: E402
+from tests.admin.admin_testlib import (  # noqa: E402
     CHEAP_ARGON2ID,
     PASSPHRASE,
     PASSWORD,
@@ -49,11 +53,6 @@ from admin_testlib import (  # noqa: E402
     sync_from,
     unlock,
 )
-
-from admin import create_app  # noqa: E402
-from admin.extensions import DB_EXTENSION  # noqa: E402
-from admin.keys import custody  # noqa: E402
-from core.envelope import AttachmentInput, RecipientPrivateKey  # noqa: E402
 
 MIB = 1024 * 1024
 

@@ -31,7 +31,6 @@ import argparse
 import json
 import secrets
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -43,9 +42,6 @@ import pyotp
 from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "admin"))
-
-from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, FakeIntake  # noqa: E402
 
 from admin import create_app  # noqa: E402
 from admin.auth import accounts  # noqa: E402
@@ -54,6 +50,7 @@ from admin.keys import custody  # noqa: E402
 from admin.models import Case, CaseCoding, CaseCodingTactic, CaseTag  # noqa: E402
 from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, sync  # noqa: E402
 from core.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
+from tests.admin.admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, FakeIntake  # noqa: E402
 
 
 def _app(data_dir: Path) -> Any:

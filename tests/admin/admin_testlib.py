@@ -13,7 +13,8 @@ import multiprocessing
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,7 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from admin import create_app
 from admin.auth import accounts
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
@@ -39,6 +41,39 @@ CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
 PASSPHRASE = "test passphrase for the org key"
 PASSWORD = "test password, long enough"
 RECIPIENT_ID = "test-org"
+
+
+@contextmanager
+def console_apps(data_dir: Path, **defaults: Any) -> Iterator[Callable[..., Flask]]:
+    """A factory of console apps for tests, in ``data_dir``: testing mode,
+    cheap Argon2id (:data:`CHEAP_ARGON2ID`), no CSRF and no login time
+    floor unless a test asks; ``defaults`` and then each call's overrides
+    win. Every app's database engine is disposed at the end. The one place
+    the test console is configured (tests/admin, tests/briefing and
+    tests/hardening use it)."""
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        config = {
+            "TESTING": True,
+            "DATA_DIR": str(data_dir),
+            "SECRET_KEY": "test-only-secret",
+            "ARGON2ID": CHEAP_ARGON2ID,
+            "WTF_CSRF_ENABLED": False,
+            # No login floor in tests (tests/hardening/test_timing.py sets one).
+            "LOGIN_TIME_FLOOR": 0,
+            **defaults,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        for app in apps:
+            app.extensions[DB_EXTENSION].engine.dispose()
 
 
 def canary() -> str:

@@ -7,16 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from admin_testlib import CHEAP_ARGON2ID, AuthActions, FakeIntake, store_key
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from admin import create_app
-from admin.extensions import DB_EXTENSION
 from core.envelope import RecipientPrivateKey
+from tests.admin.admin_testlib import AuthActions, FakeIntake, console_apps, store_key
 
 
 @pytest.fixture
@@ -27,29 +24,10 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         # schema (tests/conftest.py).
         if name.startswith("ADMIN_") and name != "ADMIN_DATABASE_URL":
             monkeypatch.delenv(name)
-    apps: list[Flask] = []
-
-    def make(**overrides: Any) -> Flask:
-        config = {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "data"),
-            "SECRET_KEY": "test-only-secret",
-            "ARGON2ID": CHEAP_ARGON2ID,
-            "WTF_CSRF_ENABLED": False,
-            # No login floor in tests (tests/hardening/test_timing.py sets one).
-            "LOGIN_TIME_FLOOR": 0,
-            # The fake intake serves the reviewer API only, no public pages:
-            # tests of the watch (test_seized_intake.py) turn it on.
-            "INTAKE_CHECK_ON_SYNC": False,
-            **overrides,
-        }
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions[DB_EXTENSION].engine.dispose()
+    # The fake intake serves the reviewer API only, no public pages: tests
+    # of the watch (test_seized_intake.py) turn the check on sync back on.
+    with console_apps(tmp_path / "data", INTAKE_CHECK_ON_SYNC=False) as make:
+        yield make
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from admin_testlib import PASSWORD, AuthActions, FakeIntake, synced, unlock
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, synced, unlock
 from tests.browser.test_accessibility import AXE, AXE_PATH, _axe
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_testlib import AuthActions
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from admin.alarms import service as alarms
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm, AuditEntry
 from admin.operations.digest import body, waiting
+from tests.admin.admin_testlib import AuthActions
 
 FINGERPRINT = "ab12 cd34 ef56 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 aaaa bbbb cccc"
 

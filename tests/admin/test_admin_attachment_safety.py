@@ -21,7 +21,6 @@ import pikepdf
 import pillow_heif
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions, FakeIntake, sync_from, unlock
 from flask import Flask
 from pikepdf import Array, Dictionary, Name, String
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat, PngImagePlugin
@@ -30,6 +29,7 @@ from werkzeug.serving import make_server
 from admin.attachments import sanitize as attachments
 from admin.cases.views import DECODE_BUDGET_EXTENSION
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, sync_from, unlock
 
 # --------------------------------------------------------------------------
 # The console over HTTP

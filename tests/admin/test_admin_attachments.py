@@ -8,7 +8,6 @@ import io
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
@@ -17,6 +16,7 @@ from admin.attachments import sanitize as attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.sync.run import IntakeClient, sync
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

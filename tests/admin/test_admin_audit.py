@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, canary
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, select, text, update
@@ -16,6 +15,7 @@ from admin.audit import log as audit
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, canary
 
 
 def entries(app: Flask) -> list[AuditEntry]:

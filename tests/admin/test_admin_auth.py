@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 
 import pytest
-from admin_testlib import PASSWORD, AuthActions
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from admin.auth import accounts
 from admin.config import ProductionSettingsError
 from admin.extensions import DB_EXTENSION
 from admin.models import User
+from tests.admin.admin_testlib import PASSWORD, AuthActions
 
 
 def test_login_good_password_then_second_factor(client: FlaskClient, auth: AuthActions) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from admin_testlib import PASSPHRASE, PASSWORD, AuthActions, FakeIntake
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -20,6 +19,7 @@ from admin.models import AuditEntry
 from core.envelope import SealedEnvelope
 from core.envelope.replykey import open_reply, reply_private_key
 from core.receipts import new_receipt
+from tests.admin.admin_testlib import PASSPHRASE, PASSWORD, AuthActions, FakeIntake
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -6,13 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, synced
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from admin.display import content_disposition
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, canary, synced
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import requests
-from admin_testlib import PASSPHRASE, PASSWORD, AuthActions, totp_code
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
@@ -26,6 +25,7 @@ from admin.extensions import DB_EXTENSION
 from admin.keys import custody
 from admin.models import AuditEntry
 from core.envelope import RecipientPrivateKey
+from tests.admin.admin_testlib import PASSPHRASE, PASSWORD, AuthActions, totp_code
 
 #: Cheap, but with more than one lane: two such derivations at once hung
 #: (or failed with MemoryError) in the installed cryptography/OpenSSL.

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import PASSWORD, AuthActions, FakeIntake, canary, sync_from, totp_code, unlock
 from flask import Flask
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
@@ -32,6 +31,7 @@ from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, Case, CaseTag, User
 from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt
+from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, canary, sync_from, totp_code, unlock
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")

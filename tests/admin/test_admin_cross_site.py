@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.admin.admin_testlib import PASSWORD, AuthActions
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 pytest.importorskip("playwright.sync_api")

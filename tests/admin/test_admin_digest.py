@@ -9,16 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, canary, unlock
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from smtp_sink import SmtpSink
 from sqlalchemy import select, update
 
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, User
 from admin.operations.digest import SUBJECT
 from admin.sync.run import IntakeClient, sync
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, unlock
+from tests.admin.smtp_sink import SmtpSink
 
 SMTP_PASSWORD = "smtp-secret-" + "x" * 8
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-from admin_testlib import AuthActions, FakeIntake, canary, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from admin.sync.run import SyncResult
 from core.envelope import AttachmentInput
 from core.envelope.conversation import followup_proof
 from core.envelope.format import new_envelope_id
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, sync_from, unlock
 
 
 def run_sync(app: Flask, fake: FakeIntake) -> SyncResult:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import RECIPIENT_ID, AuthActions, canary, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -38,6 +37,7 @@ from core.receipts import format_receipt, normalize_receipt
 from core.timing import today_utc
 from intake.models import Envelope, Reply
 from intake.store import store_envelope
+from tests.admin.admin_testlib import RECIPIENT_ID, AuthActions, canary, unlock
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 pytest.importorskip("playwright.sync_api")

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions, totp_code
 from flask import Flask
 
 from admin.auth import accounts
+from tests.admin.admin_testlib import PASSWORD, AuthActions, totp_code
 from tests.hardening import servers
 
 HOST = "console.example.org"

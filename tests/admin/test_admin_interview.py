@@ -24,15 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import (
-    CHEAP_ARGON2ID,
-    PASSPHRASE,
-    RECIPIENT_ID,
-    AuthActions,
-    canary,
-    files_containing,
-    unlock,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -50,6 +41,15 @@ from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt
 from core.timing import today_utc
 from intake.models import Envelope
+from tests.admin.admin_testlib import (
+    CHEAP_ARGON2ID,
+    PASSPHRASE,
+    RECIPIENT_ID,
+    AuthActions,
+    canary,
+    files_containing,
+    unlock,
+)
 from tests.helpers import database_bytes, multipart
 
 RECEIPT = re.compile(r"<output>(\d{4}(?: \d{4}){6})</output>")

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, files_containing, is_unlocked, unlock
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
 from admin.models import DataKeyWrap
 from core.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, files_containing, is_unlocked, unlock
 
 GENERATE = [
     "keys",

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -19,6 +18,7 @@ from werkzeug.serving import make_server
 from admin.extensions import DB_EXTENSION
 from admin.i18n import locale_for_tag
 from admin.models import AuditEntry, User
+from tests.admin.admin_testlib import PASSWORD, AuthActions
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ audited, and counted once in briefings when they are duplicates."""
 
 from __future__ import annotations
 
-from admin_testlib import AuthActions, FakeIntake, synced
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from admin.cases import links
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, Case, CaseLink
 from admin.operations import retention
+from tests.admin.admin_testlib import AuthActions, FakeIntake, synced
 
 
 def status_of(app: Flask, envelope_id: str) -> str:

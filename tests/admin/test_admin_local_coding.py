@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from admin_testlib import FakeIntake, unlock
 from flask import Flask
 from sqlalchemy import select
 
@@ -14,6 +13,7 @@ from admin.cases.triage import Coding, set_coding
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User
 from admin.sync.run import IntakeClient, sync
+from tests.admin.admin_testlib import FakeIntake, unlock
 
 
 def _sync(app: Flask, fake: FakeIntake) -> None:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions, totp_code
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from werkzeug.serving import make_server
 
 from admin.auth import accounts, devices
 from admin.extensions import DB_EXTENSION
+from tests.admin.admin_testlib import PASSWORD, AuthActions, totp_code
 
 WRONG = "wrong password, long enough"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from admin_testlib import AuthActions, FakeIntake, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
@@ -19,6 +18,7 @@ from admin.attachments import sanitize as attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import AuthActions, FakeIntake, sync_from, unlock
 
 # Copies of /work/shared/cases/files (the photo carries GPS, device and owner;
 # the letter's document information names a person).

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import RECIPIENT_ID, AuthActions, canary, files_containing, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -29,6 +28,7 @@ from admin.sync.run import IntakeClient, sync
 from core.envelope import PublicKeyFile, RecipientPrivateKey
 from core.receipts import normalize_receipt
 from intake.models import Envelope, Reply
+from tests.admin.admin_testlib import RECIPIENT_ID, AuthActions, canary, files_containing, unlock
 from tests.helpers import database_bytes
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")

@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 import requests
-from admin_testlib import AuthActions, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from test_admin_replies import ServedIntake
 
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, ReplyTemplate
@@ -29,6 +27,8 @@ from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, parse_header
 from core.receipts import normalize_receipt
 from intake.models import Envelope
+from tests.admin.admin_testlib import AuthActions, unlock
+from tests.admin.test_admin_replies import ServedIntake
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, canary, pin_roster, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -21,6 +20,7 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, seal
 from core.schema import fields
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, pin_roster, unlock
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl
 

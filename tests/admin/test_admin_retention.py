@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import FakeIntake, unlock
 from flask import Flask, jsonify
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, update
@@ -33,6 +32,7 @@ from admin.models import (
 from admin.operations import retention
 from admin.sync.run import IntakeClient, sync
 from core.envelope import AttachmentInput, RecipientPrivateKey
+from tests.admin.admin_testlib import FakeIntake, unlock
 
 TODAY = datetime.now(UTC).date()
 LONG_AGO = TODAY - timedelta(days=400)

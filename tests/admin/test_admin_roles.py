@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -17,6 +16,7 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
 from admin.permissions import ENDPOINTS, ROLE_PERMISSIONS, Permission, allows, required
 from admin.sync.run import IntakeClient, sync
+from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import RECIPIENT_ID, FakeIntake, Served, pin_roster, store_key, sync_from, unlock
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -19,6 +18,15 @@ from admin.extensions import DB_EXTENSION
 from admin.keys import roster
 from admin.models import Alarm, AuditEntry, Case, Quarantine
 from core.envelope import PublicKeyFile, RecipientPrivateKey, RecipientPublicKey, seal
+from tests.admin.admin_testlib import (
+    RECIPIENT_ID,
+    FakeIntake,
+    Served,
+    pin_roster,
+    store_key,
+    sync_from,
+    unlock,
+)
 
 TODAY = date(2026, 12, 1)
 
@@ -232,7 +240,7 @@ def test_without_a_roster_only_our_own_keys_are_pinned(
     intake.add({"narrative": "ours only"})
     _serve_sealed_to(intake, org_key.public_key, other)
     app.config.update(INTAKE_URL=intake.url, INTAKE_TOKEN=intake.token)
-    from admin_testlib import PASSPHRASE
+    from tests.admin.admin_testlib import PASSPHRASE
 
     result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert result.exit_code == 1

@@ -7,7 +7,6 @@ import json
 from datetime import date
 from pathlib import Path
 
-from admin_testlib import PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake, Served, unlock
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from admin.models import AuditEntry, Case
 from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, load_key_directory, seal
 from intake.keyring import Keyring as IntakeKeyring
+from tests.admin.admin_testlib import PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake, Served, unlock
 
 GENERATE = [
     "keys",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -15,6 +14,7 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.inbox import search
 from admin.models import AuditEntry, Case
 from admin.sync.run import IntakeClient, sync
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
 
 EVERY_CASE = InboxFilter()
 

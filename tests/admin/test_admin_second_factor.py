@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import pyotp
 import pytest
-from admin_testlib import PASSWORD, AuthActions, SoftAuthenticator, totp_code
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
@@ -18,6 +17,7 @@ from sqlalchemy import select, update
 from admin.auth import accounts
 from admin.extensions import DB_EXTENSION
 from admin.models import LoginSession, User, WebAuthnCredential
+from tests.admin.admin_testlib import PASSWORD, AuthActions, SoftAuthenticator, totp_code
 
 
 def _user(app: Flask, email: str) -> User:

@@ -7,7 +7,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from admin_testlib import (
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
+from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
+from admin.models import Case, Quarantine, SyncState
+from admin.sync.run import IntakeClient, SyncResult, get_cursor, sync
+from core.envelope import AttachmentInput, RecipientPrivateKey, seal
+from tests.admin.admin_testlib import (
     PASSPHRASE,
     AuthActions,
     FakeIntake,
@@ -18,15 +27,6 @@ from admin_testlib import (
     sync_from,
     unlock,
 )
-from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
-
-from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
-from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.models import Case, Quarantine, SyncState
-from admin.sync.run import IntakeClient, SyncResult, get_cursor, sync
-from core.envelope import AttachmentInput, RecipientPrivateKey, seal
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int = 100) -> SyncResult:

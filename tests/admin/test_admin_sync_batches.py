@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import FakeIntake, Served, sync_from, unlock
 from flask import Flask
 from sqlalchemy import select
 
@@ -22,6 +21,7 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseAttachment, Quarantine
 from admin.sync.run import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
 from core.envelope import AttachmentInput
+from tests.admin.admin_testlib import FakeIntake, Served, sync_from, unlock
 
 
 def run_sync(app: Flask, fake: FakeIntake, page_size: int, progress: list[SyncProgress]) -> SyncResult:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, sync_from, unlock
 from flask import Flask, Response
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -40,6 +39,7 @@ from core.envelope.format import (
     seal_attachment_chunks,
 )
 from core.envelope.keys import b64encode
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, sync_from, unlock
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from admin_testlib import PASSPHRASE, AuthActions, FakeIntake, is_unlocked, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
 from admin.sync.job import SyncJobs
 from admin.sync.run import IntakeClient, get_cursor
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, is_unlocked, unlock
 
 
 def audit_of(app: Flask, action: str) -> list[tuple[str, str]]:

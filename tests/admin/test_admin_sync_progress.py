@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from admin_testlib import PASSPHRASE, FakeIntake, canary
 from flask import Flask
 from flask.testing import FlaskCliRunner
+
+from tests.admin.admin_testlib import PASSPHRASE, FakeIntake, canary
 
 
 def test_progress_per_page_on_stderr_counts_only(

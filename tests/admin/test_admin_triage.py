@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced, unlock
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from admin.briefing import codes as briefing_codes
 from admin.cases import triage
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseNote
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced, unlock
 
 
 def case_row(app: Flask, envelope_id: str) -> Case:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, CaseVignette
+from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, files_containing, synced
 
 
 def report(quote: bool) -> dict[str, object]:

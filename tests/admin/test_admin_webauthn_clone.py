@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from admin_testlib import PASSWORD, AuthActions, SoftAuthenticator
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -18,6 +17,7 @@ from werkzeug.serving import make_server
 from admin.alarms import service as alarms
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, WebAuthnCredential
+from tests.admin.admin_testlib import PASSWORD, AuthActions, SoftAuthenticator
 
 
 @pytest.fixture

@@ -4,20 +4,13 @@ test (tests/admin's helpers), and one briefing built once per module."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "admin"))
-
-from admin_testlib import CHEAP_ARGON2ID, AuthActions  # noqa: E402
-
-from admin import create_app  # noqa: E402
-from admin.extensions import DB_EXTENSION  # noqa: E402
+from tests.admin.admin_testlib import AuthActions, console_apps
 
 # A copy of shared/cases/coded_cases.csv kept in the repository, so that a
 # clean clone with nothing beside it runs every briefing test.
@@ -34,25 +27,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     for name in list(os.environ):
         if name.startswith("ADMIN_") and name != "ADMIN_DATABASE_URL":
             monkeypatch.delenv(name)
-    apps: list[Flask] = []
-
-    def make(**overrides: Any) -> Flask:
-        config = {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "data"),
-            "SECRET_KEY": "test-only-secret",
-            "ARGON2ID": CHEAP_ARGON2ID,
-            "WTF_CSRF_ENABLED": False,
-            "LOGIN_TIME_FLOOR": 0,
-            **overrides,
-        }
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions[DB_EXTENSION].engine.dispose()
+    with console_apps(tmp_path / "data") as make:
+        yield make
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from admin_testlib import AuthActions
 from flask import Flask
 
 from admin.briefing.records import export_json, read_records
+from tests.admin.admin_testlib import AuthActions
 
 
 def test_import_csv_then_briefing_command(app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:

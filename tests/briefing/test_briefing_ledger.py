@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from admin_testlib import AuthActions
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -32,6 +31,7 @@ from admin.briefing.sdc import Status
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, BriefingRelease
 from tests import pgtest
+from tests.admin.admin_testlib import AuthActions
 
 K = 5
 Cells = dict[tuple[str, str, str], int]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake, canary, unlock
 from flask import Flask
 from sqlalchemy import select
 
@@ -23,6 +22,15 @@ from admin.keys import custody
 from admin.models import AuditEntry, Case, CaseVignette
 from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey
+from tests.admin.admin_testlib import (
+    CHEAP_ARGON2ID,
+    PASSPHRASE,
+    RECIPIENT_ID,
+    AuthActions,
+    FakeIntake,
+    canary,
+    unlock,
+)
 
 PERIOD_ARGS = ["--from", "2025-01", "--to", "2026-10"]
 

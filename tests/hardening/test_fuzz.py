@@ -127,7 +127,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, 
             "MAX_CONTENT_LENGTH": 256 * 1024,
             # Thousands of posts from one client: past the submission
             # throttle every one would be a 429 and the form's handling
-            # would go untested (tests/test_reporter_flood.py covers it).
+            # would go untested (tests/intake/test_reporter_flood.py covers it).
             "SUBMISSION_THROTTLE": False,
         }
     )

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from admin_testlib import AuthActions
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
@@ -18,6 +17,7 @@ from werkzeug.test import TestResponse
 import intake
 from core.web import CSP, build_csp, csp_allow
 from intake.api.tokens import create_token
+from tests.admin.admin_testlib import AuthActions
 
 from ..helpers import write_key_file
 

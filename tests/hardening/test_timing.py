@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from admin_testlib import PASSWORD, AuthActions
 from flask import Flask
 
 from core import timing
 from core.timing import equal, time_floor
+from tests.admin.admin_testlib import PASSWORD, AuthActions
 
 FLOOR = 0.2
 

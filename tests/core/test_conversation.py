@@ -22,7 +22,7 @@ from core.envelope.replykey import open_reply, reply_seed, seal_reply
 from core.receipts import lookup_hash, receipt_hash
 
 VECTORS = json.loads(
-    (Path(__file__).resolve().parent / "vectors" / "conversation-v2.json").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parent.parent / "vectors" / "conversation-v2.json").read_text(encoding="utf-8")
 )
 
 

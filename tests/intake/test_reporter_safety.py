@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 import intake
 from core.envelope import RecipientPrivateKey
 
-from .helpers import asset_tag
+from ..helpers import asset_tag
 
 LANGS = ["en", "zh-hant", "zh-hans", "fr"]
 PAGES = ["/{lang}/", "/{lang}/safety", "/{lang}/receipt"]
@@ -136,7 +136,7 @@ def test_html_lang_and_dir(client: FlaskClient, lang: str) -> None:
 
 def test_the_stylesheet_uses_logical_properties_only() -> None:
     """Right-to-left needs no second stylesheet: no physical left/right."""
-    css = (Path(__file__).resolve().parent.parent / "static" / "intake.css").read_text()
+    css = (Path(__file__).resolve().parents[2] / "static" / "intake.css").read_text()
     assert not re.search(
         r"(?:margin|padding|border)-(?:left|right)|(?<![-\w])(?:left|right)\s*:|float\s*:", css
     )

@@ -18,7 +18,7 @@ from core.timing import today_utc
 from intake.models import Envelope
 from intake.report.throttle import TokenBuckets
 
-from .helpers import database_bytes, multipart, solved_altcha
+from ..helpers import database_bytes, multipart, solved_altcha
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 

@@ -22,7 +22,7 @@ import intake
 from core.envelope import RecipientPrivateKey
 from intake.report import followup, upload
 
-from .helpers import multipart
+from ..helpers import multipart
 
 ZH = ["zh-hant", "zh-hans"]
 TRANSLATIONS = Path(intake.__file__).parent / "translations"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from intake.models import Envelope
 
-from .helpers import multipart
+from ..helpers import multipart
 
 TYPED = {
     "narrative": "他們又打電話給我父母。\nSecond line",

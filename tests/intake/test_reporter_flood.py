@@ -26,7 +26,7 @@ from core.receipts import new_receipt
 from core.timing import today_utc
 from intake.models import Envelope
 
-from .helpers import database_bytes, multipart, solved_altcha
+from ..helpers import database_bytes, multipart, solved_altcha
 
 RECEIPT = re.compile(r"<output>\d{4}( \d{4}){6}</output>")
 

@@ -69,7 +69,7 @@ from core.envelope.format import (
 
 pytestmark = pytest.mark.db_independent
 
-VECTORS = Path(__file__).parent / "vectors"
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 XWING_DRAFT = json.loads((VECTORS / "xwing-draft.json").read_text(encoding="utf-8"))
 ENVELOPE_V1 = json.loads((VECTORS / "envelope-v1.json").read_text(encoding="utf-8"))
 

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from core.receipts import new_receipt
 from intake.report import proofofwork
 
-from .helpers import solved_altcha
+from ..helpers import solved_altcha
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")
 

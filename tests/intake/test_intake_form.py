@@ -21,7 +21,7 @@ from core.envelope.replykey import reply_seed
 from core.receipts import lookup_hash, normalize_receipt
 from intake.models import Envelope, ReceiptRecord
 
-from .helpers import asset_tag, multipart, write_key_file
+from ..helpers import asset_tag, multipart, write_key_file
 
 CANARY = "CANARY-form-7f3e9c 漢字 😀"
 

@@ -24,7 +24,7 @@ from core.receipts import format_receipt, lookup_hash, new_receipt, normalize_re
 from core.timing import today_utc
 from intake.models import Envelope, ReceiptRecord
 
-from .helpers import asset_tag, multipart, solved_altcha, write_key_file
+from ..helpers import asset_tag, multipart, solved_altcha, write_key_file
 
 
 def receipt_hash(secret: bytes, digits: str, version: int = 1) -> str:

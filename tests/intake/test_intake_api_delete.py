@@ -5,7 +5,6 @@ console's purge against this intake."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from core.timing import today_utc
 from intake.models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
 from intake.store import store_envelope
 
-from .helpers import write_key_file
+from ..helpers import write_key_file
 
 Orgs = tuple[Flask, RecipientPrivateKey, RecipientPrivateKey]
 
@@ -157,14 +156,12 @@ def test_followups_go_with_the_last_recipient_of_their_report(two_orgs: Orgs) ->
 
 
 def test_console_purge_against_the_intake(two_orgs: Orgs, tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "admin"))
-    from admin_testlib import PASSPHRASE, pin_roster, store_key
-
     from admin import create_app
     from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
     from admin.keys import custody
     from admin.models import AuditEntry, Case, PurgedEnvelope
     from admin.sync.run import IntakeClient, sync
+    from tests.admin.admin_testlib import PASSPHRASE, pin_roster, store_key
 
     app, one, two = two_orgs
     ours = _store(app, [one.public_key], (b"file",))

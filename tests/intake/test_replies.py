@@ -34,7 +34,7 @@ from core.receipts import new_receipt, normalize_receipt
 from core.timing import today_utc
 from intake.models import Envelope, Reply
 
-from .helpers import database_bytes, multipart, solved_altcha
+from ..helpers import database_bytes, multipart, solved_altcha
 
 CANARY = "reply-canary-雪蓮-7f3c"
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")

@@ -29,7 +29,7 @@ from core.receipts import format_receipt, lookup_hash, new_receipt
 from core.timing import today_utc
 from intake.models import Envelope, ReceiptRecord
 
-from .helpers import database_bytes, multipart, write_key_file
+from ..helpers import database_bytes, multipart, write_key_file
 
 REPORT = {
     "form_version": 2,

@@ -18,7 +18,7 @@ from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
 from core.schema.fields import FORM_VERSION, ReportFieldError, normalize_when, report_from_form
 from intake.models import Envelope
 
-from .helpers import write_key_file
+from ..helpers import write_key_file
 
 TODAY = dt.date(2026, 11, 29)
 

@@ -12,7 +12,7 @@ import pytest
 import intake
 from intake import ConfigError
 
-from .helpers import write_key_file
+from ..helpers import write_key_file
 
 
 def _create(tmp_path: Path, keys: Path) -> None:

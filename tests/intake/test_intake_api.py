@@ -22,7 +22,7 @@ from core.envelope import (
 from core.timing import today_utc
 from intake.store import store_envelope
 
-from .helpers import database_bytes, write_key_file
+from ..helpers import database_bytes, write_key_file
 
 
 @pytest.fixture

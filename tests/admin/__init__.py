@@ -1,0 +1,1 @@
+"""Tests of the reviewer console (admin/); helpers in admin_testlib.py."""

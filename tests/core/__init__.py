@@ -1,0 +1,1 @@
+"""Tests of the shared core (core/): the envelope format against its vectors."""
