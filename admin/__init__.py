@@ -65,10 +65,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # `flask --app admin` command: refuse to start without the
         # production settings (WebAuthn relying party, Secure cookies).
         settings.check_production(app.config)
-    # Login answers in no less than this many seconds, whatever happened
-    # (unknown e-mail, wrong password, locked account), so its timing does
-    # not tell which accounts exist. Above the Argon2id time of a login.
-    app.config.setdefault("LOGIN_TIME_FLOOR", 1.0)
 
     database = Database(app.config["DATABASE_URL"], MIGRATIONS, Base)
     database.init_app(app, DB_EXTENSION)
