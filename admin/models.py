@@ -44,8 +44,6 @@ class Role(enum.StrEnum):
 
 
 ROLES = tuple(r.value for r in Role)
-#: Roles allowed to unlock the organization key with its passphrase.
-UNLOCK_ROLES = frozenset({Role.COORDINATOR.value, Role.ADMIN.value})
 
 
 class User(Base):

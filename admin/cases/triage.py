@@ -307,49 +307,6 @@ def set_coding(session: Session, case: Case, coding: Coding, coder: User) -> Cod
     return coding
 
 
-@dataclass(frozen=True)
-class CodedRecord:
-    """What a briefing needs of one coded case, no free text: the shape the
-    briefing's ``coded_cases`` table is fed from. ``report_month`` is the
-    case's day generalized to the month."""
-
-    case_ref: str
-    incident_month: str | None
-    report_month: str
-    province: str | None
-    tactics: tuple[str, ...]
-    communities: tuple[str, ...]
-    attribution: str | None
-    confidence: str | None
-    disposition: str
-    coding_version: int
-
-
-def coded_records(session: Session) -> list[CodedRecord]:
-    """Every coded case as a :class:`CodedRecord`, by case id."""
-    rows = session.execute(
-        select(CaseCoding, Case.envelope_id, Case.day, Case.status)
-        .join(Case, Case.id == CaseCoding.case_id)
-        .options(selectinload(CaseCoding.tactics), selectinload(CaseCoding.communities))
-        .order_by(Case.id)
-    ).all()
-    return [
-        CodedRecord(
-            case_ref=envelope_id,
-            incident_month=coding.incident_month,
-            report_month=day.strftime("%Y-%m"),
-            province=coding.province,
-            tactics=tuple(t.code for t in coding.tactics),
-            communities=tuple(c.code for c in coding.communities),
-            attribution=coding.attribution,
-            confidence=coding.confidence,
-            disposition=status,
-            coding_version=coding.version,
-        )
-        for coding, envelope_id, day, status in rows
-    ]
-
-
 # --------------------------------------------------------------------------
 # The inbox
 
