@@ -93,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_assets(app, ROOT / "static" / "admin", "auth.static")
     register_commands(app)
 
-    # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
+    # Briefings: blueprint and the `briefing` / `coded` commands.
     from .briefing.cli import register_briefing_commands
     from .briefing.views import bp as briefing_bp
 
@@ -109,8 +109,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     audit.init_app(app, database)
     app.register_blueprint(audit_bp)
 
-    # Issue 5 item 9: interview mode. Its request class holds uploads in
-    # memory and lets the interview form (only) post files.
+    # Interview mode (a report taken on someone's behalf). Its request
+    # class holds uploads in memory and lets the interview form (only)
+    # post files.
     from .interview.views import InterviewRequest
     from .interview.views import bp as interview_bp
 

@@ -1,4 +1,4 @@
-"""Console benchmarks (issue 5 targets).
+"""Console benchmarks, each printed against its target.
 
 1. Sync-and-open rate: N envelopes (default 10,000) served by the fake
    intake of the tests over loopback HTTP and pulled by ``admin.sync.run.sync``
@@ -273,7 +273,7 @@ def bench_inbox(m: int) -> None:
             median = statistics.median(times)
             verdict = "OK" if median <= 150 else "MISS"
             print(f"inbox {query:28s} {median:7.1f} ms median of 7 (target <= 150) {verdict}")
-        # Search (issue 5): every report the filters leave is decrypted in
+        # Search: every report the filters leave is decrypted in
         # memory and compared (no index); the time grows with the cases.
         for query in ("/?q=needle", "/?q=bench+case+7", "/?q=needle&status=verified"):
             times = []

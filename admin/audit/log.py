@@ -97,7 +97,7 @@ class Action:
     CASE_ASSIGN = "case.assign"
     ACCOUNT_CREATE = "account.create"
     AUDIT_VIEW = "audit.view"
-    # Issue 5: rotation, retention, redacted copies, search.
+    # Key rotation, retention, redacted copies, search.
     KEY_GENERATE = "key.generate"
     KEY_RETIRE = "key.retire"
     KEY_PUBLIC_FILE = "key.public_file"

@@ -1,4 +1,4 @@
-"""Replies to reporters (issue 5 item 5, issue 4 item 5).
+"""Replies to reporters, written on the case page and read on the intake.
 
 A reviewer writes a reply on the case page; the console seals it to the
 reporter's reply public key (the report header's ``reply_key``, derived from

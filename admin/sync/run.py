@@ -27,7 +27,7 @@ also retries the envelopes in quarantine (by id), after a cap was raised
 or a clean restore: one that opens now becomes a case and leaves the
 quarantine.
 
-Speed (issue 5, ``bench/console.py``): a page is written with one multi-row
+Speed (measured by ``bench/console.py``): a page is written with one multi-row
 INSERT per table (no ORM unit of work), ids already here are found with one
 query per page, and one worker thread downloads the next page's bytes while
 the caller's thread parses, opens and stores the current one (see
@@ -182,6 +182,9 @@ def _no_ids(path: str) -> str:
     return _ENVELOPE_ID.sub("<id>", path)
 
 
+#: One sync at a time in this process: a second thread waits its turn here,
+#: while another process meets ``sync.lock`` (:func:`_one_sync_at_a_time`)
+#: and is refused with :class:`SyncBusyError`.
 _SYNC_LOCK = threading.Lock()
 
 

@@ -1,4 +1,4 @@
-"""ALTCHA proof of work on the JavaScript path (issue 4 item 6).
+"""ALTCHA proof of work on the JavaScript path: scripted floods pay in CPU.
 
 With JavaScript on, a submission (``POST /<lang>/sealed``, a sealed
 follow-up) and a receipt check carry an ``altcha`` field: the base64 ALTCHA
