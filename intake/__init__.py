@@ -21,7 +21,7 @@ from core.timing import today_utc
 from core.uploads import InMemoryRequest
 from core.web import init_web
 
-from .keyring import Keyring
+from .keyring import PublicKeyring
 from .models import Base
 from .store import BlobStore, DatabaseBlobStore
 
@@ -167,7 +167,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["RECEIPT_SECRET"] = str(app.config["RECEIPT_SECRET"]).encode("utf-8")
 
     try:
-        keyring = Keyring.load(Path(app.config["KEYS_DIR"]), today_utc())
+        keyring = PublicKeyring.load(Path(app.config["KEYS_DIR"]), today_utc())
     except KeyFileError as exc:
         raise ConfigError(f"intake: {exc}") from exc
     if not keyring.active:
