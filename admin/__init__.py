@@ -29,7 +29,7 @@ from . import config as settings
 from .alarms import service as alarms
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
-from .keys.custody import Keyring
+from .keys.custody import UnlockedKeyring
 from .models import Base, User
 from .sync.job import EXTENSION as SYNCJOB_EXTENSION
 from .sync.job import SyncJobs
@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app, DB_EXTENSION)
     if app.config["AUTO_MIGRATE"]:
         database.upgrade()
-    app.extensions[KEYRING_EXTENSION] = Keyring(idle_timeout=float(app.config["KEY_IDLE_TIMEOUT"]))
+    app.extensions[KEYRING_EXTENSION] = UnlockedKeyring(idle_timeout=float(app.config["KEY_IDLE_TIMEOUT"]))
     app.extensions[SYNCJOB_EXTENSION] = SyncJobs(app)
 
     csrf.init_app(app)

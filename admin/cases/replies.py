@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.envelope import EnvelopeError, parse_header
 from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
-from ..keys.custody import Keyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, open_field, seal_field
 from ..models import Case, CaseReply, User
 from ..replytemplates.service import has_placeholder
 from ..sync.run import IntakeClient
@@ -75,7 +75,7 @@ def send_reply(
     session: Session,
     client: IntakeClient,
     case: Case,
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     author: User,
     text: str,
     sender: str,
@@ -133,7 +133,7 @@ def send_reply(
     return row
 
 
-def replies_of(session: Session, case: Case, keyring: Keyring) -> list[SentReply]:
+def replies_of(session: Session, case: Case, keyring: UnlockedKeyring) -> list[SentReply]:
     """The replies sent on ``case``, oldest first, decrypted in memory.
 
     Raises:

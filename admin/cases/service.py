@@ -22,7 +22,7 @@ from core.envelope.format import TAG_SIZE
 
 from ..attachments.blobs import blob_dir, read_chunks, rechunk, unpad_and_verify
 from ..errors import CaseNotFoundError
-from ..keys.custody import Keyring, open_field
+from ..keys.custody import UnlockedKeyring, open_field
 from ..models import Case
 
 SNIPPET_LENGTH = 80
@@ -80,7 +80,9 @@ def count_cases(session: Session) -> int:
     return session.scalar(select(func.count(Case.id))) or 0
 
 
-def list_cases(session: Session, keyring: Keyring, *, page: int = 1, per_page: int = 50) -> list[CaseSummary]:
+def list_cases(
+    session: Session, keyring: UnlockedKeyring, *, page: int = 1, per_page: int = 50
+) -> list[CaseSummary]:
     """One page (1-based) of cases, newest ``seq`` first. With the key
     unlocked each row carries the first characters of ``report["narrative"]``.
     """
@@ -123,7 +125,7 @@ def find_case(session: Session, ref: str) -> Case:
     return case
 
 
-def open_case(case: Case, keyring: Keyring) -> OpenedCase:
+def open_case(case: Case, keyring: UnlockedKeyring) -> OpenedCase:
     """Decrypt a case's report and attachment facts.
 
     Raises:
@@ -137,7 +139,7 @@ def open_case(case: Case, keyring: Keyring) -> OpenedCase:
 
 
 def open_attachment(
-    case: Case, position: int, keyring: Keyring, data_dir: Path
+    case: Case, position: int, keyring: UnlockedKeyring, data_dir: Path
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """An attachment's facts and an iterator of its decrypted bytes, read
     from the sealed blob chunk by chunk.

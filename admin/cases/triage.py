@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .. import taxonomy
-from ..keys.custody import Keyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, open_field, seal_field
 from ..models import (
     DISPOSITIONS,
     Case,
@@ -143,7 +143,7 @@ class Note:
     body: str
 
 
-def add_note(session: Session, case: Case, keyring: Keyring, author: User, body: str) -> CaseNote:
+def add_note(session: Session, case: Case, keyring: UnlockedKeyring, author: User, body: str) -> CaseNote:
     """Seal ``body`` under the data key and store it. The caller audits and
     commits.
 
@@ -166,7 +166,11 @@ def add_note(session: Session, case: Case, keyring: Keyring, author: User, body:
 
 
 def sealed_texts(
-    session: Session, model: type[CaseNote] | type[CaseReply], case: Case, keyring: Keyring, field: str
+    session: Session,
+    model: type[CaseNote] | type[CaseReply],
+    case: Case,
+    keyring: UnlockedKeyring,
+    field: str,
 ) -> list[tuple[str, date, str, str]]:
     """A case's texts kept under the data key (internal notes, ``field``
     ``"note"``; the console's copies of replies, ``"reply"``), oldest first,
@@ -190,7 +194,7 @@ def sealed_texts(
     return texts
 
 
-def notes_of(session: Session, case: Case, keyring: Keyring) -> list[Note]:
+def notes_of(session: Session, case: Case, keyring: UnlockedKeyring) -> list[Note]:
     """The case's notes, oldest first, decrypted (in memory only).
 
     Raises:
@@ -384,7 +388,7 @@ class InboxRow:
 
 
 def inbox_page(
-    session: Session, keyring: Keyring, flt: InboxFilter, *, page: int = 1, per_page: int = 50
+    session: Session, keyring: UnlockedKeyring, flt: InboxFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[InboxRow], int]:
     """One page (1-based) of cases matching ``flt``, urgent first, then
     newest ``seq``; and the number of matching cases. Each filter and the
@@ -400,7 +404,7 @@ def inbox_page(
     return inbox_rows(session, keyring, cases), total
 
 
-def inbox_rows(session: Session, keyring: Keyring, cases: Sequence[Case]) -> list[InboxRow]:
+def inbox_rows(session: Session, keyring: UnlockedKeyring, cases: Sequence[Case]) -> list[InboxRow]:
     """Inbox lines of ``cases`` (attachments loaded), in the given order;
     snippets decrypted only when the key is unlocked."""
     ids = [c.id for c in cases]

@@ -26,7 +26,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..cases.triage import InboxFilter, InboxRow, inbox_rows
-from ..keys.custody import Keyring, open_field
+from ..keys.custody import UnlockedKeyring, open_field
 from ..models import Case
 
 MAX_QUERY = 200
@@ -78,7 +78,13 @@ class SearchPage:
 
 
 def search(
-    session: Session, keyring: Keyring, flt: InboxFilter, query: str, *, page: int = 1, per_page: int = 50
+    session: Session,
+    keyring: UnlockedKeyring,
+    flt: InboxFilter,
+    query: str,
+    *,
+    page: int = 1,
+    per_page: int = 50,
 ) -> SearchPage:
     """Cases matching ``flt`` whose report matches ``query``, in inbox order
     (urgent first, then newest), one page (1-based).

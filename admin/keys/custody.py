@@ -4,7 +4,7 @@ and the console's data key.
 - Private keys live in ``DATA_DIR/private-keys/<recipient_id>-<key_id[:16]>.json``,
   each sealed under a passphrase (Argon2id + AES-256-GCM, see
   :func:`core.envelope.encrypt_private_key`).
-- Unlocking decrypts them into a :class:`Keyring` held by the process only:
+- Unlocking decrypts them into a :class:`UnlockedKeyring` held by the process only:
   never in the session cookie, the database or a file.
 - Opened content is stored under a random 32-byte *data key* (AES-256-GCM,
   NIST SP 800-38D) whose copies are HPKE-sealed (RFC 9180, X-Wing,
@@ -374,10 +374,10 @@ def public_key_file_text(data_dir: Path, key_id: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Keyring
+# The unlocked keyring
 
 
-class Keyring:
+class UnlockedKeyring:
     """The unlocked private keys and data key of this process.
 
     Locks itself after ``idle_timeout`` seconds without use (0: never).
@@ -448,7 +448,7 @@ class Keyring:
             return self._data_key
 
 
-def unlock(keyring: Keyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
+def unlock(keyring: UnlockedKeyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
     """Open every private key file that ``passphrase`` opens, then open (or,
     on first use, create) the data key, and load both into ``keyring``.
 

@@ -102,7 +102,7 @@ from ..errors import (
     SyncNotConfiguredError,
     SyncStoppedError,
 )
-from ..keys.custody import FieldSealer, Keyring, open_field
+from ..keys.custody import FieldSealer, UnlockedKeyring, open_field
 from ..keys.roster import Pins, UnpinnedKeyError, check_header_keys
 from ..models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
@@ -680,7 +680,7 @@ class SyncProgress:
 
 def sync(
     db: Database,
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     data_dir: Path,
     client: IntakeClient,
     page_size: int = MAX_PAGE_SIZE,
@@ -837,7 +837,7 @@ class _Watch:
     at once (the sync's thread then raises the reason: :meth:`raise_reason`)."""
 
     def __init__(
-        self, keyring: Keyring, stop: threading.Event | None, deadline: float, client: IntakeClient
+        self, keyring: UnlockedKeyring, stop: threading.Event | None, deadline: float, client: IntakeClient
     ) -> None:
         self._keyring = keyring
         self._stop = stop
@@ -1101,7 +1101,7 @@ def _ingest_page(
     items: Sequence[Mapping[str, Any]],
     cursor: int,
     known: set[str],
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     keys: Sequence[RecipientPrivateKey],
     sealer: FieldSealer,
     client: IntakeClient,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from admin.errors import DataKeyError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.keys.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
+from admin.keys.custody import NONCE_SIZE, FieldSealer, UnlockedKeyring, open_field, seal_field
 from admin.models import DataKeyWrap
 from core.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
 
@@ -131,7 +131,7 @@ def test_reviewer_cannot_unlock_but_can_lock(
 
 def test_data_key_created_once_and_reopened(app: Flask, org_key: RecipientPrivateKey) -> None:
     unlock(app)
-    keyring: Keyring = app.extensions[KEYRING_EXTENSION]
+    keyring: UnlockedKeyring = app.extensions[KEYRING_EXTENSION]
     first = keyring.data_key()
     sealed = seal_field(first, "ab" * 16, "report", b"some bytes")
     keyring.lock()
@@ -170,7 +170,7 @@ def test_field_sealer_nonces_are_fresh_across_blocks_and_fields_open() -> None:
 
 def test_keyring_idle_lock() -> None:
     now = [1000.0]
-    keyring = Keyring(idle_timeout=60, clock=lambda: now[0])
+    keyring = UnlockedKeyring(idle_timeout=60, clock=lambda: now[0])
     key = RecipientPrivateKey.generate()
     keyring.load([key], b"k" * 32)
     now[0] += 59
