@@ -225,7 +225,7 @@ def bench_inbox(m: int) -> None:
                         "urgent": i % 97 == 0,
                         "header": b"",
                         "content_key_ct": b"",
-                        "report_ct": custody.seal_field(data_key, eid, "report", report),
+                        "report_ct": custody.encrypt_field(data_key, eid, "report", report),
                     }
                 )
                 if len(rows) == 5000:

@@ -8,8 +8,8 @@ Storage decisions:
   with indexes (100,000 cases) and briefings count the codes. They are
   codes and reviewer labels, never text a reporter wrote. Accepted: a
   stolen console database shows each case's codes (not its story).
-- Internal notes are free text about a person, so they are sealed under the
-  data key like the report (:func:`admin.keys.custody.seal_field`, bound to the
+- Internal notes are free text about a person, so they are encrypted under the
+  data key like the report (:func:`admin.keys.custody.encrypt_field`, bound to the
   envelope id and ``note/<uid>``) and readable only while the key is
   unlocked.
 - The reviewer's coding (:class:`Coding`) is separate from what the
@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .. import taxonomy
-from ..keys.custody import UnlockedKeyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import (
     DISPOSITIONS,
     Case,
@@ -159,7 +159,7 @@ def add_note(session: Session, case: Case, keyring: UnlockedKeyring, author: Use
         case_id=case.id,
         author_id=author.id,
         day=_today(),
-        body_ct=seal_field(keyring.data_key(), case.envelope_id, f"note/{uid}", body.encode("utf-8")),
+        body_ct=encrypt_field(keyring.data_key(), case.envelope_id, f"note/{uid}", body.encode("utf-8")),
     )
     session.add(note)
     return note
@@ -189,7 +189,7 @@ def sealed_texts(
     texts: list[tuple[str, date, str, str]] = []
     for row, email in rows:
         kept = cast(CaseNote | CaseReply, row)  # a row of ``model``
-        text = open_field(data_key, case.envelope_id, f"{field}/{kept.uid}", kept.body_ct).decode("utf-8")
+        text = decrypt_field(data_key, case.envelope_id, f"{field}/{kept.uid}", kept.body_ct).decode("utf-8")
         texts.append((kept.uid, kept.day, email or "", text))
     return texts
 
@@ -423,7 +423,7 @@ def inbox_rows(session: Session, keyring: UnlockedKeyring, cases: Sequence[Case]
     for case in cases:
         snippet: str | None = None
         if data_key is not None:
-            report = json.loads(open_field(data_key, case.envelope_id, "report", case.report_ct))
+            report = json.loads(decrypt_field(data_key, case.envelope_id, "report", case.report_ct))
             narrative = report.get("narrative") if isinstance(report, dict) else None
             text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
             snippet = text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"

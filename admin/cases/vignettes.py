@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..briefing.build import Vignette
-from ..keys.custody import UnlockedKeyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import Case, CaseVignette, User
 from .service import open_case
 
@@ -96,7 +96,7 @@ def save(
         session.add(row)
     row.rev = (row.rev or 0) + 1
     payload = json.dumps({"en": text.en, "fr": text.fr}, ensure_ascii=False).encode("utf-8")
-    row.body_ct = seal_field(data_key, case.envelope_id, _field(row.rev), payload)
+    row.body_ct = encrypt_field(data_key, case.envelope_id, _field(row.rev), payload)
     row.written_by = author.id
     row.written_day = _today()
     session.flush()
@@ -104,7 +104,7 @@ def save(
 
 
 def _open(row: CaseVignette, case: Case, data_key: bytes) -> VignetteText:
-    doc = json.loads(open_field(data_key, case.envelope_id, _field(row.rev), row.body_ct))
+    doc = json.loads(decrypt_field(data_key, case.envelope_id, _field(row.rev), row.body_ct))
     return VignetteText(str(doc.get("en") or ""), str(doc.get("fr") or ""))
 
 

@@ -523,7 +523,7 @@ def _field_aad(envelope_id: str, field: str) -> bytes:
     return _LABEL + b"field\x00" + envelope_id.encode("ascii") + b"\x00" + field.encode("ascii")
 
 
-def seal_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
+def encrypt_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
     """AES-256-GCM under the data key with a random 96-bit nonce; the
     associated data binds the envelope id and field name, so a value cannot
     be moved to another case or column. Returns nonce || ciphertext."""
@@ -531,17 +531,17 @@ def seal_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) 
     return nonce + AESGCM(data_key).encrypt(nonce, plaintext, _field_aad(envelope_id, field))
 
 
-class FieldSealer:
-    """:func:`seal_field` for many values under one data key, as a sync
-    seals two or more per envelope: one AES-256-GCM context, and the random
+class FieldEncryptor:
+    """:func:`encrypt_field` for many values under one data key, as a sync
+    encrypts two or more per envelope: one AES-256-GCM context, and the random
     96-bit nonces read from the operating system's CSPRNG (``os.urandom``)
     ``block`` at a time rather than one system call each. Each nonce is
     a distinct slice of that output, used once; the output is the same
-    format as :func:`seal_field` (nonce || ciphertext) and opens with
-    :func:`open_field`.
+    format as :func:`encrypt_field` (nonce || ciphertext) and decrypts with
+    :func:`decrypt_field`.
 
     Why blocks: ``os.urandom`` releases the interpreter lock, and while a
-    sync's download thread is busy each release can cost the sealing
+    sync's download thread is busy each release can cost the encrypting
     thread a wait for the lock (bench/console.py). Not for use from
     several threads at once.
 
@@ -556,9 +556,9 @@ class FieldSealer:
         self._pool = b""
         self._at = 0
 
-    def seal(self, envelope_id: str, field: str, plaintext: bytes) -> bytes:
-        """Seal ``plaintext`` as field ``field`` of case ``envelope_id``
-        (as :func:`seal_field`)."""
+    def encrypt(self, envelope_id: str, field: str, plaintext: bytes) -> bytes:
+        """Encrypt ``plaintext`` as field ``field`` of case ``envelope_id``
+        (as :func:`encrypt_field`)."""
         if self._at == len(self._pool):
             self._pool, self._at = os.urandom(self._block), 0
         nonce = self._pool[self._at : self._at + NONCE_SIZE]
@@ -566,16 +566,16 @@ class FieldSealer:
         return nonce + self._aead.encrypt(nonce, plaintext, _field_aad(envelope_id, field))
 
 
-def open_field(data_key: bytes, envelope_id: str, field: str, sealed: bytes) -> bytes:
-    """Reverse of :func:`seal_field`.
+def decrypt_field(data_key: bytes, envelope_id: str, field: str, ciphertext: bytes) -> bytes:
+    """Reverse of :func:`encrypt_field`.
 
     Raises:
         DataKeyError: the value does not authenticate (changed, moved, or
-            sealed under another data key).
+            encrypted under another data key).
     """
     try:
         return AESGCM(data_key).decrypt(
-            sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], _field_aad(envelope_id, field)
+            ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:], _field_aad(envelope_id, field)
         )
     except InvalidTag as exc:
         raise DataKeyError(f"stored field {field!r} of case {envelope_id} does not authenticate") from exc

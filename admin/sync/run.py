@@ -102,7 +102,7 @@ from ..errors import (
     SyncNotConfiguredError,
     SyncStoppedError,
 )
-from ..keys.custody import FieldSealer, UnlockedKeyring, open_field
+from ..keys.custody import FieldEncryptor, UnlockedKeyring, decrypt_field
 from ..keys.roster import Pins, UnpinnedKeyError, check_header_keys
 from ..models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
@@ -724,8 +724,8 @@ def sync(
     """
     limits = limits or SyncLimits()
     keys = keyring.private_keys()
-    sealer = FieldSealer(keyring.data_key())
-    conversations = Conversations(db, keyring.data_key(), sealer)
+    encryptor = FieldEncryptor(keyring.data_key())
+    conversations = Conversations(db, keyring.data_key(), encryptor)
     try:
         with db.session() as session:
             pins = Pins.load(session, data_dir)
@@ -798,7 +798,7 @@ def sync(
                     known,
                     keyring,
                     keys,
-                    sealer,
+                    encryptor,
                     client,
                     blobs,
                     store,
@@ -1103,7 +1103,7 @@ def _ingest_page(
     known: set[str],
     keyring: UnlockedKeyring,
     keys: Sequence[RecipientPrivateKey],
-    sealer: FieldSealer,
+    encryptor: FieldEncryptor,
     client: IntakeClient,
     blobs: Path,
     commit: Callable[[_Batch], None],
@@ -1136,7 +1136,7 @@ def _ingest_page(
                 continue
             row: CaseRow | QuarantineRow
             try:
-                row = _open_item(item, seq, keys, sealer, client, blobs, bounds, pins)
+                row = _open_item(item, seq, keys, encryptor, client, blobs, bounds, pins)
                 if conversations is not None:
                     conversations.check(row)
             except ConsoleError:
@@ -1365,7 +1365,7 @@ def _open_item(
     item: Mapping[str, Any],
     seq: int,
     keys: Sequence[RecipientPrivateKey],
-    sealer: FieldSealer,
+    encryptor: FieldEncryptor,
     client: IntakeClient,
     blobs: Path,
     bounds: _Bounds,
@@ -1443,7 +1443,7 @@ def _open_item(
                 position=index,
                 ciphertext_size=slot.ciphertext_size,
                 blob=name,
-                meta_ct=sealer.seal(envelope_id, f"attachment/{index}", _json(meta_doc)),
+                meta_ct=encryptor.encrypt(envelope_id, f"attachment/{index}", _json(meta_doc)),
             )
         )
     return CaseRow(
@@ -1455,8 +1455,8 @@ def _open_item(
         consent_statistics=_consented(inner["report"], "statistics"),
         consent_quote=_consented(inner["report"], "quote"),
         header=header_raw,
-        content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
-        report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
+        content_key_ct=encryptor.encrypt(envelope_id, "content-key", content_key),
+        report_ct=encryptor.encrypt(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
         auth=auth,
     )
@@ -1481,10 +1481,10 @@ class Conversations:
     A report's auth key is read from its case (sealed under the data key)
     or from this sync's own earlier rows, and kept for the sync only."""
 
-    def __init__(self, db: Database, data_key: bytes, sealer: FieldSealer) -> None:
+    def __init__(self, db: Database, data_key: bytes, encryptor: FieldEncryptor) -> None:
         self._db = db
         self._data_key = data_key
-        self._sealer = sealer
+        self._encryptor = encryptor
         # envelope id -> auth key (v2), None (a v1 report), absent: unknown.
         self._keys: dict[str, bytes | None] = {}
 
@@ -1497,7 +1497,8 @@ class Conversations:
             ).first()
         if found is None:
             return False, None
-        key = open_field(self._data_key, envelope_id, "auth-key", found[1]) if found[1] is not None else None
+        stored = found[1]
+        key = None if stored is None else decrypt_field(self._data_key, envelope_id, "auth-key", stored)
         self._keys[envelope_id] = key
         return True, key
 
@@ -1522,7 +1523,7 @@ class Conversations:
                 raise ForgedFollowupError("a report carries a proof instead of its conversation key")
             key = auth.get("key") if auth is not None else None
             if key is not None:
-                row.auth_key_ct = self._sealer.seal(row.envelope_id, "auth-key", key)
+                row.auth_key_ct = self._encryptor.encrypt(row.envelope_id, "auth-key", key)
             self._keys[row.envelope_id] = key
             return
         if auth is not None and "proof" not in auth:
