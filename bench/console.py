@@ -251,7 +251,7 @@ def bench_inbox(m: int) -> None:
             user = accounts.create_user(
                 session, "bench@example.org", "bench password 123", "coordinator", CHEAP_ARGON2ID
             )
-            user.totp_secret_ct = accounts.seal_totp_secret(app.config["SECRET_KEY"], user.id, secret)
+            user.totp_secret_ct = accounts.encrypt_totp_secret(app.config["SECRET_KEY"], user.id, secret)
         client = app.test_client()
         client.post("/login", data={"email": "bench@example.org", "password": "bench password 123"})
         assert client.post("/login/totp", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
