@@ -88,8 +88,8 @@ DEFAULTS: dict[str, Any] = {
     # None: 50 MiB, and what fits MAX_CONTENT_LENGTH (core/limits.py).
     "MAX_FILE_SIZE": None,
     "MAX_TOTAL_FILE_SIZE": None,
-    # Where the "Leave this site" button goes (a page a family member
-    # glancing at the screen would think nothing of); empty: Wikipedia.
+    # Where "Leave quickly" goes: a neutral, common site that gives no
+    # hint of what was open before (empty: this one).
     "LEAVE_URL": "https://www.wikipedia.org/",
     # ALTCHA proof of work on the JavaScript path (intake/report/proofofwork.py):
     # on or off; PBKDF2 iterations per counter; the range the secret counter

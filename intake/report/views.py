@@ -79,7 +79,7 @@ def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
     values.setdefault("lang_code", g.get("lang_code") or best_language())
 
 
-#: Where "Leave quickly" goes (``LEAVE_URL`` overrides): a neutral,
+#: Where "Leave quickly" goes when ``LEAVE_URL`` is set empty: a neutral,
 #: common site that gives no hint of what was open before.
 DEFAULT_LEAVE_URL = "https://www.wikipedia.org/"
 #: Pages whose address is the same in every language (the language chooser
@@ -248,7 +248,7 @@ def from_own_page() -> bool:
     sent from a page of this very origin (``Sec-Fetch-Site: same-origin``,
     a header no page can set), which keeps what a reporter typed when only
     their session expired. True when CSRF checking is off (tests)."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+    if not current_app.config["WTF_CSRF_ENABLED"]:
         return True
     if request.headers.get("Sec-Fetch-Site") == "same-origin":
         return True
@@ -292,7 +292,7 @@ def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     return {
         "url": url_for("report.sealed"),
         # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
-        "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
+        "challenge_url": url_for("report.challenge") if current_app.config["ALTCHA"] else "",
         "day": today_utc().isoformat(),
         "chunk": current_app.config["CHUNK_SIZE"],
         "max_file": limits.max_file,
