@@ -30,7 +30,7 @@ from .alarms import service as alarms
 from .display import visible_controls
 from .extensions import DB_EXTENSION, KEYRING_EXTENSION, babel, csrf, db_session, keyring, login_manager
 from .i18n import http_error_message, language_tag, role_label, sealed_by_label, select_locale
-from .keys.custody import Keyring
+from .keys.custody import UnlockedKeyring
 from .models import Base, User
 from .sync.job import EXTENSION as SYNCJOB_EXTENSION
 from .sync.job import SyncJobs
@@ -66,16 +66,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # `flask --app admin` command: refuse to start without the
         # production settings (WebAuthn relying party, Secure cookies).
         settings.check_production(app.config)
-    # Login answers in no less than this many seconds, whatever happened
-    # (unknown e-mail, wrong password, locked account), so its timing does
-    # not tell which accounts exist. Above the Argon2id time of a login.
-    app.config.setdefault("LOGIN_TIME_FLOOR", 1.0)
 
     database = Database(app.config["DATABASE_URL"], MIGRATIONS, Base)
     database.init_app(app, DB_EXTENSION)
     if app.config["AUTO_MIGRATE"]:
         database.upgrade()
-    app.extensions[KEYRING_EXTENSION] = Keyring(idle_timeout=float(app.config["KEY_IDLE_TIMEOUT"]))
+    app.extensions[KEYRING_EXTENSION] = UnlockedKeyring(idle_timeout=float(app.config["KEY_IDLE_TIMEOUT"]))
     app.extensions[SYNCJOB_EXTENSION] = SyncJobs(app)
 
     csrf.init_app(app)
@@ -99,7 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_assets(app, ROOT / "static" / "admin", "auth.static")
     register_commands(app)
 
-    # Briefings (issue 6): blueprint and the `briefing` / `coded` commands.
+    # Briefings: blueprint and the `briefing` / `coded` commands.
     from .briefing.cli import register_briefing_commands
     from .briefing.views import bp as briefing_bp
 
@@ -115,8 +111,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     audit.init_app(app, database)
     app.register_blueprint(audit_bp)
 
-    # Issue 5 item 9: interview mode. Its request class holds uploads in
-    # memory and lets the interview form (only) post files.
+    # Interview mode (a report taken on someone's behalf). Its request
+    # class holds uploads in memory and lets the interview form (only)
+    # post files.
     from .interview.views import InterviewRequest
     from .interview.views import bp as interview_bp
 

@@ -237,7 +237,7 @@ def sync_command(rescan: bool) -> None:
     finally:
         lock_after_command()
     click.echo(str(result))
-    if current_app.config.get("INTAKE_CHECK_ON_SYNC", True):
+    if current_app.config["INTAKE_CHECK_ON_SYNC"]:
         differences, failure = check_intake_now()
         if failure is not None:
             click.echo(f"intake check: {failure}", err=True)

@@ -1,4 +1,5 @@
-"""Settings of the console.
+"""Settings of the console, loaded by the loader both apps share
+(:func:`core.settings.load_settings`); every one is in docs/settings.md.
 
 Order (later wins): :data:`DEFAULTS`, ``instance/admin.cfg`` (optional),
 ``ADMIN_*`` environment variables (``ADMIN_DATA_DIR`` → ``DATA_DIR``; values
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from core.settings import load_settings
+
 DEFAULTS: dict[str, Any] = {
     # Everything the console keeps: database, private keys, blobs, secret key.
     "DATA_DIR": "data/admin",
@@ -25,11 +28,14 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     # Default: generated into DATA_DIR/secret_key (mode 0600) on first start.
     "SECRET_KEY": None,
+    # Run the database migrations when the app starts.
     "AUTO_MIGRATE": True,
     # Reviewer API of the intake.
     "INTAKE_URL": None,
     "INTAKE_TOKEN": None,
+    # Seconds to connect to the intake and between bytes of its answers.
     "INTAKE_TIMEOUT": 30,
+    # Envelopes the console asks the intake for in one page of a sync.
     "SYNC_PAGE_SIZE": 500,
     # What one sync may cost (admin/sync/run.py, SyncLimits): bytes one envelope
     # may declare (larger: quarantined, not downloaded; at most half of
@@ -37,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_MAX_ENVELOPE_BYTES": 256 * 1024 * 1024,
     "SYNC_MAX_BYTES": 4 * 1024 * 1024 * 1024,
     "SYNC_DEADLINE": 1800,
+    # Seconds one page of the intake's reviewer API may take to arrive in
+    # full, however slowly it trickles (admin/sync/run.py).
+    "INTAKE_PAGE_DEADLINE": 600,
+    # The intake's address reporters use (https or onion), shown on an
+    # interview's receipt page as where to check it; None: not shown.
+    "INTAKE_PUBLIC_URL": None,
     # The watch from the trusted side (admin/sync/watch.py, `intake check`): the
     # address reporters use (None: INTAKE_URL), an optional proxy such as
     # Tor ("socks5h://127.0.0.1:9050", needs the [tor] extra), and whether
@@ -52,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2ID": None,
     # Seconds without use after which the unlocked key locks itself (0: never).
     "KEY_IDLE_TIMEOUT": 900,
+    # Cases one inbox page lists.
     "CASES_PER_PAGE": 50,
     # True only for a console on http://127.0.0.1 (the demo, development):
     # without it (and without TESTING) the console refuses to start unless
@@ -60,10 +73,12 @@ DEFAULTS: dict[str, Any] = {
     # None: Secure unless TESTING. Set False only for plain http on 127.0.0.1
     # (with DEVELOPMENT): in production it must stay Secure.
     "SESSION_COOKIE_SECURE": None,
+    # The session cookie: no script reads it, no other site sends it.
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
     "SESSION_COOKIE_NAME": "tnr_console_session",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+    # The console's language when the browser asks for none we have.
     "BABEL_DEFAULT_LOCALE": "en",
     # The console's catalogs (fr, zh_Hant; admin/i18n.py), ";"-separated, a
     # later one winning: the reporter pages' first, for the labels of the
@@ -72,7 +87,18 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_TRANSLATION_DIRECTORIES": ";".join(
         str(Path(__file__).resolve().parent.parent / app / "translations") for app in ("intake", "admin")
     ),
-    # --- console issue: login, second factor, audit ---
+    # Seconds of Strict-Transport-Security on the console (0: none).
+    "HSTS_MAX_AGE": 0,
+    # Login answers take at least this many seconds, whatever happened, so
+    # their timing does not tell which accounts exist (above one Argon2id).
+    "LOGIN_TIME_FLOOR": 1.0,
+    # Smallest count a briefing table prints (its k) unless the form asks
+    # for another; cells below it are suppressed.
+    "BRIEFING_MIN_CELL": 5,
+    # Bytes one interview form post may have, files included; None: 64 MiB
+    # (admin/interview/views.py).
+    "INTERVIEW_MAX_CONTENT_LENGTH": None,
+    # --- login, second factor, audit ---
     # Seconds a logged-in session may stay unused, and may last at most.
     "SESSION_IDLE_TIMEOUT": 30 * 60,
     "SESSION_ABSOLUTE_LIFETIME": 8 * 3600,
@@ -91,13 +117,14 @@ DEFAULTS: dict[str, Any] = {
     # or TESTING, and then taken from the request's host.
     "WEBAUTHN_RP_ID": None,
     "WEBAUTHN_ORIGIN": None,
+    # The console's name on security keys and in authenticator apps.
     "WEBAUTHN_RP_NAME": "TNR Intake console",
     "TOTP_ISSUER": "TNR Intake console",
     # Form posts only (no uploads but the interview form, admin/interview/views.py):
     # 1 MiB holds the longest note or reply even in Chinese, which a form post
     # percent-encodes at 9 bytes a character.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    # --- issue 5: replies ---
+    # --- replies ---
     # The name a reporter sees on a reply ("From …"), in the report's
     # language (a language tag of the form → name; "en" is the fallback),
     # or one name for all. Set it to the organization's public name.
@@ -107,11 +134,11 @@ DEFAULTS: dict[str, Any] = {
         "zh-Hant": "聯盟審閱人員",
         "zh-Hans": "联盟审阅人员",
     },
-    # --- issue 5: retention ---
+    # --- retention ---
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.
     "RETENTION_DAYS_CLOSED": 365,
-    # --- issue 5: the daily digest (`flask --app admin digest`, admin/operations/digest.py).
+    # --- the daily digest (`flask --app admin digest`, admin/operations/digest.py).
     # No host: the digest is off. STARTTLS is required unless set false.
     "SMTP_HOST": None,
     "SMTP_PORT": 587,
@@ -136,11 +163,7 @@ SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 def load(app: Flask, config: Any = None) -> None:
     """Fill ``app.config`` in the documented order, then derive what was
     left unset (data dir, database URL, secret key, cookie security)."""
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("admin.cfg", silent=True)
-    app.config.from_prefixed_env("ADMIN")
-    if config:
-        app.config.from_mapping(config)
+    load_settings(app, "ADMIN", DEFAULTS, config)
     finish(app)
 
 

@@ -53,7 +53,9 @@ class SyncLimitError(ConsoleError):
 
 
 class SyncBusyError(ConsoleError):
-    """Another process (the web console or a timer's command) is syncing."""
+    """A sync cannot go on now: another process (the web console or a
+    timer's command) holds ``DATA_DIR/sync.lock``, or the database stayed
+    busy while an envelope was stored. Syncing again later is safe."""
 
 
 class SyncNotConfiguredError(ConsoleError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database, request_session
 
-from .keys.custody import Keyring
+from .keys.custody import UnlockedKeyring
 
 DB_EXTENSION = "admin_db"
 KEYRING_EXTENSION = "admin_keyring"
@@ -34,9 +34,9 @@ def db_session() -> Session:
     return request_session(DB_EXTENSION)
 
 
-def keyring() -> Keyring:
-    """The current app's in-memory :class:`~admin.keys.custody.Keyring`."""
-    return cast(Keyring, current_app.extensions[KEYRING_EXTENSION])
+def keyring() -> UnlockedKeyring:
+    """The current app's in-memory :class:`~admin.keys.custody.UnlockedKeyring`."""
+    return cast(UnlockedKeyring, current_app.extensions[KEYRING_EXTENSION])
 
 
 def data_dir() -> Path:

@@ -129,7 +129,7 @@ class AssignForm(FlaskForm):  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------
-# Issue 5: links between cases, briefing vignettes.
+# Links between cases, briefing vignettes.
 
 
 class LinkForm(FlaskForm):  # type: ignore[misc]

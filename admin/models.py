@@ -44,8 +44,6 @@ class Role(enum.StrEnum):
 
 
 ROLES = tuple(r.value for r in Role)
-#: Roles allowed to unlock the organization key with its passphrase.
-UNLOCK_ROLES = frozenset({Role.COORDINATOR.value, Role.ADMIN.value})
 
 
 class User(Base):
@@ -157,7 +155,7 @@ class Case(Base):
     # A follow-up whose proof verified under its report's auth key at sync;
     # False for a follow-up of an older report ("not authenticated").
     followup_verified: Mapped[bool] = mapped_column(default=False, server_default="0")
-    # --- retention (issue 5): the day the case was last set to "closed"
+    # --- retention: the day the case was last set to "closed"
     # (None while it is not closed); purge counts RETENTION_DAYS_CLOSED from it.
     closed_day: Mapped[date | None] = mapped_column(Date, default=None)
 
@@ -209,8 +207,8 @@ class SyncState(Base):
 
 
 # ==========================================================================
-# Console issue (issue 5): sessions, second factors, audit, triage.
-# Owner: console engineer. Migration: 0003_console_triage.
+# Console: sessions, second factors, audit, triage (migration
+# 0003_console_triage).
 
 
 class Disposition(enum.StrEnum):
@@ -392,7 +390,7 @@ class PurgedEnvelope(Base):
 
 
 class LinkKind(enum.StrEnum):
-    """How two cases are linked (issue 5). ``duplicate``: the case is a
+    """How two cases are linked. ``duplicate``: the case is a
     duplicate of the other (same incident reported again); ``related``:
     a connection worth seeing (same perpetrator, same event), counted apart."""
 
@@ -425,7 +423,7 @@ class CaseLink(Base):
 
 
 class CaseVignette(Base):
-    """A short anonymized account a reviewer wrote for briefings (issue 5),
+    """A short anonymized account a reviewer wrote for briefings,
     one per case. The text (JSON ``{"en", "fr"}``) is AES-256-GCM under the
     data key, bound to the envelope id and ``vignette/<rev>``; every edit
     bumps ``rev``. A coordinator's release names the revision it confirmed
@@ -451,7 +449,7 @@ class CaseVignette(Base):
 
 
 # --------------------------------------------------------------------------
-# Briefings (issue 6): coded records. Only reviewers' coding, never report
+# Briefings: coded records. Only reviewers' coding, never report
 # text; a later coding UI writes the same rows. See docs/briefings.md.
 
 

@@ -1,11 +1,10 @@
-"""The TNR coding scheme's codes as the console stores them
-(``shared/TAXONOMY.md``).
+"""The console's labels for the TNR coding scheme (``shared/TAXONOMY.md``).
 
-Codes are stable; labels are for display and translate. Briefings count
-codes. Reviewer-facing labels are the short English ones (French and
-Chinese labels live in the catalogs).
-The codes are those of :mod:`admin.briefing.codes` (a test holds the two
-equal), so a reviewer's coding feeds briefings as it is.
+The codes are those of :mod:`core.schema.codes`, the one list the form,
+the console and briefings share (a test holds these tables to exactly
+those codes), so a reviewer's coding feeds briefings as it is. Codes are
+stable; labels are for display and translate. Reviewer-facing labels are
+the short English ones (French and Chinese labels live in the catalogs).
 """
 
 from __future__ import annotations
@@ -13,24 +12,31 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-#: Tactic code -> (family, short label).
+from core.schema import codes
+
+#: Tactic code -> short label.
+TACTIC_LABELS: dict[str, str] = {
+    "T01": _l("Physical assault"),
+    "T02": _l("Abduction"),
+    "T03": _l("Coerced return"),
+    "T04": _l("Coercion by proxy"),
+    "T05": _l("Direct threats"),
+    "T06": _l("Surveillance"),
+    "T07": _l("Online harassment"),
+    "T08": _l("Doxxing"),
+    "T09": _l("Hacking"),
+    "T10": _l("Bounties and lawfare"),
+    "T11": _l("Interpol or extradition abuse"),
+    "T12": _l("Document controls"),
+    "T13": _l("Coerced informing"),
+    "T14": _l("Pressure through institutions"),
+    "T15": _l("Economic pressure"),
+    "T99": lazy_pgettext("tactic", "Other"),
+}
+#: Tactic code -> (family, short label), in code order; families are those
+#: of :data:`core.schema.codes.TACTIC_FAMILY`.
 TACTICS: dict[str, tuple[str, str]] = {
-    "T01": ("direct", _l("Physical assault")),
-    "T02": ("direct", _l("Abduction")),
-    "T03": ("mobility", _l("Coerced return")),
-    "T04": ("distance", _l("Coercion by proxy")),
-    "T05": ("distance", _l("Direct threats")),
-    "T06": ("distance", _l("Surveillance")),
-    "T07": ("distance", _l("Online harassment")),
-    "T08": ("distance", _l("Doxxing")),
-    "T09": ("distance", _l("Hacking")),
-    "T10": ("co-opting", _l("Bounties and lawfare")),
-    "T11": ("co-opting", _l("Interpol or extradition abuse")),
-    "T12": ("mobility", _l("Document controls")),
-    "T13": ("distance", _l("Coerced informing")),
-    "T14": ("distance", _l("Pressure through institutions")),
-    "T15": ("distance", _l("Economic pressure")),
-    "T99": ("other", lazy_pgettext("tactic", "Other")),
+    code: (codes.TACTIC_FAMILY[code], TACTIC_LABELS[code]) for code in codes.TACTICS
 }
 
 #: Community code -> label (multi-select, optional).

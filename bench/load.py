@@ -1,4 +1,4 @@
-"""Load benchmark of the intake (issue 7, item 4).
+"""Load benchmark of the intake: reports a second it stores, lost, 5xx.
 
 Starts, on 127.0.0.1, the intake under gunicorn (the repository's
 gunicorn.conf.py, 2 workers) and a bare Flask + SQLAlchemy endpoint

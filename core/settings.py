@@ -1,5 +1,7 @@
-"""Settings shared by both apps' factories: layered loading and the secrets
-each app generates once into its data folder."""
+"""Settings shared by both apps' factories: the one loader (each app passes
+its prefix, ``INTAKE`` or ``ADMIN``, and its ``DEFAULTS``, every key of
+which is in docs/settings.md) and the secrets each app generates once into
+its data folder."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from flask import Flask
 def load_settings(
     app: Flask, prefix: str, defaults: Mapping[str, Any], config: Mapping[str, Any] | None
 ) -> None:
-    """Fill ``app.config``: ``defaults``, then ``<instance>/<app>.cfg`` if
+    """Fill ``app.config``: ``defaults``, then ``<instance>/<app.name>.cfg`` if
     present, then ``<PREFIX>_*`` environment variables (values parsed as JSON
     where they parse, per :meth:`flask.Config.from_prefixed_env`), then
     ``config``."""

@@ -1,4 +1,4 @@
-"""Constant-time comparison and response-time floors (issue 7, item 7).
+"""Constant-time comparison and response-time floors.
 
 Two tools against an adversary who times responses:
 
@@ -11,9 +11,9 @@ Two tools against an adversary who times responses:
   :func:`time_floor` around a block, or :func:`pad_endpoints` to give whole
   views a floor without touching them.
 
-The receipt check (follow-up, a later issue) should use both::
+A check of a secret that may not exist uses both::
 
-    with time_floor(current_app.config["RECEIPT_TIME_FLOOR"]):
+    with time_floor(FLOOR_SECONDS):
         row = find_receipt(session, secret, digits)   # keyed-hash lookup
         ok = row is not None and equal(row.receipt_hash, receipt_hash(secret, digits))
 

@@ -21,7 +21,7 @@ from core.timing import today_utc
 from core.uploads import InMemoryRequest
 from core.web import init_web
 
-from .keyring import Keyring
+from .keyring import PublicKeyring
 from .models import Base
 from .store import BlobStore, DatabaseBlobStore
 
@@ -30,14 +30,20 @@ __all__ = ["ConfigError", "create_app"]
 csrf = CSRFProtect()
 
 DEFAULTS: dict[str, Any] = {
+    # Everything the intake keeps: database, blobs, session and receipt keys.
     "DATA_DIR": os.path.abspath("data/intake"),
+    # The recipients' public key files (never a private key).
     "KEYS_DIR": str(ROOT / "keys"),
+    # Default: sqlite:///<DATA_DIR>/intake.db
     "DATABASE_URL": None,
+    # Run the database migrations when the app starts.
     "AUTO_MIGRATE": True,
     # Bounded because uploads are held in memory (see core/uploads.py).
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # Bytes of one non-file form field, and parts of one multipart post.
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
     "MAX_FORM_PARTS": 200,
+    # Bytes of plaintext per STREAM chunk when sealing (server and browser).
     "CHUNK_SIZE": 64 * 1024,
     # The reviewer API's pages stop at this many bytes of sealed header and
     # body (at least one envelope a page; intake/api/views.py).
@@ -48,14 +54,16 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a status page may add information after a receipt check;
     # past it, what was typed is kept through a new check.
     "FOLLOWUP_ACCESS_MAX_AGE": 3600,
+    # The session cookie (it carries only the CSRF token): no script reads
+    # it, no other site sends it; Secure only behind HTTPS alone (the onion
+    # site is plain HTTP, docs/deployment.md).
     "SESSION_COOKIE_SAMESITE": "Strict",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "s",
-    # Where attachment ciphertexts live: "files" (DATA_DIR/blobs) or
-    # "database" (rows next to the envelope). None: "database" on
-    # PostgreSQL, so several intake hosts can share one database, else
-    # "files". See intake/store.py.
+    # Where attachment ciphertexts live: "database" (rows committed with the
+    # envelope, so several intake hosts can share one database; None means
+    # this) or "files" (DATA_DIR/blobs, by choice only). See intake/store.py.
     "BLOB_STORE": None,
     # Seconds of Strict-Transport-Security (0: none; never on .onion).
     "HSTS_MAX_AGE": 0,
@@ -69,6 +77,52 @@ DEFAULTS: dict[str, Any] = {
     "FOLLOWUP_DAILY_BYTES": 256 * 1024 * 1024,
     # Seconds a receipt-check page's one-time token stays valid (no JS).
     "RECEIPT_CHECK_MAX_AGE": 3600,
+    # Default: generated into DATA_DIR/session.key on first start; set the
+    # same value on every host when there are several.
+    "SECRET_KEY": None,
+    # Key of receipt lookups; default: generated into DATA_DIR/receipt.key.
+    "RECEIPT_SECRET": None,
+    # Flask-WTF's CSRF check on every form (off only in tests and bench/).
+    "WTF_CSRF_ENABLED": True,
+    # Bytes of one file, and of all files of a report, before padding;
+    # None: 50 MiB, and what fits MAX_CONTENT_LENGTH (core/limits.py).
+    "MAX_FILE_SIZE": None,
+    "MAX_TOTAL_FILE_SIZE": None,
+    # Where "Leave quickly" goes: a neutral, common site that gives no
+    # hint of what was open before (empty: this one).
+    "LEAVE_URL": "https://www.wikipedia.org/",
+    # ALTCHA proof of work on the JavaScript path (intake/report/proofofwork.py):
+    # on or off; PBKDF2 iterations per counter; the range the secret counter
+    # is drawn from (the browser's work); seconds a challenge stays valid.
+    "ALTCHA": True,
+    "ALTCHA_COST": 1000,
+    "ALTCHA_COUNTER_MIN": 500,
+    "ALTCHA_COUNTER_MAX": 1500,
+    "ALTCHA_MAX_AGE": 2 * 3600,
+    # Report submissions per address and for everyone (intake/report/throttle.py):
+    # off only for capacity benchmarks (bench/load.py).
+    "SUBMISSION_THROTTLE": True,
+    # Submissions in a row, then seconds between further ones, per address
+    # and for everyone together (0 or None: these defaults).
+    "SUBMISSION_BURST": 10,
+    "SUBMISSION_INTERVAL": 60.0,
+    "SUBMISSION_GLOBAL_BURST": 200,
+    "SUBMISSION_GLOBAL_INTERVAL": 0.5,
+    # Follow-ups the same way, in buckets of their own.
+    "FOLLOWUP_BURST": 10,
+    "FOLLOWUP_INTERVAL": 60.0,
+    "FOLLOWUP_GLOBAL_BURST": 200,
+    "FOLLOWUP_GLOBAL_INTERVAL": 0.5,
+    # Receipt lookups the same way: a receipt cannot be guessed by brute force.
+    "RECEIPT_GUESS_BURST": 10,
+    "RECEIPT_GUESS_INTERVAL": 30.0,
+    "RECEIPT_GLOBAL_BURST": 300,
+    "RECEIPT_GLOBAL_INTERVAL": 0.2,
+    # Client addresses many reporters share (the Tor daemon, a local proxy):
+    # only the global buckets apply to them, never a per-address one.
+    "SHARED_CLIENT_ADDRESSES": ("127.0.0.1", "::1"),
+    # Test-only: offer the pseudo-locales that stretch the layout (core/i18n.py).
+    "PSEUDO_LOCALES": False,
 }
 
 
@@ -113,7 +167,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["RECEIPT_SECRET"] = str(app.config["RECEIPT_SECRET"]).encode("utf-8")
 
     try:
-        keyring = Keyring.load(Path(app.config["KEYS_DIR"]), today_utc())
+        keyring = PublicKeyring.load(Path(app.config["KEYS_DIR"]), today_utc())
     except KeyFileError as exc:
         raise ConfigError(f"intake: {exc}") from exc
     if not keyring.active:

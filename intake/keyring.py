@@ -13,8 +13,10 @@ from core.envelope import PublicKeyFile, RecipientPublicKey, load_key_directory
 
 
 @dataclass(frozen=True)
-class Keyring:
-    """Loaded public key files.
+class PublicKeyring:
+    """The recipients' public key files the intake loaded (the form seals
+    to their active keys). Not the console's ``admin.keys.custody.UnlockedKeyring``,
+    which holds private keys.
 
     Raises (from :meth:`load`):
         KeyFileError: no key, or a malformed or expired file (named).
@@ -23,7 +25,7 @@ class Keyring:
     files: tuple[PublicKeyFile, ...]
 
     @classmethod
-    def load(cls, directory: Path, today: date) -> Keyring:
+    def load(cls, directory: Path, today: date) -> PublicKeyring:
         """Load and check every ``*.json`` in ``directory``."""
         return cls(tuple(load_key_directory(directory, today)))
 
@@ -46,7 +48,7 @@ class Keyring:
         return [k.public_key for k in self.active]
 
 
-def current_keyring() -> Keyring:
+def current_keyring() -> PublicKeyring:
     """The running app's keyring."""
-    keyring: Keyring = current_app.extensions["intake.keyring"]
+    keyring: PublicKeyring = current_app.extensions["intake.keyring"]
     return keyring

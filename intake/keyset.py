@@ -16,10 +16,10 @@ from typing import Any
 from core.envelope.keys import b64encode
 from core.keyset import FORMAT, VERSION
 
-from .keyring import Keyring
+from .keyring import PublicKeyring
 
 
-def keyset_document(keyring: Keyring) -> dict[str, Any]:
+def keyset_document(keyring: PublicKeyring) -> dict[str, Any]:
     """The key set as served: ``{"format", "version", "keys": [...]}``."""
     return {
         "format": FORMAT,

@@ -40,7 +40,7 @@ class Envelope(Base):
     #: :func:`intake.store.store_envelope`): a second POST of the same form
     #: finds it and stores nothing. Unique; NULL when the client sent none.
     submission_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    #: Follow-ups (issue 4): the ``seq`` of the report this envelope adds
+    #: Follow-ups: the ``seq`` of the report this envelope adds
     #: to, when the reporter sent it with the report's receipt; NULL for a
     #: report. The sealed body says the same (``"follows"``, the report's
     #: envelope id), so a console can check the two agree

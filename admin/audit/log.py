@@ -99,7 +99,7 @@ class Action:
     #: An account chose its console language (detail: the locale, or "browser").
     ACCOUNT_LANGUAGE = "account.language"
     AUDIT_VIEW = "audit.view"
-    # Issue 5: rotation, retention, redacted copies, search.
+    # Key rotation, retention, redacted copies, search.
     KEY_GENERATE = "key.generate"
     KEY_RETIRE = "key.retire"
     KEY_PUBLIC_FILE = "key.public_file"

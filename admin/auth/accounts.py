@@ -224,7 +224,7 @@ _TOTP_LABEL = b"tnr-intake/console/v1/totp-secret"
 
 def _totp_key(secret_key: str) -> bytes:
     # The TOTP secret must be readable at login, while the organization key
-    # may be locked, so it cannot sit under the data key. It is sealed under
+    # may be locked, so it cannot sit under the data key. It is encrypted under
     # a key derived from the app's SECRET_KEY (a file apart from the
     # database), so a leaked database alone does not give the codes away.
     return HKDF(hashes.SHA256(), 32, salt=None, info=_TOTP_LABEL).derive(secret_key.encode("utf-8"))
@@ -240,18 +240,21 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
 
 
-def seal_totp_secret(secret_key: str, user_id: int, secret: str) -> bytes:
+def encrypt_totp_secret(secret_key: str, user_id: int, secret: str) -> bytes:
+    """A TOTP secret encrypted at rest for ``user_id``: AES-256-GCM under a
+    key derived from ``SECRET_KEY``, the account id bound in; nonce ||
+    ciphertext."""
     nonce = secrets.token_bytes(12)
     aad = _TOTP_LABEL + b"\x00" + str(user_id).encode("ascii")
     return nonce + AESGCM(_totp_key(secret_key)).encrypt(nonce, secret.encode("ascii"), aad)
 
 
-def open_sealed_totp_secret(secret_key: str, user_id: int, sealed: bytes) -> str | None:
-    """Open what :func:`seal_totp_secret` made for ``user_id``; None if it
-    does not authenticate (edited, or for another account)."""
+def decrypt_totp_secret(secret_key: str, user_id: int, ciphertext: bytes) -> str | None:
+    """Decrypt what :func:`encrypt_totp_secret` made for ``user_id``; None if
+    it does not authenticate (edited, or for another account)."""
     aad = _TOTP_LABEL + b"\x00" + str(user_id).encode("ascii")
     try:
-        return AESGCM(_totp_key(secret_key)).decrypt(sealed[:12], sealed[12:], aad).decode("ascii")
+        return AESGCM(_totp_key(secret_key)).decrypt(ciphertext[:12], ciphertext[12:], aad).decode("ascii")
     except (InvalidTag, UnicodeDecodeError, ValueError):
         return None
 
@@ -289,7 +292,7 @@ def enrol_totp(user: User, secret: str, code: str, secret_key: str, now: float |
     step = _matching_step(secret, code, 0, time.time() if now is None else now)
     if step is None:
         return False
-    user.totp_secret_ct = seal_totp_secret(secret_key, user.id, secret)
+    user.totp_secret_ct = encrypt_totp_secret(secret_key, user.id, secret)
     user.totp_last_step = step
     return True
 

@@ -318,11 +318,11 @@ def enrol_totp() -> Response | str:
     secret = None
     if isinstance(stored, str):
         with contextlib.suppress(ValueError):
-            secret = accounts.open_sealed_totp_secret(secret_key, user.id, base64.b64decode(stored))
+            secret = accounts.decrypt_totp_secret(secret_key, user.id, base64.b64decode(stored))
     if secret is None:
         secret = accounts.new_totp_secret()
         session[_ENROL_SECRET] = base64.b64encode(
-            accounts.seal_totp_secret(secret_key, user.id, secret)
+            accounts.encrypt_totp_secret(secret_key, user.id, secret)
         ).decode()
     form = TotpForm()
     if form.validate_on_submit():

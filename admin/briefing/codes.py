@@ -8,58 +8,21 @@ from __future__ import annotations
 
 import re
 
-#: Tactic code -> family code (TAXONOMY.md "Families"). T99 has no family and
-#: is counted under "other" so that every case falls under at least one family.
-TACTIC_FAMILY: dict[str, str] = {
-    "T01": "direct",
-    "T02": "direct",
-    "T03": "mobility",
-    "T04": "distance",
-    "T05": "distance",
-    "T06": "distance",
-    "T07": "distance",
-    "T08": "distance",
-    "T09": "distance",
-    "T10": "co-opting",
-    "T11": "co-opting",
-    "T12": "mobility",
-    "T13": "distance",
-    "T14": "distance",
-    "T15": "distance",
-    "T99": "other",
-}
-TACTICS = tuple(TACTIC_FAMILY)
-FAMILIES = ("direct", "co-opting", "mobility", "distance", "other")
+# The codes themselves are the one list of core/schema/codes.py (the form
+# and the console read the same); this module adds what only briefings use.
+from core.schema.codes import ATTRIBUTIONS as ATTRIBUTIONS
+from core.schema.codes import COMMUNITIES as COMMUNITIES
+from core.schema.codes import CONFIDENCES as CONFIDENCES
+from core.schema.codes import FAMILIES as FAMILIES
+from core.schema.codes import PROVINCES as PROVINCES
+from core.schema.codes import TACTIC_FAMILY as TACTIC_FAMILY
+from core.schema.codes import TACTICS as TACTICS
 
-COMMUNITIES = (
-    "uyghur",
-    "tibetan",
-    "hong_konger",
-    "taiwanese",
-    "falun_gong",
-    "democracy_activist",
-    "southern_mongolian",
-    "turkic",
-    "religious_minority",
-    "student",
-    "journalist",
-    "academic",
-    "lawyer",
-    "lgbtq",
-    "other",
-    "prefer_not",
-)
 #: A case coded with no community is counted under this code.
 NOT_STATED = "not_stated"
 #: Communities pooled because each has fewer than k cases.
 POOLED_COMMUNITIES = "pooled"
 
-#: ISO 3166-2:CA, plus the two "where" codes of TAXONOMY.md that are not provinces.
-PROVINCES = (
-    "CA-BC", "CA-AB", "CA-SK", "CA-MB", "CA-ON", "CA-QC",
-    "CA-NB", "CA-NS", "CA-PE", "CA-NL", "CA-YT", "CA-NT", "CA-NU",
-    "online", "abroad",
-)  # fmt: skip
 #: Province -> region, the coarser level small provinces are pooled into.
 REGION = {
     "CA-BC": "west",
@@ -79,8 +42,6 @@ REGION = {
     "abroad": "abroad",
 }
 
-ATTRIBUTIONS = ("A", "B", "C", "D", "E")
-CONFIDENCES = ("low", "medium", "high")
 #: Review statuses of the console (DESIGN.md "Triage"), snake_case.
 DISPOSITIONS = (
     "new", "in_review", "needs_information", "verified", "referred", "closed", "spam", "duplicate",

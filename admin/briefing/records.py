@@ -33,6 +33,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from core.schema.codes import COMMUNITY_ALIASES
+
 from ..errors import ConsoleError
 from ..models import CodedCase, CodedEnvelope
 from . import codes
@@ -56,16 +58,6 @@ CSV_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("person_ref", "consent_quote")
 VIGNETTE_COLUMNS = ("vignette_en", "vignette_fr")
-
-#: Codes other parts of the console spell differently (admin/taxonomy.py).
-COMMUNITY_ALIASES = {
-    "hongkonger": "hong_konger",
-    "falun-gong": "falun_gong",
-    "mainland-activist": "democracy_activist",
-    "southern-mongolian": "southern_mongolian",
-    "religious-minority": "religious_minority",
-    "undisclosed": "prefer_not",
-}
 
 
 class CodedRecordError(ConsoleError):

@@ -1,4 +1,4 @@
-"""Replies to reporters (issue 5 item 5, issue 4 item 5).
+"""Replies to reporters, written on the case page and read on the intake.
 
 A reviewer writes a reply on the case page; the console seals it to the
 reporter's reply public key (the report header's ``reply_key``, derived from
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.envelope import EnvelopeError, parse_header
 from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 
-from ..keys.custody import Keyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import Case, CaseReply, User
 from ..replytemplates.service import has_placeholder
 from ..sync.run import IntakeClient
@@ -75,7 +75,7 @@ def send_reply(
     session: Session,
     client: IntakeClient,
     case: Case,
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     author: User,
     text: str,
     sender: str,
@@ -113,7 +113,7 @@ def send_reply(
     # replies that verify. An older report has no such key: its reporter's
     # page marks the reply "not authenticated (older report)".
     auth_key = (
-        open_field(data_key, case.envelope_id, "auth-key", case.auth_key_ct)
+        decrypt_field(data_key, case.envelope_id, "auth-key", case.auth_key_ct)
         if case.auth_key_ct is not None
         else None
     )
@@ -127,13 +127,13 @@ def send_reply(
         author_id=author.id,
         day=today,
         reply_id=reply_id,
-        body_ct=seal_field(data_key, case.envelope_id, f"reply/{uid}", text.encode("utf-8")),
+        body_ct=encrypt_field(data_key, case.envelope_id, f"reply/{uid}", text.encode("utf-8")),
     )
     session.add(row)
     return row
 
 
-def replies_of(session: Session, case: Case, keyring: Keyring) -> list[SentReply]:
+def replies_of(session: Session, case: Case, keyring: UnlockedKeyring) -> list[SentReply]:
     """The replies sent on ``case``, oldest first, decrypted in memory.
 
     Raises:

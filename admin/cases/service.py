@@ -22,7 +22,7 @@ from core.envelope.format import TAG_SIZE
 
 from ..attachments.blobs import blob_dir, read_chunks, rechunk, unpad_and_verify
 from ..errors import CaseNotFoundError
-from ..keys.custody import Keyring, open_field
+from ..keys.custody import UnlockedKeyring, decrypt_field
 from ..models import Case
 
 SNIPPET_LENGTH = 80
@@ -80,7 +80,9 @@ def count_cases(session: Session) -> int:
     return session.scalar(select(func.count(Case.id))) or 0
 
 
-def list_cases(session: Session, keyring: Keyring, *, page: int = 1, per_page: int = 50) -> list[CaseSummary]:
+def list_cases(
+    session: Session, keyring: UnlockedKeyring, *, page: int = 1, per_page: int = 50
+) -> list[CaseSummary]:
     """One page (1-based) of cases, newest ``seq`` first. With the key
     unlocked each row carries the first characters of ``report["narrative"]``.
     """
@@ -123,7 +125,7 @@ def find_case(session: Session, ref: str) -> Case:
     return case
 
 
-def open_case(case: Case, keyring: Keyring) -> OpenedCase:
+def open_case(case: Case, keyring: UnlockedKeyring) -> OpenedCase:
     """Decrypt a case's report and attachment facts.
 
     Raises:
@@ -137,7 +139,7 @@ def open_case(case: Case, keyring: Keyring) -> OpenedCase:
 
 
 def open_attachment(
-    case: Case, position: int, keyring: Keyring, data_dir: Path
+    case: Case, position: int, keyring: UnlockedKeyring, data_dir: Path
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """An attachment's facts and an iterator of its decrypted bytes, read
     from the sealed blob chunk by chunk.
@@ -153,7 +155,7 @@ def open_attachment(
     if stored is None:
         raise CaseNotFoundError("no such attachment")
     info = _attachment_info(case, position, stored.meta_ct, data_key)
-    content_key = open_field(data_key, case.envelope_id, "content-key", case.content_key_ct)
+    content_key = decrypt_field(data_key, case.envelope_id, "content-key", case.content_key_ct)
     header = parse_header(case.header)
     slot = header.attachments[position]
     path = blob_dir(data_dir) / stored.blob
@@ -175,12 +177,12 @@ def _summary(case: Case, snippet: str | None) -> CaseSummary:
 
 
 def _report(case: Case, data_key: bytes) -> dict[str, Any]:
-    report = json.loads(open_field(data_key, case.envelope_id, "report", case.report_ct))
+    report = json.loads(decrypt_field(data_key, case.envelope_id, "report", case.report_ct))
     return report if isinstance(report, dict) else {}
 
 
 def _attachment_info(case: Case, position: int, meta_ct: bytes, data_key: bytes) -> AttachmentInfo:
-    meta = json.loads(open_field(data_key, case.envelope_id, f"attachment/{position}", meta_ct))
+    meta = json.loads(decrypt_field(data_key, case.envelope_id, f"attachment/{position}", meta_ct))
     return AttachmentInfo(
         position=position,
         name=str(meta["name"]),

@@ -8,8 +8,8 @@ Storage decisions:
   with indexes (100,000 cases) and briefings count the codes. They are
   codes and reviewer labels, never text a reporter wrote. Accepted: a
   stolen console database shows each case's codes (not its story).
-- Internal notes are free text about a person, so they are sealed under the
-  data key like the report (:func:`admin.keys.custody.seal_field`, bound to the
+- Internal notes are free text about a person, so they are encrypted under the
+  data key like the report (:func:`admin.keys.custody.encrypt_field`, bound to the
   envelope id and ``note/<uid>``) and readable only while the key is
   unlocked.
 - The reviewer's coding (:class:`Coding`) is separate from what the
@@ -30,7 +30,7 @@ from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .. import taxonomy
-from ..keys.custody import Keyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import (
     DISPOSITIONS,
     Case,
@@ -143,7 +143,7 @@ class Note:
     body: str
 
 
-def add_note(session: Session, case: Case, keyring: Keyring, author: User, body: str) -> CaseNote:
+def add_note(session: Session, case: Case, keyring: UnlockedKeyring, author: User, body: str) -> CaseNote:
     """Seal ``body`` under the data key and store it. The caller audits and
     commits.
 
@@ -159,14 +159,18 @@ def add_note(session: Session, case: Case, keyring: Keyring, author: User, body:
         case_id=case.id,
         author_id=author.id,
         day=_today(),
-        body_ct=seal_field(keyring.data_key(), case.envelope_id, f"note/{uid}", body.encode("utf-8")),
+        body_ct=encrypt_field(keyring.data_key(), case.envelope_id, f"note/{uid}", body.encode("utf-8")),
     )
     session.add(note)
     return note
 
 
 def sealed_texts(
-    session: Session, model: type[CaseNote] | type[CaseReply], case: Case, keyring: Keyring, field: str
+    session: Session,
+    model: type[CaseNote] | type[CaseReply],
+    case: Case,
+    keyring: UnlockedKeyring,
+    field: str,
 ) -> list[tuple[str, date, str, str]]:
     """A case's texts kept under the data key (internal notes, ``field``
     ``"note"``; the console's copies of replies, ``"reply"``), oldest first,
@@ -185,12 +189,12 @@ def sealed_texts(
     texts: list[tuple[str, date, str, str]] = []
     for row, email in rows:
         kept = cast(CaseNote | CaseReply, row)  # a row of ``model``
-        text = open_field(data_key, case.envelope_id, f"{field}/{kept.uid}", kept.body_ct).decode("utf-8")
+        text = decrypt_field(data_key, case.envelope_id, f"{field}/{kept.uid}", kept.body_ct).decode("utf-8")
         texts.append((kept.uid, kept.day, email or "", text))
     return texts
 
 
-def notes_of(session: Session, case: Case, keyring: Keyring) -> list[Note]:
+def notes_of(session: Session, case: Case, keyring: UnlockedKeyring) -> list[Note]:
     """The case's notes, oldest first, decrypted (in memory only).
 
     Raises:
@@ -307,49 +311,6 @@ def set_coding(session: Session, case: Case, coding: Coding, coder: User) -> Cod
     return coding
 
 
-@dataclass(frozen=True)
-class CodedRecord:
-    """What a briefing needs of one coded case, no free text: the shape the
-    briefing's ``coded_cases`` table is fed from. ``report_month`` is the
-    case's day generalized to the month."""
-
-    case_ref: str
-    incident_month: str | None
-    report_month: str
-    province: str | None
-    tactics: tuple[str, ...]
-    communities: tuple[str, ...]
-    attribution: str | None
-    confidence: str | None
-    disposition: str
-    coding_version: int
-
-
-def coded_records(session: Session) -> list[CodedRecord]:
-    """Every coded case as a :class:`CodedRecord`, by case id."""
-    rows = session.execute(
-        select(CaseCoding, Case.envelope_id, Case.day, Case.status)
-        .join(Case, Case.id == CaseCoding.case_id)
-        .options(selectinload(CaseCoding.tactics), selectinload(CaseCoding.communities))
-        .order_by(Case.id)
-    ).all()
-    return [
-        CodedRecord(
-            case_ref=envelope_id,
-            incident_month=coding.incident_month,
-            report_month=day.strftime("%Y-%m"),
-            province=coding.province,
-            tactics=tuple(t.code for t in coding.tactics),
-            communities=tuple(c.code for c in coding.communities),
-            attribution=coding.attribution,
-            confidence=coding.confidence,
-            disposition=status,
-            coding_version=coding.version,
-        )
-        for coding, envelope_id, day, status in rows
-    ]
-
-
 # --------------------------------------------------------------------------
 # The inbox
 
@@ -427,7 +388,7 @@ class InboxRow:
 
 
 def inbox_page(
-    session: Session, keyring: Keyring, flt: InboxFilter, *, page: int = 1, per_page: int = 50
+    session: Session, keyring: UnlockedKeyring, flt: InboxFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[InboxRow], int]:
     """One page (1-based) of cases matching ``flt``, urgent first, then
     newest ``seq``; and the number of matching cases. Each filter and the
@@ -443,7 +404,7 @@ def inbox_page(
     return inbox_rows(session, keyring, cases), total
 
 
-def inbox_rows(session: Session, keyring: Keyring, cases: Sequence[Case]) -> list[InboxRow]:
+def inbox_rows(session: Session, keyring: UnlockedKeyring, cases: Sequence[Case]) -> list[InboxRow]:
     """Inbox lines of ``cases`` (attachments loaded), in the given order;
     snippets decrypted only when the key is unlocked."""
     ids = [c.id for c in cases]
@@ -462,7 +423,7 @@ def inbox_rows(session: Session, keyring: Keyring, cases: Sequence[Case]) -> lis
     for case in cases:
         snippet: str | None = None
         if data_key is not None:
-            report = json.loads(open_field(data_key, case.envelope_id, "report", case.report_ct))
+            report = json.loads(decrypt_field(data_key, case.envelope_id, "report", case.report_ct))
             narrative = report.get("narrative") if isinstance(report, dict) else None
             text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
             snippet = text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"

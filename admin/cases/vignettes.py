@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..briefing.build import Vignette
-from ..keys.custody import Keyring, open_field, seal_field
+from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import Case, CaseVignette, User
 from .service import open_case
 
@@ -75,7 +75,9 @@ def _clean(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n").strip()
 
 
-def save(session: Session, case: Case, keyring: Keyring, author: User, en: str, fr: str) -> CaseVignette:
+def save(
+    session: Session, case: Case, keyring: UnlockedKeyring, author: User, en: str, fr: str
+) -> CaseVignette:
     """Write or replace the case's vignette (a new revision, not released).
     The caller audits and commits.
 
@@ -94,7 +96,7 @@ def save(session: Session, case: Case, keyring: Keyring, author: User, en: str, 
         session.add(row)
     row.rev = (row.rev or 0) + 1
     payload = json.dumps({"en": text.en, "fr": text.fr}, ensure_ascii=False).encode("utf-8")
-    row.body_ct = seal_field(data_key, case.envelope_id, _field(row.rev), payload)
+    row.body_ct = encrypt_field(data_key, case.envelope_id, _field(row.rev), payload)
     row.written_by = author.id
     row.written_day = _today()
     session.flush()
@@ -102,11 +104,11 @@ def save(session: Session, case: Case, keyring: Keyring, author: User, en: str, 
 
 
 def _open(row: CaseVignette, case: Case, data_key: bytes) -> VignetteText:
-    doc = json.loads(open_field(data_key, case.envelope_id, _field(row.rev), row.body_ct))
+    doc = json.loads(decrypt_field(data_key, case.envelope_id, _field(row.rev), row.body_ct))
     return VignetteText(str(doc.get("en") or ""), str(doc.get("fr") or ""))
 
 
-def state_of(session: Session, case: Case, keyring: Keyring) -> VignetteState | None:
+def state_of(session: Session, case: Case, keyring: UnlockedKeyring) -> VignetteState | None:
     """The case's vignette, decrypted when the key is unlocked; None if none.
 
     Raises:
@@ -131,7 +133,7 @@ def state_of(session: Session, case: Case, keyring: Keyring) -> VignetteState | 
     )
 
 
-def reporter_consents_to_quote(case: Case, keyring: Keyring) -> bool:
+def reporter_consents_to_quote(case: Case, keyring: UnlockedKeyring) -> bool:
     """Whether the sealed report says ``consent.quote`` is true (exactly
     ``true``: a follow-up, an old form or anything else is no).
 
@@ -142,7 +144,7 @@ def reporter_consents_to_quote(case: Case, keyring: Keyring) -> bool:
     return isinstance(consent, dict) and consent.get("quote") is True
 
 
-def release(session: Session, case: Case, keyring: Keyring, user: User, rev: int) -> CaseVignette:
+def release(session: Session, case: Case, keyring: UnlockedKeyring, user: User, rev: int) -> CaseVignette:
     """Confirm revision ``rev`` (the one the coordinator read) for release.
     The caller audits and commits.
 
@@ -180,7 +182,7 @@ def withdraw(session: Session, case: Case) -> CaseVignette:
     return row
 
 
-def released_vignettes(session: Session, keyring: Keyring) -> list[tuple[str, VignetteText]]:
+def released_vignettes(session: Session, keyring: UnlockedKeyring) -> list[tuple[str, VignetteText]]:
     """``(envelope id, text)`` of every released vignette whose report
     consents to quoting, by envelope id; decrypted in memory only.
 
@@ -201,7 +203,7 @@ def released_vignettes(session: Session, keyring: Keyring) -> list[tuple[str, Vi
     return out
 
 
-def for_briefing(session: Session, keyring: Keyring) -> list[tuple[str, Vignette]]:
+def for_briefing(session: Session, keyring: UnlockedKeyring) -> list[tuple[str, Vignette]]:
     """:func:`released_vignettes` in the shape :func:`admin.briefing.build.build`
     takes (an empty language is None: that report prints nothing)."""
     return [(e, Vignette(t.en or None, t.fr or None)) for e, t in released_vignettes(session, keyring)]

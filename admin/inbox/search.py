@@ -26,7 +26,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..cases.triage import InboxFilter, InboxRow, inbox_rows
-from ..keys.custody import Keyring, open_field
+from ..keys.custody import UnlockedKeyring, decrypt_field
 from ..models import Case
 
 MAX_QUERY = 200
@@ -78,7 +78,13 @@ class SearchPage:
 
 
 def search(
-    session: Session, keyring: Keyring, flt: InboxFilter, query: str, *, page: int = 1, per_page: int = 50
+    session: Session,
+    keyring: UnlockedKeyring,
+    flt: InboxFilter,
+    query: str,
+    *,
+    page: int = 1,
+    per_page: int = 50,
 ) -> SearchPage:
     """Cases matching ``flt`` whose report matches ``query``, in inbox order
     (urgent first, then newest), one page (1-based).
@@ -97,7 +103,7 @@ def search(
         candidates = flt.apply(columns).order_by(Case.urgent.desc(), Case.seq.desc(), Case.id.desc())
         for case_id, envelope_id, report_ct in session.execute(candidates.execution_options(yield_per=BATCH)):
             scanned += 1
-            report = json.loads(open_field(data_key, envelope_id, "report", report_ct))
+            report = json.loads(decrypt_field(data_key, envelope_id, "report", report_ct))
             if report_matches(report, terms):
                 matches.append(case_id)
     start = (max(1, page) - 1) * per_page

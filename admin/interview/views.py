@@ -47,7 +47,7 @@ from ..auth.guard import can, live
 from ..cases.reportview import INTERVIEW_FILED
 from ..errors import IntakeAuthError, IntakeError, SyncNotConfiguredError
 from ..extensions import data_dir, db_session, keyring
-from ..keys.custody import Keyring, key_states
+from ..keys.custody import UnlockedKeyring, key_states
 from ..permissions import Permission
 from ..sync.run import IntakeClient, client_from_config
 
@@ -182,7 +182,7 @@ class NoActiveKeyError(Exception):
     """The console knows no active public key of its organization."""
 
 
-def organization_keys(keys: Keyring) -> list[RecipientPublicKey]:
+def organization_keys(keys: UnlockedKeyring) -> list[RecipientPublicKey]:
     """The organization's active public keys, which an interview is sealed
     to: for each private key file, the console's copy of its public key file
     unless that says ``retired``; for a key without a copy (made before the

@@ -4,7 +4,7 @@ and the console's data key.
 - Private keys live in ``DATA_DIR/private-keys/<recipient_id>-<key_id[:16]>.json``,
   each sealed under a passphrase (Argon2id + AES-256-GCM, see
   :func:`core.envelope.encrypt_private_key`).
-- Unlocking decrypts them into a :class:`Keyring` held by the process only:
+- Unlocking decrypts them into a :class:`UnlockedKeyring` held by the process only:
   never in the session cookie, the database or a file.
 - Opened content is stored under a random 32-byte *data key* (AES-256-GCM,
   NIST SP 800-38D) whose copies are HPKE-sealed (RFC 9180, X-Wing,
@@ -374,10 +374,10 @@ def public_key_file_text(data_dir: Path, key_id: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Keyring
+# The unlocked keyring
 
 
-class Keyring:
+class UnlockedKeyring:
     """The unlocked private keys and data key of this process.
 
     Locks itself after ``idle_timeout`` seconds without use (0: never).
@@ -448,7 +448,7 @@ class Keyring:
             return self._data_key
 
 
-def unlock(keyring: Keyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
+def unlock(keyring: UnlockedKeyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
     """Open every private key file that ``passphrase`` opens, then open (or,
     on first use, create) the data key, and load both into ``keyring``.
 
@@ -523,7 +523,7 @@ def _field_aad(envelope_id: str, field: str) -> bytes:
     return _LABEL + b"field\x00" + envelope_id.encode("ascii") + b"\x00" + field.encode("ascii")
 
 
-def seal_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
+def encrypt_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
     """AES-256-GCM under the data key with a random 96-bit nonce; the
     associated data binds the envelope id and field name, so a value cannot
     be moved to another case or column. Returns nonce || ciphertext."""
@@ -531,17 +531,17 @@ def seal_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) 
     return nonce + AESGCM(data_key).encrypt(nonce, plaintext, _field_aad(envelope_id, field))
 
 
-class FieldSealer:
-    """:func:`seal_field` for many values under one data key, as a sync
-    seals two or more per envelope: one AES-256-GCM context, and the random
+class FieldEncryptor:
+    """:func:`encrypt_field` for many values under one data key, as a sync
+    encrypts two or more per envelope: one AES-256-GCM context, and the random
     96-bit nonces read from the operating system's CSPRNG (``os.urandom``)
     ``block`` at a time rather than one system call each. Each nonce is
     a distinct slice of that output, used once; the output is the same
-    format as :func:`seal_field` (nonce || ciphertext) and opens with
-    :func:`open_field`.
+    format as :func:`encrypt_field` (nonce || ciphertext) and decrypts with
+    :func:`decrypt_field`.
 
     Why blocks: ``os.urandom`` releases the interpreter lock, and while a
-    sync's download thread is busy each release can cost the sealing
+    sync's download thread is busy each release can cost the encrypting
     thread a wait for the lock (bench/console.py). Not for use from
     several threads at once.
 
@@ -556,9 +556,9 @@ class FieldSealer:
         self._pool = b""
         self._at = 0
 
-    def seal(self, envelope_id: str, field: str, plaintext: bytes) -> bytes:
-        """Seal ``plaintext`` as field ``field`` of case ``envelope_id``
-        (as :func:`seal_field`)."""
+    def encrypt(self, envelope_id: str, field: str, plaintext: bytes) -> bytes:
+        """Encrypt ``plaintext`` as field ``field`` of case ``envelope_id``
+        (as :func:`encrypt_field`)."""
         if self._at == len(self._pool):
             self._pool, self._at = os.urandom(self._block), 0
         nonce = self._pool[self._at : self._at + NONCE_SIZE]
@@ -566,16 +566,16 @@ class FieldSealer:
         return nonce + self._aead.encrypt(nonce, plaintext, _field_aad(envelope_id, field))
 
 
-def open_field(data_key: bytes, envelope_id: str, field: str, sealed: bytes) -> bytes:
-    """Reverse of :func:`seal_field`.
+def decrypt_field(data_key: bytes, envelope_id: str, field: str, ciphertext: bytes) -> bytes:
+    """Reverse of :func:`encrypt_field`.
 
     Raises:
         DataKeyError: the value does not authenticate (changed, moved, or
-            sealed under another data key).
+            encrypted under another data key).
     """
     try:
         return AESGCM(data_key).decrypt(
-            sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], _field_aad(envelope_id, field)
+            ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:], _field_aad(envelope_id, field)
         )
     except InvalidTag as exc:
         raise DataKeyError(f"stored field {field!r} of case {envelope_id} does not authenticate") from exc

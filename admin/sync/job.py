@@ -1,6 +1,6 @@
 """The sync the console's page starts, run in the background with its
-progress kept for the page to show (issue 5: "progress shown for long
-syncs").
+progress kept for the page to show, so a long sync is seen to move
+rather than taken for a hang.
 
 A first sync, or one over Tor with many attachments, can take minutes:
 run inside the request it would keep the reviewer's browser waiting with

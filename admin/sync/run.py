@@ -27,7 +27,7 @@ also retries the envelopes in quarantine (by id), after a cap was raised
 or a clean restore: one that opens now becomes a case and leaves the
 quarantine.
 
-Speed (issue 5, ``bench/console.py``): a page is written with one multi-row
+Speed (measured by ``bench/console.py``): a page is written with one multi-row
 INSERT per table (no ORM unit of work), ids already here are found with one
 query per page, and one worker thread downloads the next page's bytes while
 the caller's thread parses, opens and stores the current one (see
@@ -102,7 +102,7 @@ from ..errors import (
     SyncNotConfiguredError,
     SyncStoppedError,
 )
-from ..keys.custody import FieldSealer, Keyring, open_field
+from ..keys.custody import FieldEncryptor, UnlockedKeyring, decrypt_field
 from ..keys.roster import Pins, UnpinnedKeyError, check_header_keys
 from ..models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 
@@ -182,6 +182,9 @@ def _no_ids(path: str) -> str:
     return _ENVELOPE_ID.sub("<id>", path)
 
 
+#: One sync at a time in this process: a second thread waits its turn here,
+#: while another process meets ``sync.lock`` (:func:`_one_sync_at_a_time`)
+#: and is refused with :class:`SyncBusyError`.
 _SYNC_LOCK = threading.Lock()
 
 
@@ -677,7 +680,7 @@ class SyncProgress:
 
 def sync(
     db: Database,
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     data_dir: Path,
     client: IntakeClient,
     page_size: int = MAX_PAGE_SIZE,
@@ -721,8 +724,8 @@ def sync(
     """
     limits = limits or SyncLimits()
     keys = keyring.private_keys()
-    sealer = FieldSealer(keyring.data_key())
-    conversations = Conversations(db, keyring.data_key(), sealer)
+    encryptor = FieldEncryptor(keyring.data_key())
+    conversations = Conversations(db, keyring.data_key(), encryptor)
     try:
         with db.session() as session:
             pins = Pins.load(session, data_dir)
@@ -795,7 +798,7 @@ def sync(
                     known,
                     keyring,
                     keys,
-                    sealer,
+                    encryptor,
                     client,
                     blobs,
                     store,
@@ -834,7 +837,7 @@ class _Watch:
     at once (the sync's thread then raises the reason: :meth:`raise_reason`)."""
 
     def __init__(
-        self, keyring: Keyring, stop: threading.Event | None, deadline: float, client: IntakeClient
+        self, keyring: UnlockedKeyring, stop: threading.Event | None, deadline: float, client: IntakeClient
     ) -> None:
         self._keyring = keyring
         self._stop = stop
@@ -1098,9 +1101,9 @@ def _ingest_page(
     items: Sequence[Mapping[str, Any]],
     cursor: int,
     known: set[str],
-    keyring: Keyring,
+    keyring: UnlockedKeyring,
     keys: Sequence[RecipientPrivateKey],
-    sealer: FieldSealer,
+    encryptor: FieldEncryptor,
     client: IntakeClient,
     blobs: Path,
     commit: Callable[[_Batch], None],
@@ -1133,7 +1136,7 @@ def _ingest_page(
                 continue
             row: CaseRow | QuarantineRow
             try:
-                row = _open_item(item, seq, keys, sealer, client, blobs, bounds, pins)
+                row = _open_item(item, seq, keys, encryptor, client, blobs, bounds, pins)
                 if conversations is not None:
                     conversations.check(row)
             except ConsoleError:
@@ -1362,7 +1365,7 @@ def _open_item(
     item: Mapping[str, Any],
     seq: int,
     keys: Sequence[RecipientPrivateKey],
-    sealer: FieldSealer,
+    encryptor: FieldEncryptor,
     client: IntakeClient,
     blobs: Path,
     bounds: _Bounds,
@@ -1440,7 +1443,7 @@ def _open_item(
                 position=index,
                 ciphertext_size=slot.ciphertext_size,
                 blob=name,
-                meta_ct=sealer.seal(envelope_id, f"attachment/{index}", _json(meta_doc)),
+                meta_ct=encryptor.encrypt(envelope_id, f"attachment/{index}", _json(meta_doc)),
             )
         )
     return CaseRow(
@@ -1452,8 +1455,8 @@ def _open_item(
         consent_statistics=_consented(inner["report"], "statistics"),
         consent_quote=_consented(inner["report"], "quote"),
         header=header_raw,
-        content_key_ct=sealer.seal(envelope_id, "content-key", content_key),
-        report_ct=sealer.seal(envelope_id, "report", _json(inner["report"])),
+        content_key_ct=encryptor.encrypt(envelope_id, "content-key", content_key),
+        report_ct=encryptor.encrypt(envelope_id, "report", _json(inner["report"])),
         attachments=attachments,
         auth=auth,
     )
@@ -1478,10 +1481,10 @@ class Conversations:
     A report's auth key is read from its case (sealed under the data key)
     or from this sync's own earlier rows, and kept for the sync only."""
 
-    def __init__(self, db: Database, data_key: bytes, sealer: FieldSealer) -> None:
+    def __init__(self, db: Database, data_key: bytes, encryptor: FieldEncryptor) -> None:
         self._db = db
         self._data_key = data_key
-        self._sealer = sealer
+        self._encryptor = encryptor
         # envelope id -> auth key (v2), None (a v1 report), absent: unknown.
         self._keys: dict[str, bytes | None] = {}
 
@@ -1494,7 +1497,8 @@ class Conversations:
             ).first()
         if found is None:
             return False, None
-        key = open_field(self._data_key, envelope_id, "auth-key", found[1]) if found[1] is not None else None
+        stored = found[1]
+        key = None if stored is None else decrypt_field(self._data_key, envelope_id, "auth-key", stored)
         self._keys[envelope_id] = key
         return True, key
 
@@ -1519,7 +1523,7 @@ class Conversations:
                 raise ForgedFollowupError("a report carries a proof instead of its conversation key")
             key = auth.get("key") if auth is not None else None
             if key is not None:
-                row.auth_key_ct = self._sealer.seal(row.envelope_id, "auth-key", key)
+                row.auth_key_ct = self._encryptor.encrypt(row.envelope_id, "auth-key", key)
             self._keys[row.envelope_id] = key
             return
         if auth is not None and "proof" not in auth:

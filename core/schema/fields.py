@@ -7,7 +7,8 @@ Both paths produce the same report JSON from the same form:
 - with JavaScript, ``js/report.js`` reads the same inputs by the same rules
   and the browser seals the result.
 
-Values are the codes of shared/TAXONOMY.md (stable; labels translate). Every
+Values are the codes of :mod:`core.schema.codes` (shared/TAXONOMY.md;
+stable, labels translate; a test holds the choices below to them). Every
 key is always present: an unanswered single choice is ``null``, an
 unanswered multiple choice ``[]``, an empty text ``""``, an unticked consent
 ``false``. Multiple choices are listed in the order of the choices below,

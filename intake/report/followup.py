@@ -165,7 +165,7 @@ def new_check_token() -> str:
 def csrf_enabled() -> bool:
     """Whether CSRF checks are on (``WTF_CSRF_ENABLED``): the one-time check
     token is part of them (tests that turn CSRF off skip it too)."""
-    return bool(current_app.config.get("WTF_CSRF_ENABLED", True))
+    return bool(current_app.config["WTF_CSRF_ENABLED"])
 
 
 def spend_check_token(token: str | None) -> bool:

@@ -57,7 +57,7 @@ def csrf_time_limit() -> int | None:
     start of the request rather than its end: a token that was valid when
     an upload began stays valid however long the files take to arrive, so
     a slow connection is not refused at the end of every try."""
-    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    limit = current_app.config["WTF_CSRF_TIME_LIMIT"]
     if limit is None:
         return None
     started = g.get("request_started")

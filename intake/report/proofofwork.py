@@ -1,4 +1,4 @@
-"""ALTCHA proof of work on the JavaScript path (issue 4 item 6).
+"""ALTCHA proof of work on the JavaScript path: scripted floods pay in CPU.
 
 With JavaScript on, a submission (``POST /<lang>/sealed``, a sealed
 follow-up) and a receipt check carry an ``altcha`` field: the base64 ALTCHA
@@ -61,10 +61,6 @@ from ..models import SpentChallenge
 from .views import bp
 
 ALGORITHM = "PBKDF2/SHA-256"
-DEFAULT_COST = 1000
-DEFAULT_COUNTER_MIN = 500
-DEFAULT_COUNTER_MAX = 1500
-DEFAULT_MAX_AGE = 2 * 3600
 #: Longest ``altcha`` field accepted (a v2 payload is about 600 bytes).
 MAX_PAYLOAD = 4096
 
@@ -95,7 +91,7 @@ def keep_until(today: date) -> date:
     expires at most ``ALTCHA_MAX_AGE`` seconds after it is spent, so the
     spend's day plus one plus the lifetime in whole days outlasts it. A
     function of the spend's day only, which the envelope stores anyway."""
-    max_age = int(current_app.config.get("ALTCHA_MAX_AGE", DEFAULT_MAX_AGE))
+    max_age = int(current_app.config["ALTCHA_MAX_AGE"])
     return today + timedelta(days=1 + -(-max_age // 86400))
 
 
@@ -126,20 +122,20 @@ def _purge_daily(session: Session, today: date) -> None:
 def required() -> bool:
     """Whether uploads from the JavaScript path must carry a solved
     challenge (``ALTCHA``, default True)."""
-    return bool(current_app.config.get("ALTCHA", True))
+    return bool(current_app.config["ALTCHA"])
 
 
 def new_challenge() -> dict[str, Any]:
     """A fresh signed challenge as the ALTCHA v2 JSON object
     (``{"parameters": {...}, "signature": ...}``)."""
     config = current_app.config
-    low = int(config.get("ALTCHA_COUNTER_MIN", DEFAULT_COUNTER_MIN))
-    high = max(low, int(config.get("ALTCHA_COUNTER_MAX", DEFAULT_COUNTER_MAX)))
+    low = int(config["ALTCHA_COUNTER_MIN"])
+    high = max(low, int(config["ALTCHA_COUNTER_MAX"]))
     challenge = altcha.create_challenge(
         ALGORITHM,
-        int(config.get("ALTCHA_COST", DEFAULT_COST)),
+        int(config["ALTCHA_COST"]),
         counter=low + secrets.randbelow(high - low + 1),
-        expires_at=int(time.time()) + int(config.get("ALTCHA_MAX_AGE", DEFAULT_MAX_AGE)),
+        expires_at=int(time.time()) + int(config["ALTCHA_MAX_AGE"]),
         hmac_secret=_key(b"challenge"),
         hmac_key_secret=_key(b"derived-key"),
     )

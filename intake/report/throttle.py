@@ -232,14 +232,13 @@ def followups() -> TokenBuckets:
     return _app_buckets("intake.followups", settings, DEFAULT_SUBMISSIONS)
 
 
-#: Addresses that stand for many clients: a reverse proxy or a Tor daemon
-#: on the same host (the documented deployment, docs/deployment.md, passes
-#: no client address to the app). A per-client bucket on them would make
-#: every reporter share one client's allowance, so a handful of scripted
-#: posts would stop everyone; they meet only the global bucket, and the
-#: proxy limits each address at the edge (nginx ``limit_req``). Setting
-#: ``SHARED_CLIENT_ADDRESSES``.
-DEFAULT_SHARED_ADDRESSES = ("127.0.0.1", "::1")
+# SHARED_CLIENT_ADDRESSES (default 127.0.0.1 and ::1) stand for many
+# clients: a reverse proxy or a Tor daemon on the same host (the documented
+# deployment, docs/deployment.md, passes no client address to the app). A
+# per-client bucket on them would make every reporter share one client's
+# allowance, so a handful of scripted posts would stop everyone; they meet
+# only the global bucket, and the proxy limits each address at the edge
+# (nginx ``limit_req``).
 
 
 def allow_submission(address: str | None, *, per_client: bool = True, use_global: bool = True) -> bool:
@@ -253,9 +252,9 @@ def allow_submission(address: str | None, *, per_client: bool = True, use_global
     that a flood without the work cannot empty the bucket real reporters
     share."""
     config = current_app.config
-    if config.get("SUBMISSION_THROTTLE", True) is False:
+    if config["SUBMISSION_THROTTLE"] is False:
         return True
-    shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    shared = config["SHARED_CLIENT_ADDRESSES"]
     return submissions().allow(
         address, per_client=per_client and address not in shared, use_global=use_global
     )
@@ -274,7 +273,7 @@ def allow_guess(address: str | None, *, proven: bool = False) -> bool:
     did no work cannot empty."""
     if proven:
         return proven_guesses().allow(address, per_client=False)
-    shared = current_app.config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    shared = current_app.config["SHARED_CLIENT_ADDRESSES"]
     return guesses().allow(address, per_client=address not in shared)
 
 
@@ -282,7 +281,7 @@ def allow_followup(address: str | None, *, per_client: bool = True, use_global: 
     """:func:`allow_submission` for follow-ups (:func:`followups`), taken
     in the same steps; off with ``SUBMISSION_THROTTLE = False`` too."""
     config = current_app.config
-    if config.get("SUBMISSION_THROTTLE", True) is False:
+    if config["SUBMISSION_THROTTLE"] is False:
         return True
-    shared = config.get("SHARED_CLIENT_ADDRESSES", DEFAULT_SHARED_ADDRESSES)
+    shared = config["SHARED_CLIENT_ADDRESSES"]
     return followups().allow(address, per_client=per_client and address not in shared, use_global=use_global)

@@ -275,7 +275,7 @@ def receive_browser_envelope(
         form, files = request.form, request.files
     except RequestEntityTooLarge as exc:
         raise _too_large() from exc
-    if current_app.config.get("WTF_CSRF_ENABLED", True):
+    if current_app.config["WTF_CSRF_ENABLED"]:
         try:
             validate_csrf(form.get("csrf_token"), time_limit=csrf_time_limit())
         except ValidationError as exc:

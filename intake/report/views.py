@@ -45,7 +45,7 @@ from core.uploads import (
 )
 from core.web import csp_allow
 
-from ..keyring import Keyring, current_keyring
+from ..keyring import PublicKeyring, current_keyring
 from ..store import (
     BlobStorage,
     DuplicateSubmissionError,
@@ -79,7 +79,7 @@ def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
     values.setdefault("lang_code", g.get("lang_code") or best_language())
 
 
-#: Where "Leave quickly" goes (``LEAVE_URL`` overrides): a neutral,
+#: Where "Leave quickly" goes when ``LEAVE_URL`` is set empty: a neutral,
 #: common site that gives no hint of what was open before.
 DEFAULT_LEAVE_URL = "https://www.wikipedia.org/"
 #: Pages whose address is the same in every language (the language chooser
@@ -117,7 +117,7 @@ class Organization:
         return first.name_zh if language_code.startswith("zh") else first.name_en
 
 
-def organizations(keyring: Keyring) -> list[Organization]:
+def organizations(keyring: PublicKeyring) -> list[Organization]:
     """Active recipients in key-file order."""
     by_recipient: dict[str, list[PublicKeyFile]] = {}
     for key in keyring.active:
@@ -125,7 +125,7 @@ def organizations(keyring: Keyring) -> list[Organization]:
     return [Organization(rid, tuple(keys)) for rid, keys in by_recipient.items()]
 
 
-def chosen_organizations(keyring: Keyring, posted: MultiDict[str, str]) -> list[Organization]:
+def chosen_organizations(keyring: PublicKeyring, posted: MultiDict[str, str]) -> list[Organization]:
     """The organizations ticked on a posted form (codes that are not active
     recipients are dropped). A post without the form's ``recipients_shown``
     marker (a client that never showed the choice) gets the default: all."""
@@ -195,7 +195,7 @@ def form_limit_message(limit: str) -> str:
     )
 
 
-def form_context(keyring: Keyring, values: MultiDict[str, str] | None) -> dict[str, object]:
+def form_context(keyring: PublicKeyring, values: MultiDict[str, str] | None) -> dict[str, object]:
     """What the form template needs besides the WTForms form: the choices,
     the organizations, and what was posted (to keep it on an error)."""
     return {
@@ -221,7 +221,9 @@ SWITCH_LANGUAGE = "switch_language"
 TRAP_FIELD = "extra_note"
 
 
-def _form_again(keyring: Keyring, report_form: ReportForm, *, notice: str, status: int) -> tuple[str, int]:
+def _form_again(
+    keyring: PublicKeyring, report_form: ReportForm, *, notice: str, status: int
+) -> tuple[str, int]:
     """The form again with everything posted kept (files must be chosen
     again), a ``notice`` (``throttled``, ``disk_full``, ``trap`` or one of
     :data:`FORM_LIMITS`) and nothing stored."""
@@ -246,7 +248,7 @@ def from_own_page() -> bool:
     sent from a page of this very origin (``Sec-Fetch-Site: same-origin``,
     a header no page can set), which keeps what a reporter typed when only
     their session expired. True when CSRF checking is off (tests)."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+    if not current_app.config["WTF_CSRF_ENABLED"]:
         return True
     if request.headers.get("Sec-Fetch-Site") == "same-origin":
         return True
@@ -282,7 +284,7 @@ def _files_were_chosen(posted: MultiDict[str, str]) -> bool:
     return any(posted.getlist("attachments")) or bool(chosen_files(request.files.getlist("attachments")))
 
 
-def _seal_settings(keyring: Keyring) -> dict[str, object]:
+def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     """What the page's script needs to seal in the browser: the upload URL,
     the day to write in the header, the chunk size, the limits, the public
     keys (as data attributes: no inline script, CSP stays strict)."""
@@ -290,7 +292,7 @@ def _seal_settings(keyring: Keyring) -> dict[str, object]:
     return {
         "url": url_for("report.sealed"),
         # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
-        "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
+        "challenge_url": url_for("report.challenge") if current_app.config["ALTCHA"] else "",
         "day": today_utc().isoformat(),
         "chunk": current_app.config["CHUNK_SIZE"],
         "max_file": limits.max_file,

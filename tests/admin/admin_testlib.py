@@ -201,7 +201,7 @@ class AuthActions:
             user = accounts.create_user(session, email, password, role, CHEAP_ARGON2ID)
             if totp:
                 secret = accounts.new_totp_secret()
-                user.totp_secret_ct = accounts.seal_totp_secret(
+                user.totp_secret_ct = accounts.encrypt_totp_secret(
                     self._app.config["SECRET_KEY"], user.id, secret
                 )
                 self.secrets[user.email] = secret

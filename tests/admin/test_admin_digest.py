@@ -1,4 +1,4 @@
-"""`flask --app admin digest` (issue 5): one e-mail per active account with
+"""`flask --app admin digest`: one e-mail per active account with
 counts only (new, needs information, urgent), sent even when all are zero,
 never in clear when STARTTLS is expected; tested against an SMTP sink on
 127.0.0.1."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from admin.errors import DataKeyError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.keys.custody import NONCE_SIZE, FieldSealer, Keyring, open_field, seal_field
+from admin.keys.custody import NONCE_SIZE, FieldEncryptor, UnlockedKeyring, decrypt_field, encrypt_field
 from admin.models import DataKeyWrap
 from core.envelope import RecipientPrivateKey, decrypt_private_key, parse_public_key_file
 from tests.admin.admin_testlib import PASSPHRASE, AuthActions, files_containing, is_unlocked, unlock
@@ -131,13 +131,13 @@ def test_reviewer_cannot_unlock_but_can_lock(
 
 def test_data_key_created_once_and_reopened(app: Flask, org_key: RecipientPrivateKey) -> None:
     unlock(app)
-    keyring: Keyring = app.extensions[KEYRING_EXTENSION]
+    keyring: UnlockedKeyring = app.extensions[KEYRING_EXTENSION]
     first = keyring.data_key()
-    sealed = seal_field(first, "ab" * 16, "report", b"some bytes")
+    sealed = encrypt_field(first, "ab" * 16, "report", b"some bytes")
     keyring.lock()
     unlock(app)
     assert keyring.data_key() == first
-    assert open_field(keyring.data_key(), "ab" * 16, "report", sealed) == b"some bytes"
+    assert decrypt_field(keyring.data_key(), "ab" * 16, "report", sealed) == b"some bytes"
     with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
         wraps = session.scalars(select(DataKeyWrap)).all()
         assert [w.key_id for w in wraps] == [org_key.key_id]
@@ -147,30 +147,30 @@ def test_data_key_created_once_and_reopened(app: Flask, org_key: RecipientPrivat
 def test_field_bound_to_envelope_and_field(app: Flask, org_key: RecipientPrivateKey) -> None:
     unlock(app)
     data_key = app.extensions[KEYRING_EXTENSION].data_key()
-    sealed = seal_field(data_key, "ab" * 16, "report", b"x")
+    sealed = encrypt_field(data_key, "ab" * 16, "report", b"x")
     for envelope_id, field in (("cd" * 16, "report"), ("ab" * 16, "attachment/0")):
         with pytest.raises(DataKeyError):
-            open_field(data_key, envelope_id, field, sealed)
+            decrypt_field(data_key, envelope_id, field, sealed)
 
 
 def test_field_sealer_nonces_are_fresh_across_blocks_and_fields_open() -> None:
-    """The sync's sealer draws nonces in blocks: every value gets its own
-    nonce, also across refills, and opens with open_field bound to its
-    envelope and field, like seal_field's."""
+    """The sync's encryptor draws nonces in blocks: every value gets its own
+    nonce, also across refills, and opens with decrypt_field bound to its
+    envelope and field, like encrypt_field's."""
     data_key = bytes(range(32))
-    sealer = FieldSealer(data_key, block=3)
-    sealed = [sealer.seal("ab" * 16, f"attachment/{i}", b"same plaintext") for i in range(10)]
+    encryptor = FieldEncryptor(data_key, block=3)
+    sealed = [encryptor.encrypt("ab" * 16, f"attachment/{i}", b"same plaintext") for i in range(10)]
     nonces = {value[:NONCE_SIZE] for value in sealed}
     assert len(nonces) == 10 and all(len(n) == NONCE_SIZE for n in nonces)
     for i, value in enumerate(sealed):
-        assert open_field(data_key, "ab" * 16, f"attachment/{i}", value) == b"same plaintext"
+        assert decrypt_field(data_key, "ab" * 16, f"attachment/{i}", value) == b"same plaintext"
     with pytest.raises(DataKeyError):
-        open_field(data_key, "ab" * 16, "attachment/1", sealed[0])
+        decrypt_field(data_key, "ab" * 16, "attachment/1", sealed[0])
 
 
 def test_keyring_idle_lock() -> None:
     now = [1000.0]
-    keyring = Keyring(idle_timeout=60, clock=lambda: now[0])
+    keyring = UnlockedKeyring(idle_timeout=60, clock=lambda: now[0])
     key = RecipientPrivateKey.generate()
     keyring.load([key], b"k" * 32)
     now[0] += 59

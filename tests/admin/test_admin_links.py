@@ -1,4 +1,4 @@
-"""Links between cases (issue 5): related and duplicate-of, made by case
+"""Links between cases: related and duplicate-of, made by case
 number or envelope id, shown from both ends with their kind, removed,
 audited, and counted once in briefings when they are duplicates."""
 

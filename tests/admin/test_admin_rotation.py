@@ -16,7 +16,7 @@ from admin.keys import custody
 from admin.models import AuditEntry, Case
 from admin.sync.run import IntakeClient, sync
 from core.envelope import RecipientPrivateKey, load_key_directory, seal
-from intake.keyring import Keyring as IntakeKeyring
+from intake.keyring import PublicKeyring
 from tests.admin.admin_testlib import PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake, Served, unlock
 
 GENERATE = [
@@ -54,7 +54,7 @@ def test_rotate_then_retire_from_the_cli(app: Flask, runner: FlaskCliRunner, tmp
     assert sorted(p.name for p in keys.glob("*.json")) == sorted(
         ["test-org.json", f"test-org-{new[:16]}.json"]
     )
-    both = IntakeKeyring.load(keys, date.today())
+    both = PublicKeyring.load(keys, date.today())
     assert {k.key_id for k in both.active} == {old, new}
 
     result = runner.invoke(args=["keys", "retire", old[:12], "--out", str(keys)])
@@ -62,7 +62,7 @@ def test_rotate_then_retire_from_the_cli(app: Flask, runner: FlaskCliRunner, tmp
     # The old key's file is rewritten in place with "retired": true.
     doc = json.loads((keys / "test-org.json").read_text("utf-8"))
     assert doc["retired"] is True and doc["fingerprint"] == old
-    loaded = IntakeKeyring.load(keys, date.today())
+    loaded = PublicKeyring.load(keys, date.today())
     assert [k.key_id for k in loaded.active] == [new]  # offered to reporters
     assert {k.key_id for k in loaded.files} == {old, new}  # still known (follow-ups, API)
     assert [e.object_id for e in _actions(app, "key.retire")] == [old[:16]]
@@ -173,7 +173,7 @@ def test_retire_from_the_keys_page(
     assert doc["retired"] is True and doc["fingerprint"] == old
     # The downloaded file is what the intake loads.
     (keys / "test-org.json").write_bytes(download.data)
-    assert [k.key_id for k in IntakeKeyring.load(keys, date.today()).active] == [new]
+    assert [k.key_id for k in PublicKeyring.load(keys, date.today()).active] == [new]
 
     refused = client.post(f"/keys/{new}/retire", follow_redirects=True)
     assert b"no active key left" in refused.data

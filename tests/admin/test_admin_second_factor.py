@@ -40,7 +40,7 @@ def _post_json(client: FlaskClient, url: str, body: object = None) -> object:
 def test_totp_one_use_per_code_and_one_step_either_side() -> None:
     user = User(id=7, email="a@example.org", password_hash="x", role="reviewer", active=True)
     secret = accounts.new_totp_secret()
-    user.totp_secret_ct = accounts.seal_totp_secret("k", 7, secret)
+    user.totp_secret_ct = accounts.encrypt_totp_secret("k", 7, secret)
     user.totp_last_step = 0
     now = 1_800_000_000.0
     step = int(now) // 30
@@ -84,7 +84,7 @@ def test_first_login_enrols_totp(app: Flask, client: FlaskClient, auth: AuthActi
     with client.session_transaction() as sess:
         sealed = base64.b64decode(sess["totp_enrol_secret"])
     # The secret being enrolled travels sealed in the signed (readable) cookie.
-    opened = accounts.open_sealed_totp_secret(app.config["SECRET_KEY"], _user(app, email).id, sealed)
+    opened = accounts.decrypt_totp_secret(app.config["SECRET_KEY"], _user(app, email).id, sealed)
     assert opened is not None
     secret = opened
     assert secret.encode() not in sealed

@@ -1,5 +1,5 @@
 """`flask --app admin sync` reports each page on stderr, counts only
-(issue 5: the command runs from a timer, its output lands in the journal)."""
+(the command runs from a timer, its output lands in the journal)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Briefing vignettes on the case page (issue 5): written by a reviewer,
+"""Briefing vignettes on the case page: written by a reviewer,
 stored encrypted, released by a coordinator only with the reporter's consent
 to quoting, and only the revision that was read."""
 

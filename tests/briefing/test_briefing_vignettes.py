@@ -1,5 +1,5 @@
 """Vignettes written in the console reach a briefing only when released,
-consented to by the reporter, and of a counted case (issue 5): checked in
+consented to by the reporter, and of a counted case: checked in
 every output file of `flask --app admin briefing --vignettes` and on the
 briefing page."""
 

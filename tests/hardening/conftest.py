@@ -1,4 +1,4 @@
-"""Fixtures of the hardening tests (issue 7): apps on this run's database,
+"""Fixtures of the hardening tests: apps on this run's database,
 servers in subprocesses on loopback, the console's test helpers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fuzzing (issue 7, item 6) with Hypothesis: the envelope parser and opener,
+"""Fuzzing with Hypothesis: the envelope parser and opener,
 the reviewer API, the report form and the receipt handling. No input may
 raise anything but the documented error types, and no request may end in a
 500.

@@ -1,4 +1,4 @@
-"""Several intake hosts on one PostgreSQL (issue 7, item 3): two gunicorn
+"""Several intake hosts on one PostgreSQL: two gunicorn
 intakes, each with its own data folder, share the database and the two
 secrets; a form fetched from one is accepted by the other, and every
 envelope and attachment stored through either is served by both."""

@@ -1,4 +1,4 @@
-"""Timing (issue 7, item 7): secrets compare in constant time, and answers
+"""Timing: secrets compare in constant time, and answers
 that could tell whether an account (later: a receipt) exists take the same
 time, padded to a fixed floor."""
 

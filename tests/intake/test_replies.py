@@ -1,4 +1,4 @@
-"""Replies (issue 4 item 5) on the intake side: the reporter's reply key is
+"""Replies on the intake side: the reporter's reply key is
 derived from the receipt and sealed into the report's header; a console
 hands the intake a reply sealed to it (``POST /api/v1/envelopes/<id>/replies``);
 the reporter reads it after the receipt check, opened by the server without

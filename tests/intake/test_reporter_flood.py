@@ -170,7 +170,7 @@ def _sealed_fields(org_key: RecipientPrivateKey) -> dict[str, object]:
 def test_a_thousand_scripted_browser_uploads_without_the_work_are_refused(
     flood_app: Flask, org_key: RecipientPrivateKey
 ) -> None:
-    """Issue 4 item 6, JavaScript path: 1,000 scripted uploads in a minute
+    """Proof of work, JavaScript path: 1,000 scripted uploads in a minute
     from the address everyone shares behind Tor (127.0.0.1), well formed
     but without a solved ALTCHA challenge (none, forged, or one solved
     payload replayed), are all refused and spend nothing everyone shares;
