@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from ..models import BriefingRelease
 from . import codes
 from .build import Briefing, Filters, Period, reprotect
-from .sdc import GRAND_TOTAL, DisclosureError, Forced, Key, Status, intervals_of
+from .sdc import GRAND_TOTAL, DisclosureError, Forced, Interval, Key, Status, intervals_of
 
 LEDGER_FORMAT = "tnr-briefing-release"
 LEDGER_VERSION = 1
@@ -304,7 +304,15 @@ def definition(kk: Key, period: Period, filters: Filters, pooled: Sequence[str])
 
 def _implies(narrow: frozenset[Clause], wide: frozenset[Clause]) -> bool:
     """Whether every case satisfying ``narrow`` satisfies ``wide``."""
-    return all(any(d == dw and v <= vw for d, v in narrow) for dw, vw in wide)
+    # Plain loops: called for every pair of condition sets of one shape
+    # (tens of thousands per briefing against a ledger of 20 releases).
+    for dw, vw in wide:
+        for d, v in narrow:
+            if d == dw and v <= vw:
+                break
+        else:
+            return False
+    return True
 
 
 def nested(a: Definition, b: Definition) -> bool:
@@ -400,15 +408,25 @@ def cross_audit(
     if not earlier:
         return [], {}
     index = index_releases(earlier) if index is None else index
+    pairs, apriori = _nested_pairs(b, index)
+    intervals = intervals_of(b.values, b.relations, b.protection, _worth_solving(b, pairs))
+    return _disclosures(b, pairs, intervals), apriori
+
+
+Pair = tuple[Key, _Earlier, bool]
+
+
+def _nested_pairs(b: Briefing, index: Index) -> tuple[list[Pair], dict[Key, Forced]]:
+    """Pairs (new cell, earlier cell, same definition) of nested or equal
+    definitions whose earlier side has an interval, and the apriori
+    suppressions: a published new cell with the same definition as an
+    earlier suppressed one."""
     status = b.protection.status
-    k_new, p_new = b.k, b.protection.p
-    # Pairs of nested or equal definitions, with the earlier side's interval.
-    pairs: list[tuple[Key, _Earlier, bool]] = []
+    pairs: list[Pair] = []
     apriori: dict[Key, Forced] = {}
     for kk in sorted({kk for t in b.tables for kk in t.cell_keys()}):
         mine = definition(kk, b.period, b.filters, b.pooled_communities)
-        groups = index.nesting(mine.shape, mine.clauses())
-        for group, wider, narrower in groups:
+        for group, wider, narrower in index.nesting(mine.shape, mine.clauses()):
             for e in group:
                 d = e.definition
                 inside = mine.first <= d.first and d.last <= mine.last
@@ -420,35 +438,43 @@ def cross_audit(
                     apriori.setdefault(kk, Forced(0, None, f"linked: suppressed in {e.release.name()}"))
                 elif e.cell.interval() is not None:
                     pairs.append((kk, e, same))
-    # The intruder's interval on a suppressed new cell is solved only where
-    # it could matter: a disclosing difference lies, in truth, within
-    # 1..k+p-2 (either sign), and needs the earlier side narrower than p.
+    return pairs, apriori
+
+
+def _worth_solving(b: Briefing, pairs: Sequence[Pair]) -> list[Key]:
+    """Suppressed new cells whose interval could matter: a disclosing
+    difference lies, in truth, within 1..k+p-2 (either sign), and needs
+    the earlier side narrower than p. Only these are solved."""
     wanted = set()
     for kk, e, _same in pairs:
-        if status[kk] is Status.PUBLISHED:
+        if b.protection.status[kk] is Status.PUBLISHED:
             continue
         lo_e, hi_e = e.cell.interval() or (0, 0)
-        k, p = max(k_new, e.release.k), max(p_new, e.release.p)
+        k, p = max(b.k, e.release.k), max(b.protection.p, e.release.p)
         v = b.values[kk]
         near = min(abs(v - lo_e), abs(v - hi_e)) if not lo_e <= v <= hi_e else 0
         if hi_e - lo_e < p and near <= k + p - 2:
             wanted.add(kk)
-    intervals = intervals_of(b.values, b.relations, b.protection, sorted(wanted))
+    return sorted(wanted)
+
+
+def _disclosures(b: Briefing, pairs: Sequence[Pair], intervals: Mapping[Key, Interval]) -> list[Disclosure]:
+    """The pairs whose difference, as an intruder bounds it, discloses."""
     found: list[Disclosure] = []
     for kk, e, same in pairs:
-        if status[kk] is Status.PUBLISHED:
+        if b.protection.status[kk] is Status.PUBLISHED:
             lo = hi = b.values[kk]
         elif kk in intervals:
             lo, hi = intervals[kk].low, intervals[kk].high
         else:
             continue
         e_lo, e_hi = e.cell.interval() or (0, 0)  # pairs hold only cells with one
-        k, p = max(k_new, e.release.k), max(p_new, e.release.p)
+        k, p = max(b.k, e.release.k), max(b.protection.p, e.release.p)
         d_lo, d_hi = lo - e_hi, hi - e_lo
         for low, high in ((d_lo, d_hi), (-d_hi, -d_lo)):
             if _discloses(low, high, k, p):
                 found.append(Disclosure(kk, e.release, e.cell.key, low, high, same))
-    return found, apriori
+    return found
 
 
 def _bounds(b: Briefing, d: Disclosure) -> Forced:
