@@ -19,8 +19,9 @@ from pathlib import Path
 
 from admin.briefing import codes
 from admin.briefing.build import Filters, Period, build
-from admin.briefing.ledger import Release, protect_across, release_of
+from admin.briefing.ledger import protect_across
 from admin.briefing.records import CodedRecord
+from admin.briefing.releases import Release, release_of
 from admin.briefing.render import write_outputs
 from admin.briefing.sdc import DisclosureError, Status, forget_solved
 

@@ -80,7 +80,8 @@ def briefing_command(
     from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
     from ..vignettes import for_briefing
-    from .ledger import load_releases, protect_across, publish
+    from .ledger import protect_across, publish
+    from .releases import load_releases
 
     released: list[tuple[str, Vignette]] = []
     try:
@@ -145,7 +146,7 @@ def import_command(path: Path, source: str | None) -> None:
     release ledger is imported too: later briefings are audited against
     those releases as against this console's own."""
     from .. import audit
-    from .ledger import LedgerError, Release, relabel, store_release
+    from .releases import LedgerError, Release, relabel, store_release
 
     label = source or path.stem[:64]
     try:
@@ -179,7 +180,7 @@ def import_command(path: Path, source: str | None) -> None:
 def export_command(path: Path, source: str) -> None:
     """Export coded records (codes and envelope ids only: no text, no
     receipt, no envelope content). JSON unless PATH ends in .csv."""
-    from .ledger import as_mapping, load_releases
+    from .releases import as_mapping, load_releases
 
     with db().session() as session:
         records = briefing_records(session)

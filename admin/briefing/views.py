@@ -18,8 +18,9 @@ from ..extensions import db_session, keyring
 from ..models import Role
 from . import codes, render
 from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
-from .ledger import load_releases, protect_across, publish
+from .ledger import protect_across, publish
 from .records import briefing_records
+from .releases import load_releases
 from .sdc import DisclosureError
 
 bp = Blueprint("briefing", __name__, url_prefix="/briefing")
