@@ -11,12 +11,11 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from .build import MIN_CELL, FilterError, Filters, Period, PeriodError, Vignette, build
+from .record_store import briefing_records, import_records
 from .records import (
     CodedRecordError,
-    briefing_records,
     export_csv,
     export_json,
-    import_records,
     read_records,
     read_release_docs,
 )

@@ -19,7 +19,7 @@ from ..models import Role
 from . import codes, render
 from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
 from .ledger import protect_across, publish
-from .records import briefing_records
+from .record_store import briefing_records
 from .releases import load_releases
 from .sdc import DisclosureError
 

@@ -9,7 +9,7 @@ from admin_testlib import FakeIntake, unlock
 from flask import Flask
 from sqlalchemy import select
 
-from admin.briefing.records import briefing_records
+from admin.briefing.record_store import briefing_records
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User
 from admin.sync import IntakeClient, sync

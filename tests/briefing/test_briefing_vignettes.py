@@ -16,7 +16,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from admin import accounts, custody, vignettes
-from admin.briefing.records import import_records, read_records
+from admin.briefing.record_store import import_records
+from admin.briefing.records import read_records
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, CaseVignette
 from admin.sync import IntakeClient, sync
