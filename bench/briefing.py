@@ -20,9 +20,9 @@ from pathlib import Path
 from admin.briefing import codes
 from admin.briefing.build import Filters, Period, build
 from admin.briefing.ledger import protect_across
+from admin.briefing.outputs import write_outputs
 from admin.briefing.records import CodedRecord
 from admin.briefing.releases import Release, release_of
-from admin.briefing.render import write_outputs
 from admin.briefing.sdc import DisclosureError, Status, forget_solved
 
 TARGET_SECONDS = 5.0

@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from .build import MIN_CELL, FilterError, Filters, Period, PeriodError, Vignette, build
+from .outputs import write_outputs
 from .record_store import briefing_records, import_records
 from .records import (
     CodedRecordError,
@@ -19,7 +20,6 @@ from .records import (
     read_records,
     read_release_docs,
 )
-from .render import write_outputs
 from .sdc import DisclosureError
 
 

@@ -16,7 +16,7 @@ from flask_login import current_user
 from .. import audit
 from ..extensions import db_session, keyring
 from ..models import Role
-from . import codes, render
+from . import codes, outputs, render
 from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
 from .ledger import protect_across, publish
 from .record_store import briefing_records
@@ -86,13 +86,13 @@ def _query(args: dict[str, Any]) -> dict[str, Any]:
 
 def _file(briefing: Briefing, name: str) -> bytes | str:
     if name == "disclosure-log.csv":
-        return render.disclosure_log_csv(briefing)
+        return outputs.disclosure_log_csv(briefing)
     if name.endswith(".csv"):
         table = next(t for t in briefing.tables if f"{t.spec.id}.csv" == name)
-        return render.table_csv(briefing, table)
+        return outputs.table_csv(briefing, table)
     if name.endswith(".pdf"):
         return render.report_pdf(briefing, name[9:11])
-    return render.report_html(briefing, name[9:11])
+    return outputs.report_html(briefing, name[9:11])
 
 
 def _audit_vignettes(briefing: Briefing, name: str) -> None:
