@@ -19,10 +19,11 @@ from pathlib import Path
 
 from admin.briefing import codes
 from admin.briefing.build import Filters, Period, build
-from admin.briefing.ledger import Release, protect_across, release_of
+from admin.briefing.ledger import protect_across
+from admin.briefing.outputs import write_outputs
 from admin.briefing.records import CodedRecord
-from admin.briefing.render import write_outputs
-from admin.briefing.sdc import DisclosureError, Status
+from admin.briefing.releases import Release, release_of
+from admin.briefing.sdc import DisclosureError, Status, forget_solved
 
 TARGET_SECONDS = 5.0
 
@@ -98,6 +99,7 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     records = synthetic(n)
     ledger = earlier_releases(records, count)
+    forget_solved()  # nothing solved while building the ledger helps the timed build
     start, cpu_start = time.perf_counter(), time.process_time()
     briefing = build(records, Period.parse("2025-01", "2026-12"), k=5)
     built = time.perf_counter()

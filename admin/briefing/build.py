@@ -262,6 +262,135 @@ def _pool_provinces(counts: Counter[str], k: int) -> dict[str, str]:
     return mapping
 
 
+@dataclass
+class Generalized:
+    """How one briefing's chosen cases are generalized: each province to
+    its published code (small ones pooled within a region), each community
+    to its own code or the pooled one."""
+
+    province_counts: Counter[str]
+    province_of: dict[str, str]
+    community_of: dict[str, str]
+    #: Communities with fewer than k cases (pooled).
+    small: set[str]
+
+
+def generalize(chosen: Sequence[CodedRecord], k: int) -> Generalized:
+    """Pool provinces and communities with fewer than ``k`` chosen cases."""
+    province_counts = Counter(r.province for r in chosen)
+    community_counts: Counter[str] = Counter()
+    for communities, n in Counter(r.communities for r in chosen).items():
+        for c in communities or (codes.NOT_STATED,):
+            community_counts[c] += n
+    small = {c for c, n in community_counts.items() if n < k}
+    # Pooling a single small community still hides which one it is.
+    community_of = {c: (codes.POOLED_COMMUNITIES if c in small else c) for c in community_counts}
+    return Generalized(province_counts, _pool_provinces(province_counts, k), community_of, small)
+
+
+def count_cases(chosen: Sequence[CodedRecord], g: Generalized) -> tuple[Counter[Key], dict[str, bool]]:
+    """Every cell's count of cases, and which dimensions a case can hold
+    several values of (multi-select: then rows do not add up).
+
+    Cases are first grouped by the few fields each family of cells reads,
+    so the work per cell follows the number of distinct combinations, not
+    the number of cases; the counts are the same as case by case.
+    """
+    values: Counter[Key] = Counter()
+    multi: dict[str, bool] = {d: False for d in ("family", "tactic", "community", "quarter", "province")}
+    values[GRAND_TOTAL] = len(chosen)
+    _count_singles(
+        values, Counter((r.incident_month, r.report_month, r.province, r.attribution) for r in chosen), g
+    )
+    families_of: dict[tuple[str, ...], list[str]] = {}
+
+    def families(tactics: tuple[str, ...]) -> list[str]:
+        got = families_of.get(tactics)
+        if got is None:
+            got = families_of[tactics] = sorted({codes.TACTIC_FAMILY[t] for t in tactics})
+        return got
+
+    for (month, tactics), n in Counter((r.incident_month, r.tactics) for r in chosen).items():
+        q = ("quarter", quarter(month))
+        fams = families(tactics)
+        multi["family"] |= len(fams) > 1
+        multi["tactic"] |= len(tactics) > 1
+        for f in fams:
+            values[(("family", f),)] += n
+            values[key(("family", f), q)] += n
+        for t in tactics:
+            values[(("tactic", t),)] += n
+    for (tactics, raw), n in Counter((r.tactics, r.communities) for r in chosen).items():
+        communities = sorted({g.community_of[c] for c in (raw or (codes.NOT_STATED,))})
+        multi["community"] |= len(communities) > 1
+        for c in communities:
+            values[(("community", c),)] += n
+            for f in families(tactics):
+                values[key(("community", c), ("family", f))] += n
+    return values, multi
+
+
+def _count_singles(values: Counter[Key], groups: Counter[tuple[str, str, str, str]], g: Generalized) -> None:
+    """Quarter, province, attribution and delay cells, alone and by quarter,
+    from cases grouped by (incident month, report month, province,
+    attribution)."""
+    for (month, reported, province, attribution), n in groups.items():
+        q = ("quarter", quarter(month))
+        prov = ("province", g.province_of[province])
+        att = ("attribution", attribution)
+        delay = ("delay", codes.delay_bucket(_months_between(month, reported)))
+        values[(q,)] += n
+        for dim_value in (prov, att, delay):
+            values[(dim_value,)] += n
+            values[key(dim_value, q)] += n
+
+
+def lay_out_tables(
+    values: Counter[Key], multi: dict[str, bool], period: Period, g: Generalized
+) -> tuple[list[Table], dict[str, list[str]]]:
+    """The tables of :data:`TABLES` with their rows and columns (values
+    with no case are left out where the taxonomy allows), and the rows of
+    each dimension."""
+
+    def present(dim: str, order: Sequence[str]) -> list[str]:
+        return [v for v in order if values[((dim, v),)] > 0]
+
+    rows_of = {
+        "family": list(codes.FAMILIES[:4]) + present("family", ["other"]),
+        "tactic": list(codes.TACTICS[:-1]) + present("tactic", ["T99"]),
+        "community": present("community", [*codes.COMMUNITIES, codes.NOT_STATED, codes.POOLED_COMMUNITIES]),
+        "province": sorted({g.province_of[p] for p in g.province_counts}, key=_province_order),
+        "attribution": list(codes.ATTRIBUTIONS),
+        "delay": list(codes.DELAYS),
+        "quarter": period.quarters(),
+    }
+    tables = [
+        Table(
+            spec,
+            rows_of[spec.row_dim],
+            rows_of[spec.col_dim] if spec.col_dim else [],
+            multi_rows=multi.get(spec.row_dim, False),
+            multi_cols=multi.get(spec.col_dim or "", False),
+        )
+        for spec in TABLES
+    ]
+    return tables, rows_of
+
+
+def vignettes_of(chosen: Sequence[CodedRecord], released: Sequence[tuple[str, Vignette]]) -> list[Vignette]:
+    """Vignettes to print: coded ones with quote consent, then the
+    console's released ones whose envelope belongs to a counted case."""
+    out = [
+        Vignette(r.vignette_en, r.vignette_fr)
+        for r in sorted(chosen, key=lambda r: r.case_id)
+        if r.consent_quote and (r.vignette_en or r.vignette_fr)
+    ]
+    if released:
+        counted = {e for r in chosen for e in r.envelope_ids}
+        out += [v for envelope_id, v in released if envelope_id in counted and (v.en or v.fr)]
+    return out
+
+
 def build(
     records: Iterable[CodedRecord],
     period: Period,
@@ -290,84 +419,15 @@ def build(
     if k < MIN_CELL:
         raise DisclosureError(f"k must be at least {MIN_CELL} (the release threshold for briefings)")
     chosen = select_records(records, period, filters)
-    quarters = period.quarters()
-
-    province_counts = Counter(r.province for r in chosen)
-    province_of = _pool_provinces(province_counts, k)
-    community_counts: Counter[str] = Counter()
-    for r in chosen:
-        community_counts.update(r.communities or (codes.NOT_STATED,))
-    small = {c for c, n in community_counts.items() if n < k}
-    # Pooling a single small community still hides which one it is.
-    community_of = {c: (codes.POOLED_COMMUNITIES if c in small else c) for c in community_counts}
-
-    values: Counter[Key] = Counter()
-    multi: dict[str, bool] = {d: False for d in ("family", "tactic", "community", "quarter", "province")}
-    for r in chosen:
-        q = ("quarter", quarter(r.incident_month))
-        families = sorted({codes.TACTIC_FAMILY[t] for t in r.tactics})
-        communities = sorted({community_of[c] for c in (r.communities or (codes.NOT_STATED,))})
-        multi["family"] |= len(families) > 1
-        multi["tactic"] |= len(r.tactics) > 1
-        multi["community"] |= len(communities) > 1
-        prov = ("province", province_of[r.province])
-        att = ("attribution", r.attribution)
-        delay = ("delay", codes.delay_bucket(_months_between(r.incident_month, r.report_month)))
-        singles = [q, prov, att, delay]
-        values[GRAND_TOTAL] += 1
-        for s in singles:
-            values[(s,)] += 1
-        for dim_value in (prov, att, delay):
-            values[key(dim_value, q)] += 1
-        for f in families:
-            fam = ("family", f)
-            values[(fam,)] += 1
-            values[key(fam, q)] += 1
-            for c in communities:
-                values[key(("community", c), fam)] += 1
-        for c in communities:
-            values[(("community", c),)] += 1
-        for t in r.tactics:
-            values[(("tactic", t),)] += 1
-
-    def present(dim: str, order: Sequence[str]) -> list[str]:
-        return [v for v in order if values[((dim, v),)] > 0]
-
-    rows_of = {
-        "family": list(codes.FAMILIES[:4]) + present("family", ["other"]),
-        "tactic": list(codes.TACTICS[:-1]) + present("tactic", ["T99"]),
-        "community": present("community", [*codes.COMMUNITIES, codes.NOT_STATED, codes.POOLED_COMMUNITIES]),
-        "province": sorted({province_of[p] for p in province_counts}, key=_province_order),
-        "attribution": list(codes.ATTRIBUTIONS),
-        "delay": list(codes.DELAYS),
-        "quarter": quarters,
-    }
-    tables: list[Table] = []
-    for spec in TABLES:
-        cols = rows_of[spec.col_dim] if spec.col_dim else []
-        tables.append(
-            Table(
-                spec,
-                rows_of[spec.row_dim],
-                cols,
-                multi_rows=multi.get(spec.row_dim, False),
-                multi_cols=multi.get(spec.col_dim or "", False),
-            )
-        )
+    g = generalize(chosen, k)
+    values, multi = count_cases(chosen, g)
+    tables, rows_of = lay_out_tables(values, multi, period, g)
     relations = _relations(tables, multi, rows_of)
     all_keys = {kk for t in tables for kk in t.cell_keys()}
     cell_values = {kk: values[kk] for kk in sorted(all_keys)}
     protection = suppress_complementary(cell_values, relations, k, p, forced=forced)
     check(protection, cell_values, relations)  # refuse to release on any failure
-
     people_refs = {r.person_ref for r in chosen if r.person_ref}
-    vignettes = [
-        Vignette(r.vignette_en, r.vignette_fr)
-        for r in sorted(chosen, key=lambda r: r.case_id)
-        if r.consent_quote and (r.vignette_en or r.vignette_fr)
-    ]
-    counted = {e for r in chosen for e in r.envelope_ids}
-    vignettes += [v for envelope_id, v in released if envelope_id in counted and (v.en or v.fr)]
     return Briefing(
         period=period,
         k=k,
@@ -375,10 +435,10 @@ def build(
         values=cell_values,
         protection=protection,
         relations=relations,
-        vignettes=vignettes,
+        vignettes=vignettes_of(chosen, released),
         people=len(people_refs) if len(people_refs) >= k else None,
-        pooled_provinces=sorted({c for c in province_of.values() if "+" in c}),
-        pooled_communities=sorted(small),
+        pooled_provinces=sorted({c for c in g.province_of.values() if "+" in c}),
+        pooled_communities=sorted(g.small),
         filters=filters,
         sources=tuple(sorted({r.source for r in chosen})),
     )

@@ -11,16 +11,15 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from .build import MIN_CELL, FilterError, Filters, Period, PeriodError, Vignette, build
+from .outputs import write_outputs
+from .record_store import briefing_records, import_records
 from .records import (
     CodedRecordError,
-    briefing_records,
     export_csv,
     export_json,
-    import_records,
     read_records,
     read_release_docs,
 )
-from .render import write_outputs
 from .sdc import DisclosureError
 
 
@@ -80,7 +79,8 @@ def briefing_command(
     from ..cases.vignettes import for_briefing
     from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
-    from .ledger import load_releases, protect_across, publish
+    from .ledger import protect_across, publish
+    from .releases import load_releases
 
     released: list[tuple[str, Vignette]] = []
     try:
@@ -145,7 +145,7 @@ def import_command(path: Path, source: str | None) -> None:
     release ledger is imported too: later briefings are audited against
     those releases as against this console's own."""
     from ..audit import log as audit
-    from .ledger import LedgerError, Release, relabel, store_release
+    from .releases import LedgerError, Release, relabel, store_release
 
     label = source or path.stem[:64]
     try:
@@ -179,7 +179,7 @@ def import_command(path: Path, source: str | None) -> None:
 def export_command(path: Path, source: str) -> None:
     """Export coded records (codes and envelope ids only: no text, no
     receipt, no envelope content). JSON unless PATH ends in .csv."""
-    from .ledger import as_mapping, load_releases
+    from .releases import as_mapping, load_releases
 
     with db().session() as session:
         records = briefing_records(session)

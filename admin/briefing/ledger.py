@@ -1,9 +1,10 @@
 """The release ledger, and disclosure control across releases.
 
-Every briefing a coordinator publishes is recorded as a :class:`Release`:
-what was released (each table's rows and columns, every released cell's
-value or ``x``, the statuses and the intruder's interval for each
-suppressed cell), k, p, the period, the filters, which organizations' coding
+Every briefing a coordinator publishes is recorded as a
+:class:`~admin.briefing.releases.Release` (that module holds the record,
+its interchange form and its storage): what was released (each table's
+rows and columns, every released cell's value or ``x``, the statuses and
+the intruder's interval for each suppressed cell), k, p, the period, the filters, which organizations' coding
 it counted, who and when. Never a coded case: the ledger holds only numbers
 that left the console, so an intruder holding every earlier briefing holds
 exactly the ledger's published numbers.
@@ -43,209 +44,20 @@ organization's published figure is checked like a difference of periods.
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..models import BriefingRelease
 from . import codes
 from .build import Briefing, Filters, Period, reprotect
-from .sdc import GRAND_TOTAL, DisclosureError, Forced, Key, Status, intervals_of
+from .releases import Release, ReleasedCell, load_releases, release_of, store_release
+from .sdc import GRAND_TOTAL, DisclosureError, Forced, Interval, Key, Status, intervals_of
 
-LEDGER_FORMAT = "tnr-briefing-release"
-LEDGER_VERSION = 1
 #: Rounds of further protection before a briefing is refused.
 MAX_ROUNDS = 8
-
-
-class LedgerError(ValueError):
-    """A release record that cannot be read (names the field, never a value)."""
-
-
-# -- what a release holds --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReleasedCell:
-    """One released number: its key, its value (None: suppressed, ``x``),
-    and for a suppressed cell its status and the intruder's interval."""
-
-    key: Key
-    value: int | None
-    status: str
-    low: int | None = None
-    high: int | None = None
-
-    def interval(self) -> tuple[int, int] | None:
-        """What an intruder knows of the cell: ``(v, v)`` when published."""
-        if self.value is not None:
-            return self.value, self.value
-        if self.low is None or self.high is None:
-            return None
-        return self.low, self.high
-
-
-@dataclass
-class Release:
-    """A published briefing as the ledger records it."""
-
-    uid: str
-    published_at: str
-    actor: str
-    #: "local", or the label of the import it came with (another console's).
-    origin: str
-    period: Period
-    filters: Filters
-    k: int
-    p: int
-    total: int
-    sources: list[str]
-    pooled_communities: list[str]
-    #: ``{"id", "row_dim", "col_dim", "rows", "cols"}`` per table, in order.
-    tables: list[dict[str, Any]]
-    cells: list[ReleasedCell] = field(default_factory=list)
-
-    def name(self) -> str:
-        """How a refusal names the release: id, period, filters, who."""
-        filt = self.filters.describe()
-        where = f"{self.period.start}..{self.period.end}" + ("" if filt == "none" else f", {filt}")
-        origin = "" if self.origin == "local" else f", from {self.origin}"
-        return f"release {self.uid} ({where}, k={self.k}{origin})"
-
-    def to_json(self) -> dict[str, Any]:
-        """The interchange form (also the database's ``body``)."""
-        return {
-            "format": LEDGER_FORMAT,
-            "version": LEDGER_VERSION,
-            "uid": self.uid,
-            "published_at": self.published_at,
-            "actor": self.actor,
-            "origin": self.origin,
-            "period": [self.period.start, self.period.end],
-            "filters": {"province": self.filters.province, "community": self.filters.community},
-            "k": self.k,
-            "p": self.p,
-            "total": self.total,
-            "sources": self.sources,
-            "pooled_communities": self.pooled_communities,
-            "tables": self.tables,
-            "cells": [[[list(pair) for pair in c.key], c.value, c.status, c.low, c.high] for c in self.cells],
-        }
-
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "release") -> Release:
-        """Read :meth:`to_json` back, validating every field.
-
-        Raises:
-            LedgerError: a missing or malformed field (named, never its value).
-        """
-        if not isinstance(doc, dict) or doc.get("format") != LEDGER_FORMAT:
-            raise LedgerError(f"{where}: not a {LEDGER_FORMAT} record")
-        if doc.get("version") != LEDGER_VERSION:
-            raise LedgerError(f"{where}: unsupported release version")
-        try:
-            uid = str(doc["uid"])
-            if not codes.CASE_ID_RE.match(uid):
-                raise LedgerError(f"{where}: uid")
-            start, end = doc["period"]
-            period = Period.parse(str(start), str(end))
-            filt = doc["filters"]
-            filters = Filters.parse(filt.get("province"), filt.get("community"))
-            cells = []
-            for item in doc["cells"]:
-                pairs, value, status, low, high = item
-                kk = tuple((str(d), str(v)) for d, v in pairs)
-                cells.append(
-                    ReleasedCell(
-                        kk,
-                        None if value is None else int(value),
-                        Status(str(status)).value,
-                        None if low is None else int(low),
-                        None if high is None else int(high),
-                    )
-                )
-            tables = [
-                {
-                    "id": str(t["id"]),
-                    "row_dim": str(t["row_dim"]),
-                    "col_dim": None if t["col_dim"] is None else str(t["col_dim"]),
-                    "rows": [str(r) for r in t["rows"]],
-                    "cols": [str(c) for c in t["cols"]],
-                }
-                for t in doc["tables"]
-            ]
-            return cls(
-                uid=uid,
-                published_at=str(doc["published_at"])[:20],
-                actor=str(doc["actor"])[:254],
-                origin=str(doc.get("origin") or "local")[:64],
-                period=period,
-                filters=filters,
-                k=int(doc["k"]),
-                p=int(doc["p"]),
-                total=int(doc["total"]),
-                sources=[str(s)[:64] for s in doc.get("sources", [])],
-                pooled_communities=[str(c) for c in doc.get("pooled_communities", [])],
-                tables=tables,
-                cells=cells,
-            )
-        except LedgerError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LedgerError(f"{where}: malformed release record") from exc
-
-
-def new_uid() -> str:
-    """A release id: ``R`` and 12 hex digits (random, so two consoles'
-    releases never collide when their ledgers are merged)."""
-    return "R" + secrets.token_hex(6)
-
-
-def release_of(b: Briefing, actor: str, published_at: str, uid: str | None = None) -> Release:
-    """What the ledger records for briefing ``b``: every released cell once
-    (a margin shared by several tables is one cell), with the intruder's
-    interval for each suppressed one."""
-    if b.draft:
-        raise DisclosureError("a draft is not released")
-    intervals = intervals_of(b.values, b.relations, b.protection, b.protection.suppressed())
-    cells = []
-    for kk in sorted({kk for t in b.tables for kk in t.cell_keys()}):
-        status = b.protection.status[kk]
-        if status is Status.PUBLISHED:
-            cells.append(ReleasedCell(kk, b.values[kk], status.value))
-        else:
-            iv = intervals[kk]
-            cells.append(ReleasedCell(kk, None, status.value, iv.low, iv.high))
-    return Release(
-        uid=uid or new_uid(),
-        published_at=published_at,
-        actor=actor,
-        origin="local",
-        period=b.period,
-        filters=b.filters,
-        k=b.k,
-        p=b.protection.p,
-        total=b.total,
-        sources=list(b.sources),
-        pooled_communities=list(b.pooled_communities),
-        tables=[
-            {
-                "id": t.spec.id,
-                "row_dim": t.spec.row_dim,
-                "col_dim": t.spec.col_dim,
-                "rows": list(t.rows),
-                "cols": list(t.cols),
-            }
-            for t in b.tables
-        ],
-        cells=cells,
-    )
 
 
 # -- definitions -------------------------------------------------------------------
@@ -304,7 +116,15 @@ def definition(kk: Key, period: Period, filters: Filters, pooled: Sequence[str])
 
 def _implies(narrow: frozenset[Clause], wide: frozenset[Clause]) -> bool:
     """Whether every case satisfying ``narrow`` satisfies ``wide``."""
-    return all(any(d == dw and v <= vw for d, v in narrow) for dw, vw in wide)
+    # Plain loops: called for every pair of condition sets of one shape
+    # (tens of thousands per briefing against a ledger of 20 releases).
+    for dw, vw in wide:
+        for d, v in narrow:
+            if d == dw and v <= vw:
+                break
+        else:
+            return False
+    return True
 
 
 def nested(a: Definition, b: Definition) -> bool:
@@ -400,15 +220,25 @@ def cross_audit(
     if not earlier:
         return [], {}
     index = index_releases(earlier) if index is None else index
+    pairs, apriori = _nested_pairs(b, index)
+    intervals = intervals_of(b.values, b.relations, b.protection, _worth_solving(b, pairs))
+    return _disclosures(b, pairs, intervals), apriori
+
+
+Pair = tuple[Key, _Earlier, bool]
+
+
+def _nested_pairs(b: Briefing, index: Index) -> tuple[list[Pair], dict[Key, Forced]]:
+    """Pairs (new cell, earlier cell, same definition) of nested or equal
+    definitions whose earlier side has an interval, and the apriori
+    suppressions: a published new cell with the same definition as an
+    earlier suppressed one."""
     status = b.protection.status
-    k_new, p_new = b.k, b.protection.p
-    # Pairs of nested or equal definitions, with the earlier side's interval.
-    pairs: list[tuple[Key, _Earlier, bool]] = []
+    pairs: list[Pair] = []
     apriori: dict[Key, Forced] = {}
     for kk in sorted({kk for t in b.tables for kk in t.cell_keys()}):
         mine = definition(kk, b.period, b.filters, b.pooled_communities)
-        groups = index.nesting(mine.shape, mine.clauses())
-        for group, wider, narrower in groups:
+        for group, wider, narrower in index.nesting(mine.shape, mine.clauses()):
             for e in group:
                 d = e.definition
                 inside = mine.first <= d.first and d.last <= mine.last
@@ -420,35 +250,43 @@ def cross_audit(
                     apriori.setdefault(kk, Forced(0, None, f"linked: suppressed in {e.release.name()}"))
                 elif e.cell.interval() is not None:
                     pairs.append((kk, e, same))
-    # The intruder's interval on a suppressed new cell is solved only where
-    # it could matter: a disclosing difference lies, in truth, within
-    # 1..k+p-2 (either sign), and needs the earlier side narrower than p.
+    return pairs, apriori
+
+
+def _worth_solving(b: Briefing, pairs: Sequence[Pair]) -> list[Key]:
+    """Suppressed new cells whose interval could matter: a disclosing
+    difference lies, in truth, within 1..k+p-2 (either sign), and needs
+    the earlier side narrower than p. Only these are solved."""
     wanted = set()
     for kk, e, _same in pairs:
-        if status[kk] is Status.PUBLISHED:
+        if b.protection.status[kk] is Status.PUBLISHED:
             continue
         lo_e, hi_e = e.cell.interval() or (0, 0)
-        k, p = max(k_new, e.release.k), max(p_new, e.release.p)
+        k, p = max(b.k, e.release.k), max(b.protection.p, e.release.p)
         v = b.values[kk]
         near = min(abs(v - lo_e), abs(v - hi_e)) if not lo_e <= v <= hi_e else 0
         if hi_e - lo_e < p and near <= k + p - 2:
             wanted.add(kk)
-    intervals = intervals_of(b.values, b.relations, b.protection, sorted(wanted))
+    return sorted(wanted)
+
+
+def _disclosures(b: Briefing, pairs: Sequence[Pair], intervals: Mapping[Key, Interval]) -> list[Disclosure]:
+    """The pairs whose difference, as an intruder bounds it, discloses."""
     found: list[Disclosure] = []
     for kk, e, same in pairs:
-        if status[kk] is Status.PUBLISHED:
+        if b.protection.status[kk] is Status.PUBLISHED:
             lo = hi = b.values[kk]
         elif kk in intervals:
             lo, hi = intervals[kk].low, intervals[kk].high
         else:
             continue
         e_lo, e_hi = e.cell.interval() or (0, 0)  # pairs hold only cells with one
-        k, p = max(k_new, e.release.k), max(p_new, e.release.p)
+        k, p = max(b.k, e.release.k), max(b.protection.p, e.release.p)
         d_lo, d_hi = lo - e_hi, hi - e_lo
         for low, high in ((d_lo, d_hi), (-d_hi, -d_lo)):
             if _discloses(low, high, k, p):
                 found.append(Disclosure(kk, e.release, e.cell.key, low, high, same))
-    return found, apriori
+    return found
 
 
 def _bounds(b: Briefing, d: Disclosure) -> Forced:
@@ -522,35 +360,6 @@ def protect_across(b: Briefing, earlier: Sequence[Release]) -> Briefing:
 # -- storage -----------------------------------------------------------------------
 
 
-def load_releases(session: Session) -> list[Release]:
-    """Every release in the ledger, oldest first."""
-    rows = session.scalars(select(BriefingRelease).order_by(BriefingRelease.id)).all()
-    return [Release.from_json(json.loads(row.body), f"release {row.uid}") for row in rows]
-
-
-def store_release(session: Session, release: Release) -> bool:
-    """Add ``release`` to the ledger; False when its uid is there already
-    (an import of a ledger this console has)."""
-    if session.scalar(select(BriefingRelease.id).where(BriefingRelease.uid == release.uid)) is not None:
-        return False
-    session.add(
-        BriefingRelease(
-            uid=release.uid,
-            published_at=release.published_at,
-            actor=release.actor,
-            origin=release.origin,
-            period_start=release.period.start,
-            period_end=release.period.end,
-            k=release.k,
-            p=release.p,
-            filters=release.filters.describe(),
-            body=json.dumps(release.to_json(), sort_keys=True, separators=(",", ":")),
-        )
-    )
-    session.flush()
-    return True
-
-
 def publish(session: Session, b: Briefing, actor: str, published_at: str) -> Release:
     """Record ``b`` (already protected across releases) in the ledger and
     the audit log. The caller commits after writing the files.
@@ -586,17 +395,3 @@ def publish(session: Session, b: Briefing, actor: str, published_at: str) -> Rel
         f"k={release.k} p={release.p} cells={len(release.cells)}",
     )
     return release
-
-
-def relabel(release: Release, source: str) -> Release:
-    """A release read from another console's export: its "local" is that
-    console, named here by the import's ``source`` label."""
-    if release.origin == "local":
-        release.origin = source
-    release.sources = [source if s == "local" else s for s in release.sources]
-    return release
-
-
-def as_mapping(releases: Iterable[Release]) -> list[dict[str, Any]]:
-    """Releases for an export (oldest first)."""
-    return [r.to_json() for r in releases]

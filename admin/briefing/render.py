@@ -1,17 +1,17 @@
-"""Outputs of a briefing: CSV per table, the disclosure log, English and
-French reports in HTML and PDF (matplotlib, PdfPages) with greyscale charts.
+"""A briefing in words and pictures: labels and numbers in English and
+French, the tables and findings as printed, greyscale charts, and the PDF
+reports (matplotlib, PdfPages). CSV, HTML and writing the files:
+:mod:`admin.briefing.outputs`.
 
 Everything printed comes from :class:`~admin.briefing.build.Briefing`
-(protected numbers only): a suppressed cell is ``x`` in CSV and tables and
-missing from charts. CSV is byte-identical for the same inputs.
+(protected numbers only): a suppressed cell is ``x`` in tables and
+missing from charts.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -19,17 +19,14 @@ import matplotlib
 matplotlib.use("Agg")  # no display; set before pyplot is imported
 
 from babel.numbers import format_decimal, format_percent  # noqa: E402
-from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from core.db import ROOT  # noqa: E402
-
 from . import codes  # noqa: E402
-from .build import UNIT, Briefing, Table  # noqa: E402
-from .sdc import GRAND_TOTAL, Status  # noqa: E402
+from .build import Briefing, Table  # noqa: E402
+from .sdc import GRAND_TOTAL  # noqa: E402
 
 LANGS = ("en", "fr")
 SUPPRESSED = "x"
@@ -286,65 +283,6 @@ def report_context(b: Briefing, lang: str, charts: dict[str, str] | None = None)
     }
 
 
-# -- CSV -------------------------------------------------------------------------
-
-
-def _csv(rows: list[list[str]], draft: bool = False) -> bytes:
-    """CSV bytes; a draft starts with a one-field row saying so."""
-    if draft:
-        rows = [[DRAFT_MARK], *rows]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
-
-
-def table_csv(b: Briefing, t: Table) -> bytes:
-    """One table: codes and both labels per row, ``x`` where suppressed."""
-    col_codes = [c for c in t.cols]
-    header = ["unit", t.spec.row_dim, "label_en", "label_fr", *col_codes, "total"]
-    rows = [header]
-    for r in [*t.rows, None]:
-        code = r if r is not None else "total"
-        rows.append(
-            [
-                UNIT,
-                code,
-                axis_label(t.spec.row_dim, code, "en") if r is not None else "Total",
-                axis_label(t.spec.row_dim, code, "fr") if r is not None else "Total",
-                *[cell_text(b, t.key(r, c), None) for c in t.cols],
-                cell_text(b, t.key(r, None), None),
-            ]
-        )
-    return _csv(rows, b.draft)
-
-
-def disclosure_log_csv(b: Briefing) -> bytes:
-    """Every suppressed cell, in every table it appears in, and why. Never
-    the suppressed value itself."""
-    rows = [["table", "row", "column", "status", "reason", "intruder_low", "intruder_high"]]
-    for t in b.tables:
-        cells = [(r, c) for r in [*t.rows, None] for c in [*t.cols, None]]
-        for r, c in cells:
-            kk = t.key(r, c)
-            status = b.protection.status[kk]
-            if status is Status.PUBLISHED:
-                continue
-            iv = b.protection.intervals.get(kk)
-            rows.append(
-                [
-                    t.spec.id,
-                    r or "total",
-                    c or "total",
-                    status.value,
-                    b.protection.reason.get(kk, ""),
-                    str(iv.low) if iv else "",
-                    str(iv.high) if iv else "",
-                ]
-            )
-    return _csv(rows, b.draft)
-
-
 # -- charts and PDF ----------------------------------------------------------------
 
 GREYS = ("0.25", "0.55", "0.8")
@@ -550,39 +488,3 @@ def report_pdf(b: Briefing, lang: str) -> bytes:
             pages.text(v)
         pages.close()
     return buf.getvalue()
-
-
-# -- HTML ---------------------------------------------------------------------------
-
-_env = Environment(
-    loader=FileSystemLoader(str(ROOT / "templates" / "admin")),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-)
-
-
-def report_html(b: Briefing, lang: str) -> str:
-    """The standalone HTML report (inline SVG charts; nothing from elsewhere)."""
-    template = _env.get_template("briefing/report.html")
-    return template.render(**report_context(b, lang, chart_svgs(b, lang)))
-
-
-def write_outputs(b: Briefing, out_dir: Path, *, pdf: bool = True, html: bool = True) -> list[Path]:
-    """Write ``<table>.csv``, ``disclosure-log.csv``, ``briefing-{en,fr}.pdf``
-    and ``briefing-{en,fr}.html`` into ``out_dir``; returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def put(name: str, data: bytes | str) -> None:
-        path = out_dir / name
-        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        written.append(path)
-
-    for t in b.tables:
-        put(f"{t.spec.id}.csv", table_csv(b, t))
-    put("disclosure-log.csv", disclosure_log_csv(b))
-    for lang in LANGS:
-        if pdf:
-            put(f"briefing-{lang}.pdf", report_pdf(b, lang))
-        if html:
-            put(f"briefing-{lang}.html", report_html(b, lang))
-    return written

@@ -42,91 +42,46 @@ count is at most the grand total, which is always published.
 
 from __future__ import annotations
 
-import enum
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-Key = tuple[tuple[str, str], ...]
-GRAND_TOTAL: Key = ()
+from .cells import (
+    GRAND_TOTAL,
+    TARGETS,
+    DisclosureError,
+    Forced,
+    Interval,
+    Key,
+    Protection,
+    Relation,
+    Status,
+    key,
+)
 
-
-def key(*pairs: tuple[str, str]) -> Key:
-    """The canonical key of a conjunction of ``(dimension, value)`` pairs."""
-    return tuple(sorted(pairs))
-
-
-class DisclosureError(Exception):
-    """The tables cannot be released: some cell stays recoverable."""
-
-
-class Status(enum.StrEnum):
-    PUBLISHED = "published"
-    PRIMARY = "primary"
-    COMPLEMENTARY = "complementary"
-    #: Suppressed because, with an earlier release, it would disclose
-    #: (admin/briefing/ledger.py); audited like a primary cell.
-    LINKED = "linked"
-
-
-#: Audit targets: cells the intruder must not narrow below the protection level.
-TARGETS = frozenset({Status.PRIMARY, Status.LINKED})
-
-
-@dataclass(frozen=True, slots=True)
-class Forced:
-    """A cell to suppress whatever its value (linked to an earlier
-    release): the intruder's bounds on it, ``low..high``, and why."""
-
-    low: int
-    high: int | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """``parent`` and the cells that split it along one dimension."""
-
-    parent: Key
-    children: tuple[Key, ...]
-    kind: str  # "eq" or "cover"
-
-    def members(self) -> tuple[Key, ...]:
-        return (*self.children, self.parent)
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """The intruder's tightest bounds on a suppressed cell."""
-
-    low: int
-    high: int
-
-    @property
-    def width(self) -> int:
-        return self.high - self.low
-
-
-@dataclass
-class Protection:
-    """The outcome of disclosure control: a status per key, why, and the
-    intruder's interval per suppressed key."""
-
-    k: int
-    p: int
-    status: dict[Key, Status]
-    reason: dict[Key, str] = field(default_factory=dict)
-    intervals: dict[Key, Interval] = field(default_factory=dict)
-    #: Linked cells' bounds as the intruder knows them (low, high or None).
-    bounds: dict[Key, tuple[int, int | None]] = field(default_factory=dict)
-    #: Intervals of other suppressed cells, solved on demand (:func:`intervals_of`).
-    solved: dict[Key, Interval] = field(default_factory=dict)
-
-    def suppressed(self) -> list[Key]:
-        return sorted(kk for kk, s in self.status.items() if s is not Status.PUBLISHED)
+__all__ = [
+    "GRAND_TOTAL",
+    "TARGETS",
+    "DisclosureError",
+    "Forced",
+    "Interval",
+    "Key",
+    "Protection",
+    "Relation",
+    "Status",
+    "audit",
+    "check",
+    "default_protection",
+    "forget_solved",
+    "intervals_of",
+    "key",
+    "suppress_complementary",
+    "suppress_primary",
+]
 
 
 def default_protection(k: int) -> int:
@@ -213,13 +168,66 @@ def suppress_complementary(
     p = default_protection(k) if p is None else p
     if GRAND_TOTAL in values and values[GRAND_TOTAL] < k:
         raise DisclosureError(f"fewer than {k} cases in all: nothing can be released")
+    status, reason, bounds = _initial_status(values, k, forced or {}, start)
+    by_member: dict[Key, list[Relation]] = {}
+    for rel in relations:
+        for m in rel.members():
+            by_member.setdefault(m, []).append(rel)
+    intervals = _carried_over(start, forced or {})
+    passed = {kk for kk, iv in intervals.items() if iv.width >= p}
+    for _round in range(max_rounds):
+        _singletons(relations, values, status, reason)
+        failing = _audit_new(values, relations, status, k, p, bounds, intervals, passed)
+        if not failing:
+            return Protection(k=k, p=p, status=status, reason=reason, intervals=intervals, bounds=bounds)
+        for cell in failing:
+            _complement(cell, values, relations, status, reason, bounds, by_member, k, p, tries)
+    raise DisclosureError("complementary suppression did not converge")
+
+
+def _audit_new(
+    values: Mapping[Key, int],
+    relations: Sequence[Relation],
+    status: Mapping[Key, Status],
+    k: int,
+    p: int,
+    bounds: Mapping[Key, tuple[int, int | None]],
+    intervals: dict[Key, Interval],
+    passed: set[Key],
+) -> list[Key]:
+    """Solve the targets not yet ``passed`` into ``intervals``; add those
+    that now pass to ``passed`` and return the others."""
+    todo = sorted(kk for kk, s in status.items() if s in TARGETS and kk not in passed)
+    if todo:
+        model = _Model(values, relations, status, k, bounds)
+        for kk in todo:
+            intervals[kk] = model.interval(kk)
+    passed.update(kk for kk in todo if intervals[kk].width >= p)
+    return [kk for kk in todo if kk not in passed]
+
+
+def _carried_over(start: Protection | None, forced: Mapping[Key, Forced]) -> dict[Key, Interval]:
+    """Intervals of ``start`` that still hold: cells that passed before
+    still pass (more suppression only widens), unless forced now with new
+    bounds (more knowledge for the intruder)."""
+    if start is None:
+        return {}
+    return {kk: iv for kk, iv in start.intervals.items() if kk not in forced}
+
+
+def _initial_status(
+    values: Mapping[Key, int], k: int, forced: Mapping[Key, Forced], start: Protection | None
+) -> tuple[dict[Key, Status], dict[Key, str], dict[Key, tuple[int, int | None]]]:
+    """Statuses, reasons and linked bounds before complementary
+    suppression: primary suppression (or ``start``'s), then ``forced``
+    cells linked."""
     if start is not None:
         status, reason, bounds = dict(start.status), dict(start.reason), dict(start.bounds)
     else:
         status = suppress_primary(values, k)
         reason = {kk: f"primary: fewer than {k} cases" for kk, s in status.items() if s is Status.PRIMARY}
         bounds = {}
-    for kk, f in sorted((forced or {}).items()):
+    for kk, f in sorted(forced.items()):
         if kk not in status or status[kk] is Status.PRIMARY:
             continue
         if kk == GRAND_TOTAL:
@@ -227,47 +235,43 @@ def suppress_complementary(
         status[kk] = Status.LINKED
         reason[kk] = f.reason
         bounds[kk] = (f.low, f.high)
-    by_member: dict[Key, list[Relation]] = {}
-    for rel in relations:
-        for m in rel.members():
-            by_member.setdefault(m, []).append(rel)
-    intervals: dict[Key, Interval] = {}
-    passed: set[Key] = set()
-    if start is not None:
-        # Cells that passed before still pass (more suppression only widens),
-        # unless forced now with new bounds (more knowledge for the intruder).
-        intervals = {kk: iv for kk, iv in start.intervals.items() if kk not in (forced or {})}
-        passed = {kk for kk, iv in intervals.items() if iv.width >= p}
-    for _round in range(max_rounds):
-        _singletons(relations, values, status, reason)
-        todo = sorted(kk for kk, s in status.items() if s in TARGETS and kk not in passed)
-        if todo:
-            model = _Model(values, relations, status, k, bounds)
-            for kk in todo:
-                intervals[kk] = model.interval(kk)
-        passed.update(kk for kk in todo if intervals[kk].width >= p)
-        failing = [kk for kk in todo if kk not in passed]
-        if not failing:
-            return Protection(k=k, p=p, status=status, reason=reason, intervals=intervals, bounds=bounds)
-        for cell in failing:
-            model = _Model(values, relations, status, k, bounds)
-            width = model.interval(cell).width
-            if width >= p:
-                continue  # an earlier complement of this round already helped
-            candidates = _candidates(cell, by_member, values, status)
-            if not candidates:
-                raise DisclosureError(f"no complement left to protect {_describe(cell)}")
-            chosen = candidates[0]
-            for cand in candidates[:tries]:
-                status[cand] = Status.COMPLEMENTARY
-                wider = _Model(values, relations, status, k, bounds).interval(cell).width > width
-                status[cand] = Status.PUBLISHED
-                if wider:
-                    chosen = cand
-                    break
-            status[chosen] = Status.COMPLEMENTARY
-            reason[chosen] = f"complementary: protects {_describe(cell)}"
-    raise DisclosureError("complementary suppression did not converge")
+    return status, reason, bounds
+
+
+def _complement(
+    cell: Key,
+    values: Mapping[Key, int],
+    relations: Sequence[Relation],
+    status: dict[Key, Status],
+    reason: dict[Key, str],
+    bounds: Mapping[Key, tuple[int, int | None]],
+    by_member: Mapping[Key, list[Relation]],
+    k: int,
+    p: int,
+    tries: int,
+) -> None:
+    """Suppress one more cell for the under-protected ``cell``: the first
+    candidate (of ``tries``) that widens its interval, else the nearest.
+
+    Raises:
+        DisclosureError: no candidate is left.
+    """
+    width = _Model(values, relations, status, k, bounds).interval(cell).width
+    if width >= p:
+        return  # an earlier complement of this round already helped
+    candidates = _candidates(cell, by_member, values, status)
+    if not candidates:
+        raise DisclosureError(f"no complement left to protect {_describe(cell)}")
+    chosen = candidates[0]
+    for cand in candidates[:tries]:
+        status[cand] = Status.COMPLEMENTARY
+        wider = _Model(values, relations, status, k, bounds).interval(cell).width > width
+        status[cand] = Status.PUBLISHED
+        if wider:
+            chosen = cand
+            break
+    status[chosen] = Status.COMPLEMENTARY
+    reason[chosen] = f"complementary: protects {_describe(cell)}"
 
 
 def _candidates(
@@ -375,9 +379,15 @@ class _Model:
             a = coo_array((data, (rows, cols)), shape=(len(lower), n)).tocsr()
             self.constraints.append(LinearConstraint(a, np.array(lower), np.array(upper)))
         self.integrality = np.ones(n)
+        self.program = _fingerprint(
+            n, self.bounds.lb, self.bounds.ub, np.array(rows), np.array(cols), np.array(data), lower, upper
+        )
 
     def interval(self, kk: Key) -> Interval:
         i = self.index[kk]
+        got = _SOLVED.get((self.program, i))
+        if got is not None:
+            return got
         ends = []
         for sign in (1.0, -1.0):
             c = np.zeros(self.n)
@@ -386,7 +396,35 @@ class _Model:
             if not res.success:
                 raise DisclosureError(f"audit could not solve for {_describe(kk)}: {res.message}")
             ends.append(float(res.fun))
-        return Interval(round(ends[0]), round(-ends[1]))
+        if len(_SOLVED) >= _SOLVED_MAX:
+            _SOLVED.clear()
+        got = _SOLVED[(self.program, i)] = Interval(round(ends[0]), round(-ends[1]))
+        return got
+
+
+#: Intervals already solved, by integer program and variable. The same
+#: program (same constraints and bounds, so the same suppression pattern
+#: of the same counts) has the same optimum, so the audit that
+#: :func:`check` runs after :func:`suppress_complementary` solves only
+#: what suppression has not solved for the very same program. Bounded;
+#: holds no count that is not in the caller's own tables.
+_SOLVED: dict[tuple[bytes, int], Interval] = {}
+_SOLVED_MAX = 4096
+
+
+def forget_solved() -> None:
+    """Empty the store of solved intervals (a benchmark starts cold)."""
+    _SOLVED.clear()
+
+
+def _fingerprint(n: int, *arrays: Any) -> bytes:
+    """A digest of an integer program's arrays (each with its length)."""
+    h = hashlib.sha256(str(n).encode())
+    for arr in arrays:
+        a = np.ascontiguousarray(arr, dtype=np.float64)
+        h.update(len(a).to_bytes(8, "little"))
+        h.update(a.tobytes())
+    return h.digest()
 
 
 def audit(
@@ -438,7 +476,9 @@ def intervals_of(
 
 def check(protection: Protection, values: Mapping[Key, int], relations: Sequence[Relation]) -> None:
     """Refuse to release unless no published cell is below k and the audit
-    passes for every primary cell (recomputed here, not trusted).
+    passes for every primary cell (recomputed here from the final statuses,
+    not trusted; an integer program solved already for exactly these
+    statuses is not solved twice).
 
     Raises:
         DisclosureError: a published cell below k, or an interval narrower

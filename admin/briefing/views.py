@@ -17,10 +17,11 @@ from flask_login import current_user
 from ..audit import log as audit
 from ..extensions import db_session, keyring
 from ..models import Role
-from . import codes, render
+from . import codes, outputs, render
 from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
-from .ledger import load_releases, protect_across, publish
-from .records import briefing_records
+from .ledger import protect_across, publish
+from .record_store import briefing_records
+from .releases import load_releases
 from .sdc import DisclosureError
 
 bp = Blueprint("briefing", __name__, url_prefix="/briefing")
@@ -88,13 +89,13 @@ def _query(args: dict[str, Any]) -> dict[str, Any]:
 
 def _file(briefing: Briefing, name: str) -> bytes | str:
     if name == "disclosure-log.csv":
-        return render.disclosure_log_csv(briefing)
+        return outputs.disclosure_log_csv(briefing)
     if name.endswith(".csv"):
         table = next(t for t in briefing.tables if f"{t.spec.id}.csv" == name)
-        return render.table_csv(briefing, table)
+        return outputs.table_csv(briefing, table)
     if name.endswith(".pdf"):
         return render.report_pdf(briefing, name[9:11])
-    return render.report_html(briefing, name[9:11])
+    return outputs.report_html(briefing, name[9:11])
 
 
 def _audit_vignettes(briefing: Briefing, name: str) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from admin.auth import accounts
 from admin.briefing.build import Period, build
-from admin.briefing.records import CodedRecord, briefing_records, import_records
+from admin.briefing.record_store import briefing_records, import_records
+from admin.briefing.records import CodedRecord
 from admin.cases import links
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry, Case, CaseLink

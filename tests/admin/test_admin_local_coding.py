@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from admin.briefing.records import briefing_records
+from admin.briefing.record_store import briefing_records
 from admin.cases.triage import Coding, set_coding
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User

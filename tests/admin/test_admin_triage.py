@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin.briefing.records import local_records
+from admin.briefing.record_store import local_records
 from admin.cases import triage
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseNote

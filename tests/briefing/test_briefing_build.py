@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from admin.briefing import render
+from admin.briefing import outputs, render
 from admin.briefing.build import Briefing, Period, build, select_records
 from admin.briefing.records import CodedRecord, read_records
 from admin.briefing.sdc import DisclosureError, Protection, Status, check
@@ -65,8 +65,8 @@ def test_counts_cases_with_consent_only(records: list[CodedRecord], briefing: Br
         for r in records
     ]
     other = build(changed, PERIOD, k=5)
-    assert [render.table_csv(other, t) for t in other.tables] == [
-        render.table_csv(briefing, t) for t in briefing.tables
+    assert [outputs.table_csv(other, t) for t in other.tables] == [
+        outputs.table_csv(briefing, t) for t in briefing.tables
     ]
 
 
@@ -87,7 +87,7 @@ def test_published_margins_equal_what_they_sum(briefing: Briefing) -> None:
 def test_small_places_and_communities_are_pooled(briefing: Briefing) -> None:
     assert briefing.pooled_provinces == ["CA-MB+CA-SK"]
     assert "southern_mongolian" in briefing.pooled_communities
-    csv_text = b"".join(render.table_csv(briefing, t) for t in briefing.tables).decode()
+    csv_text = b"".join(outputs.table_csv(briefing, t) for t in briefing.tables).decode()
     assert "Saskatchewan" not in csv_text.replace("Manitoba + Saskatchewan", "")
     assert "southern_mongolian" not in csv_text
 
@@ -96,7 +96,7 @@ def test_csv_is_byte_identical_across_runs(records: list[CodedRecord], tmp_path:
     outs = []
     for run in ("a", "b"):
         b = build(list(reversed(records)) if run == "b" else records, PERIOD, k=5)
-        paths = render.write_outputs(b, tmp_path / run, pdf=False, html=False)
+        paths = outputs.write_outputs(b, tmp_path / run, pdf=False, html=False)
         outs.append({p.name: p.read_bytes() for p in paths})
     assert outs[0] == outs[1]
     assert "disclosure-log.csv" in outs[0]
@@ -134,7 +134,7 @@ def test_french_typography(briefing: Briefing) -> None:
     assert render.quarter_label("2026Q1", "en") == "Q1 2026"
     assert render.percent(0.12, "fr") == "12\u00a0%"
     assert render.number(1234, "fr") == "1\u00a0234"
-    html = render.report_html(briefing, "fr")
+    html = outputs.report_html(briefing, "fr")
     assert '<html lang="fr">' in html and "T1 2025" in html and "\u00a0%" in html
     assert "Sous-déclaration" in html
 
@@ -142,7 +142,7 @@ def test_french_typography(briefing: Briefing) -> None:
 def test_vignettes_only_with_release_and_quote_consent(records: list[CodedRecord]) -> None:
     plain = build(records, PERIOD, k=5)
     assert plain.vignettes == []
-    assert "No account has been released" in render.report_html(plain, "en")
+    assert "No account has been released" in outputs.report_html(plain, "en")
     first, second, *rest = [r for r in records if r.consent_statistics]
     with_text = [
         dataclasses.replace(first, vignette_en="Released account one.", consent_quote=True),
@@ -150,6 +150,6 @@ def test_vignettes_only_with_release_and_quote_consent(records: list[CodedRecord
         *rest,
     ]
     b = build(with_text, PERIOD, k=5)
-    html = render.report_html(b, "en")
+    html = outputs.report_html(b, "en")
     assert "Released account one." in html
     assert "Unconsented account two." not in html

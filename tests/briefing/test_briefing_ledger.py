@@ -24,7 +24,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from admin.briefing import render
+from admin.briefing import outputs, render
 from admin.briefing.build import Briefing, Filters, Period, build
 from admin.briefing.records import CodedRecord, export_csv, read_records
 from admin.briefing.sdc import Status
@@ -60,7 +60,7 @@ def cells_of_dir(folder: Path) -> Cells:
 
 
 def cells_of_briefing(b: Briefing) -> Cells:
-    return cells_of_csv({f"{t.spec.id}.csv": render.table_csv(b, t).decode() for t in b.tables})
+    return cells_of_csv({f"{t.spec.id}.csv": outputs.table_csv(b, t).decode() for t in b.tables})
 
 
 def small_differences(a: Cells, b: Cells, k: int = K) -> list[tuple[tuple[str, str, str], int]]:

@@ -15,7 +15,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from admin.auth import accounts
-from admin.briefing.records import import_records, read_records
+from admin.briefing.record_store import import_records
+from admin.briefing.records import read_records
 from admin.cases import vignettes
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
