@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select, text
@@ -504,7 +504,7 @@ def protect_across(b: Briefing, earlier: Sequence[Release]) -> Briefing:
             hint = " Choose a period or filters that differ more from the earlier release."
             raise DisclosureError(f"with earlier releases: {names}{more}.{hint}")
         if not new:
-            return b
+            return replace(b, ledger_releases=len(earlier))
         forced.update(new)
         try:
             b = reprotect(b, forced)
