@@ -92,6 +92,17 @@ def test_every_page_has_marking_page_number_and_date(chinese: Briefing, lang: st
     assert b"NotoSansCJK" in data
 
 
+def test_other_scripts_print(chinese: Briefing) -> None:
+    """Uyghur (Arabic script, shaped right to left), Cyrillic and Traditional
+    Chinese print from the embedded fonts: no glyph is missing."""
+    from admin.briefing.build import Vignette
+
+    text = "ئۇيغۇر تىلى — Мы боимся за семью — 我們很害怕"
+    b = dataclasses.replace(chinese, vignettes=[Vignette(text, text)])
+    for lang in ("en", "fr"):
+        assert "Мы боимся за семью" in "".join(_pages(render.report_pdf(b, lang, ISSUE)))
+
+
 def test_the_marking_is_a_setting(chinese: Briefing) -> None:
     issue = Issue.from_config({"BRIEFING_CLASSIFICATION": "PROTECTED A / PROTÉGÉ A"}, ISSUED)
     pages = _pages(render.report_pdf(chinese, "fr", issue))
