@@ -151,6 +151,8 @@ def _breakable(char: str) -> bool:
     return unicodedata.east_asian_width(char) in ("W", "F")
 
 
+#: Spaces a line never breaks at: French thousands and "12 %", "« x »".
+_NO_BREAK_SPACES = frozenset("\u00a0\u202f\u2007")
 _NO_BREAK_BEFORE = frozenset("，。、；：！？）」』】〉》”’…,.;:!?)")
 
 
@@ -163,7 +165,7 @@ def wrap(text: str, width: int) -> list[str]:
     pieces: list[str] = []  # words, single wide characters, and spaces
     word = ""
     for char in text:
-        if char.isspace():
+        if char.isspace() and char not in _NO_BREAK_SPACES:
             if word:
                 pieces.append(word)
                 word = ""
