@@ -134,6 +134,13 @@ DEFAULTS: dict[str, Any] = {
         "zh-Hant": "聯盟審閱人員",
         "zh-Hans": "联盟审阅人员",
     },
+    # --- briefing notes (docs/briefings.md, "Briefing-note form") ---
+    # Security marking at the head and foot of every page of a briefing note.
+    "BRIEFING_CLASSIFICATION": "UNCLASSIFIED / NON CLASSIFIÉ",
+    # Issuing organization(s): a name, a list, or {"en": …, "fr": …}; None: REPLY_FROM.
+    "BRIEFING_ISSUED_BY": None,
+    # Contact person printed under the title (same forms); None: none, and the command warns.
+    "BRIEFING_CONTACT": None,
     # --- retention ---
     # Days a case stays after it was closed; then `flask --app admin purge`
     # removes it here and asks the intake to delete its envelope. 0: forever.

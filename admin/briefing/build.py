@@ -213,6 +213,9 @@ class Briefing:
     #: A draft: not recorded in the release ledger, marked "DRAFT — NOT FOR
     #: RELEASE" on every page and in every CSV.
     draft: bool = False
+    #: Earlier releases it was audited against (:func:`admin.briefing.ledger.protect_across`);
+    #: None: not audited against the ledger (printed so in the methods note).
+    ledger_releases: int | None = None
 
     @property
     def total(self) -> int:

@@ -11,7 +11,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from .build import MIN_CELL, FilterError, Filters, Period, PeriodError, Vignette, build
+from .fonts import MissingGlyphError
 from .outputs import write_outputs
+from .pages import Issue
 from .record_store import briefing_records, import_records
 from .records import (
     CodedRecordError,
@@ -20,6 +22,7 @@ from .records import (
     read_records,
     read_release_docs,
 )
+from .render import check_printable
 from .sdc import DisclosureError
 
 
@@ -74,8 +77,10 @@ def briefing_command(
     nothing. With --vignettes, the reports print the released vignettes of
     counted cases whose reporters consented to quoting."""
     import dataclasses
+    from datetime import date
 
     from ..audit import log as audit
+    from ..audit.log import now_utc
     from ..cases.vignettes import for_briefing
     from ..cli import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
@@ -101,19 +106,29 @@ def briefing_command(
     except (PeriodError, FilterError, DisclosureError) as exc:
         raise click.ClickException(f"no briefing released: {exc}") from exc
     release_id = None
+    when = now_utc()
+    # Dated the day it is published (UTC), as the ledger records it.
+    issue = Issue.current(date.fromisoformat(when[:10]))
+    if not issue.contact:
+        click.echo("BRIEFING_CONTACT is not set: the notes name no contact person", err=True)
     if draft:
         briefing = dataclasses.replace(briefing, draft=True)
-        written = write_outputs(briefing, out_dir, html=not no_html)
+    try:
+        # A character no font has would print as an empty box: refused
+        # before anything is written or recorded.
+        check_printable(briefing, issue)
+    except MissingGlyphError as exc:
+        raise click.ClickException(f"no briefing released: {exc}") from exc
+    if draft:
+        written = write_outputs(briefing, out_dir, html=not no_html, issue=issue)
     else:
-        from ..audit.log import now_utc
-
         try:
             with db().session() as session:
                 # Recorded and written together: a failure to write rolls
                 # the record back, a refusal writes nothing.
-                release_id = publish(session, briefing, "cli", now_utc()).uid
-                written = write_outputs(briefing, out_dir, html=not no_html)
-        except DisclosureError as exc:
+                release_id = publish(session, briefing, "cli", when).uid
+                written = write_outputs(briefing, out_dir, html=not no_html, issue=issue)
+        except (DisclosureError, MissingGlyphError) as exc:
             raise click.ClickException(f"no briefing released: {exc}") from exc
     if briefing.vignettes:
         with db().session() as session:

@@ -45,7 +45,7 @@ organization's published figure is checked like a difference of periods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -342,7 +342,7 @@ def protect_across(b: Briefing, earlier: Sequence[Release]) -> Briefing:
             hint = " Choose a period or filters that differ more from the earlier release."
             raise DisclosureError(f"with earlier releases: {names}{more}.{hint}")
         if not new:
-            return b
+            return replace(b, ledger_releases=len(earlier))
         forced.update(new)
         try:
             b = reprotect(b, forced)

@@ -17,8 +17,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.db import ROOT
 
+from . import pages
 from .build import UNIT, Briefing, Table
-from .render import DRAFT_MARK, LANGS, axis_label, cell_text, chart_svgs, report_context, report_pdf
+from .render import (
+    DRAFT_MARK,
+    LANGS,
+    axis_label,
+    cell_text,
+    chart_svgs,
+    check_printable,
+    report_context,
+    report_pdf,
+)
 from .sdc import Status
 
 # -- CSV -------------------------------------------------------------------------
@@ -88,15 +98,25 @@ _env = Environment(
 )
 
 
-def report_html(b: Briefing, lang: str) -> str:
+def report_html(b: Briefing, lang: str, issue: pages.Issue | None = None) -> str:
     """The standalone HTML report (inline SVG charts; nothing from elsewhere)."""
     template = _env.get_template("briefing/report.html")
-    return template.render(**report_context(b, lang, chart_svgs(b, lang)))
+    return template.render(**report_context(b, lang, chart_svgs(b, lang), issue))
 
 
-def write_outputs(b: Briefing, out_dir: Path, *, pdf: bool = True, html: bool = True) -> list[Path]:
+def write_outputs(
+    b: Briefing, out_dir: Path, *, pdf: bool = True, html: bool = True, issue: pages.Issue | None = None
+) -> list[Path]:
     """Write ``<table>.csv``, ``disclosure-log.csv``, ``briefing-{en,fr}.pdf``
-    and ``briefing-{en,fr}.html`` into ``out_dir``; returns the paths."""
+    and ``briefing-{en,fr}.html`` into ``out_dir``; returns the paths.
+
+    Raises:
+        fonts.MissingGlyphError: before anything is written, when a PDF
+            would print a character no font has.
+    """
+    issue = issue or pages.Issue.current()
+    if pdf:
+        check_printable(b, issue)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -110,7 +130,7 @@ def write_outputs(b: Briefing, out_dir: Path, *, pdf: bool = True, html: bool = 
     put("disclosure-log.csv", disclosure_log_csv(b))
     for lang in LANGS:
         if pdf:
-            put(f"briefing-{lang}.pdf", report_pdf(b, lang))
+            put(f"briefing-{lang}.pdf", report_pdf(b, lang, issue))
         if html:
-            put(f"briefing-{lang}.html", report_html(b, lang))
+            put(f"briefing-{lang}.html", report_html(b, lang, issue))
     return written

@@ -8,17 +8,19 @@ from __future__ import annotations
 import dataclasses
 import io
 import zipfile
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..audit import log as audit
 from ..extensions import db_session, keyring
 from ..models import Role
-from . import codes, outputs, render
+from . import codes, outputs, pages, render
 from .build import MIN_CELL, TABLES, Briefing, FilterError, Filters, Period, PeriodError, build
+from .fonts import MissingGlyphError
 from .ledger import protect_across, publish
 from .record_store import briefing_records
 from .releases import load_releases
@@ -62,13 +64,14 @@ def _params() -> tuple[dict[str, Any], str | None]:
     return args, ""
 
 
-def _build(args: dict[str, Any]) -> Briefing:
+def _build(args: dict[str, Any], vignettes: bool = True) -> Briefing:
     """The briefing; with the console's released vignettes when the key is
-    unlocked (they are encrypted: locked, the briefing has none of them)."""
+    unlocked (they are encrypted: locked, the briefing has none of them)
+    and ``vignettes`` is set (charts do not print them)."""
     from ..cases.vignettes import for_briefing  # the case side of the console
 
     session = db_session()
-    released = for_briefing(session, keyring()) if keyring().unlocked else []
+    released = for_briefing(session, keyring()) if vignettes and keyring().unlocked else []
     b = build(
         briefing_records(session),
         Period.parse(args["start"], args["end"]),
@@ -87,15 +90,30 @@ def _query(args: dict[str, Any]) -> dict[str, Any]:
     return q
 
 
-def _file(briefing: Briefing, name: str) -> bytes | str:
+def _file(briefing: Briefing, name: str, issue: pages.Issue | None = None) -> bytes | str:
     if name == "disclosure-log.csv":
         return outputs.disclosure_log_csv(briefing)
     if name.endswith(".csv"):
         table = next(t for t in briefing.tables if f"{t.spec.id}.csv" == name)
         return outputs.table_csv(briefing, table)
     if name.endswith(".pdf"):
-        return render.report_pdf(briefing, name[9:11])
-    return outputs.report_html(briefing, name[9:11])
+        return render.report_pdf(briefing, name[9:11], issue)
+    return outputs.report_html(briefing, name[9:11], issue)
+
+
+def _chart_images(args: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The preview's charts as same-origin PNGs (the CSP allows images from
+    'self' only: no inline SVG styles, no data: URLs)."""
+    titles = {"quarter": render.TEXT[lang]["chart_quarter"], "family": render.TEXT[lang]["chart_family"]}
+    return [
+        {
+            "src": url_for("briefing.chart", lang=lang, name=name, **_query(args)),
+            "alt": _("Bar chart: %(title)s. The same numbers are in the tables below.", title=titles[name]),
+            "width": 700,
+            "height": 280,
+        }
+        for name in render.CHARTS
+    ]
 
 
 def _audit_vignettes(briefing: Briefing, name: str) -> None:
@@ -125,6 +143,11 @@ def index() -> str:
             error = _("This briefing cannot be built: %(reason)s", reason=str(exc))
         else:
             context = render.report_context(briefing, "en")
+            context["chart_images"] = _chart_images(args, "en")
+            try:
+                render.check_printable(briefing)
+            except MissingGlyphError as exc:
+                error = _("The PDF cannot be printed: %(reason)s", reason=str(exc))
     return render_template(
         "briefing/index.html",
         args=args,
@@ -136,7 +159,25 @@ def index() -> str:
         releases=list(reversed(load_releases(db_session()))),
         provinces=codes.PROVINCES,
         communities=codes.COMMUNITIES,
+        no_contact=not pages.Issue.current().contact,
     )
+
+
+@bp.get("/chart/<lang>/<name>.png")
+def chart(lang: str, name: str) -> Response:
+    """One chart of the preview as PNG, from the briefing's published
+    numbers (suppressed: no bar, ``x``); built as the page builds it."""
+    if lang not in render.LANGS or name not in render.CHARTS:
+        abort(404)
+    args, error = _params()
+    if error != "":
+        abort(400, error or "Give the period: from and to (YYYY-MM).")
+    try:
+        briefing = _build(args, vignettes=False)
+        data = render.chart_png(briefing, lang, name)
+    except (PeriodError, FilterError, DisclosureError, MissingGlyphError) as exc:
+        abort(400, str(exc))
+    return Response(data, mimetype="image/png")
 
 
 @bp.get("/download/<name>")
@@ -149,9 +190,9 @@ def download(name: str) -> Response:
         abort(400, error or _("Give the period: from and to (YYYY-MM)."))
     try:
         briefing = dataclasses.replace(_build(args), draft=True)
-    except (PeriodError, FilterError, DisclosureError) as exc:
+        data = _file(briefing, name)
+    except (PeriodError, FilterError, DisclosureError, MissingGlyphError) as exc:
         abort(400, _("This briefing cannot be built: %(reason)s", reason=str(exc)))
-    data = _file(briefing, name)
     _audit_vignettes(briefing, name)
     db_session().commit()
     mimetype = {"csv": "text/csv", "pdf": "application/pdf", "html": "text/html"}[name.rsplit(".", 1)[1]]
@@ -160,11 +201,11 @@ def download(name: str) -> Response:
     return response
 
 
-def _zip(briefing: Briefing, prefix: str) -> Response:
+def _zip(briefing: Briefing, prefix: str, issue: pages.Issue | None = None) -> Response:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in DOWNLOADS:
-            data = _file(briefing, name)
+            data = _file(briefing, name, issue)
             archive.writestr(f"{prefix}/{name}", data.encode("utf-8") if isinstance(data, str) else data)
             _audit_vignettes(briefing, name)
     response = Response(buf.getvalue(), mimetype="application/zip")
@@ -185,6 +226,7 @@ def _refused(args: dict[str, Any], message: str) -> tuple[str, int]:
             releases=list(reversed(load_releases(db_session()))),
             provinces=codes.PROVINCES,
             communities=codes.COMMUNITIES,
+            no_contact=not pages.Issue.current().contact,
         ),
         400,
     )
@@ -199,7 +241,8 @@ def draft() -> Response | tuple[str, int]:
         return _refused(args, error or "Give the period: from and to (YYYY-MM).")
     try:
         briefing = dataclasses.replace(_build(args), draft=True)
-    except (PeriodError, FilterError, DisclosureError) as exc:
+        render.check_printable(briefing)
+    except (PeriodError, FilterError, DisclosureError, MissingGlyphError) as exc:
         return _refused(args, f"No draft: {exc}")
     response = _zip(briefing, f"briefing-draft-{args['start']}-{args['end']}")
     db_session().commit()
@@ -217,10 +260,13 @@ def publish_briefing() -> Response | tuple[str, int]:
     session = db_session()
     try:
         briefing = _build(args)
-        release = publish(session, briefing, current_user.email, audit.now_utc())
-    except (PeriodError, FilterError, DisclosureError) as exc:
+        when = audit.now_utc()
+        issue = pages.Issue.current(date.fromisoformat(when[:10]))
+        render.check_printable(briefing, issue)  # before anything is recorded
+        release = publish(session, briefing, current_user.email, when)
+    except (PeriodError, FilterError, DisclosureError, MissingGlyphError) as exc:
         session.rollback()
         return _refused(args, f"Not published: {exc}")
-    response = _zip(briefing, f"briefing-{release.uid}")
+    response = _zip(briefing, f"briefing-{release.uid}", issue)
     session.commit()
     return response
