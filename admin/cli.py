@@ -28,7 +28,10 @@ from .errors import ConsoleError, SyncBusyError
 from .extensions import data_dir, db, keyring
 from .keys import custody
 from .models import ROLES
-from .sync.run import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
+from .sync.client import client_from_config
+from .sync.limits import limits_from_config
+from .sync.run import SyncProgress, sync
+from .sync.storage import SyncResult
 
 
 def read_secret(prompt: str, *, confirm: bool = False) -> str:

@@ -37,7 +37,7 @@ from ..forms import (
 from ..keys import roster
 from ..models import DISPOSITIONS, Case
 from ..replytemplates.views import audit_note as template_audit_note
-from ..sync.run import client_from_config
+from ..sync.client import client_from_config
 from . import links, replies, reportview, triage, vignettes
 from .service import AttachmentInfo, find_case, open_attachment, open_case
 

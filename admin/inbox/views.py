@@ -17,8 +17,8 @@ from ..errors import ConsoleError
 from ..extensions import db_session, keyring
 from ..forms import ActionForm
 from ..models import DISPOSITIONS, Quarantine
+from ..sync.client import client_from_config
 from ..sync.job import SyncStatus, sync_jobs
-from ..sync.run import client_from_config
 from . import search
 
 bp = Blueprint("inbox", __name__)

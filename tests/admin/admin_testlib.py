@@ -31,7 +31,9 @@ from admin.auth import accounts
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
 from admin.keys.roster import Roster
-from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import MAX_PAGE_SIZE, sync
+from admin.sync.storage import SyncResult
 from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
 from core.envelope.keys import b64decode, b64encode
 

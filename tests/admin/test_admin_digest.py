@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, User
 from admin.operations.digest import SUBJECT
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 
 SMTP_PASSWORD = "smtp-secret-" + "x" * 8
 

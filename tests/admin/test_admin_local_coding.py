@@ -13,7 +13,8 @@ from admin.briefing.records import briefing_records
 from admin.cases.triage import Coding, set_coding
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 
 
 def _sync(app: Flask, fake: FakeIntake) -> None:

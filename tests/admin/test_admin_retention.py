@@ -31,7 +31,8 @@ from admin.models import (
     User,
 )
 from admin.operations import retention
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import AttachmentInput, RecipientPrivateKey
 
 TODAY = datetime.now(UTC).date()

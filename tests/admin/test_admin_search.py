@@ -14,7 +14,8 @@ from admin.cases.triage import InboxFilter
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.inbox import search
 from admin.models import AuditEntry, Case
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 
 EVERY_CASE = InboxFilter()
 

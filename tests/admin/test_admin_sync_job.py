@@ -19,8 +19,9 @@ from sqlalchemy import select
 from admin.errors import IntakeError
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
+from admin.sync.client import IntakeClient
 from admin.sync.job import SyncJobs
-from admin.sync.run import IntakeClient, get_cursor
+from admin.sync.storage import get_cursor
 
 
 def audit_of(app: Flask, action: str) -> list[tuple[str, str]]:
