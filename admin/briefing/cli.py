@@ -78,7 +78,7 @@ def briefing_command(
 
     from ..audit import log as audit
     from ..cases.vignettes import for_briefing
-    from ..cli import lock_after_command, unlock_from_stdin
+    from ..cliutil import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
     from .ledger import load_releases, protect_across, publish
 
