@@ -45,7 +45,7 @@ MIGRATIONS = ROOT / "migrations" / "admin"
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; "
-    # Console issue: the one same-origin script, for WebAuthn (no inline script).
+    # The one same-origin script, for WebAuthn (no inline script).
     "script-src 'self'; connect-src 'self'"
 )
 
@@ -102,7 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(briefing_bp)
     register_briefing_commands(app)
 
-    # Console issue: audit log head file, the audit page, and the one
+    # The audit log head file, the audit page, and the one
     # before-request check of login, session and role (admin/permissions.py).
     from .audit import log as audit
     from .audit.views import bp as audit_bp

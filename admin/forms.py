@@ -60,7 +60,7 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------
-# Console issue: second factor and triage forms.
+# Second factor and triage forms.
 
 
 class TotpForm(FlaskForm):  # type: ignore[misc]

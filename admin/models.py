@@ -115,7 +115,7 @@ class Case(Base):
     ciphertext under the data key, bound to the envelope id and field."""
 
     __tablename__ = "cases"
-    # Console issue: the inbox sorts urgent first, then newest; each filter
+    # The inbox sorts urgent first, then newest; each filter
     # has an index that also serves that order (100,000 cases, paged).
     __table_args__ = (
         Index("ix_cases_urgent_seq", "urgent", "seq"),

@@ -48,7 +48,8 @@ from admin.auth import accounts  # noqa: E402
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION  # noqa: E402
 from admin.keys import custody  # noqa: E402
 from admin.models import Case, CaseCoding, CaseCodingTactic, CaseTag  # noqa: E402
-from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, sync  # noqa: E402
+from admin.sync.client import IntakeClient  # noqa: E402
+from admin.sync.run import MAX_PAGE_SIZE, sync  # noqa: E402
 from core.envelope import RecipientPrivateKey, open_envelope  # noqa: E402
 from tests.admin.admin_testlib import CHEAP_ARGON2ID, PASSPHRASE, FakeIntake  # noqa: E402
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION
 from admin.models import Alarm
-from admin.sync.watch import CheckError, IntakeWatch, scan_page
+from admin.sync.pagescan import scan_page
+from admin.sync.watch import CheckError, IntakeWatch
 from core.assets import AssetManifest
 from core.db import ROOT
 

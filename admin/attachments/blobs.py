@@ -1,14 +1,19 @@
-"""Sealed attachment blobs in ``DATA_DIR/blobs`` and the streaming helpers
-to verify and open them chunk by chunk (no attachment is ever held whole in
-memory, and none is ever written to disk in clear)."""
+"""Sealed attachment blobs in ``DATA_DIR/blobs``: writing them as a sync
+downloads them (:func:`write_blob`, verified before it is named) and the
+streaming helpers to verify and open them chunk by chunk (no attachment is
+ever held whole in memory, and none is ever written to disk in clear)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from core.envelope import MalformedEnvelopeError, TamperedEnvelopeError
+from core.envelope import Header, MalformedEnvelopeError, TamperedEnvelopeError, open_attachment_chunks
+from core.envelope.format import TAG_SIZE
 
 READ_SIZE = 64 * 1024
 
@@ -77,3 +82,69 @@ def unpad_and_verify(padded_chunks: Iterable[bytes], size: int, sha256: str) -> 
         raise MalformedEnvelopeError("attachment is shorter than its stated size")
     if digest.hexdigest() != sha256:
         raise MalformedEnvelopeError("attachment digest does not match")
+
+
+def write_blob(
+    blobs: Path,
+    header: Header,
+    content_key: bytes,
+    index: int,
+    meta: Mapping[str, Any],
+    pieces: Iterable[bytes],
+    take: Callable[[int], None],
+) -> str:
+    """Write attachment ``index`` of an envelope, as its ciphertext arrives
+    in ``pieces``, to ``blobs/<blob_name>``: each piece is counted by
+    ``take`` (which may refuse it) before it is written, the whole is
+    opened and checked against its sealed ``meta`` (``size``, ``sha256``)
+    on the way, and only a verified, fsynced file gets its name. The
+    directory itself is fsynced by the caller, once per page (:func:`fsync_dir`).
+
+    Returns:
+        The blob's name.
+
+    Raises:
+        TamperedEnvelopeError, MalformedEnvelopeError: longer than the
+            header says, does not open, or does not match ``meta`` (nothing
+            is left on disk). As ``take`` and ``pieces``.
+    """
+    slot = header.attachments[index]
+    name = blob_name(header.envelope_id, index)
+    # A name of its own (mkstemp: created exclusively, mode 0600): two
+    # syncs writing one envelope's blob never share a partial file.
+    fd, partial_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=blobs)
+    partial = Path(partial_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+
+            def kept(stream: Iterable[bytes], limit: int) -> Iterator[bytes]:
+                # Counted before it is written: never a byte past what
+                # the header declares, nor past the sync's cap.
+                received = 0
+                for piece in stream:
+                    received += len(piece)
+                    if received > limit:
+                        raise TamperedEnvelopeError("attachment is longer than its header says")
+                    take(len(piece))
+                    out.write(piece)  # ciphertext as received
+                    yield piece
+
+            chunks = rechunk(kept(pieces, slot.ciphertext_size), slot.chunk + TAG_SIZE, slot.ciphertext_size)
+            plain = open_attachment_chunks(content_key, header, index, chunks)
+            for _ in unpad_and_verify(plain, int(meta["size"]), str(meta["sha256"])):
+                pass  # verified and dropped: only the ciphertext is kept
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, blobs / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    return name
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the names in directory ``path`` durable (new blobs' renames)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -82,7 +82,7 @@ def briefing_command(
     from ..audit import log as audit
     from ..audit.log import now_utc
     from ..cases.vignettes import for_briefing
-    from ..cli import lock_after_command, unlock_from_stdin
+    from ..cliutil import lock_after_command, unlock_from_stdin
     from ..extensions import keyring
     from .ledger import protect_across, publish
     from .releases import load_releases

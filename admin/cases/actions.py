@@ -30,7 +30,7 @@ from ..forms import (
 )
 from ..models import DISPOSITIONS, Case
 from ..replytemplates.views import audit_note as template_audit_note
-from ..sync.run import client_from_config
+from ..sync.client import client_from_config
 from . import links, replies, triage, vignettes
 from .page import coding_choices, link_form, render_case
 from .service import open_case

@@ -4,7 +4,7 @@ A reviewer writes a reply on the case page; the console seals it to the
 reporter's reply public key (the report header's ``reply_key``, derived from
 the receipt: docs/envelope.md, "Reply keys") with
 :func:`core.envelope.replykey.seal_reply`, hands the sealed envelope to the
-intake (:meth:`admin.sync.run.IntakeClient.post_reply`), and only once the intake
+intake (:meth:`admin.sync.client.IntakeClient.post_reply`), and only once the intake
 has confirmed it stores its own copy of the text under the data key, for the
 case timeline. The reporter reads it after typing the receipt.
 """
@@ -23,7 +23,7 @@ from core.envelope.replykey import MAX_REPLY_TEXT, seal_reply
 from ..keys.custody import UnlockedKeyring, decrypt_field, encrypt_field
 from ..models import Case, CaseReply, User
 from ..replytemplates.service import has_placeholder
-from ..sync.run import IntakeClient
+from ..sync.client import IntakeClient
 from .triage import sealed_texts
 
 

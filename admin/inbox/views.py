@@ -25,8 +25,8 @@ from ..extensions import db_session, keyring
 from ..forms import ActionForm
 from ..models import DISPOSITIONS, Case, Quarantine
 from ..permissions import allows
+from ..sync.client import client_from_config
 from ..sync.job import SyncStatus, sync_jobs
-from ..sync.run import client_from_config
 from . import search
 
 bp = Blueprint("inbox", __name__)

@@ -8,7 +8,7 @@ shape, plus ``"taken_by": "interview"``. The console makes a receipt,
 derives the person's reply key from it, seals the report to its
 organization's active keys (``sealed_by: "console"``) and sends the envelope
 and the receipt to the intake (``POST /api/v1/envelopes``, through
-:meth:`admin.sync.run.IntakeClient.post_envelope`). The receipt is shown once,
+:meth:`admin.sync.client.IntakeClient.post_envelope`). The receipt is shown once,
 on the answer to the POST, for the reviewer to hand over; the console never
 stores or logs it. The audit log gets ``interview.file`` with the envelope
 id. The case itself arrives with the next sync, like any report.
@@ -49,7 +49,7 @@ from ..errors import IntakeAuthError, IntakeError, SyncNotConfiguredError
 from ..extensions import data_dir, db_session, keyring
 from ..keys.custody import UnlockedKeyring, key_states
 from ..permissions import Permission
-from ..sync.run import IntakeClient, client_from_config
+from ..sync.client import IntakeClient, client_from_config
 
 bp = Blueprint("interview", __name__, url_prefix="/interview")
 

@@ -52,7 +52,7 @@ from ..models import (
     CaseVignette,
     PurgedEnvelope,
 )
-from ..sync.run import IntakeClient
+from ..sync.client import IntakeClient
 
 
 @dataclass(frozen=True)

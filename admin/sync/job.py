@@ -31,7 +31,10 @@ from sqlalchemy.exc import IntegrityError
 from ..audit import log as audit
 from ..errors import ConsoleError, KeyLockedError, SyncStoppedError
 from ..extensions import DB_EXTENSION, KEYRING_EXTENSION
-from .run import SyncProgress, SyncResult, client_from_config, limits_from_config, sync
+from .client import client_from_config
+from .limits import limits_from_config
+from .run import SyncProgress, sync
+from .storage import SyncResult
 
 EXTENSION = "admin_syncjob"
 

@@ -37,7 +37,6 @@ import http.cookiejar
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +56,7 @@ from core.web import CSP, CSP_DIRECTIVES, build_csp
 from ..alarms.service import Kind, raise_alarm
 from ..audit import log as audit
 from ..keys.roster import Pins, RosterEntry
+from .pagescan import Page, elsewhere, origin, scan_page
 
 #: The public pages fetched in every language (``{lang}``: its URL code).
 PAGES = ("/{lang}/", "/{lang}/receipt", "/{lang}/safety")
@@ -67,22 +67,6 @@ ALLOWED_CSP = frozenset({CSP, build_csp(CSP_DIRECTIVES, {"script-src": ("'wasm-u
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 #: The most read of one answer: the pages and the bundle are far smaller.
 MAX_BYTES = 8 * 1024 * 1024
-#: Elements whose URL attribute makes the browser load something.
-_LOADING = {
-    "img": ("src", "srcset"),
-    "iframe": ("src",),
-    "frame": ("src",),
-    "embed": ("src",),
-    "object": ("data",),
-    "source": ("src", "srcset"),
-    "audio": ("src",),
-    "video": ("src", "poster"),
-    "track": ("src",),
-    "input": ("src",),
-    "form": ("action",),
-    "button": ("formaction",),
-    "base": ("href",),
-}
 
 
 class CheckError(Exception):
@@ -110,95 +94,6 @@ class _Answer:
 
     headers: Mapping[str, str]
     body: bytes
-
-
-@dataclass
-class _Page:
-    """What a page loads and shows, as the HTML parser found it."""
-
-    scripts: list[tuple[str | None, str | None, bool]] = field(default_factory=list)
-    stylesheets: list[tuple[str, str | None]] = field(default_factory=list)
-    loads: list[tuple[str, str]] = field(default_factory=list)
-    handlers: list[str] = field(default_factory=list)
-    #: (key id, public key, the organization the key is listed under).
-    keys: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    fingerprints: list[str] = field(default_factory=list)
-    #: (recipient id, the name the form shows for it), in order.
-    organizations: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _Scanner(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.page = _Page()
-        self._in_script = False
-        self._script_text: list[str] = []
-        self._in_fingerprint = False
-        self._fingerprint: list[str] = []
-        self._recipient: str | None = None
-        self._in_org = False
-        self._org: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        for name, _value in attrs:
-            if name.startswith("on"):
-                self.page.handlers.append(f"<{tag} {name}>")
-        if tag == "script":
-            self._in_script = True
-            self._script_text = []
-            self.page.scripts.append((found.get("src"), found.get("integrity"), False))
-        elif tag == "link":
-            rel = (found.get("rel") or "").lower().split()
-            href = found.get("href") or ""
-            if "stylesheet" in rel:
-                self.page.stylesheets.append((href, found.get("integrity")))
-            elif rel and not set(rel) <= {"alternate", "canonical"}:
-                # preload, prefetch, icon, manifest, modulepreload ...: loads.
-                self.page.loads.append((f"<link rel={' '.join(rel)}>", href))
-        for attr in _LOADING.get(tag, ()):
-            if found.get(attr):
-                self.page.loads.append((f"<{tag} {attr}>", str(found[attr])))
-        if tag == "input" and found.get("name") == "recipients":
-            self._recipient = found.get("value")
-        if tag == "span" and "org" in (found.get("class") or "").split():
-            self._in_org = True
-            self._org = []
-        if "data-kid" in found:
-            self.page.keys.append((str(found["data-kid"]), found.get("data-public-key"), self._recipient))
-        if tag == "code" and "fingerprint" in (found.get("class") or "").split():
-            self._in_fingerprint = True
-            self._fingerprint = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._in_script:
-            self._in_script = False
-            if "".join(self._script_text).strip():
-                src, integrity, _inline = self.page.scripts[-1]
-                self.page.scripts[-1] = (src, integrity, True)
-        elif tag == "span" and self._in_org:
-            self._in_org = False
-            self.page.organizations.append((self._recipient or "", " ".join("".join(self._org).split())))
-        elif tag == "code" and self._in_fingerprint:
-            self._in_fingerprint = False
-            self.page.fingerprints.append(" ".join("".join(self._fingerprint).split()))
-
-    def handle_data(self, data: str) -> None:
-        if self._in_script:
-            self._script_text.append(data)
-        if self._in_fingerprint:
-            self._fingerprint.append(data)
-        if self._in_org:
-            self._org.append(data)
-
-
-def scan_page(html: str) -> _Page:
-    """What a page loads (scripts, stylesheets, other resources), its inline
-    scripts and handlers, and the keys it shows."""
-    scanner = _Scanner()
-    scanner.feed(html)
-    scanner.close()
-    return scanner.page
 
 
 @dataclass(frozen=True)
@@ -437,16 +332,16 @@ class IntakeWatch:
         for href, integrity in page.stylesheets:
             self._check_asset(path, "stylesheet", href, integrity, assets)
         for what, url in page.loads:
-            if _elsewhere(url):
-                self._differs(f"{path}: {what} points to another origin ({_origin(url)})")
+            if elsewhere(url):
+                self._differs(f"{path}: {what} points to another origin ({origin(url)})")
         self._check_page_keys(path, page, expected, form=form)
         self._check_page_names(path, page)
 
     def _check_asset(
         self, path: str, what: str, url: str, integrity: str | None, assets: dict[str, str]
     ) -> None:
-        if _elsewhere(url):
-            self._differs(f"{path}: loads a {what} from another origin ({_origin(url)})")
+        if elsewhere(url):
+            self._differs(f"{path}: loads a {what} from another origin ({origin(url)})")
             return
         local = urlsplit(url).path
         hashed = local.removeprefix("/static/") if local.startswith("/static/") else None
@@ -458,7 +353,7 @@ class IntakeWatch:
             self._differs(f"{path}: loads {local} without this release's integrity")
         assets[local] = asset.name
 
-    def _check_page_names(self, path: str, page: _Page) -> None:
+    def _check_page_names(self, path: str, page: Page) -> None:
         """The name the form shows for each organization is the roster's
         (Chinese on the Chinese pages, English elsewhere, as the form does)."""
         if self.pins.roster is None:
@@ -475,7 +370,7 @@ class IntakeWatch:
             if shown != " ".join(want.split()):
                 self._differs(f"{path}: names {recipient_id} otherwise than the pinned roster")
 
-    def _check_page_keys(self, path: str, page: _Page, expected: _Expected, *, form: bool) -> None:
+    def _check_page_keys(self, path: str, page: Page, expected: _Expected, *, form: bool) -> None:
         shown_ids = set()
         pinned = self._pinned()
         for key_id, public, listed_under in page.keys:
@@ -516,23 +411,6 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
     def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
         return False
-
-
-def _elsewhere(url: str) -> bool:
-    """Whether ``url`` leaves this origin (another host, or a scheme such
-    as ``https:`` or ``javascript:``); ``data:`` stays (the CSP refuses it)."""
-    text = url.strip()
-    if text.startswith("//"):
-        return True
-    parts = urlsplit(text)
-    if not parts.scheme:
-        return bool(parts.netloc)
-    return parts.scheme.lower() != "data"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc or url[:60]
 
 
 def check_settings(config: Mapping[str, Any]) -> tuple[str, str | None, float]:

@@ -33,8 +33,17 @@ from admin.auth import accounts
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
 from admin.keys.roster import Roster
-from admin.sync.run import MAX_PAGE_SIZE, IntakeClient, SyncResult, sync
-from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, SealedEnvelope, seal
+from admin.sync.client import IntakeClient
+from admin.sync.run import MAX_PAGE_SIZE, sync
+from admin.sync.storage import SyncResult
+from core.envelope import (
+    AttachmentInput,
+    RecipientPrivateKey,
+    RecipientPublicKey,
+    SealedEnvelope,
+    parse_header,
+    seal,
+)
 from core.envelope.keys import b64decode, b64encode
 
 CHEAP_ARGON2ID = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
@@ -324,6 +333,8 @@ class Served:
     fail_download: bool = False
     #: The intake API's ``follows``: the report a follow-up adds to.
     follows: str | None = None
+    #: The API's ``day``: the header's, as the intake stores it.
+    day: str = "2026-11-02"
 
     @property
     def envelope_id(self) -> str:
@@ -331,7 +342,9 @@ class Served:
 
 
 class FakeIntake:
-    """The reviewer API on a loopback HTTP server (werkzeug, threaded)."""
+    """The reviewer API on a loopback HTTP server (werkzeug, threaded), for
+    one organization. tests/admin/test_fake_intake_contract.py runs the
+    same assertions against it and the real intake."""
 
     PIECE = 10_007  # an odd size, so the console must cut chunks itself
 
@@ -362,8 +375,13 @@ class FakeIntake:
         self.app.add_url_rule(
             "/api/v1/envelopes/<envelope_id>/replies", view_func=self._reply, methods=["POST"]
         )
+        self.app.add_url_rule("/api/v1/envelopes/<envelope_id>", view_func=self._delete, methods=["DELETE"])
         #: Replies the console handed over: (report envelope id, header, body).
         self.replies: list[tuple[str, bytes, bytes]] = []
+        #: Envelopes another organization also holds: a delete keeps them.
+        self.others: set[str] = set()
+        #: The envelope ids the console asked to delete, in order.
+        self.deletes: list[str] = []
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -417,12 +435,17 @@ class FakeIntake:
             reply_key=reply_key,
             **seal_options,
         )
+        return self.serve(sealed)
+
+    def serve(self, sealed: SealedEnvelope) -> Served:
+        """Serve an envelope sealed elsewhere next (as :meth:`add` does)."""
         served = Served(
             seq=len(self.envelopes) + 1,
             sealed=sealed,
             header=sealed.header,
             body=sealed.body,
             attachments=list(sealed.attachments),
+            day=parse_header(sealed.header).day.isoformat(),
         )
         self.envelopes.append(served)
         self._pages.clear()
@@ -471,7 +494,7 @@ class FakeIntake:
         return {
             "seq": e.seq,
             "id": e.envelope_id,
-            "day": "2026-11-02",
+            "day": e.day,
             "header": b64encode(e.header),
             "body": b64encode(e.body),
             "attachments": [
@@ -482,14 +505,23 @@ class FakeIntake:
         }
 
     def _reply(self, envelope_id: str) -> Any:
-        """Keep a reply as the intake would (intake/api/replies.py checks
-        more; the intake's own tests cover that)."""
+        """Keep a reply as the intake would: 404 for an envelope it does not
+        have, 409 for one without a reply key (a follow-up or a report sent
+        without), 200 and stored once when the same reply comes again
+        (intake/api/replies.py checks more; the intake's own tests cover
+        that)."""
         if not self._authorized():
             return jsonify(error="bad token"), 401
         doc = request.get_json(silent=True) or {}
-        if not any(e.envelope_id == envelope_id for e in self.envelopes):
+        report = next((e for e in self.envelopes if e.envelope_id == envelope_id), None)
+        if report is None:
             return jsonify(error="no such envelope"), 404
-        self.replies.append((envelope_id, b64decode(doc["header"], "header"), b64decode(doc["body"], "body")))
+        if report.follows is not None or parse_header(report.header).reply_key is None:
+            return jsonify(error="no_reply_key"), 409
+        header, body = b64decode(doc["header"], "header"), b64decode(doc["body"], "body")
+        if any(r[1] == header for r in self.replies):
+            return jsonify(reply="stored before"), 200
+        self.replies.append((envelope_id, header, body))
         return jsonify(reply="stored"), 201
 
     def _attachment(self, envelope_id: str, index: int) -> Any:
@@ -500,8 +532,27 @@ class FakeIntake:
                 if e.fail_download:
                     return jsonify(error="storage unavailable"), 503
                 pieces = _pieces(e.attachments[index], self.PIECE)
-                return Response(pieces, mimetype="application/octet-stream")
+                response = Response(pieces, mimetype="application/octet-stream")
+                # As the intake sends it: the console paces the download by it.
+                response.headers["Content-Length"] = str(len(e.attachments[index]))
+                return response
         return jsonify(error="not found"), 404
+
+    def _delete(self, envelope_id: str) -> Any:
+        """``DELETE /api/v1/envelopes/<id>``: this organization is done with
+        it. Gone (with its follow-ups) unless in :attr:`others`, whose
+        envelopes stay for the other organization; 404 once it is not ours."""
+        if not self._authorized():
+            return jsonify(error="bad token"), 401
+        self.deletes.append(envelope_id)
+        if not any(e.envelope_id == envelope_id for e in self.envelopes):
+            return jsonify(error="no such envelope"), 404
+        self.envelopes = [e for e in self.envelopes if envelope_id not in (e.envelope_id, e.follows)]
+        self._pages.clear()
+        if envelope_id in self.others:
+            # Still held by the other organization, no longer listed for us.
+            return jsonify(deleted=False, remaining_recipients=1)
+        return jsonify(deleted=True, remaining_recipients=0)
 
 
 def _pieces(data: bytes, size: int) -> Iterator[bytes]:

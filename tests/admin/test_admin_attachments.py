@@ -14,7 +14,8 @@ from PIL import ExifTags, Image
 
 from admin.attachments import sanitize as attachments
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import AttachmentInput
 from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
 

@@ -132,6 +132,32 @@ def test_damaged_blob_is_refused(
     assert SVG not in response.data
 
 
+def test_cases_list_says_how_many_more_and_shows_all(
+    app: Flask, runner: FlaskCliRunner, intake: FakeIntake
+) -> None:
+    """A listing cut at one page says on stderr how many cases it left out
+    and how to see them; --limit and --all show them."""
+    served = [intake.add({"narrative": f"report {n}"}) for n in range(5)]
+    synced(app, intake)
+    app.config["CASES_PER_PAGE"] = 2
+
+    def listed(result: object) -> list[str]:
+        out = result.stdout  # type: ignore[attr-defined]
+        return [s.envelope_id for s in reversed(served) if s.envelope_id in out]
+
+    first = runner.invoke(args=["cases", "list"])
+    assert first.exit_code == 0, first.output
+    assert len(listed(first)) == 2
+    assert "3 more case(s) not shown: --page 2 for the next 2" in first.stderr
+    last = runner.invoke(args=["cases", "list", "--page", "3"])
+    assert len(listed(last)) == 1 and "not shown" not in last.stderr
+    wide = runner.invoke(args=["cases", "list", "--limit", "5"])
+    assert len(listed(wide)) == 5 and "not shown" not in wide.stderr
+    every = runner.invoke(args=["cases", "list", "--all"])
+    assert listed(every) == [s.envelope_id for s in reversed(served)]
+    assert "not shown" not in every.stderr
+
+
 def test_cases_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> None:
     text = canary()
     served = add_report(intake, text)

@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, Case, User
 from admin.operations.digest import SUBJECT
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, unlock
 from tests.admin.smtp_sink import SmtpSink
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from admin.extensions import DB_EXTENSION
 from admin.models import Case, Quarantine
-from admin.sync.run import SyncResult
+from admin.sync.storage import SyncResult
 from core.envelope import AttachmentInput
 from core.envelope.conversation import followup_proof
 from core.envelope.format import new_envelope_id

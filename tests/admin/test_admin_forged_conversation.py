@@ -30,7 +30,8 @@ from werkzeug.serving import make_server
 import intake
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import PublicKeyFile, RecipientPrivateKey, parse_header, seal
 from core.envelope.replykey import seal_reply
 from core.receipts import format_receipt, normalize_receipt

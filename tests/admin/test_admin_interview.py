@@ -35,7 +35,8 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.interview.views import AUDIT_ACTION, organization_keys
 from admin.keys import custody
 from admin.models import AuditEntry, Case
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_key, open_envelope, seal
 from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt

@@ -12,7 +12,8 @@ from admin.briefing.record_store import briefing_records
 from admin.cases.triage import Coding, set_coding
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, User
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from tests.admin.admin_testlib import FakeIntake, unlock
 
 

@@ -24,7 +24,8 @@ from admin.cases.replies import reply_sender
 from admin.config import DEFAULTS
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, CaseReply
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import PublicKeyFile, RecipientPrivateKey
 from core.receipts import normalize_receipt
 from intake.models import Envelope, Reply

@@ -23,7 +23,8 @@ from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, ReplyTemplate
 from admin.replytemplates.service import PLACEHOLDER, REPLY_LANGUAGES
 from admin.replytemplates.starter import STARTER
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, parse_header
 from core.receipts import normalize_receipt
 from intake.models import Envelope

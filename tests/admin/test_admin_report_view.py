@@ -17,7 +17,8 @@ from admin.audit import log as audit
 from admin.cases.reportview import recipients_of, report_sections
 from admin.display import visible_controls
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, seal
 from core.schema import fields
 from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, pin_roster, unlock

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, jsonify
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, update
 
@@ -30,7 +30,8 @@ from admin.models import (
     User,
 )
 from admin.operations import retention
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import AttachmentInput, RecipientPrivateKey
 from tests.admin.admin_testlib import FakeIntake, unlock
 
@@ -38,33 +39,9 @@ TODAY = datetime.now(UTC).date()
 LONG_AGO = TODAY - timedelta(days=400)
 
 
-class DeletingIntake(FakeIntake):
-    """The fake intake with ``DELETE /api/v1/envelopes/<id>``: ``others``
-    names envelopes another organization also holds (kept, our entry gone)."""
-
-    def __init__(self, key: RecipientPrivateKey) -> None:
-        super().__init__(key)
-        self.others: set[str] = set()
-        self.deletes: list[str] = []
-        self.app.add_url_rule("/api/v1/envelopes/<envelope_id>", view_func=self._delete, methods=["DELETE"])
-
-    def _delete(self, envelope_id: str) -> Any:
-        if not self._authorized():
-            return jsonify(error="bad token"), 401
-        self.deletes.append(envelope_id)
-        found = [e for e in self.envelopes if e.envelope_id == envelope_id]
-        if not found or envelope_id in getattr(self, "_done", set()):
-            return jsonify(error="no such envelope"), 404
-        self.__dict__.setdefault("_done", set()).add(envelope_id)
-        if envelope_id in self.others:
-            return jsonify(deleted=False, remaining_recipients=1)
-        self.envelopes.remove(found[0])
-        return jsonify(deleted=True, remaining_recipients=0)
-
-
 @pytest.fixture
-def deleting_intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[DeletingIntake]:
-    fake = DeletingIntake(org_key)
+def deleting_intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
+    fake = FakeIntake(org_key)
     fake.start()
     app.config["INTAKE_URL"] = fake.url
     app.config["INTAKE_TOKEN"] = fake.token
@@ -114,9 +91,7 @@ def _triage_everything(app: Flask, envelope_id: str) -> None:
         triage.set_coding(session, case, triage.Coding(tactics=("T01",)), user)
 
 
-def test_closing_sets_and_reopening_clears_the_closed_day(
-    app: Flask, deleting_intake: DeletingIntake
-) -> None:
+def test_closing_sets_and_reopening_clears_the_closed_day(app: Flask, deleting_intake: FakeIntake) -> None:
     served = deleting_intake.add({"narrative": "x"})
     unlock(app)
     _sync(app, deleting_intake)
@@ -129,7 +104,7 @@ def test_closing_sets_and_reopening_clears_the_closed_day(
         assert case.closed_day is None
 
 
-def test_due_cases(app: Flask, deleting_intake: DeletingIntake) -> None:
+def test_due_cases(app: Flask, deleting_intake: FakeIntake) -> None:
     old = deleting_intake.add({"narrative": "closed long ago"})
     recent = deleting_intake.add({"narrative": "closed yesterday"})
     still_open = deleting_intake.add({"narrative": "open"})
@@ -145,7 +120,7 @@ def test_due_cases(app: Flask, deleting_intake: DeletingIntake) -> None:
 
 
 def test_purge_removes_everything_and_keeps_a_tombstone(
-    app: Flask, runner: FlaskCliRunner, deleting_intake: DeletingIntake, data_dir: Path
+    app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake, data_dir: Path
 ) -> None:
     mine = deleting_intake.add(
         {"narrative": "only ours"}, (AttachmentInput("a.txt", "text/plain", b"attachment bytes"),)
@@ -187,8 +162,10 @@ def test_purge_removes_everything_and_keeps_a_tombstone(
     ]
     assert _audit(app, "purge") == [(None, "days=365 purged=2 failed=0")]
 
-    # The intake still serves the shared envelope (another organization holds
-    # it); a sync from the start must not add it again.
+    # The shared envelope is no longer listed for us (as the real intake
+    # does); an intake restored from a backup would serve it again, and a
+    # sync from the start must not add it again.
+    deleting_intake.envelopes = sorted([*deleting_intake.envelopes, shared], key=lambda e: e.seq)
     with app.extensions[DB_EXTENSION].session() as session:
         session.execute(update(SyncState).values(cursor=0))
     again = _sync(app, deleting_intake)
@@ -200,7 +177,7 @@ def test_purge_removes_everything_and_keeps_a_tombstone(
 
 
 def test_followups_go_with_their_case(
-    app: Flask, runner: FlaskCliRunner, deleting_intake: DeletingIntake
+    app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake
 ) -> None:
     report = deleting_intake.add({"narrative": "report"})
     followup = deleting_intake.add({"kind": "followup", "follows": report.envelope_id, "narrative": "more"})
@@ -214,9 +191,7 @@ def test_followups_go_with_their_case(
     assert _count(app, Case) == 0 and _count(app, PurgedEnvelope) == 2
 
 
-def test_intake_down_keeps_the_case(
-    app: Flask, runner: FlaskCliRunner, deleting_intake: DeletingIntake
-) -> None:
+def test_intake_down_keeps_the_case(app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake) -> None:
     served = deleting_intake.add({"narrative": "x"})
     unlock(app)
     _sync(app, deleting_intake)
@@ -229,7 +204,7 @@ def test_intake_down_keeps_the_case(
     assert _audit(app, "case.purge_failed") == [(served.envelope_id, "IntakeError")]
     # Back up: the next purge finishes the job; a 404 (already gone) counts as done.
     app.config["INTAKE_URL"] = deleting_intake.url
-    deleting_intake.__dict__.setdefault("_done", set()).add(served.envelope_id)
+    deleting_intake.envelopes = [e for e in deleting_intake.envelopes if e.envelope_id != served.envelope_id]
     assert runner.invoke(args=["purge"]).exit_code == 0
     assert _audit(app, "case.purge") == [(served.envelope_id, "intake=absent blobs=0")]
 

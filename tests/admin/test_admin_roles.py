@@ -15,7 +15,8 @@ from werkzeug.routing import Rule
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry
 from admin.permissions import ENDPOINTS, ROLE_PERMISSIONS, Permission, allows, required
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

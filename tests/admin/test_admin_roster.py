@@ -259,7 +259,7 @@ def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
     try, never counted as 'already here' with the cursor moved past it."""
     from sqlalchemy.exc import IntegrityError
 
-    import admin.sync.run as sync_module
+    import admin.sync.storage as sync_module
 
     planted = RecipientPrivateKey.generate().public_key
     _serve_sealed_to(intake, org_key.public_key, planted)

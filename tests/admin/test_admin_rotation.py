@@ -14,7 +14,8 @@ from sqlalchemy import select
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
 from admin.models import AuditEntry, Case
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, load_key_directory, seal
 from intake.keyring import PublicKeyring
 from tests.admin.admin_testlib import PASSPHRASE, RECIPIENT_ID, AuthActions, FakeIntake, Served, unlock

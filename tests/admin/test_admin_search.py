@@ -13,7 +13,8 @@ from admin.cases.triage import InboxFilter
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.inbox import search
 from admin.models import AuditEntry, Case
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from tests.admin.admin_testlib import AuthActions, FakeIntake, canary, files_containing, unlock
 
 EVERY_CASE = InboxFilter()

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from admin.errors import IntakeAuthError, IntakeError, KeyLockedError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine, SyncState
-from admin.sync.run import IntakeClient, SyncResult, get_cursor, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
+from admin.sync.storage import SyncResult, get_cursor
 from core.envelope import AttachmentInput, RecipientPrivateKey, seal
 from tests.admin.admin_testlib import (
     PASSPHRASE,

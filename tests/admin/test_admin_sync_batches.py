@@ -19,7 +19,9 @@ from sqlalchemy import select
 from admin.errors import IntakeError, KeyLockedError, SyncBusyError
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, CaseAttachment, Quarantine
-from admin.sync.run import IntakeClient, SyncProgress, SyncResult, get_cursor, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import SyncProgress, sync
+from admin.sync.storage import SyncResult, get_cursor
 from core.envelope import AttachmentInput
 from tests.admin.admin_testlib import FakeIntake, Served, sync_from, unlock
 
@@ -65,7 +67,7 @@ def test_a_page_whose_commit_fails_leaves_the_cursor_before_it(
     """A crash between opening a page and committing it: none of its
     envelopes are stored and the cursor stays after the previous page; the
     next sync stores them."""
-    import admin.sync.run as sync_module
+    import admin.sync.storage as sync_module
 
     for n in range(7):
         intake.add({"narrative": f"report {n}"})
@@ -153,7 +155,7 @@ def test_a_page_larger_than_a_console_reads_is_refused_unparsed(
     """A hostile or broken intake cannot make the console hold a reply of
     any size: past MAX_PAGE_BYTES the sync stops with nothing stored and
     the cursor where it was."""
-    import admin.sync.run as sync_module
+    import admin.sync.client as sync_module
 
     intake.add({"narrative": "x" * 3000})
     monkeypatch.setattr(sync_module, "MAX_PAGE_BYTES", 2000)

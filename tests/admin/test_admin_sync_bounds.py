@@ -24,7 +24,8 @@ from admin.errors import KeyLockedError, SyncDeadlineError, SyncLimitError, Sync
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import Case, Quarantine
 from admin.sync.job import SyncJobs
-from admin.sync.run import SyncLimits, SyncResult
+from admin.sync.limits import SyncLimits
+from admin.sync.storage import SyncResult
 from core.envelope import AttachmentInput, RecipientPublicKey, SealedEnvelope, parse_header
 from core.envelope.format import (
     _SUITE,

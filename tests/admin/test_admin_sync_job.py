@@ -18,8 +18,9 @@ from sqlalchemy import select
 from admin.errors import IntakeError
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
+from admin.sync.client import IntakeClient
 from admin.sync.job import SyncJobs
-from admin.sync.run import IntakeClient, get_cursor
+from admin.sync.storage import get_cursor
 from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, is_unlocked, unlock
 
 

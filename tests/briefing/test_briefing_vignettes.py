@@ -21,7 +21,8 @@ from admin.cases import vignettes
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.keys import custody
 from admin.models import AuditEntry, Case, CaseVignette
-from admin.sync.run import IntakeClient, sync
+from admin.sync.client import IntakeClient
+from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey
 from tests.admin.admin_testlib import (
     CHEAP_ARGON2ID,

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import intake
-from admin.sync.run import IntakeClient
+from admin.sync.client import IntakeClient
 from core.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
 from core.envelope.replykey import seal_reply
 from core.timing import today_utc

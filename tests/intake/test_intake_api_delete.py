@@ -160,7 +160,8 @@ def test_console_purge_against_the_intake(two_orgs: Orgs, tmp_path: Path) -> Non
     from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
     from admin.keys import custody
     from admin.models import AuditEntry, Case, PurgedEnvelope
-    from admin.sync.run import IntakeClient, sync
+    from admin.sync.client import IntakeClient
+    from admin.sync.run import sync
     from tests.admin.admin_testlib import PASSPHRASE, pin_roster, store_key
 
     app, one, two = two_orgs
