@@ -70,10 +70,10 @@ from core.timing import today_utc
 from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
 from core.web import csp_allow
 
+from ..blobs import BlobStorage
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
 from ..store import (
-    BlobStorage,
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,

@@ -118,10 +118,10 @@ from core.receipts import (
 )
 from core.timing import equal, today_utc
 
+from ..blobs import BlobStorage
 from ..keyring import current_keyring
 from ..models import Envelope, ReceiptRecord, SpentChallenge
 from ..store import (
-    BlobStorage,
     ChallengeSpentError,
     DuplicateSubmissionError,
     FollowupQuotaError,

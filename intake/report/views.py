@@ -45,9 +45,9 @@ from core.uploads import (
 )
 from core.web import csp_allow
 
+from ..blobs import BlobStorage
 from ..keyring import Keyring, current_keyring
 from ..store import (
-    BlobStorage,
     DuplicateSubmissionError,
     StoreError,
     store_envelope,
