@@ -79,26 +79,18 @@ from .lookup import (
     report_of_access,
     report_of_hash,
 )
+from .messages import field_message, form_limit_message
+from .organizations import Organization
 from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
+from .received import UploadRefused, busy, receive_browser_envelope
 from .throttle import allow_followup, allow_guess
 from .upload import (
-    UploadRefused,
-    busy,
-    receive_browser_envelope,
     refused,
     require_disk_room,
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import (
-    Organization,
-    _seal_settings,
-    arrived_files,
-    bp,
-    field_message,
-    form_limit_message,
-    from_own_page,
-)
+from .views import _seal_settings, arrived_files, bp, from_own_page
 
 
 class ReceiptForm(FlaskForm):  # type: ignore[misc]

@@ -18,7 +18,7 @@ from core.receipts import lookup_hash, receipt_hash
 from ..keyring import current_keyring
 from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .access import Access, access_of
-from .views import Organization, organizations
+from .organizations import Organization, organizations
 
 
 def report_of_access(session: Session, token: str | None) -> Envelope | None:
