@@ -255,7 +255,7 @@ def reencode_image(
 
 
 # --------------------------------------------------------------------------
-# Redacted copies (issue 5): what a reviewer may pass on (to a lawyer, the
+# Redacted copies: what a reviewer may pass on (to a lawyer, the
 # police) without the reporter's location, device or name in the metadata.
 # Only metadata goes: what the pixels or the pages show is left as it is.
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base
 
 # --------------------------------------------------------------------------
-# Briefings (issue 6): coded records. Only reviewers' coding, never report
+# Briefings: coded records. Only reviewers' coding, never report
 # text; a later coding UI writes the same rows. See docs/briefings.md.
 
 

@@ -21,11 +21,6 @@ class SyncState(Base):
     cursor: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# ==========================================================================
-# Console issue (issue 5): sessions, second factors, audit, triage.
-# Owner: console engineer. Migration: 0003_console_triage.
-
-
 class AuditEntry(Base):
     """One entry of the hash-chained audit log (see :mod:`admin.audit.log`).
     Never carries report content: actor, action, object id and a short
