@@ -92,14 +92,30 @@ def language_for_tag(tag: str) -> str | None:
     and private use (everything from a singleton such as ``-u-`` or ``-x-``)
     are ignored.
     """
+    subtags = _subtags(tag)
+    if not subtags:
+        return None
+    primary, languages, script, region = _parse_subtags(subtags)
+    if languages & _CHINESE:
+        return _chinese_code(languages, script, region)
+    by_language = {lang.tag.lower(): lang.code for lang in LANGUAGES.values() if "-" not in lang.tag}
+    return by_language.get(primary)
+
+
+def _subtags(tag: str) -> list[str]:
+    """The lower-case subtags of ``tag`` before any extension or private use."""
     subtags = [s for s in tag.lower().replace("_", "-").split("-") if s]
     # Extensions and private use follow a single-letter subtag.
     for i, subtag in enumerate(subtags):
         if len(subtag) == 1:
-            subtags = subtags[:i]
-            break
-    if not subtags:
-        return None
+            return subtags[:i]
+    return subtags
+
+
+def _parse_subtags(subtags: list[str]) -> tuple[str, set[str], str | None, str | None]:
+    """``(primary, languages, script, region)`` of non-empty lower-case
+    ``subtags``: ``languages`` holds the primary language and any extended
+    language subtag."""
     primary, rest = subtags[0], subtags[1:]
     languages = {primary}
     # An extended language subtag (three letters: ``zh-yue``, ``zh-cmn``).
@@ -108,14 +124,17 @@ def language_for_tag(tag: str) -> str | None:
         rest = rest[1:]
     script = next((s for s in rest if len(s) == 4 and s.isalpha()), None)
     region = next((s for s in rest if len(s) == 2 or (len(s) == 3 and s.isdigit())), None)
-    if languages & _CHINESE:
-        if script in ("hant", "hans"):
-            return f"zh-{script}"
-        if region in _TRADITIONAL_REGIONS or languages & _TRADITIONAL_LANGUAGES:
-            return "zh-hant"
-        return "zh-hans"
-    by_language = {lang.tag.lower(): lang.code for lang in LANGUAGES.values() if "-" not in lang.tag}
-    return by_language.get(primary)
+    return primary, languages, script, region
+
+
+def _chinese_code(languages: set[str], script: str | None, region: str | None) -> str:
+    """The Chinese URL code for a Chinese tag: its explicit script, else
+    Traditional for Taiwan, Hong Kong, Macao and Cantonese, else Simplified."""
+    if script in ("hant", "hans"):
+        return f"zh-{script}"
+    if region in _TRADITIONAL_REGIONS or languages & _TRADITIONAL_LANGUAGES:
+        return "zh-hant"
+    return "zh-hans"
 
 
 def best_language() -> str:

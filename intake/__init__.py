@@ -21,9 +21,9 @@ from core.timing import today_utc
 from core.uploads import InMemoryRequest
 from core.web import init_web
 
+from .blobs import BlobStore, DatabaseBlobStore
 from .keyring import PublicKeyring
 from .models import Base
-from .store import BlobStore, DatabaseBlobStore
 
 __all__ = ["ConfigError", "create_app"]
 

@@ -1,20 +1,7 @@
-"""The envelope store: the envelope row in the database, attachment
-ciphertexts behind one storage interface (:class:`BlobStorage`) with two
-implementations:
-
-- :class:`BlobStore` (``BLOB_STORE = "files"``, by choice only): files in
-  the data folder; each envelope's folder keeps its arrival's exact time in
-  the file system (mtime, ctime), which the default avoids. Write order (invariant 5, "acknowledged means
-  durable"): every blob is written to a temporary name, fsynced and renamed
-  into place, then the envelope row is committed; only after that commit
-  does the reporter see a receipt. A crash in between leaves at most orphan
-  blobs with no row, which no console ever ingests, and which
-  :func:`remove_orphans` can clear.
-- :class:`DatabaseBlobStore` (``BLOB_STORE = "database"``, the default):
-  rows of ``envelope_blob``, committed in the same transaction
-  as the envelope, so every intake host sharing the database serves them and
-  a crash leaves nothing at all. An S3-compatible store would be a third
-  implementation of the same interface.
+"""The envelope store: an envelope's rows in the database, committed
+after its attachment ciphertexts are durable in the intake's
+:class:`~intake.blobs.BlobStorage` (see :mod:`intake.blobs` for the write
+order, invariant 5: "acknowledged means durable").
 
 Duplicate POSTs (a double click, Back and resubmit, a reload of the receipt
 page) carry the same one-time submission token; :func:`store_envelope` keeps
@@ -25,26 +12,19 @@ its keyed hash in a unique column and refuses a second envelope with it
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from sqlalchemy import LargeBinary, Table, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.envelope import Header, SealedEnvelope, parse_header
 from core.timing import today_utc
 
+from .blobs import BlobStorage
 from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord, SpentChallenge
-
-if TYPE_CHECKING:
-    from core.db import Database
-
-BLOB_READ_SIZE = 1024 * 1024
 
 
 class StoreError(Exception):
@@ -67,156 +47,6 @@ class ChallengeSpentError(Exception):
 class FollowupQuotaError(Exception):
     """The follow-up would take its report past the daily quota
     (``insert_envelope(followup_quota=...)``): nothing was stored."""
-
-
-class BlobStorage(Protocol):
-    """Where attachment ciphertexts live. :func:`store_envelope` calls
-    :meth:`stage` before the envelope's commit and :meth:`discard` if the
-    commit fails; the reviewer API calls :meth:`read_chunks`."""
-
-    def stage(self, envelope_id: str, attachments: tuple[bytes, ...]) -> Sequence[bytes]:
-        """Make ``attachments`` durable before the envelope's row commits
-        and return nothing, or return them to be inserted as
-        ``envelope_blob`` rows in the envelope's own transaction. Raises
-        OSError if the storage refused."""
-        ...  # pragma: no cover
-
-    def discard(self, envelope_id: str) -> None:
-        """Undo :meth:`stage` after a failed commit."""
-
-    def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
-        """Yield one attachment in pieces. Raises FileNotFoundError."""
-        ...  # pragma: no cover
-
-    def envelope_ids(self) -> list[str]:
-        """Envelope ids that have stored blobs outside the database rows."""
-        ...  # pragma: no cover
-
-    def delete(self, envelope_id: str) -> None:
-        """Remove an envelope's blobs kept outside the database, if any."""
-
-
-class BlobStore:
-    """Attachment ciphertexts as files under ``root/<envelope id>/<index>``.
-
-    Args:
-        root: the directory; created if missing.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def _dir(self, envelope_id: str) -> Path:
-        if len(envelope_id) != 32 or not all(c in "0123456789abcdef" for c in envelope_id):
-            raise ValueError("bad envelope id")
-        return self.root / envelope_id
-
-    def write(self, envelope_id: str, attachments: tuple[bytes, ...]) -> None:
-        """Durably write every attachment of one envelope.
-
-        Raises:
-            OSError: the disk refused; partial files are removed.
-        """
-        directory = self._dir(envelope_id)
-        if not attachments:
-            return  # nothing to make durable: no folder, no fsync
-        directory.mkdir(exist_ok=False)
-        try:
-            for index, data in enumerate(attachments):
-                tmp = directory / f"{index}.tmp"
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, directory / str(index))
-            _fsync_dir(directory)
-            _fsync_dir(self.root)
-        except OSError:
-            self.delete(envelope_id)
-            raise
-
-    def stage(self, envelope_id: str, attachments: tuple[bytes, ...]) -> Sequence[bytes]:
-        """Write the files durably before the row commits (see module doc);
-        nothing goes into the database."""
-        self.write(envelope_id, attachments)
-        return ()
-
-    def discard(self, envelope_id: str) -> None:
-        """Remove the files of an envelope whose row did not commit."""
-        self.delete(envelope_id)
-
-    def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
-        """Yield attachment ``index`` of an envelope in 1 MiB reads.
-
-        Raises:
-            FileNotFoundError: no such blob.
-        """
-        path = self._dir(envelope_id) / str(int(index))
-        with open(path, "rb") as fh:
-            while block := fh.read(BLOB_READ_SIZE):
-                yield block
-
-    def delete(self, envelope_id: str) -> None:
-        """Remove an envelope's blobs, if any."""
-        shutil.rmtree(self._dir(envelope_id), ignore_errors=True)
-
-    def envelope_ids(self) -> list[str]:
-        """Envelope ids that have a blob directory."""
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
-
-
-class DatabaseBlobStore:
-    """Attachment ciphertexts as ``envelope_blob`` rows of the intake
-    database, read back in 1 MiB slices (``substr``, on SQLite and
-    PostgreSQL alike) so a large attachment is never whole in memory.
-
-    Args:
-        database: the intake's :class:`~core.db.Database`; reads use a
-            short session of their own (the reviewer API streams them after
-            the view has returned).
-    """
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    def stage(self, envelope_id: str, attachments: tuple[bytes, ...]) -> Sequence[bytes]:
-        return attachments  # inserted and committed with the envelope
-
-    def discard(self, envelope_id: str) -> None:
-        return None  # rolled back with the envelope
-
-    def read_chunks(self, envelope_id: str, index: int) -> Iterator[bytes]:
-        where = (
-            EnvelopeBlob.envelope_seq
-            == select(Envelope.seq).where(Envelope.envelope_id == envelope_id).scalar_subquery(),
-            EnvelopeBlob.position == int(index),
-        )
-        with self.database.sessions() as session:
-            size = session.scalar(select(func.length(EnvelopeBlob.data)).where(*where))
-        if size is None:
-            raise FileNotFoundError(f"no attachment {index} of envelope {envelope_id}")
-        for offset in range(0, int(size), BLOB_READ_SIZE):
-            piece = func.substr(EnvelopeBlob.data, offset + 1, BLOB_READ_SIZE, type_=LargeBinary)
-            with self.database.sessions() as session:
-                data = session.scalar(select(piece).where(*where))
-            if data is None:
-                raise FileNotFoundError(f"attachment {index} of envelope {envelope_id} vanished")
-            yield bytes(data)
-
-    def envelope_ids(self) -> list[str]:
-        return []  # blobs commit with their envelope: never orphaned
-
-    def delete(self, envelope_id: str) -> None:
-        return None  # deleted with the envelope row (ON DELETE CASCADE)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def submission_exists(session: Session, submission_hash: str) -> bool:
@@ -298,69 +128,18 @@ def insert_envelope(
         recorded by another request first); FollowupQuotaError; ValueError if ``header`` is
         not the parse of ``sealed.header`` (a caller's mistake).
     """
-    if header is None:
-        header = parse_header(sealed.header)
-    elif header.raw != sealed.header:
-        raise ValueError("header is not the parsed form of sealed.header")
-    unknown = [k for k in header.key_ids if k not in recipient_of_key]
-    if unknown:
-        raise StoreError("the envelope names a key this intake does not know")
+    header = _checked_header(sealed, header, recipient_of_key)
     if submission_hash is not None and not submission_checked:
-        try:
-            seen = submission_exists(session, submission_hash)
-        except Exception as exc:
-            session.rollback()
-            raise StoreError(f"could not read the database ({exc.__class__.__name__})") from exc
-        if seen:
-            raise DuplicateSubmissionError("this form was submitted already")
+        _refuse_stored_submission(session, submission_hash)
     try:
         in_database = blobs.stage(header.envelope_id, sealed.attachments)
     except OSError as exc:
         raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     try:
         conn = session.connection()
-        if spent is not None:
-            # First, and before the ordering lock (it needs no order, and
-            # the lock serializes every upload): a challenge spent by a
-            # racing request fails here, before anything else is written.
-            conn.execute(_INSERT_SPENT, {"challenge_hash": spent[0], "keep_until": spent[1]})
-        if conn.dialect.name == "postgresql":
-            conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
-        result = conn.execute(
-            _INSERT_ENVELOPE,
-            {
-                "envelope_id": header.envelope_id,
-                "day": header.day,
-                "sealed_by": header.sealed_by,
-                "header": sealed.header,
-                "body": sealed.body,
-                "attachment_sizes": ",".join(str(len(a)) for a in sealed.attachments),
-                "submission_hash": submission_hash,
-                "followup_of": followup_of,
-            },
-        )
-        key = result.inserted_primary_key
-        if key is None:  # pragma: no cover (every dialect here reports it)
-            raise StoreError("the database did not report the new envelope's seq")
-        seq = int(key[0])
-        conn.execute(
-            _INSERT_RECIPIENT,
-            _rows(
-                [
-                    {"envelope_seq": seq, "key_id": k, "recipient_id": recipient_of_key[k]}
-                    for k in header.key_ids
-                ]
-            ),
-        )
-        if receipt_hash is not None:
-            conn.execute(_INSERT_RECEIPT, {"receipt_hash": receipt_hash, "envelope_seq": seq})
-        if in_database:
-            conn.execute(
-                _INSERT_BLOB,
-                _rows(
-                    [{"envelope_seq": seq, "position": i, "data": data} for i, data in enumerate(in_database)]
-                ),
-            )
+        _begin_insert(conn, spent)
+        seq = _insert_envelope_row(conn, header, sealed, submission_hash, followup_of)
+        _insert_envelope_parts(conn, seq, header, recipient_of_key, receipt_hash, in_database)
         if followup_of is not None and followup_quota is not None:
             _check_followup_quota(conn, followup_of, header.day, followup_quota)
         session.commit()
@@ -373,20 +152,120 @@ def insert_envelope(
             blobs.discard(header.envelope_id)
         if isinstance(exc, FollowupQuotaError):
             raise
-        if isinstance(exc, IntegrityError) and spent is not None and _spent_already(session, spent[0]):
-            raise ChallengeSpentError("this proof of work was spent already") from exc
-        if isinstance(exc, IntegrityError) and submission_hash is not None:
-            # Lost a race with the same form posted twice at once?
-            try:
-                duplicate = submission_exists(session, submission_hash)
-            except Exception:
-                duplicate = False
-            finally:
-                session.rollback()
-            if duplicate:
-                raise DuplicateSubmissionError("this form was submitted already") from exc
-        raise StoreError(f"could not commit the envelope ({exc.__class__.__name__})") from exc
+        raise _commit_error(session, exc, spent, submission_hash) from exc
     return seq
+
+
+def _checked_header(
+    sealed: SealedEnvelope, header: Header | None, recipient_of_key: Mapping[str, str]
+) -> Header:
+    """``sealed``'s parsed header (``header`` if given and it is that
+    parse), refused with StoreError if it names a key the intake does not
+    know."""
+    if header is None:
+        header = parse_header(sealed.header)
+    elif header.raw != sealed.header:
+        raise ValueError("header is not the parsed form of sealed.header")
+    unknown = [k for k in header.key_ids if k not in recipient_of_key]
+    if unknown:
+        raise StoreError("the envelope names a key this intake does not know")
+    return header
+
+
+def _refuse_stored_submission(session: Session, submission_hash: str) -> None:
+    """Raise DuplicateSubmissionError if this token is stored already
+    (StoreError if the database cannot be read)."""
+    try:
+        seen = submission_exists(session, submission_hash)
+    except Exception as exc:
+        session.rollback()
+        raise StoreError(f"could not read the database ({exc.__class__.__name__})") from exc
+    if seen:
+        raise DuplicateSubmissionError("this form was submitted already")
+
+
+def _begin_insert(conn: Connection, spent: tuple[str, date] | None) -> None:
+    """Record the spent challenge, if any, then take the ordering lock."""
+    if spent is not None:
+        # First, and before the ordering lock (it needs no order, and
+        # the lock serializes every upload): a challenge spent by a
+        # racing request fails here, before anything else is written.
+        conn.execute(_INSERT_SPENT, {"challenge_hash": spent[0], "keep_until": spent[1]})
+    if conn.dialect.name == "postgresql":
+        conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
+
+
+def _insert_envelope_row(
+    conn: Connection,
+    header: Header,
+    sealed: SealedEnvelope,
+    submission_hash: str | None,
+    followup_of: int | None,
+) -> int:
+    """Insert the envelope row and return its ``seq``."""
+    result = conn.execute(
+        _INSERT_ENVELOPE,
+        {
+            "envelope_id": header.envelope_id,
+            "day": header.day,
+            "sealed_by": header.sealed_by,
+            "header": sealed.header,
+            "body": sealed.body,
+            "attachment_sizes": ",".join(str(len(a)) for a in sealed.attachments),
+            "submission_hash": submission_hash,
+            "followup_of": followup_of,
+        },
+    )
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover (every dialect here reports it)
+        raise StoreError("the database did not report the new envelope's seq")
+    return int(key[0])
+
+
+def _insert_envelope_parts(
+    conn: Connection,
+    seq: int,
+    header: Header,
+    recipient_of_key: Mapping[str, str],
+    receipt_hash: str | None,
+    in_database: Sequence[bytes],
+) -> None:
+    """Insert the rows that hang off envelope ``seq``: its recipients, its
+    receipt hash, and its blobs when they live in the database."""
+    conn.execute(
+        _INSERT_RECIPIENT,
+        _rows(
+            [{"envelope_seq": seq, "key_id": k, "recipient_id": recipient_of_key[k]} for k in header.key_ids]
+        ),
+    )
+    if receipt_hash is not None:
+        conn.execute(_INSERT_RECEIPT, {"receipt_hash": receipt_hash, "envelope_seq": seq})
+    if in_database:
+        conn.execute(
+            _INSERT_BLOB,
+            _rows([{"envelope_seq": seq, "position": i, "data": data} for i, data in enumerate(in_database)]),
+        )
+
+
+def _commit_error(
+    session: Session, exc: Exception, spent: tuple[str, date] | None, submission_hash: str | None
+) -> Exception:
+    """The error to raise for a failed insert or commit (``session`` rolled
+    back): ChallengeSpentError or DuplicateSubmissionError when a racing
+    request won the unique column, else StoreError."""
+    if isinstance(exc, IntegrityError) and spent is not None and _spent_already(session, spent[0]):
+        return ChallengeSpentError("this proof of work was spent already")
+    if isinstance(exc, IntegrityError) and submission_hash is not None:
+        # Lost a race with the same form posted twice at once?
+        try:
+            duplicate = submission_exists(session, submission_hash)
+        except Exception:
+            duplicate = False
+        finally:
+            session.rollback()
+        if duplicate:
+            return DuplicateSubmissionError("this form was submitted already")
+    return StoreError(f"could not commit the envelope ({exc.__class__.__name__})")
 
 
 _FOLLOWUPS_NEAR = select(

@@ -152,9 +152,37 @@ def report_sections(
     console filed it in interview mode (:func:`taken_by_interview`); a
     report's own "taken_by" says nothing otherwise.
     """
+    answers = ReportSection(_("What the reporter said"), _answer_rows(report))
+    sections = [answers]
     has = report.__contains__
-    answers = ReportSection(_("What the reporter said"))
-    rows = answers.rows
+    if has("contact"):
+        sections.append(ReportSection(_("Contact"), _contact_rows(report["contact"])))
+    if has("consent"):
+        sections.append(ReportSection(_("Consent"), _consent_rows(report["consent"])))
+    if recipients is not None:
+        sections.append(
+            ReportSection(
+                _("Sent to"), [ReportRow("recipients", _("Organizations"), tuple(recipients), multi=True)]
+            )
+        )
+    form = ReportSection(_("Form"), _form_rows(report, interview=interview))
+    if form.rows:
+        sections.append(form)
+
+    other = [
+        ReportRow(None, str(key), _text(value), pre=True)
+        for key, value in report.items()
+        if key not in _KNOWN
+    ]
+    if other:
+        sections.append(ReportSection(_("Other fields"), other))
+    return [s for s in sections if s.rows]
+
+
+def _answer_rows(report: Mapping[str, Any]) -> list[ReportRow]:
+    """The rows of what the reporter said, one per answer the report has."""
+    has = report.__contains__
+    rows: list[ReportRow] = []
     if has("narrative"):
         rows.append(ReportRow("narrative", _("What happened"), _text(report["narrative"]), pre=True))
     if has("when"):
@@ -186,45 +214,27 @@ def report_sections(
         )
     if has("impact"):
         rows.append(ReportRow("impact", _("Impact"), _multi(fields.IMPACTS, report["impact"]), multi=True))
-    sections = [answers]
+    return rows
 
-    if has("contact"):
-        sections.append(ReportSection(_("Contact"), _contact_rows(report["contact"])))
-    if has("consent"):
-        sections.append(ReportSection(_("Consent"), _consent_rows(report["consent"])))
-    if recipients is not None:
-        sections.append(
-            ReportSection(
-                _("Sent to"), [ReportRow("recipients", _("Organizations"), tuple(recipients), multi=True)]
-            )
-        )
 
-    form = ReportSection(_("Form"))
+def _form_rows(report: Mapping[str, Any], *, interview: bool) -> list[ReportRow]:
+    """The rows about the form itself: version, kind, language, the report
+    a follow-up adds to, and who took it."""
+    has = report.__contains__
+    rows: list[ReportRow] = []
     if has("form_version"):
-        form.rows.append(ReportRow("form_version", _("Form version"), _text(report["form_version"])))
+        rows.append(ReportRow("form_version", _("Form version"), _text(report["form_version"])))
     if has("kind"):
-        form.rows.append(ReportRow("kind", _("Kind"), _text(report["kind"])))
+        rows.append(ReportRow("kind", _("Kind"), _text(report["kind"])))
     if has("language"):
-        form.rows.append(ReportRow("language", _("Language of the form"), _language(report["language"])))
+        rows.append(ReportRow("language", _("Language of the form"), _language(report["language"])))
     if has("follows"):
-        form.rows.append(ReportRow("follows", _("Adds to the report"), _text(report["follows"])))
+        rows.append(ReportRow("follows", _("Adds to the report"), _text(report["follows"])))
     if has(fields.TAKEN_BY):
         taken = report[fields.TAKEN_BY]
         value = Value(_("interview (a reviewer filed it)")) if interview else None
-        form.rows.append(
-            ReportRow(fields.TAKEN_BY, _("Taken by"), (value,) if value else _unknown_text(taken))
-        )
-    if form.rows:
-        sections.append(form)
-
-    other = [
-        ReportRow(None, str(key), _text(value), pre=True)
-        for key, value in report.items()
-        if key not in _KNOWN
-    ]
-    if other:
-        sections.append(ReportSection(_("Other fields"), other))
-    return [s for s in sections if s.rows]
+        rows.append(ReportRow(fields.TAKEN_BY, _("Taken by"), (value,) if value else _unknown_text(taken)))
+    return rows
 
 
 def taken_by_interview(session: Session, report: Mapping[str, Any], sealed_by: str, envelope_id: str) -> bool:

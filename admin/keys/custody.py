@@ -7,7 +7,7 @@ and the console's data key.
 - Unlocking decrypts them into a :class:`UnlockedKeyring` held by the process only:
   never in the session cookie, the database or a file.
 - Opened content is stored under a random 32-byte *data key* (AES-256-GCM,
-  NIST SP 800-38D) whose copies are HPKE-sealed (RFC 9180, X-Wing,
+  NIST SP 800-38D; the fields: :mod:`.fields`) whose copies are HPKE-sealed (RFC 9180, X-Wing,
   HKDF-SHA256, AES-256-GCM) to each organization public key in
   ``data_key_wraps``. Unlocking a private key unwraps the data key into the
   keyring. So a stolen console database or blob folder is as closed as the
@@ -21,9 +21,7 @@ import json
 import os
 import re
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,7 +29,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,13 +42,17 @@ from core.envelope import (
     parse_public_key_file,
 )
 
-from ..errors import DataKeyError, KeyLockedError, NoPrivateKeyError
+from ..errors import DataKeyError, NoPrivateKeyError
 from ..models import DataKeyWrap
+from .fields import LABEL
+from .fields import NONCE_SIZE as NONCE_SIZE  # re-exported: the field layer's home is .fields
+from .fields import FieldEncryptor as FieldEncryptor
+from .fields import decrypt_field as decrypt_field
+from .fields import encrypt_field as encrypt_field
+from .keyring import UnlockedKeyring as UnlockedKeyring  # re-exported: the keyring's home is .keyring
 
 DATA_KEY_SIZE = 32
-NONCE_SIZE = 12
 _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-_LABEL = b"tnr-intake/console/v1/"
 _RECIPIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 
 
@@ -374,78 +375,7 @@ def public_key_file_text(data_dir: Path, key_id: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# The unlocked keyring
-
-
-class UnlockedKeyring:
-    """The unlocked private keys and data key of this process.
-
-    Locks itself after ``idle_timeout`` seconds without use (0: never).
-    Each gunicorn worker has its own keyring: run the console with one worker,
-    or unlock each. Locking drops the references; Python cannot promise that
-    the bytes are overwritten in memory.
-    """
-
-    def __init__(self, idle_timeout: float = 900, clock: Callable[[], float] = time.monotonic) -> None:
-        self._lock = threading.RLock()
-        self._keys: dict[str, RecipientPrivateKey] = {}
-        self._data_key: bytes | None = None
-        self._idle_timeout = idle_timeout
-        self._clock = clock
-        self._last_used = clock()
-
-    def _expired(self) -> bool:
-        return bool(self._idle_timeout) and self._clock() - self._last_used > self._idle_timeout
-
-    @property
-    def unlocked(self) -> bool:
-        """Whether keys are loaded (and not idle-locked). Does not count as use."""
-        with self._lock:
-            if self._data_key is not None and self._expired():
-                self.lock()
-            return self._data_key is not None
-
-    def key_ids(self) -> list[str]:
-        """Key ids of the unlocked private keys (empty when locked)."""
-        with self._lock:
-            return sorted(self._keys) if self.unlocked else []
-
-    def load(self, keys: Iterable[RecipientPrivateKey], data_key: bytes) -> None:
-        """Hold ``keys`` and ``data_key`` (replacing what was held)."""
-        with self._lock:
-            self._keys = {k.key_id: k for k in keys}
-            self._data_key = data_key
-            self._last_used = self._clock()
-
-    def lock(self) -> None:
-        """Forget every key."""
-        with self._lock:
-            self._keys = {}
-            self._data_key = None
-
-    def private_keys(self) -> list[RecipientPrivateKey]:
-        """The unlocked private keys.
-
-        Raises:
-            KeyLockedError: locked.
-        """
-        with self._lock:
-            if not self.unlocked:
-                raise KeyLockedError("the organization key is locked")
-            self._last_used = self._clock()
-            return list(self._keys.values())
-
-    def data_key(self) -> bytes:
-        """The data key.
-
-        Raises:
-            KeyLockedError: locked.
-        """
-        with self._lock:
-            if not self.unlocked or self._data_key is None:
-                raise KeyLockedError("the organization key is locked")
-            self._last_used = self._clock()
-            return self._data_key
+# Unlocking
 
 
 def unlock(keyring: UnlockedKeyring, session: Session, data_dir: Path, passphrase: str) -> list[str]:
@@ -484,7 +414,7 @@ def unlock(keyring: UnlockedKeyring, session: Session, data_dir: Path, passphras
 
 
 def _wrap_info(key_id: str) -> bytes:
-    return _LABEL + b"data-key\x00" + key_id.encode("ascii")
+    return LABEL + b"data-key\x00" + key_id.encode("ascii")
 
 
 def _open_data_key(session: Session, keys: list[RecipientPrivateKey]) -> bytes:
@@ -513,69 +443,3 @@ def _open_data_key(session: Session, keys: list[RecipientPrivateKey]) -> bytes:
             wrapped = _SUITE.encrypt(data_key, key.public_key.hpke_key, info=_wrap_info(key.key_id))
             session.add(DataKeyWrap(key_id=key.key_id, wrapped=wrapped))
     return data_key
-
-
-# --------------------------------------------------------------------------
-# Fields under the data key
-
-
-def _field_aad(envelope_id: str, field: str) -> bytes:
-    return _LABEL + b"field\x00" + envelope_id.encode("ascii") + b"\x00" + field.encode("ascii")
-
-
-def encrypt_field(data_key: bytes, envelope_id: str, field: str, plaintext: bytes) -> bytes:
-    """AES-256-GCM under the data key with a random 96-bit nonce; the
-    associated data binds the envelope id and field name, so a value cannot
-    be moved to another case or column. Returns nonce || ciphertext."""
-    nonce = secrets.token_bytes(NONCE_SIZE)
-    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, _field_aad(envelope_id, field))
-
-
-class FieldEncryptor:
-    """:func:`encrypt_field` for many values under one data key, as a sync
-    encrypts two or more per envelope: one AES-256-GCM context, and the random
-    96-bit nonces read from the operating system's CSPRNG (``os.urandom``)
-    ``block`` at a time rather than one system call each. Each nonce is
-    a distinct slice of that output, used once; the output is the same
-    format as :func:`encrypt_field` (nonce || ciphertext) and decrypts with
-    :func:`decrypt_field`.
-
-    Why blocks: ``os.urandom`` releases the interpreter lock, and while a
-    sync's download thread is busy each release can cost the encrypting
-    thread a wait for the lock (bench/console.py). Not for use from
-    several threads at once.
-
-    Args:
-        data_key: the 32-byte data key.
-        block: nonces drawn per system call (at least 1).
-    """
-
-    def __init__(self, data_key: bytes, block: int = 256) -> None:
-        self._aead = AESGCM(data_key)
-        self._block = max(1, block) * NONCE_SIZE
-        self._pool = b""
-        self._at = 0
-
-    def encrypt(self, envelope_id: str, field: str, plaintext: bytes) -> bytes:
-        """Encrypt ``plaintext`` as field ``field`` of case ``envelope_id``
-        (as :func:`encrypt_field`)."""
-        if self._at == len(self._pool):
-            self._pool, self._at = os.urandom(self._block), 0
-        nonce = self._pool[self._at : self._at + NONCE_SIZE]
-        self._at += NONCE_SIZE
-        return nonce + self._aead.encrypt(nonce, plaintext, _field_aad(envelope_id, field))
-
-
-def decrypt_field(data_key: bytes, envelope_id: str, field: str, ciphertext: bytes) -> bytes:
-    """Reverse of :func:`encrypt_field`.
-
-    Raises:
-        DataKeyError: the value does not authenticate (changed, moved, or
-            encrypted under another data key).
-    """
-    try:
-        return AESGCM(data_key).decrypt(
-            ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:], _field_aad(envelope_id, field)
-        )
-    except InvalidTag as exc:
-        raise DataKeyError(f"stored field {field!r} of case {envelope_id} does not authenticate") from exc

@@ -1,7 +1,9 @@
-"""The sealed envelope format v1 (see ``format.py`` for the construction and
-``docs/envelope.md`` for the specification). One implementation, imported by
-the intake to seal and by the console to open."""
+"""The sealed envelope format v1 (see ``format.py`` for the construction
+and the modules it names for each step, and ``docs/envelope.md`` for the
+specification). One implementation, imported by the intake to seal and by
+the console to open."""
 
+from .chunks import open_attachment_chunks, split_ciphertext
 from .errors import (
     EnvelopeError,
     KeyFileError,
@@ -17,15 +19,8 @@ from .format import (
     OpenedAttachment,
     OpenedEnvelope,
     SealedEnvelope,
-    finish_attachment,
-    open_attachment_chunks,
-    open_body,
-    open_envelope,
     padme,
     parse_header,
-    seal,
-    split_ciphertext,
-    unwrap_content_key,
 )
 from .keys import (
     PublicKeyFile,
@@ -36,6 +31,8 @@ from .keys import (
     load_key_directory,
     parse_public_key_file,
 )
+from .opening import finish_attachment, open_body, open_envelope, unwrap_content_key
+from .sealing import seal
 
 __all__ = [
     "AttachmentInput",

@@ -31,8 +31,10 @@ from ..receipts import is_receipt
 from . import argon2
 from .conversation import reply_proof, verify
 from .errors import EnvelopeError, MalformedEnvelopeError, UnauthenticatedError
-from .format import SealedEnvelope, new_envelope_id, open_envelope, seal
+from .format import SealedEnvelope, new_envelope_id
 from .keys import RecipientPrivateKey, RecipientPublicKey
+from .opening import open_envelope
+from .sealing import seal
 
 REPLY_KEY_SALT = b"tnr-intake/reply-key/v1"
 REPLY_KEY_ITERATIONS = 2

@@ -16,14 +16,15 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core.db import request_session
-from core.envelope import EnvelopeError, parse_header
+from core.envelope import EnvelopeError, Header, parse_header
 from core.envelope.format import TAG_SIZE
 from core.envelope.keys import key_id_of
 from core.timing import today_utc
 
-from ..models import Reply
+from ..models import Envelope, Reply
 from .views import bp, own_envelope
 
 #: Largest padded reply body (bytes): a reply is text, a few pages at most.
@@ -73,6 +74,16 @@ def post_reply(envelope_id: str) -> Response:
     if report.followup_of is not None or report_header.reply_key is None:
         return _error("no_reply_key", 409)
 
+    posted = _posted_reply(report_header.reply_key)
+    if isinstance(posted, Response):
+        return posted
+    header, raw_header, body = posted
+    return _store_reply(session, report, header, raw_header, body)
+
+
+def _posted_reply(reply_key: bytes) -> tuple[Header, bytes, bytes] | Response:
+    """``(header, raw header, body)`` of the posted reply to a report whose
+    header names ``reply_key``, or the ``400`` answer that refuses it."""
     doc = request.get_json(silent=True)
     if not isinstance(doc, dict) or set(doc) != {"header", "body"}:
         return _error("expected JSON with header and body", 400)
@@ -85,13 +96,20 @@ def post_reply(envelope_id: str) -> Response:
         return _error("malformed header", 400)
     if header.sealed_by != "console" or header.attachments:
         return _error("a reply is sealed by the console and has no attachments", 400)
-    if header.key_ids != (key_id_of(report_header.reply_key),):
+    if header.key_ids != (key_id_of(reply_key),):
         return _error("a reply is sealed to the report's reply key only", 400)
     if header.body_size > MAX_REPLY_BODY or len(body) != header.body_size + TAG_SIZE:
         return _error("body has the wrong size", 400)
     if abs((header.day - today_utc()).days) > DAY_TOLERANCE:
         return _error("day is not today", 400)
+    return header, raw_header, body
 
+
+def _store_reply(
+    session: Session, report: Envelope, header: Header, raw_header: bytes, body: bytes
+) -> Response:
+    """Store a checked reply to ``report``: ``201``, or ``200`` for a retry
+    of a reply stored before, ``409`` past the replies per report."""
     earlier = session.scalar(select(Reply).where(Reply.reply_id == header.envelope_id))
     if earlier is not None:
         if earlier.envelope_seq != report.seq or earlier.header != raw_header or earlier.body != body:

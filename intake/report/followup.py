@@ -17,7 +17,7 @@ Pages (``/<lang>/…``):
 
 The receipt never travels in a URL or a cookie. After a successful check
 the status page carries a signed, short-lived access token
-(:func:`access_token`) instead, so adding information does not need the
+(:func:`.access.access_token`) instead, so adding information does not need the
 receipt again. The follow-up is stored with ``followup_of`` = the report's
 ``seq``, and its sealed body names the report's envelope id
 (``"follows"``); docs/report-fields.md, "Follow-ups".
@@ -25,44 +25,31 @@ receipt again. The follow-up is stored with ``followup_of`` = the report's
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-from dataclasses import dataclass, field
-from datetime import timedelta
-from secrets import token_hex
+from dataclasses import dataclass
+from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 
 from core.db import request_session
-from core.envelope import EnvelopeError, SealedEnvelope, seal
-from core.envelope.conversation import auth_key, followup_proof, lookup_value
-from core.envelope.errors import UnauthenticatedError
+from core.envelope import SealedEnvelope, seal
+from core.envelope.conversation import followup_proof
 from core.envelope.format import new_envelope_id
-from core.envelope.keys import RecipientPrivateKey, b64encode
-from core.envelope.replykey import ReplyText, open_reply, reply_seed
 from core.i18n import current_language
 from core.limits import MIB
 from core.receipts import (
     ReceiptFormatError,
     is_lookup,
     is_submission_token,
-    lookup_hash,
     new_submission_token,
     normalize_receipt,
-    receipt_hash,
     submission_hash,
 )
 from core.schema.fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
@@ -70,10 +57,10 @@ from core.timing import today_utc
 from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
 from core.web import csp_allow
 
+from ..blobs import BlobStorage
 from ..keyring import current_keyring
-from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
+from ..models import Envelope
 from ..store import (
-    BlobStorage,
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
@@ -81,41 +68,29 @@ from ..store import (
     store_envelope,
 )
 from . import proofofwork
+from .access import Access, access_of, access_token, csrf_enabled, new_check_token, spend_check_token
 from .cookies import missing_cookie_message
 from .forms import FollowupForm
+from .lookup import (
+    ShownReplies,
+    find_report,
+    followup_organizations,
+    replies_for_page,
+    report_of_access,
+    report_of_hash,
+)
+from .messages import field_message, form_limit_message
+from .organizations import Organization
 from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
+from .received import UploadRefused, busy, receive_browser_envelope
 from .throttle import allow_followup, allow_guess
 from .upload import (
-    UploadRefused,
-    busy,
-    receive_browser_envelope,
     refused,
     require_disk_room,
     require_proof_of_work,
     store_browser_envelope,
 )
-from .views import (
-    Organization,
-    _seal_settings,
-    arrived_files,
-    bp,
-    field_message,
-    form_limit_message,
-    from_own_page,
-    organizations,
-)
-
-#: How long a status page may be used to add information (seconds;
-#: ``FOLLOWUP_ACCESS_MAX_AGE`` overrides). Past it, what was typed is kept
-#: and carried through a new receipt check (:func:`followup`).
-ACCESS_MAX_AGE = 3600
-
-
-def _access_max_age() -> int:
-    return int(current_app.config.get("FOLLOWUP_ACCESS_MAX_AGE") or ACCESS_MAX_AGE)
-
-
-_ACCESS_SALT = "tnr-intake/followup-access"
+from .views import _seal_settings, arrived_files, bp, from_own_page
 
 
 class ReceiptForm(FlaskForm):  # type: ignore[misc]
@@ -133,185 +108,6 @@ class ReceiptForm(FlaskForm):  # type: ignore[misc]
             "inputmode": "numeric",
         }
     )
-
-
-def _access_cipher() -> Fernet:
-    # A key of its own, derived from the app's secret key: the token is
-    # encrypted (it may carry the conversation's auth key on the
-    # no-JavaScript path), authenticated and dated (Fernet, from
-    # ``cryptography``).
-    secret = current_app.secret_key or b""
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ACCESS_SALT.encode()).derive(raw)
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-#: How long a receipt-check page's token stays valid (seconds); setting
-#: ``RECEIPT_CHECK_MAX_AGE``.
-DEFAULT_CHECK_MAX_AGE = 3600
-_CHECK_SALT = "tnr-intake/receipt-check"
-
-
-def new_check_token() -> str:
-    """A signed, timed, one-time token for one receipt check without
-    JavaScript: a random nonce, signed (itsdangerous, under ``SECRET_KEY``)
-    with its time of issue. Every check page carries a fresh one. A check
-    without a proof of work must carry an unexpired, unspent token before
-    it may take from the guess allowance (:func:`spend_check_token`), so
-    one token cannot be replayed to empty that allowance."""
-    return str(URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).dumps(token_hex(16)))
-
-
-def csrf_enabled() -> bool:
-    """Whether CSRF checks are on (``WTF_CSRF_ENABLED``): the one-time check
-    token is part of them (tests that turn CSRF off skip it too)."""
-    return bool(current_app.config["WTF_CSRF_ENABLED"])
-
-
-def spend_check_token(token: str | None) -> bool:
-    """Whether ``token`` is one :func:`new_check_token` made, younger than
-    ``RECEIPT_CHECK_MAX_AGE``, and not used before by any worker or host;
-    records it as spent (SHA-256 of its nonce and a day, in the table of
-    spent proof-of-work challenges: :func:`.proofofwork.spend`). False when
-    the database fails."""
-    if not token or len(token) > 256:
-        return False
-    max_age = int(current_app.config.get("RECEIPT_CHECK_MAX_AGE") or DEFAULT_CHECK_MAX_AGE)
-    try:
-        nonce = URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).loads(
-            token, max_age=max_age
-        )
-    except BadSignature:
-        return False
-    if not isinstance(nonce, str):
-        return False
-    digest = hashlib.sha256(b"tnr-intake/check-token/" + nonce.encode("utf-8")).hexdigest()
-    keep = today_utc() + timedelta(days=1 + -(-max_age // 86400))
-    try:
-        return proofofwork.spend(proofofwork.Proof(digest, keep))
-    except SQLAlchemyError as exc:
-        request_session("intake.db").rollback()
-        current_app.logger.error("database error %s on a check token", exc.__class__.__name__)
-        return False
-
-
-@dataclass(frozen=True)
-class Access:
-    """What a status page's access token stands for: the receipt's stored
-    keyed hash, the report's format (1 or 2), and, on the no-JavaScript
-    path only, the conversation's auth key (the server needs it to prove a
-    follow-up it seals; with JavaScript the browser proves it)."""
-
-    stored_hash: str
-    version: int
-    auth_key: bytes | None = None
-
-
-def access_token(access: Access) -> str:
-    """An encrypted token that lets one status page add information for
-    ``FOLLOWUP_ACCESS_MAX_AGE`` seconds (default :data:`ACCESS_MAX_AGE`).
-    It holds the receipt's keyed hash (and perhaps the auth key), never
-    the receipt."""
-    doc = {
-        "h": access.stored_hash,
-        "v": access.version,
-        "k": access.auth_key.hex() if access.auth_key is not None else None,
-    }
-    return _access_cipher().encrypt(json.dumps(doc).encode()).decode("ascii")
-
-
-def access_of(token: str | None) -> Access | None:
-    """The :class:`Access` of a token, or None (bad, expired)."""
-    if not token:
-        return None
-    try:
-        doc = json.loads(_access_cipher().decrypt(token.encode("ascii"), ttl=_access_max_age()))
-        key = doc["k"]
-        return Access(
-            stored_hash=str(doc["h"]),
-            version=int(doc["v"]),
-            auth_key=bytes.fromhex(key) if isinstance(key, str) else None,
-        )
-    except (InvalidToken, UnicodeError, ValueError, KeyError, TypeError):
-        return None
-
-
-def report_of_access(session: Session, token: str | None) -> Envelope | None:
-    """The report an access token was issued for, or None (bad, expired)."""
-    access = access_of(token)
-    return _report_of_hash(session, access.stored_hash) if access is not None else None
-
-
-def _report_of_hash(session: Session, stored_hash: str) -> Envelope | None:
-    return session.scalar(
-        select(Envelope)
-        .join(ReceiptRecord, ReceiptRecord.envelope_seq == Envelope.seq)
-        .where(ReceiptRecord.receipt_hash == stored_hash)
-    )
-
-
-@dataclass(frozen=True)
-class Found:
-    """A report found by its receipt: the report, how its receipt is
-    stored, its format, and (no-JavaScript path only, this request only)
-    the receipt key (core/envelope/replykey.py)."""
-
-    report: Envelope
-    access: Access
-    receipt_key: bytes | None = field(default=None, repr=False)
-
-
-def find_report(session: Session, *, lookup: str | None = None, digits: str | None = None) -> Found | None:
-    """The report of a receipt, from the browser's lookup value or (no
-    JavaScript) the receipt's digits.
-
-    The format comes from the label of the stored hash that answers
-    (:func:`core.receipts.lookup_hash`): without the lookup value no one
-    can make a record that answers under another label, so an intake's
-    database cannot pass a v2 report off as an older one.
-
-    A report stored before lookup values (its record the keyed hash of the
-    digits) is found by the digits only; it is then moved to its lookup's
-    v1 hash, so that from now on the browser finds it without the receipt
-    and the database holds no hash of the digits.
-
-    Raises:
-        SQLAlchemyError: the database failed.
-    """
-    secret = current_app.config["RECEIPT_SECRET"]
-    receipt_key: bytes | None = None
-    if digits is not None:
-        receipt_key = reply_seed(digits)
-        lookup = lookup_value(receipt_key)
-        legacy = receipt_hash(secret, digits)
-        report = _report_of_hash(session, legacy)
-        if report is not None:
-            moved = lookup_hash(secret, lookup, 1)
-            session.execute(
-                update(ReceiptRecord).where(ReceiptRecord.receipt_hash == legacy).values(receipt_hash=moved)
-            )
-            session.commit()
-            return Found(report, Access(moved, 1, auth_key(receipt_key)), receipt_key)
-    if lookup is None:
-        return None
-    for version in (2, 1):
-        stored = lookup_hash(secret, lookup, version)
-        report = _report_of_hash(session, stored)
-        if report is not None:
-            key = auth_key(receipt_key) if receipt_key is not None else None
-            return Found(report, Access(stored, version, key), receipt_key)
-    return None
-
-
-def followup_organizations(session: Session, report: Envelope) -> list[Organization]:
-    """The active organizations the report was sealed to: a follow-up goes
-    to them, no one else (their current active keys, after a rotation)."""
-    recipient_ids = set(
-        session.scalars(
-            select(EnvelopeRecipient.recipient_id).where(EnvelopeRecipient.envelope_seq == report.seq)
-        )
-    )
-    return [org for org in organizations(current_keyring()) if org.recipient_id in recipient_ids]
 
 
 def _check_page(
@@ -333,62 +129,6 @@ def _check_page(
         ),
         status,
     )
-
-
-@dataclass(frozen=True)
-class ShownReplies:
-    """The replies a status page shows: ``opened`` by the server (no
-    JavaScript: derived key, this request only), or ``sealed`` as base64
-    ``(header, body)`` pairs for the browser to open (``js/replies.js``).
-    ``failed`` counts replies that did not open, ``unauthenticated`` those
-    that opened but whose proof did not verify (not shown: they could have
-    been written by anyone who can write to this server).
-    ``version`` is the report's format: replies to a v1 report carry no
-    proof and are shown as "not authenticated (older report)"."""
-
-    opened: tuple[ReplyText, ...] = ()
-    sealed: tuple[tuple[str, str], ...] = ()
-    failed: int = 0
-    unauthenticated: int = 0
-    version: int = 2
-
-
-def replies_for_page(report: Envelope, found: Found, *, in_browser: bool) -> ShownReplies:
-    """The report's replies for its status page.
-
-    With ``in_browser`` the page carries them sealed and the receipt's key
-    is derived on the reporter's device; otherwise the reply key is
-    derived here, in memory, for this request only (Argon2id, about 40 ms),
-    and each reply of a v2 report must carry a proof under the auth key
-    (core/envelope/conversation.py).
-    """
-    version = found.access.version
-    rows = list(report.replies)
-    if not rows:
-        return ShownReplies(version=version)
-    if in_browser or found.receipt_key is None:
-        return ShownReplies(
-            sealed=tuple((b64encode(r.header), b64encode(r.body)) for r in rows), version=version
-        )
-    key = RecipientPrivateKey(found.receipt_key)
-    expected_auth = found.access.auth_key if version == 2 else None
-    opened: list[ReplyText] = []
-    failed = unauthenticated = 0
-    for row in rows:
-        try:
-            opened.append(
-                open_reply(
-                    SealedEnvelope(header=row.header, body=row.body),
-                    key,
-                    report.envelope_id,
-                    auth_key=expected_auth,
-                )
-            )
-        except UnauthenticatedError:
-            unauthenticated += 1
-        except EnvelopeError:
-            failed += 1
-    return ShownReplies(opened=tuple(opened), failed=failed, unauthenticated=unauthenticated, version=version)
 
 
 def _status_page(
@@ -435,6 +175,28 @@ def check() -> tuple[str, int]:
         # No session cookie came back: say why, rather than loop on "expired".
         message = missing_cookie_message() or _("The page expired. Please press “Continue” again.")
         return _check_page(form, message, 400)
+    lookup, digits, problem = _typed_receipt(form)
+    if problem is not None:
+        return _check_page(form, _receipt_problem_message(problem), 400)
+    refusal = _guess_refusal(form)
+    if refusal is not None:
+        return refusal
+    session = request_session("intake.db")
+    found = find_report(session, lookup=lookup, digits=digits)
+    del digits
+    if found is None:
+        return _check_page(
+            form, _("We found no report with this receipt. Please check each digit and try again."), 404
+        )
+    # js/replies.js asks for the replies sealed and opens them on the device.
+    replies = replies_for_page(found.report, found, in_browser=request.form.get("replies") == "sealed")
+    return _status_page(session, found.report, found.access, replies=replies)
+
+
+def _typed_receipt(form: ReceiptForm) -> tuple[str | None, str | None, str | None]:
+    """``(lookup, digits, problem)`` of a posted check: the browser's
+    lookup value or the normalized digits typed without JavaScript, or the
+    problem found with them (``"typo"``, ``"format"``)."""
     # With JavaScript the browser sends the receipt's lookup value, never
     # the receipt (js/replies.js; docs/threat-model.md, "The receipt"), and
     # names a typing mistake it found instead of sending what was typed.
@@ -448,15 +210,23 @@ def check() -> tuple[str, int]:
             problem = "typo" if exc.typo else "format"
     elif lookup is not None and not is_lookup(lookup):
         problem = "format"
-    if problem is not None:
-        if problem == "typo":
-            message = _(
+    return lookup, digits, problem
+
+
+def _receipt_problem_message(problem: str) -> str:
+    if problem == "typo":
+        return str(
+            _(
                 "There is a typing mistake in this receipt: its last digit does not match the others. "
                 "Please check each digit."
             )
-        else:
-            message = _("A receipt has 28 digits, in seven groups of four. Please check what you typed.")
-        return _check_page(form, message, 400)
+        )
+    return str(_("A receipt has 28 digits, in seven groups of four. Please check what you typed."))
+
+
+def _guess_refusal(form: ReceiptForm) -> tuple[str, int] | None:
+    """The check page that refuses this lookup, or None when it may take
+    a guess."""
     # Only well-formed receipts reach the database, and each lookup costs a
     # token: 10 wrong receipts in a row from one address, then one every
     # 30 seconds. The address is used here, in memory, and nowhere else.
@@ -476,16 +246,7 @@ def check() -> tuple[str, int]:
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429
         )
-    session = request_session("intake.db")
-    found = find_report(session, lookup=lookup, digits=digits)
-    del digits
-    if found is None:
-        return _check_page(
-            form, _("We found no report with this receipt. Please check each digit and try again."), 404
-        )
-    # js/replies.js asks for the replies sealed and opens them on the device.
-    replies = replies_for_page(found.report, found, in_browser=request.form.get("replies") == "sealed")
-    return _status_page(session, found.report, found.access, replies=replies)
+    return None
 
 
 def _proof_failed() -> str:
@@ -525,53 +286,105 @@ def followup() -> tuple[str, int]:
         return _followup_refused(_expired())
     session = request_session("intake.db")
     access = access_of(form.access.data)
-    report = _report_of_hash(session, access.stored_hash) if access is not None else None
+    report = report_of_hash(session, access.stored_hash) if access is not None else None
     if report is None or access is None:
-        if (form.narrative.data or "").strip():
-            # The page expired while the reporter wrote: keep the text and
-            # ask for the receipt again; the status page then shows it.
-            return _check_page(
-                ReceiptForm(formdata=None),
-                _(
-                    "This page expired while you were writing. Nothing was sent. What you wrote is kept: "
-                    "enter your receipt again and press “Continue” to go on."
-                ),
-                400,
-                files_dropped=bool(chosen_files(form.attachments.data)),
-            )
-        return _followup_refused(_expired())
+        return _access_expired(form)
+    page = _StatusPage(session, report, access, form)
+    checked = _checked_followup(page)
+    if not isinstance(checked, _Followup):
+        return checked
+    refusal = _allowance_refusal(page, checked)
+    if refusal is not None:
+        return refusal
+    sealed, arrived = _seal_followup(page, checked)
+    del checked  # plaintext leaves scope before any I/O
+    return _store_followup(page, sealed, arrived)
+
+
+@dataclass(frozen=True)
+class _StatusPage:
+    """The status page a no-JavaScript follow-up was posted from, to show
+    again with a message when it is refused."""
+
+    session: Session
+    report: Envelope
+    access: Access
+    form: FollowupForm
+
+    def refuse(self, message: str | None, status: int) -> tuple[str, int]:
+        return _status_page(self.session, self.report, self.access, self.form, message, status)
+
+
+@dataclass(frozen=True)
+class _Followup:
+    """A checked follow-up: its body, files and the organizations it goes to."""
+
+    body: dict[str, Any]
+    files: list[FileStorage]
+    organizations: list[Organization]
+
+
+def _access_expired(form: FollowupForm) -> tuple[str, int]:
+    if (form.narrative.data or "").strip():
+        # The page expired while the reporter wrote: keep the text and
+        # ask for the receipt again; the status page then shows it.
+        return _check_page(
+            ReceiptForm(formdata=None),
+            _(
+                "This page expired while you were writing. Nothing was sent. What you wrote is kept: "
+                "enter your receipt again and press “Continue” to go on."
+            ),
+            400,
+            files_dropped=bool(chosen_files(form.attachments.data)),
+        )
+    return _followup_refused(_expired())
+
+
+def _checked_followup(page: _StatusPage) -> _Followup | tuple[str, int]:
+    """The posted follow-up, or the page that refuses it (over the form's
+    limits, invalid, empty, or no organization left to send it to)."""
+    form = page.form
     if (limit := form_limit()) is not None:
         # Text over the form's limits: the beginning was kept (uploads.py).
-        return _status_page(session, report, access, form, form_limit_message(limit), 413)
+        return page.refuse(form_limit_message(limit), 413)
     if not form.validate_on_submit():
-        return _status_page(session, report, access, form, status=400)
+        return page.refuse(None, 400)
     try:
-        body = followup_from_form(request.form, current_language().tag, report.envelope_id)
+        body = followup_from_form(request.form, current_language().tag, page.report.envelope_id)
     except ReportFieldError as exc:
-        return _status_page(session, report, access, form, field_message(exc.code, exc.field), 400)
+        return page.refuse(field_message(exc.code, exc.field), 400)
     files = chosen_files(form.attachments.data)
     if not body["narrative"].strip() and not files:
-        message = _("Please write something or choose a file to add.")
-        return _status_page(session, report, access, form, message, 400)
-    orgs = followup_organizations(session, report)
+        return page.refuse(_("Please write something or choose a file to add."), 400)
+    orgs = followup_organizations(page.session, page.report)
     if not orgs:
         return _followup_refused(_("The organizations your report went to no longer receive reports here."))
+    return _Followup(body, files, orgs)
+
+
+def _allowance_refusal(page: _StatusPage, checked: _Followup) -> tuple[str, int] | None:
+    """The page that refuses the follow-up for lack of room (the report's
+    quota, everyone's allowance, the disk floor), or None."""
     # Everyone's allowance only after a valid access token, CSRF token,
     # well-formed form and room in the report's quota; then the disk floor
     # before any sealing. The quota is checked again as it is stored.
-    size = sum(file_size(f) for f in files) + len(body["narrative"].encode("utf-8")) + MIB
-    if not followup_quota_left(session, report.seq, size - MIB, followup_quota()):
-        return _status_page(session, report, access, form, quota_message(), 429)
+    size = sum(file_size(f) for f in checked.files) + len(checked.body["narrative"].encode("utf-8")) + MIB
+    if not followup_quota_left(page.session, page.report.seq, size - MIB, followup_quota()):
+        return page.refuse(quota_message(), 429)
     if not allow_followup(request.remote_addr):
-        message = _("Too many attempts in a short time. Please wait a few minutes and try again.")
-        return _status_page(session, report, access, form, message, 429)
+        return page.refuse(
+            _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
+        )
     if not disk_has_room(size):
-        return _status_page(session, report, access, form, disk_full_message(), 507)
-    submitted = None
-    if is_submission_token(form.submission.data):
-        submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
-    arrived = arrived_files(files)
-    attachments = attachment_inputs(files)
+        return page.refuse(disk_full_message(), 507)
+    return None
+
+
+def _seal_followup(page: _StatusPage, checked: _Followup) -> tuple[SealedEnvelope, list[tuple[str, str]]]:
+    """The follow-up sealed to its organizations, and what to list as arrived."""
+    access, report = page.access, page.report
+    arrived = arrived_files(checked.files)
+    attachments = attachment_inputs(checked.files)
     # The follow-up proves the receipt (format v2): the console files it on
     # the case only if the proof verifies under the report's auth key. The
     # token carries that key on this path only (the check derived it from
@@ -584,8 +397,8 @@ def followup() -> tuple[str, int]:
         else None
     )
     sealed = seal(
-        body,
-        [key.public_key for org in orgs for key in org.keys],
+        checked.body,
+        [key.public_key for org in checked.organizations for key in org.keys],
         day=today_utc(),
         sealed_by="server",
         attachments=attachments,
@@ -593,11 +406,21 @@ def followup() -> tuple[str, int]:
         auth=proof,
         envelope_id=envelope_id,
     )
-    del body, attachments  # plaintext leaves scope before any I/O
+    return sealed, arrived
+
+
+def _store_followup(
+    page: _StatusPage, sealed: SealedEnvelope, arrived: list[tuple[str, str]]
+) -> tuple[str, int]:
+    """Store a sealed follow-up and say it was received."""
+    form, report = page.form, page.report
+    submitted = None
+    if is_submission_token(form.submission.data):
+        submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
-            session,
+            page.session,
             blobs,
             sealed,
             current_keyring().recipient_of_key(),
@@ -608,7 +431,7 @@ def followup() -> tuple[str, int]:
     except DuplicateSubmissionError:
         pass  # the same page sent twice: stored once, and that is what we say
     except FollowupQuotaError:
-        return _status_page(session, report, access, form, quota_message(), 429)
+        return page.refuse(quota_message(), 429)
     except StoreError:
         current_app.logger.error("could not store a follow-up")
         abort(503)

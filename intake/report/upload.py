@@ -64,7 +64,8 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   free-disk floor (``MIN_FREE_DISK``); the page keeps what was typed.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
 
-What the intake checks (it cannot read the envelope, only its header):
+What the intake checks (:mod:`.received`; it cannot read the envelope, only
+its header):
 
 * ``sealed_by`` is ``"browser"``: the header says which path sealed it and
   the server path never uses this endpoint;
@@ -88,40 +89,32 @@ What the intake checks (it cannot read the envelope, only its header):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
-from wtforms.validators import ValidationError
 
 from core.db import request_session
-from core.envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from core.envelope import Header, SealedEnvelope
 from core.envelope.conversation import lookup_value
-from core.envelope.format import TAG_SIZE
 from core.envelope.replykey import reply_seed
-from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from core.receipts import (
     format_receipt,
     is_lookup,
     is_receipt,
-    is_submission_token,
     lookup_hash,
-    submission_hash,
 )
-from core.timing import equal, today_utc
+from core.timing import equal
 
+from ..blobs import BlobStorage
 from ..keyring import current_keyring
 from ..models import Envelope, ReceiptRecord, SpentChallenge
 from ..store import (
-    BlobStorage,
     ChallengeSpentError,
     DuplicateSubmissionError,
     FollowupQuotaError,
@@ -129,124 +122,10 @@ from ..store import (
     insert_envelope,
 )
 from . import proofofwork
-from .cookies import missing_cookie_message
-from .forms import csrf_time_limit
 from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
+from .received import UploadRefused, busy, receive_browser_envelope, stale, unavailable
 from .throttle import allow_guess, allow_submission
 from .views import bp
-
-MAX_HEADER_SIZE = 128 * 1024
-DAY_TOLERANCE = 1
-
-
-class UploadRefused(Exception):
-    """The upload is not stored: ``error`` is the machine code, ``message``
-    the reporter's translated text, ``status`` the HTTP status."""
-
-    def __init__(self, error: str, message: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.message = message
-        self.status = status
-
-
-def _stale() -> UploadRefused:
-    return UploadRefused(
-        "stale",
-        _(
-            "This page is out of date. Nothing was stored. Copy what you wrote, "
-            "reload the page, and send again."
-        ),
-    )
-
-
-def _incomplete() -> UploadRefused:
-    return UploadRefused(
-        "incomplete", _("Your report did not arrive complete. Nothing was stored. Please send again.")
-    )
-
-
-def _too_large() -> UploadRefused:
-    return UploadRefused(
-        "too_large",
-        # One string per message, never sentences joined here: Chinese puts
-        # no space between sentences, and each language punctuates its own.
-        _("The files are too large. Nothing was sent. Please choose smaller or fewer files and try again."),
-        413,
-    )
-
-
-def _unavailable() -> UploadRefused:
-    return UploadRefused(
-        "unavailable",
-        _("The service is busy or under maintenance. Nothing was sent. Please try again in a few minutes."),
-        503,
-    )
-
-
-def busy() -> UploadRefused:
-    return UploadRefused(
-        "busy", _("Too many attempts in a short time. Please wait a few minutes and try again."), 429
-    )
-
-
-def _read_part(part: FileStorage | None, limit: int | None = None) -> bytes:
-    if part is None:
-        raise _incomplete()
-    data = part.stream.read() if limit is None else part.stream.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise _incomplete()
-    return data
-
-
-def check_browser_envelope(
-    header: Header,
-    body_length: int,
-    attachment_lengths: list[int],
-    *,
-    active_keys: Mapping[str, str],
-    limits: UploadLimits,
-    expected_key_ids: frozenset[str] | None = None,
-) -> None:
-    """Check a browser-sealed envelope against what this intake expects.
-
-    Args:
-        header: the parsed header.
-        body_length, attachment_lengths: byte lengths of the received parts.
-        active_keys: key id → recipient id of every active key.
-        limits: the size limits.
-        expected_key_ids: for a follow-up, exactly the key ids it must name.
-
-    Raises:
-        UploadRefused: ``stale`` (sealed_by, recipients, day, reply key),
-            ``too_large`` (limits), ``incomplete`` (part count or lengths).
-    """
-    if header.sealed_by != "browser":
-        raise _stale()
-    if expected_key_ids is not None and header.reply_key is not None:
-        raise _stale()
-    named = frozenset(header.key_ids)
-    if not named or not named <= active_keys.keys():
-        raise _stale()
-    chosen = {active_keys[k] for k in named}
-    if named != {k for k, recipient in active_keys.items() if recipient in chosen}:
-        raise _stale()
-    if expected_key_ids is not None and named != expected_key_ids:
-        raise _stale()
-    if abs((header.day - today_utc()).days) > DAY_TOLERANCE:
-        raise _stale()
-    slots = header.attachments
-    if (
-        len(slots) > limits.max_files
-        or header.body_size > MAX_BODY_SIZE
-        or any(slot.size > limits.max_padded_file for slot in slots)
-        or sum(slot.size for slot in slots) > limits.max_padded_total
-    ):
-        raise _too_large()
-    if len(attachment_lengths) != len(slots) or body_length != header.body_size + TAG_SIZE:
-        raise _incomplete()
-    if any(length != slot.ciphertext_size for length, slot in zip(attachment_lengths, slots, strict=True)):
-        raise _incomplete()
 
 
 def _duplicate() -> UploadRefused:
@@ -259,61 +138,6 @@ def _duplicate() -> UploadRefused:
         ),
         409,
     )
-
-
-def receive_browser_envelope(
-    expected_key_ids: frozenset[str] | None = None,
-) -> tuple[SealedEnvelope, Header, str | None]:
-    """Read and check the parts of a browser upload (see the module
-    docstring); returns the envelope, its parsed header, and the keyed hash
-    of the form's submission token (or None).
-
-    Raises:
-        UploadRefused: anything the checks refuse.
-    """
-    try:
-        form, files = request.form, request.files
-    except RequestEntityTooLarge as exc:
-        raise _too_large() from exc
-    if current_app.config["WTF_CSRF_ENABLED"]:
-        try:
-            validate_csrf(form.get("csrf_token"), time_limit=csrf_time_limit())
-        except ValidationError as exc:
-            raise UploadRefused("csrf", _expired_page(followup=expected_key_ids is not None)) from exc
-    token = form.get("submission")
-    submitted = None
-    if token is not None and is_submission_token(token):
-        submitted = submission_hash(current_app.config["RECEIPT_SECRET"], token)
-    raw_header = _read_part(files.get("header"), MAX_HEADER_SIZE)
-    try:
-        header = parse_header(raw_header)
-    except EnvelopeError as exc:
-        raise _incomplete() from exc
-    body = _read_part(files.get("body"))
-    attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
-    keyring = current_keyring()
-    check_browser_envelope(
-        header,
-        len(body),
-        [len(a) for a in attachments],
-        active_keys={k.key_id: k.recipient_id for k in keyring.active},
-        limits=current_limits(),
-        expected_key_ids=expected_key_ids,
-    )
-    return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, submitted
-
-
-def _expired_page(*, followup: bool) -> str:
-    """The expired-token message, naming the button of the page that sent:
-    "Send report" on the form, "Send" on the follow-up page."""
-    # No session cookie came back at all: say why (cookies.py), or the
-    # reporter would press again for ever.
-    missing = missing_cookie_message()
-    if missing:
-        return missing
-    if followup:
-        return str(_("The page expired. Please press “Send” again."))
-    return str(_("The page expired. Please press “Send report” again."))
 
 
 def _proof_refused(*, followup: bool = False) -> UploadRefused:
@@ -358,7 +182,7 @@ def require_proof_of_work(*, followup: bool = False, look_up: bool = True) -> pr
     except SQLAlchemyError as exc:
         request_session("intake.db").rollback()
         current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
-        raise _unavailable() from exc
+        raise unavailable() from exc
     if proof is None:
         raise _proof_refused(followup=followup)
     return proof
@@ -460,7 +284,7 @@ def look_up_prior(
         seq, held_hash, known, holder, spent_row = session.connection().execute(PRIOR_QUERY, params).one()
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
-        raise _unavailable() from exc
+        raise unavailable() from exc
     return Prior(
         submission_seq=seq if submitted is not None else None,
         submission_receipt_hash=held_hash if submitted is not None else None,
@@ -539,7 +363,7 @@ def store_browser_envelope(
         raise UploadRefused("quota", quota_message(), 429) from exc
     except StoreError as exc:
         current_app.logger.error("could not store a browser-sealed envelope")
-        raise _unavailable() from exc
+        raise unavailable() from exc
 
 
 def stored_earlier(submitted: str, receipt: str, version: int) -> bool:
@@ -567,7 +391,7 @@ def stored_earlier(submitted: str, receipt: str, version: int) -> bool:
         session.rollback()  # read only; store_envelope wants a clean session
     except SQLAlchemyError as exc:
         current_app.logger.error("database error %s before storing", exc.__class__.__name__)
-        raise _unavailable() from exc
+        raise unavailable() from exc
     if row is None:
         return False
     return _same_receipt(row.receipt_hash, receipt, version)
@@ -613,10 +437,10 @@ def sealed() -> Response:
             if digits is None or not is_receipt(digits):
                 # Every page this intake serves makes one (js/receipt.js): a
                 # missing or malformed one is an old or foreign page.
-                raise _stale()
+                raise stale()
             lookup = lookup_value(reply_seed(digits))
         elif not is_lookup(lookup):
-            raise _stale()
+            raise stale()
         # One query answers "this form again?", "this envelope again?",
         # "this receipt in use?" and "this challenge spent?"
         # (look_up_prior), rather than four, plus the store's own look-up

@@ -3,8 +3,8 @@ services, and render; nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +16,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from core.db import request_session
-from core.envelope import PublicKeyFile, seal
+from core.envelope import SealedEnvelope, seal
 from core.envelope.conversation import auth_key, lookup_value
 from core.envelope.keys import RecipientPrivateKey, b64encode
 from core.envelope.replykey import reply_seed
@@ -36,8 +36,6 @@ from core.schema import fields
 from core.schema.fields import FORM_VERSION, ReportFieldError, report_from_form
 from core.timing import today_utc
 from core.uploads import (
-    FIELD_TOO_LONG,
-    TOO_MANY_FIELDS,
     attachment_inputs,
     chosen_files,
     file_size,
@@ -45,15 +43,17 @@ from core.uploads import (
 )
 from core.web import csp_allow
 
+from ..blobs import BlobStorage
 from ..keyring import PublicKeyring, current_keyring
 from ..store import (
-    BlobStorage,
     DuplicateSubmissionError,
     StoreError,
     store_envelope,
     submission_exists,
 )
 from .forms import ReportForm, csrf_time_limit, note_request_start
+from .messages import FORM_LIMITS, field_message, form_limit_message
+from .organizations import Organization, chosen_organizations, organizations
 from .quota import disk_has_room
 from .throttle import allow_submission
 
@@ -79,7 +79,7 @@ def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
     values.setdefault("lang_code", g.get("lang_code") or best_language())
 
 
-#: Where "Leave quickly" goes when ``LEAVE_URL`` is set empty: a neutral,
+#: Where "Leave quickly" goes (``LEAVE_URL`` overrides): a neutral,
 #: common site that gives no hint of what was open before.
 DEFAULT_LEAVE_URL = "https://www.wikipedia.org/"
 #: Pages whose address is the same in every language (the language chooser
@@ -100,99 +100,6 @@ def _page_context() -> dict[str, object]:
 def root() -> Response:
     """Send a first visit to the form in the browser's language."""
     return redirect(url_for("report.form", lang_code=best_language()))
-
-
-@dataclass(frozen=True)
-class Organization:
-    """A recipient the reporter may choose, with its active keys (each
-    shown with its fingerprint; the report is sealed to all of them)."""
-
-    recipient_id: str
-    keys: tuple[PublicKeyFile, ...]
-
-    def name(self, language_code: str) -> str:
-        """The organization's name in the page's language (the key files
-        carry English and Chinese names)."""
-        first = self.keys[0]
-        return first.name_zh if language_code.startswith("zh") else first.name_en
-
-
-def organizations(keyring: PublicKeyring) -> list[Organization]:
-    """Active recipients in key-file order."""
-    by_recipient: dict[str, list[PublicKeyFile]] = {}
-    for key in keyring.active:
-        by_recipient.setdefault(key.recipient_id, []).append(key)
-    return [Organization(rid, tuple(keys)) for rid, keys in by_recipient.items()]
-
-
-def chosen_organizations(keyring: PublicKeyring, posted: MultiDict[str, str]) -> list[Organization]:
-    """The organizations ticked on a posted form (codes that are not active
-    recipients are dropped). A post without the form's ``recipients_shown``
-    marker (a client that never showed the choice) gets the default: all."""
-    if "recipients_shown" not in posted:
-        return organizations(keyring)
-    chosen = set(posted.getlist("recipients"))
-    return [org for org in organizations(keyring) if org.recipient_id in chosen]
-
-
-def _narrative_or_tactic() -> str:
-    return str(_("Please tell us what happened, or choose at least one thing that happened."))
-
-
-def _when() -> str:
-    return str(_("Please write a date such as 2026-07-14 or a month such as 2026-07, or leave it empty."))
-
-
-def _other_state_not_chosen() -> str:
-    return str(_("Please choose “Another state”, or clear the name of the other state."))
-
-
-def _contact_method_not_chosen() -> str:
-    return str(
-        _(
-            "Please choose how a reviewer may contact you (Signal, email or phone), "
-            "or clear the contact details."
-        )
-    )
-
-
-FIELD_MESSAGES: dict[str, Callable[[], str]] = {
-    "narrative_or_tactic": _narrative_or_tactic,
-    "when": _when,
-    "too_long": lambda: str(_("Please keep this under 200 characters.")),
-    "other_state_not_chosen": _other_state_not_chosen,
-    "contact_method_not_chosen": _contact_method_not_chosen,
-    "recipients": lambda: str(_("Please choose at least one organization.")),
-}
-
-
-def field_message(code: str, field: str = "") -> str:
-    """The reporter's message for a :class:`ReportFieldError` code."""
-    if field == "narrative" and code == "too_long":
-        return str(_("Please keep the text under 100,000 characters."))
-    return FIELD_MESSAGES[code]()
-
-
-#: The notices of :func:`form_limit_message`.
-FORM_LIMITS = frozenset({FIELD_TOO_LONG, TOO_MANY_FIELDS})
-
-
-def form_limit_message(limit: str) -> str:
-    """The reporter's message for a form limit of core/uploads.py
-    (``field_too_long`` or ``too_many_fields``): what was kept, what to do."""
-    if limit == TOO_MANY_FIELDS:
-        return str(
-            _(
-                "Nothing was sent. The form arrived with more fields than it accepts, so the "
-                "last ones were left out. Please check what is below, then send it again."
-            )
-        )
-    return str(
-        _(
-            "Nothing was sent. Your text was longer than this form accepts, so only its "
-            "beginning is kept below. Please shorten it, then send it again."
-        )
-    )
 
 
 def form_context(keyring: PublicKeyring, values: MultiDict[str, str] | None) -> dict[str, object]:
@@ -248,7 +155,7 @@ def from_own_page() -> bool:
     sent from a page of this very origin (``Sec-Fetch-Site: same-origin``,
     a header no page can set), which keeps what a reporter typed when only
     their session expired. True when CSRF checking is off (tests)."""
-    if not current_app.config["WTF_CSRF_ENABLED"]:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return True
     if request.headers.get("Sec-Fetch-Site") == "same-origin":
         return True
@@ -292,7 +199,7 @@ def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     return {
         "url": url_for("report.sealed"),
         # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
-        "challenge_url": url_for("report.challenge") if current_app.config["ALTCHA"] else "",
+        "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
         "day": today_utc().isoformat(),
         "chunk": current_app.config["CHUNK_SIZE"],
         "max_file": limits.max_file,
@@ -318,30 +225,85 @@ def form() -> str | tuple[str, int]:
     keyring = current_keyring()
     report_form = ReportForm()
     if report_form.is_submitted() and not from_own_page() and not _cannot_send_here():
-        # A post from another site (or from a page whose session is gone,
-        # in a browser that does not say where it was sent from): nothing
-        # it carries reaches the page, so it can neither plant a spent
-        # submission token ("received already" on the next Send) nor tick
-        # consents or untick recipients. A fresh, empty form; nothing done.
-        fresh = ReportForm(formdata=None)
-        fresh.submission.data = new_submission_token()
-        notice = None if SWITCH_LANGUAGE in request.form else "foreign"
-        return (
-            render_template(
-                "intake/form.html", form=fresh, errors={}, notice=notice, **form_context(keyring, None)
-            ),
-            200 if notice is None else 400,
-        )
+        return _foreign_post(keyring)
     if not is_submission_token(report_form.submission.data):
         # A first view, or a client that sent none or a malformed one: a
         # fresh token (a POST without one is stored, just not deduplicated).
         report_form.submission.data = new_submission_token()
-    if report_form.is_submitted() and (limit := form_limit()) is not None:
+    if report_form.is_submitted():
+        kept = _kept_form_answer(keyring, report_form)
+        if kept is not None:
+            return kept
+    checked = _checked_report(keyring, report_form)
+    if not isinstance(checked, _CheckedReport):
+        return checked
+    # Everyone's allowance only now, once the post has shown what it can
+    # cheaply show (a CSRF token of this session, a well-formed form): a
+    # flood of empty or junk posts spends none of it (docs/report-fields.md,
+    # "Floods"). What a real reporter typed is kept, to send later.
+    if not allow_submission(request.remote_addr):
+        return _form_again(keyring, report_form, notice="throttled", status=429)
+    if not disk_has_room(_upload_size(report_form) + MIB):
+        return _form_again(keyring, report_form, notice="disk_full", status=507)
+
+    session = request_session("intake.db")
+    submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
+    if submission_exists(session, submitted):
+        return _already_received()
+
+    arrived = arrived_files(report_form.attachments.data)
+    sealed, stored_hash, receipt = _seal_report(checked, report_form)
+    del checked  # plaintext leaves scope before any I/O
+
+    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    try:
+        store_envelope(
+            session,
+            blobs,
+            sealed,
+            keyring.recipient_of_key(),
+            receipt_hash=stored_hash,
+            submission_hash=submitted,
+            # Looked up above, before the sealing: not again (a race of the
+            # same form with itself still meets the unique column).
+            submission_checked=True,
+        )
+    except DuplicateSubmissionError:
+        return _already_received()
+    except StoreError:
+        current_app.logger.error("could not store an envelope")
+        abort(503)
+    return _receipt_page(format_receipt(receipt), arrived=arrived, sealed_by_server=True)
+
+
+def _foreign_post(keyring: PublicKeyring) -> tuple[str, int]:
+    """The answer to a post that did not come from the reporter's own page."""
+    # A post from another site (or from a page whose session is gone,
+    # in a browser that does not say where it was sent from): nothing
+    # it carries reaches the page, so it can neither plant a spent
+    # submission token ("received already" on the next Send) nor tick
+    # consents or untick recipients. A fresh, empty form; nothing done.
+    fresh = ReportForm(formdata=None)
+    fresh.submission.data = new_submission_token()
+    notice = None if SWITCH_LANGUAGE in request.form else "foreign"
+    return (
+        render_template(
+            "intake/form.html", form=fresh, errors={}, notice=notice, **form_context(keyring, None)
+        ),
+        200 if notice is None else 400,
+    )
+
+
+def _kept_form_answer(keyring: PublicKeyring, report_form: ReportForm) -> str | tuple[str, int] | None:
+    """The form shown again with everything kept and nothing stored (text
+    over the limits, a language switch, the honeypot filled), or None to
+    go on with a posted form."""
+    if (limit := form_limit()) is not None:
         # Text over the form's limits (core/uploads.py): the beginning of
         # each field was kept, the rest dropped as it arrived. Show what was
         # kept and say which limit, rather than refuse the whole post.
         return _form_again(keyring, report_form, notice=limit, status=413)
-    if report_form.is_submitted() and SWITCH_LANGUAGE in request.form:
+    if SWITCH_LANGUAGE in request.form:
         # The language chooser on this reporter's own form (checked above)
         # posted what was typed to the form of another language: show it
         # there, keep every value, store nothing. Files cannot be kept by a
@@ -355,7 +317,7 @@ def form() -> str | tuple[str, int]:
             files_dropped=_files_were_chosen(request.form),
             **form_context(keyring, request.form),
         )
-    if report_form.is_submitted() and request.form.get(TRAP_FIELD, "").strip():
+    if request.form.get(TRAP_FIELD, "").strip():
         # The hidden "leave this field empty" field has text: a script that
         # fills every field, or (rarely) a browser's autofill or a person.
         # Nothing is stored. The answer is a plain 200, which is all a
@@ -365,6 +327,20 @@ def form() -> str | tuple[str, int]:
         # with everything kept and the field emptied, so one more press of
         # Send goes through (docs/report-fields.md, "Floods").
         return _form_again(keyring, report_form, notice="trap", status=200)
+    return None
+
+
+@dataclass(frozen=True)
+class _CheckedReport:
+    """A valid posted report: its JSON and the organizations chosen."""
+
+    report: dict[str, Any]
+    organizations: list[Organization]
+
+
+def _checked_report(keyring: PublicKeyring, report_form: ReportForm) -> _CheckedReport | tuple[str, int]:
+    """The posted report, or the form shown (again) with its errors: a
+    first view, an invalid field, no organization chosen, a bad CSRF token."""
     errors: dict[str, str] = {}
     report = None
     chosen: list[Organization] = []
@@ -390,21 +366,12 @@ def form() -> str | tuple[str, int]:
         )
     if report is None:  # not reachable: set whenever the form was submitted
         abort(400)
-    # Everyone's allowance only now, once the post has shown what it can
-    # cheaply show (a CSRF token of this session, a well-formed form): a
-    # flood of empty or junk posts spends none of it (docs/report-fields.md,
-    # "Floods"). What a real reporter typed is kept, to send later.
-    if not allow_submission(request.remote_addr):
-        return _form_again(keyring, report_form, notice="throttled", status=429)
-    if not disk_has_room(_upload_size(report_form) + MIB):
-        return _form_again(keyring, report_form, notice="disk_full", status=507)
+    return _CheckedReport(report, chosen)
 
-    session = request_session("intake.db")
-    submitted = submission_hash(current_app.config["RECEIPT_SECRET"], report_form.submission.data)
-    if submission_exists(session, submitted):
-        return _already_received()
 
-    arrived = arrived_files(report_form.attachments.data)
+def _seal_report(checked: _CheckedReport, report_form: ReportForm) -> tuple[SealedEnvelope, str, str]:
+    """``(sealed, stored receipt hash, receipt)``: the report sealed to the
+    chosen organizations under a new receipt."""
     attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, core/envelope/replykey.py) and its public half sealed
@@ -415,8 +382,8 @@ def form() -> str | tuple[str, int]:
     receipt = new_receipt()
     receipt_key = reply_seed(receipt)
     sealed = seal(
-        report,
-        [key.public_key for org in chosen for key in org.keys],
+        checked.report,
+        [key.public_key for org in checked.organizations for key in org.keys],
         day=today_utc(),
         sealed_by="server",
         attachments=attachments,
@@ -425,27 +392,7 @@ def form() -> str | tuple[str, int]:
         auth={"key": auth_key(receipt_key)},
     )
     stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup_value(receipt_key), 2)
-    del report, attachments, receipt_key  # plaintext leaves scope before any I/O
-
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
-    try:
-        store_envelope(
-            session,
-            blobs,
-            sealed,
-            keyring.recipient_of_key(),
-            receipt_hash=stored_hash,
-            submission_hash=submitted,
-            # Looked up above, before the sealing: not again (a race of the
-            # same form with itself still meets the unique column).
-            submission_checked=True,
-        )
-    except DuplicateSubmissionError:
-        return _already_received()
-    except StoreError:
-        current_app.logger.error("could not store an envelope")
-        abort(503)
-    return _receipt_page(format_receipt(receipt), arrived=arrived, sealed_by_server=True)
+    return sealed, stored_hash, receipt
 
 
 #: The hidden form of the receipt page that the language buttons post: the

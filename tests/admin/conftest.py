@@ -74,7 +74,7 @@ def intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
     fake.stop()
 
 
-# --- console issue: fixtures added by the console work ---
+# --- fixtures of the console work: logins, keys, the fake intake ---
 
 
 @pytest.fixture

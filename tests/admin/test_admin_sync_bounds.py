@@ -27,19 +27,17 @@ from admin.sync.job import SyncJobs
 from admin.sync.limits import SyncLimits
 from admin.sync.storage import SyncResult
 from core.envelope import AttachmentInput, RecipientPublicKey, SealedEnvelope, parse_header
+from core.envelope.chunks import seal_attachment_chunks
 from core.envelope.format import (
-    _SUITE,
     MAX_CHUNK_SIZE,
     MIN_BODY_SIZE,
     SUITE,
     VERSION,
-    _wrap_info,
-    body_key,
     canonical_json,
     padme,
-    seal_attachment_chunks,
 )
 from core.envelope.keys import b64encode
+from core.envelope.keyschedule import _SUITE, _wrap_info, body_key
 from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, Served, sync_from, unlock
 
 GIB = 1024 * 1024 * 1024

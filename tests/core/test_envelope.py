@@ -59,13 +59,9 @@ from core.envelope import (
     seal,
     split_ciphertext,
 )
-from core.envelope.format import (
-    TAG_SIZE,
-    attachment_key,
-    body_key,
-    canonical_json,
-    seal_attachment_chunks,
-)
+from core.envelope.chunks import seal_attachment_chunks
+from core.envelope.format import TAG_SIZE, canonical_json
+from core.envelope.keyschedule import attachment_key, body_key
 
 pytestmark = pytest.mark.db_independent
 

@@ -14,8 +14,9 @@ from sqlalchemy import text
 
 from core.db import ROOT, Database
 from core.envelope import RecipientPrivateKey, seal
+from intake.blobs import DatabaseBlobStore
 from intake.models import Base
-from intake.store import SEQ_ORDER_LOCK, DatabaseBlobStore, insert_envelope
+from intake.store import SEQ_ORDER_LOCK, insert_envelope
 
 from ..conftest import Databases
 

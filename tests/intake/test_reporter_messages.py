@@ -20,7 +20,7 @@ from flask_babel import refresh
 
 import intake
 from core.envelope import RecipientPrivateKey
-from intake.report import followup, upload
+from intake.report import followup, received, upload
 
 from ..helpers import multipart
 
@@ -46,12 +46,12 @@ def test_no_chinese_msgstr_joins_sentences_the_english_way(locale: str) -> None:
 
 
 REFUSALS: list[Callable[[], object]] = [
-    upload._stale,
-    upload._incomplete,
-    upload._too_large,
-    upload._unavailable,
+    received.stale,
+    received._incomplete,
+    received._too_large,
+    received.unavailable,
     upload._duplicate,
-    upload.busy,
+    received.busy,
 ]
 
 

@@ -1,10 +1,5 @@
-"""The console's database models (SQLAlchemy 2, typed).
-
-Nothing a reporter wrote is stored in clear: report fields, attachment names
-and types, and envelope content keys are AES-256-GCM ciphertext under the
-data key (see :mod:`admin.keys.custody`). The envelope header is kept as received:
-it is cleartext at the intake too (ids, day, padded sizes, recipient key ids).
-"""
+"""Cases: an opened envelope and what reviewers add to it (attachments, tags, notes, replies,
+coding, links, vignettes), the quarantine of what did not open, and reply templates."""
 
 from __future__ import annotations
 
@@ -12,7 +7,6 @@ import enum
 from datetime import date
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -23,91 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import new_metadata
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the console, with the project's naming convention."""
-
-    metadata = new_metadata()
-
-
-class Role(enum.StrEnum):
-    """What an account may do. Reviewers read and triage; coordinators also
-    unlock and lock the organization key; admins also manage accounts."""
-
-    REVIEWER = "reviewer"
-    COORDINATOR = "coordinator"
-    ADMIN = "admin"
-
-
-ROLES = tuple(r.value for r in Role)
-
-
-class User(Base):
-    """A console account. Implements the Flask-Login user interface."""
-
-    __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('reviewer', 'coordinator', 'admin')", name="role"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    #: Argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    active: Mapped[bool] = mapped_column(default=True)
-    # --- console issue: second factor and lockout (admin/auth/accounts.py) ---
-    #: Consecutive failed logins (password or second factor); 0 after a login.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Unix time until which logins are refused (backoff), or None.
-    locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    #: The same two for browsers that completed a login to this account
-    #: before (a device token, admin/auth/devices.py): a stranger's guesses
-    #: never pause them (admin/auth/accounts.py, "Lockout").
-    device_failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    device_locked_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    #: TOTP secret, AES-256-GCM under a key derived from SECRET_KEY, or None.
-    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
-    #: The last TOTP time step accepted: a code is used once, never an older one.
-    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    #: The console language this reviewer chose (a locale of admin/i18n.py:
-    #: "en", "fr", "zh_Hant"), or None: the browser's Accept-Language decides.
-    locale: Mapped[str | None] = mapped_column(String(16), default=None)
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
-
-    @property
-    def can_unlock(self) -> bool:
-        """Whether this account may unlock the organization key."""
-        from .permissions import Permission, allows  # the one table of who may do what
-
-        return allows(self.role, Permission.UNLOCK_KEY)
-
-
-class DataKeyWrap(Base):
-    """The console's data key, HPKE-sealed to one organization public key."""
-
-    __tablename__ = "data_key_wraps"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key_id: Mapped[str] = mapped_column(String(64), unique=True)
-    #: HPKE X-Wing enc || AES-256-GCM ciphertext of the 32-byte data key.
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+from .base import Base
 
 
 class Case(Base):
@@ -130,7 +42,7 @@ class Case(Base):
     day: Mapped[date] = mapped_column(Date)
     sealed_by: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="new")
-    # --- console issue: triage (admin/cases/triage.py) ---
+    # --- triage (admin/cases/triage.py) ---
     #: Imminent danger: listed first.
     urgent: Mapped[bool] = mapped_column(default=False, server_default="0")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
@@ -197,20 +109,6 @@ class Quarantine(Base):
     day: Mapped[date] = mapped_column(Date)
 
 
-class SyncState(Base):
-    """Where a sync source's cursor stands (the last intake seq handled)."""
-
-    __tablename__ = "sync_state"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    cursor: Mapped[int] = mapped_column(Integer, default=0)
-
-
-# ==========================================================================
-# Console: sessions, second factors, audit, triage (migration
-# 0003_console_triage).
-
-
 class Disposition(enum.StrEnum):
     """A case's status in triage."""
 
@@ -225,55 +123,6 @@ class Disposition(enum.StrEnum):
 
 
 DISPOSITIONS = tuple(d.value for d in Disposition)
-
-
-class LoginSession(Base):
-    """A logged-in browser session, server side. The cookie carries a random
-    token; only its SHA-256 is stored. Logout deletes the row, so a copied
-    cookie is worth nothing afterwards; idle timeout and absolute lifetime
-    are checked against these times (Unix seconds)."""
-
-    __tablename__ = "login_sessions"
-
-    #: SHA-256 hex of the session token.
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    last_seen: Mapped[int] = mapped_column(BigInteger)
-
-
-class WebAuthnCredential(Base):
-    """A registered security key or passkey of an account."""
-
-    __tablename__ = "webauthn_credentials"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
-    #: COSE public key as the authenticator gave it.
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: A name the reviewer chose ("blue key").
-    name: Mapped[str] = mapped_column(String(64))
-    created_day: Mapped[date] = mapped_column(Date)
-
-
-class AuditEntry(Base):
-    """One entry of the hash-chained audit log (see :mod:`admin.audit.log`).
-    Never carries report content: actor, action, object id and a short
-    detail written by the console itself."""
-
-    __tablename__ = "audit_log"
-
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    #: UTC, ISO 8601 to the second ("2026-11-29T09:16:06Z").
-    at: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(64))
-    object_id: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str] = mapped_column(String(500), default="")
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
 
 
 class CaseTag(Base):
@@ -446,133 +295,6 @@ class CaseVignette(Base):
     def released(self) -> bool:
         """Whether the current text is the released one."""
         return self.released_rev is not None and self.released_rev == self.rev
-
-
-# --------------------------------------------------------------------------
-# Briefings: coded records. Only reviewers' coding, never report
-# text; a later coding UI writes the same rows. See docs/briefings.md.
-
-
-class CodedCase(Base):
-    """A case as coded by reviewers (TAXONOMY.md): the unit briefings count.
-
-    Multi-select fields are ``;``-joined codes. ``vignette_*`` hold only text
-    a reviewer wrote and confirmed for release, shown only with
-    ``consent_quote``.
-    """
-
-    __tablename__ = "coded_cases"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_ref: Mapped[str] = mapped_column(String(64), unique=True)
-    incident_month: Mapped[str] = mapped_column(String(7))
-    report_month: Mapped[str] = mapped_column(String(7))
-    province: Mapped[str] = mapped_column(String(16))
-    tactics: Mapped[str] = mapped_column(String(128))
-    communities: Mapped[str] = mapped_column(String(512), default="")
-    attribution: Mapped[str] = mapped_column(String(1))
-    confidence: Mapped[str] = mapped_column(String(8))
-    disposition: Mapped[str] = mapped_column(String(32))
-    consent_statistics: Mapped[bool] = mapped_column(default=False)
-    consent_quote: Mapped[bool] = mapped_column(default=False)
-    #: Opaque id tying follow-ups to one reporter, for counting people.
-    person_ref: Mapped[str | None] = mapped_column(String(64))
-    vignette_en: Mapped[str | None] = mapped_column(Text)
-    vignette_fr: Mapped[str | None] = mapped_column(Text)
-    #: Where the coding came from: "local" or the label given to an import.
-    source: Mapped[str] = mapped_column(String(64), default="local")
-
-    envelopes: Mapped[list[CodedEnvelope]] = relationship(
-        back_populates="coded_case", order_by="CodedEnvelope.envelope_id", cascade="all, delete-orphan"
-    )
-
-
-class CodedEnvelope(Base):
-    """An envelope linked to a coded case. Unique: one report counts in one
-    case only, however many organizations it was addressed to."""
-
-    __tablename__ = "coded_envelopes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    envelope_id: Mapped[str] = mapped_column(String(32), unique=True)
-    coded_case_id: Mapped[int] = mapped_column(ForeignKey("coded_cases.id", ondelete="CASCADE"), index=True)
-
-    coded_case: Mapped[CodedCase] = relationship(back_populates="envelopes")
-
-
-# --------------------------------------------------------------------------
-# Against a seized intake: alarms (admin/alarms/service.py) and the pinned coalition
-# roster (admin/keys/roster.py).
-
-
-class Alarm(Base):
-    """Something a seized or tampered intake would do, seen by the console
-    (a key outside the pinned roster, a page or script that differs from
-    this release, ...). Shown in a banner on every console page until a
-    coordinator acknowledges it. ``detail`` is written by the console
-    itself: key fingerprints, URLs, file names, never report content.
-    Times are UTC to the second, as in the audit log."""
-
-    __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarms_acknowledged_at_id", "acknowledged_at", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: A stable machine name (``roster.unpinned_key``, ``intake.check`` ...).
-    kind: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(String(500))
-    raised_at: Mapped[str] = mapped_column(String(20))
-    #: The last time the same alarm was raised again while still open.
-    last_raised_at: Mapped[str] = mapped_column(String(20))
-    #: How many times it was raised while open (1 the first time).
-    count: Mapped[int] = mapped_column(Integer, default=1)
-    acknowledged_at: Mapped[str | None] = mapped_column(String(20), default=None)
-    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class RosterKey(Base):
-    """A key of the pinned coalition roster (admin/keys/roster.py): what the
-    console trusts, whatever the intake's ``keys/`` says. Replaced as a
-    whole by ``flask --app admin roster import``."""
-
-    __tablename__ = "roster_keys"
-    __table_args__ = (CheckConstraint("status IN ('active', 'retired', 'revoked')", name="status"),)
-
-    #: SHA-256 of the public key, 64 hex digits.
-    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    recipient_id: Mapped[str] = mapped_column(String(64))
-    name_en: Mapped[str] = mapped_column(String(200))
-    name_zh: Mapped[str] = mapped_column(String(200))
-    #: The 1216-byte X-Wing public key.
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    created: Mapped[date] = mapped_column(Date)
-    expires: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(8))
-    pinned_day: Mapped[date] = mapped_column(Date)
-
-
-class BriefingRelease(Base):
-    """A published briefing in the release ledger (admin/briefing/ledger.py):
-    the numbers that left the console (every released cell's value or
-    ``x``, statuses, intervals), k, p, period, filters, who and when, as the
-    JSON ``body``. Never a coded case. Exported and imported with the coded
-    records, so a new console keeps the history the next release is audited
-    against."""
-
-    __tablename__ = "briefing_releases"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[str] = mapped_column(String(64), unique=True)
-    #: UTC, to the second (the console's time, as in the audit log).
-    published_at: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(254))
-    #: "local", or the label of the import that brought it.
-    origin: Mapped[str] = mapped_column(String(64), default="local")
-    period_start: Mapped[str] = mapped_column(String(7))
-    period_end: Mapped[str] = mapped_column(String(7))
-    k: Mapped[int] = mapped_column()
-    p: Mapped[int] = mapped_column()
-    filters: Mapped[str] = mapped_column(String(128))
-    body: Mapped[str] = mapped_column(Text)
 
 
 class ReplyTemplate(Base):
