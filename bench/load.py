@@ -82,7 +82,7 @@ from core.envelope import (  # noqa: E402
 )
 from core.receipts import new_submission_token  # noqa: E402
 from core.timing import today_utc  # noqa: E402
-from intake.models import Envelope  # noqa: E402
+from intake.store.models import Envelope  # noqa: E402
 
 NARRATIVE_SIZE = 1500  # characters: a paragraph or two
 NARRATIVE = ("They followed me after the vigil. " * 100)[:NARRATIVE_SIZE]

@@ -21,9 +21,9 @@ from core.timing import today_utc
 from core.uploads import InMemoryRequest
 from core.web import init_web
 
-from .blobs import BlobStore, DatabaseBlobStore
 from .keyring import PublicKeyring
-from .models import Base
+from .store.blobs import BlobStore, DatabaseBlobStore
+from .store.models import Base
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "s",
     # Where attachment ciphertexts live: "database" (rows committed with the
     # envelope, so several intake hosts can share one database; None means
-    # this) or "files" (DATA_DIR/blobs, by choice only). See intake/store.py.
+    # this) or "files" (DATA_DIR/blobs, by choice only). See intake/store/blobs.py.
     "BLOB_STORE": None,
     # Seconds of Strict-Transport-Security (0: none; never on .onion).
     "HSTS_MAX_AGE": 0,

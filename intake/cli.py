@@ -8,9 +8,9 @@ from flask import Flask, current_app
 from core.db import Database
 
 from .api.tokens import create_token
-from .blobs import BlobStore
 from .keyring import current_keyring
-from .store import remove_orphans
+from .store.blobs import BlobStore
+from .store.envelopes import remove_orphans
 
 
 def register_cli(app: Flask) -> None:

@@ -60,10 +60,10 @@ from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
 from core.receipts import is_receipt, lookup_hash
 from core.timing import equal, today_utc
 
-from ..blobs import BlobStorage
 from ..keyring import current_keyring
-from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
-from ..store import StoreError, store_envelope
+from ..store.blobs import BlobStorage
+from ..store.envelopes import StoreError, store_envelope
+from ..store.models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .views import bp
 
 #: The largest header part read (the format allows no more).

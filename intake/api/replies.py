@@ -24,7 +24,7 @@ from core.envelope.format import TAG_SIZE
 from core.envelope.keys import key_id_of
 from core.timing import today_utc
 
-from ..models import Envelope, Reply
+from ..store.models import Envelope, Reply
 from .views import bp, own_envelope
 
 #: Largest padded reply body (bytes): a reply is text, a few pages at most.

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.timing import today_utc
 
-from ..models import ApiToken
+from ..store.models import ApiToken
 
 TOKEN_PREFIX = "tnr_"  # noqa: S105 - a public prefix, not a secret
 

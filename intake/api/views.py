@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.db import request_session
 
-from ..blobs import BlobStore
-from ..models import Envelope, EnvelopeRecipient
+from ..store.blobs import BlobStore
+from ..store.models import Envelope, EnvelopeRecipient
 from .tokens import recipient_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -57,16 +57,16 @@ from core.timing import today_utc
 from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
 from core.web import csp_allow
 
-from ..blobs import BlobStorage
 from ..keyring import current_keyring
-from ..models import Envelope
-from ..store import (
+from ..store.blobs import BlobStorage
+from ..store.envelopes import (
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
     followup_quota_left,
     store_envelope,
 )
+from ..store.models import Envelope
 from . import proofofwork
 from .access import Access, access_of, access_token, csrf_enabled, new_check_token, spend_check_token
 from .cookies import missing_cookie_message

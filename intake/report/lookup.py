@@ -16,7 +16,7 @@ from core.envelope.replykey import ReplyText, open_reply, reply_seed
 from core.receipts import lookup_hash, receipt_hash
 
 from ..keyring import current_keyring
-from ..models import Envelope, EnvelopeRecipient, ReceiptRecord
+from ..store.models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .access import Access, access_of
 from .organizations import Organization, organizations
 

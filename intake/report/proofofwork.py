@@ -19,7 +19,7 @@ verifies it with the ``altcha`` Python package:
 * the solution is checked by its key signature: one HMAC, no derivation,
   so the upload itself pays almost nothing and a flood pays everything;
 * each challenge is accepted once, by every worker and host: a spent
-  challenge is a row of ``spent_challenge`` (:class:`intake.models.SpentChallenge`),
+  challenge is a row of ``spent_challenge`` (:class:`intake.store.models.SpentChallenge`),
   SHA-256 of its nonce and a day to keep it until, never its expiry to
   the second (that would date the report it came with). A submission
   records its challenge in the transaction that stores the envelope
@@ -57,7 +57,7 @@ from werkzeug.wrappers import Response
 from core.db import request_session
 from core.timing import today_utc
 
-from ..models import SpentChallenge
+from ..store.models import SpentChallenge
 from .views import bp
 
 ALGORITHM = "PBKDF2/SHA-256"

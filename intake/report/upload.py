@@ -111,16 +111,16 @@ from core.receipts import (
 )
 from core.timing import equal
 
-from ..blobs import BlobStorage
 from ..keyring import current_keyring
-from ..models import Envelope, ReceiptRecord, SpentChallenge
-from ..store import (
+from ..store.blobs import BlobStorage
+from ..store.envelopes import (
     ChallengeSpentError,
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
     insert_envelope,
 )
+from ..store.models import Envelope, ReceiptRecord, SpentChallenge
 from . import proofofwork
 from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
 from .received import UploadRefused, busy, receive_browser_envelope, stale, unavailable

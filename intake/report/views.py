@@ -43,14 +43,9 @@ from core.uploads import (
 )
 from core.web import csp_allow
 
-from ..blobs import BlobStorage
 from ..keyring import PublicKeyring, current_keyring
-from ..store import (
-    DuplicateSubmissionError,
-    StoreError,
-    store_envelope,
-    submission_exists,
-)
+from ..store.blobs import BlobStorage
+from ..store.envelopes import DuplicateSubmissionError, StoreError, store_envelope, submission_exists
 from .forms import ReportForm, csrf_time_limit, note_request_start
 from .messages import FORM_LIMITS, field_message, form_limit_message
 from .organizations import Organization, chosen_organizations, organizations

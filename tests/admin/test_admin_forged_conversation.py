@@ -36,8 +36,8 @@ from core.envelope import PublicKeyFile, RecipientPrivateKey, parse_header, seal
 from core.envelope.replykey import seal_reply
 from core.receipts import format_receipt, normalize_receipt
 from core.timing import today_utc
-from intake.models import Envelope, Reply
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
+from intake.store.models import Envelope, Reply
 from tests.admin.admin_testlib import RECIPIENT_ID, AuthActions, canary, unlock
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 

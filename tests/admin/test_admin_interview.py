@@ -41,7 +41,7 @@ from core.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_k
 from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt
 from core.timing import today_utc
-from intake.models import Envelope
+from intake.store.models import Envelope
 from tests.admin.admin_testlib import (
     CHEAP_ARGON2ID,
     PASSPHRASE,

@@ -28,7 +28,7 @@ from admin.sync.client import IntakeClient
 from admin.sync.run import sync
 from core.envelope import PublicKeyFile, RecipientPrivateKey
 from core.receipts import normalize_receipt
-from intake.models import Envelope, Reply
+from intake.store.models import Envelope, Reply
 from tests.admin.admin_testlib import RECIPIENT_ID, AuthActions, canary, files_containing, unlock
 from tests.helpers import database_bytes
 

@@ -27,7 +27,7 @@ from admin.sync.client import IntakeClient
 from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, parse_header
 from core.receipts import normalize_receipt
-from intake.models import Envelope
+from intake.store.models import Envelope
 from tests.admin.admin_testlib import AuthActions, unlock
 from tests.admin.test_admin_replies import ServedIntake
 from tests.chromium import CHROMIUM_ARGS, require_chromium

@@ -24,7 +24,7 @@ from admin.sync.client import IntakeClient
 from core.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, parse_header, seal
 from core.envelope.replykey import reply_private_key, seal_reply
 from core.receipts import new_receipt
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
 from tests.admin.admin_testlib import FakeIntake
 
 RECEIPT = new_receipt()  # the reporter's, whose reply key a report carries
@@ -92,7 +92,7 @@ class RealBackend:
     def replies(self, envelope_id: str) -> int:
         from sqlalchemy import func, select
 
-        from intake.models import Envelope, Reply
+        from intake.store.models import Envelope, Reply
 
         with self.app.app_context(), self.app.extensions["intake.db"].sessions() as session:
             seq = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == envelope_id))

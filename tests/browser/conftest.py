@@ -32,7 +32,7 @@ from admin.sync.client import IntakeClient
 from core.envelope import OpenedEnvelope, RecipientPrivateKey, SealedEnvelope, open_envelope, parse_header
 from core.envelope.replykey import seal_reply
 from core.timing import today_utc
-from intake.models import Envelope
+from intake.store.models import Envelope
 
 from ..chromium import CHROMIUM_ARGS, require_chromium
 from ..helpers import write_key_file

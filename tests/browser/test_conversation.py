@@ -21,7 +21,7 @@ from core.envelope.keys import b64encode
 from core.envelope.replykey import open_reply, reply_seed, seal_reply
 from core.receipts import format_receipt, new_receipt, receipt_hash
 from core.timing import today_utc
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
 
 from .conftest import LiveIntake
 

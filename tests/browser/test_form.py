@@ -22,7 +22,7 @@ from core.envelope import OpenedEnvelope, parse_header
 from core.envelope.conversation import lookup_value
 from core.envelope.replykey import reply_seed
 from core.receipts import is_receipt, lookup_hash, normalize_receipt
-from intake.models import ReceiptRecord
+from intake.store.models import ReceiptRecord
 
 from .conftest import LiveIntake
 

@@ -26,9 +26,9 @@ from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, se
 from core.receipts import new_submission_token, submission_hash
 from core.timing import today_utc
 from intake.api.tokens import create_token
-from intake.blobs import BlobStore
-from intake.models import Envelope
-from intake.store import DuplicateSubmissionError, remove_orphans, store_envelope
+from intake.store.blobs import BlobStore
+from intake.store.envelopes import DuplicateSubmissionError, remove_orphans, store_envelope
+from intake.store.models import Envelope
 
 from ..conftest import Databases
 from ..helpers import multipart, write_key_file

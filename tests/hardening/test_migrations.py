@@ -16,13 +16,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import DeclarativeBase
 
 import admin.models
-import intake.models
+import intake.store.models
 from core.db import ROOT, Database
 
 from ..conftest import Databases
 
 APPS = {
-    "intake": (intake.models.Base, ROOT / "migrations" / "intake"),
+    "intake": (intake.store.models.Base, ROOT / "migrations" / "intake"),
     "admin": (admin.models.Base, ROOT / "migrations" / "admin"),
 }
 
@@ -79,7 +79,7 @@ def test_intake_data_survives_the_upgrade(tmp_path: Path, databases: Databases) 
             )
         db.upgrade("head")
         with db.sessions() as session:
-            row = session.get(intake.models.Envelope, 1)
+            row = session.get(intake.store.models.Envelope, 1)
             assert row is not None
             assert (row.envelope_id, row.header, row.body, row.submission_hash) == (
                 "a" * 32,

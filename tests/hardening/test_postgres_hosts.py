@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.envelope import SealedEnvelope, open_envelope
 from intake.api.tokens import create_token
-from intake.models import Base, Envelope
+from intake.store.models import Base, Envelope
 
 from ..conftest import Databases
 from ..helpers import write_key_file

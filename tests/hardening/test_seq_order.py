@@ -1,4 +1,4 @@
-"""On PostgreSQL, envelopes commit in seq order (intake/store.py,
+"""On PostgreSQL, envelopes commit in seq order (intake/store/envelopes.py,
 SEQ_ORDER_LOCK): an upload waits while another holds the lock between
 its INSERT and its commit, so a console reading "after the last seq"
 can never pass a number that commits later."""
@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from core.db import ROOT, Database
 from core.envelope import RecipientPrivateKey, seal
-from intake.blobs import DatabaseBlobStore
-from intake.models import Base
-from intake.store import SEQ_ORDER_LOCK, insert_envelope
+from intake.store.blobs import DatabaseBlobStore
+from intake.store.envelopes import SEQ_ORDER_LOCK, insert_envelope
+from intake.store.models import Base
 
 from ..conftest import Databases
 

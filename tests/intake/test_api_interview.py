@@ -27,7 +27,7 @@ from core.envelope.conversation import lookup_value
 from core.envelope.replykey import reply_private_key, reply_seed
 from core.receipts import format_receipt, lookup_hash, new_receipt
 from core.timing import today_utc
-from intake.models import Envelope, ReceiptRecord
+from intake.store.models import Envelope, ReceiptRecord
 
 from ..helpers import database_bytes, multipart, write_key_file
 

@@ -20,7 +20,7 @@ from core.envelope import (
     seal,
 )
 from core.timing import today_utc
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
 
 from ..helpers import database_bytes, write_key_file
 

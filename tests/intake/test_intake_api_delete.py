@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 import intake
 from core.envelope import AttachmentInput, RecipientPrivateKey, RecipientPublicKey, seal
 from core.timing import today_utc
-from intake.models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
+from intake.store.models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord
 
 from ..helpers import write_key_file
 

@@ -19,7 +19,7 @@ from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
 from core.envelope.conversation import lookup_value
 from core.envelope.replykey import reply_seed
 from core.receipts import lookup_hash, normalize_receipt
-from intake.models import Envelope, ReceiptRecord
+from intake.store.models import Envelope, ReceiptRecord
 
 from ..helpers import asset_tag, multipart, write_key_file
 

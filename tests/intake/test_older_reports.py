@@ -20,8 +20,8 @@ from core.envelope.conversation import auth_key, lookup_value
 from core.envelope.replykey import reply_private_key, reply_seed, seal_reply
 from core.receipts import lookup_hash, new_receipt, receipt_hash
 from core.timing import today_utc
-from intake.models import Envelope, ReceiptRecord, Reply
-from intake.store import store_envelope
+from intake.store.envelopes import store_envelope
+from intake.store.models import Envelope, ReceiptRecord, Reply
 
 OLDER = "Not authenticated (older report)"
 UNVERIFIED = "could not be verified as coming from the reviewers"

@@ -32,7 +32,7 @@ from core.envelope.replykey import (
 )
 from core.receipts import new_receipt, normalize_receipt
 from core.timing import today_utc
-from intake.models import Envelope, Reply
+from intake.store.models import Envelope, Reply
 
 from ..helpers import database_bytes, multipart, solved_altcha
 

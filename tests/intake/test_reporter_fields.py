@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 import intake
 from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope
 from core.schema.fields import FORM_VERSION, ReportFieldError, normalize_when, report_from_form
-from intake.models import Envelope
+from intake.store.models import Envelope
 
 from ..helpers import write_key_file
 

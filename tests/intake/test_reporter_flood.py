@@ -24,7 +24,7 @@ import intake
 from core.envelope import RecipientPrivateKey, seal
 from core.receipts import new_receipt
 from core.timing import today_utc
-from intake.models import Envelope
+from intake.store.models import Envelope
 
 from ..helpers import database_bytes, multipart, solved_altcha
 

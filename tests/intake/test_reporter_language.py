@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from intake.models import Envelope
+from intake.store.models import Envelope
 
 from ..helpers import multipart
 

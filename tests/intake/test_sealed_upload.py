@@ -22,7 +22,7 @@ from core.envelope.conversation import lookup_value
 from core.envelope.replykey import reply_seed
 from core.receipts import format_receipt, lookup_hash, new_receipt, normalize_receipt
 from core.timing import today_utc
-from intake.models import Envelope, ReceiptRecord
+from intake.store.models import Envelope, ReceiptRecord
 
 from ..helpers import asset_tag, multipart, solved_altcha, write_key_file
 
@@ -190,7 +190,7 @@ def test_a_non_empty_subset_of_organizations_is_accepted(tmp_path: Path) -> None
     assert _post(client, _seal([first, second])).status_code == 200
     rows = _rows(app)
     with app.extensions["intake.db"].sessions() as session:
-        from intake.models import EnvelopeRecipient
+        from intake.store.models import EnvelopeRecipient
 
         named = [
             sorted(

@@ -1,6 +1,6 @@
 """The envelope store: an envelope's rows in the database, committed
 after its attachment ciphertexts are durable in the intake's
-:class:`~intake.blobs.BlobStorage` (see :mod:`intake.blobs` for the write
+:class:`~intake.store.blobs.BlobStorage` (see :mod:`intake.blobs` for the write
 order, invariant 5: "acknowledged means durable").
 
 Duplicate POSTs (a double click, Back and resubmit, a reload of the receipt
@@ -356,7 +356,7 @@ def store_envelope(
         followup_quota: as :func:`insert_envelope`.
 
     Returns:
-        the committed :class:`~intake.models.Envelope`, in ``session`` (its
+        the committed :class:`~intake.store.models.Envelope`, in ``session`` (its
         columns loaded; its relationships load on access). Made from what
         was inserted, without reading it back.
 

@@ -37,7 +37,7 @@ class Envelope(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     attachment_sizes: Mapped[str] = mapped_column(Text, default="")
     #: Keyed hash of the form's one-time submission token (see
-    #: :func:`intake.store.store_envelope`): a second POST of the same form
+    #: :func:`intake.store.envelopes.store_envelope`): a second POST of the same form
     #: finds it and stores nothing. Unique; NULL when the client sent none.
     submission_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     #: Follow-ups: the ``seq`` of the report this envelope adds

@@ -5,10 +5,10 @@
   the data folder; each envelope's folder keeps its arrival's exact time in
   the file system (mtime, ctime), which the default avoids. Write order (invariant 5, "acknowledged means
   durable"): every blob is written to a temporary name, fsynced and renamed
-  into place, then the envelope row is committed (:mod:`intake.store`);
+  into place, then the envelope row is committed (:mod:`intake.store.envelopes`);
   only after that commit does the reporter see a receipt. A crash in
   between leaves at most orphan blobs with no row, which no console ever
-  ingests, and which :func:`intake.store.remove_orphans` can clear.
+  ingests, and which :func:`intake.store.envelopes.remove_orphans` can clear.
 - :class:`DatabaseBlobStore` (``BLOB_STORE = "database"``, the default):
   rows of ``envelope_blob``, committed in the same transaction
   as the envelope, so every intake host sharing the database serves them and
