@@ -31,6 +31,7 @@ import argparse
 import json
 import secrets
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -42,6 +43,8 @@ import pyotp
 from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parent.parent
+# The console's test helpers (a fake intake, cheap Argon2id) are in tests/.
+sys.path.insert(0, str(ROOT))
 
 from admin import create_app  # noqa: E402
 from admin.auth import accounts  # noqa: E402
