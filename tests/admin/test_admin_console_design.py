@@ -41,6 +41,9 @@ AXE_PATH = "/__test__/axe.min.js"  # served by the test's route only
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 WIDTHS = (1280, 1920)
 SCHEMES = ("light", "dark")
+#: The console's languages, as the browser asks for them (an account with no
+#: language of its own follows Accept-Language), and the <html lang> served.
+CONSOLE_LANGUAGES = (("en-CA", "en"), ("fr-CA", "fr"), ("zh-TW", "zh-Hant"))
 
 UYGHUR = (
     "مەن تورونتودا تۇرىمەن. ئۆتكەن ئايدا نامەلۇم كىشىلەر ئاپامغا تېلېفون قىلىپ، "
@@ -235,31 +238,38 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
 
     found: list[str] = []
     shots: list[Path] = []
-    for scheme in SCHEMES:
-        for width in WIDTHS:
-            ctx = chromium.new_context(
-                viewport={"width": width, "height": 900}, color_scheme=scheme, storage_state=state
-            )
-            _serve_axe(ctx)
-            pg = ctx.new_page()
-            pg.on(
-                "console",
-                lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-            )
-            pg.goto(f"{base}/")
-            assert pg.locator("table.inbox tbody tr").count() == 50
-            assert pg.locator("ol.bars li").count() == 13
-            assert pg.locator("details.filters").get_attribute("open") is None  # folded away
-            shots.append(_shoot(pg, screenshot_dir, scheme, width, "inbox"))
-            found += _axe(pg)
-            pg.goto(f"{base}/cases/{uyghur}")
-            side = pg.locator(".case-side").bounding_box()
-            main = pg.locator(".case-main").bounding_box()
-            assert side is not None and main is not None
-            assert side["x"] > main["x"] + main["width"] - 1, "two columns from 1280 px"
-            shots.append(_shoot(pg, screenshot_dir, scheme, width, "case"))
-            found += _axe(pg)
-            ctx.close()
+    # Every console language in both schemes at 1280 px, and English at
+    # 1920 px too.
+    views = [(browser, lang, scheme, 1280) for browser, lang in CONSOLE_LANGUAGES for scheme in SCHEMES]
+    views += [("en-CA", "en", scheme, 1920) for scheme in SCHEMES]
+    for browser_locale, html_lang, scheme, width in views:
+        ctx = chromium.new_context(
+            viewport={"width": width, "height": 900},
+            color_scheme=scheme,
+            storage_state=state,
+            locale=browser_locale,
+        )
+        _serve_axe(ctx)
+        pg = ctx.new_page()
+        pg.on(
+            "console",
+            lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        pg.goto(f"{base}/")
+        assert pg.locator("html").get_attribute("lang") == html_lang
+        assert pg.locator("table.inbox tbody tr").count() == 50
+        assert pg.locator("ol.bars li").count() == 13
+        assert pg.locator("details.filters").get_attribute("open") is None  # folded away
+        shots.append(_shoot(pg, screenshot_dir, scheme, width, f"inbox-{html_lang}"))
+        found += _axe(pg)
+        pg.goto(f"{base}/cases/{uyghur}")
+        side = pg.locator(".case-side").bounding_box()
+        main = pg.locator(".case-main").bounding_box()
+        assert side is not None and main is not None
+        assert side["x"] > main["x"] + main["width"] - 1, "two columns from 1280 px"
+        shots.append(_shoot(pg, screenshot_dir, scheme, width, f"case-{html_lang}"))
+        found += _axe(pg)
+        ctx.close()
     # One column on a narrow screen.
     ctx = chromium.new_context(viewport={"width": 800, "height": 900}, storage_state=state)
     _serve_axe(ctx)
