@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from core.envelope import RecipientPrivateKey
 from tests.admin.admin_testlib import AuthActions, FakeIntake, console_apps, store_key
+from tests.admin.served_intake import ServedIntake
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 
@@ -171,3 +172,15 @@ def browser(launch_chromium: Callable[..., Any]) -> Any:
     """Debian's Chromium (replaces pytest-playwright's ``browser`` for the
     console tests)."""
     return launch_chromium()
+
+
+@pytest.fixture
+def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
+    """The real intake, served, holding ``org_key``'s public key; the ``app``
+    fixture's console syncs from it and replies as "Test Org"."""
+    server = ServedIntake(tmp_path / "intake", org_key)
+    app.config["INTAKE_URL"] = server.url
+    app.config["INTAKE_TOKEN"] = server.token
+    app.config["REPLY_FROM"] = "Test Org"
+    yield server
+    server.close()
