@@ -98,7 +98,7 @@ def write_blob(
     ``take`` (which may refuse it) before it is written, the whole is
     opened and checked against its sealed ``meta`` (``size``, ``sha256``)
     on the way, and only a verified, fsynced file gets its name. The
-    directory itself is fsynced by the caller, once per page (:func:`fsync_dir`).
+    directory itself is fsynced by the caller, once per page (:func:`core.files.fsync_dir`).
 
     Returns:
         The blob's name.
@@ -139,12 +139,3 @@ def write_blob(
     finally:
         partial.unlink(missing_ok=True)
     return name
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the names in directory ``path`` durable (new blobs' renames)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -107,70 +107,95 @@ def _table(b: Briefing, row_dim: str) -> Table:
     return next(t for t in b.tables if t.spec.row_dim == row_dim)
 
 
-def findings(b: Briefing, lang: str) -> list[str]:
-    """Key findings, from published cells only (module docstring)."""
+def _leading_codes(b: Briefing, dim: str, lang: str) -> str | None:
+    """The family or tactic (``dim``) with the most cases, when provable."""
+    table = _table(b, dim)
+    lead = leaders(b, {r: table.key(r, None) for r in table.rows})
+    if lead is None:
+        return None
+    tx = TEXT[lang]
+    names, n = lead
+    labels = [codes.label(name, lang) for name in names]
+    if dim == "tactic" and lang == "fr" and len(labels) > 1:
+        labels = [f"« {label} »" for label in labels]
+    share = percent(n / b.total, lang)
+    if len(names) == 1:
+        return tx[dim].format(label=labels[0], n=number(n, lang), share=share)
+    return tx[f"{dim}_tie"].format(labels=_join(labels, lang), n=number(n, lang), share=share)
+
+
+def _leading_quarter(b: Briefing, quarters: list[str], by_quarter: Table, lang: str) -> str | None:
+    """The full quarter(s) with the most cases, when provable."""
     from .render import quarter_label  # render prints these findings
 
+    lead = leaders(b, {q: by_quarter.key(None, q) for q in quarters})
+    if lead is None:
+        return None
     tx = TEXT[lang]
-    total = b.total
-    out: list[str] = []
+    names, n = lead
+    labels = [("le " if lang == "fr" and len(names) > 1 else "") + quarter_label(q, lang) for q in names]
+    note = tx["full_only"] if len(quarters) < len(b.period.quarters()) else ""
+    if len(names) == 1:
+        return tx["quarter"].format(quarter=labels[0], n=number(n, lang), note=note)
+    return tx["quarter_tie"].format(quarters=_join(labels, lang), n=number(n, lang), note=note)
 
-    for dim in ("family", "tactic"):
-        table = _table(b, dim)
-        lead = leaders(b, {r: table.key(r, None) for r in table.rows})
-        if lead is None:
-            continue
-        names, n = lead
-        labels = [codes.label(name, lang) for name in names]
-        if dim == "tactic" and lang == "fr" and len(labels) > 1:
-            labels = [f"« {label} »" for label in labels]
-        share = percent(n / total, lang)
-        if len(names) == 1:
-            out.append(tx[dim].format(label=labels[0], n=number(n, lang), share=share))
-        else:
-            out.append(tx[f"{dim}_tie"].format(labels=_join(labels, lang), n=number(n, lang), share=share))
 
+def _last_quarter_change(b: Briefing, quarters: list[str], by_quarter: Table, lang: str) -> str | None:
+    """The last full quarter against the one before, when both are published."""
+    from .render import quarter_label  # render prints these findings
+
+    last, previous = quarters[-1], quarters[-2]
+    n_last = b.published(by_quarter.key(None, last))
+    n_prev = b.published(by_quarter.key(None, previous))
+    if n_last is None or n_prev is None:
+        return None
+    fields = {
+        "quarter": quarter_label(last, lang),
+        "previous": quarter_label(previous, lang),
+        "n": number(n_last, lang),
+        "m": number(n_prev, lang),
+        "change": signed(n_last - n_prev, lang),
+    }
+    return TEXT[lang]["change" if n_last != n_prev else "no_change"].format(**fields)
+
+
+def _quarter_findings(b: Briefing, lang: str) -> list[str | None]:
+    """The leading quarter and the last quarter's change (full quarters only)."""
     quarters = full_quarters(b)
-    partial = len(quarters) < len(b.period.quarters())
+    if len(quarters) < 2:
+        return []
     by_quarter = _table(b, "family")  # its column margins are the quarters' totals
-    if len(quarters) > 1:
-        lead = leaders(b, {q: by_quarter.key(None, q) for q in quarters})
-        if lead is not None:
-            names, n = lead
-            labels = [
-                ("le " if lang == "fr" and len(names) > 1 else "") + quarter_label(q, lang) for q in names
-            ]
-            note = tx["full_only"] if partial else ""
-            if len(names) == 1:
-                out.append(tx["quarter"].format(quarter=labels[0], n=number(n, lang), note=note))
-            else:
-                out.append(
-                    tx["quarter_tie"].format(quarters=_join(labels, lang), n=number(n, lang), note=note)
-                )
-        last, previous = quarters[-1], quarters[-2]
-        n_last = b.published(by_quarter.key(None, last))
-        n_prev = b.published(by_quarter.key(None, previous))
-        if n_last is not None and n_prev is not None:
-            fields = {
-                "quarter": quarter_label(last, lang),
-                "previous": quarter_label(previous, lang),
-                "n": number(n_last, lang),
-                "m": number(n_prev, lang),
-                "change": signed(n_last - n_prev, lang),
-            }
-            out.append(tx["change" if n_last != n_prev else "no_change"].format(**fields))
+    return [
+        _leading_quarter(b, quarters, by_quarter, lang),
+        _last_quarter_change(b, quarters, by_quarter, lang),
+    ]
 
+
+def _delay_findings(b: Briefing, lang: str) -> list[str | None]:
+    """Shares reported in the month of the incident and three months or more after."""
+    tx = TEXT[lang]
+    out: list[str | None] = []
     same = b.published((("delay", "d0"),))
     if same is not None:
-        out.append(tx["same_month"].format(share=percent(same / total, lang)))
+        out.append(tx["same_month"].format(share=percent(same / b.total, lang)))
     late = [b.published((("delay", d),)) for d in ("d3_5", "d6")]
     if all(n is not None for n in late):
         n_late = sum(n or 0 for n in late)
-        if n_late == 0:
-            out.append(tx["none_late"])
-        else:
-            out.append(tx["late"].format(share=percent(n_late / total, lang)))
+        out.append(
+            tx["none_late"] if n_late == 0 else tx["late"].format(share=percent(n_late / b.total, lang))
+        )
     return out
+
+
+def findings(b: Briefing, lang: str) -> list[str]:
+    """Key findings, from published cells only (module docstring)."""
+    found = [
+        _leading_codes(b, "family", lang),
+        _leading_codes(b, "tactic", lang),
+        *_quarter_findings(b, lang),
+        *_delay_findings(b, lang),
+    ]
+    return [f for f in found if f is not None]
 
 
 def scope(b: Briefing, lang: str) -> str:

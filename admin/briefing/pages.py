@@ -156,13 +156,11 @@ _NO_BREAK_SPACES = frozenset("\u00a0\u202f\u2007")
 _NO_BREAK_BEFORE = frozenset("，。、；：！？）」』】〉》”’…,.;:!?)")
 
 
-def wrap(text: str, width: int) -> list[str]:
-    """Break ``text`` into lines of at most ``width`` columns (a wide
-    character counts two): at spaces, and between wide characters.
-
-    A word longer than a line is cut. Returns ``[""]`` for empty text.
-    """
-    pieces: list[str] = []  # words, single wide characters, and spaces
+def _pieces(text: str) -> list[str]:
+    """Split ``text`` into the units a line may break between: words,
+    single wide characters (closing punctuation kept with what it closes),
+    and single spaces."""
+    pieces: list[str] = []
     word = ""
     for char in text:
         if char.isspace() and char not in _NO_BREAK_SPACES:
@@ -173,8 +171,7 @@ def wrap(text: str, width: int) -> list[str]:
         elif _breakable(char) and char not in _NO_BREAK_BEFORE:
             if word:
                 pieces.append(word)
-            word = char
-            pieces.append(word)
+            pieces.append(char)
             word = ""
         elif char in _NO_BREAK_BEFORE and not word and pieces and pieces[-1] != " ":
             pieces[-1] += char  # keep closing punctuation with what it closes
@@ -182,10 +179,31 @@ def wrap(text: str, width: int) -> list[str]:
             word += char
     if word:
         pieces.append(word)
+    return pieces
 
+
+def _head(piece: str, width: int) -> tuple[str, int]:
+    """The longest start of ``piece`` that fits ``width`` columns (at least
+    one character, for a line narrower than one), and its columns."""
+    cut, cols = "", 0
+    for c in piece:
+        if cols + _columns(c) > width:
+            break
+        cut, cols = cut + c, cols + _columns(c)
+    if not cut:  # a line narrower than one character
+        cut, cols = piece[0], _columns(piece[0])
+    return cut, cols
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Break ``text`` into lines of at most ``width`` columns (a wide
+    character counts two): at spaces, and between wide characters.
+
+    A word longer than a line is cut. Returns ``[""]`` for empty text.
+    """
     lines: list[str] = []
     line, used = "", 0
-    for piece in pieces:
+    for piece in _pieces(text):
         size = sum(_columns(c) for c in piece)
         if piece == " ":
             if line:
@@ -195,13 +213,7 @@ def wrap(text: str, width: int) -> list[str]:
             lines.append(line.rstrip())
             line, used = "", 0
         while size > width:  # a word longer than a line
-            cut, cols = "", 0
-            for c in piece:
-                if cols + _columns(c) > width:
-                    break
-                cut, cols = cut + c, cols + _columns(c)
-            if not cut:  # a line narrower than one character
-                cut, cols = piece[0], _columns(piece[0])
+            cut, cols = _head(piece, width)
             lines.append(cut)
             piece = piece[len(cut) :]
             size -= cols

@@ -148,19 +148,7 @@ def index() -> str:
                 render.check_printable(briefing)
             except MissingGlyphError as exc:
                 error = _("The PDF cannot be printed: %(reason)s", reason=str(exc))
-    return render_template(
-        "briefing/index.html",
-        args=args,
-        query=_query(args),
-        error=error,
-        report=context,
-        downloads=DOWNLOADS,
-        locked=not keyring().unlocked,
-        releases=list(reversed(load_releases(db_session()))),
-        provinces=codes.PROVINCES,
-        communities=codes.COMMUNITIES,
-        no_contact=not pages.Issue.current().contact,
-    )
+    return _page(args, error, context)
 
 
 @bp.get("/chart/<lang>/<name>.png")
@@ -213,23 +201,26 @@ def _zip(briefing: Briefing, prefix: str, issue: pages.Issue | None = None) -> R
     return response
 
 
-def _refused(args: dict[str, Any], message: str) -> tuple[str, int]:
-    return (
-        render_template(
-            "briefing/index.html",
-            args=args,
-            query=_query(args),
-            error=message,
-            report=None,
-            downloads=DOWNLOADS,
-            locked=not keyring().unlocked,
-            releases=list(reversed(load_releases(db_session()))),
-            provinces=codes.PROVINCES,
-            communities=codes.COMMUNITIES,
-            no_contact=not pages.Issue.current().contact,
-        ),
-        400,
+def _page(args: dict[str, Any], error: str | None, report: dict[str, Any] | None) -> str:
+    """The briefing page for the parameters ``args``: the built ``report``
+    (None before a build), an ``error`` or none, and the release ledger."""
+    return render_template(
+        "briefing/index.html",
+        args=args,
+        query=_query(args),
+        error=error,
+        report=report,
+        downloads=DOWNLOADS,
+        locked=not keyring().unlocked,
+        releases=list(reversed(load_releases(db_session()))),
+        provinces=codes.PROVINCES,
+        communities=codes.COMMUNITIES,
+        no_contact=not pages.Issue.current().contact,
     )
+
+
+def _refused(args: dict[str, Any], message: str) -> tuple[str, int]:
+    return _page(args, message, None), 400
 
 
 @bp.post("/draft")

@@ -31,9 +31,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import Database
+from core.files import fsync_dir
 
 from ..alarms.service import raise_alarm
-from ..attachments.blobs import fsync_dir
 from ..errors import SyncBusyError
 from ..models import Base, Case, CaseAttachment, PurgedEnvelope, Quarantine, SyncState
 from .opening import CaseRow, QuarantineRow

@@ -47,27 +47,24 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from core.db import request_session
-from core.envelope import EnvelopeError, Header, SealedEnvelope, parse_header
+from core.envelope import Header, SealedEnvelope
 from core.envelope.conversation import lookup_value
-from core.envelope.format import TAG_SIZE
 from core.envelope.replykey import reply_private_key, reply_seed
-from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from core.limits import UploadLimits, current_limits
 from core.receipts import is_receipt, lookup_hash
 from core.timing import equal, today_utc
 
+from ..envelope_parts import PartsRefused, check_sizes, read_parts
 from ..keyring import current_keyring
 from ..store.blobs import BlobStorage
 from ..store.envelopes import StoreError, store_envelope
 from ..store.models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .views import bp
 
-#: The largest header part read (the format allows no more).
-MAX_HEADER_SIZE = 128 * 1024
 #: Days the header's day may be off today (UTC): a console clock at the
 #: edge of a day, as for a browser upload.
 DAY_TOLERANCE = 1
@@ -83,15 +80,19 @@ class EnvelopeRefused(Exception):
         self.status = status
 
 
-def _read_part(part: FileStorage | None, limit: int | None = None) -> bytes:
-    # The request is bounded by MAX_CONTENT_LENGTH and held in memory
-    # (core/uploads.py); the header has a bound of its own.
-    if part is None:
-        raise EnvelopeRefused("malformed", "a part of the envelope is missing")
-    data = part.stream.read() if limit is None else part.stream.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise EnvelopeRefused("malformed", "a part of the envelope is too large")
-    return data
+#: The answer to each problem of the parts (intake/envelope_parts.py).
+_PART_PROBLEMS: dict[str, tuple[str, str, int]] = {
+    "missing": ("malformed", "a part of the envelope is missing", 400),
+    "oversize": ("malformed", "a part of the envelope is too large", 400),
+    "header": ("header", "the header is not a valid envelope header", 400),
+    "too_large": ("too_large", "the envelope is over the intake's size limits", 413),
+    "parts": ("malformed", "the parts do not match the header", 400),
+    "slot": ("malformed", "an attachment does not match its slot", 400),
+}
+
+
+def _refused(exc: PartsRefused) -> EnvelopeRefused:
+    return EnvelopeRefused(*_PART_PROBLEMS[exc.problem])
 
 
 def check_console_envelope(
@@ -126,18 +127,10 @@ def check_console_envelope(
         raise EnvelopeRefused("recipients", "every recipient must be an active key of this organization")
     if abs((header.day - today_utc()).days) > DAY_TOLERANCE:
         raise EnvelopeRefused("day", "the header's day is not today")
-    slots = header.attachments
-    if (
-        len(slots) > limits.max_files
-        or header.body_size > MAX_BODY_SIZE
-        or any(slot.size > limits.max_padded_file for slot in slots)
-        or sum(slot.size for slot in slots) > limits.max_padded_total
-    ):
-        raise EnvelopeRefused("too_large", "the envelope is over the intake's size limits", 413)
-    if len(attachment_lengths) != len(slots) or body_length != header.body_size + TAG_SIZE:
-        raise EnvelopeRefused("malformed", "the parts do not match the header")
-    if any(length != slot.ciphertext_size for length, slot in zip(attachment_lengths, slots, strict=True)):
-        raise EnvelopeRefused("malformed", "an attachment does not match its slot")
+    try:
+        check_sizes(header, body_length, attachment_lengths, limits)
+    except PartsRefused as exc:
+        raise _refused(exc) from exc
 
 
 def _receive() -> tuple[SealedEnvelope, Header, str]:
@@ -155,13 +148,10 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
     receipt = form.get("receipt")
     if receipt is None or not is_receipt(receipt):
         raise EnvelopeRefused("receipt", "the receipt must be 28 digits with a valid check digit")
-    raw_header = _read_part(files.get("header"), MAX_HEADER_SIZE)
     try:
-        header = parse_header(raw_header)
-    except EnvelopeError as exc:
-        raise EnvelopeRefused("header", "the header is not a valid envelope header") from exc
-    body = _read_part(files.get("body"))
-    attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
+        raw_header, header, body, attachments = read_parts(files)
+    except PartsRefused as exc:
+        raise _refused(exc) from exc
     keyring = current_keyring()
     check_console_envelope(
         header,

@@ -10,21 +10,19 @@ from collections.abc import Mapping
 from flask import current_app, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
-from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
-from core.envelope import EnvelopeError, Header, SealedEnvelope, parse_header
-from core.envelope.format import TAG_SIZE
-from core.limits import MAX_BODY_SIZE, UploadLimits, current_limits
+from core.envelope import Header, SealedEnvelope
+from core.limits import UploadLimits, current_limits
 from core.receipts import is_submission_token, submission_hash
 from core.timing import today_utc
 
+from ..envelope_parts import PartsRefused, check_sizes, read_parts
 from ..keyring import current_keyring
 from .cookies import missing_cookie_message
 from .forms import csrf_time_limit
 
-MAX_HEADER_SIZE = 128 * 1024
 DAY_TOLERANCE = 1
 
 
@@ -82,15 +80,6 @@ def busy() -> UploadRefused:
     )
 
 
-def _read_part(part: FileStorage | None, limit: int | None = None) -> bytes:
-    if part is None:
-        raise _incomplete()
-    data = part.stream.read() if limit is None else part.stream.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise _incomplete()
-    return data
-
-
 def check_browser_envelope(
     header: Header,
     body_length: int,
@@ -144,18 +133,10 @@ def _check_sizes(
 ) -> None:
     """Refuse as ``too_large`` a header over ``limits``, as ``incomplete``
     parts whose count or lengths differ from what the header declares."""
-    slots = header.attachments
-    if (
-        len(slots) > limits.max_files
-        or header.body_size > MAX_BODY_SIZE
-        or any(slot.size > limits.max_padded_file for slot in slots)
-        or sum(slot.size for slot in slots) > limits.max_padded_total
-    ):
-        raise _too_large()
-    if len(attachment_lengths) != len(slots) or body_length != header.body_size + TAG_SIZE:
-        raise _incomplete()
-    if any(length != slot.ciphertext_size for length, slot in zip(attachment_lengths, slots, strict=True)):
-        raise _incomplete()
+    try:
+        check_sizes(header, body_length, attachment_lengths, limits)
+    except PartsRefused as exc:
+        raise (_too_large() if exc.problem == "too_large" else _incomplete()) from exc
 
 
 def receive_browser_envelope(
@@ -181,13 +162,10 @@ def receive_browser_envelope(
     submitted = None
     if token is not None and is_submission_token(token):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], token)
-    raw_header = _read_part(files.get("header"), MAX_HEADER_SIZE)
     try:
-        header = parse_header(raw_header)
-    except EnvelopeError as exc:
+        raw_header, header, body, attachments = read_parts(files)
+    except PartsRefused as exc:
         raise _incomplete() from exc
-    body = _read_part(files.get("body"))
-    attachments = tuple(_read_part(part) for part in files.getlist("attachment"))
     keyring = current_keyring()
     check_browser_envelope(
         header,

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import LargeBinary, func, select
 
+from core.files import fsync_dir
+
 from .models import Envelope, EnvelopeBlob
 
 if TYPE_CHECKING:
@@ -95,8 +97,8 @@ class BlobStore:
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, directory / str(index))
-            _fsync_dir(directory)
-            _fsync_dir(self.root)
+            fsync_dir(directory)
+            fsync_dir(self.root)
         except OSError:
             self.delete(envelope_id)
             raise
@@ -174,11 +176,3 @@ class DatabaseBlobStore:
 
     def delete(self, envelope_id: str) -> None:
         return None  # deleted with the envelope row (ON DELETE CASCADE)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

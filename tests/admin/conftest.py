@@ -5,15 +5,20 @@ fake intake (helpers in admin_testlib.py)."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.serving import make_server
 
 from core.envelope import RecipientPrivateKey
 from tests.admin.admin_testlib import AuthActions, FakeIntake, console_apps, store_key
+from tests.admin.served_intake import ServedIntake
+from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 
 @pytest.fixture
@@ -97,3 +102,85 @@ def intake_factory() -> Iterator[Callable[[Flask], FakeIntake]]:
     yield make
     for fake in fakes:
         fake.stop()
+
+
+# --- live consoles over real HTTP, and the browser that visits them ---
+
+
+@pytest.fixture
+def serve_console() -> Iterator[Callable[[Flask], str]]:
+    """Factory: serve a console app on an ephemeral loopback port, threaded
+    as in production (concurrent requests are concurrent); returns its base
+    URL. Every server is stopped at the end of the test."""
+    servers: list[tuple[Any, threading.Thread]] = []
+
+    def serve(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.port}"
+
+    yield serve
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def live_console(
+    make_app: Callable[..., Flask], serve_console: Callable[[Flask], str]
+) -> Callable[..., tuple[Flask, str]]:
+    """Factory: a console made with ``make_app(WTF_CSRF_ENABLED=True,
+    **overrides)`` (CSRF on, as a browser meets it) and served; returns
+    ``(app, base URL)``."""
+
+    def start(**overrides: Any) -> tuple[Flask, str]:
+        app = make_app(WTF_CSRF_ENABLED=True, **overrides)
+        return app, serve_console(app)
+
+    return start
+
+
+@pytest.fixture
+def console_url(app: Flask, serve_console: Callable[[Flask], str]) -> str:
+    """The ``app`` fixture's console served; its base URL."""
+    return serve_console(app)
+
+
+@pytest.fixture
+def launch_chromium(playwright: Any) -> Iterator[Callable[..., Any]]:
+    """Factory: Debian's Chromium, headless, with tests/chromium.py's
+    arguments and any ``extra`` ones; every browser closed at the end."""
+    launched: list[Any] = []
+
+    def launch(*extra: str) -> Any:
+        chromium = playwright.chromium.launch(
+            executable_path=require_chromium(), headless=True, args=[*CHROMIUM_ARGS, *extra]
+        )
+        launched.append(chromium)
+        return chromium
+
+    yield launch
+    for chromium in launched:
+        chromium.close()
+
+
+@pytest.fixture
+def browser(launch_chromium: Callable[..., Any]) -> Any:
+    """Debian's Chromium (replaces pytest-playwright's ``browser`` for the
+    console tests)."""
+    return launch_chromium()
+
+
+@pytest.fixture
+def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
+    """The real intake, served, holding ``org_key``'s public key; the ``app``
+    fixture's console syncs from it and replies as "Test Org"."""
+    server = ServedIntake(tmp_path / "intake", org_key)
+    app.config["INTAKE_URL"] = server.url
+    app.config["INTAKE_TOKEN"] = server.token
+    app.config["REPLY_FROM"] = "Test Org"
+    yield server
+    server.close()

@@ -9,18 +9,15 @@ on the console's own origin through a Playwright route, so the CSP
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, synced, unlock
 from tests.browser.test_accessibility import AXE, AXE_PATH, _axe
-from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -55,27 +52,6 @@ class Live:
     url: str
 
 
-@pytest.fixture
-def console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
-    app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = playwright.chromium.launch(
-        executable_path=require_chromium(), headless=True, args=CHROMIUM_ARGS
-    )
-    yield chromium
-    chromium.close()
-
-
 def _page(browser: Any, base: str, accept_language: str) -> Any:
     assert AXE.exists(), "node_modules/axe-core is missing: run npm ci (scripts/test.sh does)"
     context = browser.new_context(base_url=base, locale=accept_language)
@@ -86,9 +62,11 @@ def _page(browser: Any, base: str, accept_language: str) -> Any:
 
 
 def test_every_console_page_has_no_wcag_violation_in_every_language(
-    console: tuple[Flask, str], browser: Any, intake_factory: Callable[[Flask], FakeIntake]
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
+    intake_factory: Callable[[Flask], FakeIntake],
 ) -> None:
-    app, base = console
+    app, base = live_console()
     fake = intake_factory(app)
     case = fake.add({"narrative": "They called my mother twice.", "language": "zh-Hant"})
     unlock(app)

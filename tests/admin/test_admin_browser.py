@@ -5,14 +5,12 @@ reporter, verify the audit chain. Real CSRF tokens, the real CSP (a same-origin 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from admin.extensions import DB_EXTENSION
 from admin.models import AuditEntry
@@ -20,43 +18,28 @@ from core.envelope import SealedEnvelope
 from core.envelope.replykey import open_reply, reply_private_key
 from core.receipts import new_receipt
 from tests.admin.admin_testlib import PASSPHRASE, PASSWORD, AuthActions, FakeIntake
-from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ARGS = [
-    *CHROMIUM_ARGS,
-    # "localhost" is this machine's loopback address, never a lookup.
-    "--host-resolver-rules=MAP localhost 127.0.0.1",
-]
+# "localhost" is this machine's loopback address, never a lookup.
+RESOLVE_LOCALHOST = "--host-resolver-rules=MAP localhost 127.0.0.1"
 # WebAuthn refuses an IP address as relying party id, so the page is served
 # from 127.0.0.1 under the name "localhost" (a secure context, loopback only).
 HOST = "localhost"
 
 
 @pytest.fixture
-def live_console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
-    app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://{HOST}:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = playwright.chromium.launch(executable_path=require_chromium(), headless=True, args=ARGS)
-    yield chromium
-    chromium.close()
+def browser(launch_chromium: Callable[..., Any]) -> Any:
+    return launch_chromium(RESOLVE_LOCALHOST)
 
 
 def test_security_key_login_unlock_sync_code_reply_and_audit(
-    live_console: tuple[Flask, str], browser: Any, intake_factory: Callable[[Flask], FakeIntake]
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
+    intake_factory: Callable[[Flask], FakeIntake],
 ) -> None:
-    app, base = live_console
+    app, base = live_console()
+    base = base.replace("127.0.0.1", HOST)
     fake = intake_factory(app)
     receipt = new_receipt()  # the reporter's, who will read the reply with it
     first = fake.add(

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from admin.auth import accounts
 from admin.extensions import DB_EXTENSION
@@ -32,7 +30,6 @@ from admin.models import AuditEntry, Case, CaseTag, User
 from core.envelope.replykey import reply_private_key
 from core.receipts import new_receipt
 from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, canary, sync_from, totp_code, unlock
-from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -49,35 +46,6 @@ UYGHUR = (
     "مەن تورونتودا تۇرىمەن. ئۆتكەن ئايدا نامەلۇم كىشىلەر ئاپامغا تېلېفون قىلىپ، "
     "مېنىڭ نامايىشقا قاتناشقانلىقىمنى ئېيتتى. ئۇلار مېنى توختىتىشنى تەلەپ قىلدى!"
 )
-
-
-@pytest.fixture
-def live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., tuple[Flask, str]]]:
-    """Factory of consoles served on a free loopback port (CSRF on)."""
-    servers: list[Any] = []
-
-    def start(**config: Any) -> tuple[Flask, str]:
-        app = make_app(WTF_CSRF_ENABLED=True, **config)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return app, f"http://127.0.0.1:{server.port}"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@pytest.fixture
-def chromium(playwright: Any) -> Iterator[Any]:
-    browser = playwright.chromium.launch(
-        executable_path=require_chromium(), headless=True, args=list(CHROMIUM_ARGS)
-    )
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +146,12 @@ def _shoot(page: Any, folder: Path, scheme: str, width: int, name: str) -> Path:
 
 
 def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
-    live: Callable[..., tuple[Flask, str]],
-    chromium: Any,
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
     intake_factory: Callable[[Flask], FakeIntake],
     screenshot_dir: Path,
 ) -> None:
-    app, base = live(CASES_PER_PAGE=50)
+    app, base = live_console(CASES_PER_PAGE=50)
     fake = intake_factory(app)
     auth = AuthActions(app, app.test_client())
     email = auth.create("coordinator", email="coord@example.org")
@@ -191,7 +159,7 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
     uyghur, _receipt = _two_hundred_cases(app, fake)
     csp_errors: list[str] = []
 
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     _log_in(page, base, auth, email)
@@ -243,7 +211,7 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
     views = [(browser, lang, scheme, 1280) for browser, lang in CONSOLE_LANGUAGES for scheme in SCHEMES]
     views += [("en-CA", "en", scheme, 1920) for scheme in SCHEMES]
     for browser_locale, html_lang, scheme, width in views:
-        ctx = chromium.new_context(
+        ctx = browser.new_context(
             viewport={"width": width, "height": 900},
             color_scheme=scheme,
             storage_state=state,
@@ -271,7 +239,7 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
         found += _axe(pg)
         ctx.close()
     # One column on a narrow screen.
-    ctx = chromium.new_context(viewport={"width": 800, "height": 900}, storage_state=state)
+    ctx = browser.new_context(viewport={"width": 800, "height": 900}, storage_state=state)
     _serve_axe(ctx)
     pg = ctx.new_page()
     pg.goto(f"{base}/cases/{uyghur}")
@@ -289,9 +257,11 @@ def test_inbox_and_case_page_in_both_schemes_rtl_axe_and_screenshots(
 
 
 def test_a_search_is_posted_and_never_in_a_url(
-    live: Callable[..., tuple[Flask, str]], chromium: Any, intake_factory: Callable[[Flask], FakeIntake]
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
+    intake_factory: Callable[[Flask], FakeIntake],
 ) -> None:
-    app, base = live(CASES_PER_PAGE=3)
+    app, base = live_console(CASES_PER_PAGE=3)
     fake = intake_factory(app)
     term = canary()
     for i in range(7):
@@ -302,7 +272,7 @@ def test_a_search_is_posted_and_never_in_a_url(
     auth = AuthActions(app, app.test_client())
     email = auth.create("reviewer")
 
-    context = chromium.new_context()
+    context = browser.new_context()
     _serve_axe(context)
     urls: list[str] = []
 
@@ -348,9 +318,11 @@ def _audit(app: Flask, action: str) -> list[tuple[str, str]]:
 
 
 def test_bulk_actions_over_http_audited_per_case_and_refused_without_permission(
-    live: Callable[..., tuple[Flask, str]], chromium: Any, intake_factory: Callable[[Flask], FakeIntake]
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
+    intake_factory: Callable[[Flask], FakeIntake],
 ) -> None:
-    app, base = live()
+    app, base = live_console()
     fake = intake_factory(app)
     ids = [fake.add({"narrative": f"report {i}"}).envelope_id for i in range(6)]
     unlock(app)
@@ -367,7 +339,7 @@ def test_bulk_actions_over_http_audited_per_case_and_refused_without_permission(
             return case.status, case.assignee_id
 
     # A coordinator: disposition, assignment to another account, spam.
-    context = chromium.new_context()
+    context = browser.new_context()
     page = context.new_page()
     _log_in(page, base, auth, coordinator)
     for envelope_id in ids[:3]:
@@ -397,7 +369,7 @@ def test_bulk_actions_over_http_audited_per_case_and_refused_without_permission(
     context.close()
 
     # A reviewer may take cases, not give them to someone else nor to nobody.
-    context = chromium.new_context()
+    context = browser.new_context()
     page = context.new_page()
     _log_in(page, base, auth, reviewer)
     _bulk_page(page, base)
@@ -442,21 +414,21 @@ OTHER_PAGES = (
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_every_other_console_page_has_no_wcag_violation(
-    live: Callable[..., tuple[Flask, str]],
-    chromium: Any,
+    live_console: Callable[..., tuple[Flask, str]],
+    browser: Any,
     intake_factory: Callable[[Flask], FakeIntake],
     scheme: str,
 ) -> None:
     """The inbox and the case page are checked above; the rest of the
     console here, logged out (the login page) and in, in ``scheme``."""
-    app, base = live()
+    app, base = live_console()
     fake = intake_factory(app)
     fake.add({"narrative": "one report"})
     unlock(app)
     sync_from(app, fake)
     auth = AuthActions(app, app.test_client())
     email = auth.create("admin")
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
     _serve_axe(context)
     page = context.new_page()
     page.goto(f"{base}/login")

@@ -13,42 +13,18 @@ logged in.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from tests.admin.admin_testlib import PASSWORD, AuthActions
-from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 pytest.importorskip("playwright.sync_api")
 
 ATTACKER = "http://attacker.example"
-
-
-@pytest.fixture
-def live_console(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
-    app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = playwright.chromium.launch(
-        executable_path=require_chromium(), headless=True, args=CHROMIUM_ARGS
-    )
-    yield chromium
-    chromium.close()
 
 
 def _session_cookie(context: Any, app: Flask) -> str | None:
@@ -57,9 +33,9 @@ def _session_cookie(context: Any, app: Flask) -> str | None:
 
 
 def test_a_link_from_another_site_keeps_the_reviewer_logged_in(
-    live_console: tuple[Flask, str], browser: Any
+    live_console: Callable[..., tuple[Flask, str]], browser: Any
 ) -> None:
-    app, base = live_console
+    app, base = live_console()
     auth = AuthActions(app, app.test_client())
     email = auth.create("reviewer")
     context = browser.new_context()
@@ -97,9 +73,9 @@ def test_a_link_from_another_site_keeps_the_reviewer_logged_in(
 
 
 def test_the_reopen_page_sets_no_cookie_and_names_only_this_console(
-    live_console: tuple[Flask, str],
+    live_console: Callable[..., tuple[Flask, str]],
 ) -> None:
-    app, base = live_console
+    app, base = live_console()
     navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
     response = requests.get(f"{base}/cases/?q=x", headers=navigation, allow_redirects=False, timeout=30)
     assert response.status_code == 200

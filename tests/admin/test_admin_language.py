@@ -6,31 +6,17 @@ browser; before login, Accept-Language decides."""
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from admin.extensions import DB_EXTENSION
 from admin.i18n import locale_for_tag
 from admin.models import AuditEntry, User
 from tests.admin.admin_testlib import PASSWORD, AuthActions
-
-
-@pytest.fixture
-def served(make_app: Callable[..., Flask]) -> Iterator[tuple[Flask, str]]:
-    app = make_app(WTF_CSRF_ENABLED=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def _browser(accept_language: str) -> requests.Session:
@@ -81,8 +67,8 @@ def _stored(app: Flask, email: str) -> str | None:
         return user.locale
 
 
-def test_an_account_language_wins_over_the_browser(served: tuple[Flask, str]) -> None:
-    app, base = served
+def test_an_account_language_wins_over_the_browser(live_console: Callable[..., tuple[Flask, str]]) -> None:
+    app, base = live_console()
     auth = AuthActions(app, app.test_client())
     email = auth.create("reviewer", email="lea@example.org")
     # An English browser: the console is English until the account chooses.
@@ -125,8 +111,10 @@ def test_an_account_language_wins_over_the_browser(served: tuple[Flask, str]) ->
     ]  # fmt: skip
 
 
-def test_a_language_the_console_does_not_offer_is_refused(served: tuple[Flask, str]) -> None:
-    app, base = served
+def test_a_language_the_console_does_not_offer_is_refused(
+    live_console: Callable[..., tuple[Flask, str]],
+) -> None:
+    app, base = live_console()
     auth = AuthActions(app, app.test_client())
     email = auth.create("reviewer", email="sam@example.org")
     http = _browser("en")
@@ -151,9 +139,9 @@ def test_a_language_the_console_does_not_offer_is_refused(served: tuple[Flask, s
     ],
 )
 def test_the_login_page_follows_the_browser(
-    served: tuple[Flask, str], accept: str, lang: str, heading: str
+    live_console: Callable[..., tuple[Flask, str]], accept: str, lang: str, heading: str
 ) -> None:
-    _app, base = served
+    _app, base = live_console()
     http = _browser(accept)
     page = http.get(f"{base}/login").text
     assert _lang(page) == lang

@@ -5,16 +5,13 @@ count. Over real HTTP against a threaded server."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from admin.auth import accounts, devices
 from admin.extensions import DB_EXTENSION
@@ -24,14 +21,9 @@ WRONG = "wrong password, long enough"
 
 
 @pytest.fixture
-def base(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def base(console_url: str) -> str:
+    """The console over real HTTP (conftest ``console_url``)."""
+    return console_url
 
 
 def _password(browser: requests.Session, base: str, email: str, password: str) -> str:

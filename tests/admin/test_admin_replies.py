@@ -7,88 +7,25 @@ reply that cannot be sent keeps its text."""
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-import intake
 from admin.cases.replies import reply_sender
 from admin.config import DEFAULTS
 from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
 from admin.models import AuditEntry, CaseReply
 from admin.sync.client import IntakeClient
 from admin.sync.run import sync
-from core.envelope import PublicKeyFile, RecipientPrivateKey
 from core.receipts import normalize_receipt
 from intake.store.models import Envelope, Reply
-from tests.admin.admin_testlib import RECIPIENT_ID, AuthActions, canary, files_containing, unlock
-from tests.helpers import database_bytes
+from tests.admin.admin_testlib import AuthActions, canary, files_containing, unlock
+from tests.admin.served_intake import ServedIntake
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")
-
-
-class ServedIntake:
-    """The real intake app on a loopback port (werkzeug, threaded)."""
-
-    def __init__(self, root: Path, key: RecipientPrivateKey) -> None:
-        keys = root / "keys"
-        keys.mkdir(parents=True)
-        today = date.today()
-        record = PublicKeyFile(
-            recipient_id=RECIPIENT_ID,
-            name_en="Test Org",
-            name_zh="測試組織",
-            public_key=key.public_key,
-            created=today,
-            expires=today + timedelta(days=365),
-            retired=False,
-        )
-        (keys / f"{RECIPIENT_ID}.json").write_text(record.to_json(), encoding="utf-8")
-        self.app = intake.create_app(
-            {
-                "TESTING": True,
-                "DATA_DIR": str(root / "data"),
-                "KEYS_DIR": str(keys),
-                "WTF_CSRF_ENABLED": False,
-            }
-        )
-        result = self.app.test_cli_runner().invoke(args=["api-token", "create", RECIPIENT_ID])
-        assert result.exit_code == 0, result.output
-        self.token = result.output.strip().splitlines()[-1]
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.running = True
-
-    def stop(self) -> None:
-        if self.running:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self.running = False
-
-    def database_bytes(self) -> bytes:
-        return database_bytes(self.app)
-
-
-@pytest.fixture
-def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
-    server = ServedIntake(tmp_path / "intake", org_key)
-    app.config["INTAKE_URL"] = server.url
-    app.config["INTAKE_TOKEN"] = server.token
-    app.config["REPLY_FROM"] = "Test Org"
-    yield server
-    server.stop()
-    server.app.extensions["intake.db"].engine.dispose()
 
 
 def _report(served: ServedIntake) -> str:

@@ -29,7 +29,7 @@ from core.envelope import RecipientPrivateKey, parse_header
 from core.receipts import normalize_receipt
 from intake.store.models import Envelope
 from tests.admin.admin_testlib import AuthActions, unlock
-from tests.admin.test_admin_replies import ServedIntake
+from tests.admin.served_intake import ServedIntake
 from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")

@@ -4,15 +4,12 @@ login) and coordinators are told by an alarm. Over real HTTP."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from admin.alarms import service as alarms
 from admin.extensions import DB_EXTENSION
@@ -21,14 +18,9 @@ from tests.admin.admin_testlib import PASSWORD, AuthActions, SoftAuthenticator
 
 
 @pytest.fixture
-def console(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def console(console_url: str) -> str:
+    """The console over real HTTP (conftest ``console_url``)."""
+    return console_url
 
 
 def _session() -> requests.Session:

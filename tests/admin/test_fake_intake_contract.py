@@ -8,7 +8,6 @@ a reply to the reporter."""
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,9 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from werkzeug.serving import make_server
 
-import intake
 from admin.errors import IntakeAuthError, IntakeError
 from admin.sync.client import IntakeClient
 from core.envelope import AttachmentInput, RecipientPrivateKey, SealedEnvelope, parse_header, seal
@@ -26,6 +23,7 @@ from core.envelope.replykey import reply_private_key, seal_reply
 from core.receipts import new_receipt
 from intake.store.envelopes import store_envelope
 from tests.admin.admin_testlib import FakeIntake
+from tests.admin.served_intake import ServedIntake
 
 RECEIPT = new_receipt()  # the reporter's, whose reply key a report carries
 DAY = date(2026, 11, 2)
@@ -59,25 +57,9 @@ class FakeBackend:
         return sum(1 for r in self.fake.replies if r[0] == envelope_id)
 
 
-class RealBackend:
+class RealBackend(ServedIntake):
     """The intake app (intake.create_app) on a loopback werkzeug server,
     with an API token for the organization, as the e2e tests run it."""
-
-    def __init__(self, tmp_path: Path, key: RecipientPrivateKey) -> None:
-        from tests.helpers import write_key_file
-
-        keys = tmp_path / "keys"
-        write_key_file(keys, "org-one", key=key)
-        self.app = intake.create_app(
-            {"TESTING": True, "DATA_DIR": str(tmp_path / "intake"), "KEYS_DIR": str(keys)}
-        )
-        made = self.app.test_cli_runner().invoke(args=["api-token", "create", "org-one"])
-        assert made.exit_code == 0, made.output
-        self.token = made.output.strip().splitlines()[-1]
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
 
     def store(self, sealed: SealedEnvelope) -> None:
         with self.app.app_context(), self.app.extensions["intake.db"].sessions() as session:
@@ -98,12 +80,6 @@ class RealBackend:
             seq = session.scalar(select(Envelope.seq).where(Envelope.envelope_id == envelope_id))
             return int(session.scalar(select(func.count(Reply.seq)).where(Reply.envelope_seq == seq)) or 0)
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-        self.app.extensions["intake.db"].engine.dispose()
-
 
 @pytest.fixture(params=["fake", "real"])
 def backend(
@@ -115,9 +91,9 @@ def backend(
         yield FakeBackend(fake)
         fake.stop()
     else:
-        real = RealBackend(tmp_path, org_key)
+        real = RealBackend(tmp_path / "intake", org_key)
         yield real
-        real.stop()
+        real.close()
 
 
 def _sealed(key: RecipientPrivateKey, *files: bytes, reply: bool = False, day: date = DAY) -> SealedEnvelope:
