@@ -10,8 +10,8 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import pytest
 from flask import Flask
 from PIL import Image
 from werkzeug.serving import make_server
@@ -115,11 +115,10 @@ def test_publishing_a_missing_glyph_is_refused_and_records_nothing(
 
 
 def test_chromium_loads_the_chart_images_under_the_console_csp(
-    app: Flask, auth: AuthActions, coded_cases_path: Path
+    app: Flask, auth: AuthActions, coded_cases_path: Path, playwright: Any
 ) -> None:
     """In real Chromium over HTTP: both images load (decoded, full size)
     and the page reports no CSP violation."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     _import(app, coded_cases_path)
     # Flask-Login's strong session protection ties the session to the
     # user agent: log in with the one the browser will send.
@@ -132,25 +131,26 @@ def test_chromium_loads_the_chart_images_under_the_console_csp(
     thread.start()
     base = f"http://127.0.0.1:{server.port}"
     try:
-        with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=require_chromium(), headless=True, args=list(CHROMIUM_ARGS)
+        # The run's one Playwright driver (tests/conftest.py): a second
+        # sync_playwright() in this process fails once another test started it.
+        browser = playwright.chromium.launch(
+            executable_path=require_chromium(), headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            context = browser.new_context(user_agent=USER_AGENT)
+            context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base}])
+            page = context.new_page()
+            messages: list[str] = []
+            page.on("console", lambda m: messages.append(m.text))
+            page.goto(f"{base}/briefing/?{QUERY}", wait_until="load", timeout=120_000)
+            sizes = page.evaluate(
+                "Array.from(document.querySelectorAll('#preview img'))"
+                ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
             )
-            try:
-                context = browser.new_context(user_agent=USER_AGENT)
-                context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base}])
-                page = context.new_page()
-                messages: list[str] = []
-                page.on("console", lambda m: messages.append(m.text))
-                page.goto(f"{base}/briefing/?{QUERY}", wait_until="load", timeout=120_000)
-                sizes = page.evaluate(
-                    "Array.from(document.querySelectorAll('#preview img'))"
-                    ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
-                )
-                assert sizes == [[True, 1400, 560], [True, 1400, 560]], (page.url, page.title())
-                assert not [m for m in messages if "Content Security Policy" in m]
-            finally:
-                browser.close()
+            assert sizes == [[True, 1400, 560], [True, 1400, 560]], (page.url, page.title())
+            assert not [m for m in messages if "Content Security Policy" in m]
+        finally:
+            browser.close()
     finally:
         server.shutdown()
         server.server_close()
