@@ -104,8 +104,13 @@ def _reopen_here() -> Response:
     """A page that opens the same address again from the console itself
     (a same-origin navigation, so the browser now sends the Strict cookie).
     It touches no session and sets no cookie; the address is the request's
-    own path and query, never another host."""
+    own path and query, never another host: a path that starts with two
+    slashes (or a slash and a backslash) would be read by the browser as
+    another host's address, an open redirect off the console, so it
+    reopens the inbox instead."""
     target = request.full_path if request.query_string else request.path
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+        target = "/"
     response = make_response(render_template("reopen.html", target=target))
     response.headers["Cache-Control"] = "no-store"
     return response

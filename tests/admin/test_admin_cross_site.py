@@ -13,6 +13,8 @@ logged in.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -95,3 +97,22 @@ def test_the_reopen_page_sets_no_cookie_and_names_only_this_console(
     # A cross-site post is never turned into a get.
     post = requests.post(f"{base}/logout", headers=navigation, allow_redirects=False, timeout=30)
     assert 'http-equiv="refresh"' not in post.text
+
+
+@pytest.mark.parametrize(
+    "path", ["//attacker.example/login", "/%2F/attacker.example/", "/\\attacker.example/"]
+)
+def test_the_reopen_page_never_sends_the_reviewer_to_another_host(
+    live_console: Callable[..., tuple[Flask, str]], path: str
+) -> None:
+    """A link to ``https://console//attacker.example/`` must not turn the
+    reopen page into a redirect off the console (a phishing page for
+    reviewers' passwords would follow it)."""
+    _app, base = live_console()
+    navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    response = requests.get(f"{base}{path}", headers=navigation, allow_redirects=False, timeout=30)
+    refresh = re.search(r'http-equiv="refresh" content="0;url=([^"]*)"', response.text)
+    if refresh is not None:
+        target = html.unescape(refresh.group(1))
+        assert target.startswith("/") and target[1:2] not in ("/", "\\"), target
+    assert "attacker.example" not in response.headers.get("Location", "")
