@@ -213,6 +213,18 @@ def _api_error(name: str, code: int) -> Response:
     return response
 
 
+def _server_error(what: str, exc: Exception, code: int, name: str) -> tuple[str, int] | Response:
+    """The answer to a request the server could not finish: logs ``what``
+    happened with the exception's class only (its text can hold form
+    content or query parameters) and the endpoint, then answers ``code``:
+    JSON ``{"error": name}`` under ``/api/``, the translated error page
+    elsewhere."""
+    current_app.logger.error("%s %s on %s", what, exc.__class__.__name__, request.endpoint)
+    if request.path.startswith("/api/"):
+        return _api_error(name, code)
+    return render_error(code)
+
+
 def init_web(app: Flask) -> None:
     """Register headers and error handlers."""
     app.after_request(set_security_headers)
@@ -231,16 +243,9 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _database(exc: SQLAlchemyError) -> tuple[str, int] | Response:
         # The database is down or refused: nothing was stored, say so and
-        # ask to come back. The class only: the text can hold parameters.
-        app.logger.error("database error %s on %s", exc.__class__.__name__, request.endpoint)
-        if request.path.startswith("/api/"):
-            return _api_error("Service Unavailable", 503)
-        return render_error(503)
+        # ask to come back.
+        return _server_error("database error", exc, 503, "Service Unavailable")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str, int] | Response:
-        # Log the class only: the exception text could hold form content.
-        app.logger.error("unhandled %s on %s", exc.__class__.__name__, request.endpoint)
-        if request.path.startswith("/api/"):
-            return _api_error("Internal Server Error", 500)
-        return render_error(500)
+        return _server_error("unhandled", exc, 500, "Internal Server Error")

@@ -348,20 +348,26 @@ def _scrub(obj: Any, depth: int) -> None:
                 del obj[key]
             elif key == "/A" and isinstance(value, pikepdf.Dictionary):
                 del obj[key]  # an action (a link's, a field's)
-            elif _nested(value):
-                _scrub(value, depth + 1)
-    elif isinstance(obj, pikepdf.Array):
-        for item in obj:
-            if _nested(item):
-                _scrub(item, depth + 1)
+    # What was dropped is gone from ``obj``: only what stays is followed.
+    for value in _nested_in(obj):
+        _scrub(value, depth + 1)
 
 
-def _nested(value: Any) -> bool:
-    """Whether ``value`` is a dictionary or array held directly inside
-    another object (pikepdf gives numbers and booleans as Python values)."""
+def _nested_in(obj: Any) -> list[Any]:
+    """The dictionaries and arrays held directly inside ``obj`` (a
+    dictionary's or stream's values, an array's items), in order: the
+    objects a walk over ``obj`` follows. Indirect objects are left to the
+    walk over every object, and pikepdf gives numbers and booleans as
+    Python values; anything but a dictionary, stream or array holds none."""
     import pikepdf
 
-    return isinstance(value, pikepdf.Dictionary | pikepdf.Array) and not value.is_indirect
+    if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+        values = [obj[key] for key in list(obj.keys())]
+    elif isinstance(obj, pikepdf.Array):
+        values = list(obj)
+    else:
+        return []
+    return [v for v in values if isinstance(v, pikepdf.Dictionary | pikepdf.Array) and not v.is_indirect]
 
 
 def _left_over(pdf: Any) -> list[str]:
@@ -385,14 +391,8 @@ def _left_over(pdf: Any) -> list[str]:
                 found.add(str(kind))
             if "/S" in obj and str(obj.get("/S")) in ("/JavaScript", "/URI", "/Launch", "/SubmitForm"):
                 found.add(str(obj.get("/S")))
-            for key in list(obj.keys()):
-                value = obj[key]
-                if _nested(value):
-                    visit(value, depth + 1)
-        elif isinstance(obj, pikepdf.Array):
-            for item in obj:
-                if _nested(item):
-                    visit(item, depth + 1)
+        for value in _nested_in(obj):
+            visit(value, depth + 1)
 
     for obj in pdf.objects:
         visit(obj, 0)

@@ -133,22 +133,20 @@ def links_of(session: Session, case: Case) -> list[LinkView]:
     """Every link of ``case``, both directions, by the other case's number."""
     other = aliased(Case)
     out: list[LinkView] = []
-    outgoing = session.execute(
-        select(CaseLink, other.envelope_id, other.seq)
-        .join(other, other.id == CaseLink.other_id)
-        .where(CaseLink.case_id == case.id)
-    ).all()
-    for link, envelope_id, seq in outgoing:
-        role = "duplicate_of" if link.kind == LinkKind.DUPLICATE.value else "related"
-        out.append(LinkView(link.id, link.kind, role, envelope_id, seq, link.day))
-    incoming = session.execute(
-        select(CaseLink, other.envelope_id, other.seq)
-        .join(other, other.id == CaseLink.case_id)
-        .where(CaseLink.other_id == case.id)
-    ).all()
-    for link, envelope_id, seq in incoming:
-        role = "duplicated_by" if link.kind == LinkKind.DUPLICATE.value else "related"
-        out.append(LinkView(link.id, link.kind, role, envelope_id, seq, link.day))
+    # A link is stored once, from the case that made it: read it from this
+    # case's end (outgoing, this case the duplicate) and from the other's.
+    for this_end, other_end, duplicate_role in (
+        (CaseLink.case_id, CaseLink.other_id, "duplicate_of"),
+        (CaseLink.other_id, CaseLink.case_id, "duplicated_by"),
+    ):
+        rows = session.execute(
+            select(CaseLink, other.envelope_id, other.seq)
+            .join(other, other.id == other_end)
+            .where(this_end == case.id)
+        ).all()
+        for link, envelope_id, seq in rows:
+            role = duplicate_role if link.kind == LinkKind.DUPLICATE.value else "related"
+            out.append(LinkView(link.id, link.kind, role, envelope_id, seq, link.day))
     return sorted(out, key=lambda v: (v.other_seq, v.id))
 
 

@@ -95,15 +95,23 @@ def list_cases(
         .offset((page - 1) * per_page)
     ).all()
     data_key = keyring.data_key() if keyring.unlocked else None
-    rows: list[CaseSummary] = []
-    for case in cases:
-        snippet: str | None = None
-        if data_key is not None:
-            narrative = _report(case, data_key).get("narrative")
-            text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
-            snippet = text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"
-        rows.append(_summary(case, snippet))
-    return rows
+    return [_summary(case, narrative_snippet(case, data_key)) for case in cases]
+
+
+def narrative_snippet(case: Case, data_key: bytes | None) -> str | None:
+    """The start of the case's ``report["narrative"]`` for a list row: white
+    space folded, at most :data:`SNIPPET_LENGTH` characters (cut ones end
+    in "…"), "" when the report has none; None when the key is locked
+    (``data_key`` None).
+
+    Raises:
+        DataKeyError: the stored report does not authenticate.
+    """
+    if data_key is None:
+        return None
+    narrative = _report(case, data_key).get("narrative")
+    text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
+    return text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"
 
 
 def find_case(session: Session, ref: str) -> Case:

@@ -18,7 +18,6 @@ Storage decisions:
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -42,13 +41,13 @@ from ..models import (
     CaseTag,
     User,
 )
+from .service import narrative_snippet
 
 TAG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 #: The earliest incident month a coding takes: a year before it is a typo.
 EARLIEST_MONTH = "1950-01"
 MAX_TAGS = 12
-SNIPPET_LENGTH = 80
 
 
 class TriageError(ValueError):
@@ -421,12 +420,6 @@ def inbox_rows(session: Session, keyring: UnlockedKeyring, cases: Sequence[Case]
     data_key = keyring.data_key() if keyring.unlocked else None
     rows = []
     for case in cases:
-        snippet: str | None = None
-        if data_key is not None:
-            report = json.loads(decrypt_field(data_key, case.envelope_id, "report", case.report_ct))
-            narrative = report.get("narrative") if isinstance(report, dict) else None
-            text = " ".join(narrative.split()) if isinstance(narrative, str) else ""
-            snippet = text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1] + "…"
         rows.append(
             InboxRow(
                 seq=case.seq,
@@ -437,7 +430,7 @@ def inbox_rows(session: Session, keyring: UnlockedKeyring, cases: Sequence[Case]
                 urgent=bool(case.urgent),
                 assignee=emails.get(case.assignee_id) if case.assignee_id is not None else None,
                 attachment_count=len(case.attachments),
-                snippet=snippet,
+                snippet=narrative_snippet(case, data_key),
                 tags=tags.get(case.id, []),
             )
         )

@@ -226,6 +226,23 @@ def _int_field(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
+def _key_field(value: object, what: str, size: int) -> bytes:
+    """A header's base64 key field (a recipient's wrapped key, the reply
+    key) as its ``size`` bytes.
+
+    Raises:
+        MalformedEnvelopeError: not canonical base64 (the message names
+            ``what``), or not ``size`` bytes long.
+    """
+    try:
+        key = b64decode(value, what)
+    except ValueError as exc:
+        raise MalformedEnvelopeError(str(exc)) from exc
+    if len(key) != size:
+        raise MalformedEnvelopeError(f"{what} has the wrong length")
+    return key
+
+
 def parse_header(raw: bytes) -> Header:
     """Parse and strictly check header bytes.
 
@@ -270,12 +287,7 @@ def parse_header(raw: bytes) -> Header:
             raise MalformedEnvelopeError("recipient entry must have 'kid' and 'key'")
         if not isinstance(entry["kid"], str) or not _HEX64.fullmatch(entry["kid"]):
             raise MalformedEnvelopeError("recipient kid must be 64 lowercase hex digits")
-        try:
-            wrapped = b64decode(entry["key"], "recipient key")
-        except ValueError as exc:
-            raise MalformedEnvelopeError(str(exc)) from exc
-        if len(wrapped) != WRAPPED_KEY_SIZE:
-            raise MalformedEnvelopeError("recipient key has the wrong length")
+        wrapped = _key_field(entry["key"], "recipient key", WRAPPED_KEY_SIZE)
         recipients.append(RecipientEntry(entry["kid"], wrapped))
     if len({r.key_id for r in recipients}) != len(recipients):
         raise MalformedEnvelopeError("a recipient is listed twice")
@@ -301,12 +313,7 @@ def parse_header(raw: bytes) -> Header:
 
     reply_key: bytes | None = None
     if doc["reply_key"] is not None:
-        try:
-            reply_key = b64decode(doc["reply_key"], "reply_key")
-        except ValueError as exc:
-            raise MalformedEnvelopeError(str(exc)) from exc
-        if len(reply_key) != PUBLIC_KEY_SIZE:
-            raise MalformedEnvelopeError("reply_key has the wrong length")
+        reply_key = _key_field(doc["reply_key"], "reply_key", PUBLIC_KEY_SIZE)
 
     if canonical_json(doc) != raw:
         raise MalformedEnvelopeError("header is not in canonical form")

@@ -333,6 +333,23 @@ def test_text_hidden_under_a_shape_stays_in_a_cleaned_copy_and_leaves_a_flattene
     assert b"Hidden" not in flattened and looks_alike(flattened, hidden)
 
 
+def test_what_hangs_inside_direct_objects_is_cleaned_too() -> None:
+    """A dictionary or array written inside another object (the page's
+    font, in its resources, in the page) is no object of its own in the
+    file: the cleaner follows it, into arrays as into dictionaries."""
+    pdf = _base_pdf()
+    font = pdf.pages[0].obj.Resources.Font.F1
+    assert not font.is_indirect
+    font.PieceInfo = Dictionary(App=Dictionary(Private=String(f"nested-{CANARY}")))
+    font.Extra = Array([Dictionary(JS=String(f"app.alert('array-{CANARY}')"))])
+    hostile = _saved(pdf)
+    assert {"a canary in /Private", "a canary in /JS"} <= set(pdf_leftovers(hostile))
+    cleaned = attachments.redact_pdf(hostile).data
+    assert pdf_leftovers(cleaned) == []
+    with pikepdf.open(io.BytesIO(cleaned)) as copy:
+        assert copy.pages[0].Resources.Font.F1.BaseFont == Name.Helvetica
+
+
 def test_the_corpus_carries_what_it_claims() -> None:
     # If the corpus lost its attacks, the test below would prove nothing.
     corpus = hostile_pdfs()
