@@ -267,7 +267,7 @@ PRIOR_QUERY = _prior_query()
 def look_up_prior(
     submitted: str | None, envelope_id: str, stored_hash: str | None, spent: str | None = None
 ) -> Prior:
-    """Answer every question :func:`sealed` asks the database before it
+    """Answer every question :func:`receive_sealed` asks the database before it
     stores, in one round trip: ``SELECT`` of five scalar subqueries, each on
     a unique or indexed column (``spent``: the hash of the upload's
     proof-of-work challenge, :class:`.proofofwork.Proof`).
@@ -416,7 +416,7 @@ def refused(refusal: UploadRefused) -> Response:
 
 
 @bp.route("/<lang_code>/sealed", methods=["POST"])
-def sealed() -> Response:
+def receive_sealed() -> Response:
     """Store an envelope sealed in the reporter's browser (see the module
     docstring for the contract)."""
     try:

@@ -192,7 +192,7 @@ def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     keys (as data attributes: no inline script, CSP stays strict)."""
     limits = current_limits()
     return {
-        "url": url_for("report.sealed"),
+        "url": url_for("report.receive_sealed"),
         # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
         "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
         "day": today_utc().isoformat(),
