@@ -118,7 +118,7 @@ from ..store.envelopes import (
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
-    insert_envelope,
+    store_envelope,
 )
 from ..store.models import Envelope, ReceiptRecord, SpentChallenge
 from . import proofofwork
@@ -342,7 +342,7 @@ def store_browser_envelope(
         stored_hash = None
     blobs: BlobStorage = current_app.extensions["intake.blobs"]
     try:
-        insert_envelope(
+        store_envelope(
             session,
             blobs,
             envelope,
