@@ -112,7 +112,7 @@ from core.receipts import (
 from core.timing import equal
 
 from ..keyring import current_keyring
-from ..store.blobs import BlobStorage
+from ..store.blobs import BlobStore
 from ..store.envelopes import (
     ChallengeSpentError,
     DuplicateSubmissionError,
@@ -340,7 +340,7 @@ def store_browser_envelope(
         # own and the answer is the same as for any other report.
         current_app.logger.warning("a browser upload named a receipt that is in use; stored without it")
         stored_hash = None
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
             session,

@@ -1,6 +1,6 @@
 """The envelope store: an envelope's rows in the database, committed
 after its attachment ciphertexts are durable in the intake's
-:class:`~intake.store.blobs.BlobStorage` (see :mod:`intake.store.blobs` for the write
+:class:`~intake.store.blobs.BlobStore` (see :mod:`intake.store.blobs` for the write
 order, invariant 5: "acknowledged means durable").
 
 Duplicate POSTs (a double click, Back and resubmit, a reload of the receipt
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from core.envelope import Header, SealedEnvelope, parse_header
 from core.timing import today_utc
 
-from .blobs import BlobStorage
+from .blobs import BlobStore
 from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord, SpentChallenge
 
 
@@ -88,7 +88,7 @@ def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
 
 def store_envelope(
     session: Session,
-    blobs: BlobStorage,
+    blobs: BlobStore,
     sealed: SealedEnvelope,
     recipient_of_key: Mapping[str, str],
     *,
@@ -365,7 +365,7 @@ def _spent_already(session: Session, challenge_hash: str) -> bool:
     return found is not None
 
 
-def remove_orphans(session: Session, blobs: BlobStorage) -> int:
+def remove_orphans(session: Session, blobs: BlobStore) -> int:
     """Delete blob directories that have no committed envelope row (left by a
     crash between blob write and commit). Returns how many were removed."""
     known = set(session.scalars(select(Envelope.envelope_id)))
