@@ -22,7 +22,7 @@ from core.uploads import InMemoryRequest
 from core.web import init_web
 
 from .keyring import PublicKeyring
-from .store.blobs import BlobStore, DatabaseBlobStore
+from .store.blobs import DatabaseBlobStore, FileBlobStore
 from .store.models import Base
 
 __all__ = ["ConfigError", "create_app"]
@@ -184,7 +184,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # which no one can reset), against invariant 3's "the day only".
     blob_store = app.config["BLOB_STORE"] or "database"
     if blob_store == "files":
-        app.extensions["intake.blobs"] = BlobStore(data_dir / "blobs")
+        app.extensions["intake.blobs"] = FileBlobStore(data_dir / "blobs")
     elif blob_store == "database":
         app.extensions["intake.blobs"] = DatabaseBlobStore(db)
     else:

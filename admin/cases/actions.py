@@ -142,7 +142,7 @@ def reply(envelope_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/<envelope_id>/triage")
-def update(envelope_id: str) -> Response | tuple[str, int]:
+def set_triage(envelope_id: str) -> Response | tuple[str, int]:
     """Disposition, urgency flag and tags."""
     case = _case_or_404(envelope_id)
     form = TriageForm()
@@ -169,7 +169,7 @@ def update(envelope_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/<envelope_id>/coding")
-def code(envelope_id: str) -> Response | tuple[str, int]:
+def set_coding(envelope_id: str) -> Response | tuple[str, int]:
     """The reviewer's TNR coding."""
     case = _case_or_404(envelope_id)
     form = CodingForm()

@@ -60,7 +60,7 @@ from core.timing import equal, today_utc
 
 from ..envelope_parts import PartsRefused, check_sizes, read_parts
 from ..keyring import current_keyring
-from ..store.blobs import BlobStorage
+from ..store.blobs import BlobStore
 from ..store.envelopes import StoreError, store_envelope
 from ..store.models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .views import bp
@@ -233,7 +233,7 @@ def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
         # receipt), and storing without it would hand out a receipt that
         # opens nothing.
         raise EnvelopeRefused("receipt_in_use", "this receipt belongs to another report; make a new one", 409)
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
             session, blobs, envelope, current_keyring().recipient_of_key(), receipt_hash=stored_hash

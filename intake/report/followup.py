@@ -58,7 +58,7 @@ from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
 from core.web import csp_allow
 
 from ..keyring import current_keyring
-from ..store.blobs import BlobStorage
+from ..store.blobs import BlobStore
 from ..store.envelopes import (
     DuplicateSubmissionError,
     FollowupQuotaError,
@@ -417,7 +417,7 @@ def _store_followup(
     submitted = None
     if is_submission_token(form.submission.data):
         submitted = submission_hash(current_app.config["RECEIPT_SECRET"], form.submission.data)
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
             page.session,

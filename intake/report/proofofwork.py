@@ -23,7 +23,7 @@ verifies it with the ``altcha`` Python package:
   SHA-256 of its nonce and a day to keep it until, never its expiry to
   the second (that would date the report it came with). A submission
   records its challenge in the transaction that stores the envelope
-  (:func:`check`, then ``insert_envelope(spent=...)``), so a report costs
+  (:func:`check`, then ``store_envelope(spent=...)``), so a report costs
   no second commit; a receipt check records it on its own
   (:func:`verify`). Rows past their day are purged once a day.
 
@@ -74,7 +74,7 @@ def _key(label: bytes) -> bytes:
 @dataclass(frozen=True)
 class Proof:
     """A verified, not yet spent challenge: what :func:`check` returns and
-    ``insert_envelope(spent=...)`` records.
+    ``store_envelope(spent=...)`` records.
 
     Attributes:
         challenge_hash: SHA-256 of the challenge's nonce, hex.
@@ -149,7 +149,7 @@ def check(payload: str | None, *, look_up: bool = True) -> Proof | None:
     caller to look up in a query of its own (the browser upload asks it
     with its other questions, ``upload.look_up_prior``: one round trip).
     Records nothing: the caller records the :class:`Proof` with what it
-    stores (``insert_envelope(spent=...)``) or through :func:`spend`.
+    stores (``store_envelope(spent=...)``) or through :func:`spend`.
     Never raises on bad input.
 
     Raises:

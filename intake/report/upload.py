@@ -112,13 +112,13 @@ from core.receipts import (
 from core.timing import equal
 
 from ..keyring import current_keyring
-from ..store.blobs import BlobStorage
+from ..store.blobs import BlobStore
 from ..store.envelopes import (
     ChallengeSpentError,
     DuplicateSubmissionError,
     FollowupQuotaError,
     StoreError,
-    insert_envelope,
+    store_envelope,
 )
 from ..store.models import Envelope, ReceiptRecord, SpentChallenge
 from . import proofofwork
@@ -267,7 +267,7 @@ PRIOR_QUERY = _prior_query()
 def look_up_prior(
     submitted: str | None, envelope_id: str, stored_hash: str | None, spent: str | None = None
 ) -> Prior:
-    """Answer every question :func:`sealed` asks the database before it
+    """Answer every question :func:`receive_sealed` asks the database before it
     stores, in one round trip: ``SELECT`` of five scalar subqueries, each on
     a unique or indexed column (``spent``: the hash of the upload's
     proof-of-work challenge, :class:`.proofofwork.Proof`).
@@ -340,9 +340,9 @@ def store_browser_envelope(
         # own and the answer is the same as for any other report.
         current_app.logger.warning("a browser upload named a receipt that is in use; stored without it")
         stored_hash = None
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
     try:
-        insert_envelope(
+        store_envelope(
             session,
             blobs,
             envelope,
@@ -416,7 +416,7 @@ def refused(refusal: UploadRefused) -> Response:
 
 
 @bp.route("/<lang_code>/sealed", methods=["POST"])
-def sealed() -> Response:
+def receive_sealed() -> Response:
     """Store an envelope sealed in the reporter's browser (see the module
     docstring for the contract)."""
     try:

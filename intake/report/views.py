@@ -44,7 +44,7 @@ from core.uploads import (
 from core.web import csp_allow
 
 from ..keyring import PublicKeyring, current_keyring
-from ..store.blobs import BlobStorage
+from ..store.blobs import BlobStore
 from ..store.envelopes import DuplicateSubmissionError, StoreError, store_envelope, submission_exists
 from .forms import ReportForm, csrf_time_limit, note_request_start
 from .messages import FORM_LIMITS, field_message, form_limit_message
@@ -192,7 +192,7 @@ def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     keys (as data attributes: no inline script, CSP stays strict)."""
     limits = current_limits()
     return {
-        "url": url_for("report.sealed"),
+        "url": url_for("report.receive_sealed"),
         # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
         "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
         "day": today_utc().isoformat(),
@@ -250,7 +250,7 @@ def form() -> str | tuple[str, int]:
     sealed, stored_hash, receipt = _seal_report(checked, report_form)
     del checked  # plaintext leaves scope before any I/O
 
-    blobs: BlobStorage = current_app.extensions["intake.blobs"]
+    blobs: BlobStore = current_app.extensions["intake.blobs"]
     try:
         store_envelope(
             session,

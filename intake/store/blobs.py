@@ -1,7 +1,7 @@
 """Where the intake keeps attachment ciphertexts: one storage interface
-(:class:`BlobStorage`) with two implementations.
+(:class:`BlobStore`) with two implementations.
 
-- :class:`BlobStore` (``BLOB_STORE = "files"``, by choice only): files in
+- :class:`FileBlobStore` (``BLOB_STORE = "files"``, by choice only): files in
   the data folder; each envelope's folder keeps its arrival's exact time in
   the file system (mtime, ctime), which the default avoids. Write order (invariant 5, "acknowledged means
   durable"): every blob is written to a temporary name, fsynced and renamed
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 BLOB_READ_SIZE = 1024 * 1024
 
 
-class BlobStorage(Protocol):
+class BlobStore(Protocol):
     """Where attachment ciphertexts live. :func:`store_envelope` calls
     :meth:`stage` before the envelope's commit and :meth:`discard` if the
     commit fails; the reviewer API calls :meth:`read_chunks`."""
@@ -63,7 +63,7 @@ class BlobStorage(Protocol):
         """Remove an envelope's blobs kept outside the database, if any."""
 
 
-class BlobStore:
+class FileBlobStore:
     """Attachment ciphertexts as files under ``root/<envelope id>/<index>``.
 
     Args:

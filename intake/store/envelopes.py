@@ -1,6 +1,6 @@
 """The envelope store: an envelope's rows in the database, committed
 after its attachment ciphertexts are durable in the intake's
-:class:`~intake.store.blobs.BlobStorage` (see :mod:`intake.blobs` for the write
+:class:`~intake.store.blobs.BlobStore` (see :mod:`intake.store.blobs` for the write
 order, invariant 5: "acknowledged means durable").
 
 Duplicate POSTs (a double click, Back and resubmit, a reload of the receipt
@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core.envelope import Header, SealedEnvelope, parse_header
 from core.timing import today_utc
 
-from .blobs import BlobStorage
+from .blobs import BlobStore
 from .models import Envelope, EnvelopeBlob, EnvelopeRecipient, ReceiptRecord, SpentChallenge
 
 
@@ -40,13 +41,13 @@ class DuplicateSubmissionError(Exception):
 
 class ChallengeSpentError(Exception):
     """The proof-of-work challenge recorded with this envelope
-    (``insert_envelope(spent=...)``) was spent by another request first:
+    (``store_envelope(spent=...)``) was spent by another request first:
     nothing was stored."""
 
 
 class FollowupQuotaError(Exception):
     """The follow-up would take its report past the daily quota
-    (``insert_envelope(followup_quota=...)``): nothing was stored."""
+    (``store_envelope(followup_quota=...)``): nothing was stored."""
 
 
 def submission_exists(session: Session, submission_hash: str) -> bool:
@@ -55,7 +56,7 @@ def submission_exists(session: Session, submission_hash: str) -> bool:
     return found is not None
 
 
-#: The tables :func:`insert_envelope` writes, and its statements, built
+#: The tables :func:`_insert_envelope_rows` writes, and its statements, built
 #: once (a statement costs more to build than to run on SQLite).
 _ENVELOPE: Table = Envelope.__table__  # type: ignore[assignment]
 _RECIPIENT: Table = EnvelopeRecipient.__table__  # type: ignore[assignment]
@@ -85,33 +86,58 @@ def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | dict[str, Any]:
     return rows[0] if len(rows) == 1 else rows
 
 
-def insert_envelope(
+def store_envelope(
     session: Session,
-    blobs: BlobStorage,
+    blobs: BlobStore,
     sealed: SealedEnvelope,
     recipient_of_key: Mapping[str, str],
+    *,
     receipt_hash: str | None = None,
     submission_hash: str | None = None,
     followup_of: int | None = None,
-    *,
     submission_checked: bool = False,
     header: Header | None = None,
     spent: tuple[str, date] | None = None,
     followup_quota: tuple[int, int] | None = None,
 ) -> int:
-    """Durably store a sealed envelope, as :func:`store_envelope` does, and
-    return its committed ``seq`` rather than an ORM row (the browser upload
-    needs none: one object and the unit of work less per report).
+    """Durably store a sealed envelope and return its committed ``seq``:
+    the one entry point of every path that stores (the no-JavaScript form,
+    the browser upload, follow-ups, the console's interviews).
 
-    The rows (envelope, its recipients, its receipt hash, its blobs on the
-    ``database`` blob store) are inserted with Core statements in one
-    transaction, back to back, and committed with ``session.commit()``; on
-    SQLite that keeps the write lock, which every writer waits for, as
-    short as the inserts themselves.
+    The checks come first (the header names only keys the intake knows;
+    the submission token is not stored already), then the attachments are
+    staged in ``blobs``, then the rows (:func:`_insert_envelope_rows`) go
+    in with Core statements in one transaction, back to back, and are
+    committed with ``session.commit()``; on SQLite that keeps the write
+    lock, which every writer waits for, as short as the inserts
+    themselves. No ORM row is made (one object and the unit of work less
+    per report): read it back by ``seq`` if you need one.
 
     Args:
+        session: a session with no pending work; it is committed here.
+        blobs: where attachment ciphertexts go.
+        sealed: the envelope (its header is parsed and checked again,
+            unless ``header`` is given).
+        recipient_of_key: key id → recipient id of every key the intake
+            knows; a recipient key id not in it is refused.
+        receipt_hash: the keyed hash of the reporter's receipt, committed in
+            the same transaction as the envelope.
+        submission_hash: the keyed hash
+            (:func:`core.receipts.submission_hash`) of the one-time token
+            the form carried. The same token twice stores one envelope: the
+            second call raises :class:`DuplicateSubmissionError`, also when
+            both race (the column is unique). Every submission path (the
+            no-JS form, the browser-sealed upload) should send one.
+        followup_of: the ``seq`` of the report this envelope follows up
+            (found through the reporter's receipt); None for a report.
+        submission_checked: the caller has just looked ``submission_hash``
+            up and found no envelope, so the look-up before the insert is
+            skipped (one query less per report). The unique column still
+            refuses a second envelope with it, raised as
+            :class:`DuplicateSubmissionError` as before.
         header: ``sealed.header`` parsed already by the caller (the upload
-            checks it before storing); None to parse it here.
+            checks it before storing; its ``raw`` must be those bytes);
+            None to parse it here.
         spent: ``(challenge hash, keep-until day)`` of the proof-of-work
             challenge the upload carried (intake/report/proofofwork.py),
             recorded as spent in this same transaction: one commit per
@@ -123,25 +149,43 @@ def insert_envelope(
             (SQLite) or the ordering lock (PostgreSQL), so that parallel
             follow-ups cannot pass it together.
 
+    Returns:
+        the committed envelope's ``seq``.
+
     Raises:
-        as :func:`store_envelope`; ChallengeSpentError (``spent`` was
-        recorded by another request first); FollowupQuotaError; ValueError if ``header`` is
-        not the parse of ``sealed.header`` (a caller's mistake).
+        DuplicateSubmissionError: this token was stored already; nothing new
+            is stored and the caller must not show a receipt.
+        ChallengeSpentError: ``spent`` was recorded by another request
+            first; nothing stored.
+        FollowupQuotaError: over ``followup_quota``; nothing stored.
+        StoreError: the disk or the database failed, or the header names a
+            key the intake does not know; nothing is left that a console
+            would ingest.
+        MalformedEnvelopeError: the header is not valid v1.
+        ValueError: ``header`` is not the parse of ``sealed.header`` (a
+            caller's mistake).
     """
-    header = _checked_header(sealed, header, recipient_of_key)
+    rows = _EnvelopeRows(
+        header=_checked_header(sealed, header, recipient_of_key),
+        sealed=sealed,
+        recipient_of_key=recipient_of_key,
+        receipt_hash=receipt_hash,
+        submission_hash=submission_hash,
+        followup_of=followup_of,
+    )
+    envelope_id = rows.header.envelope_id
     if submission_hash is not None and not submission_checked:
         _refuse_stored_submission(session, submission_hash)
     try:
-        in_database = blobs.stage(header.envelope_id, sealed.attachments)
+        in_database = blobs.stage(envelope_id, sealed.attachments)
     except OSError as exc:
         raise StoreError(f"could not write attachments ({exc.__class__.__name__})") from exc
     try:
         conn = session.connection()
         _begin_insert(conn, spent)
-        seq = _insert_envelope_row(conn, header, sealed, submission_hash, followup_of)
-        _insert_envelope_parts(conn, seq, header, recipient_of_key, receipt_hash, in_database)
+        seq = _insert_envelope_rows(conn, rows, in_database)
         if followup_of is not None and followup_quota is not None:
-            _check_followup_quota(conn, followup_of, header.day, followup_quota)
+            _check_followup_quota(conn, followup_of, rows.header.day, followup_quota)
         session.commit()
     except Exception as exc:
         session.rollback()
@@ -149,11 +193,25 @@ def insert_envelope(
             # Only what stage() made for this call: with no attachments it
             # made nothing, and a folder of that name (an envelope with the
             # same id, which is why the insert failed) is not ours to remove.
-            blobs.discard(header.envelope_id)
+            blobs.discard(envelope_id)
         if isinstance(exc, FollowupQuotaError):
             raise
         raise _commit_error(session, exc, spent, submission_hash) from exc
     return seq
+
+
+@dataclass(frozen=True)
+class _EnvelopeRows:
+    """What an envelope's rows are made of, checked by :func:`store_envelope`:
+    its parsed header, its bytes, the recipient of each key it names, and
+    the hashes and report it is stored with (see there)."""
+
+    header: Header
+    sealed: SealedEnvelope
+    recipient_of_key: Mapping[str, str]
+    receipt_hash: str | None
+    submission_hash: str | None
+    followup_of: int | None
 
 
 def _checked_header(
@@ -195,14 +253,11 @@ def _begin_insert(conn: Connection, spent: tuple[str, date] | None) -> None:
         conn.execute(_TAKE_SEQ_ORDER_LOCK)  # released by the commit or rollback
 
 
-def _insert_envelope_row(
-    conn: Connection,
-    header: Header,
-    sealed: SealedEnvelope,
-    submission_hash: str | None,
-    followup_of: int | None,
-) -> int:
-    """Insert the envelope row and return its ``seq``."""
+def _insert_envelope_rows(conn: Connection, rows: _EnvelopeRows, in_database: Sequence[bytes]) -> int:
+    """Insert the envelope row, then the rows that hang off it (its
+    recipients, its receipt hash, its blobs when they live in the
+    database), on ``conn`` without committing, and return its ``seq``."""
+    header, sealed = rows.header, rows.sealed
     result = conn.execute(
         _INSERT_ENVELOPE,
         {
@@ -212,39 +267,31 @@ def _insert_envelope_row(
             "header": sealed.header,
             "body": sealed.body,
             "attachment_sizes": ",".join(str(len(a)) for a in sealed.attachments),
-            "submission_hash": submission_hash,
-            "followup_of": followup_of,
+            "submission_hash": rows.submission_hash,
+            "followup_of": rows.followup_of,
         },
     )
     key = result.inserted_primary_key
     if key is None:  # pragma: no cover (every dialect here reports it)
         raise StoreError("the database did not report the new envelope's seq")
-    return int(key[0])
-
-
-def _insert_envelope_parts(
-    conn: Connection,
-    seq: int,
-    header: Header,
-    recipient_of_key: Mapping[str, str],
-    receipt_hash: str | None,
-    in_database: Sequence[bytes],
-) -> None:
-    """Insert the rows that hang off envelope ``seq``: its recipients, its
-    receipt hash, and its blobs when they live in the database."""
+    seq = int(key[0])
     conn.execute(
         _INSERT_RECIPIENT,
         _rows(
-            [{"envelope_seq": seq, "key_id": k, "recipient_id": recipient_of_key[k]} for k in header.key_ids]
+            [
+                {"envelope_seq": seq, "key_id": k, "recipient_id": rows.recipient_of_key[k]}
+                for k in header.key_ids
+            ]
         ),
     )
-    if receipt_hash is not None:
-        conn.execute(_INSERT_RECEIPT, {"receipt_hash": receipt_hash, "envelope_seq": seq})
+    if rows.receipt_hash is not None:
+        conn.execute(_INSERT_RECEIPT, {"receipt_hash": rows.receipt_hash, "envelope_seq": seq})
     if in_database:
         conn.execute(
             _INSERT_BLOB,
             _rows([{"envelope_seq": seq, "position": i, "data": data} for i, data in enumerate(in_database)]),
         )
+    return seq
 
 
 def _commit_error(
@@ -259,7 +306,7 @@ def _commit_error(
         # Lost a race with the same form posted twice at once?
         try:
             duplicate = submission_exists(session, submission_hash)
-        except Exception:
+        except SQLAlchemyError:
             duplicate = False
         finally:
             session.rollback()
@@ -303,103 +350,22 @@ def _check_followup_quota(conn: Any, report: int, day: date, quota: tuple[int, i
 
 
 def _spent_already(session: Session, challenge_hash: str) -> bool:
+    """Whether the challenge is recorded as spent (after a failed insert:
+    did a racing request spend it?). A database that cannot answer says
+    no, and the failure stays a StoreError; any other error is a bug and
+    propagates."""
     try:
         found = session.scalar(
             select(_SPENT.c.challenge_hash).where(_SPENT.c.challenge_hash == challenge_hash)
         )
-    except Exception:
-        found = None
+    except SQLAlchemyError:
+        found = None  # unknown: the caller reports a StoreError
     finally:
         session.rollback()
     return found is not None
 
 
-def store_envelope(
-    session: Session,
-    blobs: BlobStorage,
-    sealed: SealedEnvelope,
-    recipient_of_key: Mapping[str, str],
-    receipt_hash: str | None = None,
-    submission_hash: str | None = None,
-    followup_of: int | None = None,
-    *,
-    submission_checked: bool = False,
-    header: Header | None = None,
-    followup_quota: tuple[int, int] | None = None,
-) -> Envelope:
-    """Durably store a sealed envelope and return its committed row.
-
-    Args:
-        session: a session with no pending work; it is committed here.
-        blobs: where attachment ciphertexts go.
-        sealed: the envelope (its header is parsed and checked again,
-            unless ``header`` is given).
-        recipient_of_key: key id → recipient id of every key the intake
-            knows; a recipient key id not in it is refused.
-        receipt_hash: the keyed hash of the reporter's receipt, committed in
-            the same transaction as the envelope.
-        submission_hash: the keyed hash
-            (:func:`core.receipts.submission_hash`) of the one-time token
-            the form carried. The same token twice stores one envelope: the
-            second call raises :class:`DuplicateSubmissionError`, also when
-            both race (the column is unique). Every submission path (the
-            no-JS form, the browser-sealed upload) should send one.
-        followup_of: the ``seq`` of the report this envelope follows up
-            (found through the reporter's receipt); None for a report.
-        submission_checked: the caller has just looked ``submission_hash``
-            up and found no envelope, so the look-up before the insert is
-            skipped (one query less per report). The unique column still
-            refuses a second envelope with it, raised as
-            :class:`DuplicateSubmissionError` as before.
-        header: ``sealed.header`` parsed already (its ``raw`` must be those
-            bytes); None to parse it here.
-        followup_quota: as :func:`insert_envelope`.
-
-    Returns:
-        the committed :class:`~intake.store.models.Envelope`, in ``session`` (its
-        columns loaded; its relationships load on access). Made from what
-        was inserted, without reading it back.
-
-    Raises:
-        DuplicateSubmissionError: this token was stored already; nothing new
-            is stored and the caller must not show a receipt.
-        FollowupQuotaError: over ``followup_quota``; nothing stored.
-        StoreError: the disk or the database failed; nothing is left that a
-            console would ingest.
-        MalformedEnvelopeError: the header is not valid v1.
-    """
-    if header is None:
-        header = parse_header(sealed.header)
-    seq = insert_envelope(
-        session,
-        blobs,
-        sealed,
-        recipient_of_key,
-        receipt_hash=receipt_hash,
-        submission_hash=submission_hash,
-        followup_of=followup_of,
-        submission_checked=submission_checked,
-        header=header,
-        followup_quota=followup_quota,
-    )
-    row = Envelope(
-        seq=seq,
-        envelope_id=header.envelope_id,
-        day=header.day,
-        sealed_by=header.sealed_by,
-        header=sealed.header,
-        body=sealed.body,
-        attachment_sizes=",".join(str(len(a)) for a in sealed.attachments),
-        submission_hash=submission_hash,
-        followup_of=followup_of,
-    )
-    # The row is committed already: attach it as loaded, not as new.
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
-
-
-def remove_orphans(session: Session, blobs: BlobStorage) -> int:
+def remove_orphans(session: Session, blobs: BlobStore) -> int:
     """Delete blob directories that have no committed envelope row (left by a
     crash between blob write and commit). Returns how many were removed."""
     known = set(session.scalars(select(Envelope.envelope_id)))

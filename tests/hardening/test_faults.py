@@ -26,7 +26,7 @@ from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, se
 from core.receipts import new_submission_token, submission_hash
 from core.timing import today_utc
 from intake.api.tokens import create_token
-from intake.store.blobs import BlobStore
+from intake.store.blobs import FileBlobStore
 from intake.store.envelopes import DuplicateSubmissionError, remove_orphans, store_envelope
 from intake.store.models import Envelope
 
@@ -174,7 +174,7 @@ def test_kill_between_blob_write_and_commit(
         blobs = app.extensions["intake.blobs"]
         # Files: the crashed envelope's folder is an orphan, which no console
         # sees and which remove-orphans clears. Database: nothing at all.
-        expected = 1 if isinstance(blobs, BlobStore) else 0
+        expected = 1 if isinstance(blobs, FileBlobStore) else 0
         with app.extensions["intake.db"].sessions() as session:
             assert remove_orphans(session, blobs) == expected
             assert remove_orphans(session, blobs) == 0

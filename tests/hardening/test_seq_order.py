@@ -15,7 +15,7 @@ from sqlalchemy import text
 from core.db import ROOT, Database
 from core.envelope import RecipientPrivateKey, seal
 from intake.store.blobs import DatabaseBlobStore
-from intake.store.envelopes import SEQ_ORDER_LOCK, insert_envelope
+from intake.store.envelopes import SEQ_ORDER_LOCK, store_envelope
 from intake.store.models import Base
 
 from ..conftest import Databases
@@ -34,7 +34,7 @@ def test_an_upload_waits_for_the_one_before_it_to_commit(databases: Databases, t
 
     def upload() -> None:
         with db.sessions() as session:
-            stored.append(insert_envelope(session, DatabaseBlobStore(db), sealed, {key.key_id: "org"}))
+            stored.append(store_envelope(session, DatabaseBlobStore(db), sealed, {key.key_id: "org"}))
         done.set()
 
     try:

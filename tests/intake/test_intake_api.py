@@ -50,7 +50,8 @@ def _store(app: Flask, to: list[RecipientPublicKey], text: str, files: tuple[byt
     )
     with app.app_context(), app.extensions["intake.db"].sessions() as session:
         recipient_of_key = app.extensions["intake.keyring"].recipient_of_key()
-        return store_envelope(session, app.extensions["intake.blobs"], sealed, recipient_of_key).envelope_id
+        store_envelope(session, app.extensions["intake.blobs"], sealed, recipient_of_key)
+    return sealed.envelope_id
 
 
 def _get(client: FlaskClient, token: str, url: str) -> tuple[int, object]:

@@ -60,7 +60,7 @@ def _store(
         attachments=[AttachmentInput(f"f{i}", "application/octet-stream", d) for i, d in enumerate(files)],
     )
     with app.app_context(), app.extensions["intake.db"].sessions() as session:
-        row = store_envelope(
+        seq = store_envelope(
             session,
             app.extensions["intake.blobs"],
             sealed,
@@ -68,6 +68,7 @@ def _store(
             receipt_hash=sealed.envelope_id * 2,
             followup_of=followup_of,
         )
+        row = session.get_one(Envelope, seq)
         session.expunge(row)
         return row
 
