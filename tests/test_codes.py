@@ -55,10 +55,25 @@ def test_the_console_families_are_the_schemes() -> None:
 
 @pytest.mark.parametrize("lang", sorted(briefing_codes.LABELS))
 def test_briefings_label_every_code(lang: str) -> None:
-    table = briefing_codes.LABELS[lang]
-    for group in (codes.TACTICS, codes.FAMILIES, codes.COMMUNITIES, codes.PROVINCES, codes.ATTRIBUTIONS):
+    """Each code under its own concept: "other" is a tactic family and a
+    community, and neither may borrow the other's label."""
+    groups = {
+        "tactic": codes.TACTICS,
+        "family": codes.FAMILIES,
+        "community": (*codes.COMMUNITIES, briefing_codes.NOT_STATED, briefing_codes.POOLED_COMMUNITIES),
+        "province": codes.PROVINCES,
+        "attribution": codes.ATTRIBUTIONS,
+        "delay": briefing_codes.DELAYS,
+    }
+    assert set(briefing_codes.LABELS[lang]) == set(groups)
+    for dim, group in groups.items():
+        table = briefing_codes.LABELS[lang][dim]
         missing = [code for code in group if code not in table]
-        assert missing == [], f"{lang}: no briefing label for {missing}"
+        assert missing == [], f"{lang}: no briefing label for the {dim} {missing}"
+        assert set(table) == set(group), f"{lang}: labels of codes that are no {dim}"
+        labels = [briefing_codes.label(dim, code, lang) for code in group]
+        assert len(set(labels)) == len(labels), f"{lang}: two {dim} codes read the same"
+    assert briefing_codes.label("family", "other", lang) != briefing_codes.label("community", "other", lang)
 
 
 def test_briefings_count_the_codes_of_the_scheme() -> None:

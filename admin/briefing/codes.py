@@ -69,73 +69,104 @@ def delay_bucket(months: int) -> str:
     return "d6"
 
 
-LABELS: dict[str, dict[str, str]] = {
+#: Labels by language, then by what the code codes (the dimension of a
+#: briefing table: ``tactic``, ``family``, ``community``, ``province``,
+#: ``attribution``, ``delay``): one code may name two things ("other" is a
+#: tactic family and a community), so a label is always looked up with its
+#: dimension.
+LABELS: dict[str, dict[str, dict[str, str]]] = {
     "en": {
-        # tactics
-        "T01": "Physical assault", "T02": "Abduction", "T03": "Coerced return",
-        "T04": "Coercion by proxy", "T05": "Direct threats", "T06": "Surveillance",
-        "T07": "Online harassment", "T08": "Doxxing", "T09": "Hacking",
-        "T10": "Bounties and lawfare", "T11": "Interpol or extradition abuse",
-        "T12": "Document controls", "T13": "Coerced informing",
-        "T14": "Pressure through institutions", "T15": "Economic pressure", "T99": "Other",
-        # families
-        "direct": "Direct attacks", "co-opting": "Co-opting other countries",
-        "mobility": "Mobility controls", "distance": "Threats from a distance", "other": "Other tactics",
-        # communities
-        "uyghur": "Uyghur", "tibetan": "Tibetan", "hong_konger": "Hong Konger", "taiwanese": "Taiwanese",
-        "falun_gong": "Falun Gong practitioner", "democracy_activist": "Democracy or rights activist",
-        "southern_mongolian": "Southern Mongolian", "turkic": "Kazakh or other Turkic",
-        "religious_minority": "Religious minority", "student": "Student", "journalist": "Journalist",
-        "academic": "Academic", "lawyer": "Lawyer", "lgbtq": "LGBTQ+", "prefer_not": "Prefer not to say",
-        NOT_STATED: "Not stated", POOLED_COMMUNITIES: "Other communities (pooled)",
-        # provinces and regions
-        "CA-BC": "British Columbia", "CA-AB": "Alberta", "CA-SK": "Saskatchewan", "CA-MB": "Manitoba",
-        "CA-ON": "Ontario", "CA-QC": "Quebec", "CA-NB": "New Brunswick", "CA-NS": "Nova Scotia",
-        "CA-PE": "Prince Edward Island", "CA-NL": "Newfoundland and Labrador", "CA-YT": "Yukon",
-        "CA-NT": "Northwest Territories", "CA-NU": "Nunavut", "online": "Online", "abroad": "Abroad",
-        # attribution
-        "A": "A: confirmed state actor", "B": "B: state-directed proxy", "C": "C: suspected state-linked",
-        "D": "D: unknown, TNR indicators", "E": "E: assessed as not TNR",
-        # delays
-        "d0": "Same month", "d1_2": "1 to 2 months later", "d3_5": "3 to 5 months later",
-        "d6": "6 months or later",
-        "total": "Total",
+        "tactic": {
+            "T01": "Physical assault", "T02": "Abduction", "T03": "Coerced return",
+            "T04": "Coercion by proxy", "T05": "Direct threats", "T06": "Surveillance",
+            "T07": "Online harassment", "T08": "Doxxing", "T09": "Hacking",
+            "T10": "Bounties and lawfare", "T11": "Interpol or extradition abuse",
+            "T12": "Document controls", "T13": "Coerced informing",
+            "T14": "Pressure through institutions", "T15": "Economic pressure", "T99": "Other",
+        },
+        "family": {
+            "direct": "Direct attacks", "co-opting": "Co-opting other countries",
+            "mobility": "Mobility controls", "distance": "Threats from a distance", "other": "Other tactics",
+        },
+        "community": {
+            "uyghur": "Uyghur", "tibetan": "Tibetan", "hong_konger": "Hong Konger", "taiwanese": "Taiwanese",
+            "falun_gong": "Falun Gong practitioner", "democracy_activist": "Democracy or rights activist",
+            "southern_mongolian": "Southern Mongolian", "turkic": "Kazakh or other Turkic",
+            "religious_minority": "Religious minority", "student": "Student", "journalist": "Journalist",
+            "academic": "Academic", "lawyer": "Lawyer", "lgbtq": "LGBTQ+", "other": "Other community",
+            "prefer_not": "Prefer not to say",
+            NOT_STATED: "Not stated", POOLED_COMMUNITIES: "Other communities (pooled)",
+        },
+        "province": {
+            "CA-BC": "British Columbia", "CA-AB": "Alberta", "CA-SK": "Saskatchewan", "CA-MB": "Manitoba",
+            "CA-ON": "Ontario", "CA-QC": "Quebec", "CA-NB": "New Brunswick", "CA-NS": "Nova Scotia",
+            "CA-PE": "Prince Edward Island", "CA-NL": "Newfoundland and Labrador", "CA-YT": "Yukon",
+            "CA-NT": "Northwest Territories", "CA-NU": "Nunavut", "online": "Online", "abroad": "Abroad",
+        },
+        "attribution": {
+            "A": "A: confirmed state actor", "B": "B: state-directed proxy", "C": "C: suspected state-linked",
+            "D": "D: unknown, TNR indicators", "E": "E: assessed as not TNR",
+        },
+        "delay": {
+            "d0": "Same month", "d1_2": "1 to 2 months later", "d3_5": "3 to 5 months later",
+            "d6": "6 months or later",
+        },
     },
     "fr": {
-        "T01": "Agression physique", "T02": "Enlèvement", "T03": "Retour forcé",
-        "T04": "Coercition par procuration", "T05": "Menaces directes", "T06": "Surveillance et filature",
-        "T07": "Harcèlement en ligne", "T08": "Divulgation de données personnelles", "T09": "Piratage",
-        "T10": "Primes et poursuites", "T11": "Abus d'Interpol ou d'extradition",
-        "T12": "Contrôle des documents", "T13": "Recrutement d'informateurs",
-        "T14": "Pressions par des tiers", "T15": "Pressions économiques", "T99": "Autre",
-        "direct": "Attaques directes", "co-opting": "Recours à d'autres pays",
-        "mobility": "Contrôle de la mobilité", "distance": "Menaces à distance", "other": "Autres tactiques",
-        "uyghur": "Ouïghour", "tibetan": "Tibétain", "hong_konger": "Hongkongais", "taiwanese": "Taïwanais",
-        "falun_gong": "Pratiquant du Falun Gong",
-        "democracy_activist": "Militant pour la démocratie ou les droits",
-        "southern_mongolian": "Mongol du Sud", "turkic": "Kazakh ou autre peuple turcique",
-        "religious_minority": "Minorité religieuse", "student": "Étudiant", "journalist": "Journaliste",
-        "academic": "Universitaire", "lawyer": "Avocat", "lgbtq": "LGBTQ+",
-        "prefer_not": "Préfère ne pas le dire",
-        NOT_STATED: "Non précisé", POOLED_COMMUNITIES: "Autres communautés (regroupées)",
-        "CA-BC": "Colombie-Britannique", "CA-AB": "Alberta", "CA-SK": "Saskatchewan", "CA-MB": "Manitoba",
-        "CA-ON": "Ontario", "CA-QC": "Québec", "CA-NB": "Nouveau-Brunswick", "CA-NS": "Nouvelle-Écosse",
-        "CA-PE": "Île-du-Prince-Édouard", "CA-NL": "Terre-Neuve-et-Labrador", "CA-YT": "Yukon",
-        "CA-NT": "Territoires du Nord-Ouest", "CA-NU": "Nunavut", "online": "En ligne",
-        "abroad": "À l'étranger",
-        "A": "A : acteur étatique confirmé", "B": "B : mandataire dirigé par l'État",
-        "C": "C : lien présumé avec l'État", "D": "D : inconnu, indices de RTN", "E": "E : jugé hors RTN",
-        "d0": "Le même mois", "d1_2": "1 à 2 mois plus tard", "d3_5": "3 à 5 mois plus tard",
-        "d6": "6 mois ou plus tard",
-        "total": "Total",
+        "tactic": {
+            "T01": "Agression physique", "T02": "Enlèvement", "T03": "Retour forcé",
+            "T04": "Coercition par procuration", "T05": "Menaces directes", "T06": "Surveillance et filature",
+            "T07": "Harcèlement en ligne", "T08": "Divulgation de données personnelles", "T09": "Piratage",
+            "T10": "Primes et poursuites", "T11": "Abus d'Interpol ou d'extradition",
+            "T12": "Contrôle des documents", "T13": "Recrutement d'informateurs",
+            "T14": "Pressions par des tiers", "T15": "Pressions économiques", "T99": "Autre",
+        },
+        "family": {
+            "direct": "Attaques directes", "co-opting": "Recours à d'autres pays",
+            "mobility": "Contrôle de la mobilité", "distance": "Menaces à distance",
+            "other": "Autres tactiques",
+        },
+        "community": {
+            "uyghur": "Ouïghour", "tibetan": "Tibétain", "hong_konger": "Hongkongais",
+            "taiwanese": "Taïwanais",
+            "falun_gong": "Pratiquant du Falun Gong",
+            "democracy_activist": "Militant pour la démocratie ou les droits",
+            "southern_mongolian": "Mongol du Sud", "turkic": "Kazakh ou autre peuple turcique",
+            "religious_minority": "Minorité religieuse", "student": "Étudiant", "journalist": "Journaliste",
+            "academic": "Universitaire", "lawyer": "Avocat", "lgbtq": "LGBTQ+", "other": "Autre communauté",
+            "prefer_not": "Préfère ne pas le dire",
+            NOT_STATED: "Non précisé", POOLED_COMMUNITIES: "Autres communautés (regroupées)",
+        },
+        "province": {
+            "CA-BC": "Colombie-Britannique", "CA-AB": "Alberta", "CA-SK": "Saskatchewan", "CA-MB": "Manitoba",
+            "CA-ON": "Ontario", "CA-QC": "Québec", "CA-NB": "Nouveau-Brunswick", "CA-NS": "Nouvelle-Écosse",
+            "CA-PE": "Île-du-Prince-Édouard", "CA-NL": "Terre-Neuve-et-Labrador", "CA-YT": "Yukon",
+            "CA-NT": "Territoires du Nord-Ouest", "CA-NU": "Nunavut", "online": "En ligne",
+            "abroad": "À l'étranger",
+        },
+        "attribution": {
+            "A": "A : acteur étatique confirmé", "B": "B : mandataire dirigé par l'État",
+            "C": "C : lien présumé avec l'État", "D": "D : inconnu, indices de RTN", "E": "E : jugé hors RTN",
+        },
+        "delay": {
+            "d0": "Le même mois", "d1_2": "1 à 2 mois plus tard", "d3_5": "3 à 5 mois plus tard",
+            "d6": "6 mois ou plus tard",
+        },
     },
 }  # fmt: skip
 
 
-def label(code: str, lang: str) -> str:
-    """The label of ``code`` in ``lang`` (``en``/``fr``). Pooled province
-    codes (``CA-MB+CA-SK``) are labelled by joining their parts."""
-    table = LABELS[lang]
+def label(dim: str, code: str, lang: str) -> str:
+    """The label of ``code`` as a value of dimension ``dim`` (a key of
+    :data:`LABELS`' tables: ``tactic``, ``family``, ``community``,
+    ``province``, ``attribution``, ``delay``) in ``lang`` (``en``/``fr``).
+    Pooled province codes (``CA-MB+CA-SK``) are labelled by joining their
+    parts; a code without a label is printed as it is.
+
+    Raises:
+        KeyError: an unknown language or dimension.
+    """
+    table = LABELS[lang][dim]
     if code in table:
         return table[code]
     if "+" in code:

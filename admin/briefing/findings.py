@@ -115,7 +115,7 @@ def _leading_codes(b: Briefing, dim: str, lang: str) -> str | None:
         return None
     tx = TEXT[lang]
     names, n = lead
-    labels = [codes.label(name, lang) for name in names]
+    labels = [codes.label(dim, name, lang) for name in names]
     if dim == "tactic" and lang == "fr" and len(labels) > 1:
         labels = [f"« {label} »" for label in labels]
     share = percent(n / b.total, lang)
@@ -202,7 +202,7 @@ def scope(b: Briefing, lang: str) -> str:
     """Where and whom the note counts: "in Canada", or with its filters
     ("in Canada (province: Ontario)")."""
     tx = TEXT[lang]
-    parts = [tx[dim].format(value=codes.label(value, lang)) for dim, value in b.filters.pairs()]
+    parts = [tx[dim].format(value=codes.label(dim, value, lang)) for dim, value in b.filters.pairs()]
     return tx["scope_filtered"].format(filters="; ".join(parts)) if parts else tx["scope"]
 
 

@@ -45,7 +45,10 @@ def month_label(month: str, lang: str) -> str:
 
 
 def axis_label(dim: str | None, code: str, lang: str) -> str:
-    return quarter_label(code, lang) if dim == "quarter" else codes.label(code, lang)
+    """The label of ``code`` on a table axis of dimension ``dim``."""
+    if dim is None:
+        raise ValueError("a table without columns has no column labels")
+    return quarter_label(code, lang) if dim == "quarter" else codes.label(dim, code, lang)
 
 
 # -- views of the protected tables ---------------------------------------------
@@ -100,7 +103,7 @@ def report_context(
     tx = TEXT[lang]
     issue = issue or pages.Issue.current()
     period = f"{month_label(b.period.start, lang)} – {month_label(b.period.end, lang)}"
-    pooled = ", ".join(codes.label(c, lang) for c in b.pooled_provinces) or tx["none_pooled"]
+    pooled = ", ".join(codes.label("province", c, lang) for c in b.pooled_provinces) or tx["none_pooled"]
     return {
         "lang": lang,
         "tx": tx,
@@ -187,7 +190,7 @@ def chart_data(b: Briefing, lang: str) -> dict[str, ChartData]:
             False,
         ),
         "family": (
-            [codes.label(f, lang) for f in fam_table.rows],
+            [codes.label("family", f, lang) for f in fam_table.rows],
             [b.published(fam_table.key(f, None)) for f in fam_table.rows],
             tx["chart_family"],
             True,

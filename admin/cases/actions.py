@@ -299,7 +299,7 @@ def save_vignette(envelope_id: str) -> Response | tuple[str, int]:
         form,
         "vignette",
         act,
-        invalid=_("A vignette has at most 1200 characters per language."),
+        invalid=_("A vignette has at most %(count)d characters per language.", count=vignettes.MAX_LENGTH),
         action=audit.Action.VIGNETTE_SAVE,
         done=_("Vignette saved. It is not released until a coordinator releases it."),
         locked=_("Unlock the organization key to write a vignette."),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -29,7 +30,9 @@ from .service import find_case
 
 
 class LinkError(ValueError):
-    """A link that cannot be made or removed (message for the reviewer)."""
+    """A link that cannot be made or removed. ``str(exc)`` is the reason
+    for the reviewer in the console's language: the argument is a lazy
+    gettext string, translated when it is shown."""
 
 
 @dataclass(frozen=True)
@@ -82,23 +85,23 @@ def add_link(session: Session, case: Case, other_ref: str, kind: str, user: User
             already a duplicate of another case, or a loop of duplicates.
     """
     if kind not in LINK_KINDS:
-        raise LinkError("choose related or duplicate")
+        raise LinkError(_l("Choose the kind of link."))
     try:
         other = find_case(session, other_ref)
     except CaseNotFoundError as exc:
-        raise LinkError("no case with that number or envelope id") from exc
+        raise LinkError(_l("There is no case with that number or envelope id.")) from exc
     if other.id == case.id:
-        raise LinkError("a case cannot be linked to itself")
+        raise LinkError(_l("A case cannot be linked to itself."))
     if _between(session, case.id, other.id) is not None:
-        raise LinkError("these cases are linked already; remove that link first")
+        raise LinkError(_l("These cases are linked already; remove that link first."))
     if kind == LinkKind.DUPLICATE.value:
         if _duplicate_target(session, case.id) is not None:
-            raise LinkError("this case is already a duplicate of another case; remove that link first")
+            raise LinkError(_l("This case is already a duplicate of another case; remove that link first."))
         # Follow the other case's chain: it must not lead back here.
         seen, step = {other.id}, _duplicate_target(session, other.id)
         while step is not None and step not in seen:
             if step == case.id:
-                raise LinkError("that case is (through others) a duplicate of this one")
+                raise LinkError(_l("That case is already, through other cases, a duplicate of this one."))
             seen.add(step)
             step = _duplicate_target(session, step)
         case.status = Disposition.DUPLICATE.value
@@ -122,7 +125,7 @@ def remove_link(session: Session, case: Case, link_id: int) -> tuple[CaseLink, C
     """
     link = session.get(CaseLink, link_id)
     if link is None or case.id not in (link.case_id, link.other_id):
-        raise LinkError("no such link on this case")
+        raise LinkError(_l("This case has no such link."))
     other = session.get_one(Case, link.other_id if link.case_id == case.id else link.case_id)
     session.delete(link)
     session.flush()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -51,7 +52,9 @@ MAX_TAGS = 12
 
 
 class TriageError(ValueError):
-    """A triage value is not allowed (unknown code, bad tag or month)."""
+    """A triage value is not allowed (unknown code, bad tag or month).
+    ``str(exc)`` is the reason for the reviewer in the console's language:
+    the argument is a lazy gettext string, translated when it is shown."""
 
 
 def _today() -> date:
@@ -72,9 +75,9 @@ def parse_tags(text: str) -> list[str]:
     tags = sorted({t.strip().lower() for t in re.split(r"[\s,]+", text) if t.strip()})
     for tag in tags:
         if not TAG_RE.fullmatch(tag):
-            raise TriageError("tags may use a-z, 0-9 and - only, up to 32 characters")
+            raise TriageError(_l("Tags may use a-z, 0-9 and - only, up to 32 characters each."))
     if len(tags) > MAX_TAGS:
-        raise TriageError(f"at most {MAX_TAGS} tags")
+        raise TriageError(_l("At most %(count)d tags.", count=MAX_TAGS))
     return tags
 
 
@@ -94,7 +97,7 @@ def update_case(session: Session, case: Case, *, status: str, urgent: bool, tags
         TriageError: unknown status.
     """
     if status not in DISPOSITIONS:
-        raise TriageError("unknown disposition")
+        raise TriageError(_l("Choose a disposition."))
     changes: list[str] = []
     if case.status != status:
         changes.append(f"status={status}")
@@ -151,7 +154,7 @@ def add_note(session: Session, case: Case, keyring: UnlockedKeyring, author: Use
     """
     body = body.strip()
     if not body:
-        raise TriageError("the note is empty")
+        raise TriageError(_l("Write the note first (at most 20,000 characters)."))
     uid = secrets.token_hex(16)
     note = CaseNote(
         uid=uid,
@@ -230,29 +233,34 @@ class Coding:
         """
         tactics = tuple(sorted(set(self.tactics)))
         communities = tuple(sorted(set(self.communities)))
+        # The form offers known codes only: another one was forged, and the
+        # reviewer is told no more than the form's own message.
+        unknown = TriageError(_l("The coding has an unknown value."))
         if not set(tactics) <= set(taxonomy.TACTICS):
-            raise TriageError("unknown tactic code")
+            raise unknown
         if not set(communities) <= set(taxonomy.COMMUNITIES):
-            raise TriageError("unknown community code")
-        checks: Iterable[tuple[str | None, dict[str, Any], str]] = (
-            (self.province, taxonomy.PROVINCES, "province"),
-            (self.state, taxonomy.STATES, "state"),
-            (self.attribution, taxonomy.ATTRIBUTIONS, "attribution"),
-            (self.confidence, taxonomy.CONFIDENCES, "confidence"),
+            raise unknown
+        checks: Iterable[tuple[str | None, dict[str, Any]]] = (
+            (self.province, taxonomy.PROVINCES),
+            (self.state, taxonomy.STATES),
+            (self.attribution, taxonomy.ATTRIBUTIONS),
+            (self.confidence, taxonomy.CONFIDENCES),
         )
-        for value, allowed, name in checks:
+        for value, allowed in checks:
             if value is not None and value not in allowed:
-                raise TriageError(f"unknown {name} code")
+                raise unknown
         if (self.attribution is None) != (self.confidence is None):
-            raise TriageError("attribution and confidence go together")
+            raise TriageError(_l("Choose the attribution and confidence together, or neither."))
         month = self.incident_month or None
         if month is not None and not MONTH_RE.fullmatch(month):
-            raise TriageError("the month is YYYY-MM")
+            raise TriageError(_l("Write the month of the incident as YYYY-MM."))
         if month is not None and month < EARLIEST_MONTH:
-            raise TriageError(f"the month of the incident is {EARLIEST_MONTH} or later")
+            raise TriageError(
+                _l("The month of the incident must be %(month)s or later.", month=EARLIEST_MONTH)
+            )
         if month is not None and month > datetime.now(UTC).strftime("%Y-%m"):
             # A typo (2062 for 2026) would put the case in no briefing period.
-            raise TriageError("the month of the incident cannot be in the future")
+            raise TriageError(_l("The month of the incident cannot be in the future."))
         return Coding(
             tactics, communities, self.province, self.state, self.attribution, self.confidence, month
         )

@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,9 @@ MAX_LENGTH = 1200
 
 
 class VignetteError(ValueError):
-    """A vignette that cannot be saved or released (message for the reviewer)."""
+    """A vignette that cannot be saved, released or withdrawn. ``str(exc)``
+    is the reason for the reviewer in the console's language: the argument
+    is a lazy gettext string, translated when it is shown."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,9 @@ def save(
     """
     text = VignetteText(_clean(en), _clean(fr))
     if not text.en and not text.fr:
-        raise VignetteError("write the vignette in English or French first")
+        raise VignetteError(_l("Write the vignette in English or French first."))
     if len(text.en) > MAX_LENGTH or len(text.fr) > MAX_LENGTH:
-        raise VignetteError(f"a vignette has at most {MAX_LENGTH} characters per language")
+        raise VignetteError(_l("A vignette has at most %(count)d characters per language.", count=MAX_LENGTH))
     data_key = keyring.data_key()
     row = session.get(CaseVignette, case.id)
     if row is None:
@@ -155,12 +158,13 @@ def release(session: Session, case: Case, keyring: UnlockedKeyring, user: User, 
     """
     row = session.get(CaseVignette, case.id)
     if row is None:
-        raise VignetteError("this case has no vignette")
+        raise VignetteError(_l("This case has no vignette."))
     if row.rev != rev:
-        raise VignetteError("the vignette changed since you read it; read it again before releasing")
+        raise VignetteError(_l("The vignette changed since you read it; read it again before releasing it."))
     _open(row, case, keyring.data_key())  # it must authenticate before it is released
     if not reporter_consents_to_quote(case, keyring):
-        raise VignetteError("the reporter did not consent to quoting: this vignette cannot be released")
+        # The words of the case page's own notice (case/show.html).
+        raise VignetteError(_l("The reporter did not consent to quoting: a vignette cannot be released."))
     row.released_rev = row.rev
     row.released_by = user.id
     row.released_day = _today()
@@ -175,7 +179,7 @@ def withdraw(session: Session, case: Case) -> CaseVignette:
     """
     row = session.get(CaseVignette, case.id)
     if row is None or not row.released:
-        raise VignetteError("no released vignette on this case")
+        raise VignetteError(_l("This case has no released vignette."))
     row.released_rev = None
     row.released_by = None
     row.released_day = None

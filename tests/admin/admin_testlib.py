@@ -327,6 +327,64 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+class VirtualSecurityKey:
+    """A security key in Chromium, and the console's login steps with it.
+
+    Chromium's virtual WebAuthn authenticator (CDP ``WebAuthn.enable``,
+    ``WebAuthn.addVirtualAuthenticator``: CTAP2 over USB, resident keys,
+    user verified, touched without asking) on ``page`` of the Playwright
+    browser ``context``; the console at ``base``, whose host must be a name
+    in a secure context (WebAuthn refuses an IP address as relying party
+    id: ``localhost`` mapped to 127.0.0.1, or HTTPS with a name)."""
+
+    OPTIONS: dict[str, Any] = {
+        "protocol": "ctap2",
+        "transport": "usb",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+
+    def __init__(self, context: Any, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("WebAuthn.enable")
+        added = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": self.OPTIONS})
+        self.authenticator_id = added["authenticatorId"]
+
+    def credentials(self) -> list[dict[str, Any]]:
+        """The credentials the authenticator holds (one per registration)."""
+        found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id})
+        return list(found["credentials"])
+
+    def _password(self, email: str, password: str) -> None:
+        self.page.goto(f"{self.base}/login")
+        self.page.fill("input[name=email]", email)
+        self.page.fill("input[name=password]", password)
+        self.page.click("input[type=submit]")
+
+    def enrol(self, email: str, password: str = PASSWORD) -> None:
+        """An account's first login: the password, then this key registered
+        on the enrolment page; ends on the inbox, the key holding one
+        credential."""
+        self._password(email, password)
+        self.page.wait_for_url(f"{self.base}/login/enrol")
+        self.page.fill("#webauthn-name", "virtual key")
+        self.page.click("#webauthn-register")
+        self.page.wait_for_url(f"{self.base}/")
+        assert len(self.credentials()) == 1
+
+    def log_in(self, email: str, password: str = PASSWORD) -> None:
+        """A later login: the password, then this key on the second-factor
+        page; ends on the inbox."""
+        self._password(email, password)
+        self.page.wait_for_url(f"{self.base}/login/second-factor")
+        self.page.click("#webauthn-login")
+        self.page.wait_for_url(f"{self.base}/")
+
+
 @dataclass
 class Served:
     """An envelope as the fake intake serves it; a test may change the parts

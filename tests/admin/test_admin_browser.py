@@ -17,7 +17,7 @@ from admin.models import AuditEntry
 from core.envelope import SealedEnvelope
 from core.envelope.replykey import open_reply, reply_private_key
 from core.receipts import new_receipt
-from tests.admin.admin_testlib import PASSPHRASE, PASSWORD, AuthActions, FakeIntake
+from tests.admin.admin_testlib import PASSPHRASE, AuthActions, FakeIntake, VirtualSecurityKey
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -53,45 +53,16 @@ def test_security_key_login_unlock_sync_code_reply_and_audit(
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    authenticator = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "usb",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-
-    def log_in() -> None:
-        page.goto(f"{base}/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit]")
+    key = VirtualSecurityKey(context, page, base)
 
     # First login: password, then register a security key (enrolment).
-    log_in()
-    page.wait_for_url(f"{base}/login/enrol")
-    page.fill("#webauthn-name", "virtual key")
-    page.click("#webauthn-register")
-    page.wait_for_url(f"{base}/")
+    key.enrol(email)
     assert page.locator("h1").inner_text() == "Inbox"
-    creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]})
-    assert len(creds["credentials"]) == 1
 
     # Log out, then in with the key.
     page.click("text=Log out")
     page.wait_for_url(f"{base}/login")
-    log_in()
-    page.wait_for_url(f"{base}/login/second-factor")
-    page.click("#webauthn-login")
-    page.wait_for_url(f"{base}/")
+    key.log_in(email)
 
     # Unlock, sync.
     page.goto(f"{base}/keys/")

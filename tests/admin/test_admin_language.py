@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from admin.extensions import DB_EXTENSION
 from admin.i18n import locale_for_tag
 from admin.models import AuditEntry, User
-from tests.admin.admin_testlib import PASSWORD, AuthActions
+from tests.admin.admin_testlib import PASSWORD, AuthActions, FakeIntake, synced
 
 
 def _browser(accept_language: str) -> requests.Session:
@@ -158,3 +159,82 @@ def test_language_tags() -> None:
         assert locale_for_tag(chinese) == "zh_Hant", chinese
     assert locale_for_tag("en-GB") == "en"
     assert locale_for_tag("de") is None and locale_for_tag("") is None and locale_for_tag("*") is None
+
+
+def test_case_page_refusals_are_in_the_accounts_language(
+    live_console: Callable[..., tuple[Flask, str]], intake_factory: Callable[[Flask], FakeIntake]
+) -> None:
+    """A link, a triage value, a coding or a vignette the console refuses is
+    explained in the account's language (not the services' English), the
+    page keeps what was typed, and it is never a server error."""
+    app, base = live_console()
+    fake = intake_factory(app)
+    a, b = (fake.add({"narrative": n, "consent": {"statistics": True, "quote": False}}) for n in "ab")
+    synced(app, fake)
+    auth = AuthActions(app, app.test_client())
+    email = auth.create("coordinator", email="ines@example.org")
+    http = _browser("en")
+    _log_in(http, base, auth, email)
+    _choose(http, base, "fr")
+    case = f"{base}/cases/{a.envelope_id}"
+
+    def post(path: str, **data: str) -> requests.Response:
+        token = _csrf(http.get(case).text)
+        return http.post(f"{case}/{path}", data={**data, "csrf_token": token})
+
+    def refused(response: requests.Response, french: str, *kept: str, status: int = 400) -> None:
+        assert response.status_code == status, response.status_code
+        assert _lang(response.text) == "fr"
+        assert french in response.text, french
+        for typed in kept:
+            assert typed in response.text, typed
+
+    refused(
+        post("links", other=str(a.seq), kind="related"),
+        "Un dossier ne peut pas être lié à lui-même.",
+        f'value="{a.seq}"',
+    )
+    refused(
+        post("links", other="999", kind="duplicate"),
+        "Aucun dossier ne porte ce numéro ou cet identifiant d’enveloppe.",
+        'value="999"',
+    )
+    assert post("links", other=b.envelope_id, kind="duplicate").status_code == 200
+    refused(
+        post("links", other=b.envelope_id, kind="related"),
+        "Ces dossiers sont déjà liés\u202f; retirez d’abord ce lien.",
+        f'value="{b.envelope_id}"',
+    )
+    refused(
+        post("triage", status="new", tags="ok Bad_Tag"),
+        "Les étiquettes ne peuvent contenir que a-z, 0-9 et -",
+        'value="ok Bad_Tag"',
+    )
+    future = f"{datetime.now(UTC).year + 1}-03"
+    refused(
+        post("coding", tactics="T04", incident_month=future),
+        "Le mois de l’incident ne peut pas être dans l’avenir.",
+        f'value="{future}"',
+    )
+    refused(
+        post("vignette", text_en=" ", text_fr="\n"), "Rédigez d’abord la vignette en anglais ou en français."
+    )
+    # Release and withdraw come back to the case page with the reason.
+    saved = post("vignette", text_en="An account.", text_fr="")
+    assert saved.status_code == 200 and "An account." in saved.text
+    refused(
+        post("vignette/release", rev="7"),
+        "La vignette a changé depuis que vous l’avez lue\u202f; relisez-la avant de l’autoriser.",
+        status=200,
+    )
+    refused(
+        post("vignette/release", rev="1"),
+        "La personne n’a pas consenti à être citée\u00a0: une vignette ne peut pas être autorisée.",
+        status=200,
+    )
+    refused(post("vignette/withdraw"), "Ce dossier n’a aucune vignette autorisée.", status=200)
+
+    # Traditional Chinese, for a reviewer in Taiwan or Hong Kong.
+    _choose(http, base, "zh_Hant")
+    chinese = post("links", other=str(a.seq), kind="related")
+    assert chinese.status_code == 400 and "個案不能與自己連結。" in chinese.text

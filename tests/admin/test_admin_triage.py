@@ -47,7 +47,7 @@ def test_disposition_urgency_and_tags(
     bad = client.post(f"{url}/triage", data={"status": "deleted", "tags": ""}, follow_redirects=True)
     assert b"Choose a disposition." in bad.data
     bad_tag = client.post(f"{url}/triage", data={"status": "new", "tags": "<b>"}, follow_redirects=True)
-    assert b"tags may use" in bad_tag.data
+    assert b"Tags may use" in bad_tag.data
     assert case_row(app, served.envelope_id).status == "needs_information"
 
 

@@ -6,7 +6,9 @@ the data they come from."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import re
 from collections import Counter
 from datetime import date
@@ -233,10 +235,14 @@ def test_findings_agree_with_the_data(records: list[CodedRecord], chinese: Brief
     text = findings(chinese, "en")
     family, n = truth["family"].most_common(1)[0]
     assert all(m < n for f, m in truth["family"].items() if f != family)
-    assert f"{codes.label(family, 'en')} was the most frequent family of tactics: {n} cases" in text[0]
+    assert (
+        f"{codes.label('family', family, 'en')} was the most frequent family of tactics: {n} cases" in text[0]
+    )
     tactic, n = truth["tactic"].most_common(1)[0]
     assert all(m < n for t, m in truth["tactic"].items() if t != tactic)
-    assert text[1].startswith(f"The most frequent tactic was {codes.label(tactic, 'en')}: {n} cases")
+    assert text[1].startswith(
+        f"The most frequent tactic was {codes.label('tactic', tactic, 'en')}: {n} cases"
+    )
     # 2026Q4 has only October in the period: compared only among full quarters.
     full = {q: m for q, m in truth["quarter"].items() if q != "2026Q4"}
     quarter, n = max(full.items(), key=lambda qm: qm[1])
@@ -306,3 +312,29 @@ def test_wrap_breaks_chinese_without_spaces() -> None:
     assert all(sum(2 for _ in line) <= 10 for line in lines)
     assert "".join(lines) == "我的家人在新疆，他们被警察问话。我们很害怕。"
     assert not any(line.startswith(("，", "。")) for line in lines)
+
+
+def test_other_community_and_other_tactics_print_apart(records: list[CodedRecord]) -> None:
+    """The community-by-family table has an "other" row (a community) and
+    an "other" column (a family): the CSV and both reports label each as
+    what it is."""
+    coded = [
+        dataclasses.replace(
+            r,
+            communities=("other",) if i % 3 == 0 else r.communities,
+            tactics=("T99",) if i % 4 == 0 else r.tactics,
+        )
+        for i, r in enumerate(records)
+    ]
+    b = build(coded, PERIOD, k=5)
+    table = next(t for t in b.tables if t.spec.id == "community-by-tactic-family")
+    assert "other" in table.rows and "other" in table.cols
+    rows = list(csv.reader(io.StringIO(outputs.table_csv(b, table).decode("utf-8"))))
+    (other,) = [row for row in rows if row[1] == "other"]
+    assert other[2:4] == ["Other community", "Autre communauté"]
+    for lang, community, family in (("en", "Other community", "Other tactics"),
+                                    ("fr", "Autre communauté", "Autres tactiques")):  # fmt: skip
+        view = render.table_view(b, table, lang)
+        assert family in view.header and community in [row[0] for row in view.rows]
+        html = outputs.report_html(b, lang)
+        assert community in html and family in html

@@ -40,6 +40,7 @@ from admin.keys import custody
 from admin.models import Case
 
 from .. import pgtest
+from ..admin.admin_testlib import VirtualSecurityKey
 from ..chromium import CHROMIUM_ARGS, require_chromium
 from ..hardening import servers
 from ..helpers import multipart
@@ -491,47 +492,18 @@ def test_a_reviewer_registers_a_security_key_logs_in_with_it_syncs_and_triages(
     try:
         context = browser.new_context()
         page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        authenticator = cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "usb",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
         base = stack.console_url
-
-        def log_in() -> None:
-            page.goto(f"{base}/login")
-            page.fill("input[name=email]", EMAIL)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("input[type=submit]")
+        key = VirtualSecurityKey(context, page, base)
 
         # First login: the password, then a security key is registered.
-        log_in()
-        page.wait_for_url(f"{base}/login/enrol")
-        page.fill("#webauthn-name", "virtual key")
-        page.click("#webauthn-register")
-        page.wait_for_url(f"{base}/")
-        creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]})
-        assert len(creds["credentials"]) == 1
+        key.enrol(EMAIL, PASSWORD)
         # Its cookie travels over HTTPS only.
         assert [c["secure"] for c in context.cookies() if c["name"] == "tnr_console_session"] == [True]
 
         # Out, and in again with the key.
         page.click("text=Log out")
         page.wait_for_url(f"{base}/login")
-        log_in()
-        page.wait_for_url(f"{base}/login/second-factor")
-        page.click("#webauthn-login")
-        page.wait_for_url(f"{base}/")
+        key.log_in(EMAIL, PASSWORD)
 
         # Unlock, then sync from the intake over HTTPS through nginx.
         page.goto(f"{base}/keys/")
