@@ -19,6 +19,7 @@ import hashlib
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, abort, current_app, flash, make_response, render_template, request, session
 from flask_babel import gettext as _
@@ -100,6 +101,13 @@ def _cross_site_without_session() -> bool:
     )
 
 
+#: What the reopen page keeps as it is when it writes a path and a query
+#: back (RFC 3986 pchar, and "%" of what the client encoded already):
+#: everything else, control characters and spaces first, is encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
 def _reopen_here() -> Response:
     """A page that opens the same address again from the console itself
     (a same-origin navigation, so the browser now sends the Strict cookie).
@@ -107,8 +115,12 @@ def _reopen_here() -> Response:
     own path and query, never another host: a path that starts with two
     slashes (or a slash and a backslash) would be read by the browser as
     another host's address, an open redirect off the console, so it
-    reopens the inbox instead."""
-    target = request.full_path if request.query_string else request.path
+    reopens the inbox instead. The path is percent-encoded again first:
+    browsers drop tabs and newlines from a URL, so a decoded ``/%09/host``
+    written back as it is would reach the browser as ``//host``."""
+    target = quote(request.path, safe=_PATH_SAFE)
+    if request.query_string:
+        target += "?" + quote(request.query_string.decode("latin-1"), safe=_QUERY_SAFE)
     if not target.startswith("/") or target[1:2] in ("/", "\\"):
         target = "/"
     response = make_response(render_template("reopen.html", target=target))

@@ -7,7 +7,7 @@ The form offers the public form's fields, read by the same function
 shape, plus ``"taken_by": "interview"``. The console makes a receipt,
 derives the person's reply key from it, seals the report to its
 organization's active keys (``sealed_by: "console"``) and sends the envelope
-and the receipt to the intake (``POST /api/v1/envelopes``, through
+and the receipt's lookup value (never the receipt) to the intake (``POST /api/v1/envelopes``, through
 :meth:`admin.sync.client.IntakeClient.post_envelope`). The receipt is shown once,
 on the answer to the POST, for the reviewer to hand over; the console never
 stores or logs it. The audit log gets ``interview.file`` with the envelope
@@ -32,7 +32,7 @@ from wtforms import HiddenField, MultipleFileField, SelectField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
 from core.envelope import KeyFileError, RecipientPrivateKey, RecipientPublicKey, seal
-from core.envelope.conversation import auth_key
+from core.envelope.conversation import auth_key, lookup_value
 from core.envelope.replykey import reply_seed
 from core.i18n import LANGUAGES
 from core.limits import DEFAULT_MAX_FILE_SIZE, MIB, REQUEST_MARGIN, UploadLimits, megabytes
@@ -310,6 +310,9 @@ def form() -> str | tuple[str, int]:
         reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
         auth={"key": auth_key(receipt_key)},
     )
+    # The intake gets the receipt's lookup value only, as from a reporter's
+    # browser: with the receipt it could open replies and prove follow-ups.
+    lookup = lookup_value(receipt_key)
     del receipt_key
     count = len(attachments)
     del report, attachments  # plaintext leaves scope before any I/O
@@ -319,7 +322,7 @@ def form() -> str | tuple[str, int]:
     try:
         with client_from_config(current_app.config) as client:
             envelope_id, _earlier = client.post_envelope(
-                sealed.header, sealed.body, sealed.attachments, receipt
+                sealed.header, sealed.body, sealed.attachments, lookup
             )
         if envelope_id != sealed.envelope_id:
             raise IntakeError("the intake confirmed another envelope id")

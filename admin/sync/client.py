@@ -304,13 +304,16 @@ class IntakeClient:
             self.status = status
 
     def post_envelope(
-        self, header: bytes, body: bytes, attachments: Sequence[bytes], receipt: str, *, attempts: int = 2
+        self, header: bytes, body: bytes, attachments: Sequence[bytes], lookup: str, *, attempts: int = 2
     ) -> tuple[str, bool]:
         """File an envelope the console sealed (interview mode) with the
-        receipt made for it: ``POST /api/v1/envelopes``, multipart parts
-        ``receipt`` (text), ``header``, ``body`` and one ``attachment`` per
-        slot (intake/api/interview.py). The receipt goes in the request body
-        only, never a URL.
+        lookup value of the receipt made for it
+        (:func:`core.envelope.conversation.lookup_value`, 64 hex digits):
+        ``POST /api/v1/envelopes``, multipart parts ``lookup`` (text),
+        ``header``, ``body`` and one ``attachment`` per slot
+        (intake/api/interview.py). Never the receipt: an intake that saw it
+        could read the person's replies and write follow-ups in their name
+        (docs/threat-model.md, "The receipt").
 
         A network fault or a 502/503/504 is tried again, up to ``attempts``
         times in all, with the very same envelope: if the first answer was
@@ -341,7 +344,7 @@ class IntakeClient:
                     "POST",
                     "/api/v1/envelopes",
                     ok=(200, 201, 400, 409, 413),
-                    form={"receipt": receipt},
+                    form={"lookup": lookup},
                     files=files,
                 )
             except IntakeAuthError:

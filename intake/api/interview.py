@@ -3,16 +3,23 @@
 Interview mode (docs/console.md, "Interview mode"): a reviewer takes a
 report on someone's behalf (a phone call, a community meeting), the console
 seals it to its organization's keys with ``sealed_by: "console"`` and the
-reply key of a receipt it made, and sends it here with that receipt. The
-intake stores it exactly like a browser upload (the envelope, the keyed
-hash of the receipt, in one transaction), so the next sync brings it into
-the console and the receipt works on the public follow-up page.
+reply key of a receipt it made, and sends it here with that receipt's
+lookup value, never the receipt. The intake stores it exactly like a
+browser upload (the envelope, the keyed hash of the lookup value, in one
+transaction), so the next sync brings it into the console and the receipt
+works on the public follow-up page. A seized intake that saw the receipt
+would hold the conversation's auth key and the reply key
+(docs/threat-model.md, "The receipt").
 
 Contract (``multipart/form-data``, bearer token as for the rest of the API):
 
-``receipt``
-    a text field: the 28 receipt digits, no separators
-    (:func:`core.receipts.is_receipt`). Only its keyed hash is stored.
+``lookup``
+    a text field: the receipt's lookup value, 64 lowercase hex digits
+    (:func:`core.envelope.conversation.lookup_value`), derived on the
+    console. Only its keyed hash is stored. A console from before the
+    lookup value sends ``receipt`` instead (the 28 digits, no separators,
+    :func:`core.receipts.is_receipt`): the intake derives the lookup in
+    memory and checks the header's reply key against it.
 ``header``, ``body``
     file parts: the canonical header bytes and the body ciphertext.
 ``attachment``
@@ -27,8 +34,9 @@ Answers are JSON, never a page and never a 500:
 * ``400 {"error": code, "message"}`` with ``code`` one of ``malformed`` (not
   a multipart form, or a part missing or of the wrong length), ``header``
   (not a valid v1 or v2 header), ``sealed_by`` (not ``"console"``), ``reply_key``
-  (missing, or not the reply key of this receipt), ``receipt`` (not 28
-  digits with a valid check digit), ``recipients`` (a key that is not an
+  (missing, or not the reply key of this receipt), ``lookup`` (not 64
+  lowercase hex digits), ``receipt`` (neither a lookup value nor 28 digits
+  with a valid check digit), ``recipients`` (a key that is not an
   active key of the token's organization), ``day`` (not today, give or take
   a day).
 * ``401``: no valid token (:mod:`.views`).
@@ -51,11 +59,11 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from core.db import request_session
-from core.envelope import Header, SealedEnvelope
+from core.envelope import Header, RecipientPrivateKey, SealedEnvelope
 from core.envelope.conversation import lookup_value
-from core.envelope.replykey import reply_private_key, reply_seed
+from core.envelope.replykey import reply_seed
 from core.limits import UploadLimits, current_limits
-from core.receipts import is_receipt, lookup_hash
+from core.receipts import is_lookup, is_receipt, lookup_hash
 from core.timing import equal, today_utc
 
 from ..envelope_parts import PartsRefused, check_sizes, read_parts
@@ -134,7 +142,8 @@ def check_console_envelope(
 
 
 def _receive() -> tuple[SealedEnvelope, Header, str]:
-    """Read and check the posted envelope and receipt.
+    """Read and check the posted envelope and its receipt's lookup value
+    (derived here from the receipt a console from before it sends).
 
     Raises:
         EnvelopeRefused: see the module docstring.
@@ -145,8 +154,11 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
         raise EnvelopeRefused("too_large", "the request is over the intake's size limit", 413) from exc
     except (BadRequest, ValueError) as exc:
         raise EnvelopeRefused("malformed", "the request is not a readable multipart form") from exc
-    receipt = form.get("receipt")
-    if receipt is None or not is_receipt(receipt):
+    lookup = form.get("lookup")
+    receipt = None if lookup is not None else form.get("receipt")
+    if lookup is not None and not is_lookup(lookup):
+        raise EnvelopeRefused("lookup", "the lookup value must be 64 lowercase hex digits")
+    if lookup is None and (receipt is None or not is_receipt(receipt)):
         raise EnvelopeRefused("receipt", "the receipt must be 28 digits with a valid check digit")
     try:
         raw_header, header, body, attachments = read_parts(files)
@@ -160,12 +172,18 @@ def _receive() -> tuple[SealedEnvelope, Header, str]:
         own_active_keys=frozenset(k.key_id for k in keyring.active if k.recipient_id == g.api_recipient),
         limits=current_limits(),
     )
+    sealed = SealedEnvelope(header=raw_header, body=body, attachments=attachments)
+    if lookup is not None:
+        # The header's reply key cannot be checked against a lookup value;
+        # the console that derived both from one receipt makes sure of it.
+        return sealed, header, lookup
     # Last, because it costs an Argon2id (19 MiB, ~50 ms): the header's
     # reply key must be the one this receipt opens, or the reporter could
     # never read a reply (core/envelope/replykey.py).
-    if not equal(header.reply_key or b"", reply_private_key(receipt).public_key.raw):
+    seed = reply_seed(str(receipt))
+    if not equal(header.reply_key or b"", RecipientPrivateKey(seed).public_key.raw):
         raise EnvelopeRefused("reply_key", "the reply key is not the one derived from this receipt")
-    return SealedEnvelope(header=raw_header, body=body, attachments=attachments), header, receipt
+    return sealed, header, lookup_value(seed)
 
 
 def _stored_earlier(envelope: SealedEnvelope, header: Header, stored_hash: str) -> bool:
@@ -200,9 +218,9 @@ def _stored_earlier(envelope: SealedEnvelope, header: Header, stored_hash: str) 
     return True
 
 
-def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
-    """Store the envelope with the receipt's keyed hash; True when it was
-    stored earlier (nothing new stored).
+def _store(envelope: SealedEnvelope, header: Header, lookup: str) -> bool:
+    """Store the envelope with the keyed hash of its receipt's lookup
+    value; True when it was stored earlier (nothing new stored).
 
     Raises:
         EnvelopeRefused: ``duplicate``, ``receipt_in_use`` or ``unavailable``.
@@ -212,9 +230,7 @@ def _store(envelope: SealedEnvelope, header: Header, receipt: str) -> bool:
     # lookup value (docs/threat-model.md, "The receipt"), labelled with the
     # envelope's format, so the reporter's browser finds it without ever
     # sending the receipt.
-    stored_hash = lookup_hash(
-        current_app.config["RECEIPT_SECRET"], lookup_value(reply_seed(receipt)), header.version
-    )
+    stored_hash = lookup_hash(current_app.config["RECEIPT_SECRET"], lookup, header.version)
     try:
         if _stored_earlier(envelope, header, stored_hash):
             return True
@@ -262,8 +278,8 @@ def file_envelope() -> Response:
     """Store an envelope a console sealed (interview mode); see the module
     docstring for the contract."""
     try:
-        envelope, header, receipt = _receive()
-        earlier = _store(envelope, header, receipt)
+        envelope, header, lookup = _receive()
+        earlier = _store(envelope, header, lookup)
     except EnvelopeRefused as refusal:
         return _answer({"error": refusal.error, "message": str(refusal)}, refusal.status)
     # The receipt is not echoed: the console made it and shows it itself.

@@ -38,7 +38,8 @@ from admin.models import AuditEntry, Case
 from admin.sync.client import IntakeClient
 from admin.sync.run import sync
 from core.envelope import RecipientPrivateKey, SealedEnvelope, decrypt_private_key, open_envelope, seal
-from core.envelope.replykey import reply_private_key
+from core.envelope.conversation import lookup_value
+from core.envelope.replykey import reply_private_key, reply_seed
 from core.receipts import new_receipt
 from core.timing import today_utc
 from intake.store.models import Envelope
@@ -252,6 +253,36 @@ def test_an_interview_is_filed_and_its_receipt_works_on_the_public_intake(
     assert files_containing(Path(app.config["DATA_DIR"]), marker.encode()) == []
 
 
+def test_a_seized_intake_never_learns_an_interview_receipt(console: tuple[Flask, LiveIntake]) -> None:
+    """Whoever holds the intake records every byte a console sends it. From
+    the receipt it would derive the conversation's auth key and the reply
+    key, then read the person's replies and write follow-ups the console
+    accepts (docs/threat-model.md, "The receipt"): the console sends only
+    the lookup value, as a reporter's browser does, and the receipt still
+    opens the report on the public pages."""
+    app, live = console
+    received: list[bytes] = []
+    served = live.app.wsgi_app
+
+    def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        address = f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+        received.append(address.encode() + body)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return served(environ, start_response)
+
+    live.app.wsgi_app = recording  # type: ignore[method-assign]
+    client = app.test_client()
+    AuthActions(app, client).login_as("reviewer")
+    receipt = _receipt(_file(client, _answers()))
+    live.app.wsgi_app = served  # type: ignore[method-assign]
+    assert len(live.rows()) == 1 and received
+    digits = receipt.replace(" ", "")
+    assert not any(digits.encode() in body or receipt.encode() in body for body in received)
+    status_page = live.app.test_client().post("/en/receipt", data={"receipt": receipt})
+    assert status_page.status_code == 200
+
+
 def test_the_intake_unreachable_keeps_what_was_typed(
     console: tuple[Flask, LiveIntake], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -347,12 +378,14 @@ def test_the_client_retries_with_the_same_envelope(console: tuple[Flask, LiveInt
         sealed_by="console",
         reply_key=reply_private_key(receipt).public_key.raw,
     )
+    lookup = lookup_value(reply_seed(receipt))
     with IntakeClient(live.url, live.token) as client:
-        assert client.post_envelope(sealed.header, sealed.body, (), receipt) == (sealed.envelope_id, False)
-        assert client.post_envelope(sealed.header, sealed.body, (), receipt) == (sealed.envelope_id, True)
+        assert client.post_envelope(sealed.header, sealed.body, (), lookup) == (sealed.envelope_id, False)
+        assert client.post_envelope(sealed.header, sealed.body, (), lookup) == (sealed.envelope_id, True)
+        # The same envelope under another receipt is no retry.
         with pytest.raises(IntakeClient.EnvelopeRefused) as refused:
-            client.post_envelope(sealed.header, sealed.body, (), new_receipt())
-        assert refused.value.code == "reply_key"
+            client.post_envelope(sealed.header, sealed.body, (), lookup_value(reply_seed(new_receipt())))
+        assert refused.value.code == "duplicate"
     assert len(live.rows()) == 1
 
 

@@ -161,6 +161,41 @@ def test_a_filed_envelope_is_served_and_its_receipt_works_on_the_public_pages(
     assert [e["follows"] for e in page["envelopes"]] == [None, envelope.envelope_id]
 
 
+@pytest.mark.parametrize("lookup", ["", "ab" * 31, "AB" * 32, "zz" * 32, "ab" * 33])
+def test_a_console_sends_the_lookup_value_and_never_the_receipt(
+    orgs: tuple[Flask, RecipientPrivateKey, RecipientPrivateKey], lookup: str
+) -> None:
+    """A console files with the receipt's lookup value, as a reporter's
+    browser does: the receipt then opens the report on the public pages. A
+    malformed lookup value is a JSON 400, nothing stored."""
+    app, one, _two = orgs
+    client = app.test_client()
+    token = _token(app, "org-one")
+    receipt = new_receipt()
+    envelope = _seal([one], receipt)
+    data, content_type = multipart(
+        {
+            "lookup": lookup,
+            "header": (envelope.header, "header", "application/octet-stream"),
+            "body": (envelope.body, "body", "application/octet-stream"),
+        }
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = client.post("/api/v1/envelopes", data=data, content_type=content_type, headers=headers)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "lookup"
+    assert _count(app) == 0
+    data, content_type = multipart(
+        {
+            "lookup": lookup_value(reply_seed(receipt)),
+            "header": (envelope.header, "header", "application/octet-stream"),
+            "body": (envelope.body, "body", "application/octet-stream"),
+        }
+    )
+    filed = client.post("/api/v1/envelopes", data=data, content_type=content_type, headers=headers)
+    assert filed.status_code == 201, filed.get_json()
+    assert client.post("/en/receipt", data={"receipt": format_receipt(receipt)}).status_code == 200
+
+
 def test_a_retry_after_a_lost_answer_stores_one_envelope(
     orgs: tuple[Flask, RecipientPrivateKey, RecipientPrivateKey],
 ) -> None:
