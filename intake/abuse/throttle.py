@@ -183,7 +183,7 @@ def guesses() -> TokenBuckets:
     """The app's receipt-lookup buckets (made on first use). Every place
     that tells whether a receipt is right takes a token from them: the
     receipt check, and a browser upload's retry that names its receipt
-    (upload.py)."""
+    (``intake/report/upload.py``)."""
     settings = (
         "RECEIPT_GUESS_BURST",
         "RECEIPT_GUESS_INTERVAL",
