@@ -40,7 +40,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from core.db import request_session
-from core.envelope import SealedEnvelope, seal
+from core.envelope import SealedEnvelope
 from core.envelope.conversation import followup_proof
 from core.envelope.format import new_envelope_id
 from core.i18n import current_language, localize
@@ -54,8 +54,7 @@ from core.receipts import (
     submission_hash,
 )
 from core.schema.fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
-from core.timing import today_utc
-from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
+from core.uploads import chosen_files, file_size, form_limit
 from core.web import csp_allow
 
 from ..abuse import proofofwork
@@ -66,6 +65,7 @@ from ..report.cookies import missing_cookie_message
 from ..report.messages import field_message, form_limit_message
 from ..report.organizations import Organization
 from ..report.received import UploadRefused, busy, receive_browser_envelope
+from ..report.serverseal import seal_on_server
 from ..report.upload import (
     refused,
     require_disk_room,
@@ -371,7 +371,6 @@ def _seal_followup(page: _StatusPage, checked: _Followup) -> tuple[SealedEnvelop
     """The follow-up sealed to its organizations, and what to list as arrived."""
     access, report = page.access, page.report
     arrived = arrived_files(checked.files)
-    attachments = attachment_inputs(checked.files)
     # The follow-up proves the receipt (format v2): the console files it on
     # the case only if the proof verifies under the report's auth key. The
     # token carries that key on this path only (the check derived it from
@@ -383,13 +382,10 @@ def _seal_followup(page: _StatusPage, checked: _Followup) -> tuple[SealedEnvelop
         if access.auth_key is not None
         else None
     )
-    sealed = seal(
+    sealed = seal_on_server(
         checked.body,
-        [key.public_key for org in checked.organizations for key in org.keys],
-        day=today_utc(),
-        sealed_by="server",
-        attachments=attachments,
-        chunk_size=current_app.config["CHUNK_SIZE"],
+        checked.organizations,
+        checked.files,
         auth=proof,
         envelope_id=envelope_id,
     )

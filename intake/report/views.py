@@ -16,7 +16,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from core.db import request_session
-from core.envelope import SealedEnvelope, seal
+from core.envelope import SealedEnvelope
 from core.envelope.conversation import auth_key, lookup_value
 from core.envelope.keys import RecipientPrivateKey, b64encode
 from core.envelope.replykey import reply_seed
@@ -36,7 +36,6 @@ from core.schema import fields
 from core.schema.fields import FORM_VERSION, ReportFieldError, report_from_form
 from core.timing import today_utc
 from core.uploads import (
-    attachment_inputs,
     chosen_files,
     file_size,
     form_limit,
@@ -52,6 +51,7 @@ from .cookies import missing_cookie_message, secure_cookie_over_http
 from .forms import ReportForm, csrf_time_limit, note_request_start
 from .messages import FORM_LIMITS, field_message, form_limit_message
 from .organizations import Organization, chosen_organizations, organizations
+from .serverseal import seal_on_server
 
 bp = Blueprint("report", __name__)
 
@@ -353,7 +353,6 @@ def _checked_report(keyring: PublicKeyring, report_form: ReportForm) -> _Checked
 def _seal_report(checked: _CheckedReport, report_form: ReportForm) -> tuple[SealedEnvelope, str, str]:
     """``(sealed, stored receipt hash, receipt)``: the report sealed to the
     chosen organizations under a new receipt."""
-    attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, core/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
@@ -362,13 +361,10 @@ def _seal_report(checked: _CheckedReport, report_form: ReportForm) -> tuple[Seal
     # it. Both, and the receipt, leave scope with this request.
     receipt = new_receipt()
     receipt_key = reply_seed(receipt)
-    sealed = seal(
+    sealed = seal_on_server(
         checked.report,
-        [key.public_key for org in checked.organizations for key in org.keys],
-        day=today_utc(),
-        sealed_by="server",
-        attachments=attachments,
-        chunk_size=current_app.config["CHUNK_SIZE"],
+        checked.organizations,
+        report_form.attachments.data,
         reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
         auth={"key": auth_key(receipt_key)},
     )
