@@ -2,7 +2,7 @@
 headless Chromium page on the real intake (loopback, default settings):
 
 1. the ALTCHA proof of work (``TNRIntake.solveAltcha``: fetch a challenge,
-   solve it with altcha's solver; intake/report/proofofwork.py defaults);
+   solve it with altcha's solver; intake/abuse/proofofwork.py defaults);
 2. the reply key (``TNRIntake.replySeed``: Argon2id, m = 19 MiB, t = 2, in
    hash-wasm's WebAssembly) and, for comparison, the same derivation in
    Python (cryptography / OpenSSL) on this machine.

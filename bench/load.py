@@ -406,12 +406,12 @@ def main() -> int:
         "INTAKE_KEYS_DIR": str(work / "keys"),
         "INTAKE_DATABASE_URL": intake_url,
         # Capacity, not flood defence: every client here is 127.0.0.1, and
-        # the submission throttle (intake/report/throttle.py) would refuse
+        # the submission throttle (intake/abuse/throttle.py) would refuse
         # all but the first 200 of them.
         "INTAKE_SUBMISSION_THROTTLE": "false",
         # ALTCHA stays on and each upload's proof is verified as in
         # production (its key signature); a counter of 0 only spares the
-        # bench's client the search (intake/report/proofofwork.py).
+        # bench's client the search (intake/abuse/proofofwork.py).
         "INTAKE_ALTCHA_COUNTER_MIN": "0",
         "INTAKE_ALTCHA_COUNTER_MAX": "0",
     }

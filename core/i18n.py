@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Blueprint, Flask, abort, current_app, g, request
 from flask_babel import Babel
 
 
@@ -146,6 +146,31 @@ def best_language() -> str:
         if code is not None:
             return code
     return DEFAULT_LANGUAGE
+
+
+def localize(bp: Blueprint) -> None:
+    """Give the routes of ``bp`` the page's language as the first part of
+    their address (``/<lang_code>/…``): a request's code becomes
+    ``g.lang_code`` (:func:`current_language`), an unknown one is a 404,
+    and ``url_for`` on ``bp``'s endpoints fills in the current language,
+    else the browser's (:func:`best_language`). Every blueprint of the
+    reporter's pages calls it, so a link from one to another keeps the
+    language."""
+    bp.url_value_preprocessor(_pull_language)
+    bp.url_defaults(_add_language)
+
+
+def _pull_language(_endpoint: str | None, values: dict[str, object] | None) -> None:
+    if values is None or "lang_code" not in values:
+        return
+    code = values.pop("lang_code")
+    if code not in available_languages():
+        abort(404)
+    g.lang_code = code
+
+
+def _add_language(_endpoint: str, values: dict[str, object]) -> None:
+    values.setdefault("lang_code", g.get("lang_code") or best_language())
 
 
 def init_i18n(app: Flask, translations: str) -> None:

@@ -48,7 +48,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from core.envelope import AttachmentInput
 
 #: Endpoints of the plain form posts that carry files (report, follow-up).
-FORM_ENDPOINTS = frozenset({"report.form", "report.followup"})
+FORM_ENDPOINTS = frozenset({"report.form", "followup.add"})
 #: How much larger than ``MAX_CONTENT_LENGTH`` such a post may be read.
 OVERSIZE_READ_FACTOR = 4
 #: All text fields of such a post together may hold this many times

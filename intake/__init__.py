@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     # The onion service's host name, for the Onion-Location header.
     "ONION_ADDRESS": None,
     # Bytes that must stay free on the data folder's file system after an
-    # upload; below it uploads are refused, what was typed kept (limits.py).
+    # upload; below it uploads are refused, what was typed kept (intake/abuse/quota.py).
     "MIN_FREE_DISK": 1024 * 1024 * 1024,
     # Follow-ups one report may receive a day, and their stored bytes.
     "FOLLOWUP_DAILY_COUNT": 20,
@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     # Where "Leave quickly" goes: a neutral, common site that gives no
     # hint of what was open before (empty: this one).
     "LEAVE_URL": "https://www.wikipedia.org/",
-    # ALTCHA proof of work on the JavaScript path (intake/report/proofofwork.py):
+    # ALTCHA proof of work on the JavaScript path (intake/abuse/proofofwork.py):
     # on or off; PBKDF2 iterations per counter; the range the secret counter
     # is drawn from (the browser's work); seconds a challenge stays valid.
     "ALTCHA": True,
@@ -99,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     "ALTCHA_COUNTER_MIN": 500,
     "ALTCHA_COUNTER_MAX": 1500,
     "ALTCHA_MAX_AGE": 2 * 3600,
-    # Report submissions per address and for everyone (intake/report/throttle.py):
+    # Report submissions per address and for everyone (intake/abuse/throttle.py):
     # off only for capacity benchmarks (bench/load.py).
     "SUBMISSION_THROTTLE": True,
     # Submissions in a row, then seconds between further ones, per address
@@ -197,16 +197,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_web(app)
     install_app_scrubbing(app.logger)
 
-    from . import api, report
+    from .abuse.views import bp as abuse_bp
+    from .api import interview as _api_interview  # noqa: F401  (POST /api/v1/envelopes, on api_bp)
+    from .api import replies as _api_replies  # noqa: F401  (POST /api/v1/envelopes/<id>/replies, on api_bp)
+    from .api.views import bp as api_bp
     from .cli import register_cli
+    from .followup.views import bp as followup_bp
+    from .report import upload as _upload  # noqa: F401  (POST /<lang>/sealed, on report_bp)
+    from .report.views import bp as report_bp
 
-    app.register_blueprint(report.bp)
-    app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)  # bearer-token API: no cookies, so no CSRF
-    # The report form checks its CSRF token itself (FlaskForm), so that an
-    # expired token re-shows the form with everything the reporter typed
-    # instead of a bare error page.
-    csrf.exempt(report.bp)
+    app.register_blueprint(report_bp)
+    app.register_blueprint(followup_bp)
+    app.register_blueprint(abuse_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer-token API: no cookies, so no CSRF
+    # The report form and the follow-up pages check their CSRF token
+    # themselves (FlaskForm), so that an expired token re-shows the page
+    # with everything the reporter typed instead of a bare error page.
+    csrf.exempt(report_bp)
+    csrf.exempt(followup_bp)
     register_cli(app)
 
     from core.keyset import PATH as KEYSET_PATH

@@ -1,4 +1,4 @@
-// ALTCHA proof of work for the JavaScript path (intake/report/proofofwork.py).
+// ALTCHA proof of work for the JavaScript path (intake/abuse/proofofwork.py).
 //
 // The page asks the intake for a signed challenge (GET <lang>/challenge),
 // solves it with altcha's own solver (PBKDF2/SHA-256 through WebCrypto),

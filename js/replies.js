@@ -128,7 +128,7 @@ export function enhanceReceiptCheck(form, onPage) {
   // LAN name or an onion address in some browsers crypto.subtle is
   // undefined. Then the form posts as plain HTML, as the report form does,
   // and the server derives the lookup and opens the replies
-  // (intake/report/followup.py).
+  // (intake/followup/views.py).
   if (!canCheckHere() || typeof fetch !== "function" || typeof DOMParser !== "function") return;
   let busy = false;
   const work = proofOfWork(form.dataset.challengeUrl);

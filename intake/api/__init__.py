@@ -1,10 +1,4 @@
-"""The reviewer API: consoles pull the envelopes sealed to their keys, hand
-back replies sealed to reporters' reply keys, and file interview reports."""
-
-from . import (
-    interview,  # noqa: F401 - registers POST /api/v1/envelopes on bp
-    replies,  # noqa: F401 - registers POST /api/v1/envelopes/<id>/replies on bp
-)
-from .views import bp
-
-__all__ = ["bp"]
+"""The reviewer API: consoles pull the envelopes sealed to their keys
+(``views``, the ``api`` blueprint), hand back replies sealed to reporters'
+reply keys (``replies``) and file interview reports (``interview``), both
+routes on the same blueprint; bearer tokens in ``tokens``."""

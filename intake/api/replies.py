@@ -4,7 +4,7 @@ reviewer's reply, already sealed to the reporter's reply key.
 The intake never sees a reply in clear: it checks that the reply envelope is
 addressed to exactly the report's ``reply_key`` and nothing else, and stores
 header and body. The reporter opens it after typing the receipt
-(intake/report/followup.py; docs/envelope.md, "Reply keys").
+(intake/followup/views.py; docs/envelope.md, "Reply keys").
 """
 
 from __future__ import annotations

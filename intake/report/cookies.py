@@ -18,8 +18,6 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_babel import gettext as _
 
-from .views import bp
-
 _warned = False
 
 
@@ -60,6 +58,3 @@ def missing_cookie_message() -> str | None:
             "this site, then send again; what you wrote is still here."
         )
     )
-
-
-bp.add_app_template_global(missing_cookie_message)

@@ -1,7 +1,9 @@
-"""The report and follow-up forms. WTForms holds the CSRF token, the
-narrative, the files and the one-time submission token; the coded fields are
-rendered from :mod:`.fields` and read by :func:`.fields.report_from_form`,
-the one definition both paths share."""
+"""The report form, and what the follow-up form (intake/followup/forms.py)
+shares with it. WTForms holds the CSRF token, the narrative, the files and
+the one-time submission token; the coded fields are rendered from
+:mod:`core.schema.fields` and read by
+:func:`core.schema.fields.report_from_form`, the one definition both paths
+share."""
 
 from __future__ import annotations
 
@@ -75,35 +77,27 @@ class UploadForm(FlaskForm):  # type: ignore[misc]
             return csrf_time_limit()
 
 
-class ReportForm(UploadForm):
-    """What happened, and evidence files. "A narrative or one tactic" is
-    checked by :func:`.fields.report_from_form`, which sees both."""
-
-    narrative = TextAreaField(
-        _l("What happened?"),
+def narrative_field(label: Any, rows: int) -> TextAreaField:
+    """The free text of a report or a follow-up, under ``label`` (a lazy
+    string) in a box ``rows`` lines high: at most
+    :data:`core.schema.fields.MAX_NARRATIVE` characters, and never
+    autocompleted or spell-checked (a browser's spell checker may send
+    the text to a server)."""
+    return TextAreaField(
+        label,
         validators=[
             Length(max=MAX_NARRATIVE, message=_l("Please keep the text under 100,000 characters.")),
         ],
-        render_kw={"rows": 10, "autocomplete": "off", "spellcheck": "false"},
+        render_kw={"rows": rows, "autocomplete": "off", "spellcheck": "false"},
     )
+
+
+class ReportForm(UploadForm):
+    """What happened, and evidence files. "A narrative or one tactic" is
+    checked by :func:`core.schema.fields.report_from_form`, which sees both."""
+
+    narrative = narrative_field(_l("What happened?"), rows=10)
     attachments = MultipleFileField(_l("Evidence files (optional)"), validators=[within_limits])
     #: One-time token of this rendered form (core.receipts): the same form
     #: posted twice stores one envelope. Rendered by ``form.hidden_tag()``.
     submission = HiddenField()
-
-
-class FollowupForm(UploadForm):
-    """More information on a stored report: text, files, or both."""
-
-    narrative = TextAreaField(
-        _l("What would you like to add?"),
-        validators=[
-            Length(max=MAX_NARRATIVE, message=_l("Please keep the text under 100,000 characters.")),
-        ],
-        render_kw={"rows": 8, "autocomplete": "off", "spellcheck": "false"},
-    )
-    attachments = MultipleFileField(_l("More evidence files (optional)"), validators=[within_limits])
-    submission = HiddenField()
-    #: Signed, short-lived proof that this page followed a receipt check
-    #: (intake.followup.access); never the receipt itself.
-    access = HiddenField()

@@ -28,7 +28,7 @@ Contract (``POST /<lang>/sealed``, ``multipart/form-data``; the JavaScript in
     one file part per header slot, in slot order (none when there are no
     files): each attachment's STREAM ciphertext;
 ``altcha``
-    the ALTCHA proof of work (a text field, :mod:`.proofofwork`): a
+    the ALTCHA proof of work (a text field, :mod:`intake.abuse.proofofwork`): a
     challenge from ``GET /<lang>/challenge`` and its solution.
 
 Every part is ciphertext except the header, which is the cleartext the store
@@ -59,7 +59,7 @@ keeps anyway. Answers are JSON, never a page and never a 500:
   on a retry, or the submission throttle).
 * ``413 {"error": "too_large", "message"}``: over the size limits.
 * ``429 {"error": "quota", "message"}``: a follow-up over its report's
-  daily quota (:mod:`.limits`).
+  daily quota (:mod:`intake.abuse.quota`).
 * ``507 {"error": "disk_full", "message"}``: storing it would go below the
   free-disk floor (``MIN_FREE_DISK``); the page keeps what was typed.
 * ``503 {"error": "unavailable", "message"}``: the store failed; nothing kept.
@@ -72,7 +72,7 @@ its header):
 * the recipient key ids are a non-empty subset of the active keys that
   holds every active key of each organization it names: the reporter
   chooses organizations, and an organization with two active keys (during a
-  rotation) gets both. A follow-up (``followup.py``) must name exactly the
+  rotation) gets both. A follow-up (:mod:`intake.followup.views`) must name exactly the
   active keys of the organizations its report went to;
 * the day is today (UTC) or one day either side, for a page left open over
   midnight or a clock at the edge of a day;
@@ -84,7 +84,7 @@ its header):
   envelope is stored without a receipt and answered as usual;
 * the body is ``body.size + 16`` bytes and each attachment exactly its slot's
   ciphertext size, with one part per slot;
-* the padded sizes are within the limits of :mod:`.limits`.
+* the padded sizes are within the limits of :mod:`core.limits`.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ from core.receipts import (
 )
 from core.timing import equal
 
+from ..abuse import proofofwork
+from ..abuse.quota import disk_full_message, disk_has_room, followup_quota, quota_message
+from ..abuse.throttle import allow_guess, allow_submission
 from ..keyring import current_keyring
 from ..store.blobs import BlobStore
 from ..store.envelopes import (
@@ -121,10 +124,7 @@ from ..store.envelopes import (
     store_envelope,
 )
 from ..store.models import Envelope, ReceiptRecord, SpentChallenge
-from . import proofofwork
-from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
 from .received import UploadRefused, busy, receive_browser_envelope, stale, unavailable
-from .throttle import allow_guess, allow_submission
 from .views import bp
 
 
@@ -158,7 +158,7 @@ def _proof_refused(*, followup: bool = False) -> UploadRefused:
 
 
 def require_proof_of_work(*, followup: bool = False, look_up: bool = True) -> proofofwork.Proof | None:
-    """Check the upload's ``altcha`` field (:mod:`.proofofwork`), after the
+    """Check the upload's ``altcha`` field (:mod:`intake.abuse.proofofwork`), after the
     parts were read and before anything everyone shares is spent. Returns
     the challenge to record with the envelope (None when proof of work is
     off).
@@ -194,7 +194,7 @@ def _disk_full() -> UploadRefused:
 
 def require_disk_room(envelope: SealedEnvelope) -> None:
     """Refuse an upload that would bring the data folder's free space under
-    ``MIN_FREE_DISK`` (:func:`.quota.disk_has_room`).
+    ``MIN_FREE_DISK`` (:func:`intake.abuse.quota.disk_has_room`).
 
     Raises:
         UploadRefused: ``disk_full`` (507).
@@ -373,7 +373,7 @@ def stored_earlier(submitted: str, receipt: str, version: int) -> bool:
     Returns False when no envelope carries the submission token (store it
     now). The receipt is compared with the keyed hash stored with *that*
     envelope only, in constant time, and each comparison costs a token of
-    the receipt-guess buckets (:func:`.throttle.guesses`), so this is no
+    the receipt-guess buckets (:func:`intake.abuse.throttle.guesses`), so this is no
     better a guessing oracle than the receipt check.
 
     Raises:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
@@ -16,11 +16,11 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from core.db import request_session
-from core.envelope import SealedEnvelope, seal
+from core.envelope import SealedEnvelope
 from core.envelope.conversation import auth_key, lookup_value
 from core.envelope.keys import RecipientPrivateKey, b64encode
 from core.envelope.replykey import reply_seed
-from core.i18n import available_languages, best_language, current_language
+from core.i18n import best_language, current_language, localize
 from core.limits import MIB, current_limits, megabytes, size_text
 from core.receipts import (
     ReceiptFormatError,
@@ -36,42 +36,30 @@ from core.schema import fields
 from core.schema.fields import FORM_VERSION, ReportFieldError, report_from_form
 from core.timing import today_utc
 from core.uploads import (
-    attachment_inputs,
     chosen_files,
     file_size,
     form_limit,
 )
 from core.web import csp_allow
 
+from ..abuse.quota import disk_has_room
+from ..abuse.throttle import allow_submission
 from ..keyring import PublicKeyring, current_keyring
 from ..store.blobs import BlobStore
 from ..store.envelopes import DuplicateSubmissionError, StoreError, store_envelope, submission_exists
+from .cookies import missing_cookie_message, secure_cookie_over_http
 from .forms import ReportForm, csrf_time_limit, note_request_start
 from .messages import FORM_LIMITS, field_message, form_limit_message
 from .organizations import Organization, chosen_organizations, organizations
-from .quota import disk_has_room
-from .throttle import allow_submission
+from .serverseal import seal_on_server
 
 bp = Blueprint("report", __name__)
 
-
-@bp.url_value_preprocessor
-def _pull_lang(_endpoint: str | None, values: dict[str, object] | None) -> None:
-    if values is None or "lang_code" not in values:
-        return
-    code = values.pop("lang_code")
-    if code not in available_languages():
-        abort(404)
-    g.lang_code = code
-
-
+localize(bp)
 # The CSRF time limit of an upload counts to the start of its request (forms.py).
 bp.before_app_request(note_request_start)
-
-
-@bp.url_defaults
-def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
-    values.setdefault("lang_code", g.get("lang_code") or best_language())
+# Pages say why a form's session cookie did not come back (cookies.py).
+bp.add_app_template_global(missing_cookie_message)
 
 
 #: Where "Leave quickly" goes (``LEAVE_URL`` overrides): a neutral,
@@ -79,7 +67,7 @@ def _add_lang(_endpoint: str, values: dict[str, object]) -> None:
 DEFAULT_LEAVE_URL = "https://www.wikipedia.org/"
 #: Pages whose address is the same in every language (the language chooser
 #: links to the same page; anything else links to the form).
-SAME_PAGE = frozenset({"report.form", "report.safety", "report.check"})
+SAME_PAGE = frozenset({"report.form", "report.safety", "followup.check"})
 
 
 @bp.app_context_processor
@@ -105,7 +93,7 @@ def form_context(keyring: PublicKeyring, values: MultiDict[str, str] | None) -> 
         "values": values if values is not None else MultiDict(),
         "posted": values is not None,
         "organizations": organizations(keyring),
-        "seal": _seal_settings(keyring),
+        "seal": seal_settings(keyring),
         # The header's language chooser posts this form (base.html).
         "switch_form": REPORT_FORM_ID,
     }
@@ -168,8 +156,6 @@ def _cannot_send_here() -> bool:
     a post came from only in a secure context), but nothing it carries can
     be stored from here either, so the form comes back with what was typed
     and says why (the CSRF check fails below) rather than an empty form."""
-    from .cookies import secure_cookie_over_http
-
     return secure_cookie_over_http()
 
 
@@ -186,15 +172,15 @@ def _files_were_chosen(posted: MultiDict[str, str]) -> bool:
     return any(posted.getlist("attachments")) or bool(chosen_files(request.files.getlist("attachments")))
 
 
-def _seal_settings(keyring: PublicKeyring) -> dict[str, object]:
+def seal_settings(keyring: PublicKeyring) -> dict[str, object]:
     """What the page's script needs to seal in the browser: the upload URL,
     the day to write in the header, the chunk size, the limits, the public
     keys (as data attributes: no inline script, CSP stays strict)."""
     limits = current_limits()
     return {
         "url": url_for("report.receive_sealed"),
-        # ALTCHA proof of work for the upload (intake/report/proofofwork.py).
-        "challenge_url": url_for("report.challenge") if current_app.config.get("ALTCHA", True) else "",
+        # ALTCHA proof of work for the upload (intake/abuse/proofofwork.py).
+        "challenge_url": url_for("abuse.challenge") if current_app.config.get("ALTCHA", True) else "",
         "day": today_utc().isoformat(),
         "chunk": current_app.config["CHUNK_SIZE"],
         "max_file": limits.max_file,
@@ -367,7 +353,6 @@ def _checked_report(keyring: PublicKeyring, report_form: ReportForm) -> _Checked
 def _seal_report(checked: _CheckedReport, report_form: ReportForm) -> tuple[SealedEnvelope, str, str]:
     """``(sealed, stored receipt hash, receipt)``: the report sealed to the
     chosen organizations under a new receipt."""
-    attachments = attachment_inputs(report_form.attachments.data)
     # The receipt comes first: the reporter's reply key is derived from it
     # (Argon2id, core/envelope/replykey.py) and its public half sealed
     # into the header, so reviewers can answer what only this receipt opens.
@@ -376,13 +361,10 @@ def _seal_report(checked: _CheckedReport, report_form: ReportForm) -> tuple[Seal
     # it. Both, and the receipt, leave scope with this request.
     receipt = new_receipt()
     receipt_key = reply_seed(receipt)
-    sealed = seal(
+    sealed = seal_on_server(
         checked.report,
-        [key.public_key for org in checked.organizations for key in org.keys],
-        day=today_utc(),
-        sealed_by="server",
-        attachments=attachments,
-        chunk_size=current_app.config["CHUNK_SIZE"],
+        checked.organizations,
+        report_form.attachments.data,
         reply_key=RecipientPrivateKey(receipt_key).public_key.raw,
         auth={"key": auth_key(receipt_key)},
     )

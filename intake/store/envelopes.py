@@ -139,7 +139,7 @@ def store_envelope(
             checks it before storing; its ``raw`` must be those bytes);
             None to parse it here.
         spent: ``(challenge hash, keep-until day)`` of the proof-of-work
-            challenge the upload carried (intake/report/proofofwork.py),
+            challenge the upload carried (intake/abuse/proofofwork.py),
             recorded as spent in this same transaction: one commit per
             report, and a challenge that another request spent first
             stores nothing.

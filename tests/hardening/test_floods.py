@@ -284,3 +284,70 @@ def test_another_sites_followup_post_opens_no_status_page(
         )
     assert 'name="access"' not in answer.text
     assert "This page has expired" in answer.text
+
+
+def _browser_followup(
+    session: requests.Session, url: str, status_page: str, org: RecipientPrivateKey, proof: str | None
+) -> requests.Response:
+    """A follow-up as js/form.js sends it from the status page (``proof``
+    None: without the ``altcha`` field)."""
+    follows = re.search(r'data-follows="([^"]+)"', status_page)
+    assert follows is not None
+    envelope = seal(
+        {"form_version": 2, "kind": "followup", "language": "en", "follows": follows.group(1),
+         "narrative": "sealed in the browser"},
+        [org.public_key], day=today_utc(), sealed_by="browser",
+    )  # fmt: skip
+    fields = {
+        "csrf_token": servers.csrf_token(status_page),
+        "access": servers.hidden(status_page, "access"),
+        "submission": servers.hidden(status_page, "submission"),
+    }
+    if proof is not None:
+        fields["altcha"] = proof
+    files = {
+        "header": ("header", envelope.header, "application/json"),
+        "body": ("body", envelope.body, "application/octet-stream"),
+    }
+    return session.post(f"{url}/en/followup/sealed", data=fields, files=files, timeout=60)
+
+
+def test_follow_ups_are_throttled_and_need_the_proof_of_work_like_reports(
+    tmp_path: Path, databases: Databases, org: RecipientPrivateKey, start: object
+) -> None:
+    """The follow-up pages live apart from the report form but meet the same
+    abuse control: the language in their address, the proof of work on the
+    JavaScript path, and buckets of their own (everyone together: two
+    follow-ups an hour here; loopback is a shared address, so only the
+    global bucket applies)."""
+    env = _env(tmp_path, databases, FOLLOWUP_GLOBAL_BURST="2", FOLLOWUP_GLOBAL_INTERVAL="3600")
+    server = start(env)  # type: ignore[operator]
+    for path in ("/xx/receipt", "/xx/followup", "/xx/followup/sealed", "/xx/challenge"):
+        assert requests.post(f"{server.url}{path}", timeout=30).status_code in (404, 405), path
+        assert requests.get(f"{server.url}{path}", timeout=30).status_code in (404, 405), path
+    found = RECEIPT.search(_no_js_report(server.url).text)
+    assert found is not None
+    with requests.Session() as reporter:
+        page = _status_page(reporter, server.url, found.group(1))
+        assert 'data-challenge-url="/en/challenge"' in page and 'action="/en/followup"' in page
+        # Without a proof of work, or with a forged one: refused, and
+        # nothing everyone shares is spent.
+        for proof in (None, "forged"):
+            answer = _browser_followup(reporter, server.url, page, org, proof)
+            assert (answer.status_code, answer.json()["error"]) == (400, "altcha")
+        proof = _proof(reporter, server.url)
+        assert _browser_followup(reporter, server.url, page, org, proof).json() == {"followup": "received"}
+        # The same proof again is spent.
+        page = _status_page(reporter, server.url, found.group(1))
+        answer = _browser_followup(reporter, server.url, page, org, proof)
+        assert (answer.status_code, answer.json()["error"]) == (400, "altcha")
+        # Without JavaScript: one more fits everyone's allowance, then 429
+        # with what was typed kept.
+        assert _no_js_followup(reporter, server.url, page, "one more").status_code == 200
+        page = _status_page(reporter, server.url, found.group(1))
+        answer = _no_js_followup(reporter, server.url, page, "and another")
+        assert answer.status_code == 429
+        assert "Too many attempts in a short time" in answer.text and "and another</textarea>" in answer.text
+        page = _status_page(reporter, server.url, found.group(1))
+        answer = _browser_followup(reporter, server.url, page, org, _proof(reporter, server.url))
+        assert (answer.status_code, answer.json()["error"]) == (429, "busy")

@@ -1,4 +1,4 @@
-"""ALTCHA proof of work (intake/report/proofofwork.py): the challenge the
+"""ALTCHA proof of work (intake/abuse/proofofwork.py): the challenge the
 page's script fetches, what a solution must be, and what a solved receipt
 check buys (the per-address bucket skipped, for people who share one
 address behind Tor)."""
@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.receipts import new_receipt
-from intake.report import proofofwork
+from intake.abuse import proofofwork
 
 from ..helpers import solved_altcha
 

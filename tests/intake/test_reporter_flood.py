@@ -1,6 +1,6 @@
 """Floods and scripted posts on the report form: a honeypot field, and
 token buckets on submissions (global, and per keyed address, never stored
-or logged: intake/report/throttle.py). 1,000 scripted submissions are
+or logged: intake/abuse/throttle.py). 1,000 scripted submissions are
 refused or throttled, the service stays up, and a real report sent
 afterwards goes through; on the JavaScript path, uploads without a solved
 ALTCHA challenge are refused before they spend what everyone shares. How

@@ -20,7 +20,8 @@ from flask_babel import refresh
 
 import intake
 from core.envelope import RecipientPrivateKey
-from intake.report import followup, received, upload
+from intake.followup import views as followup
+from intake.report import received, upload
 
 from ..helpers import multipart
 

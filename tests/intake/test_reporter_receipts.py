@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.envelope import RecipientPrivateKey, SealedEnvelope, open_envelope, seal
 from core.timing import today_utc
-from intake.report.throttle import TokenBuckets
+from intake.abuse.throttle import TokenBuckets
 from intake.store.models import Envelope
 
 from ..helpers import database_bytes, multipart, solved_altcha

@@ -2,7 +2,8 @@
 
 With JavaScript on, a submission (``POST /<lang>/sealed``, a sealed
 follow-up) and a receipt check carry an ``altcha`` field: the base64 ALTCHA
-v2 payload of a challenge this intake issued (``GET /<lang>/challenge``) and
+v2 payload of a challenge this intake issued (``GET /<lang>/challenge``,
+:mod:`.views`) and
 its solution, found in the browser with ``altcha``'s own solver
 (``js/proofofwork.js``) while the report is being sealed. The intake
 verifies it with the ``altcha`` Python package:
@@ -48,17 +49,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import altcha
-from flask import current_app, jsonify
+from flask import current_app
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
 
 from core.db import request_session
 from core.timing import today_utc
 
 from ..store.models import SpentChallenge
-from .views import bp
 
 ALGORITHM = "PBKDF2/SHA-256"
 #: Longest ``altcha`` field accepted (a v2 payload is about 600 bytes).
@@ -147,7 +146,8 @@ def check(payload: str | None, *, look_up: bool = True) -> Proof | None:
     is one this intake issued, unexpired and not recorded as spent; None
     otherwise. With ``look_up=False`` the spent record is left for the
     caller to look up in a query of its own (the browser upload asks it
-    with its other questions, ``upload.look_up_prior``: one round trip).
+    with its other questions, ``intake.report.upload.look_up_prior``: one
+    round trip).
     Records nothing: the caller records the :class:`Proof` with what it
     stores (``store_envelope(spent=...)``) or through :func:`spend`.
     Never raises on bad input.
@@ -220,10 +220,3 @@ def verify(payload: str | None) -> bool:
         request_session("intake.db").rollback()
         current_app.logger.error("database error %s on a proof of work", exc.__class__.__name__)
         return False
-
-
-@bp.get("/<lang_code>/challenge")
-def challenge() -> Response:
-    """A fresh ALTCHA challenge (JSON) for the page's script; never cached
-    (the intake's headers), never logged."""
-    return jsonify(new_challenge())

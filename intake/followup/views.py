@@ -8,12 +8,15 @@ Pages (``/<lang>/…``):
     (:func:`core.receipts.normalize_receipt`: full-width digits, spaces,
     dashes, Chinese punctuation); a failed check digit gets its own message
     and costs nothing; a well-formed receipt is looked up by its keyed hash,
-    and each lookup takes a token from :func:`.throttle.guesses` (a global bucket and
-    one per keyed address, in memory only, see :mod:`.throttle`).
+    and each lookup takes a token from :func:`intake.abuse.throttle.guesses`
+    (a global bucket and one per keyed address, in memory only, see
+    :mod:`intake.abuse.throttle`). Endpoint ``followup.check``.
 ``followup`` (POST)
-    the no-JavaScript follow-up: the server seals it.
+    the no-JavaScript follow-up: the server seals it. Endpoint
+    ``followup.add``.
 ``followup/sealed`` (POST)
-    the follow-up sealed in the browser (the contract of ``upload.py``).
+    the follow-up sealed in the browser (the contract of
+    ``intake/report/upload.py``). Endpoint ``followup.receive_sealed``.
 
 The receipt never travels in a URL or a cookie. After a successful check
 the status page carries a signed, short-lived access token
@@ -28,21 +31,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, StringField
 
 from core.db import request_session
-from core.envelope import SealedEnvelope, seal
+from core.envelope import SealedEnvelope
 from core.envelope.conversation import followup_proof
 from core.envelope.format import new_envelope_id
-from core.i18n import current_language
+from core.i18n import current_language, localize
 from core.limits import MIB
 from core.receipts import (
     ReceiptFormatError,
@@ -53,11 +54,25 @@ from core.receipts import (
     submission_hash,
 )
 from core.schema.fields import MAX_NARRATIVE, ReportFieldError, followup_from_form
-from core.timing import today_utc
-from core.uploads import attachment_inputs, chosen_files, file_size, form_limit
+from core.uploads import chosen_files, file_size, form_limit
 from core.web import csp_allow
 
+from ..abuse import proofofwork
+from ..abuse.quota import disk_full_message, disk_has_room, followup_quota, quota_message
+from ..abuse.throttle import allow_followup, allow_guess
 from ..keyring import current_keyring
+from ..report.cookies import missing_cookie_message
+from ..report.messages import field_message, form_limit_message
+from ..report.organizations import Organization
+from ..report.received import UploadRefused, busy, receive_browser_envelope
+from ..report.serverseal import seal_on_server
+from ..report.upload import (
+    refused,
+    require_disk_room,
+    require_proof_of_work,
+    store_browser_envelope,
+)
+from ..report.views import arrived_files, from_own_page, seal_settings
 from ..store.blobs import BlobStore
 from ..store.envelopes import (
     DuplicateSubmissionError,
@@ -67,10 +82,8 @@ from ..store.envelopes import (
     store_envelope,
 )
 from ..store.models import Envelope
-from . import proofofwork
 from .access import Access, access_of, access_token, csrf_enabled, new_check_token, spend_check_token
-from .cookies import missing_cookie_message
-from .forms import FollowupForm
+from .forms import FollowupForm, ReceiptForm
 from .lookup import (
     ShownReplies,
     find_report,
@@ -79,35 +92,9 @@ from .lookup import (
     report_of_access,
     report_of_hash,
 )
-from .messages import field_message, form_limit_message
-from .organizations import Organization
-from .quota import disk_full_message, disk_has_room, followup_quota, quota_message
-from .received import UploadRefused, busy, receive_browser_envelope
-from .throttle import allow_followup, allow_guess
-from .upload import (
-    refused,
-    require_disk_room,
-    require_proof_of_work,
-    store_browser_envelope,
-)
-from .views import _seal_settings, arrived_files, bp, from_own_page
 
-
-class ReceiptForm(FlaskForm):  # type: ignore[misc]
-    """The receipt a reporter types, and the page's one-time check token
-    (:func:`new_check_token`)."""
-
-    #: One lookup without JavaScript per rendered page: see new_check_token.
-    check = HiddenField()
-
-    receipt = StringField(
-        render_kw={
-            "autocomplete": "off",
-            "spellcheck": "false",
-            "autocapitalize": "off",
-            "inputmode": "numeric",
-        }
-    )
+bp = Blueprint("followup", __name__)
+localize(bp)
 
 
 def _check_page(
@@ -116,7 +103,7 @@ def _check_page(
     form.check.data = new_check_token()  # each page one lookup without JavaScript
     # Text typed on a status page whose access expired rides along with the
     # check, in the body of each post only, until the status page shows it
-    # again (followup()).
+    # again (add()).
     kept = request.form.get("narrative", "")[:MAX_NARRATIVE] if request.method == "POST" else ""
     return (
         render_template(
@@ -146,8 +133,8 @@ def _status_page(
         followup_form.submission.data = new_submission_token()
     followup_form.access.data = access_token(access)
     orgs = followup_organizations(session, report)
-    seal_settings = _seal_settings(current_keyring())
-    seal_settings["url"] = url_for("report.followup_sealed")
+    seal = seal_settings(current_keyring())
+    seal["url"] = url_for("followup.receive_sealed")
     return (
         render_template(
             "intake/status.html",
@@ -156,7 +143,7 @@ def _status_page(
             followups=followups,
             form=followup_form,
             organizations=orgs,
-            seal=seal_settings,
+            seal=seal,
             error=error,
             replies=replies,
         ),
@@ -264,7 +251,7 @@ def _followup_refused(message: str, status: int = 400) -> tuple[str, int]:
             "intake/error.html",
             title=_("Your information was not sent"),
             detail=message,
-            link=url_for("report.check"),
+            link=url_for("followup.check"),
             link_text=_("Enter your receipt again"),
         ),
         status,
@@ -276,7 +263,7 @@ def _expired() -> str:
 
 
 @bp.route("/<lang_code>/followup", methods=["POST"])
-def followup() -> tuple[str, int]:
+def add() -> tuple[str, int]:
     """Add information to a report without JavaScript: the server seals."""
     form = FollowupForm()
     if not from_own_page():
@@ -384,7 +371,6 @@ def _seal_followup(page: _StatusPage, checked: _Followup) -> tuple[SealedEnvelop
     """The follow-up sealed to its organizations, and what to list as arrived."""
     access, report = page.access, page.report
     arrived = arrived_files(checked.files)
-    attachments = attachment_inputs(checked.files)
     # The follow-up proves the receipt (format v2): the console files it on
     # the case only if the proof verifies under the report's auth key. The
     # token carries that key on this path only (the check derived it from
@@ -396,13 +382,10 @@ def _seal_followup(page: _StatusPage, checked: _Followup) -> tuple[SealedEnvelop
         if access.auth_key is not None
         else None
     )
-    sealed = seal(
+    sealed = seal_on_server(
         checked.body,
-        [key.public_key for org in checked.organizations for key in org.keys],
-        day=today_utc(),
-        sealed_by="server",
-        attachments=attachments,
-        chunk_size=current_app.config["CHUNK_SIZE"],
+        checked.organizations,
+        checked.files,
         auth=proof,
         envelope_id=envelope_id,
     )
@@ -444,8 +427,9 @@ def _store_followup(
 
 
 @bp.route("/<lang_code>/followup/sealed", methods=["POST"])
-def followup_sealed() -> Response:
-    """A follow-up sealed in the browser (contract of ``upload.py``, plus
+def receive_sealed() -> Response:
+    """A follow-up sealed in the browser (contract of
+    ``intake/report/upload.py``, plus
     the ``access`` field of the status page). Answer: ``200
     {"followup": "received"}``."""
     try:

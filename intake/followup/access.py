@@ -22,11 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import request_session
 from core.timing import today_utc
 
-from . import proofofwork
+from ..abuse import proofofwork
 
 #: How long a status page may be used to add information (seconds;
 #: ``FOLLOWUP_ACCESS_MAX_AGE`` overrides). Past it, what was typed is kept
-#: and carried through a new receipt check (:func:`followup`).
+#: and carried through a new receipt check (:func:`.views.add`).
 ACCESS_MAX_AGE = 3600
 
 
@@ -74,7 +74,7 @@ def spend_check_token(token: str | None) -> bool:
     """Whether ``token`` is one :func:`new_check_token` made, younger than
     ``RECEIPT_CHECK_MAX_AGE``, and not used before by any worker or host;
     records it as spent (SHA-256 of its nonce and a day, in the table of
-    spent proof-of-work challenges: :func:`.proofofwork.spend`). False when
+    spent proof-of-work challenges: :func:`intake.abuse.proofofwork.spend`). False when
     the database fails."""
     if not token or len(token) > 256:
         return False

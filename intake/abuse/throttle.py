@@ -162,6 +162,29 @@ DEFAULT_GUESSES = {"burst": 10, "interval": 30.0, "global_burst": 300, "global_i
 DEFAULT_SUBMISSIONS = {"burst": 10, "interval": 60.0, "global_burst": 200, "global_interval": 0.5}
 
 
+#: The settings of each kind of bucket, in the order burst, interval, global
+#: burst, global interval. Proven receipt checks have buckets of their own
+#: but the receipt guesses' settings.
+GUESS_SETTINGS = (
+    "RECEIPT_GUESS_BURST",
+    "RECEIPT_GUESS_INTERVAL",
+    "RECEIPT_GLOBAL_BURST",
+    "RECEIPT_GLOBAL_INTERVAL",
+)
+SUBMISSION_SETTINGS = (
+    "SUBMISSION_BURST",
+    "SUBMISSION_INTERVAL",
+    "SUBMISSION_GLOBAL_BURST",
+    "SUBMISSION_GLOBAL_INTERVAL",
+)
+FOLLOWUP_SETTINGS = (
+    "FOLLOWUP_BURST",
+    "FOLLOWUP_INTERVAL",
+    "FOLLOWUP_GLOBAL_BURST",
+    "FOLLOWUP_GLOBAL_INTERVAL",
+)
+
+
 def _app_buckets(name: str, settings: tuple[str, str, str, str], defaults: dict[str, float]) -> TokenBuckets:
     """The app's buckets called ``name``, made on first use from the four
     settings (burst, interval, global burst, global interval)."""
@@ -183,38 +206,20 @@ def guesses() -> TokenBuckets:
     """The app's receipt-lookup buckets (made on first use). Every place
     that tells whether a receipt is right takes a token from them: the
     receipt check, and a browser upload's retry that names its receipt
-    (upload.py)."""
-    settings = (
-        "RECEIPT_GUESS_BURST",
-        "RECEIPT_GUESS_INTERVAL",
-        "RECEIPT_GLOBAL_BURST",
-        "RECEIPT_GLOBAL_INTERVAL",
-    )
-    return _app_buckets("intake.receipt_guesses", settings, DEFAULT_GUESSES)
+    (``intake/report/upload.py``)."""
+    return _app_buckets("intake.receipt_guesses", GUESS_SETTINGS, DEFAULT_GUESSES)
 
 
 def proven_guesses() -> TokenBuckets:
     """Receipt lookups that carried a solved ALTCHA challenge: a global
     bucket of their own, so that a flood of cheap guesses (no work done)
     cannot empty the allowance of reporters whose browser did the work."""
-    settings = (
-        "RECEIPT_GUESS_BURST",
-        "RECEIPT_GUESS_INTERVAL",
-        "RECEIPT_GLOBAL_BURST",
-        "RECEIPT_GLOBAL_INTERVAL",
-    )
-    return _app_buckets("intake.receipt_guesses_proven", settings, DEFAULT_GUESSES)
+    return _app_buckets("intake.receipt_guesses_proven", GUESS_SETTINGS, DEFAULT_GUESSES)
 
 
 def submissions() -> TokenBuckets:
     """The app's report-submission buckets (made on first use)."""
-    settings = (
-        "SUBMISSION_BURST",
-        "SUBMISSION_INTERVAL",
-        "SUBMISSION_GLOBAL_BURST",
-        "SUBMISSION_GLOBAL_INTERVAL",
-    )
-    return _app_buckets("intake.submissions", settings, DEFAULT_SUBMISSIONS)
+    return _app_buckets("intake.submissions", SUBMISSION_SETTINGS, DEFAULT_SUBMISSIONS)
 
 
 def followups() -> TokenBuckets:
@@ -223,13 +228,7 @@ def followups() -> TokenBuckets:
     ``FOLLOWUP_GLOBAL_BURST``, ``FOLLOWUP_GLOBAL_INTERVAL`` say otherwise,
     but buckets of their own, so that whoever holds a receipt cannot spend
     with follow-ups what new reports need."""
-    settings = (
-        "FOLLOWUP_BURST",
-        "FOLLOWUP_INTERVAL",
-        "FOLLOWUP_GLOBAL_BURST",
-        "FOLLOWUP_GLOBAL_INTERVAL",
-    )
-    return _app_buckets("intake.followups", settings, DEFAULT_SUBMISSIONS)
+    return _app_buckets("intake.followups", FOLLOWUP_SETTINGS, DEFAULT_SUBMISSIONS)
 
 
 # SHARED_CLIENT_ADDRESSES (default 127.0.0.1 and ::1) stand for many
@@ -251,13 +250,19 @@ def allow_submission(address: str | None, *, per_client: bool = True, use_global
     request has shown a solved ALTCHA challenge (``per_client=False``), so
     that a flood without the work cannot empty the bucket real reporters
     share."""
+    return _take(submissions(), address, per_client=per_client, use_global=use_global)
+
+
+def _take(buckets: TokenBuckets, address: str | None, *, per_client: bool, use_global: bool) -> bool:
+    """:meth:`TokenBuckets.allow` for a submission or a follow-up: no
+    per-client bucket for an address that stands for many clients
+    (``SHARED_CLIENT_ADDRESSES``), and always True when
+    ``SUBMISSION_THROTTLE`` is False."""
     config = current_app.config
     if config["SUBMISSION_THROTTLE"] is False:
         return True
     shared = config["SHARED_CLIENT_ADDRESSES"]
-    return submissions().allow(
-        address, per_client=per_client and address not in shared, use_global=use_global
-    )
+    return buckets.allow(address, per_client=per_client and address not in shared, use_global=use_global)
 
 
 def allow_guess(address: str | None, *, proven: bool = False) -> bool:
@@ -280,8 +285,4 @@ def allow_guess(address: str | None, *, proven: bool = False) -> bool:
 def allow_followup(address: str | None, *, per_client: bool = True, use_global: bool = True) -> bool:
     """:func:`allow_submission` for follow-ups (:func:`followups`), taken
     in the same steps; off with ``SUBMISSION_THROTTLE = False`` too."""
-    config = current_app.config
-    if config["SUBMISSION_THROTTLE"] is False:
-        return True
-    shared = config["SHARED_CLIENT_ADDRESSES"]
-    return followups().allow(address, per_client=per_client and address not in shared, use_global=use_global)
+    return _take(followups(), address, per_client=per_client, use_global=use_global)

@@ -16,9 +16,9 @@ from core.envelope.replykey import ReplyText, open_reply, reply_seed
 from core.receipts import lookup_hash, receipt_hash
 
 from ..keyring import current_keyring
+from ..report.organizations import Organization, organizations
 from ..store.models import Envelope, EnvelopeRecipient, ReceiptRecord
 from .access import Access, access_of
-from .organizations import Organization, organizations
 
 
 def report_of_access(session: Session, token: str | None) -> Envelope | None:
