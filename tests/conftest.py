@@ -113,7 +113,7 @@ def org_key(keys_dir: Path) -> RecipientPrivateKey:
 
 
 @pytest.fixture
-def app(tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey) -> Iterator[Flask]:
+def intake_app(tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey) -> Iterator[Flask]:
     app = intake.create_app(
         {
             "TESTING": True,
@@ -133,10 +133,10 @@ def app(tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey) -> Iterato
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def intake_client(intake_app: Flask) -> FlaskClient:
+    return intake_app.test_client()
 
 
 @pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
+def intake_runner(intake_app: Flask) -> FlaskCliRunner:
+    return intake_app.test_cli_runner()

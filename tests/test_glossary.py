@@ -176,11 +176,11 @@ def test_the_generated_glossary_files_are_current(tmp_path: Path) -> None:
     ],
 )
 def test_the_form_shows_a_language_as_a_language_and_a_people_as_a_people(
-    client: FlaskClient, lang: str, language: str, community: str
+    intake_client: FlaskClient, lang: str, language: str, community: str
 ) -> None:
     """The contexts reach the page: the contact-language list offers the
     language, the community list the people (one English word for both)."""
-    html = client.get(f"/{lang}/").get_data(as_text=True)
+    html = intake_client.get(f"/{lang}/").get_data(as_text=True)
     select = html[
         html.index('<select name="contact_language"') : html.index(
             "</select>", html.index('name="contact_language"')

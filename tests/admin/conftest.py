@@ -22,7 +22,7 @@ from tests.chromium import CHROMIUM_ARGS, require_chromium
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
+def make_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
     """Factory of console apps in ``tmp_path/data``; engines disposed at the end."""
     for name in list(os.environ):
         # ADMIN_DATABASE_URL stays: on the PostgreSQL run it is this test's
@@ -36,28 +36,28 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:
-    return make_app()
+def console_app(make_console: Callable[..., Flask]) -> Flask:
+    return make_console()
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def console_client(console_app: Flask) -> FlaskClient:
+    return console_app.test_client()
 
 
 @pytest.fixture
-def runner(app: Flask) -> FlaskCliRunner:
-    return app.test_cli_runner()
+def console_runner(console_app: Flask) -> FlaskCliRunner:
+    return console_app.test_cli_runner()
 
 
 @pytest.fixture
-def data_dir(app: Flask) -> Path:
-    return Path(app.config["DATA_DIR"])
+def data_dir(console_app: Flask) -> Path:
+    return Path(console_app.config["DATA_DIR"])
 
 
 @pytest.fixture
-def auth(app: Flask, client: FlaskClient) -> AuthActions:
-    return AuthActions(app, client)
+def auth(console_app: Flask, console_client: FlaskClient) -> AuthActions:
+    return AuthActions(console_app, console_client)
 
 
 @pytest.fixture
@@ -69,12 +69,12 @@ def org_key(data_dir: Path) -> RecipientPrivateKey:
 
 
 @pytest.fixture
-def intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
+def fake_intake(console_app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
     """A running fake intake; the app is configured to sync from it."""
     fake = FakeIntake(org_key)
     fake.start()
-    app.config["INTAKE_URL"] = fake.url
-    app.config["INTAKE_TOKEN"] = fake.token
+    console_app.config["INTAKE_URL"] = fake.url
+    console_app.config["INTAKE_TOKEN"] = fake.token
     yield fake
     fake.stop()
 
@@ -84,7 +84,7 @@ def intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
 
 @pytest.fixture
 def intake_factory() -> Iterator[Callable[[Flask], FakeIntake]]:
-    """Factory of running fake intakes for an app made with ``make_app``:
+    """Factory of running fake intakes for an app made with ``make_console``:
     stores an organization key in that app's DATA_DIR and configures the app
     to sync from the fake. Stopped at the end."""
     fakes: list[FakeIntake] = []
@@ -130,23 +130,23 @@ def serve_console() -> Iterator[Callable[[Flask], str]]:
 
 @pytest.fixture
 def live_console(
-    make_app: Callable[..., Flask], serve_console: Callable[[Flask], str]
+    make_console: Callable[..., Flask], serve_console: Callable[[Flask], str]
 ) -> Callable[..., tuple[Flask, str]]:
-    """Factory: a console made with ``make_app(WTF_CSRF_ENABLED=True,
+    """Factory: a console made with ``make_console(WTF_CSRF_ENABLED=True,
     **overrides)`` (CSRF on, as a browser meets it) and served; returns
     ``(app, base URL)``."""
 
     def start(**overrides: Any) -> tuple[Flask, str]:
-        app = make_app(WTF_CSRF_ENABLED=True, **overrides)
+        app = make_console(WTF_CSRF_ENABLED=True, **overrides)
         return app, serve_console(app)
 
     return start
 
 
 @pytest.fixture
-def console_url(app: Flask, serve_console: Callable[[Flask], str]) -> str:
-    """The ``app`` fixture's console served; its base URL."""
-    return serve_console(app)
+def console_url(console_app: Flask, serve_console: Callable[[Flask], str]) -> str:
+    """The ``console_app`` fixture's console served; its base URL."""
+    return serve_console(console_app)
 
 
 @pytest.fixture
@@ -175,12 +175,12 @@ def browser(launch_chromium: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
-def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
-    """The real intake, served, holding ``org_key``'s public key; the ``app``
+def served(tmp_path: Path, console_app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
+    """The real intake, served, holding ``org_key``'s public key; the ``console_app``
     fixture's console syncs from it and replies as "Test Org"."""
     server = ServedIntake(tmp_path / "intake", org_key)
-    app.config["INTAKE_URL"] = server.url
-    app.config["INTAKE_TOKEN"] = server.token
-    app.config["REPLY_FROM"] = "Test Org"
+    console_app.config["INTAKE_URL"] = server.url
+    console_app.config["INTAKE_TOKEN"] = server.token
+    console_app.config["REPLY_FROM"] = "Test Org"
     yield server
     server.close()

@@ -381,7 +381,7 @@ def test_damaged_hostile_pdfs_are_refused_or_cleaned_never_an_error() -> None:
 
 
 def test_hostile_pdfs_get_clean_copies_and_are_never_rendered(
-    app: Flask, console: str, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console: str, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """Each hostile PDF, sent under a harmless name: the inspect page lists
     its active content, never embeds it; the redacted copy, opened with
@@ -392,7 +392,7 @@ def test_hostile_pdfs_get_clean_copies_and_are_never_rendered(
     refused = refused_pdfs()
     files = [(f"{name}.txt", "text/plain", data) for name, data in corpus.items()]
     files += [(f"{name}.pdf", "application/pdf", data) for name, (data, _) in refused.items()]
-    envelope_id = synced_case(app, intake, files)
+    envelope_id = synced_case(console_app, fake_intake, files)
     http = http_login(console, auth)
     base = f"/cases/{envelope_id}/attachments"
 
@@ -511,14 +511,14 @@ def exiftool_groups(data: bytes, tmp_path: Path) -> set[str]:
 
 
 def test_heic_photo_is_found_by_its_bytes_and_its_copy_carries_nothing(
-    app: Flask, console: str, auth: AuthActions, intake: FakeIntake, tmp_path: Path
+    console_app: Flask, console: str, auth: AuthActions, fake_intake: FakeIntake, tmp_path: Path
 ) -> None:
     """An iPhone photo (HEIC) sent as ``notes.txt``, text/plain: inspected
     as a photo, its GPS shown with the warning that the original still
     carries it, previewed as a clean PNG, and its redacted copy (a JPEG)
     has no EXIF, XMP, ICC or GPS, read with exiftool and byte by byte."""
     heic = heic_with_gps()
-    envelope_id = synced_case(app, intake, [("notes.txt", "text/plain", heic)])
+    envelope_id = synced_case(console_app, fake_intake, [("notes.txt", "text/plain", heic)])
     http = http_login(console, auth)
     base = f"/cases/{envelope_id}/attachments/0"
 
@@ -614,13 +614,13 @@ def jpeg_with_comments() -> bytes:
 
 
 def test_inspect_lists_xmp_icc_device_text_chunks_and_comments(
-    app: Flask, console: str, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console: str, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """What a file gives away beyond EXIF is listed and counted in the
     warning as readable text; the redacted copies carry none of it."""
     envelope_id = synced_case(
-        app,
-        intake,
+        console_app,
+        fake_intake,
         [("scan.png", "image/png", png_giving_away()), ("photo.jpg", "image/jpeg", jpeg_with_comments())],
     )
     http = http_login(console, auth)
@@ -730,12 +730,12 @@ class RecordingBudget(attachments.DecodeBudget):
 
 
 def test_a_40_megapixel_png_is_refused_over_the_budget_with_a_clear_message(
-    make_app: Any, auth: AuthActions, intake_factory: Any
+    make_console: Any, auth: AuthActions, intake_factory: Any
 ) -> None:
     """A budget smaller than one decode of the bomb: inspect says why there
     is no preview, the preview and the redacted copy answer 413 with a
     message; no 500, nothing decoded."""
-    app = make_app(IMAGE_MEMORY_BUDGET=64)
+    app = make_console(IMAGE_MEMORY_BUDGET=64)
     fake = intake_factory(app)
     envelope_id = synced_case(app, fake, [("small.png", "image/png", bomb_png())])
     with _served(app) as base:
@@ -752,12 +752,12 @@ def test_a_40_megapixel_png_is_refused_over_the_budget_with_a_clear_message(
         assert app.extensions[DECODE_BUDGET_EXTENSION].in_use == 0
 
 
-def test_concurrent_previews_take_turns_within_the_budget(make_app: Any, intake_factory: Any) -> None:
+def test_concurrent_previews_take_turns_within_the_budget(make_console: Any, intake_factory: Any) -> None:
     """Four previews of a large PNG at once over HTTP, with a budget that
     holds one decode: every one answers 200, and the budget never held more
     than its limit (one decode at a time). With no time to wait, a request
     meets "busy" (503, Retry-After) rather than a dead process."""
-    app = make_app(IMAGE_MEMORY_BUDGET=64, IMAGE_DECODE_WAIT=60)
+    app = make_console(IMAGE_MEMORY_BUDGET=64, IMAGE_DECODE_WAIT=60)
     fake = intake_factory(app)
     png = bomb_png(3000, 2000)  # 6 megapixels: 24 MB decoded, about 55 MB reserved for a preview
     envelope_id = synced_case(app, fake, [("a.png", "image/png", png)])

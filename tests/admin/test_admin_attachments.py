@@ -72,33 +72,38 @@ def test_too_many_pixels_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_inspect_page_and_preview(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     photo = photo_with_metadata()
-    served = intake.add(
+    served = fake_intake.add(
         {"narrative": "x"},
         (AttachmentInput("IMG_1.jpg", "image/jpeg", photo), AttachmentInput("x.svg", "image/svg+xml", SVG)),
     )
-    unlock(app)
-    with IntakeClient(intake.url, intake.token) as c:
-        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    unlock(console_app)
+    with IntakeClient(fake_intake.url, fake_intake.token) as c:
+        sync(
+            console_app.extensions[DB_EXTENSION],
+            console_app.extensions[KEYRING_EXTENSION],
+            Path(console_app.config["DATA_DIR"]),
+            c,
+        )
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments"
-    page = client.get(f"{base}/0/inspect").get_data(as_text=True)
+    page = console_client.get(f"{base}/0/inspect").get_data(as_text=True)
     assert "43.66000, -79.39000" in page and "CanaryCam Model-7" in page
     assert "This image reveals: GPS, device, time." in page
     assert hashlib.sha256(photo).hexdigest() in page
     assert f'src="{base}/0/preview.png"' in page
     assert f'src="{base}/0"' not in page  # the original is never an <img>
 
-    preview = client.get(f"{base}/0/preview.png")
+    preview = console_client.get(f"{base}/0/preview.png")
     assert preview.status_code == 200 and preview.mimetype == "image/png"
     assert b"CanaryCam" not in preview.data
     assert preview.headers["Content-Security-Policy"].startswith("sandbox")
 
-    svg_page = client.get(f"{base}/1/inspect").get_data(as_text=True)
+    svg_page = console_client.get(f"{base}/1/inspect").get_data(as_text=True)
     assert "No preview" in svg_page and "<script>alert(1)</script>" not in svg_page
-    assert client.get(f"{base}/1/preview.png").status_code == 415
+    assert console_client.get(f"{base}/1/preview.png").status_code == 415
 
-    app.extensions[KEYRING_EXTENSION].lock()
-    assert client.get(f"{base}/0/preview.png").status_code == 403
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    assert console_client.get(f"{base}/0/preview.png").status_code == 403

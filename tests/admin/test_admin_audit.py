@@ -34,27 +34,33 @@ def some_entries(app: Flask, n: int = 5) -> None:
 
 
 def test_a_reviewers_day_is_recorded(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake, runner: FlaskCliRunner
+    console_app: Flask,
+    console_client: FlaskClient,
+    auth: AuthActions,
+    fake_intake: FakeIntake,
+    console_runner: FlaskCliRunner,
 ) -> None:
     secret = canary()
-    served = intake.add(
+    served = fake_intake.add(
         {"narrative": f"report {secret}"}, (AttachmentInput("a.txt", "text/plain", secret.encode()),)
     )
     auth.create("coordinator", email="coord@example.org")
     auth.login("coord@example.org", "wrong password, long enough")
     auth.login("nobody@example.org", "typed password here")
     auth.full_login("coord@example.org")
-    client.post("/keys/unlock", data={"passphrase": "wrong"})
-    client.post("/keys/unlock", data={"passphrase": PASSPHRASE})
-    client.post("/sync")
-    client.get(f"/cases/{served.envelope_id}")
-    client.get(f"/cases/{served.envelope_id}/attachments/0").close()
-    client.post(f"/cases/{served.envelope_id}/triage", data={"status": "in_review", "tags": "follow-up"})
-    client.post(f"/cases/{served.envelope_id}/coding", data={"tactics": ["T05"], "province": "CA-ON"})
-    client.post(f"/cases/{served.envelope_id}/notes", data={"body": f"note {secret}"})
-    client.post("/keys/lock")
-    client.post("/logout")
-    assert actions(app) == [
+    console_client.post("/keys/unlock", data={"passphrase": "wrong"})
+    console_client.post("/keys/unlock", data={"passphrase": PASSPHRASE})
+    console_client.post("/sync")
+    console_client.get(f"/cases/{served.envelope_id}")
+    console_client.get(f"/cases/{served.envelope_id}/attachments/0").close()
+    console_client.post(
+        f"/cases/{served.envelope_id}/triage", data={"status": "in_review", "tags": "follow-up"}
+    )
+    console_client.post(f"/cases/{served.envelope_id}/coding", data={"tactics": ["T05"], "province": "CA-ON"})
+    console_client.post(f"/cases/{served.envelope_id}/notes", data={"body": f"note {secret}"})
+    console_client.post("/keys/lock")
+    console_client.post("/logout")
+    assert actions(console_app) == [
         "login.failed",
         "login.failed",
         "login",
@@ -69,7 +75,7 @@ def test_a_reviewers_day_is_recorded(
         "key.lock",
         "logout",
     ]
-    log = entries(app)
+    log = entries(console_app)
     assert log[0].actor == "coord@example.org" and log[0].detail == "password"
     assert log[1].actor == "anonymous"  # never what was typed
     assert log[6].object_id == served.envelope_id
@@ -78,80 +84,86 @@ def test_a_reviewers_day_is_recorded(
     for needle in (secret, PASSPHRASE, "typed password here", "nobody@example.org"):
         assert needle not in dump
 
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert f"audit log intact: {len(log)} entries" in result.output
 
 
-def test_audit_page_for_coordinators(client: FlaskClient, auth: AuthActions) -> None:
+def test_audit_page_for_coordinators(console_client: FlaskClient, auth: AuthActions) -> None:
     auth.login_as("coordinator")
-    page = client.get("/audit/").get_data(as_text=True)
+    page = console_client.get("/audit/").get_data(as_text=True)
     assert "login" in page and "audit.view" in page
 
 
-def test_empty_log_verifies(runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["audit", "verify"])
+def test_empty_log_verifies(console_runner: FlaskCliRunner) -> None:
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "0 entries, empty" in result.output
 
 
-def test_edited_entry_is_detected(app: Flask, runner: FlaskCliRunner) -> None:
-    some_entries(app)
-    with app.extensions[DB_EXTENSION].session() as session:
+def test_edited_entry_is_detected(console_app: Flask, console_runner: FlaskCliRunner) -> None:
+    some_entries(console_app)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(
             update(AuditEntry).where(AuditEntry.seq == 3).values(actor="someone-else@example.org")
         )
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "entry 3 was edited" in result.output
 
 
-def test_edited_entry_with_recomputed_hash_is_detected(app: Flask, runner: FlaskCliRunner) -> None:
-    some_entries(app)
-    with app.extensions[DB_EXTENSION].session() as session:
+def test_edited_entry_with_recomputed_hash_is_detected(
+    console_app: Flask, console_runner: FlaskCliRunner
+) -> None:
+    some_entries(console_app)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         entry = session.get(AuditEntry, 2)
         assert entry is not None
         entry.action = "case.update"
         entry.hash = audit.entry_hash(entry)
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "entry 3 does not follow entry 2" in result.output
 
 
 @pytest.mark.parametrize(("seq", "message"), [(3, "entry 3 is missing"), (1, "entry 1 is missing")])
-def test_deleted_entry_is_detected(app: Flask, runner: FlaskCliRunner, seq: int, message: str) -> None:
-    some_entries(app)
-    with app.extensions[DB_EXTENSION].session() as session:
+def test_deleted_entry_is_detected(
+    console_app: Flask, console_runner: FlaskCliRunner, seq: int, message: str
+) -> None:
+    some_entries(console_app)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(delete(AuditEntry).where(AuditEntry.seq == seq))
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert message in result.output
 
 
-def test_deleted_last_entries_are_detected_by_the_head(app: Flask, runner: FlaskCliRunner) -> None:
-    some_entries(app)
-    head = json.loads((Path(app.config["DATA_DIR"]) / "audit-head.json").read_text())
+def test_deleted_last_entries_are_detected_by_the_head(
+    console_app: Flask, console_runner: FlaskCliRunner
+) -> None:
+    some_entries(console_app)
+    head = json.loads((Path(console_app.config["DATA_DIR"]) / "audit-head.json").read_text())
     assert head["seq"] == 5
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(delete(AuditEntry).where(AuditEntry.seq >= 4))
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "entries from 4 to 5 were deleted" in result.output
 
 
-def test_reordered_entries_are_detected(app: Flask, runner: FlaskCliRunner) -> None:
-    some_entries(app)
-    with app.extensions[DB_EXTENSION].session() as session:
+def test_reordered_entries_are_detected(console_app: Flask, console_runner: FlaskCliRunner) -> None:
+    some_entries(console_app)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         # Swap entries 2 and 4 by their sequence numbers.
         session.execute(text("UPDATE audit_log SET seq = -2 WHERE seq = 2"))
         session.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 4"))
         session.execute(text("UPDATE audit_log SET seq = 4 WHERE seq = -2"))
-    result = runner.invoke(args=["audit", "verify"])
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "entry 2" in result.output
 
 
-def test_rolled_back_change_leaves_no_entry(app: Flask) -> None:
-    db = app.extensions[DB_EXTENSION]
+def test_rolled_back_change_leaves_no_entry(console_app: Flask) -> None:
+    db = console_app.extensions[DB_EXTENSION]
 
     def failing_change() -> None:
         with db.session() as session:
@@ -160,12 +172,12 @@ def test_rolled_back_change_leaves_no_entry(app: Flask) -> None:
 
     with pytest.raises(RuntimeError):
         failing_change()
-    assert entries(app) == []
-    assert not (Path(app.config["DATA_DIR"]) / "audit-head.json").exists()
+    assert entries(console_app) == []
+    assert not (Path(console_app.config["DATA_DIR"]) / "audit-head.json").exists()
 
 
-def test_damaged_head_file_is_reported(app: Flask, runner: FlaskCliRunner) -> None:
-    some_entries(app, 2)
-    (Path(app.config["DATA_DIR"]) / "audit-head.json").write_text("not json at all")
-    result = runner.invoke(args=["audit", "verify"])
+def test_damaged_head_file_is_reported(console_app: Flask, console_runner: FlaskCliRunner) -> None:
+    some_entries(console_app, 2)
+    (Path(console_app.config["DATA_DIR"]) / "audit-head.json").write_text("not json at all")
+    result = console_runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1

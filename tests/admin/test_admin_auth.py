@@ -17,22 +17,22 @@ from admin.models import User
 from tests.admin.admin_testlib import PASSWORD, AuthActions
 
 
-def test_login_good_password_then_second_factor(client: FlaskClient, auth: AuthActions) -> None:
+def test_login_good_password_then_second_factor(console_client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer")
     response = auth.login(email)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/login/second-factor")
-    assert client.get("/").status_code == 302  # the password alone opens nothing
+    assert console_client.get("/").status_code == 302  # the password alone opens nothing
     done = auth.second_factor(email)
     assert done.status_code == 302
     assert done.headers["Location"].endswith("/")
-    page = client.get("/")
+    page = console_client.get("/")
     assert page.status_code == 200
     assert email.encode() in page.data
 
 
 @pytest.mark.parametrize("which", ["password", "email"])
-def test_login_bad_credentials(client: FlaskClient, auth: AuthActions, which: str) -> None:
+def test_login_bad_credentials(console_client: FlaskClient, auth: AuthActions, which: str) -> None:
     email = auth.create("admin")
     if which == "password":
         response = auth.login(email, "wrong password, long enough")
@@ -40,7 +40,7 @@ def test_login_bad_credentials(client: FlaskClient, auth: AuthActions, which: st
         response = auth.login("nobody@example.org", PASSWORD)
     assert response.status_code == 200
     assert b"Wrong e-mail or password." in response.data
-    assert client.get("/").status_code == 302  # still logged out
+    assert console_client.get("/").status_code == 302  # still logged out
 
 
 def test_email_is_case_insensitive(auth: AuthActions) -> None:
@@ -49,42 +49,42 @@ def test_email_is_case_insensitive(auth: AuthActions) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/keys/", "/cases/" + "0" * 32, "/no-such-page"])
-def test_pages_require_login(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
+def test_pages_require_login(console_client: FlaskClient, path: str) -> None:
+    response = console_client.get(path)
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("path", ["/sync", "/keys/unlock", "/keys/lock"])
-def test_posts_require_login(client: FlaskClient, path: str) -> None:
-    response = client.post(path, data={"passphrase": "x"})
+def test_posts_require_login(console_client: FlaskClient, path: str) -> None:
+    response = console_client.post(path, data={"passphrase": "x"})
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
 
 
-def test_logout(client: FlaskClient, auth: AuthActions) -> None:
+def test_logout(console_client: FlaskClient, auth: AuthActions) -> None:
     auth.login_as("reviewer")
-    assert client.get("/").status_code == 200
+    assert console_client.get("/").status_code == 200
     assert auth.logout().status_code == 302
-    assert client.get("/").status_code == 302
+    assert console_client.get("/").status_code == 302
 
 
-def test_logout_is_post_only(client: FlaskClient, auth: AuthActions) -> None:
+def test_logout_is_post_only(console_client: FlaskClient, auth: AuthActions) -> None:
     auth.login_as("reviewer")
-    assert client.get("/logout").status_code == 405
-    assert client.get("/").status_code == 200
+    assert console_client.get("/logout").status_code == 405
+    assert console_client.get("/").status_code == 200
 
 
-def test_password_stored_as_argon2id(app: Flask, auth: AuthActions) -> None:
+def test_password_stored_as_argon2id(console_app: Flask, auth: AuthActions) -> None:
     email = auth.create("reviewer")
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         user = session.scalars(select(User).where(User.email == email)).one()
         assert user.password_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
         assert PASSWORD not in user.password_hash
 
 
-def test_create_user_refuses_bad_input(app: Flask) -> None:
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+def test_create_user_refuses_bad_input(console_app: Flask) -> None:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         with pytest.raises(accounts.AccountError, match="at least"):
             accounts.create_user(session, "a@example.org", "short", "reviewer")
         with pytest.raises(accounts.AccountError, match="role"):
@@ -99,14 +99,14 @@ def test_duplicate_email_refused(auth: AuthActions) -> None:
         auth.create("admin", email=email)
 
 
-def test_inactive_user_cannot_log_in(app: Flask, auth: AuthActions) -> None:
+def test_inactive_user_cannot_log_in(console_app: Flask, auth: AuthActions) -> None:
     email = auth.create("reviewer")
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         session.scalars(select(User).where(User.email == email)).one().active = False
     assert auth.login(email).status_code == 200
 
 
-def test_session_cookie_flags(client: FlaskClient, auth: AuthActions) -> None:
+def test_session_cookie_flags(console_client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer")
     response = auth.login(email)
     cookie = response.headers["Set-Cookie"]
@@ -121,18 +121,18 @@ PRODUCTION = {
 }
 
 
-def test_cookie_secure_by_default_outside_tests(make_app: Callable[..., Flask]) -> None:
-    assert make_app(**PRODUCTION).config["SESSION_COOKIE_SECURE"] is True
+def test_cookie_secure_by_default_outside_tests(make_console: Callable[..., Flask]) -> None:
+    assert make_console(**PRODUCTION).config["SESSION_COOKIE_SECURE"] is True
 
 
 def test_cookie_secure_can_be_turned_off_for_the_demo(
-    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+    make_console: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     demo = {"TESTING": False, "DEVELOPMENT": True}
-    assert make_app(**demo, SESSION_COOKIE_SECURE=False).config["SESSION_COOKIE_SECURE"] is False
+    assert make_console(**demo, SESSION_COOKIE_SECURE=False).config["SESSION_COOKIE_SECURE"] is False
     monkeypatch.setenv("ADMIN_SESSION_COOKIE_SECURE", "false")
     monkeypatch.setenv("ADMIN_DEVELOPMENT", "true")
-    app = make_app(TESTING=False)
+    app = make_console(TESTING=False)
     assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
@@ -147,20 +147,20 @@ def test_cookie_secure_can_be_turned_off_for_the_demo(
     ],
 )
 def test_production_start_needs_relying_party_and_secure_cookies(
-    make_app: Callable[..., Flask], settings: dict[str, object], named: str
+    make_console: Callable[..., Flask], settings: dict[str, object], named: str
 ) -> None:
     """Outside tests and the demo, the console refuses to start rather than
     take the WebAuthn relying party from the request's Host header or send
     its session cookie without Secure; the message names the setting."""
     with pytest.raises(ProductionSettingsError, match=named):
-        make_app(**{**PRODUCTION, **settings})
+        make_console(**{**PRODUCTION, **settings})
     # A subdomain of the RP ID is a valid origin.
-    app = make_app(**{**PRODUCTION, "WEBAUTHN_ORIGIN": "https://reviewers.console.example.org:8443"})
+    app = make_console(**{**PRODUCTION, "WEBAUTHN_ORIGIN": "https://reviewers.console.example.org:8443"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_security_headers(client: FlaskClient) -> None:
-    response = client.get("/login")
+def test_security_headers(console_client: FlaskClient) -> None:
+    response = console_client.get("/login")
     assert response.status_code == 200
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
@@ -172,8 +172,8 @@ def test_security_headers(client: FlaskClient) -> None:
     assert b'<html lang="en" dir="ltr">' in response.data
 
 
-def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
-    app = make_app(WTF_CSRF_ENABLED=True)
+def test_csrf_enforced_when_enabled(make_console: Callable[..., Flask]) -> None:
+    app = make_console(WTF_CSRF_ENABLED=True)
     client = app.test_client()
     actions = AuthActions(app, client)
     email = actions.create("reviewer")
@@ -200,18 +200,18 @@ def test_csrf_enforced_when_enabled(make_app: Callable[..., Flask]) -> None:
     assert client.post("/keys/lock").status_code == 400
 
 
-def test_console_pages_use_the_same_origin_stylesheet(client: FlaskClient) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    css_asset = client.application.extensions["assets"]["console.css"]
+def test_console_pages_use_the_same_origin_stylesheet(console_client: FlaskClient) -> None:
+    page = console_client.get("/login").get_data(as_text=True)
+    css_asset = console_client.application.extensions["assets"]["console.css"]
     assert css_asset.hashed.startswith("console.") and css_asset.integrity.startswith("sha384-")
     tag = f'<link rel="stylesheet" href="/static/{css_asset.hashed}" integrity="{css_asset.integrity}">'
     assert tag in page
     # The hashed name is cached for long; the page itself never.
-    with client.get(f"/static/{css_asset.hashed}") as css:
+    with console_client.get(f"/static/{css_asset.hashed}") as css:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
         assert css.headers["X-Content-Type-Options"] == "nosniff"
         assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    with client.get("/static/console.css") as plain:
+    with console_client.get("/static/console.css") as plain:
         assert plain.status_code == 200 and plain.headers["Cache-Control"] == "no-cache"
-    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    assert console_client.get("/login").headers["Cache-Control"] == "no-store"

@@ -29,42 +29,44 @@ def add_report(fake: FakeIntake, text: str) -> Served:
 
 
 def test_inbox_snippets_only_when_unlocked(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     text = canary()
-    add_report(intake, text)
-    synced(app, intake)
+    add_report(fake_intake, text)
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    page = client.get("/").get_data(as_text=True)
+    page = console_client.get("/").get_data(as_text=True)
     assert "A man followed me home." in page
     assert "browser" in page
     assert "1 case." in page
 
-    app.extensions[KEYRING_EXTENSION].lock()
-    locked = client.get("/").get_data(as_text=True)
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    locked = console_client.get("/").get_data(as_text=True)
     assert "A man followed me home." not in locked
     assert "<em>locked</em>" in locked
     assert "Key locked" in locked
 
 
-def test_inbox_pages(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
-    app.config["CASES_PER_PAGE"] = 2
+def test_inbox_pages(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
+) -> None:
+    console_app.config["CASES_PER_PAGE"] = 2
     for n in range(5):
-        intake.add({"narrative": f"number-{n}-end"})
-    synced(app, intake)
+        fake_intake.add({"narrative": f"number-{n}-end"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    first = client.get("/").get_data(as_text=True)
+    first = console_client.get("/").get_data(as_text=True)
     assert "number-4-end" in first and "number-3-end" in first and "number-2-end" not in first
     assert "Page 1 of 3" in first
-    last = client.get("/?page=3").get_data(as_text=True)
+    last = console_client.get("/?page=3").get_data(as_text=True)
     assert "number-0-end" in last and "number-1-end" not in last
 
 
 def test_case_page_shows_every_field_escaped(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     text = canary()
-    served = intake.add(
+    served = fake_intake.add(
         {
             "narrative": f"{text} <script>alert(1)</script>",
             "language": "zh",
@@ -72,9 +74,9 @@ def test_case_page_shows_every_field_escaped(
         },
         (AttachmentInput("<b>evil</b>.html", "text/html", b"<html>hi</html>"),),
     )
-    synced(app, intake)
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
     assert text in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -84,21 +86,21 @@ def test_case_page_shows_every_field_escaped(
     assert served.envelope_id in page
 
     # By seq number too, and not at all when locked.
-    assert text in client.get("/cases/1").get_data(as_text=True)
-    app.extensions[KEYRING_EXTENSION].lock()
-    locked = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    assert text in console_client.get("/cases/1").get_data(as_text=True)
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    locked = console_client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
     assert text not in locked
     assert "the report cannot be read" in locked
-    assert client.get("/cases/" + "f" * 32).status_code == 404
+    assert console_client.get("/cases/" + "f" * 32).status_code == 404
 
 
 def test_attachment_download_is_never_inline(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = add_report(intake, canary())
-    synced(app, intake)
+    served = add_report(fake_intake, canary())
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    response = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    response = console_client.get(f"/cases/{served.envelope_id}/attachments/0")
     assert response.status_code == 200
     assert response.data == SVG
     assert response.headers["Content-Type"] == "application/octet-stream"
@@ -108,93 +110,93 @@ def test_attachment_download_is_never_inline(
     assert response.headers["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
     assert response.headers["Content-Length"] == str(len(SVG))
 
-    big = client.get(f"/cases/{served.envelope_id}/attachments/1")
+    big = console_client.get(f"/cases/{served.envelope_id}/attachments/1")
     assert big.data == bytes(range(256)) * 700
-    assert client.get(f"/cases/{served.envelope_id}/attachments/2").status_code == 404
+    assert console_client.get(f"/cases/{served.envelope_id}/attachments/2").status_code == 404
 
-    app.extensions[KEYRING_EXTENSION].lock()
-    locked = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    locked = console_client.get(f"/cases/{served.envelope_id}/attachments/0")
     assert locked.status_code == 302
 
 
 def test_damaged_blob_is_refused(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = add_report(intake, canary())
-    synced(app, intake)
-    blob = Path(app.config["DATA_DIR"]) / "blobs" / f"{served.envelope_id}-0.sealed"
+    served = add_report(fake_intake, canary())
+    synced(console_app, fake_intake)
+    blob = Path(console_app.config["DATA_DIR"]) / "blobs" / f"{served.envelope_id}-0.sealed"
     data = bytearray(blob.read_bytes())
     data[5] ^= 1
     blob.write_bytes(bytes(data))
     auth.login_as("reviewer")
-    response = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    response = console_client.get(f"/cases/{served.envelope_id}/attachments/0")
     assert response.status_code == 500
     assert SVG not in response.data
 
 
 def test_cases_list_says_how_many_more_and_shows_all(
-    app: Flask, runner: FlaskCliRunner, intake: FakeIntake
+    console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake
 ) -> None:
     """A listing cut at one page says on stderr how many cases it left out
     and how to see them; --limit and --all show them."""
-    served = [intake.add({"narrative": f"report {n}"}) for n in range(5)]
-    synced(app, intake)
-    app.config["CASES_PER_PAGE"] = 2
+    served = [fake_intake.add({"narrative": f"report {n}"}) for n in range(5)]
+    synced(console_app, fake_intake)
+    console_app.config["CASES_PER_PAGE"] = 2
 
     def listed(result: object) -> list[str]:
         out = result.stdout  # type: ignore[attr-defined]
         return [s.envelope_id for s in reversed(served) if s.envelope_id in out]
 
-    first = runner.invoke(args=["cases", "list"])
+    first = console_runner.invoke(args=["cases", "list"])
     assert first.exit_code == 0, first.output
     assert len(listed(first)) == 2
     assert "3 more case(s) not shown: --page 2 for the next 2" in first.stderr
-    last = runner.invoke(args=["cases", "list", "--page", "3"])
+    last = console_runner.invoke(args=["cases", "list", "--page", "3"])
     assert len(listed(last)) == 1 and "not shown" not in last.stderr
-    wide = runner.invoke(args=["cases", "list", "--limit", "5"])
+    wide = console_runner.invoke(args=["cases", "list", "--limit", "5"])
     assert len(listed(wide)) == 5 and "not shown" not in wide.stderr
-    every = runner.invoke(args=["cases", "list", "--all"])
+    every = console_runner.invoke(args=["cases", "list", "--all"])
     assert listed(every) == [s.envelope_id for s in reversed(served)]
     assert "not shown" not in every.stderr
 
 
-def test_cases_cli(app: Flask, runner: FlaskCliRunner, intake: FakeIntake) -> None:
+def test_cases_cli(console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake) -> None:
     text = canary()
-    served = add_report(intake, text)
-    synced(app, intake)
-    app.extensions[KEYRING_EXTENSION].lock()
+    served = add_report(fake_intake, text)
+    synced(console_app, fake_intake)
+    console_app.extensions[KEYRING_EXTENSION].lock()
 
-    listing = runner.invoke(args=["cases", "list"])
+    listing = console_runner.invoke(args=["cases", "list"])
     assert listing.exit_code == 0, listing.output
     assert served.envelope_id in listing.output
     assert text not in listing.output
 
     for ref in ("1", served.envelope_id):
-        shown = runner.invoke(args=["cases", "show", ref], input=PASSPHRASE + "\n")
+        shown = console_runner.invoke(args=["cases", "show", ref], input=PASSPHRASE + "\n")
         assert shown.exit_code == 0, shown.output
         assert text in shown.output
         assert "photo.svg" in shown.output and "long.bin" in shown.output
         # The form's labels, as on the case page; a code of no table flagged.
         assert "What happened:" in shown.output
         assert "Where: ON (not a code of this form)" in shown.output
-    assert not app.extensions[KEYRING_EXTENSION].unlocked
+    assert not console_app.extensions[KEYRING_EXTENSION].unlocked
 
-    wrong = runner.invoke(args=["cases", "show", "1"], input="not it\n")
+    wrong = console_runner.invoke(args=["cases", "show", "1"], input="not it\n")
     assert wrong.exit_code == 1
     assert text not in wrong.output
-    missing = runner.invoke(args=["cases", "show", "99"], input=PASSPHRASE + "\n")
+    missing = console_runner.invoke(args=["cases", "show", "99"], input=PASSPHRASE + "\n")
     assert missing.exit_code == 1
     assert "no case" in missing.output
 
 
 def test_cases_show_prints_no_terminal_control_from_a_report(
-    app: Flask, runner: FlaskCliRunner, intake: FakeIntake
+    console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake
 ) -> None:
     """A report is sealed by anyone: escape sequences in its text, its keys
     or an attachment's name must not reach the reviewer's terminal (set the
     title, clear the screen, rewrite a line)."""
     title, clear, back = "\x1b]0;pwned\x07", "\x1b[2J", "\rSAFE"
-    intake.add(
+    fake_intake.add(
         {
             "narrative": f"first line{title}\nsecond{clear} line{back}",
             "city": f"Toronto{clear}",
@@ -203,45 +205,47 @@ def test_cases_show_prints_no_terminal_control_from_a_report(
         },
         (AttachmentInput(f"name{title}.txt", f"text/plain{clear}", b"x"),),
     )
-    synced(app, intake)
-    app.extensions[KEYRING_EXTENSION].lock()
-    shown = runner.invoke(args=["cases", "show", "1"], input=PASSPHRASE + "\n")
+    synced(console_app, fake_intake)
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    shown = console_runner.invoke(args=["cases", "show", "1"], input=PASSPHRASE + "\n")
     assert shown.exit_code == 0, shown.output
     assert "\x1b" not in shown.output and "\x07" not in shown.output and "\r" not in shown.output
     assert "⟨U+001B⟩]0;pwned⟨U+0007⟩" in shown.output and "⟨U+000D⟩SAFE" in shown.output
     assert "    first line" in shown.output and "    second⟨U+001B⟩[2J line" in shown.output
 
 
-def test_users_cli(app: Flask, runner: FlaskCliRunner, auth: AuthActions) -> None:
+def test_users_cli(console_app: Flask, console_runner: FlaskCliRunner, auth: AuthActions) -> None:
     password = "a password from stdin"
-    result = runner.invoke(
+    result = console_runner.invoke(
         args=["users", "create", "cli@example.org", "--role", "coordinator"], input=password + "\n"
     )
     assert result.exit_code == 0, result.output
     assert password not in result.output
     assert auth.login("cli@example.org", password).status_code == 302
-    short = runner.invoke(args=["users", "create", "b@example.org", "--role", "reviewer"], input="short\n")
+    short = console_runner.invoke(
+        args=["users", "create", "b@example.org", "--role", "reviewer"], input="short\n"
+    )
     assert short.exit_code == 1
-    bad_role = runner.invoke(
+    bad_role = console_runner.invoke(
         args=["users", "create", "c@example.org", "--role", "root"], input=password + "\n"
     )
     assert bad_role.exit_code == 2
 
 
-def test_migrations_down_and_up(app: Flask) -> None:
-    db = app.extensions[DB_EXTENSION]
+def test_migrations_down_and_up(console_app: Flask) -> None:
+    db = console_app.extensions[DB_EXTENSION]
     db.downgrade("base")
     db.upgrade()
 
 
 def test_case_page_title_is_only_the_title(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """Browsers keep titles in their history: nothing but the case number."""
-    served = add_report(intake, canary())
-    synced(app, intake)
+    served = add_report(fake_intake, canary())
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert title.startswith("Case 1")
     assert len(title) < 80
@@ -249,21 +253,21 @@ def test_case_page_title_is_only_the_title(
 
 
 def test_spoofing_characters_in_names_and_text_are_made_visible(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     spoof = "invoice\u202egnp.exe"
-    served = intake.add(
+    served = fake_intake.add(
         {"narrative": "look\u200bhere \u2067hidden\u2069"},
         (AttachmentInput(spoof + "x" * 5000, "application/octet-stream", b"MZ"),),
     )
-    synced(app, intake)
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
     assert "\u202e" not in page and "\u200b" not in page and "\u2067" not in page
     assert "invoice⟨U+202E⟩gnp.exe" in page
     assert "look⟨U+200B⟩here" in page
     assert "x" * 300 not in page  # long names are cut
-    download = client.get(f"/cases/{served.envelope_id}/attachments/0")
+    download = console_client.get(f"/cases/{served.envelope_id}/attachments/0")
     disposition = download.headers["Content-Disposition"]
     assert "%E2%80%AE" not in disposition  # no RLO in the saved file's name
     assert len(disposition) < 1000

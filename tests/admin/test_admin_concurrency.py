@@ -120,12 +120,12 @@ def _login(base: str, email: str, secret: str, step: int | None = None) -> reque
 
 
 def test_eight_simultaneous_logins_and_an_unlock_all_complete(
-    make_app: Callable[..., Flask], serve: Callable[[Flask], LiveServer]
+    make_console: Callable[..., Flask], serve: Callable[[Flask], LiveServer]
 ) -> None:
     """Argon2id with four lanes, nine derivations at the same moment in one
     console process: each request answers, and the console still works
     afterwards (before, they hung or failed, and every later login too)."""
-    app = make_app(ARGON2ID=MULTI_LANE_ARGON2ID)
+    app = make_console(ARGON2ID=MULTI_LANE_ARGON2ID)
     custody.store_private_key(
         RecipientPrivateKey.generate(),
         PASSPHRASE,
@@ -179,10 +179,10 @@ def test_eight_simultaneous_logins_and_an_unlock_all_complete(
 
 
 def test_one_totp_code_in_four_parallel_logins_lets_exactly_one_in(
-    app: Flask, auth: AuthActions, serve: Callable[[Flask], LiveServer]
+    console_app: Flask, auth: AuthActions, serve: Callable[[Flask], LiveServer]
 ) -> None:
     email = auth.create("reviewer")
-    live = serve(app)
+    live = serve(console_app)
     browsers = []
     for _ in range(4):
         browser = requests.Session()
@@ -219,9 +219,9 @@ def test_one_totp_code_in_four_parallel_logins_lets_exactly_one_in(
 
 
 def test_twelve_threads_of_audited_actions_in_two_processes(
-    app: Flask,
+    console_app: Flask,
     auth: AuthActions,
-    runner: FlaskCliRunner,
+    console_runner: FlaskCliRunner,
     serve: Callable[[Flask], LiveServer],
     second_process: Callable[[Flask], str],
 ) -> None:
@@ -229,13 +229,13 @@ def test_twelve_threads_of_audited_actions_in_two_processes(
     the data folder and the database, each viewing the audit log (an
     audited action) over and over at once: no error, every action in the
     chain once, and ``audit verify`` passes."""
-    here = serve(app).url
-    there = second_process(app)
+    here = serve(console_app).url
+    there = second_process(console_app)
     emails = [auth.create("coordinator") for _ in range(12)]
     browsers = [
         (_login(here, email, auth.secrets[email]), here if i % 2 else there) for i, email in enumerate(emails)
     ]
-    before = _entries(app)
+    before = _entries(console_app)
     rounds = 8
     start = threading.Barrier(12)
 
@@ -249,8 +249,8 @@ def test_twelve_threads_of_audited_actions_in_two_processes(
     with ThreadPoolExecutor(12) as pool:
         codes = [code for result in pool.map(lambda b: act(*b), browsers) for code in result]
     assert codes == [200] * (12 * rounds), sorted(set(codes))
-    assert _entries(app) == before + 12 * rounds
-    verified = runner.invoke(args=["audit", "verify"])
+    assert _entries(console_app) == before + 12 * rounds
+    verified = console_runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
 
 

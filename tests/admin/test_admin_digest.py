@@ -48,29 +48,33 @@ def digest_audit(app: Flask) -> list[str]:
         return list(session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "digest")))
 
 
-def test_not_configured_is_a_quiet_success(runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["digest"])
+def test_not_configured_is_a_quiet_success(console_runner: FlaskCliRunner) -> None:
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 0
     assert "not configured" in result.output
 
 
 def test_one_message_per_account_with_counts_only(
-    app: Flask, runner: FlaskCliRunner, auth: AuthActions, intake: FakeIntake, sink: SmtpSink
+    console_app: Flask,
+    console_runner: FlaskCliRunner,
+    auth: AuthActions,
+    fake_intake: FakeIntake,
+    sink: SmtpSink,
 ) -> None:
     marks = [canary() for _ in range(6)]
-    served = [intake.add({"narrative": m}) for m in marks]
+    served = [fake_intake.add({"narrative": m}) for m in marks]
     served[5].follows = served[0].envelope_id  # listed under its report, not a case of its own
-    unlock(app)
-    with IntakeClient(intake.url, intake.token) as client:
+    unlock(console_app)
+    with IntakeClient(fake_intake.url, fake_intake.token) as client:
         sync(
-            app.extensions[DB_EXTENSION],
-            app.extensions[KEYRING_EXTENSION],
-            Path(app.config["DATA_DIR"]),
+            console_app.extensions[DB_EXTENSION],
+            console_app.extensions[KEYRING_EXTENSION],
+            Path(console_app.config["DATA_DIR"]),
             client,
         )
     states = {0: ("new", True), 1: ("new", False), 2: ("needs_information", False), 3: ("closed", True)}
     states[4] = ("in_review", True)
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         for i, (status, urgent) in states.items():
             session.execute(
                 update(Case)
@@ -79,11 +83,11 @@ def test_one_message_per_account_with_counts_only(
             )
     emails = [auth.create(role) for role in ("reviewer", "coordinator", "admin")]
     gone = auth.create("reviewer")
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(update(User).where(User.email == gone).values(active=False))
-    configure(app, sink)
+    configure(console_app, sink)
 
-    result = runner.invoke(args=["digest"])
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 0, result.output
     assert "sent 3, failed 0" in result.output
     got = sink.state.messages
@@ -101,15 +105,17 @@ def test_one_message_per_account_with_counts_only(
         assert "http" not in raw
         for s, mark in zip(served, marks, strict=True):
             assert s.envelope_id not in raw and mark not in raw
-    assert digest_audit(app) == ["new=2 needs_information=1 urgent=2 alarms=0 recipients=3 sent=3 failed=0"]
+    assert digest_audit(console_app) == [
+        "new=2 needs_information=1 urgent=2 alarms=0 recipients=3 sent=3 failed=0"
+    ]
 
 
 def test_sent_when_nothing_waits(
-    app: Flask, runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
+    console_app: Flask, console_runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
 ) -> None:
     email = auth.create("reviewer")
-    configure(app, sink)
-    result = runner.invoke(args=["digest"])
+    configure(console_app, sink)
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 0, result.output
     (only,) = sink.state.messages
     assert only.recipients == [email]
@@ -118,34 +124,36 @@ def test_sent_when_nothing_waits(
 
 
 def test_never_in_clear_when_starttls_is_expected(
-    app: Flask, runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
+    console_app: Flask, console_runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
 ) -> None:
     auth.create("reviewer")
-    configure(app, sink, SMTP_STARTTLS=True, SMTP_USER="console", SMTP_PASSWORD=SMTP_PASSWORD)
-    result = runner.invoke(args=["digest"])
+    configure(console_app, sink, SMTP_STARTTLS=True, SMTP_USER="console", SMTP_PASSWORD=SMTP_PASSWORD)
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 1
     assert "SMTPNotSupportedError" in result.output
     assert SMTP_PASSWORD not in result.output
     assert sink.state.messages == [] and sink.state.logins == []
     assert not any(line.upper().startswith(("AUTH", "MAIL", "DATA")) for line in sink.state.lines)
-    assert digest_audit(app) == ["new=0 needs_information=0 urgent=0 alarms=0 failed=SMTPNotSupportedError"]
+    assert digest_audit(console_app) == [
+        "new=0 needs_information=0 urgent=0 alarms=0 failed=SMTPNotSupportedError"
+    ]
 
 
 def test_login_and_a_refused_recipient(
-    app: Flask, runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
+    console_app: Flask, console_runner: FlaskCliRunner, auth: AuthActions, sink: SmtpSink
 ) -> None:
     kept = auth.create("reviewer")
     refused = auth.create("coordinator")
     sink.state.refuse.add(refused)
-    configure(app, sink, SMTP_USER="console", SMTP_PASSWORD=SMTP_PASSWORD)
-    result = runner.invoke(args=["digest"])
+    configure(console_app, sink, SMTP_USER="console", SMTP_PASSWORD=SMTP_PASSWORD)
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 1
     assert "sent 1, failed 1" in result.output
     assert sink.state.logins == [("console", SMTP_PASSWORD)]
     assert [m.recipients for m in sink.state.messages] == [[kept]]
 
 
-def test_a_host_without_a_sender_is_refused(app: Flask, runner: FlaskCliRunner) -> None:
-    app.config.update(SMTP_HOST="127.0.0.1")
-    result = runner.invoke(args=["digest"])
+def test_a_host_without_a_sender_is_refused(console_app: Flask, console_runner: FlaskCliRunner) -> None:
+    console_app.config.update(SMTP_HOST="127.0.0.1")
+    result = console_runner.invoke(args=["digest"])
     assert result.exit_code == 1 and "ADMIN_SMTP_FROM" in result.output

@@ -108,7 +108,7 @@ def _check_receipt(context: Any, url: str, receipt: str, *, javascript: bool) ->
 
 
 def test_a_followup_and_a_reply_forged_in_the_intake_database_are_refused(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake, browser: Any
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake, browser: Any
 ) -> None:
     # A reporter without JavaScript: the intake seals (format v2) and shows
     # the receipt once.
@@ -120,8 +120,8 @@ def test_a_followup_and_a_reply_forged_in_the_intake_database_are_refused(
     found = RECEIPT.search(html)
     assert found is not None
     receipt = format_receipt(normalize_receipt(found.group(1)))
-    unlock(app)
-    assert _sync(app, served).added == 1
+    unlock(console_app)
+    assert _sync(console_app, served).added == 1
     with served.app.app_context(), served.app.extensions["intake.db"].sessions() as session:
         report = session.scalars(select(Envelope)).one()
         session.expunge(report)
@@ -129,7 +129,9 @@ def test_a_followup_and_a_reply_forged_in_the_intake_database_are_refused(
     # The reviewers answer for real, through the console.
     genuine = f"We read your report. {canary()}"
     auth.login_as("reviewer")
-    assert client.post(f"/cases/{report.envelope_id}/reply", data={"body": genuine}).status_code == 302
+    assert (
+        console_client.post(f"/cases/{report.envelope_id}/reply", data={"body": genuine}).status_code == 302
+    )
 
     # The seized intake writes a follow-up and a reply of its own.
     forged_followup, forged_reply = (
@@ -142,14 +144,14 @@ def test_a_followup_and_a_reply_forged_in_the_intake_database_are_refused(
     _forge_reply(served, report, forged_reply)
 
     # The console: quarantined, never filed on the case, alarmed.
-    result = _sync(app, served)
+    result = _sync(console_app, served)
     assert result.added == 0 and result.quarantined == len(forged_ids)
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         assert session.scalars(select(Case.envelope_id).where(Case.follows == report.envelope_id)).all() == []
         quarantined = {q.envelope_id: q.error_class for q in session.scalars(select(Quarantine))}
     assert quarantined == dict.fromkeys(forged_ids, "ForgedFollowupError")
     assert "follow-up" in " ".join(result.alarms)
-    page = client.get(f"/cases/{report.envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{report.envelope_id}").get_data(as_text=True)
     assert forged_followup not in page and "Follow-up from the reporter" not in page
     assert genuine in page
 

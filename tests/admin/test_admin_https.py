@@ -90,7 +90,7 @@ def _csrf(html: str) -> str:
 
 @pytest.fixture
 def gunicorn_console(
-    make_app: Callable[..., Flask], tmp_path: Path
+    make_console: Callable[..., Flask], tmp_path: Path
 ) -> Iterator[Callable[[dict[str, str]], servers.Server]]:
     started: list[servers.Server] = []
 
@@ -120,9 +120,9 @@ def _production(app: Flask) -> dict[str, str]:
 
 
 def test_login_and_forms_work_behind_https(
-    make_app: Callable[..., Flask], gunicorn_console: Callable[[dict[str, str]], servers.Server]
+    make_console: Callable[..., Flask], gunicorn_console: Callable[[dict[str, str]], servers.Server]
 ) -> None:
-    app = make_app()
+    app = make_console()
     auth = AuthActions(app, app.test_client())
     email = auth.create("coordinator")
     console = gunicorn_console(_production(app))
@@ -183,9 +183,9 @@ def test_login_and_forms_work_behind_https(
 
 
 def test_production_start_is_refused_without_its_settings(
-    make_app: Callable[..., Flask], tmp_path: Path
+    make_console: Callable[..., Flask], tmp_path: Path
 ) -> None:
-    app = make_app()
+    app = make_console()
     settings = _production(app)
     del settings["ADMIN_WEBAUTHN_RP_ID"], settings["ADMIN_WEBAUTHN_ORIGIN"]
     with pytest.raises(AssertionError, match="did not start") as refused:

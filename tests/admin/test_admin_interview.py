@@ -74,10 +74,10 @@ class LiveIntake:
 
 
 @pytest.fixture
-def console(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[tuple[Flask, LiveIntake]]:
+def console(make_console: Callable[..., Flask], tmp_path: Path) -> Iterator[tuple[Flask, LiveIntake]]:
     """A console whose organization key (made as `keys generate` makes it)
     is the intake's one recipient, configured to talk to that intake."""
-    app = make_app()
+    app = make_console()
     keys_dir = tmp_path / "intake-keys"
     custody.generate_key(
         recipient_id=RECIPIENT_ID,
@@ -417,22 +417,24 @@ def test_a_retired_key_is_not_sealed_to(console: tuple[Flask, LiveIntake]) -> No
 
 
 @pytest.mark.parametrize("role", ["reviewer", "coordinator", "admin"])
-def test_reviewers_and_above_may_file(app: Flask, client: FlaskClient, auth: AuthActions, role: str) -> None:
+def test_reviewers_and_above_may_file(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, role: str
+) -> None:
     auth.login_as(role)
-    assert client.get("/interview").status_code == 200
+    assert console_client.get("/interview").status_code == 200
 
 
-def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
-    response = client.get("/interview")
+def test_anonymous_is_sent_to_login(console_client: FlaskClient) -> None:
+    response = console_client.get("/interview")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 def test_only_the_interview_form_accepts_large_posts(
-    app: Flask, client: FlaskClient, auth: AuthActions
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login_as("reviewer")
-    app.config["WTF_CSRF_ENABLED"] = True  # the CSRF check reads every posted form first
-    page = client.get("/interview").get_data(as_text=True)
+    console_app.config["WTF_CSRF_ENABLED"] = True  # the CSRF check reads every posted form first
+    page = console_client.get("/interview").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert csrf is not None
     big = b"x" * 2_000_000  # over the console's 1 MiB for every other form
@@ -441,13 +443,13 @@ def test_only_the_interview_form_accepts_large_posts(
     body, content_type = multipart(
         {"csrf_token": csrf.group(1), "x": (big, "x.bin", "application/octet-stream")}
     )
-    response = client.post("/keys/lock", data=body, content_type=content_type)
+    response = console_client.post("/keys/lock", data=body, content_type=content_type)
     assert response.status_code == 413
     # The interview form reads it (and asks for a narrative or a tactic).
     body, content_type = multipart(
         {"csrf_token": csrf.group(1), "attachments": (big, "x.bin", "application/octet-stream")}
     )
-    response = client.post("/interview", data=body, content_type=content_type)
+    response = console_client.post("/interview", data=body, content_type=content_type)
     assert response.status_code == 400
     assert "Write what happened" in response.get_data(as_text=True)
 

@@ -31,9 +31,9 @@ GENERATE = [
 ]
 
 
-def test_keys_generate(runner: FlaskCliRunner, tmp_path: Path, data_dir: Path) -> None:
+def test_keys_generate(console_runner: FlaskCliRunner, tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "keys"
-    result = runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
+    result = console_runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
     assert result.exit_code == 0, result.output
     public = parse_public_key_file((out / "test-org.json").read_text("utf-8"), "test-org.json", date.today())
     assert public.name_zh == "测试组织"
@@ -53,9 +53,9 @@ def test_keys_generate(runner: FlaskCliRunner, tmp_path: Path, data_dir: Path) -
     assert not files_containing(tmp_path, key.seed)
 
 
-def test_keys_generate_options(runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_keys_generate_options(console_runner: FlaskCliRunner, tmp_path: Path) -> None:
     out = tmp_path / "keys"
-    result = runner.invoke(
+    result = console_runner.invoke(
         args=[*GENERATE, "--out", str(out), "--expires-days", "30"], input=PASSPHRASE + "\n"
     )
     assert result.exit_code == 0, result.output
@@ -63,90 +63,94 @@ def test_keys_generate_options(runner: FlaskCliRunner, tmp_path: Path) -> None:
     assert (public.expires - public.created).days == 30
 
 
-def test_keys_generate_refuses_empty_passphrase_and_overwrite(runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_keys_generate_refuses_empty_passphrase_and_overwrite(
+    console_runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     out = tmp_path / "keys"
-    empty = runner.invoke(args=[*GENERATE, "--out", str(out)], input="\n")
+    empty = console_runner.invoke(args=[*GENERATE, "--out", str(out)], input="\n")
     assert empty.exit_code != 0
     assert not (out / "test-org.json").exists()
-    assert runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n").exit_code == 0
+    assert console_runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n").exit_code == 0
     before = (out / "test-org.json").read_bytes()
-    again = runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
+    again = console_runner.invoke(args=[*GENERATE, "--out", str(out)], input=PASSPHRASE + "\n")
     assert again.exit_code != 0
     assert "exists" in again.output
     assert (out / "test-org.json").read_bytes() == before
 
 
-def test_keys_generate_bad_recipient_id(runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_keys_generate_bad_recipient_id(console_runner: FlaskCliRunner, tmp_path: Path) -> None:
     args = ["keys", "generate", "--recipient-id", "Bad Id", "--name-en", "A", "--name-zh", "B"]
-    result = runner.invoke(args=[*args, "--out", str(tmp_path)], input=PASSPHRASE + "\n")
+    result = console_runner.invoke(args=[*args, "--out", str(tmp_path)], input=PASSPHRASE + "\n")
     assert result.exit_code != 0
     assert "recipient id" in result.output
 
 
 def test_unlock_wrong_then_right(
-    app: Flask, client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
 ) -> None:
     auth.login_as("coordinator")
-    page = client.get("/keys/")
+    page = console_client.get("/keys/")
     assert b"Locked." in page.data
     assert org_key.public_key.fingerprint.encode() in page.data
 
-    wrong = client.post("/keys/unlock", data={"passphrase": "not the passphrase"}, follow_redirects=True)
+    wrong = console_client.post(
+        "/keys/unlock", data={"passphrase": "not the passphrase"}, follow_redirects=True
+    )
     assert b"Wrong passphrase." in wrong.data
-    assert not is_unlocked(app)
+    assert not is_unlocked(console_app)
 
-    right = client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
+    right = console_client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
     assert b"The organization key is unlocked." in right.data
-    assert is_unlocked(app)
-    assert app.extensions[KEYRING_EXTENSION].key_ids() == [org_key.key_id]
+    assert is_unlocked(console_app)
+    assert console_app.extensions[KEYRING_EXTENSION].key_ids() == [org_key.key_id]
 
     # Held in memory only: nothing in the session cookie.
-    cookie = client.get_cookie("tnr_console_session")
+    cookie = console_client.get_cookie("tnr_console_session")
     assert cookie is not None
     assert org_key.seed.hex() not in cookie.value
 
-    locked = client.post("/keys/lock", follow_redirects=True)
+    locked = console_client.post("/keys/lock", follow_redirects=True)
     assert b"The organization key is locked." in locked.data
-    assert not is_unlocked(app)
+    assert not is_unlocked(console_app)
 
 
-def test_unlock_without_key_file(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_unlock_without_key_file(console_app: Flask, console_client: FlaskClient, auth: AuthActions) -> None:
     auth.login_as("admin")
-    response = client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
+    response = console_client.post("/keys/unlock", data={"passphrase": PASSPHRASE}, follow_redirects=True)
     assert b"There is no private key yet" in response.data
-    assert not is_unlocked(app)
+    assert not is_unlocked(console_app)
 
 
 def test_reviewer_cannot_unlock_but_can_lock(
-    app: Flask, client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, org_key: RecipientPrivateKey
 ) -> None:
     auth.login_as("reviewer")
-    assert b"A coordinator or an admin unlocks the key." in client.get("/keys/").data
-    assert client.post("/keys/unlock", data={"passphrase": PASSPHRASE}).status_code == 403
-    assert not is_unlocked(app)
-    unlock(app)
-    assert client.post("/keys/lock").status_code == 302
-    assert not is_unlocked(app)
+    assert b"A coordinator or an admin unlocks the key." in console_client.get("/keys/").data
+    assert console_client.post("/keys/unlock", data={"passphrase": PASSPHRASE}).status_code == 403
+    assert not is_unlocked(console_app)
+    unlock(console_app)
+    assert console_client.post("/keys/lock").status_code == 302
+    assert not is_unlocked(console_app)
 
 
-def test_data_key_created_once_and_reopened(app: Flask, org_key: RecipientPrivateKey) -> None:
-    unlock(app)
-    keyring: UnlockedKeyring = app.extensions[KEYRING_EXTENSION]
+def test_data_key_created_once_and_reopened(console_app: Flask, org_key: RecipientPrivateKey) -> None:
+    unlock(console_app)
+    keyring: UnlockedKeyring = console_app.extensions[KEYRING_EXTENSION]
     first = keyring.data_key()
     sealed = encrypt_field(first, "ab" * 16, "report", b"some bytes")
     keyring.lock()
-    unlock(app)
+    unlock(console_app)
     assert keyring.data_key() == first
     assert decrypt_field(keyring.data_key(), "ab" * 16, "report", sealed) == b"some bytes"
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         wraps = session.scalars(select(DataKeyWrap)).all()
         assert [w.key_id for w in wraps] == [org_key.key_id]
         assert first not in wraps[0].wrapped
 
 
-def test_field_bound_to_envelope_and_field(app: Flask, org_key: RecipientPrivateKey) -> None:
-    unlock(app)
-    data_key = app.extensions[KEYRING_EXTENSION].data_key()
+def test_field_bound_to_envelope_and_field(console_app: Flask, org_key: RecipientPrivateKey) -> None:
+    unlock(console_app)
+    data_key = console_app.extensions[KEYRING_EXTENSION].data_key()
     sealed = encrypt_field(data_key, "ab" * 16, "report", b"x")
     for envelope_id, field in (("cd" * 16, "report"), ("ab" * 16, "attachment/0")):
         with pytest.raises(DataKeyError):

@@ -57,19 +57,23 @@ def _code(app: Flask, envelope_id: str, *, complete: bool = True) -> None:
         set_coding(session, case, coding, coder)
 
 
-def test_console_coding_is_counted_with_the_sealed_consents(app: Flask, intake: FakeIntake) -> None:
-    consenting = intake.add(_report(True, True)).envelope_id
-    refusing = intake.add(_report(False, False)).envelope_id
-    unfinished = intake.add(_report(True, False)).envelope_id
-    followup = intake.add({"form_version": 2, "kind": "followup", "follows": consenting, "narrative": "more"})
+def test_console_coding_is_counted_with_the_sealed_consents(
+    console_app: Flask, fake_intake: FakeIntake
+) -> None:
+    consenting = fake_intake.add(_report(True, True)).envelope_id
+    refusing = fake_intake.add(_report(False, False)).envelope_id
+    unfinished = fake_intake.add(_report(True, False)).envelope_id
+    followup = fake_intake.add(
+        {"form_version": 2, "kind": "followup", "follows": consenting, "narrative": "more"}
+    )
     followup.follows = consenting
-    unlock(app)
-    _sync(app, intake)
+    unlock(console_app)
+    _sync(console_app, fake_intake)
     for envelope_id in (consenting, refusing):
-        _code(app, envelope_id)
-    _code(app, unfinished, complete=False)
+        _code(console_app, envelope_id)
+    _code(console_app, unfinished, complete=False)
 
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         records = {r.case_id: r for r in briefing_records(session)}
     assert set(records) == {consenting, refusing}  # an incomplete coding is not counted yet
     mine = records[consenting]
@@ -80,12 +84,12 @@ def test_console_coding_is_counted_with_the_sealed_consents(app: Flask, intake: 
 
 
 def test_a_report_also_imported_counts_once_with_this_consoles_coding(
-    app: Flask, intake: FakeIntake, tmp_path: Path
+    console_app: Flask, fake_intake: FakeIntake, tmp_path: Path
 ) -> None:
-    envelope_id = intake.add(_report(True, False)).envelope_id
-    unlock(app)
-    _sync(app, intake)
-    _code(app, envelope_id)
+    envelope_id = fake_intake.add(_report(True, False)).envelope_id
+    unlock(console_app)
+    _sync(console_app, fake_intake)
+    _code(console_app, envelope_id)
     export = tmp_path / "other.csv"
     export.write_text(
         "case_id,envelope_ids,incident_month,report_month,province,tactics,communities,attribution,"
@@ -93,8 +97,8 @@ def test_a_report_also_imported_counts_once_with_this_consoles_coding(
         f"X-1,{envelope_id},2026-09,2026-11,CA-BC,T07,,D,low,verified,yes\n",
         encoding="utf-8",
     )
-    result = app.test_cli_runner().invoke(args=["coded", "import", str(export)])
+    result = console_app.test_cli_runner().invoke(args=["coded", "import", str(export)])
     assert result.exit_code == 0, result.output
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         records = briefing_records(session)
     assert [(r.case_id, r.province) for r in records] == [(envelope_id, "CA-ON")]

@@ -43,7 +43,7 @@ def _full_login(browser: requests.Session, base: str, email: str, secret: str, s
     return str(response.headers.get("Location", "")).endswith("/")
 
 
-def test_a_stranger_cannot_keep_the_reviewer_out(app: Flask, auth: AuthActions, base: str) -> None:
+def test_a_stranger_cannot_keep_the_reviewer_out(console_app: Flask, auth: AuthActions, base: str) -> None:
     email = auth.create("reviewer")
     secret = auth.secrets[email]
     step = int(time.time()) // accounts.TOTP_STEP
@@ -69,7 +69,9 @@ def test_a_stranger_cannot_keep_the_reviewer_out(app: Flask, auth: AuthActions, 
     assert _full_login(own, base, email, secret, step + 1)
 
 
-def test_guesses_from_the_reviewers_browser_pause_it_too(app: Flask, auth: AuthActions, base: str) -> None:
+def test_guesses_from_the_reviewers_browser_pause_it_too(
+    console_app: Flask, auth: AuthActions, base: str
+) -> None:
     """The known browser is not a way around the pause: its own failures
     count, with the same backoff, and its pause leaves other browsers'
     count alone."""
@@ -78,10 +80,10 @@ def test_guesses_from_the_reviewers_browser_pause_it_too(app: Flask, auth: AuthA
     own = requests.Session()
     assert _full_login(own, base, email, auth.secrets[email], step)
     own.post(f"{base}/logout", timeout=30)
-    for _ in range(int(app.config["LOGIN_MAX_FAILURES"])):
+    for _ in range(int(console_app.config["LOGIN_MAX_FAILURES"])):
         assert _password(own, base, email, WRONG) == ""
     assert _password(own, base, email, PASSWORD) == ""  # paused
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         user = accounts.find_user(session, email)
         assert user is not None
         assert accounts.locked_for(user, known_device=True) > 0
@@ -89,37 +91,37 @@ def test_guesses_from_the_reviewers_browser_pause_it_too(app: Flask, auth: AuthA
     assert _password(requests.Session(), base, email, PASSWORD).endswith("/login/second-factor")
 
 
-def test_a_new_password_forgets_the_known_browsers(app: Flask, auth: AuthActions, base: str) -> None:
+def test_a_new_password_forgets_the_known_browsers(console_app: Flask, auth: AuthActions, base: str) -> None:
     email = auth.create("reviewer")
     own = requests.Session()
     assert _full_login(own, base, email, auth.secrets[email], int(time.time()) // accounts.TOTP_STEP)
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         user = accounts.find_user(session, email)
         assert user is not None
-        user.password_hash = accounts.hash_password(PASSWORD, app.config["ARGON2ID"])
+        user.password_hash = accounts.hash_password(PASSWORD, console_app.config["ARGON2ID"])
     own.post(f"{base}/logout", timeout=30)
-    for _ in range(int(app.config["LOGIN_MAX_FAILURES"])):
+    for _ in range(int(console_app.config["LOGIN_MAX_FAILURES"])):
         _password(requests.Session(), base, email, WRONG)
     assert _password(own, base, email, PASSWORD) == ""  # a stranger's pause applies again
 
 
 def test_an_admin_can_clear_a_pause_from_the_command_line(
-    app: Flask, auth: AuthActions, base: str, runner: FlaskCliRunner
+    console_app: Flask, auth: AuthActions, base: str, console_runner: FlaskCliRunner
 ) -> None:
     """For a reviewer on a new browser while a stranger keeps its pause:
     ``users unpause`` clears it (audited); the password and second factor
     are asked as always."""
     email = auth.create("reviewer")
-    for _ in range(int(app.config["LOGIN_MAX_FAILURES"])):
+    for _ in range(int(console_app.config["LOGIN_MAX_FAILURES"])):
         _password(requests.Session(), base, email, WRONG)
     assert _password(requests.Session(), base, email, PASSWORD) == ""
-    result = runner.invoke(args=["users", "unpause", email])
+    result = console_runner.invoke(args=["users", "unpause", email])
     assert result.exit_code == 0, result.output
     assert _full_login(
         requests.Session(), base, email, auth.secrets[email], int(time.time()) // accounts.TOTP_STEP
     )
-    assert runner.invoke(args=["users", "unpause", "nobody@example.org"]).exit_code == 1
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert console_runner.invoke(args=["users", "unpause", "nobody@example.org"]).exit_code == 1
+    with console_app.extensions[DB_EXTENSION].session() as session:
         from admin.models import AuditEntry
 
         assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "login.unpause")).all()

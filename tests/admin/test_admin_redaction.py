@@ -94,8 +94,8 @@ def test_damaged_pdf_is_refused() -> None:
 
 
 @pytest.fixture
-def synced(app: Flask, intake: FakeIntake) -> str:
-    served = intake.add(
+def synced(console_app: Flask, fake_intake: FakeIntake) -> str:
+    served = fake_intake.add(
         {"narrative": "x"},
         (
             AttachmentInput("IMG_0001.jpg", "image/jpeg", PHOTO),
@@ -104,18 +104,20 @@ def synced(app: Flask, intake: FakeIntake) -> str:
             AttachmentInput("notes.txt", "application/pdf", b"not a pdf at all"),
         ),
     )
-    unlock(app)
-    sync_from(app, intake)
+    unlock(console_app)
+    sync_from(console_app, fake_intake)
     return served.envelope_id
 
 
-def test_download_redacted_copies(app: Flask, client: FlaskClient, auth: AuthActions, synced: str) -> None:
+def test_download_redacted_copies(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, synced: str
+) -> None:
     auth.login_as("reviewer")
     base = f"/cases/{synced}/attachments"
-    page = client.get(f"{base}/0/inspect")
+    page = console_client.get(f"{base}/0/inspect")
     assert b"Download a redacted copy" in page.data
 
-    photo = client.get(f"{base}/0/redacted")
+    photo = console_client.get(f"{base}/0/redacted")
     assert photo.status_code == 200
     assert photo.mimetype == "application/octet-stream"
     assert photo.headers["Content-Disposition"].startswith('attachment; filename="IMG_0001-redacted.jpg"')
@@ -124,18 +126,18 @@ def test_download_redacted_copies(app: Flask, client: FlaskClient, auth: AuthAct
     assert b"Apple" not in photo.data and b"Lin Mei-hua" not in photo.data
     assert attachments.inspect_image(photo.data).gps is None
 
-    assert b"Download a redacted copy" in client.get(f"{base}/1/inspect").data
-    letter = client.get(f"{base}/1/redacted")
+    assert b"Download a redacted copy" in console_client.get(f"{base}/1/inspect").data
+    letter = console_client.get(f"{base}/1/redacted")
     assert letter.status_code == 200
     assert 'filename="letter-redacted.pdf"' in letter.headers["Content-Disposition"]
     assert b"Chen Wei-ming" not in letter.data and letter.data.startswith(b"%PDF-")
 
     # SVG and a file that only claims to be a PDF: not offered, and refused.
     for position in (2, 3):
-        assert b"Download a redacted copy" not in client.get(f"{base}/{position}/inspect").data
-        assert client.get(f"{base}/{position}/redacted").status_code == 404
+        assert b"Download a redacted copy" not in console_client.get(f"{base}/{position}/inspect").data
+        assert console_client.get(f"{base}/{position}/redacted").status_code == 404
 
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         details = list(
             session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "attachment.redacted"))
         )
@@ -143,18 +145,18 @@ def test_download_redacted_copies(app: Flask, client: FlaskClient, auth: AuthAct
 
 
 def test_inspect_shows_who_a_file_names_before_it_is_shared(
-    app: Flask, client: FlaskClient, auth: AuthActions, synced: str
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, synced: str
 ) -> None:
     """The reviewer sees what a file gives away: the photo's owner (EXIF
     Artist) besides its GPS and device, the letter's document information
     (its author), each with a warning, and the letter is never rendered."""
     auth.login_as("reviewer")
     base = f"/cases/{synced}/attachments"
-    photo = client.get(f"{base}/0/inspect").get_data(as_text=True)
+    photo = console_client.get(f"{base}/0/inspect").get_data(as_text=True)
     assert "Lin Mei-hua" in photo.split('id="image-owner">', 1)[1].split("</dd>", 1)[0]
     assert "This image reveals: GPS, device, time, owner." in photo
 
-    letter = client.get(f"{base}/1/inspect").get_data(as_text=True)
+    letter = console_client.get(f"{base}/1/inspect").get_data(as_text=True)
     metadata = letter.split('id="pdf-metadata">', 1)[1].split("</dl>", 1)[0]
     assert "<dt>Author</dt><dd>Chen Wei-ming</dd>" in metadata
     assert "<dt>Pages</dt><dd>1</dd>" in metadata
@@ -166,15 +168,17 @@ def test_inspect_shows_who_a_file_names_before_it_is_shared(
     assert facts.reveals == [] and "Author" not in facts.info
     assert attachments.inspect_image(attachments.redact_image(PHOTO).data).owner is None
     # A file that only claims to be a PDF, and a damaged one.
-    assert "What the PDF carries" not in client.get(f"{base}/3/inspect").get_data(as_text=True)
+    assert "What the PDF carries" not in console_client.get(f"{base}/3/inspect").get_data(as_text=True)
     with pytest.raises(attachments.UnsafePdfError):
         attachments.inspect_pdf(b"%PDF-1.7\n garbage")
 
 
-def test_redacted_copy_needs_the_key(app: Flask, client: FlaskClient, auth: AuthActions, synced: str) -> None:
-    app.extensions[KEYRING_EXTENSION].lock()
+def test_redacted_copy_needs_the_key(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, synced: str
+) -> None:
+    console_app.extensions[KEYRING_EXTENSION].lock()
     auth.login_as("reviewer")
-    response = client.get(f"/cases/{synced}/attachments/0/redacted")
+    response = console_client.get(f"/cases/{synced}/attachments/0/redacted")
     assert response.status_code == 302
 
 
@@ -201,7 +205,7 @@ def _jpeg_with_cut_orientation() -> bytes:
 
 
 def test_damaged_images_get_no_preview_and_no_server_error(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """Pillow raises far more than OSError on damaged files: every page of
     an attachment answers "no preview" (415), never a 500, and no redacted
@@ -210,9 +214,9 @@ def test_damaged_images_get_no_preview_and_no_server_error(
     copy carries no EXIF at all."""
     files = _damaged_images()
     cut = ("cut.jpg", "image/jpeg", _jpeg_with_cut_orientation())
-    served = intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in [*files, cut]))
-    unlock(app)
-    sync_from(app, intake)
+    served = fake_intake.add({"narrative": "x"}, tuple(AttachmentInput(*f) for f in [*files, cut]))
+    unlock(console_app)
+    sync_from(console_app, fake_intake)
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments"
     with warnings.catch_warnings():
@@ -220,26 +224,28 @@ def test_damaged_images_get_no_preview_and_no_server_error(
         # error, so neither is it here.
         warnings.simplefilter("ignore")
         for position in range(len(files)):
-            page = client.get(f"{base}/{position}/inspect")
+            page = console_client.get(f"{base}/{position}/inspect")
             assert page.status_code == 200
             text = page.get_data(as_text=True)
             assert "No preview: the image cannot be decoded" in text
             assert "Download a redacted copy" not in text
-            assert client.get(f"{base}/{position}/preview.png").status_code == 415
-            assert client.get(f"{base}/{position}/redacted").status_code == 415
-            assert client.get(f"{base}/{position}").status_code == 200  # the original, as a download
+            assert console_client.get(f"{base}/{position}/preview.png").status_code == 415
+            assert console_client.get(f"{base}/{position}/redacted").status_code == 415
+            assert console_client.get(f"{base}/{position}").status_code == 200  # the original, as a download
         position = len(files)
-        assert "Download a redacted copy" in client.get(f"{base}/{position}/inspect").get_data(as_text=True)
-        preview = client.get(f"{base}/{position}/preview.png")
+        assert "Download a redacted copy" in console_client.get(f"{base}/{position}/inspect").get_data(
+            as_text=True
+        )
+        preview = console_client.get(f"{base}/{position}/preview.png")
         assert preview.status_code == 200
         with Image.open(io.BytesIO(preview.data)) as image:
             assert image.size == (2, 4)  # orientation 6 applied
-        redacted = client.get(f"{base}/{position}/redacted")
+        redacted = console_client.get(f"{base}/{position}/redacted")
         assert redacted.status_code == 200 and b"Exif" not in redacted.data
 
 
 def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """A photo carrying "%PDF-" in its first kilobyte (a JPEG comment) is a
     PDF to a PDF reader: inspect still shows the photo's GPS and owner,
@@ -247,14 +253,14 @@ def test_an_image_that_is_also_a_pdf_still_shows_what_it_reveals(
     comment = b"%PDF-1.4 not really"
     polyglot = PHOTO[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + PHOTO[2:]
     assert attachments.is_pdf(polyglot)
-    served = intake.add({"narrative": "x"}, (AttachmentInput("photo.jpg", "image/jpeg", polyglot),))
-    unlock(app)
-    sync_from(app, intake)
+    served = fake_intake.add({"narrative": "x"}, (AttachmentInput("photo.jpg", "image/jpeg", polyglot),))
+    unlock(console_app)
+    sync_from(console_app, fake_intake)
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments/0"
-    page = client.get(f"{base}/inspect").get_data(as_text=True)
+    page = console_client.get(f"{base}/inspect").get_data(as_text=True)
     # The comment that makes it a PDF is readable text, counted as such.
     assert "This image reveals: GPS, device, time, owner, readable text (1)." in page
-    redacted = client.get(f"{base}/redacted")
+    redacted = console_client.get(f"{base}/redacted")
     assert redacted.status_code == 200 and "-redacted.jpg" in redacted.headers["Content-Disposition"]
     assert attachments.inspect_image(redacted.data).gps is None

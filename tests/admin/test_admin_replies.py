@@ -60,25 +60,25 @@ def _count(app: Flask, model: Any) -> int:
 
 
 def test_a_reviewer_replies_and_the_reporter_reads_it(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake, data_dir: Path
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake, data_dir: Path
 ) -> None:
     receipt = _report(served)
-    envelope_id = _sync_and_unlock(app, served)
+    envelope_id = _sync_and_unlock(console_app, served)
     auth.login_as("reviewer")
-    page = client.get(f"/cases/{envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{envelope_id}").get_data(as_text=True)
     assert 'name="body"' in page and f"/cases/{envelope_id}/reply" in page
 
     text = f"Thank you. Can we call you on Signal? {canary()}"
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": text})
     assert response.status_code == 302
-    page = client.get(f"/cases/{envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{envelope_id}").get_data(as_text=True)
     assert text in page and "Timeline" in page
 
     # The intake holds it sealed only; the console keeps it under the data key.
     marker = text.split()[-1].encode()
     assert marker not in served.database_bytes()
     assert files_containing(data_dir, marker) == []
-    assert _count(app, CaseReply) == 1
+    assert _count(console_app, CaseReply) == 1
     with served.app.app_context(), served.app.extensions["intake.db"].sessions() as session:
         assert session.scalar(select(func.count()).select_from(Reply)) == 1
 
@@ -87,7 +87,7 @@ def test_a_reviewer_replies_and_the_reporter_reads_it(
     page = reporter.post("/en/receipt", data={"receipt": receipt}).get_data(as_text=True)
     assert "Can we call you on Signal?" in page and "From Test Org" in page
 
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         entries = list(session.scalars(select(AuditEntry)))
     assert "case.reply" in [e.action for e in entries]
     # The audit names the reply's envelope, never its text (on PostgreSQL
@@ -97,33 +97,33 @@ def test_a_reviewer_replies_and_the_reporter_reads_it(
 
 
 def test_a_reply_that_cannot_be_sent_keeps_its_text(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake
 ) -> None:
     _report(served)
-    envelope_id = _sync_and_unlock(app, served)
+    envelope_id = _sync_and_unlock(console_app, served)
     auth.login_as("reviewer")
     served.stop()
     text = "We will call you on Thursday."
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": text})
     assert response.status_code == 503
     page = response.get_data(as_text=True)
     assert "did not take the reply" in page and text in page
-    assert _count(app, CaseReply) == 0
+    assert _count(console_app, CaseReply) == 0
 
-    app.extensions[KEYRING_EXTENSION].lock()
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": text})
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": text})
     assert response.status_code == 409 and text in response.get_data(as_text=True)
 
-    unlock(app)
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": "   "})
+    unlock(console_app)
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": "   "})
     assert response.status_code == 400
-    assert _count(app, CaseReply) == 0
+    assert _count(console_app, CaseReply) == 0
 
 
 def test_the_reporter_sees_the_sender_in_the_reports_language(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake
 ) -> None:
-    app.config["REPLY_FROM"] = DEFAULTS["REPLY_FROM"]
+    console_app.config["REPLY_FROM"] = DEFAULTS["REPLY_FROM"]
     html = (
         served.app.test_client()
         .post("/zh-hant/", data={"narrative": "他們打電話給我母親"})
@@ -131,9 +131,9 @@ def test_the_reporter_sees_the_sender_in_the_reports_language(
     )
     found = RECEIPT.search(html)
     assert found is not None
-    envelope_id = _sync_and_unlock(app, served)
+    envelope_id = _sync_and_unlock(console_app, served)
     auth.login_as("reviewer")
-    assert client.post(f"/cases/{envelope_id}/reply", data={"body": "謝謝您。"}).status_code == 302
+    assert console_client.post(f"/cases/{envelope_id}/reply", data={"body": "謝謝您。"}).status_code == 302
     page = served.app.test_client().post("/zh-hant/receipt", data={"receipt": found.group(1)})
     assert "來自聯盟審閱人員" in page.get_data(as_text=True)
     assert reply_sender(DEFAULTS["REPLY_FROM"], "fr") == "L'équipe d'analyse de la coalition"

@@ -40,11 +40,11 @@ TRADITIONAL_ONLY = set("們這報個為發時會說對聯國應經過還讓請�
 
 
 @pytest.fixture
-def served(tmp_path: Path, app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
+def served(tmp_path: Path, console_app: Flask, org_key: RecipientPrivateKey) -> Iterator[ServedIntake]:
     server = ServedIntake(tmp_path / "intake", org_key)
-    app.config["INTAKE_URL"] = server.url
-    app.config["INTAKE_TOKEN"] = server.token
-    app.config["REPLY_FROM"] = "Test Org"
+    console_app.config["INTAKE_URL"] = server.url
+    console_app.config["INTAKE_TOKEN"] = server.token
+    console_app.config["REPLY_FROM"] = "Test Org"
     yield server
     server.stop()
     server.app.extensions["intake.db"].engine.dispose()
@@ -86,37 +86,37 @@ def _form(**overrides: str) -> dict[str, str]:
 
 
 def test_coordinators_keep_the_templates_and_reviewers_cannot(
-    app: Flask, client: FlaskClient, auth: AuthActions
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login_as("reviewer")
-    assert client.get("/reply-templates/").status_code == 403
-    assert client.post("/reply-templates/new", data=_form()).status_code == 403
+    assert console_client.get("/reply-templates/").status_code == 403
+    assert console_client.post("/reply-templates/new", data=_form()).status_code == 403
     auth.logout()
 
     auth.login_as("coordinator")
-    assert "No template yet" in client.get("/reply-templates/").get_data(as_text=True)
+    assert "No template yet" in console_client.get("/reply-templates/").get_data(as_text=True)
     # Refused without its Simplified Chinese text: everything typed comes back.
-    response = client.post("/reply-templates/new", data=_form(text_zh_hans=""))
+    response = console_client.post("/reply-templates/new", data=_form(text_zh_hans=""))
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "The reply in Simplified Chinese" in page and "我們的審閱人員會在您提供的時間致電給您。" in page
-    assert _templates(app) == {}
+    assert _templates(console_app) == {}
 
-    assert client.post("/reply-templates/new", data=_form()).status_code == 302
-    [made] = _templates(app).values()
+    assert console_client.post("/reply-templates/new", data=_form()).status_code == 302
+    [made] = _templates(console_app).values()
     assert made.text_zh_hant == "我們的審閱人員會在您提供的時間致電給您。" and not made.retired
-    assert client.post("/reply-templates/new", data=_form()).status_code == 400  # the name is taken
+    assert console_client.post("/reply-templates/new", data=_form()).status_code == 400  # the name is taken
     edited = _form(title_fr="Nous vous appellerons", summary_en="Says we will call.")
-    assert client.post(f"/reply-templates/{made.id}", data=edited).status_code == 302
-    assert _templates(app)["call-back"].title_fr == "Nous vous appellerons"
-    assert client.post(f"/reply-templates/{made.id}/retire").status_code == 302
-    assert _templates(app)["call-back"].retired
-    assert "no: retired" in client.get("/reply-templates/").get_data(as_text=True)
-    assert client.post(f"/reply-templates/{made.id}/restore").status_code == 302
-    assert not _templates(app)["call-back"].retired
-    assert client.get("/reply-templates/999999").status_code == 404
+    assert console_client.post(f"/reply-templates/{made.id}", data=edited).status_code == 302
+    assert _templates(console_app)["call-back"].title_fr == "Nous vous appellerons"
+    assert console_client.post(f"/reply-templates/{made.id}/retire").status_code == 302
+    assert _templates(console_app)["call-back"].retired
+    assert "no: retired" in console_client.get("/reply-templates/").get_data(as_text=True)
+    assert console_client.post(f"/reply-templates/{made.id}/restore").status_code == 302
+    assert not _templates(console_app)["call-back"].retired
+    assert console_client.get("/reply-templates/999999").status_code == 404
 
-    entries = [e for e in _audit(app) if e.action.startswith("reply_template.")]
+    entries = [e for e in _audit(console_app) if e.action.startswith("reply_template.")]
     assert [e.action for e in entries] == [
         "reply_template.add",
         "reply_template.edit",
@@ -127,9 +127,9 @@ def test_coordinators_keep_the_templates_and_reviewers_cannot(
     assert all(e.actor.startswith("coordinator") for e in entries)
 
 
-def test_the_starter_set_is_seeded_once_in_every_reporter_language(app: Flask) -> None:
-    assert "added 5 reply templates" in _seed(app)
-    templates = _templates(app)
+def test_the_starter_set_is_seeded_once_in_every_reporter_language(console_app: Flask) -> None:
+    assert "added 5 reply templates" in _seed(console_app)
+    templates = _templates(console_app)
     assert set(templates) == {"received", "more-information", "referred", "safety", "cannot-help"}
     for key, t in templates.items():
         texts = {locale: getattr(t, f"text_{locale.lower()}") for locale in REPLY_LANGUAGES}
@@ -154,13 +154,13 @@ def test_the_starter_set_is_seeded_once_in_every_reporter_language(app: Flask) -
     assert {s.key for s in STARTER} == set(templates)
 
     # Seeding again adds nothing and brings back nothing a coordinator retired.
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         row = session.scalars(select(ReplyTemplate).where(ReplyTemplate.key == "referred")).one()
         row.retired = True
         session.commit()
-    assert "added 0 reply templates" in _seed(app)
-    assert _templates(app)["referred"].retired
-    assert [e.detail for e in _audit(app) if e.action == "reply_template.seed"] == [
+    assert "added 0 reply templates" in _seed(console_app)
+    assert _templates(console_app)["referred"].retired
+    assert [e.detail for e in _audit(console_app) if e.action == "reply_template.seed"] == [
         "templates=received,more-information,referred,safety,cannot-help"
     ]
 
@@ -221,17 +221,17 @@ def _answer_from_template(app: Flask, client: FlaskClient, auth: AuthActions, en
 
 
 def test_a_template_reply_reaches_a_zh_hant_reporter_without_javascript(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake
 ) -> None:
-    _seed(app)
+    _seed(console_app)
     reporter = requests.Session()
     sent = reporter.post(f"{served.url}/zh-hant/", data={"narrative": "他們打電話給我母親"}, timeout=30)
     found = RECEIPT.search(sent.text)
     assert sent.status_code == 200 and found is not None
-    envelope_id, sealed_by = _sync_and_unlock(app, served).split()
+    envelope_id, sealed_by = _sync_and_unlock(console_app, served).split()
     assert sealed_by == "server"
 
-    text = _answer_from_template(app, client, auth, envelope_id)
+    text = _answer_from_template(console_app, console_client, auth, envelope_id)
 
     check = reporter.get(f"{served.url}/zh-hant/receipt", timeout=10)
     token = re.search(r'name="check" type="hidden" value="([^"]+)"', check.text)
@@ -244,15 +244,15 @@ def test_a_template_reply_reaches_a_zh_hant_reporter_without_javascript(
 
 
 def test_a_template_leaves_nothing_to_fill_in_unsent_and_keeps_own_words(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake
 ) -> None:
-    _seed(app)
+    _seed(console_app)
     served.app.test_client().post("/fr/", data={"narrative": "On a appelé ma mère."})
-    envelope_id = _sync_and_unlock(app, served).split()[0]
-    more = _templates(app)["more-information"]
+    envelope_id = _sync_and_unlock(console_app, served).split()[0]
+    more = _templates(console_app)["more-information"]
     auth.login_as("reviewer")
     own = "Merci, Amina."
-    page = client.post(
+    page = console_client.post(
         f"/reply-templates/use/{envelope_id}",
         data={"template": str(more.id), "template_language": "", "body": own},
     ).get_data(as_text=True)
@@ -261,29 +261,31 @@ def test_a_template_leaves_nothing_to_fill_in_unsent_and_keeps_own_words(
 
     hidden = {"reply_template": "more-information", "reply_language": "fr"}
     assert all(f'name="{k}" value="{v}"' in page for k, v in hidden.items())
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": box} | hidden)
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": box} | hidden)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Replace each […]" in page and _reply_box(page) == box
     # Still said to come from the template, so the sent reply is audited so.
     assert all(f'name="{k}" value="{v}"' in page for k, v in hidden.items())
     filled = box.replace(PLACEHOLDER, "la date de l’appel")
-    response = client.post(f"/cases/{envelope_id}/reply", data={"body": filled} | hidden)
+    response = console_client.post(f"/cases/{envelope_id}/reply", data={"body": filled} | hidden)
     assert response.status_code == 302
-    [entry] = [e for e in _audit(app) if e.action == "case.reply"]
+    [entry] = [e for e in _audit(console_app) if e.action == "case.reply"]
     assert entry.detail.endswith(" template=more-information language=fr")
     assert "Amina" not in entry.detail
 
     # A retired or unknown template is refused with the typed text kept.
-    response = client.post(f"/reply-templates/use/{envelope_id}", data={"template": "999999", "body": own})
+    response = console_client.post(
+        f"/reply-templates/use/{envelope_id}", data={"template": "999999", "body": own}
+    )
     assert response.status_code == 400 and own in response.get_data(as_text=True)
 
 
 def test_a_template_reply_reaches_a_zh_hant_reporter_with_javascript(
-    app: Flask, client: FlaskClient, auth: AuthActions, served: ServedIntake, playwright: Any
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, served: ServedIntake, playwright: Any
 ) -> None:
     pytest.importorskip("playwright.sync_api")
-    _seed(app)
+    _seed(console_app)
     browser = playwright.chromium.launch(
         executable_path=require_chromium(), headless=True, args=list(CHROMIUM_ARGS)
     )
@@ -297,10 +299,10 @@ def test_a_template_reply_reaches_a_zh_hant_reporter_with_javascript(
         page.fill("textarea[name=narrative]", "他們打電話給我在國內的父母")
         page.click("form button[type=submit]")
         receipt = str(page.wait_for_selector(".receipt-number output", timeout=60_000).text_content())
-        envelope_id, sealed_by = _sync_and_unlock(app, served).split()
+        envelope_id, sealed_by = _sync_and_unlock(console_app, served).split()
         assert sealed_by == "browser"
 
-        text = _answer_from_template(app, client, auth, envelope_id)
+        text = _answer_from_template(console_app, console_client, auth, envelope_id)
 
         page.goto("/zh-hant/receipt")
         page.fill("#receipt", normalize_receipt(receipt))

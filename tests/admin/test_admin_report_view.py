@@ -97,9 +97,9 @@ def dd(part: str, key: str) -> str:
 
 
 def test_a_full_report_shows_the_forms_labels_not_json(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    part = report_part(case_page(app, client, auth, intake, full_report()))
+    part = report_part(case_page(console_app, console_client, auth, fake_intake, full_report()))
     # Labels of core/schema/fields.py, the words the reporter saw.
     tactics = dd(part, "tactics")
     assert "T04" in tactics
@@ -139,7 +139,7 @@ def test_a_full_report_shows_the_forms_labels_not_json(
 
 
 def test_unanswered_fields_and_an_interview(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     report = full_report(
         when="",
@@ -151,11 +151,11 @@ def test_unanswered_fields_and_an_interview(
         contact={"method": None, "value": "", "safe_times": "", "language": None},
         taken_by="interview",
     )
-    filed = intake.add(report, sealed_by="console")
-    with app.extensions[DB_EXTENSION].session() as session:
+    filed = fake_intake.add(report, sealed_by="console")
+    with console_app.extensions[DB_EXTENSION].session() as session:
         # As admin/interview/views.py records a filing from this console.
         audit.record(session, "rev@example.org", "interview.file", filed.envelope_id, "attachments=0")
-    page = synced_page(app, client, auth, intake, filed.envelope_id)
+    page = synced_page(console_app, console_client, auth, fake_intake, filed.envelope_id)
     part = report_part(page)
     for key in ("when", "province", "city", "tactics", "state", "contact-method", "contact-value"):
         assert "—" in dd(part, key), key
@@ -165,16 +165,16 @@ def test_unanswered_fields_and_an_interview(
 
 
 def test_a_browser_report_cannot_pass_for_an_interview(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """Anyone can seal a body saying "taken_by": "interview" from a browser:
     only a report the console sealed is shown as filed by a reviewer."""
-    planted = intake.add(full_report(taken_by="interview"), sealed_by="browser")
+    planted = fake_intake.add(full_report(taken_by="interview"), sealed_by="browser")
     # A seized intake can also forge the header's sealed_by: without this
     # console's own record of the filing, no label either.
-    forged = intake.add(full_report(taken_by="interview"), sealed_by="console")
-    page = synced_page(app, client, auth, intake, planted.envelope_id)
-    for shown in (page, client.get(f"/cases/{forged.envelope_id}").get_data(as_text=True)):
+    forged = fake_intake.add(full_report(taken_by="interview"), sealed_by="console")
+    page = synced_page(console_app, console_client, auth, fake_intake, planted.envelope_id)
+    for shown in (page, console_client.get(f"/cases/{forged.envelope_id}").get_data(as_text=True)):
         part = report_part(shown)
         assert 'id="taken-by"' not in shown
         assert "a reviewer filed it" not in shown
@@ -182,7 +182,7 @@ def test_a_browser_report_cannot_pass_for_an_interview(
 
 
 def test_unknown_codes_and_odd_values_show_as_they_are(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     report = full_report(
         form_version=3,
@@ -194,7 +194,7 @@ def test_unknown_codes_and_odd_values_show_as_they_are(
         language="tlh-Latn",
         mood="tired",  # a field of a newer form
     )
-    part = report_part(case_page(app, client, auth, intake, report))
+    part = report_part(case_page(console_app, console_client, auth, fake_intake, report))
     assert "T42" in dd(part, "tactics") and "not a code of this form" in dd(part, "tactics")
     assert "T04" in dd(part, "tactics")
     assert "CA-XX" in dd(part, "province")
@@ -207,7 +207,7 @@ def test_unknown_codes_and_odd_values_show_as_they_are(
 
 
 def test_hostile_text_stays_escaped_and_marked(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     text = canary()
     report = full_report(
@@ -218,7 +218,7 @@ def test_hostile_text_stays_escaped_and_marked(
         contact={"method": "email", "value": "me\u2066@evil\u2069", "safe_times": "", "language": "en"},
         **{'"><script>alert(2)</script>': "key"},
     )
-    page = case_page(app, client, auth, intake, report)
+    page = case_page(console_app, console_client, auth, fake_intake, report)
     part = report_part(page)
     assert text in part
     assert "<script>" not in page and "<img" not in page and "<b>Toronto" not in page
@@ -232,12 +232,12 @@ def test_hostile_text_stays_escaped_and_marked(
 
 
 def test_a_family_emoji_renders_whole_but_a_bare_zero_width_space_is_marked(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     report = full_report(
         narrative=f"My family {FAMILY} is scared. look\u200bhere a\u200db", city=f"Montr\u200beal {FAMILY}"
     )
-    part = report_part(case_page(app, client, auth, intake, report))
+    part = report_part(case_page(console_app, console_client, auth, fake_intake, report))
     assert f"My family {FAMILY} is scared." in dd(part, "narrative")
     assert "look⟨U+200B⟩here" in dd(part, "narrative")
     assert "a⟨U+200D⟩b" in dd(part, "narrative")  # a joiner between letters is marked
@@ -245,20 +245,20 @@ def test_a_family_emoji_renders_whole_but_a_bare_zero_width_space_is_marked(
 
 
 def test_a_followup_page_shows_its_text_and_report(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    report = intake.add(full_report()).envelope_id
+    report = fake_intake.add(full_report()).envelope_id
     later = canary()
-    served = intake.add(
+    served = fake_intake.add(
         {"form_version": 2, "kind": "followup", "language": "fr", "follows": report, "narrative": later}
     )
     served.follows = report
-    child = synced_page(app, client, auth, intake, served.envelope_id)
+    child = synced_page(console_app, console_client, auth, fake_intake, served.envelope_id)
     part = report_part(child)
     assert later in dd(part, "narrative")
     assert report in dd(part, "follows")
     assert "Français" in dd(part, "language")
-    parent = client.get(f"/cases/{report}").get_data(as_text=True)
+    parent = console_client.get(f"/cases/{report}").get_data(as_text=True)
     assert later in parent  # in the timeline
     assert "Quebec" in report_part(parent)
 
@@ -286,26 +286,28 @@ def test_visible_controls_lets_only_emoji_joiners_pass(text: str, shown: str) ->
     assert visible_controls(text) == shown
 
 
-def test_recipients_name_our_keys_and_count_the_others(app: Flask, org_key: RecipientPrivateKey) -> None:
+def test_recipients_name_our_keys_and_count_the_others(
+    console_app: Flask, org_key: RecipientPrivateKey
+) -> None:
     other = RecipientPrivateKey.generate()
     sealed = seal({"narrative": "x"}, [org_key.public_key, other.public_key], day=date(2026, 11, 2))
-    with app.test_request_context():
-        values = recipients_of(sealed.header, Path(app.config["DATA_DIR"]))
+    with console_app.test_request_context():
+        values = recipients_of(sealed.header, Path(console_app.config["DATA_DIR"]))
         assert [v.text for v in values] == ["this organization (test-org)", "another organization"]
         assert [v.code for v in values] == [org_key.key_id[:16], other.key_id[:16]]
-        assert recipients_of(b"not a header", Path(app.config["DATA_DIR"])) == []
+        assert recipients_of(b"not a header", Path(console_app.config["DATA_DIR"])) == []
         # With a pinned roster, the other organization is named from it,
         # and a key outside it is said to be so.
-        pinned = pin_roster(app, other.public_key).by_key_id()
-        named = recipients_of(sealed.header, Path(app.config["DATA_DIR"]), pinned)
+        pinned = pin_roster(console_app, other.public_key).by_key_id()
+        named = recipients_of(sealed.header, Path(console_app.config["DATA_DIR"]), pinned)
         assert [v.text for v in named] == ["this organization (test-org)", "other-org (en) (other-org)"]
         stranger = RecipientPrivateKey.generate().public_key
         planted = seal({"narrative": "x"}, [org_key.public_key, stranger], day=date(2026, 11, 2))
-        shown = recipients_of(planted.header, Path(app.config["DATA_DIR"]), pinned)
+        shown = recipients_of(planted.header, Path(console_app.config["DATA_DIR"]), pinned)
         assert shown[1].text == "a key outside the pinned roster" and shown[1].unknown
 
 
-def test_report_sections_never_raise_on_odd_reports(app: Flask) -> None:
+def test_report_sections_never_raise_on_odd_reports(console_app: Flask) -> None:
     odd: list[dict[str, Any]] = [
         {},
         {"narrative": None},
@@ -317,7 +319,7 @@ def test_report_sections_never_raise_on_odd_reports(app: Flask) -> None:
         },
         {"province": ["CA-ON"], "state": 1.5, "impact": [None, ["fear"]], "language": None},
     ]
-    with app.test_request_context():
+    with console_app.test_request_context():
         for report in odd:
             sections = report_sections(report)
             for section in sections:

@@ -40,11 +40,11 @@ LONG_AGO = TODAY - timedelta(days=400)
 
 
 @pytest.fixture
-def deleting_intake(app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
+def deleting_intake(console_app: Flask, org_key: RecipientPrivateKey) -> Iterator[FakeIntake]:
     fake = FakeIntake(org_key)
     fake.start()
-    app.config["INTAKE_URL"] = fake.url
-    app.config["INTAKE_TOKEN"] = fake.token
+    console_app.config["INTAKE_URL"] = fake.url
+    console_app.config["INTAKE_TOKEN"] = fake.token
     yield fake
     fake.stop()
 
@@ -91,11 +91,13 @@ def _triage_everything(app: Flask, envelope_id: str) -> None:
         triage.set_coding(session, case, triage.Coding(tactics=("T01",)), user)
 
 
-def test_closing_sets_and_reopening_clears_the_closed_day(app: Flask, deleting_intake: FakeIntake) -> None:
+def test_closing_sets_and_reopening_clears_the_closed_day(
+    console_app: Flask, deleting_intake: FakeIntake
+) -> None:
     served = deleting_intake.add({"narrative": "x"})
-    unlock(app)
-    _sync(app, deleting_intake)
-    with app.app_context(), app.extensions[DB_EXTENSION].session() as session:
+    unlock(console_app)
+    _sync(console_app, deleting_intake)
+    with console_app.app_context(), console_app.extensions[DB_EXTENSION].session() as session:
         case = session.scalar(select(Case).where(Case.envelope_id == served.envelope_id))
         assert case is not None and case.closed_day is None
         triage.update_case(session, case, status="closed", urgent=False, tags=[])
@@ -104,23 +106,23 @@ def test_closing_sets_and_reopening_clears_the_closed_day(app: Flask, deleting_i
         assert case.closed_day is None
 
 
-def test_due_cases(app: Flask, deleting_intake: FakeIntake) -> None:
+def test_due_cases(console_app: Flask, deleting_intake: FakeIntake) -> None:
     old = deleting_intake.add({"narrative": "closed long ago"})
     recent = deleting_intake.add({"narrative": "closed yesterday"})
     still_open = deleting_intake.add({"narrative": "open"})
-    unlock(app)
-    _sync(app, deleting_intake)
-    _close(app, old.envelope_id, LONG_AGO)
-    _close(app, recent.envelope_id, TODAY - timedelta(days=1))
-    with app.extensions[DB_EXTENSION].session() as session:
+    unlock(console_app)
+    _sync(console_app, deleting_intake)
+    _close(console_app, old.envelope_id, LONG_AGO)
+    _close(console_app, recent.envelope_id, TODAY - timedelta(days=1))
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert retention.due_cases(session, 365) == [old.envelope_id]
         assert retention.due_cases(session, 1) == [old.envelope_id, recent.envelope_id]
         assert retention.due_cases(session, 0) == []  # keep forever
-    assert still_open.envelope_id not in retention_due(app)
+    assert still_open.envelope_id not in retention_due(console_app)
 
 
 def test_purge_removes_everything_and_keeps_a_tombstone(
-    app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake, data_dir: Path
+    console_app: Flask, console_runner: FlaskCliRunner, deleting_intake: FakeIntake, data_dir: Path
 ) -> None:
     mine = deleting_intake.add(
         {"narrative": "only ours"}, (AttachmentInput("a.txt", "text/plain", b"attachment bytes"),)
@@ -128,89 +130,91 @@ def test_purge_removes_everything_and_keeps_a_tombstone(
     shared = deleting_intake.add({"narrative": "also sealed to another organization"})
     keep = deleting_intake.add({"narrative": "still open"})
     deleting_intake.others.add(shared.envelope_id)
-    unlock(app)
-    _sync(app, deleting_intake)
-    _triage_everything(app, mine.envelope_id)
-    _close(app, mine.envelope_id, LONG_AGO)
-    _close(app, shared.envelope_id, LONG_AGO)
+    unlock(console_app)
+    _sync(console_app, deleting_intake)
+    _triage_everything(console_app, mine.envelope_id)
+    _close(console_app, mine.envelope_id, LONG_AGO)
+    _close(console_app, shared.envelope_id, LONG_AGO)
     assert [p.name for p in blob_dir(data_dir).iterdir()] == [f"{mine.envelope_id}-0.sealed"]
 
-    dry = runner.invoke(args=["purge", "--dry-run"])
+    dry = console_runner.invoke(args=["purge", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert mine.envelope_id in dry.output and shared.envelope_id in dry.output
     assert keep.envelope_id not in dry.output
-    assert deleting_intake.deletes == [] and _count(app, Case) == 3  # nothing happened
+    assert deleting_intake.deletes == [] and _count(console_app, Case) == 3  # nothing happened
 
-    result = runner.invoke(args=["purge"])
+    result = console_runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
     assert f"{mine.envelope_id}\tintake: deleted (remaining 0)" in result.output
     assert f"{shared.envelope_id}\tintake: kept (remaining 1)" in result.output
     assert deleting_intake.deletes == [mine.envelope_id, shared.envelope_id]
 
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert list(session.scalars(select(Case.envelope_id))) == [keep.envelope_id]
         assert {(t.envelope_id, t.day) for t in session.scalars(select(PurgedEnvelope))} == {
             (mine.envelope_id, TODAY),
             (shared.envelope_id, TODAY),
         }
     for model in (CaseAttachment, CaseNote, CaseTag, CaseCoding, CaseCodingTactic):
-        assert _count(app, model) == 0, model
+        assert _count(console_app, model) == 0, model
     assert list(blob_dir(data_dir).iterdir()) == []
-    assert _audit(app, "case.purge") == [
+    assert _audit(console_app, "case.purge") == [
         (mine.envelope_id, "intake=deleted remaining=0 blobs=1"),
         (shared.envelope_id, "intake=kept remaining=1 blobs=0"),
     ]
-    assert _audit(app, "purge") == [(None, "days=365 purged=2 failed=0")]
+    assert _audit(console_app, "purge") == [(None, "days=365 purged=2 failed=0")]
 
     # The shared envelope is no longer listed for us (as the real intake
     # does); an intake restored from a backup would serve it again, and a
     # sync from the start must not add it again.
     deleting_intake.envelopes = sorted([*deleting_intake.envelopes, shared], key=lambda e: e.seq)
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(update(SyncState).values(cursor=0))
-    again = _sync(app, deleting_intake)
+    again = _sync(console_app, deleting_intake)
     assert (again.added, again.skipped) == (0, 2)
-    assert _count(app, Case) == 1
+    assert _count(console_app, Case) == 1
 
     # A second purge finds nothing due.
-    assert "purged 0, failed 0" in runner.invoke(args=["purge"]).output
+    assert "purged 0, failed 0" in console_runner.invoke(args=["purge"]).output
 
 
 def test_followups_go_with_their_case(
-    app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake
+    console_app: Flask, console_runner: FlaskCliRunner, deleting_intake: FakeIntake
 ) -> None:
     report = deleting_intake.add({"narrative": "report"})
     followup = deleting_intake.add({"kind": "followup", "follows": report.envelope_id, "narrative": "more"})
     followup.follows = report.envelope_id
-    unlock(app)
-    assert _sync(app, deleting_intake).added == 2
-    _close(app, report.envelope_id, LONG_AGO)
-    with app.extensions[DB_EXTENSION].session() as session:
+    unlock(console_app)
+    assert _sync(console_app, deleting_intake).added == 2
+    _close(console_app, report.envelope_id, LONG_AGO)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert retention.due_cases(session, 365) == [followup.envelope_id, report.envelope_id]
-    assert runner.invoke(args=["purge"]).exit_code == 0
-    assert _count(app, Case) == 0 and _count(app, PurgedEnvelope) == 2
+    assert console_runner.invoke(args=["purge"]).exit_code == 0
+    assert _count(console_app, Case) == 0 and _count(console_app, PurgedEnvelope) == 2
 
 
-def test_intake_down_keeps_the_case(app: Flask, runner: FlaskCliRunner, deleting_intake: FakeIntake) -> None:
+def test_intake_down_keeps_the_case(
+    console_app: Flask, console_runner: FlaskCliRunner, deleting_intake: FakeIntake
+) -> None:
     served = deleting_intake.add({"narrative": "x"})
-    unlock(app)
-    _sync(app, deleting_intake)
-    _close(app, served.envelope_id, LONG_AGO)
-    app.config["INTAKE_URL"] = "http://127.0.0.1:9"  # nothing listens there
-    result = runner.invoke(args=["purge"])
+    unlock(console_app)
+    _sync(console_app, deleting_intake)
+    _close(console_app, served.envelope_id, LONG_AGO)
+    console_app.config["INTAKE_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    result = console_runner.invoke(args=["purge"])
     assert result.exit_code == 1
     assert "purged 0, failed 1" in result.output
-    assert _count(app, Case) == 1 and _count(app, PurgedEnvelope) == 0
-    assert _audit(app, "case.purge_failed") == [(served.envelope_id, "IntakeError")]
+    assert _count(console_app, Case) == 1 and _count(console_app, PurgedEnvelope) == 0
+    assert _audit(console_app, "case.purge_failed") == [(served.envelope_id, "IntakeError")]
     # Back up: the next purge finishes the job; a 404 (already gone) counts as done.
-    app.config["INTAKE_URL"] = deleting_intake.url
+    console_app.config["INTAKE_URL"] = deleting_intake.url
     deleting_intake.envelopes = [e for e in deleting_intake.envelopes if e.envelope_id != served.envelope_id]
-    assert runner.invoke(args=["purge"]).exit_code == 0
-    assert _audit(app, "case.purge") == [(served.envelope_id, "intake=absent blobs=0")]
+    assert console_runner.invoke(args=["purge"]).exit_code == 0
+    assert _audit(console_app, "case.purge") == [(served.envelope_id, "intake=absent blobs=0")]
 
 
-def test_purge_configuration(make_app: Callable[..., Flask], tmp_path: Path) -> None:
-    app = make_app(RETENTION_DAYS_CLOSED=0)
+def test_purge_configuration(make_console: Callable[..., Flask], tmp_path: Path) -> None:
+    app = make_console(RETENTION_DAYS_CLOSED=0)
     assert "kept forever" in app.test_cli_runner().invoke(args=["purge"]).output
     app.config["RETENTION_DAYS_CLOSED"] = 30
     # The intake must confirm every deletion: without it, refused.

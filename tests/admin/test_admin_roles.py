@@ -22,11 +22,11 @@ from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def test_every_endpoint_is_in_the_permission_table(app: Flask) -> None:
-    missing = [rule.endpoint for rule in app.url_map.iter_rules() if required(rule.endpoint) is None]
+def test_every_endpoint_is_in_the_permission_table(console_app: Flask) -> None:
+    missing = [rule.endpoint for rule in console_app.url_map.iter_rules() if required(rule.endpoint) is None]
     assert missing == []
     # And the table names no endpoint that does not exist (stale rules hide mistakes).
-    existing = {rule.endpoint for rule in app.url_map.iter_rules()}
+    existing = {rule.endpoint for rule in console_app.url_map.iter_rules()}
     assert set(ENDPOINTS) - existing == set()
 
 
@@ -37,10 +37,12 @@ def test_roles_nest() -> None:
     assert allows("nobody", Permission.PUBLIC) and not allows("nobody", Permission.READ_CASES)
 
 
-def test_unlisted_endpoint_is_refused_to_everyone(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
-    app.add_url_rule("/forgotten", "forgotten", lambda: "open")
+def test_unlisted_endpoint_is_refused_to_everyone(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
+) -> None:
+    console_app.add_url_rule("/forgotten", "forgotten", lambda: "open")
     auth.login_as("admin")
-    assert client.get("/forgotten").status_code == 403
+    assert console_client.get("/forgotten").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -56,23 +58,30 @@ def test_unlisted_endpoint_is_refused_to_everyone(app: Flask, client: FlaskClien
     ],
 )
 def test_role_matrix(
-    client: FlaskClient, auth: AuthActions, role: str, method: str, path: str, allowed: bool
+    console_client: FlaskClient, auth: AuthActions, role: str, method: str, path: str, allowed: bool
 ) -> None:
     auth.login_as(role)
-    response = client.open(path, method=method, data={"passphrase": "x"})
+    response = console_client.open(path, method=method, data={"passphrase": "x"})
     assert (response.status_code != 403) is allowed, response.status_code
 
 
 def test_reviewer_cannot_assign_others_but_can_take(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = intake.add({"narrative": "x"})
-    unlock(app)
-    with IntakeClient(intake.url, intake.token) as c:
-        sync(app.extensions[DB_EXTENSION], app.extensions[KEYRING_EXTENSION], Path(app.config["DATA_DIR"]), c)
+    served = fake_intake.add({"narrative": "x"})
+    unlock(console_app)
+    with IntakeClient(fake_intake.url, fake_intake.token) as c:
+        sync(
+            console_app.extensions[DB_EXTENSION],
+            console_app.extensions[KEYRING_EXTENSION],
+            Path(console_app.config["DATA_DIR"]),
+            c,
+        )
     auth.login_as("reviewer")
-    assert client.post(f"/cases/{served.envelope_id}/assign", data={"assignee": "1"}).status_code == 403
-    assert client.post(f"/cases/{served.envelope_id}/take").status_code == 302
+    assert (
+        console_client.post(f"/cases/{served.envelope_id}/assign", data={"assignee": "1"}).status_code == 403
+    )
+    assert console_client.post(f"/cases/{served.envelope_id}/take").status_code == 302
 
 
 def _url(rule: Rule, envelope_id: str) -> str:
@@ -95,9 +104,9 @@ def _audit_count(app: Flask) -> int:
 
 @pytest.mark.parametrize("who", ["anonymous", "pending", "admin"])
 def test_every_state_changing_route_needs_a_csrf_token(
-    make_app: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake], who: str
+    make_console: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake], who: str
 ) -> None:
-    app = make_app()
+    app = make_console()
     fake = intake_factory(app)
     served = fake.add({"narrative": "x"})
     unlock(app)

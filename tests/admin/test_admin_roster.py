@@ -67,14 +67,14 @@ def coalition(tmp_path: Path, org_key: RecipientPrivateKey) -> dict[str, Path]:
 
 
 def test_make_import_show(
-    app: Flask,
-    runner: FlaskCliRunner,
+    console_app: Flask,
+    console_runner: FlaskCliRunner,
     tmp_path: Path,
     coalition: dict[str, Path],
     org_key: RecipientPrivateKey,
 ) -> None:
     out = tmp_path / "roster.json"
-    made = make(runner, out, coalition["ours"], coalition["other"])
+    made = make(console_runner, out, coalition["ours"], coalition["other"])
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["format"] == "tnr-intake-roster" and doc["version"] == 1
     assert [k["recipient_id"] for k in doc["keys"]] == ["other-org", "test-org"]
@@ -83,43 +83,46 @@ def test_make_import_show(
     assert f"digest {parsed.digest}" in made
     assert org_key.public_key.fingerprint in made
     # Never overwrites.
-    assert runner.invoke(args=["roster", "make", str(coalition["ours"]), "--out", str(out)]).exit_code == 1
+    assert (
+        console_runner.invoke(args=["roster", "make", str(coalition["ours"]), "--out", str(out)]).exit_code
+        == 1
+    )
 
-    shown = runner.invoke(args=["roster", "show"])
+    shown = console_runner.invoke(args=["roster", "show"])
     assert "no roster imported" in shown.output and org_key.public_key.fingerprint in shown.output
 
-    imported = runner.invoke(args=["roster", "import", str(out)])
+    imported = console_runner.invoke(args=["roster", "import", str(out)])
     assert imported.exit_code == 0, imported.output
     assert "pinned 2 keys" in imported.output
-    assert audit_actions(app)[-1][0] == "roster.import"
-    shown = runner.invoke(args=["roster", "show"])
+    assert audit_actions(console_app)[-1][0] == "roster.import"
+    shown = console_runner.invoke(args=["roster", "show"])
     assert f"roster digest {parsed.digest}" in shown.output
     ours = next(line for line in shown.output.splitlines() if org_key.public_key.fingerprint in line)
     assert ours.endswith("ours")
 
 
 def test_own_entries_must_be_the_keys_held(
-    runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
+    console_runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
 ) -> None:
     # Leaves out our key.
-    make(runner, tmp_path / "no-ours.json", coalition["other"])
-    refused = runner.invoke(args=["roster", "import", str(tmp_path / "no-ours.json")])
+    make(console_runner, tmp_path / "no-ours.json", coalition["other"])
+    refused = console_runner.invoke(args=["roster", "import", str(tmp_path / "no-ours.json")])
     assert refused.exit_code == 1 and "which the roster does not list" in refused.output
     # Lists a key under our id that this console does not hold.
     stranger = RecipientPrivateKey.generate().public_key
     planted = key_file(tmp_path / "planted", RECIPIENT_ID, stranger)
-    make(runner, tmp_path / "planted.json", coalition["ours"], coalition["other"], planted)
-    refused = runner.invoke(args=["roster", "import", str(tmp_path / "planted.json")])
+    make(console_runner, tmp_path / "planted.json", coalition["ours"], coalition["other"], planted)
+    refused = console_runner.invoke(args=["roster", "import", str(tmp_path / "planted.json")])
     assert refused.exit_code == 1
     assert stranger.fingerprint in refused.output and "does not hold its private key" in refused.output
-    assert "no roster imported" in runner.invoke(args=["roster", "show"]).output
+    assert "no roster imported" in console_runner.invoke(args=["roster", "show"]).output
 
 
 def test_drops_and_changes_need_replace(
-    app: Flask, runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
+    console_app: Flask, console_runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
 ) -> None:
-    make(runner, tmp_path / "v1.json", coalition["ours"], coalition["other"])
-    assert runner.invoke(args=["roster", "import", str(tmp_path / "v1.json")]).exit_code == 0
+    make(console_runner, tmp_path / "v1.json", coalition["ours"], coalition["other"])
+    assert console_runner.invoke(args=["roster", "import", str(tmp_path / "v1.json")]).exit_code == 0
     # A rotation: a new key added, the old one retired: no --replace needed.
     newer = RecipientPrivateKey.generate().public_key
     other_doc = json.loads(coalition["other"].read_text(encoding="utf-8"))
@@ -127,31 +130,31 @@ def test_drops_and_changes_need_replace(
     retired = tmp_path / "other-retired.json"
     retired.write_text(json.dumps(other_doc), encoding="utf-8")
     added = key_file(tmp_path / "new", "other-org", newer)
-    make(runner, tmp_path / "v2.json", coalition["ours"], retired, added)
-    rotated = runner.invoke(args=["roster", "import", str(tmp_path / "v2.json")])
+    make(console_runner, tmp_path / "v2.json", coalition["ours"], retired, added)
+    rotated = console_runner.invoke(args=["roster", "import", str(tmp_path / "v2.json")])
     assert rotated.exit_code == 0, rotated.output
     assert f"added: other-org active {newer.fingerprint}" in rotated.output
     assert "active -> retired" in rotated.output
 
     # Dropping the retired key: refused, nothing changes.
-    make(runner, tmp_path / "v3.json", coalition["ours"], added)
-    refused = runner.invoke(args=["roster", "import", str(tmp_path / "v3.json")])
+    make(console_runner, tmp_path / "v3.json", coalition["ours"], added)
+    refused = console_runner.invoke(args=["roster", "import", str(tmp_path / "v3.json")])
     assert refused.exit_code == 1 and "dropped: other-org" in refused.output
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         current = roster.pinned(session)
         assert current is not None and len(current.entries) == 3
     # Renaming a pinned organization is a change too; un-retiring as well.
     renamed = json.loads(added.read_text(encoding="utf-8"))
     renamed["name"]["en"] = "Someone else"
     added.write_text(json.dumps(renamed), encoding="utf-8")
-    make(runner, tmp_path / "v4.json", coalition["ours"], coalition["other"], added)
-    refused = runner.invoke(args=["roster", "import", str(tmp_path / "v4.json")])
+    make(console_runner, tmp_path / "v4.json", coalition["ours"], coalition["other"], added)
+    refused = console_runner.invoke(args=["roster", "import", str(tmp_path / "v4.json")])
     assert refused.exit_code == 1
     assert "English name" in refused.output and "status retired -> active" in refused.output
 
-    replaced = runner.invoke(args=["roster", "import", "--replace", str(tmp_path / "v3.json")])
+    replaced = console_runner.invoke(args=["roster", "import", "--replace", str(tmp_path / "v3.json")])
     assert replaced.exit_code == 0, replaced.output
-    action, detail = audit_actions(app)[-1]
+    action, detail = audit_actions(console_app)[-1]
     assert action == "roster.replace"
     assert (
         "dropped=" + json.loads(coalition["other"].read_text(encoding="utf-8"))["fingerprint"][:16] in detail
@@ -187,46 +190,46 @@ def _serve_sealed_to(intake: FakeIntake, *keys: RecipientPublicKey) -> Served:
 
 
 def test_sync_quarantines_and_alarms_on_a_key_outside_the_roster(
-    app: Flask, runner: FlaskCliRunner, intake: FakeIntake, org_key: RecipientPrivateKey
+    console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake, org_key: RecipientPrivateKey
 ) -> None:
     partner = RecipientPrivateKey.generate().public_key
-    pin_roster(app, partner)
-    intake.add({"narrative": "a real report"})
-    _serve_sealed_to(intake, org_key.public_key, partner)  # fine: both pinned
+    pin_roster(console_app, partner)
+    fake_intake.add({"narrative": "a real report"})
+    _serve_sealed_to(fake_intake, org_key.public_key, partner)  # fine: both pinned
     planted = RecipientPrivateKey.generate().public_key
-    _serve_sealed_to(intake, org_key.public_key, planted)
-    unlock(app)
-    result = sync_from(app, intake)
+    _serve_sealed_to(fake_intake, org_key.public_key, planted)
+    unlock(console_app)
+    result = sync_from(console_app, fake_intake)
     assert (result.added, result.quarantined) == (2, 1)
     assert len(result.alarms) == 1 and planted.fingerprint in result.alarms[0]
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert len(session.scalars(select(Case)).all()) == 2
         (q,) = session.scalars(select(Quarantine)).all()
         assert q.error_class == "UnpinnedKeyError" and planted.fingerprint in q.message
         (alarm,) = session.scalars(select(Alarm)).all()
         assert alarm.kind == "roster.unpinned_key" and planted.fingerprint in alarm.detail
-    assert ("alarm", f"alarm={alarm.id} {alarm.detail}") in audit_actions(app)
+    assert ("alarm", f"alarm={alarm.id} {alarm.detail}") in audit_actions(console_app)
 
 
 def test_sync_alarms_on_a_revoked_key_and_on_our_key_we_do_not_hold(
-    app: Flask, intake: FakeIntake, org_key: RecipientPrivateKey
+    console_app: Flask, fake_intake: FakeIntake, org_key: RecipientPrivateKey
 ) -> None:
     revoked = RecipientPrivateKey.generate().public_key
     not_held = RecipientPrivateKey.generate().public_key
-    made = pin_roster(app)
+    made = pin_roster(console_app)
     entries = [
         *made.entries,
         roster.RosterEntry("other-org", "O", "O", revoked, TODAY, date(2028, 1, 1), status="revoked"),
         roster.RosterEntry(RECIPIENT_ID, "T", "T", not_held, TODAY, date(2028, 1, 1)),
     ]
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         roster.pin(session, roster.Roster.of(entries), TODAY)
-    _serve_sealed_to(intake, org_key.public_key, revoked)
-    _serve_sealed_to(intake, not_held, org_key.public_key)
-    unlock(app)
-    result = sync_from(app, intake)
+    _serve_sealed_to(fake_intake, org_key.public_key, revoked)
+    _serve_sealed_to(fake_intake, not_held, org_key.public_key)
+    unlock(console_app)
+    result = sync_from(console_app, fake_intake)
     assert (result.added, result.quarantined) == (0, 2)
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         kinds = sorted(a.kind for a in session.scalars(select(Alarm)))
     assert kinds == ["roster.missing_private_key", "roster.unpinned_key"]
     assert any("revokes" in a and revoked.fingerprint in a for a in result.alarms)
@@ -234,15 +237,15 @@ def test_sync_alarms_on_a_revoked_key_and_on_our_key_we_do_not_hold(
 
 
 def test_without_a_roster_only_our_own_keys_are_pinned(
-    app: Flask, runner: FlaskCliRunner, intake: FakeIntake, org_key: RecipientPrivateKey
+    console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake, org_key: RecipientPrivateKey
 ) -> None:
     other = RecipientPrivateKey.generate().public_key
-    intake.add({"narrative": "ours only"})
-    _serve_sealed_to(intake, org_key.public_key, other)
-    app.config.update(INTAKE_URL=intake.url, INTAKE_TOKEN=intake.token)
+    fake_intake.add({"narrative": "ours only"})
+    _serve_sealed_to(fake_intake, org_key.public_key, other)
+    console_app.config.update(INTAKE_URL=fake_intake.url, INTAKE_TOKEN=fake_intake.token)
     from tests.admin.admin_testlib import PASSPHRASE
 
-    result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    result = console_runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert result.exit_code == 1
     assert "added 1, quarantined 1" in result.output
     assert f"ALARM: sync quarantined an envelope: the envelope is sealed to key {other.fingerprint}" in (
@@ -252,7 +255,7 @@ def test_without_a_roster_only_our_own_keys_are_pinned(
 
 
 def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
-    app: Flask, intake: FakeIntake, org_key: RecipientPrivateKey, monkeypatch: pytest.MonkeyPatch
+    console_app: Flask, fake_intake: FakeIntake, org_key: RecipientPrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two transactions appending to the audit log at once: the second is
     refused. A quarantined envelope's alarm must then be stored on a later
@@ -262,7 +265,7 @@ def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
     import admin.sync.storage as sync_module
 
     planted = RecipientPrivateKey.generate().public_key
-    _serve_sealed_to(intake, org_key.public_key, planted)
+    _serve_sealed_to(fake_intake, org_key.public_key, planted)
     real = sync_module._raise_alarms
     refusals = [2]
 
@@ -273,20 +276,20 @@ def test_an_alarm_whose_audit_entry_races_is_tried_again_not_skipped(
         real(session, rows)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sync_module, "_raise_alarms", racing)
-    unlock(app)
-    result = sync_from(app, intake)
+    unlock(console_app)
+    result = sync_from(console_app, fake_intake)
     assert (result.quarantined, result.skipped) == (1, 0)
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert len(session.scalars(select(Quarantine)).all()) == 1
         assert len(session.scalars(select(Alarm)).all()) == 1
 
 
 def test_show_names_a_held_key_the_roster_lacks(
-    app: Flask, runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
+    console_app: Flask, console_runner: FlaskCliRunner, tmp_path: Path, coalition: dict[str, Path]
 ) -> None:
-    make(runner, tmp_path / "r.json", coalition["ours"], coalition["other"])
-    assert runner.invoke(args=["roster", "import", str(tmp_path / "r.json")]).exit_code == 0
+    make(console_runner, tmp_path / "r.json", coalition["ours"], coalition["other"])
+    assert console_runner.invoke(args=["roster", "import", str(tmp_path / "r.json")]).exit_code == 0
     rotated = RecipientPrivateKey.generate()
-    store_key(rotated, Path(app.config["DATA_DIR"]))
-    shown = runner.invoke(args=["roster", "show"]).output
+    store_key(rotated, Path(console_app.config["DATA_DIR"]))
+    shown = console_runner.invoke(args=["roster", "show"]).output
     assert f"{RECIPIENT_ID}\tNOT IN THE ROSTER\t{rotated.public_key.fingerprint}\tours" in shown

@@ -49,9 +49,9 @@ def _setup(
 
 
 def test_search_function(
-    make_app: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake]
+    make_console: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake]
 ) -> None:
-    app, ids = _setup(make_app, intake_factory)
+    app, ids = _setup(make_console, intake_factory)
     keyring = app.extensions[KEYRING_EXTENSION]
     with app.extensions[DB_EXTENSION].session() as session:
 
@@ -78,9 +78,9 @@ def test_search_function(
 
 
 def test_inbox_search_box(
-    make_app: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake], tmp_path: Path
+    make_console: Callable[..., Flask], intake_factory: Callable[[Flask], FakeIntake], tmp_path: Path
 ) -> None:
-    app, ids = _setup(make_app, intake_factory, CASES_PER_PAGE=5)
+    app, ids = _setup(make_console, intake_factory, CASES_PER_PAGE=5)
     client = app.test_client()
     AuthActions(app, client).login_as("reviewer")
     page = client.post("/", data={"q": "Hauptstrasse"})

@@ -55,55 +55,57 @@ def test_totp_one_use_per_code_and_one_step_either_side() -> None:
     assert not accounts.verify_totp(user, totp_code(secret, step + 1), "another secret key", now + 30)
 
 
-def test_totp_secret_not_stored_in_clear(app: Flask, auth: AuthActions) -> None:
+def test_totp_secret_not_stored_in_clear(console_app: Flask, auth: AuthActions) -> None:
     email = auth.create("reviewer")
-    stored = _user(app, email).totp_secret_ct
+    stored = _user(console_app, email).totp_secret_ct
     assert stored is not None
     assert auth.secrets[email].encode() not in stored
 
 
-def test_reused_code_is_refused_at_login(client: FlaskClient, auth: AuthActions) -> None:
+def test_reused_code_is_refused_at_login(console_client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer")
     auth.login(email)
     code = auth.next_code(email)
-    assert client.post("/login/totp", data={"code": code}).headers["Location"].endswith("/")
+    assert console_client.post("/login/totp", data={"code": code}).headers["Location"].endswith("/")
     auth.logout()
     auth.login(email)
-    again = client.post("/login/totp", data={"code": code}, follow_redirects=True)
+    again = console_client.post("/login/totp", data={"code": code}, follow_redirects=True)
     assert b"was used already" in again.data
-    assert client.get("/").status_code == 302
+    assert console_client.get("/").status_code == 302
 
 
-def test_first_login_enrols_totp(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_first_login_enrols_totp(console_app: Flask, console_client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer", totp=False)
     response = auth.login(email)
     assert response.headers["Location"].endswith("/login/enrol")
-    assert client.get("/").status_code == 302
-    assert client.get("/login/second-factor").headers["Location"].endswith("/login/enrol")
-    page = client.get("/login/enrol/totp").get_data(as_text=True)
-    with client.session_transaction() as sess:
+    assert console_client.get("/").status_code == 302
+    assert console_client.get("/login/second-factor").headers["Location"].endswith("/login/enrol")
+    page = console_client.get("/login/enrol/totp").get_data(as_text=True)
+    with console_client.session_transaction() as sess:
         sealed = base64.b64decode(sess["totp_enrol_secret"])
     # The secret being enrolled travels sealed in the signed (readable) cookie.
-    opened = accounts.decrypt_totp_secret(app.config["SECRET_KEY"], _user(app, email).id, sealed)
+    opened = accounts.decrypt_totp_secret(
+        console_app.config["SECRET_KEY"], _user(console_app, email).id, sealed
+    )
     assert opened is not None
     secret = opened
     assert secret.encode() not in sealed
     assert "otpauth://totp/" in page
-    wrong = client.post("/login/enrol/totp", data={"code": "000000"})
-    assert wrong.status_code == 200 and client.get("/").status_code == 302
-    done = client.post("/login/enrol/totp", data={"code": pyotp.TOTP(secret).now()})
+    wrong = console_client.post("/login/enrol/totp", data={"code": "000000"})
+    assert wrong.status_code == 200 and console_client.get("/").status_code == 302
+    done = console_client.post("/login/enrol/totp", data={"code": pyotp.TOTP(secret).now()})
     assert done.headers["Location"].endswith("/")
-    assert client.get("/").status_code == 200
-    assert _user(app, email).totp_secret_ct is not None
+    assert console_client.get("/").status_code == 200
+    assert _user(console_app, email).totp_secret_ct is not None
     # A later login asks for the code; the enrolment page is closed.
     auth.logout()
     auth.secrets[email] = secret
     assert auth.login(email).headers["Location"].endswith("/login/second-factor")
-    assert client.get("/login/enrol/totp").status_code == 302
+    assert console_client.get("/login/enrol/totp").status_code == 302
 
 
-def test_second_factor_step_expires(make_app: Callable[..., Flask]) -> None:
-    app = make_app(SECOND_FACTOR_TIMEOUT=60)
+def test_second_factor_step_expires(make_console: Callable[..., Flask]) -> None:
+    app = make_console(SECOND_FACTOR_TIMEOUT=60)
     client = app.test_client()
     auth = AuthActions(app, client)
     email = auth.create("reviewer")
@@ -116,15 +118,15 @@ def test_second_factor_step_expires(make_app: Callable[..., Flask]) -> None:
 
 
 def test_reset_second_factor_command(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner, auth: AuthActions
+    console_app: Flask, console_client: FlaskClient, console_runner: FlaskCliRunner, auth: AuthActions
 ) -> None:
     email = auth.login_as("reviewer")
-    result = runner.invoke(args=["users", "reset-2fa", email])
+    result = console_runner.invoke(args=["users", "reset-2fa", email])
     assert result.exit_code == 0, result.output
-    assert _user(app, email).totp_secret_ct is None
-    assert client.get("/").status_code == 302  # its sessions ended
+    assert _user(console_app, email).totp_secret_ct is None
+    assert console_client.get("/").status_code == 302  # its sessions ended
     assert auth.login(email).headers["Location"].endswith("/login/enrol")
-    missing = runner.invoke(args=["users", "reset-2fa", "nobody@example.org"])
+    missing = console_runner.invoke(args=["users", "reset-2fa", "nobody@example.org"])
     assert missing.exit_code == 1
 
 
@@ -141,75 +143,81 @@ def _register(client: FlaskClient, key: SoftAuthenticator) -> dict[str, object]:
     return {"status": response.status_code, "json": response.get_json()}
 
 
-def test_webauthn_enrol_then_login(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_webauthn_enrol_then_login(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
+) -> None:
     email = auth.create("reviewer", totp=False)
     key = SoftAuthenticator()
     auth.login(email)
-    registered = _register(client, key)
+    registered = _register(console_client, key)
     assert registered["status"] == 200
     assert registered["json"] == {"redirect": "/"}
-    assert client.get("/").status_code == 200
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert console_client.get("/").status_code == 200
+    with console_app.extensions[DB_EXTENSION].session() as session:
         stored = session.scalars(select(WebAuthnCredential)).one()
         assert stored.credential_id == key.credential_id and stored.name == "blue key"
 
     auth.logout()
     assert auth.login(email).headers["Location"].endswith("/login/second-factor")
-    page = client.get("/login/second-factor").get_data(as_text=True)
+    page = console_client.get("/login/second-factor").get_data(as_text=True)
     assert 'id="webauthn-login"' in page and "/static/webauthn." in page and "<script>" not in page
-    options = _post_json(client, "/login/webauthn/options")
+    options = _post_json(console_client, "/login/webauthn/options")
     assert isinstance(options, dict)
-    response = client.post("/login/webauthn/verify", json=key.get(options))
+    response = console_client.post("/login/webauthn/verify", json=key.get(options))
     assert response.status_code == 200 and response.get_json() == {"redirect": "/"}
-    assert client.get("/").status_code == 200
+    assert console_client.get("/").status_code == 200
 
 
-def test_webauthn_refuses_a_phishing_origin_and_a_replay(client: FlaskClient, auth: AuthActions) -> None:
+def test_webauthn_refuses_a_phishing_origin_and_a_replay(
+    console_client: FlaskClient, auth: AuthActions
+) -> None:
     email = auth.create("reviewer", totp=False)
     key = SoftAuthenticator()
     auth.login(email)
-    assert _register(client, key)["status"] == 200
+    assert _register(console_client, key)["status"] == 200
     auth.logout()
 
     auth.login(email)
-    options = _post_json(client, "/login/webauthn/options")
+    options = _post_json(console_client, "/login/webauthn/options")
     assert isinstance(options, dict)
-    phished = client.post(
+    phished = console_client.post(
         "/login/webauthn/verify", json=key.get(options, origin="https://console-login.example")
     )
     assert phished.status_code == 400
-    assert client.get("/").status_code == 302
+    assert console_client.get("/").status_code == 302
 
     # A good answer to a challenge already spent is refused (one use).
-    replay = client.post("/login/webauthn/verify", json=key.get(options))
+    replay = console_client.post("/login/webauthn/verify", json=key.get(options))
     assert replay.status_code == 403
-    assert client.get("/").status_code == 302
+    assert console_client.get("/").status_code == 302
 
 
 def test_password_alone_cannot_add_a_key_to_an_enrolled_account(
-    client: FlaskClient, auth: AuthActions
+    console_client: FlaskClient, auth: AuthActions
 ) -> None:
     email = auth.create("reviewer")  # has TOTP
     auth.login(email)
-    assert client.post("/webauthn/register/options", json={}).status_code == 403
-    assert client.get("/login/enrol").status_code == 302
+    assert console_client.post("/webauthn/register/options", json={}).status_code == 403
+    assert console_client.get("/login/enrol").status_code == 302
 
 
-def test_logged_in_account_adds_a_key(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_logged_in_account_adds_a_key(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login_as("reviewer")
     key = SoftAuthenticator()
-    registered = _register(client, key)
+    registered = _register(console_client, key)
     assert registered["status"] == 200 and registered["json"] == {"redirect": "/account"}
-    assert b"blue key" in client.get("/account").data
+    assert b"blue key" in console_client.get("/account").data
     # The same key twice is refused.
-    assert _register(client, key)["status"] == 400
+    assert _register(console_client, key)["status"] == 400
 
 
-def test_static_webauthn_script_is_same_origin_and_csp_allows_only_self(client: FlaskClient) -> None:
-    with client.get("/static/webauthn.js") as script:
+def test_static_webauthn_script_is_same_origin_and_csp_allows_only_self(console_client: FlaskClient) -> None:
+    with console_client.get("/static/webauthn.js") as script:
         assert script.status_code == 200
         assert b"navigator.credentials" in script.data
-    csp = client.get("/login").headers["Content-Security-Policy"]
+    csp = console_client.get("/login").headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
 
@@ -217,36 +225,36 @@ def test_static_webauthn_script_is_same_origin_and_csp_allows_only_self(client: 
 # Sessions
 
 
-def test_login_rotates_the_session(client: FlaskClient, auth: AuthActions) -> None:
+def test_login_rotates_the_session(console_client: FlaskClient, auth: AuthActions) -> None:
     email = auth.create("reviewer")
     auth.login(email)
-    with client.session_transaction() as sess:
+    with console_client.session_transaction() as sess:
         assert "pending_user" in sess and "sid" not in sess
     auth.second_factor(email)
-    with client.session_transaction() as sess:
+    with console_client.session_transaction() as sess:
         first = sess["sid"]
         assert "pending_user" not in sess
     auth.logout()
     auth.full_login(email)
-    with client.session_transaction() as sess:
+    with console_client.session_transaction() as sess:
         assert sess["sid"] != first
 
 
-def test_logout_kills_a_copied_cookie(app: Flask, auth: AuthActions) -> None:
-    client = app.test_client()
-    auth = AuthActions(app, client)
+def test_logout_kills_a_copied_cookie(console_app: Flask, auth: AuthActions) -> None:
+    client = console_app.test_client()
+    auth = AuthActions(console_app, client)
     auth.login_as("reviewer")
     cookie = client.get_cookie("tnr_console_session")
     assert cookie is not None
     auth.logout()
-    thief = app.test_client()
+    thief = console_app.test_client()
     thief.set_cookie("tnr_console_session", cookie.value)
     assert thief.get("/").status_code == 302
 
 
 @pytest.mark.parametrize("column", ["last_seen", "created_at"])
-def test_idle_and_absolute_timeouts(make_app: Callable[..., Flask], column: str) -> None:
-    app = make_app(SESSION_IDLE_TIMEOUT=600, SESSION_ABSOLUTE_LIFETIME=3600)
+def test_idle_and_absolute_timeouts(make_console: Callable[..., Flask], column: str) -> None:
+    app = make_console(SESSION_IDLE_TIMEOUT=600, SESSION_ABSOLUTE_LIFETIME=3600)
     client = app.test_client()
     auth = AuthActions(app, client)
     auth.login_as("reviewer")
@@ -274,25 +282,27 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert accounts.locked_for(user, now=1000) == 0 and user.failed_logins == 0
 
 
-def test_lockout_refuses_even_the_right_password(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_lockout_refuses_even_the_right_password(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
+) -> None:
     email = auth.create("reviewer")
     for _ in range(5):
         assert b"Wrong e-mail or password." in auth.login(email, "wrong password, long enough").data
     locked = auth.login(email, PASSWORD)
     assert locked.status_code == 200 and b"Wrong e-mail or password." in locked.data
     # Tries while paused neither count nor lengthen the pause.
-    paused = accounts.locked_for(_user(app, email))
+    paused = accounts.locked_for(_user(console_app, email))
     for _ in range(3):
         auth.login(email, "wrong password, long enough")
-    assert _user(app, email).failed_logins == 5
-    assert accounts.locked_for(_user(app, email)) <= paused
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert _user(console_app, email).failed_logins == 5
+    assert accounts.locked_for(_user(console_app, email)) <= paused
+    with console_app.extensions[DB_EXTENSION].session() as session:
         session.execute(update(User).values(locked_until=int(time.time()) - 1))
     assert auth.login(email).headers["Location"].endswith("/login/second-factor")
 
 
-def test_wrong_codes_count_towards_lockout(make_app: Callable[..., Flask]) -> None:
-    app = make_app(LOGIN_MAX_FAILURES=3)
+def test_wrong_codes_count_towards_lockout(make_console: Callable[..., Flask]) -> None:
+    app = make_console(LOGIN_MAX_FAILURES=3)
     client = app.test_client()
     auth = AuthActions(app, client)
     email = auth.create("reviewer")

@@ -155,11 +155,11 @@ class HostileIntake(FakeIntake):
 
 
 @pytest.fixture
-def hostile(app: Flask, org_key: Any) -> Iterator[HostileIntake]:
+def hostile(console_app: Flask, org_key: Any) -> Iterator[HostileIntake]:
     fake = HostileIntake(org_key)
     fake.start()
-    app.config["INTAKE_URL"] = fake.url
-    app.config["INTAKE_TOKEN"] = fake.token
+    console_app.config["INTAKE_URL"] = fake.url
+    console_app.config["INTAKE_TOKEN"] = fake.token
     yield fake
     fake.release.set()
     if fake.gate is not None:
@@ -213,25 +213,25 @@ def blobs(app: Flask) -> Path:
 
 
 def test_a_one_gib_envelope_is_quarantined_and_never_downloaded(
-    app: Flask, hostile: HostileIntake, org_key: Any
+    console_app: Flask, hostile: HostileIntake, org_key: Any
 ) -> None:
     sealed, stream = forge(org_key.public_key, GIB)
     big = hostile.add_forged(sealed, stream)
     after = hostile.add({"narrative": "a real report after it"})
-    unlock(app)
-    blobs(app).mkdir(parents=True, exist_ok=True)
-    with DiskWatch(blobs(app)) as disk:
-        result = sync_from(app, hostile)
+    unlock(console_app)
+    blobs(console_app).mkdir(parents=True, exist_ok=True)
+    with DiskWatch(blobs(console_app)) as disk:
+        result = sync_from(console_app, hostile)
     assert result == SyncResult(added=1, quarantined=1)
-    assert [c.envelope_id for c in cases(app)] == [after.envelope_id]
-    [row] = quarantined(app)
+    assert [c.envelope_id for c in cases(console_app)] == [after.envelope_id]
+    [row] = quarantined(console_app)
     assert row.envelope_id == big.envelope_id and row.error_class == "OversizedEnvelopeError"
     assert "SYNC_MAX_ENVELOPE_BYTES" in row.message
     assert hostile.sent == 0 and disk.most == 0
 
 
 def test_an_intake_sending_more_than_the_header_says_is_cut_off(
-    app: Flask, hostile: HostileIntake, org_key: Any
+    console_app: Flask, hostile: HostileIntake, org_key: Any
 ) -> None:
     """The header says 1 MiB; the intake sends 1 GiB. The console stops at
     the declared size, before writing more, and quarantines the envelope."""
@@ -244,18 +244,20 @@ def test_an_intake_sending_more_than_the_header_says_is_cut_off(
         yield from endless()
 
     served = hostile.add_forged(sealed, more_than_declared)
-    unlock(app)
-    blobs(app).mkdir(parents=True, exist_ok=True)
-    with DiskWatch(blobs(app)) as disk:
-        result = sync_from(app, hostile)
+    unlock(console_app)
+    blobs(console_app).mkdir(parents=True, exist_ok=True)
+    with DiskWatch(blobs(console_app)) as disk:
+        result = sync_from(console_app, hostile)
     assert result == SyncResult(quarantined=1)
-    assert quarantined(app)[0].envelope_id == served.envelope_id
+    assert quarantined(console_app)[0].envelope_id == served.envelope_id
     assert disk.most <= declared
     assert hostile.sent < 64 * MIB  # what the sockets buffered, not the gigabyte
-    assert list(blobs(app).glob("*")) == []
+    assert list(blobs(console_app).glob("*")) == []
 
 
-def test_a_sync_stops_at_its_byte_cap_and_the_next_goes_on(app: Flask, hostile: HostileIntake) -> None:
+def test_a_sync_stops_at_its_byte_cap_and_the_next_goes_on(
+    console_app: Flask, hostile: HostileIntake
+) -> None:
     files = [
         hostile.add(
             {"n": i}, (AttachmentInput("f.bin", "application/octet-stream", secrets.token_bytes(MIB)),)
@@ -264,48 +266,53 @@ def test_a_sync_stops_at_its_byte_cap_and_the_next_goes_on(app: Flask, hostile: 
     ]
     size = parse_header(files[0].header).attachments[0].ciphertext_size
     limits = SyncLimits(sync_bytes=int(2.5 * size), envelope_bytes=2 * size)
-    unlock(app)
-    blobs(app).mkdir(parents=True, exist_ok=True)
+    unlock(console_app)
+    blobs(console_app).mkdir(parents=True, exist_ok=True)
     result = SyncResult()
-    with DiskWatch(blobs(app)) as disk, pytest.raises(SyncLimitError, match="SYNC_MAX_BYTES"):
-        sync_from(app, hostile, limits=limits, into=result)
+    with DiskWatch(blobs(console_app)) as disk, pytest.raises(SyncLimitError, match="SYNC_MAX_BYTES"):
+        sync_from(console_app, hostile, limits=limits, into=result)
     assert result.added == 2 and disk.most <= limits.sync_bytes
-    assert sync_from(app, hostile, limits=limits) == SyncResult(added=2)
-    assert [c.envelope_id for c in cases(app)] == [f.envelope_id for f in files]
+    assert sync_from(console_app, hostile, limits=limits) == SyncResult(added=2)
+    assert [c.envelope_id for c in cases(console_app)] == [f.envelope_id for f in files]
 
 
 # --------------------------------------------------------------------------
 # Deadline, Stop, lock
 
 
-def test_a_stalled_intake_meets_the_deadline(app: Flask, hostile: HostileIntake) -> None:
+def test_a_stalled_intake_meets_the_deadline(console_app: Flask, hostile: HostileIntake) -> None:
     hostile.add({"narrative": "waiting"})
     hostile.gate = threading.Event()  # the page never comes
-    unlock(app)
+    unlock(console_app)
     started = time.monotonic()
     with pytest.raises(SyncDeadlineError, match="SYNC_DEADLINE"):
-        sync_from(app, hostile, limits=SyncLimits(deadline=1.0))
+        sync_from(console_app, hostile, limits=SyncLimits(deadline=1.0))
     assert time.monotonic() - started < 3
 
 
 def test_a_download_stalled_midway_meets_the_deadline(
-    app: Flask, hostile: HostileIntake, org_key: Any
+    console_app: Flask, hostile: HostileIntake, org_key: Any
 ) -> None:
     sealed, stream = forge(org_key.public_key, MIB)
     data = b"".join(stream())
     hostile.add_forged(sealed, hostile.stall_after(data, 100_000))
-    unlock(app)
+    unlock(console_app)
     started = time.monotonic()
     with pytest.raises(SyncDeadlineError):
-        sync_from(app, hostile, limits=SyncLimits(deadline=1.0))
+        sync_from(console_app, hostile, limits=SyncLimits(deadline=1.0))
     assert time.monotonic() - started < 3
-    assert quarantined(app) == [] and cases(app) == []
-    assert list(blobs(app).glob("*")) == []
+    assert quarantined(console_app) == [] and cases(console_app) == []
+    assert list(blobs(console_app).glob("*")) == []
 
 
 @pytest.mark.parametrize("how", ["stop", "lock"])
 def test_stop_and_lock_end_a_running_download_within_two_seconds(
-    app: Flask, client: FlaskClient, auth: AuthActions, hostile: HostileIntake, org_key: Any, how: str
+    console_app: Flask,
+    console_client: FlaskClient,
+    auth: AuthActions,
+    hostile: HostileIntake,
+    org_key: Any,
+    how: str,
 ) -> None:
     """A reviewer presses Stop (or a coordinator locks the key) while the
     sync waits on an intake that stalls in the middle of an attachment:
@@ -313,11 +320,11 @@ def test_stop_and_lock_end_a_running_download_within_two_seconds(
     first = hostile.add({"narrative": "stored before the stall"})
     sealed, stream = forge(org_key.public_key, MIB)
     hostile.add_forged(sealed, hostile.stall_after(b"".join(stream()), 100_000))
-    app.config.update(SYNC_WAIT=0)
-    unlock(app)
+    console_app.config.update(SYNC_WAIT=0)
+    unlock(console_app)
     auth.login_as("coordinator")
-    client.post("/sync")
-    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    console_client.post("/sync")
+    jobs: SyncJobs = console_app.extensions["admin_syncjob"]
     job = jobs.status()
     assert job is not None
     deadline = time.monotonic() + 20
@@ -327,19 +334,19 @@ def test_stop_and_lock_end_a_running_download_within_two_seconds(
     time.sleep(0.3)  # well inside the stalled read
     pressed = time.monotonic()
     if how == "stop":
-        assert client.post("/sync/stop").status_code == 302
+        assert console_client.post("/sync/stop").status_code == 302
     else:
-        assert client.post("/keys/lock").status_code == 302
+        assert console_client.post("/keys/lock").status_code == 302
     assert job.done.wait(2), "the sync was still running 2 s later"
     assert time.monotonic() - pressed < 2
     outcome = jobs.status()
     assert outcome is not None and outcome.result is not None
     assert outcome.locked == (how == "lock")
-    assert [c.envelope_id for c in cases(app)] == [first.envelope_id]
-    assert quarantined(app) == []  # cut short by Stop or lock: not the envelope's fault
-    assert not app.extensions[KEYRING_EXTENSION].unlocked or how == "stop"
+    assert [c.envelope_id for c in cases(console_app)] == [first.envelope_id]
+    assert quarantined(console_app) == []  # cut short by Stop or lock: not the envelope's fault
+    assert not console_app.extensions[KEYRING_EXTENSION].unlocked or how == "stop"
     error = KeyLockedError if how == "lock" else SyncStoppedError
-    assert error.__name__ in _last_sync_audit(app)
+    assert error.__name__ in _last_sync_audit(console_app)
 
 
 def _last_sync_audit(app: Flask) -> str:
@@ -357,7 +364,7 @@ def _last_sync_audit(app: Flask) -> str:
 
 
 def test_rescan_retries_quarantined_envelopes(
-    app: Flask, hostile: HostileIntake, runner: FlaskCliRunner
+    console_app: Flask, hostile: HostileIntake, console_runner: FlaskCliRunner
 ) -> None:
     """Quarantined under a small envelope cap; after the cap is raised, a
     plain sync leaves it where it is and ``sync --rescan`` files it as a
@@ -369,18 +376,20 @@ def test_rescan_retries_quarantined_envelopes(
     )
     broken = hostile.add({"narrative": "broken"})
     broken.body = b"\x00" * len(broken.body)  # never opens
-    app.config.update(SYNC_MAX_ENVELOPE_BYTES=256 * 1024)
-    unlock(app)
-    assert sync_from(app, hostile, limits=SyncLimits(envelope_bytes=256 * 1024)) == SyncResult(quarantined=2)
-    assert sync_from(app, hostile) == SyncResult()  # a plain sync does not retry
-    app.config.update(SYNC_MAX_ENVELOPE_BYTES=None)  # back to the default
-    result = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
+    console_app.config.update(SYNC_MAX_ENVELOPE_BYTES=256 * 1024)
+    unlock(console_app)
+    assert sync_from(console_app, hostile, limits=SyncLimits(envelope_bytes=256 * 1024)) == SyncResult(
+        quarantined=2
+    )
+    assert sync_from(console_app, hostile) == SyncResult()  # a plain sync does not retry
+    console_app.config.update(SYNC_MAX_ENVELOPE_BYTES=None)  # back to the default
+    result = console_runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
     assert result.exit_code == 0, result.output
     assert "added 1, quarantined 1, skipped 0" in result.output
-    assert [c.envelope_id for c in cases(app)] == [served.envelope_id]
-    [row] = quarantined(app)
+    assert [c.envelope_id for c in cases(console_app)] == [served.envelope_id]
+    [row] = quarantined(console_app)
     assert row.envelope_id == broken.envelope_id and row.error_class != "OversizedEnvelopeError"
     # Rescanning again changes nothing.
-    again = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
+    again = console_runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
     assert "added 0, quarantined 1, skipped 1" in again.output
-    assert len(quarantined(app)) == 1
+    assert len(quarantined(console_app)) == 1

@@ -31,63 +31,65 @@ def audit_of(app: Flask, action: str) -> list[tuple[str, str]]:
 
 
 def test_a_long_sync_shows_its_progress_and_runs_once(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     for n in range(5):
-        intake.add({"narrative": f"report {n}"})
-    app.config.update(SYNC_WAIT=0, SYNC_PAGE_SIZE=2)
-    intake.gate = threading.Event()  # the intake is slow to answer
-    unlock(app)
+        fake_intake.add({"narrative": f"report {n}"})
+    console_app.config.update(SYNC_WAIT=0, SYNC_PAGE_SIZE=2)
+    fake_intake.gate = threading.Event()  # the intake is slow to answer
+    unlock(console_app)
     email = auth.login_as("reviewer")
-    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    jobs: SyncJobs = console_app.extensions["admin_syncjob"]
 
-    started = client.post("/sync")
+    started = console_client.post("/sync")
     assert started.status_code == 302 and started.headers["Location"].endswith("/sync")
-    page = client.get("/sync").get_data(as_text=True)
+    page = console_client.get("/sync").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="2">' in page
     assert f"started by {email}" in page
-    inbox = client.get("/").get_data(as_text=True)
+    inbox = console_client.get("/").get_data(as_text=True)
     assert "A sync is running: see its progress." in inbox
     status = jobs.status()
     assert status is not None and status.running
     # Pressed again while it runs: no second sync.
-    client.post("/sync")
+    console_client.post("/sync")
     assert jobs.status() is status
 
-    intake.gate.set()
+    fake_intake.gate.set()
     assert status.done.wait(30)
-    done = client.get("/sync").get_data(as_text=True)
+    done = console_client.get("/sync").get_data(as_text=True)
     assert "http-equiv" not in done
     assert "5 added, 0 quarantined, 0 skipped." in done
     assert "Pages stored: 3." in done
-    assert audit_of(app, "sync") == [(email, "added=5 quarantined=0 skipped=0")]
-    assert "A sync is running" not in client.get("/").get_data(as_text=True)
+    assert audit_of(console_app, "sync") == [(email, "added=5 quarantined=0 skipped=0")]
+    assert "A sync is running" not in console_client.get("/").get_data(as_text=True)
 
 
 def test_a_failing_background_sync_says_why_and_is_audited(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    intake.add({"narrative": "x"})
-    app.config.update(SYNC_WAIT=0)
-    app.config["INTAKE_TOKEN"] = "not the token"
-    unlock(app)
+    fake_intake.add({"narrative": "x"})
+    console_app.config.update(SYNC_WAIT=0)
+    console_app.config["INTAKE_TOKEN"] = "not the token"
+    unlock(console_app)
     email = auth.login_as("reviewer")
-    client.post("/sync")
-    job = app.extensions["admin_syncjob"].status()
+    console_client.post("/sync")
+    job = console_app.extensions["admin_syncjob"].status()
     assert job is not None and job.done.wait(30)
-    page = client.get("/sync").get_data(as_text=True)
+    page = console_client.get("/sync").get_data(as_text=True)
     assert "Sync failed after" in page and "the intake refused the API token" in page
     assert "not the token" not in page
-    assert audit_of(app, "sync.failed") == [(email, "IntakeAuthError added=0 quarantined=0 skipped=0")]
+    assert audit_of(console_app, "sync.failed") == [
+        (email, "IntakeAuthError added=0 quarantined=0 skipped=0")
+    ]
 
 
 def test_before_any_sync_the_page_says_so_and_needs_the_sync_permission(
-    app: Flask, client: FlaskClient, auth: AuthActions
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login_as("reviewer")
-    assert "No sync has run since the console started." in client.get("/sync").get_data(as_text=True)
+    assert "No sync has run since the console started." in console_client.get("/sync").get_data(as_text=True)
     auth.logout()
-    assert client.get("/sync").status_code == 302  # to the login page
+    assert console_client.get("/sync").status_code == 302  # to the login page
 
 
 def fail_after(seq: int) -> Any:
@@ -103,125 +105,141 @@ def fail_after(seq: int) -> Any:
 
 
 def test_a_sync_failing_part_way_keeps_and_shows_and_audits_what_it_stored(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+    console_app: Flask,
+    console_client: FlaskClient,
+    auth: AuthActions,
+    fake_intake: FakeIntake,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for n in range(7):
-        intake.add({"narrative": f"report {n}"})
-    app.config.update(SYNC_PAGE_SIZE=2)
+        fake_intake.add({"narrative": f"report {n}"})
+    console_app.config.update(SYNC_PAGE_SIZE=2)
     monkeypatch.setattr(IntakeClient, "envelope_page", fail_after(4))
-    unlock(app)
+    unlock(console_app)
     email = auth.login_as("reviewer")
-    page = client.post("/sync", follow_redirects=True).get_data(as_text=True)
+    page = console_client.post("/sync", follow_redirects=True).get_data(as_text=True)
     assert "Sync failed: the intake answered HTTP 503" in page
     assert "Stored before it stopped (and kept): 4 added, 0 quarantined." in page
-    status = client.get("/sync").get_data(as_text=True)
+    status = console_client.get("/sync").get_data(as_text=True)
     assert "Stored before it stopped (and kept): 4 added, 0 quarantined, 0 skipped." in status
-    assert audit_of(app, "sync.failed") == [(email, "IntakeError added=4 quarantined=0 skipped=0")]
+    assert audit_of(console_app, "sync.failed") == [(email, "IntakeError added=4 quarantined=0 skipped=0")]
 
 
 def test_the_sync_command_failing_part_way_audits_what_it_stored_and_locks_again(
-    app: Flask, intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
+    console_app: Flask, fake_intake: FakeIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for n in range(5):
-        intake.add({"narrative": f"report {n}"})
-    app.config.update(SYNC_PAGE_SIZE=2)
+        fake_intake.add({"narrative": f"report {n}"})
+    console_app.config.update(SYNC_PAGE_SIZE=2)
     monkeypatch.setattr(IntakeClient, "envelope_page", fail_after(2))
-    result = app.test_cli_runner().invoke(args=["sync"], input=PASSPHRASE + "\n")
+    result = console_app.test_cli_runner().invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert result.exit_code == 1
     assert "stored before it stopped: added 2, quarantined 0, skipped 0" in result.stderr
-    assert audit_of(app, "sync.failed") == [("cli", "IntakeError added=2 quarantined=0 skipped=0")]
+    assert audit_of(console_app, "sync.failed") == [("cli", "IntakeError added=2 quarantined=0 skipped=0")]
     # The command's unlock and its lock are both in the log.
-    assert audit_of(app, "key.unlock") == [("cli", "for one command")]
-    assert audit_of(app, "key.lock") == [("cli", "after one command")]
-    assert not is_unlocked(app)
+    assert audit_of(console_app, "key.unlock") == [("cli", "for one command")]
+    assert audit_of(console_app, "key.lock") == [("cli", "after one command")]
+    assert not is_unlocked(console_app)
 
 
-def test_rescan_after_an_intake_restore_finds_what_the_cursor_passed(app: Flask, intake: FakeIntake) -> None:
+def test_rescan_after_an_intake_restore_finds_what_the_cursor_passed(
+    console_app: Flask, fake_intake: FakeIntake
+) -> None:
     """An intake restored from a backup numbers new envelopes from the
     restored ones: seq numbers the console's cursor has passed. ``sync
     --rescan`` lists everything again, stores what is new and skips the
     rest by id."""
     for n in range(4):
-        intake.add({"narrative": f"report {n}"})
-    runner = app.test_cli_runner()
+        fake_intake.add({"narrative": f"report {n}"})
+    runner = console_app.test_cli_runner()
     assert runner.invoke(args=["sync"], input=PASSPHRASE + "\n").exit_code == 0
     # The restore: the last two are gone, and a new report takes seq 3.
-    del intake.envelopes[2:]
-    fresh = intake.add({"narrative": "after the restore"})
+    del fake_intake.envelopes[2:]
+    fresh = fake_intake.add({"narrative": "after the restore"})
     assert fresh.seq == 3
     plain = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert "added 0" in plain.stdout  # passed by the cursor
     again = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
     assert again.exit_code == 0, again.output
     assert "added 1, quarantined 0, skipped 2" in again.stdout
-    assert audit_of(app, "sync")[-1] == ("cli", "added=1 quarantined=0 skipped=2 (rescan from the start)")
+    assert audit_of(console_app, "sync")[-1] == (
+        "cli",
+        "added=1 quarantined=0 skipped=2 (rescan from the start)",
+    )
     # The sync's entry comes before the command's lock.
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         last = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(2)).all()
     assert last == ["key.lock", "sync"]
 
 
-def test_a_rescan_while_another_sync_runs_changes_nothing(app: Flask, intake: FakeIntake) -> None:
+def test_a_rescan_while_another_sync_runs_changes_nothing(
+    console_app: Flask, fake_intake: FakeIntake
+) -> None:
     """The rescan moves the cursor under the sync lock: refused while
     another process syncs, it leaves the cursor alone and says so."""
-    intake.add({"narrative": "x"})
-    runner = app.test_cli_runner()
+    fake_intake.add({"narrative": "x"})
+    runner = console_app.test_cli_runner()
     assert runner.invoke(args=["sync"], input=PASSPHRASE + "\n").exit_code == 0
-    with (Path(app.config["DATA_DIR"]) / "sync.lock").open("a") as other:
+    with (Path(console_app.config["DATA_DIR"]) / "sync.lock").open("a") as other:
         fcntl.flock(other.fileno(), fcntl.LOCK_EX)
         busy = runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
         fcntl.flock(other.fileno(), fcntl.LOCK_UN)
     assert busy.exit_code == 1 and "another sync is running" in busy.output
-    assert get_cursor(app.extensions[DB_EXTENSION]) == 1
-    assert audit_of(app, "sync.failed")[-1] == ("cli", "SyncBusyError added=0 quarantined=0 skipped=0")
+    assert get_cursor(console_app.extensions[DB_EXTENSION]) == 1
+    assert audit_of(console_app, "sync.failed")[-1] == (
+        "cli",
+        "SyncBusyError added=0 quarantined=0 skipped=0",
+    )
 
 
-def test_each_sync_has_its_own_done_and_outcome(app: Flask, intake: FakeIntake) -> None:
+def test_each_sync_has_its_own_done_and_outcome(console_app: Flask, fake_intake: FakeIntake) -> None:
     """Waiting on one sync never returns for another: a new sync started
     as the last one ends has its own 'done', and the last one's outcome is
     not taken for the new one's."""
-    intake.add({"narrative": "x"})
-    unlock(app)
-    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    fake_intake.add({"narrative": "x"})
+    unlock(console_app)
+    jobs: SyncJobs = console_app.extensions["admin_syncjob"]
     first = jobs.start("a@example.org")
     assert first.done.wait(30)
     finished = jobs.outcome(first)
     assert finished is not None and finished.result is not None and finished.result.added == 1
-    intake.gate = threading.Event()
+    fake_intake.gate = threading.Event()
     second = jobs.start("b@example.org")
     assert second.done is not first.done and not second.done.is_set()
     assert jobs.start("c@example.org") is second  # one at a time
     assert jobs.outcome(first) is None
-    intake.gate.set()
+    fake_intake.gate.set()
     assert second.done.wait(30)
-    assert audit_of(app, "sync") == [
+    assert audit_of(console_app, "sync") == [
         ("a@example.org", "added=1 quarantined=0 skipped=0"),
         ("b@example.org", "added=0 quarantined=0 skipped=0"),
     ]
 
 
 def test_the_stop_button_ends_a_sync_waiting_on_a_slow_intake(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """A reviewer stops a sync stuck on a slow intake: it ends without
     waiting for the page, stores what it opened, and is audited."""
     for n in range(3):
-        intake.add({"narrative": f"report {n}"})
-    app.config.update(SYNC_WAIT=0)
-    intake.gate = threading.Event()  # the intake does not answer
-    unlock(app)
+        fake_intake.add({"narrative": f"report {n}"})
+    console_app.config.update(SYNC_WAIT=0)
+    fake_intake.gate = threading.Event()  # the intake does not answer
+    unlock(console_app)
     email = auth.login_as("reviewer")
-    client.post("/sync")
-    jobs: SyncJobs = app.extensions["admin_syncjob"]
+    console_client.post("/sync")
+    jobs: SyncJobs = console_app.extensions["admin_syncjob"]
     job = jobs.status()
     assert job is not None and job.running
-    assert "Stop the sync" in client.get("/sync").get_data(as_text=True)
-    stopped = client.post("/sync/stop", follow_redirects=True).get_data(as_text=True)
+    assert "Stop the sync" in console_client.get("/sync").get_data(as_text=True)
+    stopped = console_client.post("/sync/stop", follow_redirects=True).get_data(as_text=True)
     assert "Stopping" in stopped
     assert job.done.wait(10), "the stop waited for the intake"
-    page = client.get("/sync").get_data(as_text=True)
+    page = console_client.get("/sync").get_data(as_text=True)
     assert f"stopped by {email}" in page and "Stop the sync" not in page
-    assert audit_of(app, "sync.failed") == [(email, "SyncStoppedError added=0 quarantined=0 skipped=0")]
-    intake.gate.set()
+    assert audit_of(console_app, "sync.failed") == [
+        (email, "SyncStoppedError added=0 quarantined=0 skipped=0")
+    ]
+    fake_intake.gate.set()
     # Pressing Stop with nothing running does nothing.
-    assert client.post("/sync/stop").status_code == 302
+    assert console_client.post("/sync/stop").status_code == 302

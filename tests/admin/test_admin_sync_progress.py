@@ -10,12 +10,12 @@ from tests.admin.admin_testlib import PASSPHRASE, FakeIntake, canary
 
 
 def test_progress_per_page_on_stderr_counts_only(
-    app: Flask, runner: FlaskCliRunner, intake: FakeIntake
+    console_app: Flask, console_runner: FlaskCliRunner, fake_intake: FakeIntake
 ) -> None:
     marks = [canary() for _ in range(5)]
-    served = [intake.add({"narrative": m}) for m in marks]
-    app.config["SYNC_PAGE_SIZE"] = 2
-    result = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    served = [fake_intake.add({"narrative": m}) for m in marks]
+    console_app.config["SYNC_PAGE_SIZE"] = 2
+    result = console_runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert lines == [
@@ -28,5 +28,5 @@ def test_progress_per_page_on_stderr_counts_only(
     for m, s in zip(marks, served, strict=True):
         assert m not in everything and s.envelope_id not in everything
 
-    again = runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
+    again = console_runner.invoke(args=["sync"], input=PASSPHRASE + "\n")
     assert again.stderr.splitlines() == ["page 1: 0 envelopes; so far added 0, quarantined 0, skipped 0"]

@@ -27,38 +27,40 @@ def case_row(app: Flask, envelope_id: str) -> Case:
 
 
 def test_disposition_urgency_and_tags(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = intake.add({"narrative": "x"})
-    synced(app, intake)
+    served = fake_intake.add({"narrative": "x"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     url = f"/cases/{served.envelope_id}"
-    done = client.post(
+    done = console_client.post(
         f"{url}/triage",
         data={"status": "needs_information", "urgent": "y", "tags": "Follow-up, translation"},
         follow_redirects=True,
     )
     assert b"Saved." in done.data
-    case = case_row(app, served.envelope_id)
+    case = case_row(console_app, served.envelope_id)
     assert case.status == "needs_information" and case.urgent
-    page = client.get(url).get_data(as_text=True)
+    page = console_client.get(url).get_data(as_text=True)
     assert "Imminent danger" in page and "follow-up translation" in page
 
-    bad = client.post(f"{url}/triage", data={"status": "deleted", "tags": ""}, follow_redirects=True)
+    bad = console_client.post(f"{url}/triage", data={"status": "deleted", "tags": ""}, follow_redirects=True)
     assert b"Choose a disposition." in bad.data
-    bad_tag = client.post(f"{url}/triage", data={"status": "new", "tags": "<b>"}, follow_redirects=True)
+    bad_tag = console_client.post(
+        f"{url}/triage", data={"status": "new", "tags": "<b>"}, follow_redirects=True
+    )
     assert b"Tags may use" in bad_tag.data
-    assert case_row(app, served.envelope_id).status == "needs_information"
+    assert case_row(console_app, served.envelope_id).status == "needs_information"
 
 
 def test_coding_is_stored_apart_from_the_reporters_ticks(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = intake.add({"narrative": "x", "tactics": ["T01"], "province": "CA-BC"})
-    synced(app, intake)
+    served = fake_intake.add({"narrative": "x", "tactics": ["T01"], "province": "CA-BC"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     url = f"/cases/{served.envelope_id}/coding"
-    response = client.post(
+    response = console_client.post(
         url,
         data={
             "tactics": ["T04", "T05"],
@@ -72,7 +74,7 @@ def test_coding_is_stored_apart_from_the_reporters_ticks(
         follow_redirects=True,
     )
     assert b"Coding saved." in response.data
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         case = session.scalar(select(Case).where(Case.envelope_id == served.envelope_id))
         assert case is not None
         coding = triage.coding_of(session, case)
@@ -88,7 +90,7 @@ def test_coding_is_stored_apart_from_the_reporters_ticks(
         + ("B", "medium", "new")
     ]
     # The reporter's own ticks are untouched, inside the sealed report.
-    page = client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
+    page = console_client.get(f"/cases/{served.envelope_id}").get_data(as_text=True)
     assert "CA-BC" in page and "T01" in page
 
     for bad in (
@@ -98,8 +100,8 @@ def test_coding_is_stored_apart_from_the_reporters_ticks(
         {"incident_month": "2026-13"},
         {"incident_month": "2099-01"},
     ):
-        client.post(url, data=bad)
-    with app.extensions[DB_EXTENSION].session() as session:
+        console_client.post(url, data=bad)
+    with console_app.extensions[DB_EXTENSION].session() as session:
         case = session.scalar(select(Case).where(Case.envelope_id == served.envelope_id))
         assert case is not None
         assert triage.coding_of(session, case) == coding  # unchanged
@@ -119,64 +121,71 @@ def test_coding_validation() -> None:
         triage.Coding(incident_month="\uff12\uff10\uff12\uff14-01").validate()  # full-width digits
 
 
-def test_notes_are_sealed(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
-    served = intake.add({"narrative": "x"})
-    synced(app, intake)
+def test_notes_are_sealed(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
+) -> None:
+    served = fake_intake.add({"narrative": "x"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     secret = canary()
     url = f"/cases/{served.envelope_id}"
-    assert b"Note added." in client.post(f"{url}/notes", data={"body": secret}, follow_redirects=True).data
-    assert secret in client.get(url).get_data(as_text=True)
-    assert files_containing(Path(app.config["DATA_DIR"]), secret.encode()) == []
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert (
+        b"Note added."
+        in console_client.post(f"{url}/notes", data={"body": secret}, follow_redirects=True).data
+    )
+    assert secret in console_client.get(url).get_data(as_text=True)
+    assert files_containing(Path(console_app.config["DATA_DIR"]), secret.encode()) == []
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert len(session.scalars(select(CaseNote)).all()) == 1
 
-    app.extensions[KEYRING_EXTENSION].lock()
-    locked = client.get(url).get_data(as_text=True)
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    locked = console_client.get(url).get_data(as_text=True)
     assert secret not in locked and "Notes are encrypted" in locked
-    refused = client.post(f"{url}/notes", data={"body": "another"}, follow_redirects=True)
+    refused = console_client.post(f"{url}/notes", data={"body": "another"}, follow_redirects=True)
     assert b"Unlock the organization key to write notes." in refused.data
 
 
-def test_take_and_assign(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
-    served = intake.add({"narrative": "x"})
-    synced(app, intake)
+def test_take_and_assign(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
+) -> None:
+    served = fake_intake.add({"narrative": "x"})
+    synced(console_app, fake_intake)
     reviewer = auth.create("reviewer", email="rev@example.org")
     auth.login_as("coordinator")
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         from admin.auth.accounts import find_user
 
         rev = find_user(session, reviewer)
         assert rev is not None
         rev_id = rev.id
     url = f"/cases/{served.envelope_id}"
-    client.post(f"{url}/assign", data={"assignee": str(rev_id)})
-    assert case_row(app, served.envelope_id).assignee_id == rev_id
-    assert "rev@example.org" in client.get(url).get_data(as_text=True)
-    client.post(f"{url}/take")
-    assert case_row(app, served.envelope_id).assignee_id != rev_id
-    client.post(f"{url}/assign", data={"assignee": ""})
-    assert case_row(app, served.envelope_id).assignee_id is None
+    console_client.post(f"{url}/assign", data={"assignee": str(rev_id)})
+    assert case_row(console_app, served.envelope_id).assignee_id == rev_id
+    assert "rev@example.org" in console_client.get(url).get_data(as_text=True)
+    console_client.post(f"{url}/take")
+    assert case_row(console_app, served.envelope_id).assignee_id != rev_id
+    console_client.post(f"{url}/assign", data={"assignee": ""})
+    assert case_row(console_app, served.envelope_id).assignee_id is None
 
 
 def test_inbox_filters_and_order(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = [intake.add({"narrative": f"number-{n}-end"}) for n in range(6)]
-    synced(app, intake)
+    served = [fake_intake.add({"narrative": f"number-{n}-end"}) for n in range(6)]
+    synced(console_app, fake_intake)
     auth.login_as("coordinator")
-    client.post(
+    console_client.post(
         f"/cases/{served[1].envelope_id}/triage", data={"status": "verified", "urgent": "y", "tags": "a"}
     )
-    client.post(f"/cases/{served[2].envelope_id}/triage", data={"status": "verified", "tags": "b"})
-    client.post(f"/cases/{served[3].envelope_id}/coding", data={"tactics": ["T09"]})
-    client.post(f"/cases/{served[4].envelope_id}/take")
+    console_client.post(f"/cases/{served[2].envelope_id}/triage", data={"status": "verified", "tags": "b"})
+    console_client.post(f"/cases/{served[3].envelope_id}/coding", data={"tactics": ["T09"]})
+    console_client.post(f"/cases/{served[4].envelope_id}/take")
 
     def listed(query: str) -> list[int]:
-        page = client.get("/" + query).get_data(as_text=True)
+        page = console_client.get("/" + query).get_data(as_text=True)
         return [n for n in range(6) if f"number-{n}-end" in page]
 
-    first = client.get("/").get_data(as_text=True)
+    first = console_client.get("/").get_data(as_text=True)
     assert first.index("number-1-end") < first.index("number-5-end")  # urgent first
     assert listed("?status=verified") == [1, 2]
     assert listed("?urgent=yes") == [1]
@@ -187,15 +196,15 @@ def test_inbox_filters_and_order(
     assert listed("?status=bogus") == [0, 1, 2, 3, 4, 5]  # unknown values are ignored
     assert listed("?from=2030-01-01") == []
 
-    app.config["CASES_PER_PAGE"] = 1
-    page = client.get("/?status=verified").get_data(as_text=True)
+    console_app.config["CASES_PER_PAGE"] = 1
+    page = console_client.get("/?status=verified").get_data(as_text=True)
     assert "Page 1 of 2" in page and "status=verified" in page  # paging keeps the filter
 
 
-def test_inbox_page_uses_indexes(app: Flask) -> None:
-    if app.extensions[DB_EXTENSION].engine.dialect.name != "sqlite":
+def test_inbox_page_uses_indexes(console_app: Flask) -> None:
+    if console_app.extensions[DB_EXTENSION].engine.dialect.name != "sqlite":
         pytest.skip("query plan text is SQLite's")
-    with app.extensions[DB_EXTENSION].engine.connect() as conn:
+    with console_app.extensions[DB_EXTENSION].engine.connect() as conn:
         plan = " ".join(
             str(row[-1])
             for row in conn.exec_driver_sql(
@@ -213,94 +222,100 @@ def test_inbox_page_uses_indexes(app: Flask) -> None:
         assert "ix_case_coding_tactics_code_case_id" in plan or "pk_case_coding_tactics" in plan.lower()
 
 
-def test_quarantine_page(app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake) -> None:
-    bad = intake.add({"narrative": "x"})
+def test_quarantine_page(
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
+) -> None:
+    bad = fake_intake.add({"narrative": "x"})
     bad.body = bad.body[:100] + bytes([bad.body[100] ^ 1]) + bad.body[101:]
-    synced(app, intake)
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
-    assert b"1 envelopes in quarantine." in client.get("/").data
-    page = client.get("/quarantine").get_data(as_text=True)
+    assert b"1 envelopes in quarantine." in console_client.get("/").data
+    page = console_client.get("/quarantine").get_data(as_text=True)
     assert bad.envelope_id in page and "TamperedEnvelopeError" in page
 
 
 def test_refused_case_forms_come_back_as_typed(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """A note, vignette, coding or triage change that is refused (too long,
     key locked, a bad value) comes back on the case page with what was
     typed and why, never lost behind a redirect."""
-    served = intake.add({"narrative": "x", "consent": {"quote": True}})
-    synced(app, intake)
+    served = fake_intake.add({"narrative": "x", "consent": {"quote": True}})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     url = f"/cases/{served.envelope_id}"
 
     long_note = canary() + " " + "n" * 20_000
-    refused = client.post(f"{url}/notes", data={"body": long_note})
+    refused = console_client.post(f"{url}/notes", data={"body": long_note})
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
     assert "Write the note first (at most 20,000 characters)." in page and long_note in page
 
-    app.extensions[KEYRING_EXTENSION].lock()
+    console_app.extensions[KEYRING_EXTENSION].lock()
     note = canary()
-    locked = client.post(f"{url}/notes", data={"body": note})
+    locked = console_client.post(f"{url}/notes", data={"body": note})
     assert locked.status_code == 409
     page = locked.get_data(as_text=True)
     assert "Unlock the organization key to write notes." in page and note in page
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert session.scalars(select(CaseNote)).all() == []
-    unlock(app)
+    unlock(console_app)
 
     vignette = "v" * 1201
-    refused = client.post(f"{url}/vignette", data={"text_en": vignette, "text_fr": "court"})
+    refused = console_client.post(f"{url}/vignette", data={"text_en": vignette, "text_fr": "court"})
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
     assert vignette in page and "court" in page and "at most 1200 characters" in page
 
     future = f"{datetime.now(UTC).year + 1}-03"
     coding = {"tactics": ["T04"], "province": "CA-ON", "incident_month": future}
-    refused = client.post(f"{url}/coding", data=coding)
+    refused = console_client.post(f"{url}/coding", data=coding)
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
     assert "cannot be in the future" in page and f'value="{future}"' in page
     assert 'value="T04" id="tactic-T04" checked' in page
 
-    too_long = client.post(f"{url}/triage", data={"status": "new", "tags": "t" * 401})
+    too_long = console_client.post(f"{url}/triage", data={"status": "new", "tags": "t" * 401})
     assert too_long.status_code == 400
     assert "Tags: at most 400 characters." in too_long.get_data(as_text=True)
-    refused = client.post(f"{url}/triage", data={"status": "verified", "urgent": "y", "tags": "ok Bad_Tag"})
+    refused = console_client.post(
+        f"{url}/triage", data={"status": "verified", "urgent": "y", "tags": "ok Bad_Tag"}
+    )
     assert refused.status_code == 400
     page = refused.get_data(as_text=True)
     assert 'value="ok Bad_Tag"' in page
-    assert case_row(app, served.envelope_id).status == "new"
+    assert case_row(console_app, served.envelope_id).status == "new"
 
 
 def test_line_breaks_count_once_as_in_the_browser(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
     """A browser posts each line break as CRLF, while its maxlength counted
     one character: a vignette of 1200 characters in 10 lines is taken."""
-    served = intake.add({"narrative": "x"})
-    synced(app, intake)
+    served = fake_intake.add({"narrative": "x"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     text = "\r\n".join(["w" * 119] * 10) + "w"  # 1200 with LF, 1209 with CRLF
     assert len(text.replace("\r\n", "\n")) == 1200
     url = f"/cases/{served.envelope_id}/vignette"
-    saved = client.post(url, data={"text_en": text}, follow_redirects=True)
+    saved = console_client.post(url, data={"text_en": text}, follow_redirects=True)
     assert b"Vignette saved." in saved.data
 
 
 def test_numbers_past_a_database_integer_are_not_found_not_a_server_error(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = intake.add({"narrative": "x"})
-    synced(app, intake)
+    served = fake_intake.add({"narrative": "x"})
+    synced(console_app, fake_intake)
     auth.login_as("reviewer")
     huge = "9" * 25
-    assert client.get(f"/?page={huge}").status_code == 200
-    assert client.get(f"/?page=-{huge}").status_code == 200
-    assert client.get(f"/?assignee={huge}").status_code == 200
-    assert client.get(f"/cases/{huge}").status_code == 404
-    refused = client.post(f"/cases/{served.envelope_id}/links", data={"other": huge, "kind": "related"})
+    assert console_client.get(f"/?page={huge}").status_code == 200
+    assert console_client.get(f"/?page=-{huge}").status_code == 200
+    assert console_client.get(f"/?assignee={huge}").status_code == 200
+    assert console_client.get(f"/cases/{huge}").status_code == 404
+    refused = console_client.post(
+        f"/cases/{served.envelope_id}/links", data={"other": huge, "kind": "related"}
+    )
     assert refused.status_code == 400
     assert "no case with that number" in refused.get_data(as_text=True)
     for path in (
@@ -309,5 +324,5 @@ def test_numbers_past_a_database_integer_are_not_found_not_a_server_error(
         "attachments/{n}/redacted",
         "attachments/{n}/preview.png",
     ):
-        assert client.get(f"/cases/{served.envelope_id}/" + path.format(n=huge)).status_code == 404
-    assert client.post(f"/cases/{served.envelope_id}/links/{huge}/remove").status_code == 404
+        assert console_client.get(f"/cases/{served.envelope_id}/" + path.format(n=huge)).status_code == 404
+    assert console_client.post(f"/cases/{served.envelope_id}/links/{huge}/remove").status_code == 404

@@ -43,48 +43,54 @@ def audit_details(app: Flask, prefix: str) -> list[tuple[str, str]]:
 
 
 def test_written_encrypted_released_by_a_coordinator_only(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake, data_dir: Path
+    console_app: Flask,
+    console_client: FlaskClient,
+    auth: AuthActions,
+    fake_intake: FakeIntake,
+    data_dir: Path,
 ) -> None:
-    served = intake.add(report(quote=True))
-    synced(app, intake)
+    served = fake_intake.add(report(quote=True))
+    synced(console_app, fake_intake)
     text = canary()
     url = f"/cases/{served.envelope_id}"
     auth.login_as("reviewer")
-    saved = client.post(f"{url}/vignette", data={"text_en": f"A student was followed. {text}", "text_fr": ""})
+    saved = console_client.post(
+        f"{url}/vignette", data={"text_en": f"A student was followed. {text}", "text_fr": ""}
+    )
     assert saved.status_code == 302
-    page = client.get(url).get_data(as_text=True)
+    page = console_client.get(url).get_data(as_text=True)
     assert text in page and "Not released (revision 1" in page
     # Encrypted at rest, like notes; the audit names the revision only.
-    app.extensions[DB_EXTENSION].engine.dispose()
+    console_app.extensions[DB_EXTENSION].engine.dispose()
     assert files_containing(data_dir, text.encode()) == []
-    assert audit_details(app, "vignette.") == [("vignette.save", "rev=1")]
+    assert audit_details(console_app, "vignette.") == [("vignette.save", "rev=1")]
     # A reviewer cannot release (a separate permission).
-    assert client.post(f"{url}/vignette/release", data={"rev": "1"}).status_code == 403
+    assert console_client.post(f"{url}/vignette/release", data={"rev": "1"}).status_code == 403
     assert "release-form" not in page
 
     auth.logout()
     auth.login_as("coordinator")
-    page = client.get(url).get_data(as_text=True)
+    page = console_client.get(url).get_data(as_text=True)
     assert 'id="release-form"' in page and "consented to quoting" in page
     # A revision other than the one read is refused.
-    stale = client.post(f"{url}/vignette/release", data={"rev": "7"}, follow_redirects=True)
+    stale = console_client.post(f"{url}/vignette/release", data={"rev": "7"}, follow_redirects=True)
     assert b"changed since you read it" in stale.data
-    row = vignette_row(app, served.envelope_id)
+    row = vignette_row(console_app, served.envelope_id)
     assert row is not None and not row.released
-    client.post(f"{url}/vignette/release", data={"rev": "1"})
-    row = vignette_row(app, served.envelope_id)
+    console_client.post(f"{url}/vignette/release", data={"rev": "1"})
+    row = vignette_row(console_app, served.envelope_id)
     assert row is not None and row.released and row.released_rev == 1
-    assert "Released (revision 1)" in client.get(url).get_data(as_text=True)
+    assert "Released (revision 1)" in console_client.get(url).get_data(as_text=True)
 
     # An edit is a new revision, not released until confirmed again.
-    client.post(f"{url}/vignette", data={"text_en": "Edited.", "text_fr": "Modifié."})
-    row = vignette_row(app, served.envelope_id)
+    console_client.post(f"{url}/vignette", data={"text_en": "Edited.", "text_fr": "Modifié."})
+    row = vignette_row(console_app, served.envelope_id)
     assert row is not None and row.rev == 2 and not row.released
-    client.post(f"{url}/vignette/release", data={"rev": "2"})
-    client.post(f"{url}/vignette/withdraw")
-    row = vignette_row(app, served.envelope_id)
+    console_client.post(f"{url}/vignette/release", data={"rev": "2"})
+    console_client.post(f"{url}/vignette/withdraw")
+    row = vignette_row(console_app, served.envelope_id)
     assert row is not None and not row.released
-    assert [a for a, _d in audit_details(app, "vignette.")] == [
+    assert [a for a, _d in audit_details(console_app, "vignette.")] == [
         "vignette.save",
         "vignette.release",
         "vignette.save",
@@ -94,40 +100,44 @@ def test_written_encrypted_released_by_a_coordinator_only(
 
 
 def test_no_release_without_consent_to_quote(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    no_quote = intake.add(report(quote=False))
-    followup = intake.add(
+    no_quote = fake_intake.add(report(quote=False))
+    followup = fake_intake.add(
         {"form_version": 2, "kind": "followup", "narrative": "more", "follows": no_quote.envelope_id}
     )
     followup.follows = no_quote.envelope_id  # a follow-up carries no consent of its own
-    synced(app, intake)
+    synced(console_app, fake_intake)
     auth.login_as("coordinator")
     for served in (no_quote, followup):
         url = f"/cases/{served.envelope_id}"
-        client.post(f"{url}/vignette", data={"text_en": "Some account.", "text_fr": ""})
-        page = client.get(url).get_data(as_text=True)
+        console_client.post(f"{url}/vignette", data={"text_en": "Some account.", "text_fr": ""})
+        page = console_client.get(url).get_data(as_text=True)
         assert "did not consent to quoting" in page and 'id="release-form"' not in page
-        refused = client.post(f"{url}/vignette/release", data={"rev": "1"}, follow_redirects=True)
+        refused = console_client.post(f"{url}/vignette/release", data={"rev": "1"}, follow_redirects=True)
         assert b"did not consent to quoting" in refused.data
-        row = vignette_row(app, served.envelope_id)
+        row = vignette_row(console_app, served.envelope_id)
         assert row is not None and not row.released
 
 
 def test_locked_key_neither_reads_nor_writes(
-    app: Flask, client: FlaskClient, auth: AuthActions, intake: FakeIntake
+    console_app: Flask, console_client: FlaskClient, auth: AuthActions, fake_intake: FakeIntake
 ) -> None:
-    served = intake.add(report(quote=True))
-    synced(app, intake)
+    served = fake_intake.add(report(quote=True))
+    synced(console_app, fake_intake)
     auth.login_as("coordinator")
     url = f"/cases/{served.envelope_id}"
-    client.post(f"{url}/vignette", data={"text_en": "Written while unlocked.", "text_fr": ""})
-    app.extensions[KEYRING_EXTENSION].lock()
-    page = client.get(url).get_data(as_text=True)
+    console_client.post(f"{url}/vignette", data={"text_en": "Written while unlocked.", "text_fr": ""})
+    console_app.extensions[KEYRING_EXTENSION].lock()
+    page = console_client.get(url).get_data(as_text=True)
     assert "Written while unlocked." not in page and "unlock the organization key" in page
-    refused = client.post(f"{url}/vignette", data={"text_en": "x", "text_fr": ""}, follow_redirects=True)
+    refused = console_client.post(
+        f"{url}/vignette", data={"text_en": "x", "text_fr": ""}, follow_redirects=True
+    )
     assert b"Unlock the organization key to write a vignette." in refused.data
-    refused = client.post(f"{url}/vignette/release", data={"rev": "1"}, follow_redirects=True)
+    refused = console_client.post(f"{url}/vignette/release", data={"rev": "1"}, follow_redirects=True)
     assert b"Unlock the organization key to read the vignette" in refused.data
-    empty = client.post(f"{url}/vignette", data={"text_en": " ", "text_fr": ""}, follow_redirects=True)
+    empty = console_client.post(
+        f"{url}/vignette", data={"text_en": " ", "text_fr": ""}, follow_redirects=True
+    )
     assert b"Unlock" in empty.data  # locked comes first

@@ -47,7 +47,7 @@ def _entries(app: Flask, action: str) -> list[Any]:
 
 
 def test_a_counter_going_back_is_audited_as_a_possible_clone_and_raises_an_alarm(
-    app: Flask, console: str, auth: AuthActions
+    console_app: Flask, console: str, auth: AuthActions
 ) -> None:
     email = auth.create("reviewer", totp=False)
     key = SoftAuthenticator(rp_id="127.0.0.1", origin=console)
@@ -65,7 +65,7 @@ def test_a_counter_going_back_is_audited_as_a_possible_clone_and_raises_an_alarm
     http = _session()
     assert _password(http, console, email).endswith("/login/second-factor")
     assert _log_in_with_key(http, console, key).status_code == 200
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert session.scalars(select(WebAuthnCredential.sign_count)).one() == 2
 
     # A copy of the key, made when its counter stood at 0, answers next:
@@ -79,10 +79,10 @@ def test_a_counter_going_back_is_audited_as_a_possible_clone_and_raises_an_alarm
     assert "Coordinators have been told" in refused.json()["error"]
     assert clone.get(f"{console}/", allow_redirects=False).status_code == 302  # not logged in
 
-    [clone_entry] = _entries(app, "second_factor.possible_clone")
+    [clone_entry] = _entries(console_app, "second_factor.possible_clone")
     assert clone_entry.actor == email and clone_entry.detail.endswith("counter 1 after 2")
-    assert [e.detail for e in _entries(app, "login.failed")] == ["webauthn counter"]
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert [e.detail for e in _entries(console_app, "login.failed")] == ["webauthn counter"]
+    with console_app.extensions[DB_EXTENSION].session() as session:
         [alarm] = alarms.open_alarms(session)
         assert alarm.kind == "webauthn.possible_clone"
         assert email in alarm.detail and "counter 1 after 2" in alarm.detail
@@ -104,7 +104,9 @@ def test_a_counter_going_back_is_audited_as_a_possible_clone_and_raises_an_alarm
     assert _log_in_with_key(genuine, console, key).status_code == 200
 
 
-def test_a_bad_signature_is_a_failed_login_not_a_clone(app: Flask, console: str, auth: AuthActions) -> None:
+def test_a_bad_signature_is_a_failed_login_not_a_clone(
+    console_app: Flask, console: str, auth: AuthActions
+) -> None:
     email = auth.create("reviewer", totp=False)
     key = SoftAuthenticator(rp_id="127.0.0.1", origin=console)
     http = _session()
@@ -123,6 +125,6 @@ def test_a_bad_signature_is_a_failed_login_not_a_clone(app: Flask, console: str,
     response = other.post(f"{console}/login/webauthn/verify", json=answer)
     assert response.status_code == 400
     assert response.json()["error"] == "The security key was not accepted."
-    assert _entries(app, "second_factor.possible_clone") == []
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert _entries(console_app, "second_factor.possible_clone") == []
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert alarms.open_alarms(session) == []

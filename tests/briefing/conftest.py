@@ -23,7 +23,7 @@ def coded_cases_path() -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
+def make_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
     for name in list(os.environ):
         if name.startswith("ADMIN_") and name != "ADMIN_DATABASE_URL":
             monkeypatch.delenv(name)
@@ -32,10 +32,10 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:
-    return make_app()
+def console_app(make_console: Callable[..., Flask]) -> Flask:
+    return make_console()
 
 
 @pytest.fixture
-def auth(app: Flask) -> AuthActions:
-    return AuthActions(app, app.test_client())
+def auth(console_app: Flask) -> AuthActions:
+    return AuthActions(console_app, console_app.test_client())

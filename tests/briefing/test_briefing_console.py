@@ -12,8 +12,8 @@ from admin.briefing.records import export_json, read_records
 from tests.admin.admin_testlib import AuthActions
 
 
-def test_import_csv_then_briefing_command(app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:
-    runner = app.test_cli_runner()
+def test_import_csv_then_briefing_command(console_app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:
+    runner = console_app.test_cli_runner()
     result = runner.invoke(args=["coded", "import", str(coded_cases_path)])
     assert result.exit_code == 0, result.output
     assert "added 420" in result.output
@@ -35,11 +35,11 @@ def test_import_csv_then_briefing_command(app: Flask, coded_cases_path: Path, tm
 
 
 def test_briefing_below_the_release_threshold_is_refused(
-    app: Flask, coded_cases_path: Path, tmp_path: Path, auth: AuthActions
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path, auth: AuthActions
 ) -> None:
     """k under 5 (TAXONOMY.md, "Release thresholds") is refused by the
     command and by the page, and nothing is written or shown."""
-    runner = app.test_cli_runner()
+    runner = console_app.test_cli_runner()
     assert runner.invoke(args=["coded", "import", str(coded_cases_path)]).exit_code == 0
     out = tmp_path / "out"
     result = runner.invoke(
@@ -58,8 +58,10 @@ def test_briefing_below_the_release_threshold_is_refused(
     assert csv_response.status_code == 400
 
 
-def test_merge_counts_a_shared_envelope_once(app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:
-    runner = app.test_cli_runner()
+def test_merge_counts_a_shared_envelope_once(
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
+) -> None:
+    runner = console_app.test_cli_runner()
     records = read_records(coded_cases_path)[:30]
     # Another organization coded the same first 10 reports under its own case
     # ids (32-hex envelope ids accepted too), plus 5 new cases.
@@ -88,20 +90,22 @@ def test_merge_counts_a_shared_envelope_once(app: Flask, coded_cases_path: Path,
 
 
 def test_import_rejects_values_outside_the_taxonomy(
-    app: Flask, coded_cases_path: Path, tmp_path: Path
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
 ) -> None:
     lines = coded_cases_path.read_text().splitlines()
     bad = lines[1].replace(",CA-", ",XX-", 1)
     path = tmp_path / "bad.csv"
     path.write_text("\n".join([lines[0], bad]) + "\n")
-    result = app.test_cli_runner().invoke(args=["coded", "import", str(path)])
+    result = console_app.test_cli_runner().invoke(args=["coded", "import", str(path)])
     assert result.exit_code != 0
     assert "line 2: province" in result.output
     assert "XX-" not in result.output  # names the field, never the value
 
 
-def test_briefing_page_is_for_coordinators(app: Flask, auth: AuthActions, coded_cases_path: Path) -> None:
-    app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)])
+def test_briefing_page_is_for_coordinators(
+    console_app: Flask, auth: AuthActions, coded_cases_path: Path
+) -> None:
+    console_app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)])
     client = auth._client
     auth.login_as("reviewer")
     assert client.get("/briefing/").status_code == 403

@@ -112,7 +112,9 @@ def other_database() -> Iterator[Callable[[], str | None]]:
 # -- overlapping periods ----------------------------------------------------------
 
 
-def test_overlapping_periods_cannot_be_subtracted(app: Flask, coded_cases_path: Path, tmp_path: Path) -> None:
+def test_overlapping_periods_cannot_be_subtracted(
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
+) -> None:
     """Jan 2025 - Dec 2026, then Jan 2025 - Sep 2026, of the same cases."""
     records = read_records(coded_cases_path)
     long, short = Period.parse("2025-01", "2026-12"), Period.parse("2025-01", "2026-09")
@@ -123,18 +125,20 @@ def test_overlapping_periods_cannot_be_subtracted(app: Flask, coded_cases_path: 
     leak = small_differences(*apart)
     assert len(leak) >= 10, leak
 
-    assert app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)]).exit_code == 0
+    assert (
+        console_app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)]).exit_code == 0
+    )
     first, second = tmp_path / "long", tmp_path / "short"
-    publish(app, first, "--from", "2025-01", "--to", "2026-12")
-    output = publish(app, second, "--from", "2025-01", "--to", "2026-09")
+    publish(console_app, first, "--from", "2025-01", "--to", "2026-12")
+    output = publish(console_app, second, "--from", "2025-01", "--to", "2026-09")
     assert "because of earlier releases" in output and "against 1 earlier releases" in output
     assert small_differences(cells_of_dir(first), cells_of_dir(second)) == []
-    ledger = releases(app)
+    ledger = releases(console_app)
     assert len(ledger) == 2 and [(r.period_start, r.period_end) for r in ledger] == [
         ("2025-01", "2026-12"),
         ("2025-01", "2026-09"),
     ]
-    assert audit_count(app, "briefing.publish") == 2
+    assert audit_count(console_app, "briefing.publish") == 2
     # The disclosure log says why, naming the earlier release.
     log = (second / "disclosure-log.csv").read_text()
     assert "linked: " in log and ledger[0].uid in log
@@ -145,7 +149,7 @@ def test_overlapping_periods_cannot_be_subtracted(app: Flask, coded_cases_path: 
 
 
 def test_a_period_whose_total_differs_by_less_than_k_is_refused(
-    app: Flask, coded_cases_path: Path, tmp_path: Path
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
 ) -> None:
     """The grand total cannot be suppressed: a briefing whose total differs
     from an earlier one by 1..k-1 cases (here: three cases coded in
@@ -165,16 +169,16 @@ def test_a_period_whose_total_differs_by_less_than_k_is_refused(
     ]
     path = tmp_path / "cases.csv"
     path.write_text(export_csv([*records, *late]))
-    runner = app.test_cli_runner()
+    runner = console_app.test_cli_runner()
     assert runner.invoke(args=["coded", "import", str(path)]).exit_code == 0
-    publish(app, tmp_path / "a", "--from", "2025-01", "--to", "2026-10")
+    publish(console_app, tmp_path / "a", "--from", "2025-01", "--to", "2026-10")
     out = tmp_path / "b"
     result = runner.invoke(args=["briefing", "--out", str(out), "--from", "2025-01", "--to", "2026-11"])
     assert result.exit_code != 0
     assert "no briefing released: with earlier releases: grand total with release" in result.output
-    assert releases(app)[0].uid in result.output and "difference would be 3 cases" in result.output
+    assert releases(console_app)[0].uid in result.output and "difference would be 3 cases" in result.output
     assert not out.exists()
-    assert len(releases(app)) == 1 and audit_count(app, "briefing.publish") == 1
+    assert len(releases(console_app)) == 1 and audit_count(console_app, "briefing.publish") == 1
 
 
 # -- nested filters ---------------------------------------------------------------
@@ -210,7 +214,7 @@ def nested_filter_cases() -> list[CodedRecord]:
     return out
 
 
-def test_nested_filters_cannot_be_subtracted(app: Flask, tmp_path: Path) -> None:
+def test_nested_filters_cannot_be_subtracted(console_app: Flask, tmp_path: Path) -> None:
     records = nested_filter_cases()
     period = Period.parse("2025-01", "2025-12")
     leak = small_differences(
@@ -221,13 +225,13 @@ def test_nested_filters_cannot_be_subtracted(app: Flask, tmp_path: Path) -> None
 
     path = tmp_path / "cases.csv"
     path.write_text(export_csv(records))
-    assert app.test_cli_runner().invoke(args=["coded", "import", str(path)]).exit_code == 0
+    assert console_app.test_cli_runner().invoke(args=["coded", "import", str(path)]).exit_code == 0
     everyone, uyghur = tmp_path / "all", tmp_path / "uyghur"
-    publish(app, everyone, "--from", "2025-01", "--to", "2025-12")
-    publish(app, uyghur, "--from", "2025-01", "--to", "2025-12", "--community", "uyghur")
+    publish(console_app, everyone, "--from", "2025-01", "--to", "2025-12")
+    publish(console_app, uyghur, "--from", "2025-01", "--to", "2025-12", "--community", "uyghur")
     assert small_differences(cells_of_dir(everyone), cells_of_dir(uyghur)) == []
     assert "linked: " in (uyghur / "disclosure-log.csv").read_text()
-    assert releases(app)[1].filters == "community=uyghur"
+    assert releases(console_app)[1].filters == "community=uyghur"
 
 
 # -- coalition merges ----------------------------------------------------------------
@@ -235,7 +239,7 @@ def test_nested_filters_cannot_be_subtracted(app: Flask, tmp_path: Path) -> None
 
 def test_coalition_merge_cannot_be_subtracted_from_one_organizations_release(
     other_database: Callable[[], str | None],
-    make_app: Callable[..., Flask],
+    make_console: Callable[..., Flask],
     coded_cases_path: Path,
     tmp_path: Path,
 ) -> None:
@@ -249,7 +253,7 @@ def test_coalition_merge_cannot_be_subtracted_from_one_organizations_release(
     leak = small_differences(*apart)
     assert leak, "the attack works without the ledger"
 
-    org_a = make_app(DATA_DIR=str(tmp_path / "org-a"), DATABASE_URL=other_database())
+    org_a = make_console(DATA_DIR=str(tmp_path / "org-a"), DATABASE_URL=other_database())
     (tmp_path / "a.csv").write_text(export_csv(ours))
     (tmp_path / "b.csv").write_text(export_csv(theirs))
     assert org_a.test_cli_runner().invoke(args=["coded", "import", str(tmp_path / "a.csv")]).exit_code == 0
@@ -260,7 +264,7 @@ def test_coalition_merge_cannot_be_subtracted_from_one_organizations_release(
     doc = json.loads(exported.read_text())
     assert len(doc["releases"]) == 1 and doc["releases"][0]["uid"] == releases(org_a)[0].uid
 
-    coalition = make_app(DATA_DIR=str(tmp_path / "coalition"), DATABASE_URL=other_database())
+    coalition = make_console(DATA_DIR=str(tmp_path / "coalition"), DATABASE_URL=other_database())
     runner = coalition.test_cli_runner()
     result = runner.invoke(args=["coded", "import", str(exported), "--source", "org-a"])
     assert result.exit_code == 0, result.output
@@ -297,9 +301,9 @@ def _pdf_pages_text(data: bytes) -> list[str]:
 
 
 def test_a_draft_is_marked_everywhere_and_recorded_nowhere(
-    app: Flask, coded_cases_path: Path, tmp_path: Path
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
 ) -> None:
-    runner = app.test_cli_runner()
+    runner = console_app.test_cli_runner()
     assert runner.invoke(args=["coded", "import", str(coded_cases_path)]).exit_code == 0
     out = tmp_path / "draft"
     result = runner.invoke(
@@ -307,7 +311,7 @@ def test_a_draft_is_marked_everywhere_and_recorded_nowhere(
     )
     assert result.exit_code == 0, result.output
     assert "DRAFT — NOT FOR RELEASE: not recorded." in result.output
-    assert releases(app) == [] and audit_count(app, "briefing.publish") == 0
+    assert releases(console_app) == [] and audit_count(console_app, "briefing.publish") == 0
     for path in out.glob("*.csv"):
         assert path.read_text(encoding="utf-8").startswith("DRAFT — NOT FOR RELEASE\n"), path.name
     for lang in ("en", "fr"):
@@ -316,12 +320,12 @@ def test_a_draft_is_marked_everywhere_and_recorded_nowhere(
         assert len(pages) >= 2
         assert all("DRAFT — NOT FOR RELEASE" in text for text in pages)
     # A published briefing carries no mark.
-    publish(app, tmp_path / "real", "--from", "2025-01", "--to", "2026-10")
+    publish(console_app, tmp_path / "real", "--from", "2025-01", "--to", "2026-10")
     assert not (tmp_path / "real" / "tactic.csv").read_text().startswith("DRAFT")
 
 
-def test_console_drafts_and_publishes(app: Flask, auth: AuthActions, coded_cases_path: Path) -> None:
-    app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)])
+def test_console_drafts_and_publishes(console_app: Flask, auth: AuthActions, coded_cases_path: Path) -> None:
+    console_app.test_cli_runner().invoke(args=["coded", "import", str(coded_cases_path)])
     client = auth._client
     form = {"from": "2025-01", "to": "2026-12", "k": "5"}
     auth.login_as("reviewer")
@@ -338,11 +342,11 @@ def test_console_drafts_and_publishes(app: Flask, auth: AuthActions, coded_cases
     with zipfile.ZipFile(io.BytesIO(draft.data)) as archive:
         csvs = [n for n in archive.namelist() if n.endswith(".csv")]
         assert csvs and all(archive.read(n).decode().startswith("DRAFT — NOT FOR RELEASE\n") for n in csvs)
-    assert releases(app) == []
+    assert releases(console_app) == []
 
     first = client.post("/briefing/publish", data=form)
     assert first.status_code == 200 and first.mimetype == "application/zip"
-    (release,) = releases(app)
+    (release,) = releases(console_app)
     assert (
         release.actor.startswith("coordinator")
         and f"briefing-{release.uid}.zip" in first.headers["Content-Disposition"]
@@ -359,15 +363,15 @@ def test_console_drafts_and_publishes(app: Flask, auth: AuthActions, coded_cases
             {n.split("/")[-1]: archive.read(n).decode() for n in archive.namelist() if n.endswith(".csv")}
         )
     assert small_differences(long, short) == []
-    assert audit_count(app, "briefing.publish") == 2
+    assert audit_count(console_app, "briefing.publish") == 2
     ledger_page = client.get("/briefing/").get_data(as_text=True)
     assert release.uid in ledger_page
     # A refusal records nothing and says why.
-    before = len(releases(app))
+    before = len(releases(console_app))
     refused = client.post("/briefing/publish", data=form | {"from": "2025-02"})
     if refused.status_code == 400:
         assert "Not published: with earlier releases" in refused.get_data(as_text=True)
-        assert len(releases(app)) == before
+        assert len(releases(console_app)) == before
 
 
 def test_linked_cells_keep_the_audit_guarantee(coded: list[CodedRecord]) -> None:
@@ -384,7 +388,7 @@ def test_linked_cells_keep_the_audit_guarantee(coded: list[CodedRecord]) -> None
         assert iv.width >= b.protection.p, kk
 
 
-def test_publishing_audits_against_the_ledger_as_it_is_then(app: Flask) -> None:
+def test_publishing_audits_against_the_ledger_as_it_is_then(console_app: Flask) -> None:
     """A briefing protected against an older ledger (another coordinator
     published meanwhile) is refused at the moment of recording."""
     from admin.audit.log import now_utc
@@ -395,9 +399,9 @@ def test_publishing_audits_against_the_ledger_as_it_is_then(app: Flask) -> None:
     period = Period.parse("2025-01", "2025-12")
     everyone = build(records, period)
     uyghur = build(records, period, filters=Filters(community="uyghur"))  # built before the first is out
-    database = app.extensions[DB_EXTENSION]
+    database = console_app.extensions[DB_EXTENSION]
     with database.session() as session:
         record(session, everyone, "first@example.org", now_utc())
     with pytest.raises(DisclosureError, match="ledger changed"), database.session() as session:
         record(session, uyghur, "second@example.org", now_utc())
-    assert [r.actor for r in releases(app)] == ["first@example.org"]
+    assert [r.actor for r in releases(console_app)] == ["first@example.org"]

@@ -136,7 +136,7 @@ def test_a_character_no_font_has_fails_the_build(records: list[CodedRecord], cha
 
 
 def test_the_command_refuses_a_missing_glyph_and_writes_and_records_nothing(
-    app: Flask, coded_cases_path: Path, tmp_path: Path
+    console_app: Flask, coded_cases_path: Path, tmp_path: Path
 ) -> None:
     lines = coded_cases_path.read_text(encoding="utf-8").splitlines()
     header, rows = lines[0], lines[1:]
@@ -145,7 +145,7 @@ def test_the_command_refuses_a_missing_glyph_and_writes_and_records_nothing(
     rows[first] = rows[first][: -len(",no,")] + ",yes,A private-use \ue000 character"
     path = tmp_path / "with-vignette.csv"
     path.write_text("\n".join([f"{header},consent_quote,vignette_en", *rows]) + "\n", encoding="utf-8")
-    runner = app.test_cli_runner()
+    runner = console_app.test_cli_runner()
     result = runner.invoke(args=["coded", "import", str(path)])
     assert result.exit_code == 0, result.output
     for extra in ([], ["--draft"]):
@@ -159,7 +159,7 @@ def test_the_command_refuses_a_missing_glyph_and_writes_and_records_nothing(
         assert not out.exists()
     from admin.briefing.ledger import load_releases
 
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert load_releases(session) == []
 
 

@@ -31,9 +31,9 @@ def _import(app: Flask, path: Path) -> None:
 
 
 def test_preview_shows_the_charts_as_same_origin_images(
-    app: Flask, auth: AuthActions, coded_cases_path: Path
+    console_app: Flask, auth: AuthActions, coded_cases_path: Path
 ) -> None:
-    _import(app, coded_cases_path)
+    _import(console_app, coded_cases_path)
     client = auth._client
     auth.login_as("coordinator")
     page = client.get(f"/briefing/?{QUERY}")
@@ -63,9 +63,9 @@ def test_preview_shows_the_charts_as_same_origin_images(
 
 
 def test_chart_route_is_for_coordinators_and_refuses_bad_input(
-    app: Flask, auth: AuthActions, coded_cases_path: Path
+    console_app: Flask, auth: AuthActions, coded_cases_path: Path
 ) -> None:
-    _import(app, coded_cases_path)
+    _import(console_app, coded_cases_path)
     client = auth._client
     auth.login_as("reviewer")
     assert client.get(f"/briefing/chart/en/quarter.png?{QUERY}").status_code == 403
@@ -78,9 +78,11 @@ def test_chart_route_is_for_coordinators_and_refuses_bad_input(
 
 
 def test_contact_and_issuer_come_from_the_settings(
-    make_app: Callable[..., Flask], coded_cases_path: Path
+    make_console: Callable[..., Flask], coded_cases_path: Path
 ) -> None:
-    app = make_app(BRIEFING_CONTACT="Briefings desk", BRIEFING_ISSUED_BY={"en": "Org One", "fr": "Org Un"})
+    app = make_console(
+        BRIEFING_CONTACT="Briefings desk", BRIEFING_ISSUED_BY={"en": "Org One", "fr": "Org Un"}
+    )
     _import(app, coded_cases_path)
     auth = AuthActions(app, app.test_client())
     auth.login_as("coordinator")
@@ -90,7 +92,7 @@ def test_contact_and_issuer_come_from_the_settings(
 
 
 def test_publishing_a_missing_glyph_is_refused_and_records_nothing(
-    app: Flask, auth: AuthActions, coded_cases_path: Path, tmp_path: Path
+    console_app: Flask, auth: AuthActions, coded_cases_path: Path, tmp_path: Path
 ) -> None:
     lines = coded_cases_path.read_text(encoding="utf-8").splitlines()
     first = next(i for i, row in enumerate(lines) if i and row.endswith(",yes"))
@@ -98,7 +100,7 @@ def test_publishing_a_missing_glyph_is_refused_and_records_nothing(
     rows[first - 1] = lines[first] + ",yes,Text with \ue000 in it"
     path = tmp_path / "with-vignette.csv"
     path.write_text("\n".join([f"{lines[0]},consent_quote,vignette_en", *rows]) + "\n", encoding="utf-8")
-    _import(app, path)
+    _import(console_app, path)
     client = auth._client
     auth.login_as("coordinator")
     page = client.get(f"/briefing/?{QUERY}").get_data(as_text=True)
@@ -110,23 +112,23 @@ def test_publishing_a_missing_glyph_is_refused_and_records_nothing(
     assert client.get(f"/briefing/download/briefing-en.pdf?{QUERY}").status_code == 400
     # The French note has no text in this vignette: it prints.
     assert client.get(f"/briefing/download/briefing-fr.pdf?{QUERY}").status_code == 200
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         assert load_releases(session) == []
 
 
 def test_chromium_loads_the_chart_images_under_the_console_csp(
-    app: Flask, auth: AuthActions, coded_cases_path: Path, playwright: Any
+    console_app: Flask, auth: AuthActions, coded_cases_path: Path, playwright: Any
 ) -> None:
     """In real Chromium over HTTP: both images load (decoded, full size)
     and the page reports no CSP violation."""
-    _import(app, coded_cases_path)
+    _import(console_app, coded_cases_path)
     # Flask-Login's strong session protection ties the session to the
     # user agent: log in with the one the browser will send.
     auth._client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
     auth.login_as("coordinator")
-    cookie = auth._client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    cookie = auth._client.get_cookie(console_app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, console_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.port}"

@@ -46,13 +46,13 @@ class Scene:
 
 
 @pytest.fixture
-def fake(app: Flask) -> Iterator[FakeIntake]:
+def fake(console_app: Flask) -> Iterator[FakeIntake]:
     key = RecipientPrivateKey.generate()
     custody.store_private_key(
         key,
         PASSPHRASE,
         recipient_id=RECIPIENT_ID,
-        data_dir=Path(app.config["DATA_DIR"]),
+        data_dir=Path(console_app.config["DATA_DIR"]),
         argon2id=CHEAP_ARGON2ID,
     )
     served = FakeIntake(key)
@@ -66,14 +66,14 @@ def _report(quote: bool) -> dict[str, object]:
 
 
 @pytest.fixture
-def scene(app: Flask, auth: AuthActions, fake: FakeIntake, coded_cases_path: Path) -> Scene:
+def scene(console_app: Flask, auth: AuthActions, fake: FakeIntake, coded_cases_path: Path) -> Scene:
     names = ("released", "unreleased", "edited", "unconsented", "not_counted")
     served = {n: fake.add(_report(quote=n != "unconsented")) for n in names}
-    unlock(app)
-    db = app.extensions[DB_EXTENSION]
-    keyring = app.extensions[KEYRING_EXTENSION]
+    unlock(console_app)
+    db = console_app.extensions[DB_EXTENSION]
+    keyring = console_app.extensions[KEYRING_EXTENSION]
     with IntakeClient(fake.url, fake.token) as client:
-        sync(db, keyring, Path(app.config["DATA_DIR"]), client)
+        sync(db, keyring, Path(console_app.config["DATA_DIR"]), client)
     template = read_records(coded_cases_path)
     ours = [
         r.coded_fields()
@@ -134,9 +134,9 @@ def _texts(out: Path) -> dict[str, str]:
 
 
 def test_cli_prints_only_released_consented_counted_vignettes(
-    app: Flask, scene: Scene, tmp_path: Path
+    console_app: Flask, scene: Scene, tmp_path: Path
 ) -> None:
-    runner = app.test_cli_runner()
+    runner = console_app.test_cli_runner()
     out = tmp_path / "with"
     result = runner.invoke(
         args=["briefing", *PERIOD_ARGS, "--out", str(out), "--vignettes"], input=PASSPHRASE + "\n"
@@ -151,8 +151,8 @@ def test_cli_prints_only_released_consented_counted_vignettes(
     for name, mark in scene.hidden.items():
         assert [f for f, text in texts.items() if mark in text] == [], name
     assert scene.shown not in result.output
-    assert not app.extensions[KEYRING_EXTENSION].unlocked  # locked again after the command
-    with app.extensions[DB_EXTENSION].session() as session:
+    assert not console_app.extensions[KEYRING_EXTENSION].unlocked  # locked again after the command
+    with console_app.extensions[DB_EXTENSION].session() as session:
         actions = list(
             session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "briefing.vignettes"))
         )
@@ -166,12 +166,14 @@ def test_cli_prints_only_released_consented_counted_vignettes(
     assert "not included" in result.output
 
 
-def test_withdrawn_release_is_gone_from_the_next_briefing(app: Flask, scene: Scene, tmp_path: Path) -> None:
-    with app.extensions[DB_EXTENSION].session() as session:
+def test_withdrawn_release_is_gone_from_the_next_briefing(
+    console_app: Flask, scene: Scene, tmp_path: Path
+) -> None:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         for row in session.scalars(select(CaseVignette)):
             row.released_rev = None
     out = tmp_path / "out"
-    result = app.test_cli_runner().invoke(
+    result = console_app.test_cli_runner().invoke(
         args=["briefing", *PERIOD_ARGS, "--out", str(out), "--vignettes"], input=PASSPHRASE + "\n"
     )
     assert result.exit_code == 0, result.output
@@ -180,14 +182,14 @@ def test_withdrawn_release_is_gone_from_the_next_briefing(app: Flask, scene: Sce
 
 
 def test_briefing_page_includes_released_vignettes_when_unlocked(
-    app: Flask, auth: AuthActions, scene: Scene
+    console_app: Flask, auth: AuthActions, scene: Scene
 ) -> None:
     client = auth._client
     auth.login_as("coordinator")
     query = "from=2025-01&to=2026-10&k=5"
     locked = client.get(f"/briefing/?{query}").get_data(as_text=True)
     assert "vignettes-locked" in locked and scene.shown not in locked
-    unlock(app)
+    unlock(console_app)
     page = client.get(f"/briefing/?{query}").get_data(as_text=True)
     assert scene.shown in page and "vignettes-locked" not in page
     html = client.get(f"/briefing/download/briefing-fr.html?{query}").get_data(as_text=True)
@@ -196,7 +198,7 @@ def test_briefing_page_includes_released_vignettes_when_unlocked(
     for text in (page, html, csv):
         assert all(mark not in text for mark in scene.hidden.values())
     assert scene.shown not in csv
-    with app.extensions[DB_EXTENSION].session() as session:
+    with console_app.extensions[DB_EXTENSION].session() as session:
         details = list(
             session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "briefing.vignettes"))
         )

@@ -52,8 +52,8 @@ def _stored(app: Flask) -> list[SealedEnvelope]:
         ("/fr/", "fr", "Dites-nous ce qui s’est passé"),
     ],
 )
-def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase: str) -> None:
-    response = client.get(path)
+def test_form_in_each_language(intake_client: FlaskClient, path: str, lang: str, phrase: str) -> None:
+    response = intake_client.get(path)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert f'<html lang="{lang}" dir="ltr">' in html
@@ -61,15 +61,15 @@ def test_form_in_each_language(client: FlaskClient, path: str, lang: str, phrase
     assert 'enctype="multipart/form-data"' in html
     # The form is plain HTML; the scripts are same-origin files: leave
     # quickly (every page) and the sealing bundle.
-    app = client.application
+    app = intake_client.application
     assert re.findall(r"<script[^>]*>", html) == [
         asset_tag(app, "js/page.js"),
         asset_tag(app, "js/intake.js"),
     ]
 
 
-def test_form_shows_recipient_fingerprint(client: FlaskClient, org_key: RecipientPrivateKey) -> None:
-    html = client.get("/en/").get_data(as_text=True)
+def test_form_shows_recipient_fingerprint(intake_client: FlaskClient, org_key: RecipientPrivateKey) -> None:
+    html = intake_client.get("/en/").get_data(as_text=True)
     assert org_key.public_key.fingerprint in html
 
 
@@ -77,24 +77,24 @@ def test_form_shows_recipient_fingerprint(client: FlaskClient, org_key: Recipien
     ("accept", "target"),
     [("zh-TW,zh;q=0.9", "/zh-hant/"), ("zh-Hant-HK", "/zh-hant/"), ("en-CA,en", "/en/"), ("de", "/en/")],
 )
-def test_root_redirects_by_accept_language(client: FlaskClient, accept: str, target: str) -> None:
-    response = client.get("/", headers={"Accept-Language": accept})
+def test_root_redirects_by_accept_language(intake_client: FlaskClient, accept: str, target: str) -> None:
+    response = intake_client.get("/", headers={"Accept-Language": accept})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(target)
 
 
-def test_unknown_language_is_404(client: FlaskClient) -> None:
-    assert client.get("/xx/").status_code == 404
+def test_unknown_language_is_404(intake_client: FlaskClient) -> None:
+    assert intake_client.get("/xx/").status_code == 404
 
 
 def test_submission_is_sealed_and_opens_for_the_recipient(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     attachment = b"\x89PNG fake " + CANARY.encode() + bytes(2 * 1024 * 1024)
     body, content_type = multipart(
         {"narrative": CANARY, "attachments": (attachment, "威脅截圖.png", "image/png")}
     )
-    response = client.post("/zh-hant/", data=body, content_type=content_type)
+    response = intake_client.post("/zh-hant/", data=body, content_type=content_type)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "我們已收到您的報告" in html
@@ -102,7 +102,7 @@ def test_submission_is_sealed_and_opens_for_the_recipient(
     assert shown is not None
     digits = normalize_receipt(shown.group(1))
 
-    [sealed] = _stored(app)
+    [sealed] = _stored(intake_app)
     opened = open_envelope(sealed, [org_key])
     assert opened.header.sealed_by == "server"
     assert opened.report["narrative"] == CANARY
@@ -110,10 +110,12 @@ def test_submission_is_sealed_and_opens_for_the_recipient(
     [file] = opened.attachments
     assert (file.name, file.media_type, file.data) == ("威脅截圖.png", "image/png", attachment)
 
-    with app.extensions["intake.db"].sessions() as session:
+    with intake_app.extensions["intake.db"].sessions() as session:
         stored_hash = session.scalar(select(ReceiptRecord.receipt_hash))
     # The keyed hash of the receipt's lookup value, labelled v2 (format v2).
-    assert stored_hash == lookup_hash(app.config["RECEIPT_SECRET"], lookup_value(reply_seed(digits)), 2)
+    assert stored_hash == lookup_hash(
+        intake_app.config["RECEIPT_SECRET"], lookup_value(reply_seed(digits)), 2
+    )
     assert digits not in str(stored_hash)
 
 
@@ -135,11 +137,11 @@ def test_envelope_is_sealed_to_every_active_key_only(tmp_path: Path) -> None:
     app.extensions["intake.db"].engine.dispose()
 
 
-def test_empty_report_keeps_nothing_and_says_why(app: Flask, client: FlaskClient) -> None:
-    response = client.post("/en/", data={"narrative": "   ", "recipients": "test-org"})
+def test_empty_report_keeps_nothing_and_says_why(intake_app: Flask, intake_client: FlaskClient) -> None:
+    response = intake_client.post("/en/", data={"narrative": "   ", "recipients": "test-org"})
     assert response.status_code == 400
     assert "Please tell us what happened, or choose at least one thing" in response.get_data(as_text=True)
-    assert _stored(app) == []
+    assert _stored(intake_app) == []
 
 
 def test_missing_csrf_gets_translated_400_and_keeps_the_text(
@@ -179,9 +181,9 @@ def test_missing_csrf_gets_translated_400_and_keeps_the_text(
     ],
 )
 def test_malformed_post_is_400_in_the_users_language(
-    client: FlaskClient, body: bytes, content_type: str
+    intake_client: FlaskClient, body: bytes, content_type: str
 ) -> None:
-    response = client.post("/zh-hant/", data=body, content_type=content_type)
+    response = intake_client.post("/zh-hant/", data=body, content_type=content_type)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'lang="zh-Hant"' in html
@@ -207,7 +209,7 @@ def test_too_large_upload_is_413_translated(tmp_path: Path, keys_dir: Path, org_
 
 
 def test_uploads_never_touch_a_temporary_file(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask
+    intake_client: FlaskClient, monkeypatch: pytest.MonkeyPatch, intake_app: Flask
 ) -> None:
     spooled: list[str] = []
 
@@ -228,21 +230,21 @@ def test_uploads_never_touch_a_temporary_file(
     body, content_type = multipart(
         {"narrative": "x", "attachments": (bytes(3 * 1024 * 1024), "big.bin", "x/y")}
     )
-    response = client.post("/en/", data=body, content_type=content_type)
+    response = intake_client.post("/en/", data=body, content_type=content_type)
     assert response.status_code == 200
     assert spooled == []
-    assert len(_stored(app)) == 1
+    assert len(_stored(intake_app)) == 1
 
 
-def test_healthz(client: FlaskClient) -> None:
-    response = client.get("/healthz")
+def test_healthz(intake_client: FlaskClient) -> None:
+    response = intake_client.get("/healthz")
     assert response.status_code == 200
     assert response.get_data(as_text=True).strip() == "ok"
 
 
-def test_reporter_pages_set_privacy_headers(client: FlaskClient) -> None:
+def test_reporter_pages_set_privacy_headers(intake_client: FlaskClient) -> None:
     for path in ("/en/", "/zh-hant/", "/nope/", "/healthz"):
-        headers = client.get(path).headers
+        headers = intake_client.get(path).headers
         assert headers["Referrer-Policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
@@ -265,29 +267,31 @@ def test_session_cookie_is_session_only(tmp_path: Path, keys_dir: Path, org_key:
     [("GET", "/zh-hant/nope", 404), ("PUT", "/zh-hant/", 405), ("DELETE", "/zh-hant/", 405)],
 )
 def test_errors_without_a_route_answer_in_the_paths_language(
-    client: FlaskClient, method: str, path: str, status: int
+    intake_client: FlaskClient, method: str, path: str, status: int
 ) -> None:
-    response = client.open(path, method=method)
+    response = intake_client.open(path, method=method)
     assert response.status_code == status
     html = response.get_data(as_text=True)
     assert 'lang="zh-Hant"' in html
     assert "此頁面不存在" in html
 
 
-def test_the_upload_endpoint_answers_json_even_to_a_wrong_method(client: FlaskClient) -> None:
-    response = client.get("/zh-hant/sealed")
+def test_the_upload_endpoint_answers_json_even_to_a_wrong_method(intake_client: FlaskClient) -> None:
+    response = intake_client.get("/zh-hant/sealed")
     assert response.status_code == 405
     assert response.is_json
 
 
-def test_an_arrival_leaves_no_file_of_its_own_to_date_it(app: Flask, client: FlaskClient) -> None:
+def test_an_arrival_leaves_no_file_of_its_own_to_date_it(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
     """Invariant 3 (the day only): attachments live in the database by
     default, so no per-envelope file keeps the arrival's exact time in its
     mtime or ctime; the data folder holds the same files before and after."""
-    client.post("/en/", data={"narrative": "first"})
-    data_dir = Path(app.config["DATA_DIR"])
+    intake_client.post("/en/", data={"narrative": "first"})
+    data_dir = Path(intake_app.config["DATA_DIR"])
     before = sorted(p.relative_to(data_dir) for p in data_dir.rglob("*"))
-    response = client.post(
+    response = intake_client.post(
         "/en/",
         data={"narrative": "with a file", "attachments": (io.BytesIO(b"evidence" * 1000), "photo.jpg")},
         content_type="multipart/form-data",
@@ -339,7 +343,7 @@ def test_files_over_the_request_limit_keep_what_was_typed(
     app.extensions["intake.db"].engine.dispose()
 
 
-def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskClient) -> None:
+def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(intake_client: FlaskClient) -> None:
     """Subresource Integrity on every script and stylesheet; long caching
     only for the content-hashed names; the pages stay no-store."""
     import base64
@@ -347,7 +351,7 @@ def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskC
 
     from core.db import ROOT
 
-    page = client.get("/en/")
+    page = intake_client.get("/en/")
     assert page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     tags = re.findall(r"<(?:script|link)\b[^>]*>", html)
@@ -363,8 +367,8 @@ def test_scripts_and_stylesheets_carry_integrity_and_hashed_names(client: FlaskC
         release = (ROOT / plain.lstrip("/")).read_bytes()
         assert base64.b64decode(integrity.group(1)) == hashlib.sha384(release).digest()
         assert hashlib.sha256(release).hexdigest()[:16] in hashed
-        with client.get(hashed) as served:
+        with intake_client.get(hashed) as served:
             assert served.status_code == 200 and served.data == release
             assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-        with client.get(plain) as revalidated:
+        with intake_client.get(plain) as revalidated:
             assert revalidated.headers["Cache-Control"] == "no-cache"

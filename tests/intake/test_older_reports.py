@@ -81,59 +81,61 @@ def _check(client: FlaskClient, **data: Any) -> tuple[int, str]:
 
 
 def test_an_older_receipt_is_found_moved_and_then_found_by_the_browser(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     digits = new_receipt()
-    report = _older_report(app, org_key, digits)
-    secret = app.config["RECEIPT_SECRET"]
+    report = _older_report(intake_app, org_key, digits)
+    secret = intake_app.config["RECEIPT_SECRET"]
     lookup = lookup_value(reply_seed(digits))
-    _add_reply(app, report, "An older reply")
+    _add_reply(intake_app, report, "An older reply")
 
     # The browser's lookup does not find it yet: the page offers the plain
     # check ("Check an older receipt"), which the reporter chooses.
-    status, page = _check(client, lookup=lookup, replies="sealed")
+    status, page = _check(intake_client, lookup=lookup, replies="sealed")
     assert status == 404 and "Check an older receipt" in page
     # Without JavaScript: found, the reply shown and marked.
-    status, page = _check(client, receipt=digits)
+    status, page = _check(intake_client, receipt=digits)
     assert status == 200 and "An older reply" in page and OLDER in page
     # The record moved: no hash of the digits is left, the lookup's v1 hash is.
-    assert _records(app) == {lookup_hash(secret, lookup, 1)}
+    assert _records(intake_app) == {lookup_hash(secret, lookup, 1)}
     # From now on the browser finds it, marked as an older report.
-    status, page = _check(client, lookup=lookup, replies="sealed")
+    status, page = _check(intake_client, lookup=lookup, replies="sealed")
     assert status == 200 and 'data-version="1"' in page
     assert digits not in page
 
 
-def test_a_v2_report_shows_only_replies_that_verify(app: Flask, client: FlaskClient) -> None:
-    digits = _new_report(client)
-    with app.extensions["intake.db"].sessions() as session:
+def test_a_v2_report_shows_only_replies_that_verify(intake_app: Flask, intake_client: FlaskClient) -> None:
+    digits = _new_report(intake_client)
+    with intake_app.extensions["intake.db"].sessions() as session:
         report = session.scalars(select(Envelope)).one()
         session.expunge_all()
-    _add_reply(app, report, "A genuine reply", auth_key=auth_key(reply_seed(digits)))
-    _add_reply(app, report, "A forged reply")
-    status, page = _check(client, receipt=digits)
+    _add_reply(intake_app, report, "A genuine reply", auth_key=auth_key(reply_seed(digits)))
+    _add_reply(intake_app, report, "A forged reply")
+    status, page = _check(intake_client, receipt=digits)
     assert status == 200
     assert "A genuine reply" in page and "A forged reply" not in page
     assert UNVERIFIED in page and OLDER not in page
     # With JavaScript the page carries both sealed, for the browser to check
     # against the v2 report's key (tests/browser/test_conversation.py).
-    status, page = _check(client, lookup=lookup_value(reply_seed(digits)), replies="sealed")
+    status, page = _check(intake_client, lookup=lookup_value(reply_seed(digits)), replies="sealed")
     assert status == 200 and 'data-version="2"' in page
 
 
-def test_the_database_cannot_pass_a_v2_report_off_as_an_older_one(app: Flask, client: FlaskClient) -> None:
+def test_the_database_cannot_pass_a_v2_report_off_as_an_older_one(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
     """Whoever writes to the database (even with the receipt secret, from
     the data folder) cannot relabel a v2 report's receipt as v1 without the
     lookup value, which only the receipt gives: the report is then simply
     not found."""
-    digits = _new_report(client)
-    secret = app.config["RECEIPT_SECRET"]
-    [stored] = _records(app)
+    digits = _new_report(intake_client)
+    secret = intake_app.config["RECEIPT_SECRET"]
+    [stored] = _records(intake_app)
     # What a writer could compute without the lookup: a hash of the stored
     # hash, of the digits' hash, of random bytes; none answers under v1.
     for guess in (stored, receipt_hash(secret, digits), base64.b16encode(bytes(32)).decode().lower()):
-        with app.extensions["intake.db"].sessions() as session:
+        with intake_app.extensions["intake.db"].sessions() as session:
             session.execute(update(ReceiptRecord).values(receipt_hash=lookup_hash(secret, guess, 1)))
             session.commit()
-        status, _page = _check(client, lookup=lookup_value(reply_seed(digits)), replies="sealed")
+        status, _page = _check(intake_client, lookup=lookup_value(reply_seed(digits)), replies="sealed")
         assert status == 404

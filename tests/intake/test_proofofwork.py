@@ -30,8 +30,10 @@ def _encoded(doc: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(doc).encode()).decode()
 
 
-def test_the_challenge_is_signed_fresh_and_never_cached(app: Flask, client: FlaskClient) -> None:
-    first, second = client.get("/en/challenge"), client.get("/zh-hant/challenge")
+def test_the_challenge_is_signed_fresh_and_never_cached(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    first, second = intake_client.get("/en/challenge"), intake_client.get("/zh-hant/challenge")
     assert first.status_code == 200 and first.mimetype == "application/json"
     assert "no-store" in first.headers["Cache-Control"]
     a, b = first.get_json(), second.get_json()
@@ -40,9 +42,11 @@ def test_the_challenge_is_signed_fresh_and_never_cached(app: Flask, client: Flas
     assert a["parameters"]["expiresAt"] > 0
 
 
-def test_only_a_solution_to_our_own_unexpired_challenge_counts_once(app: Flask, client: FlaskClient) -> None:
-    with app.test_request_context():
-        payload = solved_altcha(client)
+def test_only_a_solution_to_our_own_unexpired_challenge_counts_once(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    with intake_app.test_request_context():
+        payload = solved_altcha(intake_client)
         doc = _decoded(payload)
         wrong_key = json.loads(json.dumps(doc))
         wrong_key["solution"]["derivedKey"] = "00" * 32
@@ -66,51 +70,60 @@ def test_only_a_solution_to_our_own_unexpired_challenge_counts_once(app: Flask, 
         assert proofofwork.verify(payload) is False  # spent
 
 
-def test_an_expired_challenge_is_refused(app: Flask, client: FlaskClient) -> None:
-    app.config["ALTCHA_MAX_AGE"] = -5
-    payload = solved_altcha(client)
-    with app.test_request_context():
+def test_an_expired_challenge_is_refused(intake_app: Flask, intake_client: FlaskClient) -> None:
+    intake_app.config["ALTCHA_MAX_AGE"] = -5
+    payload = solved_altcha(intake_client)
+    with intake_app.test_request_context():
         assert proofofwork.verify(payload) is False
 
 
-def test_a_solved_receipt_check_meets_only_the_global_bucket(app: Flask, client: FlaskClient) -> None:
+def test_a_solved_receipt_check_meets_only_the_global_bucket(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
     """Behind Tor everyone has one address: ten wrong receipts from one
     person would stop everyone's check, unless the check did the work."""
-    html = client.post("/en/", data={"narrative": "report"}).get_data(as_text=True)
+    html = intake_client.post("/en/", data={"narrative": "report"}).get_data(as_text=True)
     found = RECEIPT.search(html)
     assert found is not None
     receipt = found.group(1)
     wrong = new_receipt()  # well formed, so each lookup costs a token
     address = {"REMOTE_ADDR": "198.51.100.20"}
     for _ in range(10):  # the per-address allowance, spent on wrong guesses
-        response = client.post("/en/receipt", data={"receipt": wrong}, environ_base=address)
+        response = intake_client.post("/en/receipt", data={"receipt": wrong}, environ_base=address)
         assert response.status_code == 404
-    assert client.post("/en/receipt", data={"receipt": receipt}, environ_base=address).status_code == 429
-    proven = {"receipt": receipt, "altcha": solved_altcha(client)}
-    assert client.post("/en/receipt", data=proven, environ_base=address).status_code == 200
+    assert (
+        intake_client.post("/en/receipt", data={"receipt": receipt}, environ_base=address).status_code == 429
+    )
+    proven = {"receipt": receipt, "altcha": solved_altcha(intake_client)}
+    assert intake_client.post("/en/receipt", data=proven, environ_base=address).status_code == 200
     # A proof that does not verify is refused with a message, the receipt kept.
-    response = client.post("/en/receipt", data={"receipt": receipt, "altcha": "forged"}, environ_base=address)
+    response = intake_client.post(
+        "/en/receipt", data={"receipt": receipt, "altcha": "forged"}, environ_base=address
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "did not finish a short automatic check in time" in page and receipt in page
 
 
 def test_a_flood_of_cheap_guesses_does_not_stop_checks_that_did_the_work(
-    app: Flask, client: FlaskClient
+    intake_app: Flask, intake_client: FlaskClient
 ) -> None:
     """Behind Tor (one shared address, 127.0.0.1) a script empties the
     global allowance of guesses without doing any work; a reporter whose
     browser did the work still gets in."""
-    app.config.update(RECEIPT_GLOBAL_BURST=20, RECEIPT_GLOBAL_INTERVAL=60)
-    html = client.post("/en/", data={"narrative": "report"}).get_data(as_text=True)
+    intake_app.config.update(RECEIPT_GLOBAL_BURST=20, RECEIPT_GLOBAL_INTERVAL=60)
+    html = intake_client.post("/en/", data={"narrative": "report"}).get_data(as_text=True)
     found = RECEIPT.search(html)
     assert found is not None
     tor = {"REMOTE_ADDR": "127.0.0.1"}
     statuses = [
-        client.post("/en/receipt", data={"receipt": new_receipt()}, environ_base=tor).status_code
+        intake_client.post("/en/receipt", data={"receipt": new_receipt()}, environ_base=tor).status_code
         for _ in range(40)
     ]
     assert statuses.count(404) == 20 and statuses.count(429) == 20
-    assert client.post("/en/receipt", data={"receipt": found.group(1)}, environ_base=tor).status_code == 429
-    proven = {"receipt": found.group(1), "altcha": solved_altcha(client)}
-    assert client.post("/en/receipt", data=proven, environ_base=tor).status_code == 200
+    assert (
+        intake_client.post("/en/receipt", data={"receipt": found.group(1)}, environ_base=tor).status_code
+        == 429
+    )
+    proven = {"receipt": found.group(1), "altcha": solved_altcha(intake_client)}
+    assert intake_client.post("/en/receipt", data=proven, environ_base=tor).status_code == 200

@@ -112,18 +112,22 @@ def test_argon2id_matches_rfc_9106_test_vector() -> None:
     assert tag.hex() == "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
 
 
-def test_a_report_without_javascript_carries_the_receipts_reply_key(app: Flask, client: FlaskClient) -> None:
-    digits = _report(client)
-    header = parse_header(_report_row(app).header)
+def test_a_report_without_javascript_carries_the_receipts_reply_key(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    digits = _report(intake_client)
+    header = parse_header(_report_row(intake_app).header)
     assert header.reply_key == reply_private_key(digits).public_key.raw
 
 
-def test_a_reply_goes_from_the_console_to_the_reporter_sealed(app: Flask, client: FlaskClient) -> None:
-    digits = _report(client)
-    report = _report_row(app)
+def test_a_reply_goes_from_the_console_to_the_reporter_sealed(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    digits = _report(intake_client)
+    report = _report_row(intake_app)
     reply_key = parse_header(report.header).reply_key
     assert reply_key is not None
-    token = _token(app)
+    token = _token(intake_app)
     sealed = seal_reply(
         reply_key,
         report.envelope_id,
@@ -133,36 +137,40 @@ def test_a_reply_goes_from_the_console_to_the_reporter_sealed(app: Flask, client
         auth_key=auth_key(reply_seed(digits)),
     )
 
-    response = _post_reply(client, token, report.envelope_id, sealed)
+    response = _post_reply(intake_client, token, report.envelope_id, sealed)
     assert response.status_code == 201, response.get_json()
-    assert _post_reply(client, token, report.envelope_id, sealed).status_code == 200  # a retry
-    assert _replies(app) == 1
-    assert CANARY.encode() not in database_bytes(app)
+    assert _post_reply(intake_client, token, report.envelope_id, sealed).status_code == 200  # a retry
+    assert _replies(intake_app) == 1
+    assert CANARY.encode() not in database_bytes(intake_app)
 
     # Without JavaScript the server opens it for this request only.
-    page = client.post("/en/receipt", data={"receipt": digits}).get_data(as_text=True)
+    page = intake_client.post("/en/receipt", data={"receipt": digits}).get_data(as_text=True)
     assert CANARY in page and "From Test Org" in page
     # With JavaScript the page carries it sealed, for the browser to open.
-    page = client.post("/en/receipt", data={"receipt": digits, "replies": "sealed"}).get_data(as_text=True)
+    page = intake_client.post("/en/receipt", data={"receipt": digits, "replies": "sealed"}).get_data(
+        as_text=True
+    )
     assert CANARY not in page
     assert base64.b64encode(sealed.body).decode() in page
     assert f'data-report="{report.envelope_id}"' in page
-    assert CANARY.encode() not in database_bytes(app)
+    assert CANARY.encode() not in database_bytes(intake_app)
 
 
-def test_a_report_without_replies_says_none_came_yet(app: Flask, client: FlaskClient) -> None:
-    digits = _report(client)
-    page = client.post("/zh-hant/receipt", data={"receipt": digits}).get_data(as_text=True)
+def test_a_report_without_replies_says_none_came_yet(intake_app: Flask, intake_client: FlaskClient) -> None:
+    digits = _report(intake_client)
+    page = intake_client.post("/zh-hant/receipt", data={"receipt": digits}).get_data(as_text=True)
     assert "reply-list" not in page
     assert "回覆" in page
 
 
-def test_the_api_takes_only_replies_sealed_to_the_reports_reply_key(app: Flask, client: FlaskClient) -> None:
-    _report(client)
-    report = _report_row(app)
+def test_the_api_takes_only_replies_sealed_to_the_reports_reply_key(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    _report(intake_client)
+    report = _report_row(intake_app)
     reply_key = parse_header(report.header).reply_key
     assert reply_key is not None
-    token = _token(app)
+    token = _token(intake_app)
     day = today_utc()
     other = RecipientPrivateKey.generate()
     body = {"kind": "reply", "report": report.envelope_id, "text": "x", "from": "Test Org"}
@@ -175,7 +183,7 @@ def test_the_api_takes_only_replies_sealed_to_the_reports_reply_key(app: Flask, 
         "old day": seal_reply(reply_key, report.envelope_id, "x", "Test Org", day - timedelta(days=3)),
     }
     for what, sealed in cases.items():
-        assert _post_reply(client, token, report.envelope_id, sealed).status_code == 400, what
+        assert _post_reply(intake_client, token, report.envelope_id, sealed).status_code == 400, what
     good = seal_reply(reply_key, report.envelope_id, "x", "Test Org", day)
     garbled = [
         {"header": "not base64!", "body": ""},
@@ -185,26 +193,26 @@ def test_the_api_takes_only_replies_sealed_to_the_reports_reply_key(app: Flask, 
         [],
     ]
     for doc in garbled:
-        response = client.post(
+        response = intake_client.post(
             f"/api/v1/envelopes/{report.envelope_id}/replies",
             json=doc,
             headers={"Authorization": f"Bearer {token}"},
         )
         assert response.status_code == 400
-    assert client.post(f"/api/v1/envelopes/{report.envelope_id}/replies", json={}).status_code == 401
-    assert _post_reply(client, token, "0" * 32, good).status_code == 404
-    assert _replies(app) == 0
+    assert intake_client.post(f"/api/v1/envelopes/{report.envelope_id}/replies", json={}).status_code == 401
+    assert _post_reply(intake_client, token, "0" * 32, good).status_code == 404
+    assert _replies(intake_app) == 0
 
 
 def test_no_reply_to_a_report_without_a_reply_key(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     """A report sealed before reply keys existed (or by a browser that
     could not derive one) cannot be answered through the intake."""
     data, content_type = multipart(
         {
             "receipt": new_receipt(),
-            "altcha": solved_altcha(client),
+            "altcha": solved_altcha(intake_client),
             "header": (
                 (
                     sealed := seal(
@@ -217,23 +225,23 @@ def test_no_reply_to_a_report_without_a_reply_key(
             "body": (sealed.body, "body", "application/octet-stream"),
         }
     )
-    assert client.post("/en/sealed", data=data, content_type=content_type).status_code == 200
-    report = _report_row(app)
+    assert intake_client.post("/en/sealed", data=data, content_type=content_type).status_code == 200
+    report = _report_row(intake_app)
     reply = seal_reply(
         RecipientPrivateKey.generate().public_key.raw, report.envelope_id, "x", "O", today_utc()
     )
-    response = _post_reply(client, _token(app), report.envelope_id, reply)
+    response = _post_reply(intake_client, _token(intake_app), report.envelope_id, reply)
     assert response.status_code == 409 and response.get_json() == {"error": "no_reply_key"}
 
 
 def test_a_follow_up_carries_no_reply_key(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
-    digits = _report(client)
-    page = client.post("/en/receipt", data={"receipt": digits}).get_data(as_text=True)
+    digits = _report(intake_client)
+    page = intake_client.post("/en/receipt", data={"receipt": digits}).get_data(as_text=True)
     access = re.search(r'name="access" type="hidden" value="([^"]+)"', page)
     assert access is not None
-    report = _report_row(app)
+    report = _report_row(intake_app)
     followup = seal(
         {"form_version": 1, "language": "en", "narrative": "more", "follows": report.envelope_id},
         [org_key.public_key],
@@ -244,12 +252,12 @@ def test_a_follow_up_carries_no_reply_key(
     data, content_type = multipart(
         {
             "access": access.group(1),
-            "altcha": solved_altcha(client),
+            "altcha": solved_altcha(intake_client),
             "header": (followup.header, "header", "application/json"),
             "body": (followup.body, "body", "application/octet-stream"),
         }
     )
-    response = client.post("/en/followup/sealed", data=data, content_type=content_type)
+    response = intake_client.post("/en/followup/sealed", data=data, content_type=content_type)
     assert response.status_code == 400 and response.get_json()["error"] == "stale"
 
 
@@ -265,16 +273,16 @@ def test_a_reply_opens_only_for_its_report() -> None:
         seal_reply(key.public_key.raw, "a" * 32, " ", "Org", today_utc())
 
 
-def test_deleting_the_report_deletes_its_replies(app: Flask, client: FlaskClient) -> None:
-    _report(client)
-    report = _report_row(app)
+def test_deleting_the_report_deletes_its_replies(intake_app: Flask, intake_client: FlaskClient) -> None:
+    _report(intake_client)
+    report = _report_row(intake_app)
     reply_key = parse_header(report.header).reply_key
     assert reply_key is not None
-    token = _token(app)
+    token = _token(intake_app)
     sealed = seal_reply(reply_key, report.envelope_id, "bye", "Test Org", today_utc())
-    assert _post_reply(client, token, report.envelope_id, sealed).status_code == 201
-    response = client.delete(
+    assert _post_reply(intake_client, token, report.envelope_id, sealed).status_code == 201
+    response = intake_client.delete(
         f"/api/v1/envelopes/{report.envelope_id}", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.get_json()["deleted"] is True
-    assert _replies(app) == 0
+    assert _replies(intake_app) == 0

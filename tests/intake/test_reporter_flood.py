@@ -43,8 +43,8 @@ def _post(client: FlaskClient, address: str, **fields: str) -> tuple[int, str]:
     return response.status_code, response.get_data(as_text=True)
 
 
-def test_the_honeypot_is_out_of_sight_and_of_the_tab_order_but_labelled(client: FlaskClient) -> None:
-    html = client.get("/zh-hant/").get_data(as_text=True)
+def test_the_honeypot_is_out_of_sight_and_of_the_tab_order_but_labelled(intake_client: FlaskClient) -> None:
+    html = intake_client.get("/zh-hant/").get_data(as_text=True)
     field = re.search(r'<div class="trap">\s*<label for="extra_note">([^<]+)</label>\s*<input([^>]+)>', html)
     assert field is not None
     assert field.group(1) == "此欄位請留空"
@@ -55,18 +55,20 @@ def test_the_honeypot_is_out_of_sight_and_of_the_tab_order_but_labelled(client: 
     assert not re.search(r"\.trap \{[^}]*display: none", css)  # a script must see an ordinary field
 
 
-def test_a_filled_honeypot_stores_nothing_and_says_so_kindly(app: Flask, client: FlaskClient) -> None:
-    status, html = _post(client, "192.0.2.7", extra_note="http://spam.example", city="Ottawa")
+def test_a_filled_honeypot_stores_nothing_and_says_so_kindly(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
+    status, html = _post(intake_client, "192.0.2.7", extra_note="http://spam.example", city="Ottawa")
     assert status == 200  # all a generic script looks at
     assert not RECEIPT.search(html)
     assert "A field that must stay empty had text in it" in html
     assert 'value="Ottawa"' in html and "scripted report</textarea>" in html  # kept
     assert 'id="extra_note" value=""' in html  # emptied
-    assert _count(app) == 0
+    assert _count(intake_app) == 0
     # Spaces only are empty; the same report with the field empty is stored.
-    status, html = _post(client, "192.0.2.7", extra_note="  ", city="Ottawa")
+    status, html = _post(intake_client, "192.0.2.7", extra_note="  ", city="Ottawa")
     assert status == 200 and RECEIPT.search(html)
-    assert _count(app) == 1
+    assert _count(intake_app) == 1
 
 
 @pytest.fixture

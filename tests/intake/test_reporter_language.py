@@ -40,8 +40,8 @@ def _count(app: Flask) -> int:
         return int(session.scalar(select(func.count()).select_from(Envelope)) or 0)
 
 
-def test_the_form_offers_languages_as_buttons_of_the_form(client: FlaskClient) -> None:
-    html = client.get("/en/").get_data(as_text=True)
+def test_the_form_offers_languages_as_buttons_of_the_form(intake_client: FlaskClient) -> None:
+    html = intake_client.get("/en/").get_data(as_text=True)
     assert '<form method="post"' in html and 'id="report-form"' in html
     buttons = re.findall(r"<button[^>]*name=\"switch_language\"[^>]*>", html)
     assert len(buttons) == 3
@@ -54,16 +54,18 @@ def test_the_form_offers_languages_as_buttons_of_the_form(client: FlaskClient) -
 
 
 @pytest.mark.parametrize("page", ["safety", "receipt"])
-def test_other_pages_keep_plain_links(client: FlaskClient, page: str) -> None:
-    html = client.get(f"/en/{page}").get_data(as_text=True)
+def test_other_pages_keep_plain_links(intake_client: FlaskClient, page: str) -> None:
+    html = intake_client.get(f"/en/{page}").get_data(as_text=True)
     assert 'name="switch_language"' not in html
     assert f'href="/zh-hant/{page}"' in html
 
 
 def test_switching_without_javascript_keeps_every_value_and_stores_nothing(
-    app: Flask, client: FlaskClient
+    intake_app: Flask, intake_client: FlaskClient
 ) -> None:
-    response = client.post("/zh-hant/", data={**TYPED, "switch_language": "zh-hant", "attachments": ""})
+    response = intake_client.post(
+        "/zh-hant/", data={**TYPED, "switch_language": "zh-hant", "attachments": ""}
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert '<html lang="zh-Hant"' in html
@@ -80,24 +82,24 @@ def test_switching_without_javascript_keeps_every_value_and_stores_nothing(
     assert 'name="submission" type="hidden" value="' + "F" * 22 in html
     assert "請重新選擇您的檔案" not in html  # no file was chosen
     assert "您的報告尚未送出" not in html  # nothing was checked, so nothing is wrong
-    assert _count(app) == 0
+    assert _count(intake_app) == 0
 
 
-def test_a_switch_never_submits_even_a_complete_form(app: Flask, client: FlaskClient) -> None:
+def test_a_switch_never_submits_even_a_complete_form(intake_app: Flask, intake_client: FlaskClient) -> None:
     for lang in ("en", "fr", "zh-hans"):
-        response = client.post(f"/{lang}/", data={**TYPED, "switch_language": lang})
+        response = intake_client.post(f"/{lang}/", data={**TYPED, "switch_language": lang})
         assert response.status_code == 200
         assert not re.search(r"<output>\d", response.get_data(as_text=True))
-    assert _count(app) == 0
+    assert _count(intake_app) == 0
     # The same form sent for real afterwards is stored once.
-    sent = client.post("/fr/", data=TYPED)
+    sent = intake_client.post("/fr/", data=TYPED)
     assert re.search(r"<output>\d", sent.get_data(as_text=True))
-    assert _count(app) == 1
+    assert _count(intake_app) == 1
 
 
-def test_chosen_files_are_asked_for_again(app: Flask, client: FlaskClient) -> None:
+def test_chosen_files_are_asked_for_again(intake_app: Flask, intake_client: FlaskClient) -> None:
     # What a browser posts for the urlencoded button: the file names only.
-    html = client.post(
+    html = intake_client.post(
         "/fr/", data={**TYPED, "switch_language": "fr", "attachments": ["photo.png", "lettre.pdf"]}
     ).get_data(as_text=True)
     assert "Choisissez de nouveau vos fichiers" in html
@@ -106,27 +108,29 @@ def test_chosen_files_are_asked_for_again(app: Flask, client: FlaskClient) -> No
     data, content_type = multipart(
         {"narrative": "x", "switch_language": "en", "attachments": (b"PNG", "photo.png", "image/png")}
     )
-    html = client.post("/en/", data=data, content_type=content_type).get_data(as_text=True)
+    html = intake_client.post("/en/", data=data, content_type=content_type).get_data(as_text=True)
     assert "Please choose your files again." in html
-    assert _count(app) == 0
+    assert _count(intake_app) == 0
 
 
-def test_changing_language_on_the_receipt_page_keeps_the_receipt(client: FlaskClient) -> None:
+def test_changing_language_on_the_receipt_page_keeps_the_receipt(intake_client: FlaskClient) -> None:
     """Shown once, the receipt must survive a reporter who switches to
     their own language to understand the page: the language buttons post
     it to the receipt page in that language (in the body, never a URL)."""
-    page = client.post("/en/", data={"narrative": "a report"}).get_data(as_text=True)
+    page = intake_client.post("/en/", data={"narrative": "a report"}).get_data(as_text=True)
     shown = re.search(r"<output>([\d ]+)</output>", page)
     assert shown is not None
     receipt = shown.group(1)
     assert 'form="receipt-language"' in page and 'formaction="/zh-hant/receipt/shown"' in page
     assert re.search(r'<form id="receipt-language" method="post" hidden>', page)
     assert f'name="receipt" type="hidden" value="{receipt}"' in page
-    response = client.post("/zh-hant/receipt/shown", data={"receipt": receipt, "switch_language": "zh-hant"})
+    response = intake_client.post(
+        "/zh-hant/receipt/shown", data={"receipt": receipt, "switch_language": "zh-hant"}
+    )
     assert response.status_code == 200
     again = response.get_data(as_text=True)
     assert f"<output>{receipt}</output>" in again and 'lang="zh-Hant"' in again
     assert "/receipt/shown" not in (response.headers.get("Location") or "")
     # Only a well-formed receipt is shown; nothing is looked up.
-    assert client.post("/fr/receipt/shown", data={"receipt": "1234"}).status_code == 400
-    assert client.post("/fr/receipt/shown", data={}).status_code == 400
+    assert intake_client.post("/fr/receipt/shown", data={"receipt": "1234"}).status_code == 400
+    assert intake_client.post("/fr/receipt/shown", data={}).status_code == 400

@@ -57,8 +57,8 @@ REFUSALS: list[Callable[[], object]] = [
 
 
 @pytest.mark.parametrize("lang", ZH)
-def test_every_upload_refusal_is_one_chinese_text(app: Flask, lang: str) -> None:
-    with app.test_request_context(f"/{lang}/sealed", method="POST"):
+def test_every_upload_refusal_is_one_chinese_text(intake_app: Flask, lang: str) -> None:
+    with intake_app.test_request_context(f"/{lang}/sealed", method="POST"):
         g.lang_code = lang
         refresh()
         messages = [refusal().message for refusal in REFUSALS]  # type: ignore[attr-defined]
@@ -113,22 +113,22 @@ def _receipt_of(page: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ZH)
-def test_no_reporter_page_joins_chinese_sentences_with_a_space(client: FlaskClient, lang: str) -> None:
-    pages = [client.get(f"/{lang}/").get_data(as_text=True)]
-    pages.append(client.get(f"/{lang}/safety").get_data(as_text=True))
-    pages.append(client.get(f"/{lang}/receipt").get_data(as_text=True))
-    pages.append(client.get(f"/{lang}/nope").get_data(as_text=True))
+def test_no_reporter_page_joins_chinese_sentences_with_a_space(intake_client: FlaskClient, lang: str) -> None:
+    pages = [intake_client.get(f"/{lang}/").get_data(as_text=True)]
+    pages.append(intake_client.get(f"/{lang}/safety").get_data(as_text=True))
+    pages.append(intake_client.get(f"/{lang}/receipt").get_data(as_text=True))
+    pages.append(intake_client.get(f"/{lang}/nope").get_data(as_text=True))
     sent = {"narrative": "報告", "submission": "E" * 22}
-    receipt_page = client.post(f"/{lang}/", data=sent).get_data(as_text=True)
+    receipt_page = intake_client.post(f"/{lang}/", data=sent).get_data(as_text=True)
     pages.append(receipt_page)
-    pages.append(client.post(f"/{lang}/", data=sent).get_data(as_text=True))  # received already
-    pages.append(client.post(f"/{lang}/", data={"narrative": ""}).get_data(as_text=True))  # refused
+    pages.append(intake_client.post(f"/{lang}/", data=sent).get_data(as_text=True))  # received already
+    pages.append(intake_client.post(f"/{lang}/", data={"narrative": ""}).get_data(as_text=True))  # refused
     receipt = _receipt_of(receipt_page)
-    status = client.post(f"/{lang}/receipt", data={"receipt": receipt}).get_data(as_text=True)
+    status = intake_client.post(f"/{lang}/receipt", data={"receipt": receipt}).get_data(as_text=True)
     access = re.search(r'name="access" type="hidden" value="([^"]+)"', status)
     assert access is not None
-    client.post(f"/{lang}/followup", data={"access": access.group(1), "narrative": "補充"})
-    pages.append(client.post(f"/{lang}/receipt", data={"receipt": receipt}).get_data(as_text=True))
+    intake_client.post(f"/{lang}/followup", data={"access": access.group(1), "narrative": "補充"})
+    pages.append(intake_client.post(f"/{lang}/receipt", data={"receipt": receipt}).get_data(as_text=True))
     texts = [t for page in pages for t in _visible_text(page)]
     assert any("1 次" in t or "1次" in t for t in texts)  # the status page with a follow-up
     assert [t for t in texts if "。 " in t or ". " in t] == []

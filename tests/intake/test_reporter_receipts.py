@@ -59,9 +59,11 @@ def _rows(app: Flask) -> list[Envelope]:
         lambda r: " " + r.replace(" ", "、") + " ",
     ],
 )
-def test_a_receipt_typed_any_usual_way_opens_the_status_page(client: FlaskClient, variant: Any) -> None:
-    receipt = _report(client)
-    response = _check(client, variant(receipt))
+def test_a_receipt_typed_any_usual_way_opens_the_status_page(
+    intake_client: FlaskClient, variant: Any
+) -> None:
+    receipt = _report(intake_client)
+    response = _check(intake_client, variant(receipt))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "Add information or files" in html
@@ -73,16 +75,16 @@ def test_a_receipt_typed_any_usual_way_opens_the_status_page(client: FlaskClient
     ("lang", "phrase"),
     [("en", "typing mistake"), ("zh-hant", "輸入錯誤"), ("zh-hans", "输入错误"), ("fr", "faute de frappe")],
 )
-def test_a_typo_gets_the_check_digit_message(client: FlaskClient, lang: str, phrase: str) -> None:
-    digits = _report(client).replace(" ", "")
+def test_a_typo_gets_the_check_digit_message(intake_client: FlaskClient, lang: str, phrase: str) -> None:
+    digits = _report(intake_client).replace(" ", "")
     wrong = digits[:5] + str((int(digits[5]) + 1) % 10) + digits[6:]
-    response = _check(client, wrong, lang)
+    response = _check(intake_client, wrong, lang)
     assert response.status_code == 400
     assert phrase in response.get_data(as_text=True)
 
 
-def test_a_short_receipt_says_how_long_one_is(client: FlaskClient) -> None:
-    response = _check(client, "1234 5678")
+def test_a_short_receipt_says_how_long_one_is(intake_client: FlaskClient) -> None:
+    response = _check(intake_client, "1234 5678")
     assert response.status_code == 400
     assert "28 digits" in response.get_data(as_text=True)
 
@@ -98,32 +100,34 @@ def _valid_but_unknown(n: int) -> list[str]:
 
 
 def test_twenty_wrong_receipts_in_a_row_are_slowed_down_and_no_address_is_kept(
-    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+    intake_app: Flask, intake_client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    receipt = _report(client)
+    receipt = _report(intake_client)
     address = "198.51.100.77"
     caplog.set_level(logging.DEBUG)
-    statuses = [_check(client, wrong, address=address).status_code for wrong in _valid_but_unknown(20)]
+    statuses = [_check(intake_client, wrong, address=address).status_code for wrong in _valid_but_unknown(20)]
     assert statuses[:10] == [404] * 10
     assert statuses[10:] == [429] * 10
-    slowed = _check(client, receipt, address=address)
+    slowed = _check(intake_client, receipt, address=address)
     assert slowed.status_code == 429
     assert "wait a few minutes" in slowed.get_data(as_text=True)
     # Someone else is not slowed down by it.
-    assert _check(client, receipt, address="203.0.113.9").status_code == 200
+    assert _check(intake_client, receipt, address="203.0.113.9").status_code == 200
     # The address is in no log line and no byte of the database.
     assert address not in caplog.text
-    assert address.encode() not in database_bytes(app)
+    assert address.encode() not in database_bytes(intake_app)
 
 
-def test_behind_a_proxy_one_guesser_cannot_stop_everyones_receipt_check(client: FlaskClient) -> None:
+def test_behind_a_proxy_one_guesser_cannot_stop_everyones_receipt_check(intake_client: FlaskClient) -> None:
     """Behind nginx or the Tor daemon every reporter arrives from 127.0.0.1:
     only the global bucket applies there, so twenty wrong receipts do not
     lock out the next reporter's right one."""
-    receipt = _report(client)
-    statuses = [_check(client, wrong, address="127.0.0.1").status_code for wrong in _valid_but_unknown(20)]
+    receipt = _report(intake_client)
+    statuses = [
+        _check(intake_client, wrong, address="127.0.0.1").status_code for wrong in _valid_but_unknown(20)
+    ]
     assert statuses == [404] * 20
-    assert _check(client, receipt, address="127.0.0.1").status_code == 200
+    assert _check(intake_client, receipt, address="127.0.0.1").status_code == 200
 
 
 def test_token_buckets_refill_and_forget_full_clients() -> None:
@@ -138,10 +142,10 @@ def test_token_buckets_refill_and_forget_full_clients() -> None:
 
 
 def test_a_follow_up_without_javascript_joins_the_same_report(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
-    receipt = _report(client)
-    html = _check(client, receipt.translate(FULL_WIDTH)).get_data(as_text=True)
+    receipt = _report(intake_client)
+    html = _check(intake_client, receipt.translate(FULL_WIDTH)).get_data(as_text=True)
     body, content_type = multipart(
         {
             "access": _access(html),
@@ -149,12 +153,12 @@ def test_a_follow_up_without_javascript_joins_the_same_report(
             "attachments": (b"%PDF-1.4 more", "letter.pdf", "application/pdf"),
         }
     )
-    response = client.post("/zh-hant/followup", data=body, content_type=content_type)
+    response = intake_client.post("/zh-hant/followup", data=body, content_type=content_type)
     assert response.status_code == 200
     assert "我們已收到您補充的資料" in response.get_data(as_text=True)
-    report, followup = _rows(app)
+    report, followup = _rows(intake_app)
     assert followup.followup_of == report.seq and report.followup_of is None
-    blobs = app.extensions["intake.blobs"]
+    blobs = intake_app.extensions["intake.blobs"]
     sealed = SealedEnvelope(
         followup.header, followup.body, (b"".join(blobs.read_chunks(followup.envelope_id, 0)),)
     )
@@ -168,26 +172,28 @@ def test_a_follow_up_without_javascript_joins_the_same_report(
     }
     assert [a.name for a in opened.attachments] == ["letter.pdf"]
     # The same receipt still works, and the status page counts the follow-up.
-    again = _check(client, receipt).get_data(as_text=True)
+    again = _check(intake_client, receipt).get_data(as_text=True)
     assert "You have added information 1 time." in again
 
 
-def test_a_follow_up_needs_a_valid_access_token_and_something_to_add(client: FlaskClient, app: Flask) -> None:
-    receipt = _report(client)
-    assert client.post("/en/followup", data={"access": "forged", "narrative": "x"}).status_code == 400
-    access = _access(_check(client, receipt).get_data(as_text=True))
-    empty = client.post("/en/followup", data={"access": access, "narrative": "  "})
+def test_a_follow_up_needs_a_valid_access_token_and_something_to_add(
+    intake_client: FlaskClient, intake_app: Flask
+) -> None:
+    receipt = _report(intake_client)
+    assert intake_client.post("/en/followup", data={"access": "forged", "narrative": "x"}).status_code == 400
+    access = _access(_check(intake_client, receipt).get_data(as_text=True))
+    empty = intake_client.post("/en/followup", data={"access": access, "narrative": "  "})
     assert empty.status_code == 400
     assert "Please write something or choose a file" in empty.get_data(as_text=True)
-    assert len(_rows(app)) == 1
+    assert len(_rows(intake_app)) == 1
 
 
 def test_a_browser_sealed_follow_up_is_linked_and_must_go_to_the_same_organizations(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
-    receipt = _report(client)
-    access = _access(_check(client, receipt).get_data(as_text=True))
-    [report] = _rows(app)
+    receipt = _report(intake_client)
+    access = _access(_check(intake_client, receipt).get_data(as_text=True))
+    [report] = _rows(intake_app)
 
     def post(recipients: list[Any], token: str = access) -> Any:
         sealed = seal(
@@ -198,30 +204,32 @@ def test_a_browser_sealed_follow_up_is_linked_and_must_go_to_the_same_organizati
         data, content_type = multipart(
             {
                 "access": token,
-                "altcha": solved_altcha(client),
+                "altcha": solved_altcha(intake_client),
                 "header": (sealed.header, "header", "application/json"),
                 "body": (sealed.body, "body", "application/octet-stream"),
             }
         )
-        return client.post("/en/followup/sealed", data=data, content_type=content_type)
+        return intake_client.post("/en/followup/sealed", data=data, content_type=content_type)
 
     other = RecipientPrivateKey.generate()
     assert post([other.public_key]).get_json()["error"] == "stale"
     assert post([org_key.public_key], token="forged").get_json()["error"] == "expired"
     answer = post([org_key.public_key])
     assert answer.status_code == 200 and answer.get_json() == {"followup": "received"}
-    assert [r.followup_of for r in _rows(app)] == [None, report.seq]
+    assert [r.followup_of for r in _rows(intake_app)] == [None, report.seq]
 
 
-def test_the_reviewer_api_names_the_report_a_follow_up_adds_to(app: Flask, client: FlaskClient) -> None:
+def test_the_reviewer_api_names_the_report_a_follow_up_adds_to(
+    intake_app: Flask, intake_client: FlaskClient
+) -> None:
     from intake.api.tokens import create_token
 
-    receipt = _report(client)
-    access = _access(_check(client, receipt).get_data(as_text=True))
-    client.post("/en/followup", data={"access": access, "narrative": "more"})
-    with app.extensions["intake.db"].sessions() as session:
+    receipt = _report(intake_client)
+    access = _access(_check(intake_client, receipt).get_data(as_text=True))
+    intake_client.post("/en/followup", data={"access": access, "narrative": "more"})
+    with intake_app.extensions["intake.db"].sessions() as session:
         token = create_token(session, "test-org")
-    listed = client.get("/api/v1/envelopes", headers={"Authorization": f"Bearer {token}"}).get_json()
+    listed = intake_client.get("/api/v1/envelopes", headers={"Authorization": f"Bearer {token}"}).get_json()
     report, followup = listed["envelopes"]
     assert report["follows"] is None
     assert followup["follows"] == report["id"]
@@ -229,59 +237,59 @@ def test_the_reviewer_api_names_the_report_a_follow_up_adds_to(app: Flask, clien
 
 @pytest.mark.parametrize("lang", ["en", "zh-hant"])
 def test_without_javascript_a_form_sent_again_shows_no_receipt(
-    app: Flask, client: FlaskClient, lang: str
+    intake_app: Flask, intake_client: FlaskClient, lang: str
 ) -> None:
     """Back and send again (or reload the receipt page): one envelope, and
     the receipt is not shown a second time, since nothing in a resent plain
     form proves it comes from the reporter rather than from whoever holds the
     device; the receipt page warns of this."""
     data = {"narrative": "sent twice", "submission": "D" * 22}
-    first = client.post(f"/{lang}/", data=data).get_data(as_text=True)
+    first = intake_client.post(f"/{lang}/", data=data).get_data(as_text=True)
     receipt = re.search(r"<output>([\d ]+)</output>", first)
     assert receipt is not None
     assert ("cannot be shown again" in first) == (lang == "en")
     assert ("無法再次顯示" in first) == (lang == "zh-hant")
-    again = client.post(f"/{lang}/", data=data)
+    again = intake_client.post(f"/{lang}/", data=data)
     assert again.status_code == 200
     text = again.get_data(as_text=True)
     assert receipt.group(1) not in text and receipt.group(1).replace(" ", "") not in text
     assert "<output>" not in text
-    assert len(_rows(app)) == 1
+    assert len(_rows(intake_app)) == 1
 
 
-def test_an_expired_check_page_names_its_own_button(app: Flask) -> None:
-    app.config["WTF_CSRF_ENABLED"] = True
-    response = app.test_client().post("/fr/receipt", data={"receipt": "1234"})
+def test_an_expired_check_page_names_its_own_button(intake_app: Flask) -> None:
+    intake_app.config["WTF_CSRF_ENABLED"] = True
+    response = intake_app.test_client().post("/fr/receipt", data={"receipt": "1234"})
     assert response.status_code == 400
     assert "Appuyez de nouveau sur «\u00a0Continuer\u00a0»." in response.get_data(as_text=True)
 
 
 def test_the_follow_up_page_speaks_of_what_was_added_and_names_its_own_button(
-    app: Flask, client: FlaskClient
+    intake_app: Flask, intake_client: FlaskClient
 ) -> None:
     """The follow-up page's button is “Send” and the reader is adding to a
     report: its messages say so, while the form's name “Send report”."""
-    html = _check(client, _report(client)).get_data(as_text=True)
+    html = _check(intake_client, _report(intake_client)).get_data(as_text=True)
     assert "Sending what you added, encrypted" in html and "Sending the encrypted report" not in html
     assert "before what you added was stored" in html
     access = _access(html)
-    app.config["WTF_CSRF_ENABLED"] = True
-    client.get("/en/")  # the session cookie is there, the page's token is not: expired
+    intake_app.config["WTF_CSRF_ENABLED"] = True
+    intake_client.get("/en/")  # the session cookie is there, the page's token is not: expired
     # From the page itself (as the browser says), so the CSRF check answers.
-    expired = client.post(
+    expired = intake_client.post(
         "/en/followup",
         data={"access": access, "narrative": "more"},
         headers={"Sec-Fetch-Site": "same-origin"},
     )
     assert expired.status_code == 400
     assert "The page expired. Please press “Send” again." in expired.get_data(as_text=True)
-    form = client.post(
+    form = intake_client.post(
         "/en/", data={"narrative": "a report"}, headers={"Sec-Fetch-Site": "same-origin"}
     ).get_data(as_text=True)
     assert "The page expired. Please press “Send report” again." in form
     # The browser uploads answer the same way, each naming its page's button.
     for path, button in (("/en/followup/sealed", "“Send”"), ("/en/sealed", "“Send report”")):
         data, content_type = multipart({"access": access})
-        answer = client.post(path, data=data, content_type=content_type)
+        answer = intake_client.post(path, data=data, content_type=content_type)
         assert answer.get_json()["error"] == "csrf"
         assert f"Please press {button} again." in answer.get_json()["message"]

@@ -32,13 +32,13 @@ def pseudo_app(tmp_path: Path, keys_dir: Path, org_key: RecipientPrivateKey) -> 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_has_leave_quickly_and_no_store(client: FlaskClient, lang: str, page: str) -> None:
-    response = client.get(page.format(lang=lang))
+def test_every_page_has_leave_quickly_and_no_store(intake_client: FlaskClient, lang: str, page: str) -> None:
+    response = intake_client.get(page.format(lang=lang))
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
     assert 'id="leave-quickly" href="https://www.wikipedia.org/" rel="noreferrer noopener"' in html
-    assert asset_tag(client.application, "js/page.js") in html
+    assert asset_tag(intake_client.application, "js/page.js") in html
     assert "<script>" not in html and "onclick" not in html  # no inline script
     # The chooser leads to the same page in the other languages: links, or
     # on the form, buttons that post what was typed (test_reporter_language).
@@ -69,8 +69,8 @@ def test_the_leave_url_is_a_setting(tmp_path: Path, keys_dir: Path, org_key: Rec
         ("zh-hans", ["Tor 浏览器", "无痕", "工作单位、学校或共用的设备", "拍摄的地点", "向其亲属施压"]),
     ],
 )  # fmt: skip
-def test_the_safety_page(client: FlaskClient, lang: str, phrases: list[str]) -> None:
-    html = client.get(f"/{lang}/safety").get_data(as_text=True)
+def test_the_safety_page(intake_client: FlaskClient, lang: str, phrases: list[str]) -> None:
+    html = intake_client.get(f"/{lang}/safety").get_data(as_text=True)
     for phrase in phrases:
         assert phrase in html
 
@@ -93,9 +93,9 @@ def test_only_the_session_only_csrf_cookie_is_set(
     app.extensions["intake.db"].engine.dispose()
 
 
-def test_sensitive_fields_have_autocomplete_off(client: FlaskClient) -> None:
+def test_sensitive_fields_have_autocomplete_off(intake_client: FlaskClient) -> None:
     for page in ("/en/", "/en/receipt"):
-        html = client.get(page).get_data(as_text=True)
+        html = intake_client.get(page).get_data(as_text=True)
         assert re.search(r"<form [^>]*autocomplete=\"off\"", html)
         for tag in re.findall(r"<(?:input|textarea|select)\b[^>]*>", html):
             if re.search(r'type="(?:hidden|checkbox|radio|file)"', tag):
@@ -114,24 +114,26 @@ def test_sensitive_fields_have_autocomplete_off(client: FlaskClient) -> None:
         ("ug,en;q=0.5", "/en/"),
     ],
 )
-def test_accept_language_picks_the_first_visit(client: FlaskClient, accept: str, target: str) -> None:
-    response = client.get("/", headers={"Accept-Language": accept})
+def test_accept_language_picks_the_first_visit(intake_client: FlaskClient, accept: str, target: str) -> None:
+    response = intake_client.get("/", headers={"Accept-Language": accept})
     assert response.headers["Location"].endswith(target)
 
 
-def test_the_rtl_pseudo_locale_sets_dir_and_is_not_offered(pseudo_app: Flask, client: FlaskClient) -> None:
+def test_the_rtl_pseudo_locale_sets_dir_and_is_not_offered(
+    pseudo_app: Flask, intake_client: FlaskClient
+) -> None:
     html = pseudo_app.test_client().get("/qps-rtl/").get_data(as_text=True)
     assert '<html lang="ar-XB" dir="rtl">' in html
     assert 'formaction="/en/"' in html  # the chooser still works from it
     # Never offered where it is not enabled, nor linked from a shipped page.
-    assert client.get("/qps-rtl/").status_code == 404
+    assert intake_client.get("/qps-rtl/").status_code == 404
     assert "qps-rtl" not in pseudo_app.test_client().get("/en/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_html_lang_and_dir(client: FlaskClient, lang: str) -> None:
+def test_html_lang_and_dir(intake_client: FlaskClient, lang: str) -> None:
     tag = {"en": "en", "zh-hant": "zh-Hant", "zh-hans": "zh-Hans", "fr": "fr"}[lang]
-    assert f'<html lang="{tag}" dir="ltr">' in client.get(f"/{lang}/safety").get_data(as_text=True)
+    assert f'<html lang="{tag}" dir="ltr">' in intake_client.get(f"/{lang}/safety").get_data(as_text=True)
 
 
 def test_the_stylesheet_uses_logical_properties_only() -> None:

@@ -78,41 +78,41 @@ def _rows(app: Flask) -> list[Envelope]:
 
 
 def test_a_browser_sealed_envelope_is_stored_and_answered_with_a_receipt(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     files = [AttachmentInput("a.txt", "text/plain", b"x" * 70000), AttachmentInput("e", "text/plain", b"")]
     envelope = _seal([org_key], attachments=files)
-    response = _post(client, envelope)
+    response = _post(intake_client, envelope)
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     receipt = response.get_json()["receipt"]
     assert RECEIPT.match(receipt)
     assert receipt.replace(" ", "") not in response.headers.get("Set-Cookie", "")
-    (row,) = _rows(app)
+    (row,) = _rows(intake_app)
     assert row.sealed_by == "browser"
     assert row.header == envelope.header and row.body == envelope.body
-    blobs = app.extensions["intake.blobs"]
+    blobs = intake_app.extensions["intake.blobs"]
     stored = tuple(b"".join(blobs.read_chunks(row.envelope_id, i)) for i in range(len(files)))
     assert stored == envelope.attachments
     opened = open_envelope(SealedEnvelope(row.header, row.body, stored), [org_key])
     assert [a.data for a in opened.attachments] == [b"x" * 70000, b""]
-    with app.extensions["intake.db"].sessions() as session:
+    with intake_app.extensions["intake.db"].sessions() as session:
         hashes = set(session.scalars(select(ReceiptRecord.receipt_hash)))
-    assert receipt_hash(app.config["RECEIPT_SECRET"], normalize_receipt(receipt)) in hashes
+    assert receipt_hash(intake_app.config["RECEIPT_SECRET"], normalize_receipt(receipt)) in hashes
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-hant"])
 def test_refusals_are_json_in_the_reporters_language(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey, lang: str
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey, lang: str
 ) -> None:
-    response = _post(client, _seal([org_key], sealed_by="server"), lang=lang)
+    response = _post(intake_client, _seal([org_key], sealed_by="server"), lang=lang)
     assert response.status_code == 400
     payload = response.get_json()
     assert payload["error"] == "stale"
     assert ("out of date" in payload["message"]) == (lang == "en")
     assert ("過期" in payload["message"]) == (lang == "zh-hant")
-    assert _rows(app) == []
+    assert _rows(intake_app) == []
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,12 @@ def test_refusals_are_json_in_the_reporters_language(
     ],
 )
 def test_what_the_intake_does_not_expect_is_refused(
-    app: Flask, client: FlaskClient, keys_dir: Path, org_key: RecipientPrivateKey, case: str, error: str
+    intake_app: Flask,
+    intake_client: FlaskClient,
+    keys_dir: Path,
+    org_key: RecipientPrivateKey,
+    case: str,
+    error: str,
 ) -> None:
     other = RecipientPrivateKey.generate()
     one_file = [AttachmentInput("a", "text/plain", b"abc")]
@@ -146,8 +151,8 @@ def test_what_the_intake_does_not_expect_is_refused(
         # The organization has two active keys (a rotation): a report to it
         # must be sealed to both. Keys are read at start: a fresh app.
         write_key_file(keys_dir, "test-org", filename="test-org-second.json")
-        app = intake.create_app({**app.config, "TESTING": True})
-        client = app.test_client()
+        intake_app = intake.create_app({**intake_app.config, "TESTING": True})
+        intake_client = intake_app.test_client()
         envelope = _seal([org_key])
     elif case == "unknown-key-only":
         envelope = _seal([org_key])
@@ -167,13 +172,13 @@ def test_what_the_intake_does_not_expect_is_refused(
         kwargs["attachments"] = (envelope.attachments[0][:-1],)
     elif case == "header-not-canonical":
         envelope = SealedEnvelope(envelope.header + b" ", envelope.body, envelope.attachments)
-    response = _post(client, envelope, **kwargs)
+    response = _post(intake_client, envelope, **kwargs)
     assert response.status_code == 400
     assert response.get_json()["error"] == error
     assert response.get_json()["message"]
-    assert _rows(app) == []
+    assert _rows(intake_app) == []
     if case == "half-an-organization":
-        app.extensions["intake.db"].engine.dispose()
+        intake_app.extensions["intake.db"].engine.dispose()
 
 
 def test_a_non_empty_subset_of_organizations_is_accepted(tmp_path: Path) -> None:
@@ -206,15 +211,15 @@ def test_a_non_empty_subset_of_organizations_is_accepted(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("offset", [-1, 1])
 def test_a_day_either_side_is_accepted(
-    client: FlaskClient, org_key: RecipientPrivateKey, offset: int
+    intake_client: FlaskClient, org_key: RecipientPrivateKey, offset: int
 ) -> None:
     envelope = _seal([org_key], day=today_utc() + timedelta(days=offset))
-    assert _post(client, envelope).status_code == 200
+    assert _post(intake_client, envelope).status_code == 200
 
 
-def test_missing_parts_are_refused(client: FlaskClient, org_key: RecipientPrivateKey) -> None:
+def test_missing_parts_are_refused(intake_client: FlaskClient, org_key: RecipientPrivateKey) -> None:
     data, content_type = multipart({"csrf_token": "x"})
-    response = client.post("/en/sealed", data=data, content_type=content_type)
+    response = intake_client.post("/en/sealed", data=data, content_type=content_type)
     assert response.status_code == 400
     assert response.get_json()["error"] == "incomplete"
 
@@ -295,20 +300,20 @@ def test_csrf_is_checked_and_a_fresh_token_is_handed_back(
 
 
 def test_the_same_form_or_envelope_twice_stores_one(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     token = {"submission": "A" * 22}
-    assert _post(client, _seal([org_key]), extra=token).status_code == 200
+    assert _post(intake_client, _seal([org_key]), extra=token).status_code == 200
     # A retry re-seals (new envelope), same form, but a receipt of its own:
     # not the page that sent the first, so no receipt.
-    again = _post(client, _seal([org_key]), extra=token)
+    again = _post(intake_client, _seal([org_key]), extra=token)
     assert again.status_code == 409
     assert again.get_json()["error"] == "duplicate"
     assert "receipt" not in again.get_json()
     replay = _seal([org_key])
-    assert _post(client, replay).status_code == 200
-    assert _post(client, replay).status_code == 409
-    assert len(_rows(app)) == 2
+    assert _post(intake_client, replay).status_code == 200
+    assert _post(intake_client, replay).status_code == 409
+    assert len(_rows(intake_app)) == 2
 
 
 def _receipt_hashes(app: Flask) -> dict[str, int]:
@@ -317,26 +322,28 @@ def _receipt_hashes(app: Flask) -> dict[str, int]:
 
 
 def test_a_retry_after_a_lost_answer_gets_the_same_receipt(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     """The first upload is committed but its answer never reaches the page;
     the page retries (re-sealed, same form, same receipt) and is shown the
     receipt that holds, and nothing is stored twice."""
     receipt = new_receipt()
     fields = {"submission": "B" * 22, "receipt": receipt}
-    first = _post(client, _seal([org_key]), extra=fields)
+    first = _post(intake_client, _seal([org_key]), extra=fields)
     assert first.status_code == 200
     assert first.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": False}
-    retry = _post(client, _seal([org_key]), extra=fields)
+    retry = _post(intake_client, _seal([org_key]), extra=fields)
     assert retry.status_code == 200
     assert retry.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": True}
-    (row,) = _rows(app)
-    assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): row.seq}
+    (row,) = _rows(intake_app)
+    assert _receipt_hashes(intake_app) == {
+        receipt_hash(intake_app.config["RECEIPT_SECRET"], receipt): row.seq
+    }
     # The same form with any other receipt, even a valid one: refused.
-    other = _post(client, _seal([org_key]), extra={**fields, "receipt": new_receipt()})
+    other = _post(intake_client, _seal([org_key]), extra={**fields, "receipt": new_receipt()})
     assert other.status_code == 409
     assert "receipt" not in other.get_json()
-    assert len(_rows(app)) == 1
+    assert len(_rows(intake_app)) == 1
 
 
 @pytest.mark.parametrize(
@@ -344,39 +351,41 @@ def test_a_retry_after_a_lost_answer_gets_the_same_receipt(
     [None, "", "1234", "１" * 28, "1234 5678 9012 3456 7890 1234 5678", "wrong-check-digit"],
 )
 def test_a_missing_or_malformed_receipt_is_refused(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey, receipt: str | None
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey, receipt: str | None
 ) -> None:
     if receipt == "wrong-check-digit":
         good = new_receipt()
         receipt = good[:-1] + str((int(good[-1]) + 1) % 10)
     envelope = _seal([org_key])
     fields: dict[str, object] = {
-        "altcha": solved_altcha(client),
+        "altcha": solved_altcha(intake_client),
         "header": (envelope.header, "header", "application/json"),
         "body": (envelope.body, "body", "application/octet-stream"),
     }
     if receipt is not None:
         fields["receipt"] = receipt
     data, content_type = multipart(fields)
-    response = client.post("/en/sealed", data=data, content_type=content_type)
+    response = intake_client.post("/en/sealed", data=data, content_type=content_type)
     assert response.status_code == 400
     assert response.get_json()["error"] == "stale"
-    assert _rows(app) == []
+    assert _rows(intake_app) == []
 
 
 def test_a_receipt_in_use_is_not_an_oracle(
-    app: Flask, client: FlaskClient, org_key: RecipientPrivateKey
+    intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
     """A client that names another report's receipt gets the usual answer
     (no "this receipt exists"), and that receipt still opens only the first
     report."""
     receipt = new_receipt()
-    assert _post(client, _seal([org_key]), extra={"receipt": receipt}).status_code == 200
-    second = _post(client, _seal([org_key]), extra={"receipt": receipt})
+    assert _post(intake_client, _seal([org_key]), extra={"receipt": receipt}).status_code == 200
+    second = _post(intake_client, _seal([org_key]), extra={"receipt": receipt})
     assert second.status_code == 200
     assert second.get_json() == {"stored": True, "receipt": format_receipt(receipt), "earlier": False}
-    first_row, second_row = _rows(app)
-    assert _receipt_hashes(app) == {receipt_hash(app.config["RECEIPT_SECRET"], receipt): first_row.seq}
+    first_row, second_row = _rows(intake_app)
+    assert _receipt_hashes(intake_app) == {
+        receipt_hash(intake_app.config["RECEIPT_SECRET"], receipt): first_row.seq
+    }
 
 
 def test_retries_naming_a_receipt_cost_receipt_guesses(
@@ -410,15 +419,15 @@ def test_retries_naming_a_receipt_cost_receipt_guesses(
 
 
 def test_the_form_gives_the_script_what_it_needs_without_inline_script(
-    client: FlaskClient, org_key: RecipientPrivateKey
+    intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
-    html = client.get("/en/").get_data(as_text=True)
+    html = intake_client.get("/en/").get_data(as_text=True)
     assert f'data-kid="{org_key.key_id}"' in html
     assert 'data-seal-url="/en/sealed"' in html
     assert f'data-day="{today_utc().isoformat()}"' in html
     assert 'data-chunk="65536"' in html
     scripts = re.findall(r"<script[^>]*>", html)
-    app = client.application
+    app = intake_client.application
     assert scripts == [asset_tag(app, "js/page.js"), asset_tag(app, "js/intake.js")]
     assert "</script>" in html and "<script>" not in html
     assert 'role="progressbar"' in html
