@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -260,6 +260,15 @@ def _followup_refused(message: str, status: int = 400) -> tuple[str, int]:
 
 def _expired() -> str:
     return str(_("This page has expired. Nothing was sent. Please enter your receipt again."))
+
+
+@bp.get("/<lang_code>/followup")
+def reopened() -> Response:
+    """The follow-up address opened again (a bookmark, a shared link, a
+    reload that became a GET): it carries no access token, so it leads to
+    the receipt check in the same language rather than to "page not found",
+    which a frightened reporter could read as "the report is gone"."""
+    return redirect(url_for("followup.check"), 303)
 
 
 @bp.route("/<lang_code>/followup", methods=["POST"])

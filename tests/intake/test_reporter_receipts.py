@@ -293,3 +293,17 @@ def test_the_follow_up_page_speaks_of_what_was_added_and_names_its_own_button(
         answer = intake_client.post(path, data=data, content_type=content_type)
         assert answer.get_json()["error"] == "csrf"
         assert f"Please press {button} again." in answer.get_json()["message"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "zh-hant", "zh-hans"])
+def test_opening_the_follow_up_address_again_leads_back_to_the_receipt_check(
+    intake_client: FlaskClient, lang: str
+) -> None:
+    """A reporter who bookmarks, shares or reopens the address a follow-up
+    was sent to (a GET, with no access token) lands on the receipt check in
+    their language, not on a "page not found" that reads like the report is
+    gone."""
+    response = intake_client.get(f"/{lang}/followup")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/{lang}/receipt")
+    assert intake_client.get(response.headers["Location"]).status_code == 200
