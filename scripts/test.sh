@@ -13,6 +13,9 @@
 #      programs (initdb, pg_ctl) are installed; stopped and removed at exit;
 #   4. none: the PostgreSQL run is skipped, and the script says so.
 # TNR_TEST_DATABASES=sqlite (or postgres) runs one of the two only.
+# TNR_TEST_PARALLEL=1 runs the two at once, each into its own log, printed
+# when both are done (CI does: most tests wait on servers and Chromium, so
+# two runs side by side take little longer than one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-venv.sh test
@@ -81,6 +84,8 @@ lint-imports
 
 databases="${TNR_TEST_DATABASES:-sqlite postgres}"
 status=0
+logs="$(mktemp -d "${TMPDIR:-/tmp}/tnr-test-logs.XXXXXX")"
+pids=()
 for database in $databases; do
   if [ "$database" = postgres ]; then
     url_file="${TNR_TEST_POSTGRES_URL_FILE:-/var/tmp/tnr-intake-test-postgres.url}"
@@ -94,7 +99,23 @@ for database in $databases; do
     fi
     export TNR_TEST_POSTGRES_URL
   fi
-  echo "== pytest on $database"
-  TNR_TEST_DATABASE="$database" pytest "$@" || status=$?
+  if [ "${TNR_TEST_PARALLEL:-0}" = 1 ]; then
+    echo "== pytest on $database: started (log printed when it ends)"
+    TNR_TEST_DATABASE="$database" pytest "$@" >"$logs/$database.log" 2>&1 &
+    pids+=("$!:$database")
+  else
+    echo "== pytest on $database"
+    TNR_TEST_DATABASE="$database" pytest "$@" || status=$?
+  fi
 done
+for entry in ${pids[@]+"${pids[@]}"}; do
+  pid="${entry%%:*}"
+  database="${entry#*:}"
+  pass_status=0
+  wait "$pid" || pass_status=$?
+  echo "== pytest on $database (exit $pass_status)"
+  cat "$logs/$database.log"
+  [ "$pass_status" = 0 ] || status=$pass_status
+done
+rm -rf "$logs"
 exit "$status"
