@@ -150,12 +150,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "INTAKE_DATA_DIR": str(intake_data),
         "INTAKE_KEYS_DIR": str(keys),
         "INTAKE_ONION_ADDRESS": ONION,
+        "INTAKE_TRUSTED_HOSTS": HOST,
     }
     admin_env = {
         **env_file("admin.env"),
         **admin_db,
         "ADMIN_DATA_DIR": str(admin_data),
         "ADMIN_WEBAUTHN_RP_ID": HOST,
+        "ADMIN_TRUSTED_HOSTS": HOST,
         "ADMIN_WEBAUTHN_ORIGIN": f"https://{HOST}:{ports.console_https}",
         "ADMIN_INTAKE_URL": f"https://{HOST}:{ports.intake_https}",
         "ADMIN_ARGON2ID": CHEAP_ARGON2ID,
