@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.assets import install as install_assets
 from core.db import ROOT, Database
+from core.hosts import install as install_host_check
 from core.logs import install_app_scrubbing
 from core.timing import pad_endpoints
 from core.web import apply_security_headers
@@ -61,6 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES), static_folder=None)
     settings.load(app, config)
+    # First: before any other part of the app can read the Host header.
+    install_host_check(app)
     if click.get_current_context(silent=True) is None:
         # Built to serve pages (gunicorn, any WSGI server), not for a
         # `flask --app admin` command: refuse to start without the

@@ -87,6 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_TRANSLATION_DIRECTORIES": ";".join(
         str(Path(__file__).resolve().parent.parent / app / "translations") for app in ("intake", "admin")
     ),
+    # Host names served, e.g. "console.example.org"; any other gets 400. None: any (the demo).
+    "TRUSTED_HOSTS": None,
     # Seconds of Strict-Transport-Security on the console (0: none).
     "HSTS_MAX_AGE": 0,
     # Login answers take at least this many seconds, whatever happened, so

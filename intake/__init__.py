@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from core.assets import install as install_assets
 from core.db import ROOT, Database
 from core.envelope import KeyFileError
+from core.hosts import install as install_host_check
 from core.i18n import init_i18n
 from core.logs import install_app_scrubbing
 from core.settings import load_settings, secret_file
@@ -69,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "HSTS_MAX_AGE": 0,
     # The onion service's host name, for the Onion-Location header.
     "ONION_ADDRESS": None,
+    # Host names served, e.g. "intake.example.org" (ONION_ADDRESS is added); others get 400. None: any.
+    "TRUSTED_HOSTS": None,
     # Bytes that must stay free on the data folder's file system after an
     # upload; below it uploads are refused, what was typed kept (intake/abuse/quota.py).
     "MIN_FREE_DISK": 1024 * 1024 * 1024,
@@ -149,6 +152,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.request_class = InMemoryRequest
     load_settings(app, "INTAKE", DEFAULTS, config)
+    try:
+        # First: before any other part of the app can read the Host header.
+        install_host_check(app, app.config.get("ONION_ADDRESS"))
+    except ValueError as exc:
+        raise ConfigError(f"intake: {exc}") from exc
 
     data_dir = Path(app.config["DATA_DIR"])
     try:

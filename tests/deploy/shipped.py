@@ -34,6 +34,10 @@ NGINX_FILES = ("nginx.conf", "tnr-intake-proxy.conf", "tnr-intake.conf", "tnr-co
 #: The host name both sites answer to in the tests: a loopback name that
 #: WebAuthn accepts as relying party id (an IP address it refuses).
 HOST = "localhost"
+#: The onion address the tests' Tor Browser sends as Host on the onion site.
+ONION = "deploytestxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"
+#: The placeholder the shipped files carry for the operator's onion address.
+SHIPPED_ONION = "youronionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"
 
 
 def require_program(name: str) -> str:
@@ -180,6 +184,19 @@ def render_nginx(prefix: Path, certificate: Certificate, ports: Ports | None) ->
             ("listen 443 ssl http2;", f"listen 127.0.0.1:{ports.intake_https} ssl http2;"),
             ("listen [::]:443 ssl http2;", ""),
             ("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{ports.intake_onion};"),
+            # The servers that close every request for another name.
+            ("listen 80 default_server;", f"listen 127.0.0.1:{ports.intake_http} default_server;"),
+            ("listen [::]:80 default_server;", ""),
+            (
+                "listen 443 ssl http2 default_server;",
+                f"listen 127.0.0.1:{ports.intake_https} ssl http2 default_server;",
+            ),
+            ("listen [::]:443 ssl http2 default_server;", ""),
+            (
+                "listen 127.0.0.1:8080 default_server;",
+                f"listen 127.0.0.1:{ports.intake_onion} default_server;",
+            ),
+            (f"server_name {SHIPPED_ONION};", f"server_name {ONION};"),
             ("https://intake.example.org$request_uri", f"https://{HOST}:{ports.intake_https}$request_uri"),
             ("server_name intake.example.org;", f"server_name {HOST};"),
         ]
@@ -188,6 +205,11 @@ def render_nginx(prefix: Path, certificate: Certificate, ports: Ports | None) ->
             ("server 127.0.0.1:5000;", f"server 127.0.0.1:{ports.console_gunicorn};"),
             ("listen 10.0.0.5:80;", f"listen 127.0.0.1:{ports.console_http};"),
             ("listen 10.0.0.5:443 ssl http2;", f"listen 127.0.0.1:{ports.console_https} ssl http2;"),
+            ("listen 10.0.0.5:80 default_server;", f"listen 127.0.0.1:{ports.console_http} default_server;"),
+            (
+                "listen 10.0.0.5:443 ssl http2 default_server;",
+                f"listen 127.0.0.1:{ports.console_https} ssl http2 default_server;",
+            ),
             ("https://console.example.org$request_uri", f"https://{HOST}:{ports.console_https}$request_uri"),
             ("server_name console.example.org;", f"server_name {HOST};"),
         ]

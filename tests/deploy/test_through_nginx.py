@@ -46,6 +46,7 @@ from ..hardening import servers
 from ..helpers import multipart
 from .shipped import (
     HOST,
+    ONION,
     ROOT,
     Certificate,
     Nginx,
@@ -65,8 +66,6 @@ PASSWORD = "deployment password, long enough " + secrets.token_hex(4)
 EMAIL = "coordinator@example.org"
 CHEAP_ARGON2ID = '{"memory_kib": 1024, "iterations": 1, "lanes": 1}'
 RECEIPT = re.compile(r"<output>([\d ]+)</output>")
-#: What Tor Browser sends as Host on the onion site.
-ONION = "deploytestxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"
 #: Loopback addresses that are not the servers': what must not reach a log.
 CLIENT = "127.0.0.2"
 TEN_MB = 10 * 1024 * 1024
@@ -94,6 +93,12 @@ class Stack:
     @property
     def onion(self) -> str:
         return f"http://127.0.0.1:{self.ports.intake_onion}"
+
+    @property
+    def onion_browser(self) -> str:
+        """The onion site as Tor Browser names it (:func:`_chromium` maps
+        the name to loopback): nginx's onion server answers no other."""
+        return f"http://{ONION}:{self.ports.intake_onion}"
 
     @property
     def console_url(self) -> str:
@@ -145,12 +150,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "INTAKE_DATA_DIR": str(intake_data),
         "INTAKE_KEYS_DIR": str(keys),
         "INTAKE_ONION_ADDRESS": ONION,
+        "INTAKE_TRUSTED_HOSTS": HOST,
     }
     admin_env = {
         **env_file("admin.env"),
         **admin_db,
         "ADMIN_DATA_DIR": str(admin_data),
         "ADMIN_WEBAUTHN_RP_ID": HOST,
+        "ADMIN_TRUSTED_HOSTS": HOST,
         "ADMIN_WEBAUTHN_ORIGIN": f"https://{HOST}:{ports.console_https}",
         "ADMIN_INTAKE_URL": f"https://{HOST}:{ports.intake_https}",
         "ADMIN_ARGON2ID": CHEAP_ARGON2ID,
@@ -302,6 +309,67 @@ def _tls_socket(stack: Stack, address: str) -> socket.socket:
     return context.wrap_socket(raw, server_hostname=HOST)
 
 
+#: A Host header that names none of our sites (host-header injection).
+FORGED = "evil.example"
+
+
+def _raw_answer(stack: Stack, port: int, host: str, *, tls: bool, path: str = "/en") -> bytes:
+    """All that the server on loopback ``port`` sends back to one GET of
+    ``path`` with ``Host: host``; with ``tls``, over a connection made to the
+    real name (SNI), as a client that forges only the Host header does."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(CLIENT, 0))
+    if tls:
+        context = ssl.create_default_context(cafile=str(stack.certificate.cert))
+        sock = context.wrap_socket(sock, server_hostname=HOST)
+    answer = b""
+    with sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer
+
+
+def test_a_forged_host_reaches_neither_app(stack: Stack) -> None:
+    """Host-header injection: the apps build absolute addresses (a slash
+    redirect's Location, any external URL) from the Host nginx passes on.
+    Every listener closes a request for a name that is not its site's
+    without an answer (nginx's 444), and refuses a TLS handshake for one."""
+    listeners = [
+        ("intake https", stack.ports.intake_https, True, "/en"),
+        ("intake http", stack.ports.intake_http, False, "/en"),
+        ("onion", stack.ports.intake_onion, False, "/en"),
+        ("console https", stack.ports.console_https, True, "/keys"),
+        ("console http", stack.ports.console_http, False, "/keys"),
+    ]
+    for name, port, tls, path in listeners:
+        answer = _raw_answer(stack, port, FORGED, tls=tls, path=path)
+        assert FORGED.encode() not in answer, f"{name} sent the forged host back: {answer[:300]!r}"
+        assert answer == b"", f"{name} answered a forged Host: {answer[:100]!r}"
+    # One site's name does not reach the other's server either.
+    assert _raw_answer(stack, stack.ports.intake_onion, HOST, tls=False) == b""
+    assert _raw_answer(stack, stack.ports.intake_https, ONION, tls=True) == b""
+    # The real names still do: the slash redirect names our own site.
+    own = _raw_answer(stack, stack.ports.intake_https, f"{HOST}:{stack.ports.intake_https}", tls=True)
+    assert own.startswith(b"HTTP/1.1 308"), own[:100]
+    assert f"\r\nLocation: {stack.clearnet}/en/\r\n".encode() in own
+    onion = _raw_answer(stack, stack.ports.intake_onion, ONION, tls=False)
+    assert f"\r\nLocation: http://{ONION}/en/\r\n".encode() in onion
+
+    # TLS: a handshake for another name, or for none, is refused before
+    # any certificate is sent.
+    anything = ssl.create_default_context()
+    anything.check_hostname = False
+    anything.verify_mode = ssl.CERT_NONE
+    for port in (stack.ports.intake_https, stack.ports.console_https):
+        for server_name in (FORGED, None):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with pytest.raises(ssl.SSLError), sock:
+                anything.wrap_socket(sock, server_hostname=server_name).close()
+
+
 def _trickler(stack: Stack, path: str, address: str) -> socket.socket:
     """A client that starts a 1 MB upload and then sends a byte at a time."""
     if path == "clearnet":
@@ -384,11 +452,15 @@ def _attachment(canary: str) -> bytes:
 def _chromium(playwright: Any, stack: Stack) -> Any:
     args = [
         *CHROMIUM_ARGS,
-        # "localhost" is this machine's loopback address, never a lookup.
-        "--host-resolver-rules=MAP localhost 127.0.0.1",
+        # "localhost" and the onion address are this machine's loopback
+        # address, never a lookup.
+        f"--host-resolver-rules=MAP localhost 127.0.0.1, MAP {ONION} 127.0.0.1",
         # The test's certificate is valid for this browser: the pages are a
         # secure context without a certificate error (WebAuthn needs that).
         f"--ignore-certificate-errors-spki-list={stack.certificate.spki_sha256}",
+        # Tor Browser treats an onion site as a secure context (sealing in
+        # the browser needs one); Chromium must be told.
+        f"--unsafely-treat-insecure-origin-as-secure={stack.onion_browser}",
     ]
     return playwright.chromium.launch(executable_path=require_chromium(), headless=True, args=args)
 
@@ -443,7 +515,7 @@ def test_a_report_with_a_10_mb_file_on_each_path_with_and_without_javascript(
     browser = _chromium(playwright, stack)
     canary = f"CANARY-{secrets.token_hex(8)}"
     try:
-        for path, base in (("clearnet", stack.clearnet), ("onion", stack.onion)):
+        for path, base in (("clearnet", stack.clearnet), ("onion", stack.onion_browser)):
             for javascript in (True, False):
                 how = "sealed in the browser" if javascript else "without JavaScript"
                 attachment = _attachment(canary)
