@@ -975,6 +975,8 @@ def test_non_canonical_base64_padding_bits_are_malformed(plain_envelope: SealedE
         pytest.param('{"v":"é"}'.encode(), id="non-ascii"),
         pytest.param(b"\xef\xbb\xbf{}", id="bom"),
         pytest.param(b"{" + b" " * (128 * 1024) + b"}", id="too-large"),
+        pytest.param(b"[" * 100_000, id="nested-list"),
+        pytest.param(b'{"v":' * 20_000, id="nested-object"),
     ],
 )
 def test_header_that_is_not_a_v1_object_is_malformed(raw: bytes) -> None:
