@@ -1203,6 +1203,11 @@ def test_public_key_file_round_trip(keys: list[RecipientPrivateKey]) -> None:
     assert parse_public_key_file(json.dumps(last_day), "org-a.json", TODAY).expires == TODAY
 
 
+def test_public_key_file_nested_thousands_deep_is_not_json() -> None:
+    with pytest.raises(KeyFileError, match="org-a.json: not JSON"):
+        parse_public_key_file("[" * 100_000, "org-a.json", TODAY)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
