@@ -76,8 +76,8 @@ def unspent_check_token(token: str | None) -> proofofwork.Proof | None:
     :func:`new_check_token` made, younger than ``RECEIPT_CHECK_MAX_AGE`` and
     not used before by any worker or host; None otherwise, and when the
     database fails. Writes nothing: the check records it with
-    :func:`spend_check_token` only once the guess buckets let it through,
-    so that checks they refuse cost no row (a fresh page, hence a fresh
+    :func:`spend_check_token` only when the guess buckets have room, so
+    that checks they refuse cost no row (a fresh page, hence a fresh
     token, is free to load)."""
     if not token or len(token) > 256:
         return None
