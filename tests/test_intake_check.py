@@ -180,3 +180,50 @@ def test_an_unreachable_intake_fails_the_check_without_an_alarm(coalition: Coali
     assert "could not be checked in full: GET /keys.json failed (ConnectionError)" in checked.output
     with coalition.console.extensions[DB_EXTENSION].session() as session:
         assert session.scalars(select(Alarm)).all() == []
+
+
+def test_an_intake_that_trickles_its_answer_cannot_hold_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seized intake that sends a byte every little while (each within the
+    timeout) would hold the check, and the sync job it follows, for days,
+    and the check would never report what it serves: every answer has a
+    deadline of its own, and the check ends incomplete."""
+    import socket
+    import threading
+    import time
+
+    from admin.keys.roster import Pins
+    from admin.sync import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "PAGE_DEADLINE", 1.0, raising=False)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+            )
+            while not stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    watch = IntakeWatch(url, Pins(None, {}), AssetManifest(ROOT / "static"), timeout=5, languages=())
+    checking = threading.Thread(target=watch.run, daemon=True)
+    checking.start()
+    checking.join(timeout=20)
+    stop.set()
+    try:
+        assert not checking.is_alive(), "the check is still reading a trickled answer"
+        assert any("too slowly" in line for line in watch.result.unreachable)
+        assert watch.result.differences == []
+    finally:
+        watch.close()
+        listener.close()

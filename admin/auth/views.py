@@ -158,7 +158,10 @@ def _unb64(value: object) -> bytes | None:
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested thousands deep: silent= covers ValueError only
+        abort(400)
     if not isinstance(body, dict):
         abort(400)
     return body

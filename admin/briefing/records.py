@@ -213,7 +213,7 @@ def parse_json(text: str) -> list[CodedRecord]:
     """Records from a console's JSON export (:func:`export_json`)."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise CodedRecordError("the file is not JSON") from exc
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
         raise CodedRecordError(f"the JSON file is not a {EXPORT_FORMAT} export")
@@ -243,7 +243,7 @@ def read_release_docs(path: Path) -> list[Any]:
         return []
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CodedRecordError("the file is not JSON") from exc
     releases = doc.get("releases", []) if isinstance(doc, dict) else []
     if not isinstance(releases, list):

@@ -197,7 +197,7 @@ def parse_roster(text: str, source: str = "roster") -> Roster:
     """
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise RosterError(f"{source}: not JSON") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
         raise RosterError(f"{source}: not a {FORMAT} version {VERSION} file")

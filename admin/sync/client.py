@@ -282,7 +282,11 @@ class IntakeClient:
         # As fast as the bytes come, but never slower in all than
         # MIN_RATE after a grace of self.page_deadline / 5 (a trickle would
         # otherwise hold the sync for ever).
-        size = int(response.headers.get("Content-Length") or 0)
+        try:
+            # The intake's word only ("42, 42" is one to urllib3, not to int()).
+            size = max(0, int(response.headers.get("Content-Length") or 0))
+        except ValueError:
+            size = 0
         deadline = time.monotonic() + self.page_deadline / 5 + size / MIN_RATE
         try:
             while piece := response.raw.read1(DOWNLOAD_PIECE, decode_content=True):

@@ -35,6 +35,7 @@ import base64
 import hashlib
 import http.cookiejar
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from sqlalchemy.orm import Session
 
 from core.assets import AssetManifest
@@ -67,6 +69,8 @@ ALLOWED_CSP = frozenset({CSP, build_csp(CSP_DIRECTIVES, {"script-src": ("'wasm-u
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 #: The most read of one answer: the pages and the bundle are far smaller.
 MAX_BYTES = 8 * 1024 * 1024
+#: Seconds one answer may take in all (the timeout bounds each wait only).
+PAGE_DEADLINE = 120.0
 
 
 class CheckError(Exception):
@@ -170,15 +174,19 @@ class IntakeWatch:
         except requests.RequestException as exc:
             self._unreachable(f"GET {path} failed ({exc.__class__.__name__})")
             return None
+        deadline = time.monotonic() + PAGE_DEADLINE
         with response:
             body = bytearray()
             try:
-                for piece in response.iter_content(64 * 1024):
+                while piece := response.raw.read1(64 * 1024, decode_content=True):
                     body += piece
                     if len(body) > MAX_BYTES:
                         self._differs(f"GET {path} is larger than {MAX_BYTES} bytes")
                         return None
-            except requests.RequestException as exc:
+                    if time.monotonic() > deadline:
+                        self._unreachable(f"GET {path} came too slowly (over {PAGE_DEADLINE:g} s)")
+                        return None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 self._unreachable(f"GET {path} broke off ({exc.__class__.__name__})")
                 return None
         self.result.fetched += 1

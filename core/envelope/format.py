@@ -254,7 +254,9 @@ def parse_header(raw: bytes) -> Header:
         raise MalformedEnvelopeError("header missing or too large")
     try:
         doc = json.loads(raw.decode("ascii"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: JSON nested thousands deep ("[[[[…") fits well
+        # within the size bound and exhausts the parser's stack.
         raise MalformedEnvelopeError("header is not ASCII JSON") from exc
     if not isinstance(doc, dict):
         raise MalformedEnvelopeError("header is not a JSON object")

@@ -277,6 +277,8 @@ def parse_public_key_file(text: str, source: str, today: date) -> PublicKeyFile:
         raise KeyFileError(f"{source}: {exc}") from exc
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{source}: {exc}") from exc
+    except RecursionError as exc:  # JSON nested thousands deep
+        raise KeyFileError(f"{source}: not JSON") from exc
     if expires < today:
         raise KeyFileError(f"{source}: key expired on {expires.isoformat()}")
     return PublicKeyFile(

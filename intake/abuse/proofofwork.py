@@ -189,6 +189,16 @@ def check(payload: str | None, *, look_up: bool = True) -> Proof | None:
     return Proof(challenge_hash, keep_until(today))
 
 
+def is_spent(challenge_hash: str) -> bool:
+    """Whether ``challenge_hash`` is recorded as spent (a look, no write).
+
+    Raises:
+        SQLAlchemyError: the database failed.
+    """
+    session = request_session("intake.db")
+    return session.connection().execute(_IS_SPENT, {"h": challenge_hash}).first() is not None
+
+
 def spend(proof: Proof) -> bool:
     """Record ``proof`` as spent, in a transaction of its own; False when
     another request recorded it first.

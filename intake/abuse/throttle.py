@@ -130,6 +130,21 @@ class TokenBuckets:
             self._prune(now)
             return True
 
+    def peek(self, address: str | None, now: float | None = None, *, per_client: bool = True) -> bool:
+        """Whether :meth:`allow` would let one attempt through now, taking
+        nothing (the global bucket, and the client's unless ``per_client``
+        is False): for a request that must write before it takes."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._refill(self._global, self.global_burst, self.global_interval, now)
+            if self._global.tokens < 1:
+                return False
+            bucket = self._clients.get(self._client_key(address or "")) if per_client else None
+            if bucket is not None:
+                self._refill(bucket, self.burst, self.interval, now)
+                return bucket.tokens >= 1
+            return True
+
     def _prune(self, now: float) -> None:
         if len(self._clients) <= self.max_clients:
             return
@@ -280,6 +295,15 @@ def allow_guess(address: str | None, *, proven: bool = False) -> bool:
         return proven_guesses().allow(address, per_client=False)
     shared = current_app.config["SHARED_CLIENT_ADDRESSES"]
     return guesses().allow(address, per_client=address not in shared)
+
+
+def guess_allowed(address: str | None) -> bool:
+    """Whether :func:`allow_guess` would let a check without proof of work
+    through now, taking nothing: such a check records its one-time token
+    (a database row) only when it may look up, and takes its guess only
+    once that record is made (``intake/followup/views.py``)."""
+    shared = current_app.config["SHARED_CLIENT_ADDRESSES"]
+    return guesses().peek(address, per_client=address not in shared)
 
 
 def allow_followup(address: str | None, *, per_client: bool = True, use_global: bool = True) -> bool:

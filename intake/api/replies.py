@@ -84,7 +84,10 @@ def post_reply(envelope_id: str) -> Response:
 def _posted_reply(reply_key: bytes) -> tuple[Header, bytes, bytes] | Response:
     """``(header, raw header, body)`` of the posted reply to a report whose
     header names ``reply_key``, or the ``400`` answer that refuses it."""
-    doc = request.get_json(silent=True)
+    try:
+        doc = request.get_json(silent=True)
+    except RecursionError:  # JSON nested thousands deep: silent= covers ValueError only
+        doc = None
     if not isinstance(doc, dict) or set(doc) != {"header", "body"}:
         return _error("expected JSON with header and body", 400)
     raw_header, body = _b64(doc["header"]), _b64(doc["body"])

@@ -59,7 +59,7 @@ def new_check_token() -> str:
     JavaScript: a random nonce, signed (itsdangerous, under ``SECRET_KEY``)
     with its time of issue. Every check page carries a fresh one. A check
     without a proof of work must carry an unexpired, unspent token before
-    it may take from the guess allowance (:func:`spend_check_token`), so
+    it may take from the guess allowance (:func:`unspent_check_token`), so
     one token cannot be replayed to empty that allowance."""
     return str(URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).dumps(token_hex(16)))
 
@@ -70,31 +70,49 @@ def csrf_enabled() -> bool:
     return bool(current_app.config.get("WTF_CSRF_ENABLED", True))
 
 
-def spend_check_token(token: str | None) -> bool:
-    """Whether ``token`` is one :func:`new_check_token` made, younger than
-    ``RECEIPT_CHECK_MAX_AGE``, and not used before by any worker or host;
-    records it as spent (SHA-256 of its nonce and a day, in the table of
-    spent proof-of-work challenges: :func:`intake.abuse.proofofwork.spend`). False when
-    the database fails."""
+def unspent_check_token(token: str | None) -> proofofwork.Proof | None:
+    """The record that spends ``token`` (SHA-256 of its nonce and a day, for
+    the table of spent proof-of-work challenges), when it is one
+    :func:`new_check_token` made, younger than ``RECEIPT_CHECK_MAX_AGE`` and
+    not used before by any worker or host; None otherwise, and when the
+    database fails. Writes nothing: the check records it with
+    :func:`spend_check_token` only when the guess buckets have room, so
+    that checks they refuse cost no row (a fresh page, hence a fresh
+    token, is free to load)."""
     if not token or len(token) > 256:
-        return False
+        return None
     max_age = int(current_app.config.get("RECEIPT_CHECK_MAX_AGE") or DEFAULT_CHECK_MAX_AGE)
     try:
         nonce = URLSafeTimedSerializer(current_app.secret_key or b"", salt=_CHECK_SALT).loads(
             token, max_age=max_age
         )
     except BadSignature:
-        return False
+        return None
     if not isinstance(nonce, str):
-        return False
+        return None
     digest = hashlib.sha256(b"tnr-intake/check-token/" + nonce.encode("utf-8")).hexdigest()
-    keep = today_utc() + timedelta(days=1 + -(-max_age // 86400))
     try:
-        return proofofwork.spend(proofofwork.Proof(digest, keep))
+        if proofofwork.is_spent(digest):
+            return None
     except SQLAlchemyError as exc:
-        request_session("intake.db").rollback()
-        current_app.logger.error("database error %s on a check token", exc.__class__.__name__)
+        _database_failed(exc)
+        return None
+    return proofofwork.Proof(digest, today_utc() + timedelta(days=1 + -(-max_age // 86400)))
+
+
+def spend_check_token(record: proofofwork.Proof) -> bool:
+    """Record a check token as spent (:func:`unspent_check_token`); False
+    when another request spent it first, or the database fails."""
+    try:
+        return proofofwork.spend(record)
+    except SQLAlchemyError as exc:
+        _database_failed(exc)
         return False
+
+
+def _database_failed(exc: SQLAlchemyError) -> None:
+    request_session("intake.db").rollback()
+    current_app.logger.error("database error %s on a check token", exc.__class__.__name__)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from core.web import csp_allow
 
 from ..abuse import proofofwork
 from ..abuse.quota import disk_full_message, disk_has_room, followup_quota, quota_message
-from ..abuse.throttle import allow_followup, allow_guess
+from ..abuse.throttle import allow_followup, allow_guess, guess_allowed
 from ..keyring import current_keyring
 from ..report.cookies import missing_cookie_message
 from ..report.messages import field_message, form_limit_message
@@ -82,7 +82,15 @@ from ..store.envelopes import (
     store_envelope,
 )
 from ..store.models import Envelope
-from .access import Access, access_of, access_token, csrf_enabled, new_check_token, spend_check_token
+from .access import (
+    Access,
+    access_of,
+    access_token,
+    csrf_enabled,
+    new_check_token,
+    spend_check_token,
+    unspent_check_token,
+)
 from .forms import FollowupForm, ReceiptForm
 from .lookup import (
     ShownReplies,
@@ -224,11 +232,18 @@ def _guess_refusal(form: ReceiptForm) -> tuple[str, int] | None:
     proven = proof is not None and proofofwork.verify(proof)
     if proof is not None and not proven:
         return _check_page(form, _proof_failed(), 400)
-    if not proven and csrf_enabled() and not spend_check_token(form.check.data):
+    if not proven and csrf_enabled():
         # No proof of work: the page's one-time token stands for it. A
         # replayed, expired or forged one is refused before the guess
-        # allowance, which one token replayed in bulk would otherwise empty.
-        return _check_page(form, _("The page expired. Please press Continue again."), 400)
+        # allowance, which one token replayed in bulk would otherwise empty:
+        # recorded as spent first (one of many racing copies wins), but only
+        # when the buckets have room, so that the checks they refuse write
+        # nothing (a fresh page, and so a fresh token, is free to load).
+        token = unspent_check_token(form.check.data)
+        if token is None:
+            return _check_page(form, _("The page expired. Please press Continue again."), 400)
+        if guess_allowed(request.remote_addr) and not spend_check_token(token):
+            return _check_page(form, _("The page expired. Please press Continue again."), 400)
     if not allow_guess(request.remote_addr, proven=proven):
         return _check_page(
             form, _("Too many receipts were tried. Please wait a few minutes and try again."), 429

@@ -180,6 +180,8 @@ def test_roster_file_is_checked(tmp_path: Path) -> None:
         roster.parse_roster(json.dumps(status))
     with pytest.raises(roster.RosterError, match="not a tnr-intake-roster"):
         roster.parse_roster("{}")
+    with pytest.raises(roster.RosterError, match="not JSON"):
+        roster.parse_roster("[" * 100_000)  # deeper than the parser's stack
 
 
 def _serve_sealed_to(intake: FakeIntake, *keys: RecipientPublicKey) -> Served:

@@ -192,6 +192,22 @@ def test_webauthn_refuses_a_phishing_origin_and_a_replay(
     assert console_client.get("/").status_code == 302
 
 
+def test_webauthn_answer_nested_thousands_deep_is_a_400(
+    console_client: FlaskClient, auth: AuthActions
+) -> None:
+    email = auth.create("reviewer", totp=False)
+    key = SoftAuthenticator()
+    auth.login(email)
+    assert _register(console_client, key)["status"] == 200
+    auth.logout()
+
+    auth.login(email)
+    _post_json(console_client, "/login/webauthn/options")
+    deep = console_client.post("/login/webauthn/verify", data=b"[" * 100_000, content_type="application/json")
+    assert deep.status_code == 400
+    assert console_client.get("/").status_code == 302
+
+
 def test_password_alone_cannot_add_a_key_to_an_enrolled_account(
     console_client: FlaskClient, auth: AuthActions
 ) -> None:

@@ -393,3 +393,35 @@ def test_rescan_retries_quarantined_envelopes(
     again = console_runner.invoke(args=["sync", "--rescan"], input=PASSPHRASE + "\n")
     assert "added 0, quarantined 1, skipped 1" in again.output
     assert len(quarantined(console_app)) == 1
+
+
+@pytest.mark.parametrize("length", ["5, 5", "five", "-5"])
+def test_an_attachment_with_an_odd_content_length_is_read_as_sent(length: str) -> None:
+    """``Content-Length: 5, 5`` is a valid header to urllib3 (the same
+    length twice) and ``five`` one it ignores; the client must read the
+    bytes (their opening decides), not fail on the header with a
+    ValueError that quarantines the envelope as if it were forged."""
+    import socket
+
+    from admin.sync.client import IntakeClient
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\nhello".encode()
+            )
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    client = IntakeClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "token", timeout=5)
+    try:
+        with client.attachment(secrets.token_hex(16), 0) as pieces:
+            assert b"".join(pieces) == b"hello"
+    finally:
+        client.close()
+        listener.close()
+        server.join(timeout=5)

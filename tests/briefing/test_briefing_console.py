@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from admin.briefing.records import export_json, read_records
@@ -100,6 +101,18 @@ def test_import_rejects_values_outside_the_taxonomy(
     assert result.exit_code != 0
     assert "line 2: province" in result.output
     assert "XX-" not in result.output  # names the field, never the value
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.csv"])
+def test_import_of_json_nested_thousands_deep_is_refused_in_words(
+    console_app: Flask, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_text('{"a":' + "[" * 100_000)  # deeper than the parser's stack
+    result = console_app.test_cli_runner().invoke(args=["coded", "import", str(path)])
+    assert result.exit_code != 0
+    assert "not JSON" in result.output
+    assert not isinstance(result.exception, RecursionError)
 
 
 def test_briefing_page_is_for_coordinators(

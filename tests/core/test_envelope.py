@@ -975,6 +975,8 @@ def test_non_canonical_base64_padding_bits_are_malformed(plain_envelope: SealedE
         pytest.param('{"v":"é"}'.encode(), id="non-ascii"),
         pytest.param(b"\xef\xbb\xbf{}", id="bom"),
         pytest.param(b"{" + b" " * (128 * 1024) + b"}", id="too-large"),
+        pytest.param(b"[" * 100_000, id="nested-list"),
+        pytest.param(b'{"v":' * 20_000, id="nested-object"),
     ],
 )
 def test_header_that_is_not_a_v1_object_is_malformed(raw: bytes) -> None:
@@ -1199,6 +1201,11 @@ def test_public_key_file_round_trip(keys: list[RecipientPrivateKey]) -> None:
     # A key is still good on its last day.
     last_day = _public_doc(keys[0], expires=TODAY.isoformat())
     assert parse_public_key_file(json.dumps(last_day), "org-a.json", TODAY).expires == TODAY
+
+
+def test_public_key_file_nested_thousands_deep_is_not_json() -> None:
+    with pytest.raises(KeyFileError, match="org-a.json: not JSON"):
+        parse_public_key_file("[" * 100_000, "org-a.json", TODAY)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from pathlib import Path
 import altcha
 import pytest
 import requests
+import sqlalchemy
 
 from core.envelope import RecipientPrivateKey, seal
 from core.receipts import new_receipt
@@ -202,6 +203,35 @@ def test_one_check_page_replayed_in_bulk_cannot_refuse_real_checks(
             answer = reporter.post(f"{server.url}/en/receipt", data=data, timeout=30)
             assert answer.status_code == 200, answer.status_code
             assert 'name="access"' in answer.text
+
+
+def test_checks_the_buckets_refuse_write_nothing(
+    tmp_path: Path, databases: Databases, org: RecipientPrivateKey, start: object
+) -> None:
+    """A fresh check page is free to load, so its token is no cost: a
+    flood of fresh-page checks past the guess buckets must not write a
+    spent-token row each (kept two days) and grow the database without
+    bound. Only the checks the buckets let through are recorded."""
+    env = _env(tmp_path, databases, RECEIPT_GLOBAL_BURST="2", RECEIPT_GLOBAL_INTERVAL="3600")
+    server = start(env)  # type: ignore[operator]
+
+    def fresh_page_guess(_i: int) -> int:
+        with requests.Session() as attacker:
+            csrf, check = _check_page(attacker, server.url)
+            data = {"csrf_token": csrf, "check": check, "receipt": new_receipt()}
+            return attacker.post(f"{server.url}/en/receipt", data=data, timeout=30).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = Counter(pool.map(fresh_page_guess, range(12)))
+    assert statuses == {404: 2, 429: 10}
+    url = databases.intake or f"sqlite:///{tmp_path / 'intake' / 'intake.db'}"
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sqlalchemy.text("SELECT count(*) FROM spent_challenge")).scalar()
+    finally:
+        engine.dispose()
+    assert rows == 2
 
 
 def _status_page(session: requests.Session, url: str, receipt: str, lang: str = "en") -> str:

@@ -141,6 +141,16 @@ def test_token_buckets_refill_and_forget_full_clients() -> None:
     assert [everyone.allow(f"10.0.0.{i}", now=0) for i in range(4)] == [True, True, True, False]
 
 
+def test_token_buckets_peek_takes_nothing() -> None:
+    buckets = TokenBuckets(burst=1, interval=10, global_burst=2, global_interval=100)
+    assert buckets.peek("a", now=0) and buckets.peek("a", now=0)
+    assert buckets.allow("a", now=0)
+    assert not buckets.peek("a", now=1)  # the client's bucket is empty
+    assert buckets.peek("a", now=1, per_client=False)  # everyone's is not
+    assert buckets.allow("b", now=1)
+    assert not buckets.peek("c", now=2)  # everyone's is empty now
+
+
 def test_a_follow_up_without_javascript_joins_the_same_report(
     intake_app: Flask, intake_client: FlaskClient, org_key: RecipientPrivateKey
 ) -> None:
