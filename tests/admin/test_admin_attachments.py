@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,11 +12,9 @@ from flask.testing import FlaskClient
 from PIL import ExifTags, Image
 
 from admin.attachments import sanitize as attachments
-from admin.extensions import DB_EXTENSION, KEYRING_EXTENSION
-from admin.sync.client import IntakeClient
-from admin.sync.run import sync
+from admin.extensions import KEYRING_EXTENSION
 from core.envelope import AttachmentInput
-from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
+from tests.admin.admin_testlib import AuthActions, FakeIntake, sync_from, unlock
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
@@ -80,13 +77,7 @@ def test_inspect_page_and_preview(
         (AttachmentInput("IMG_1.jpg", "image/jpeg", photo), AttachmentInput("x.svg", "image/svg+xml", SVG)),
     )
     unlock(console_app)
-    with IntakeClient(fake_intake.url, fake_intake.token) as c:
-        sync(
-            console_app.extensions[DB_EXTENSION],
-            console_app.extensions[KEYRING_EXTENSION],
-            Path(console_app.config["DATA_DIR"]),
-            c,
-        )
+    sync_from(console_app, fake_intake)
     auth.login_as("reviewer")
     base = f"/cases/{served.envelope_id}/attachments"
     page = console_client.get(f"{base}/0/inspect").get_data(as_text=True)

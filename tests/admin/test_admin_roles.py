@@ -17,7 +17,7 @@ from admin.models import AuditEntry
 from admin.permissions import ENDPOINTS, ROLE_PERMISSIONS, Permission, allows, required
 from admin.sync.client import IntakeClient
 from admin.sync.run import sync
-from tests.admin.admin_testlib import AuthActions, FakeIntake, unlock
+from tests.admin.admin_testlib import AuthActions, FakeIntake, sync_from, unlock
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -70,13 +70,7 @@ def test_reviewer_cannot_assign_others_but_can_take(
 ) -> None:
     served = fake_intake.add({"narrative": "x"})
     unlock(console_app)
-    with IntakeClient(fake_intake.url, fake_intake.token) as c:
-        sync(
-            console_app.extensions[DB_EXTENSION],
-            console_app.extensions[KEYRING_EXTENSION],
-            Path(console_app.config["DATA_DIR"]),
-            c,
-        )
+    sync_from(console_app, fake_intake)
     auth.login_as("reviewer")
     assert (
         console_client.post(f"/cases/{served.envelope_id}/assign", data={"assignee": "1"}).status_code == 403

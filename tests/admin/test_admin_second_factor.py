@@ -168,16 +168,22 @@ def test_webauthn_enrol_then_login(
     assert console_client.get("/").status_code == 200
 
 
-def test_webauthn_refuses_a_phishing_origin_and_a_replay(
-    console_client: FlaskClient, auth: AuthActions
-) -> None:
+def _back_at_the_key_step(console_client: FlaskClient, auth: AuthActions) -> SoftAuthenticator:
+    """A reviewer with a registered security key (and no TOTP), logged out
+    and back in with the password: at the security-key step. Returns the key."""
     email = auth.create("reviewer", totp=False)
     key = SoftAuthenticator()
     auth.login(email)
     assert _register(console_client, key)["status"] == 200
     auth.logout()
-
     auth.login(email)
+    return key
+
+
+def test_webauthn_refuses_a_phishing_origin_and_a_replay(
+    console_client: FlaskClient, auth: AuthActions
+) -> None:
+    key = _back_at_the_key_step(console_client, auth)
     options = _post_json(console_client, "/login/webauthn/options")
     assert isinstance(options, dict)
     phished = console_client.post(
@@ -195,13 +201,7 @@ def test_webauthn_refuses_a_phishing_origin_and_a_replay(
 def test_webauthn_answer_nested_thousands_deep_is_a_400(
     console_client: FlaskClient, auth: AuthActions
 ) -> None:
-    email = auth.create("reviewer", totp=False)
-    key = SoftAuthenticator()
-    auth.login(email)
-    assert _register(console_client, key)["status"] == 200
-    auth.logout()
-
-    auth.login(email)
+    _back_at_the_key_step(console_client, auth)
     _post_json(console_client, "/login/webauthn/options")
     deep = console_client.post("/login/webauthn/verify", data=b"[" * 100_000, content_type="application/json")
     assert deep.status_code == 400

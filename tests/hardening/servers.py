@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,25 @@ def start(
             raise AssertionError(f"{app} did not start: {log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.1)
     return Server(url, process, log, full_env)
+
+
+@contextmanager
+def running_intake(tmp_path: Path, database_env: Mapping[str, str]) -> Iterator[Server]:
+    """The intake under gunicorn (one worker) with its data folder in
+    ``tmp_path / "data"`` and the key files the caller wrote to
+    ``tmp_path / "keys"``, on the database ``database_env`` names
+    (``Databases.env()``); its log in ``tmp_path / "gunicorn.log"``.
+    Stopped on leaving the block."""
+    env = {
+        "INTAKE_DATA_DIR": str(tmp_path / "data"),
+        "INTAKE_KEYS_DIR": str(tmp_path / "keys"),
+        **database_env,
+    }
+    running = start("intake", env, tmp_path / "gunicorn.log", workers=1)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def csrf_token(html: str) -> str:

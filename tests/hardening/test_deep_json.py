@@ -37,13 +37,8 @@ def org_public_key(tmp_path: Path) -> RecipientPublicKey:
 
 @pytest.fixture
 def server(tmp_path: Path, databases: Databases, org_public_key: RecipientPublicKey) -> Iterator[Server]:
-    keys_dir = tmp_path / "keys"
-    env = {"INTAKE_DATA_DIR": str(tmp_path / "data"), "INTAKE_KEYS_DIR": str(keys_dir), **databases.env()}
-    running = servers.start("intake", env, tmp_path / "gunicorn.log", workers=1)
-    try:
+    with servers.running_intake(tmp_path, databases.env()) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _token(server: Server) -> str:

@@ -25,14 +25,9 @@ FILES_TOO_LARGE = "The files are too large"
 
 @pytest.fixture
 def server(tmp_path: Path, databases: Databases) -> Iterator[Server]:
-    keys_dir = tmp_path / "keys"
-    write_key_file(keys_dir, "test-org")
-    env = {"INTAKE_DATA_DIR": str(tmp_path / "data"), "INTAKE_KEYS_DIR": str(keys_dir), **databases.env()}
-    running = servers.start("intake", env, tmp_path / "gunicorn.log", workers=1)
-    try:
+    write_key_file(tmp_path / "keys", "test-org")
+    with servers.running_intake(tmp_path, databases.env()) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _form_fields(session: requests.Session, url: str) -> dict[str, object]:
