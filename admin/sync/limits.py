@@ -2,13 +2,14 @@
 and the running count of it (:class:`Bounds`): an envelope whose header
 declares more than the envelope cap is quarantined without downloading it;
 attachment bytes are counted as they arrive, before they are written, and
-a sync stops at its byte cap."""
+a sync stops at its byte cap; the range of sequence numbers the console
+accepts (:func:`usable_seq`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from core.envelope import EnvelopeError
 
@@ -100,3 +101,15 @@ class Bounds:
             f"the sync wrote as much as one sync may ({self.limits.sync_bytes} bytes, SYNC_MAX_BYTES); "
             "what it stored is kept, and the next sync goes on from there"
         )
+
+
+#: The largest ``seq`` an honest intake can issue, and the console store:
+#: both keep it in an ``Integer`` column, 32 bits on PostgreSQL. A larger
+#: one (a seized intake's) would overflow the console's database mid-commit.
+MAX_SEQ = 2**31 - 1
+
+
+def usable_seq(seq: object, cursor: int) -> TypeGuard[int]:
+    """Whether ``seq`` (from the intake's JSON) can follow ``cursor``: an
+    integer (not a bool) above it and at most :data:`MAX_SEQ`."""
+    return isinstance(seq, int) and not isinstance(seq, bool) and cursor < seq <= MAX_SEQ

@@ -69,7 +69,7 @@ from ..keys.custody import FieldEncryptor, UnlockedKeyring
 from ..keys.roster import Pins
 from .client import IntakeClient, parse_envelope_page
 from .conversations import Conversations
-from .limits import Bounds, SyncLimits
+from .limits import Bounds, SyncLimits, usable_seq
 from .opening import CaseRow, QuarantineRow, api_id, case_row, open_item, quarantine_row
 from .storage import Batch, SyncResult, get_cursor, known_ids, quarantined_ids, rescan, store_page
 
@@ -409,7 +409,7 @@ def _next_after(items: Sequence[Mapping[str, Any]], cursor: int) -> int | None:
     seq), to fetch it meanwhile; None when the page is empty or its last seq
     is unusable (then opening it fails: out of order)."""
     seq = items[-1].get("seq") if items else None
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq <= cursor:
+    if not usable_seq(seq, cursor):
         return None
     return seq
 
@@ -431,7 +431,7 @@ def _ingest_page(
             # what was opened is stored, nothing more is opened.
             ctx.watch.check()
             seq = item.get("seq")
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq <= batch.cursor:
+            if not usable_seq(seq, batch.cursor):
                 raise IntakeError("the intake sent envelopes out of order")
             envelope_id = api_id(item)
             if envelope_id is not None and envelope_id in ctx.known:

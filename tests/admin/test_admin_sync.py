@@ -114,6 +114,23 @@ def test_envelope_for_another_key_is_quarantined(console_app: Flask, fake_intake
     assert stored(console_app)[1][0].error_class == "NotARecipientError"
 
 
+@pytest.mark.parametrize("seq", [2**31, 2**63, 10**30])
+def test_a_sequence_number_past_the_database_integer_is_the_intakes_fault(
+    console_app: Flask, fake_intake: FakeIntake, seq: int
+) -> None:
+    """A seized intake numbering an envelope past the integer both sides
+    store it in (32 bits on PostgreSQL): the
+    sync stops with an intake error (which raises the alarm) and keeps what
+    came before, not a database overflow that ends the sync job as a crash."""
+    fake_intake.add({"narrative": "one"})
+    fake_intake.add({"narrative": "two"}).seq = seq
+    unlock(console_app)
+    with pytest.raises(IntakeError, match="out of order"):
+        run_sync(console_app, fake_intake)
+    assert [c.seq for c in stored(console_app)[0]] == [1]
+    assert get_cursor(console_app.extensions[DB_EXTENSION]) == 1
+
+
 def test_sync_resumes_after_an_interruption(console_app: Flask, fake_intake: FakeIntake) -> None:
     fake_intake.add({"narrative": "one"})
     broken = fake_intake.add({"narrative": "two"}, (AttachmentInput("a.txt", "text/plain", b"data"),))
