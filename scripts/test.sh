@@ -82,6 +82,18 @@ mypy
 echo "== import contracts (pyproject.toml [tool.importlinter])"
 lint-imports
 
+# The script's status after one pass: a pass's failure is kept. pytest's 5
+# ("no tests collected") on PostgreSQL only means every chosen test is
+# db_independent (scripts/test.sh tests/test_docs.py): not a failure.
+settle() {
+  local database="$1" pass_status="$2" status="$3"
+  if [ "$database" = postgres ] && [ "$pass_status" = 5 ]; then
+    echo "== pytest on postgres: none of the chosen tests touches a database" >&2
+    pass_status=0
+  fi
+  if [ "$pass_status" != 0 ]; then echo "$pass_status"; else echo "$status"; fi
+}
+
 databases="${TNR_TEST_DATABASES:-sqlite postgres}"
 status=0
 logs="$(mktemp -d "${TMPDIR:-/tmp}/tnr-test-logs.XXXXXX")"
@@ -105,7 +117,9 @@ for database in $databases; do
     pids+=("$!:$database")
   else
     echo "== pytest on $database"
-    TNR_TEST_DATABASE="$database" pytest "$@" || status=$?
+    pass_status=0
+    TNR_TEST_DATABASE="$database" pytest "$@" || pass_status=$?
+    status="$(settle "$database" "$pass_status" "$status")"
   fi
 done
 for entry in ${pids[@]+"${pids[@]}"}; do
@@ -115,7 +129,7 @@ for entry in ${pids[@]+"${pids[@]}"}; do
   wait "$pid" || pass_status=$?
   echo "== pytest on $database (exit $pass_status)"
   cat "$logs/$database.log"
-  [ "$pass_status" = 0 ] || status=$pass_status
+  status="$(settle "$database" "$pass_status" "$status")"
 done
 rm -rf "$logs"
 exit "$status"
