@@ -90,44 +90,27 @@ class TokenBuckets:
         ``use_global=False`` only the client's (a first, cheap look before
         a request has shown its proof of work)."""
         now = time.monotonic() if now is None else now
-        if not per_client and not use_global:
-            return True
-        if not use_global:
-            key = self._client_key(address or "")
-            with self._lock:
-                bucket = self._clients.get(key)
-                if bucket is None:
-                    bucket = _Bucket(float(self.burst), now)
+        key = self._client_key(address or "") if per_client else None
+        with self._lock:
+            client: _Bucket | None = None
+            if key is not None:
+                client = self._clients.get(key)
+                if client is None:
+                    client = _Bucket(float(self.burst), now)
                 else:
-                    self._refill(bucket, self.burst, self.interval, now)
-                self._clients[key] = bucket
-                if bucket.tokens < 1:
-                    return False
-                bucket.tokens -= 1
-                self._prune(now)
-                return True
-        if not per_client:
-            with self._lock:
+                    self._refill(client, self.burst, self.interval, now)
+                self._clients[key] = client
+            if use_global:
                 self._refill(self._global, self.global_burst, self.global_interval, now)
                 if self._global.tokens < 1:
                     return False
+            if client is not None:
+                if client.tokens < 1:
+                    return False
+                client.tokens -= 1
+                self._prune(now)
+            if use_global:
                 self._global.tokens -= 1
-                return True
-        key = self._client_key(address or "")
-        with self._lock:
-            self._refill(self._global, self.global_burst, self.global_interval, now)
-            bucket = self._clients.get(key)
-            if bucket is None:
-                bucket = _Bucket(float(self.burst), now)
-            else:
-                self._refill(bucket, self.burst, self.interval, now)
-            if bucket.tokens < 1 or self._global.tokens < 1:
-                self._clients[key] = bucket
-                return False
-            bucket.tokens -= 1
-            self._global.tokens -= 1
-            self._clients[key] = bucket
-            self._prune(now)
             return True
 
     def peek(self, address: str | None, now: float | None = None, *, per_client: bool = True) -> bool:
